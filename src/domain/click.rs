@@ -1,0 +1,601 @@
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The click fields as they arrive from outside, before any domain check. Numbers are
+/// wide on purpose so that an out-of-range value reaches [`Click::parse`] and gets a
+/// domain error naming the field, instead of a type error from the decoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawClick {
+    pub year: i64,
+    pub month: i64,
+    pub day: i64,
+    pub order: i64,
+    pub country: i64,
+    pub page1_main_category: i64,
+    pub page2_clothing_model: String,
+    pub colour: i64,
+    pub location: i64,
+    pub model_photography: i64,
+    pub price: f64,
+    pub price_2: i64,
+    pub page: i64,
+}
+
+/// A click column, named as in the snake_case copies of the data (and in the HTTP API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Year,
+    Month,
+    Day,
+    Order,
+    Country,
+    SessionId,
+    Category,
+    Product,
+    Colour,
+    Location,
+    Photography,
+    Price,
+    Price2,
+    Page,
+}
+
+impl Field {
+    pub const ALL: [Field; 14] = [
+        Field::Year,
+        Field::Month,
+        Field::Day,
+        Field::Order,
+        Field::Country,
+        Field::SessionId,
+        Field::Category,
+        Field::Product,
+        Field::Colour,
+        Field::Location,
+        Field::Photography,
+        Field::Price,
+        Field::Price2,
+        Field::Page,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Year => "year",
+            Field::Month => "month",
+            Field::Day => "day",
+            Field::Order => "order",
+            Field::Country => "country",
+            Field::SessionId => "session_id",
+            Field::Category => "page1_main_category",
+            Field::Product => "page2_clothing_model",
+            Field::Colour => "colour",
+            Field::Location => "location",
+            Field::Photography => "model_photography",
+            Field::Price => "price",
+            Field::Price2 => "price_2",
+            Field::Page => "page",
+        }
+    }
+
+    /// The header the UCI file uses for this column.
+    pub fn original_name(self) -> &'static str {
+        match self {
+            Field::Year => "year",
+            Field::Month => "month",
+            Field::Day => "day",
+            Field::Order => "order",
+            Field::Country => "country",
+            Field::SessionId => "session ID",
+            Field::Category => "page 1 (main category)",
+            Field::Product => "page 2 (clothing model)",
+            Field::Colour => "colour",
+            Field::Location => "location",
+            Field::Photography => "model photography",
+            Field::Price => "price",
+            Field::Price2 => "price 2",
+            Field::Page => "page",
+        }
+    }
+
+    /// What the column accepts, in words a user can act on.
+    pub fn allowed(self) -> &'static str {
+        match self {
+            Field::Year => "an integer year from 2000 to 2100",
+            Field::Month => "an integer month from 1 to 12",
+            Field::Day => "an integer day that exists in its month",
+            Field::Order => "an integer from 1 to 100000",
+            Field::Country => "an integer country code from 1 to 47",
+            Field::SessionId => "a non-empty identifier of at most 64 characters",
+            Field::Category => "1 (trousers), 2 (skirts), 3 (blouses) or 4 (sale)",
+            Field::Product => {
+                "a product code: one letter A, B, C or P followed by 1 to 3 digits, e.g. A13"
+            }
+            Field::Colour => "an integer colour code from 1 to 14",
+            Field::Location => "an integer photo location from 1 to 6",
+            Field::Photography => "1 (en face) or 2 (profile)",
+            Field::Price => "a price in US dollars greater than 0 and at most 100000",
+            Field::Price2 => "1 (above its category's average price) or 2 (not above)",
+            Field::Page => "an integer page from 1 to 5",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One field that failed its domain check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub field: Field,
+    pub value: String,
+}
+
+impl FieldError {
+    pub fn new(field: Field, value: impl ToString) -> Self {
+        Self {
+            field,
+            value: value.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: got {:?}, expected {}",
+            self.field,
+            self.value,
+            self.field.allowed()
+        )
+    }
+}
+
+/// Maps the integer codes of a categorical column to an enum, both ways.
+macro_rules! coded_enum {
+    ($(#[$meta:meta])* $name:ident : $field:expr => { $($variant:ident = $code:expr, $label:expr;)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn from_code(code: i64) -> Result<Self, FieldError> {
+                match code {
+                    $($code => Ok($name::$variant),)+
+                    _ => Err(FieldError::new($field, code)),
+                }
+            }
+
+            pub fn code(self) -> i64 {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+
+            /// Position in [`Self::ALL`], for one-hot encodings.
+            pub fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+coded_enum!(
+    /// Main category of the page (`page 1 (main category)`).
+    Category: Field::Category => {
+    Trousers = 1, "trousers";
+    Skirts = 2, "skirts";
+    Blouses = 3, "blouses";
+    Sale = 4, "sale";
+});
+
+coded_enum!(Colour: Field::Colour => {
+    Beige = 1, "beige";
+    Black = 2, "black";
+    Blue = 3, "blue";
+    Brown = 4, "brown";
+    Burgundy = 5, "burgundy";
+    Gray = 6, "gray";
+    Green = 7, "green";
+    NavyBlue = 8, "navy blue";
+    ManyColours = 9, "of many colors";
+    Olive = 10, "olive";
+    Pink = 11, "pink";
+    Red = 12, "red";
+    Violet = 13, "violet";
+    White = 14, "white";
+});
+
+coded_enum!(
+    /// Where the product photo sits on the screen (six parts).
+    Location: Field::Location => {
+    TopLeft = 1, "top left";
+    TopMiddle = 2, "top in the middle";
+    TopRight = 3, "top right";
+    BottomLeft = 4, "bottom left";
+    BottomMiddle = 5, "bottom in the middle";
+    BottomRight = 6, "bottom right";
+});
+
+coded_enum!(Photography: Field::Photography => {
+    EnFace = 1, "en face";
+    Profile = 2, "profile";
+});
+
+/// Country code of the IP address, 1..=47 (see `variables.md`; 29 is Poland).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Country(u8);
+
+impl Country {
+    pub const POLAND: Country = Country(29);
+    pub const CZECH_REPUBLIC: Country = Country(9);
+    pub const LITHUANIA: Country = Country(24);
+    pub const NET: Country = Country(46);
+    pub const COM: Country = Country(44);
+
+    pub fn parse(code: i64) -> Result<Self, FieldError> {
+        match u8::try_from(code) {
+            Ok(c @ 1..=47) => Ok(Country(c)),
+            _ => Err(FieldError::new(Field::Country, code)),
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        self.0
+    }
+}
+
+/// Page number within the shop, 1..=5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Page(u8);
+
+impl Page {
+    pub fn parse(page: i64) -> Result<Self, FieldError> {
+        match u8::try_from(page) {
+            Ok(p @ 1..=5) => Ok(Page(p)),
+            _ => Err(FieldError::new(Field::Page, page)),
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+/// Position of the click in its session, from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Order(u32);
+
+impl Order {
+    pub fn parse(order: i64) -> Result<Self, FieldError> {
+        match u32::try_from(order) {
+            Ok(o @ 1..=100_000) => Ok(Order(o)),
+            _ => Err(FieldError::new(Field::Order, order)),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// A price in US dollars: finite, positive, at most 100000.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Price(f64);
+
+impl Price {
+    pub fn parse(price: f64) -> Result<Self, FieldError> {
+        if price.is_finite() && price > 0.0 && price <= 100_000.0 {
+            Ok(Price(price))
+        } else {
+            Err(FieldError::new(Field::Price, price))
+        }
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+/// A product code such as `A13`: the letter is the product line, the number the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProductCode {
+    letter: u8,
+    number: u16,
+}
+
+impl ProductCode {
+    pub fn parse(code: &str) -> Result<Self, FieldError> {
+        let err = || FieldError::new(Field::Product, code);
+        let code_trimmed = code.trim();
+        let mut chars = code_trimmed.chars();
+        let letter = match chars.next() {
+            Some(c @ ('A' | 'B' | 'C' | 'P')) => c as u8,
+            _ => return Err(err()),
+        };
+        let digits = chars.as_str();
+        if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        let number = digits.parse::<u16>().map_err(|_| err())?;
+        Ok(ProductCode { letter, number })
+    }
+}
+
+impl fmt::Display for ProductCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.letter as char, self.number)
+    }
+}
+
+/// The calendar day of a click. Any real date from 2000 to 2100 is accepted: the UCI data
+/// is from 2008, but the service scores today's sessions, and only the weekday is a feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClickDate(NaiveDate);
+
+impl ClickDate {
+    /// Reports each bad part on its own; a day that does not exist in an otherwise valid
+    /// month is reported on `day`.
+    pub fn parse(year: i64, month: i64, day: i64) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if !(2000..=2100).contains(&year) {
+            errors.push(FieldError::new(Field::Year, year));
+        }
+        if !(1..=12).contains(&month) {
+            errors.push(FieldError::new(Field::Month, month));
+        }
+        if !(1..=31).contains(&day) {
+            errors.push(FieldError::new(Field::Day, day));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        // The ranges above make these conversions lossless.
+        NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32)
+            .map(ClickDate)
+            .ok_or_else(|| vec![FieldError::new(Field::Day, day)])
+    }
+
+    pub fn weekday(self) -> Weekday {
+        self.0.weekday()
+    }
+
+    pub fn month(self) -> u32 {
+        self.0.month()
+    }
+
+    pub fn year(self) -> i32 {
+        self.0.year()
+    }
+
+    pub fn day(self) -> u32 {
+        self.0.day()
+    }
+}
+
+impl fmt::Display for ClickDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Keeps the value of a field check, or records its error so that all are reported.
+fn keep<T>(errors: &mut Vec<FieldError>, checked: Result<T, FieldError>) -> Option<T> {
+    checked.map_err(|e| errors.push(e)).ok()
+}
+
+/// One validated click.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Click {
+    pub date: ClickDate,
+    pub order: Order,
+    pub country: Country,
+    pub category: Category,
+    pub product: ProductCode,
+    pub colour: Colour,
+    pub location: Location,
+    pub photography: Photography,
+    pub price: Price,
+    /// `price 2`: the price is above the average of its main category.
+    pub above_category_average: bool,
+    pub page: Page,
+}
+
+impl Click {
+    /// The only way to build a click: checks every field and reports every bad one.
+    pub fn parse(raw: &RawClick) -> Result<Click, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let order = keep(&mut errors, Order::parse(raw.order));
+        let country = keep(&mut errors, Country::parse(raw.country));
+        let category = keep(&mut errors, Category::from_code(raw.page1_main_category));
+        let product = keep(&mut errors, ProductCode::parse(&raw.page2_clothing_model));
+        let colour = keep(&mut errors, Colour::from_code(raw.colour));
+        let location = keep(&mut errors, Location::from_code(raw.location));
+        let photography = keep(&mut errors, Photography::from_code(raw.model_photography));
+        let price = keep(&mut errors, Price::parse(raw.price));
+        let above = keep(
+            &mut errors,
+            match raw.price_2 {
+                1 => Ok(true),
+                2 => Ok(false),
+                other => Err(FieldError::new(Field::Price2, other)),
+            },
+        );
+        let page = keep(&mut errors, Page::parse(raw.page));
+        let date = ClickDate::parse(raw.year, raw.month, raw.day)
+            .map_err(|e| errors.splice(0..0, e))
+            .ok();
+        match (
+            date,
+            order,
+            country,
+            category,
+            product,
+            colour,
+            location,
+            photography,
+            price,
+            above,
+            page,
+        ) {
+            (
+                Some(date),
+                Some(order),
+                Some(country),
+                Some(category),
+                Some(product),
+                Some(colour),
+                Some(location),
+                Some(photography),
+                Some(price),
+                Some(above_category_average),
+                Some(page),
+            ) => Ok(Click {
+                date,
+                order,
+                country,
+                category,
+                product,
+                colour,
+                location,
+                photography,
+                price,
+                above_category_average,
+                page,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// Back to the wire shape, e.g. to store golden inputs with a model.
+    pub fn to_raw(&self) -> RawClick {
+        RawClick {
+            year: i64::from(self.date.year()),
+            month: i64::from(self.date.month()),
+            day: i64::from(self.date.day()),
+            order: i64::from(self.order.get()),
+            country: i64::from(self.country.code()),
+            page1_main_category: self.category.code(),
+            page2_clothing_model: self.product.to_string(),
+            colour: self.colour.code(),
+            location: self.location.code(),
+            model_photography: self.photography.code(),
+            price: self.price.get(),
+            price_2: if self.above_category_average { 1 } else { 2 },
+            page: i64::from(self.page.get()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawClick {
+        RawClick {
+            year: 2008,
+            month: 4,
+            day: 1,
+            order: 1,
+            country: 29,
+            page1_main_category: 1,
+            page2_clothing_model: "A13".into(),
+            colour: 1,
+            location: 5,
+            model_photography: 1,
+            price: 28.0,
+            price_2: 2,
+            page: 1,
+        }
+    }
+
+    fn errors_of(raw: RawClick) -> Vec<Field> {
+        Click::parse(&raw)
+            .expect_err("the raw click should be rejected")
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_click_parses_and_round_trips() {
+        let click = Click::parse(&raw()).expect("a valid click parses");
+        assert_eq!(click.category, Category::Trousers);
+        assert_eq!(click.location, Location::BottomMiddle);
+        assert!(!click.above_category_average);
+        assert_eq!(click.to_raw(), raw());
+    }
+
+    #[test]
+    fn each_field_out_of_its_domain_is_named() {
+        let cases: [(Field, fn(&mut RawClick)); 13] = [
+            (Field::Year, |r| r.year = 1999),
+            (Field::Month, |r| r.month = 13),
+            (Field::Day, |r| r.day = 0),
+            (Field::Order, |r| r.order = 0),
+            (Field::Country, |r| r.country = 48),
+            (Field::Category, |r| r.page1_main_category = 5),
+            (Field::Product, |r| r.page2_clothing_model = "Z1".into()),
+            (Field::Colour, |r| r.colour = 15),
+            (Field::Location, |r| r.location = 7),
+            (Field::Photography, |r| r.model_photography = 3),
+            (Field::Price, |r| r.price = 0.0),
+            (Field::Price2, |r| r.price_2 = 0),
+            (Field::Page, |r| r.page = 6),
+        ];
+        for (field, spoil) in cases {
+            let mut r = raw();
+            spoil(&mut r);
+            assert_eq!(errors_of(r), vec![field], "spoiling {field}");
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let mut r = raw();
+        r.price = f64::NAN;
+        r.page = 0;
+        r.month = 0;
+        assert_eq!(errors_of(r), vec![Field::Month, Field::Price, Field::Page]);
+    }
+
+    #[test]
+    fn a_day_missing_from_its_month_is_a_day_error() {
+        let mut r = raw();
+        r.month = 2;
+        r.day = 30;
+        assert_eq!(errors_of(r), vec![Field::Day]);
+    }
+
+    #[test]
+    fn product_codes_need_a_known_letter_and_one_to_three_digits() {
+        for good in ["A1", "B17", "C56", "P999"] {
+            assert!(ProductCode::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "A", "a13", "A1234", "AB1", "A-1", "13", "P 1"] {
+            assert!(ProductCode::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prices_must_be_finite_positive_and_bounded() {
+        for bad in [0.0, -1.0, f64::INFINITY, f64::NAN, 100_000.5] {
+            assert!(Price::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Price::parse(0.01).is_ok());
+    }
+
+    #[test]
+    fn errors_say_what_was_allowed() {
+        let text = FieldError::new(Field::Page, 9).to_string();
+        assert!(text.contains("page") && text.contains("1 to 5"), "{text}");
+    }
+}

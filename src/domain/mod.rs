@@ -1,0 +1,11 @@
+//! Typed clicks and sessions. Raw input becomes these types at the edge (CSV reader, HTTP
+//! body); everything inside the crate relies on them being valid.
+
+mod click;
+pub(crate) mod session;
+
+pub use click::{
+    Category, Click, ClickDate, Colour, Country, Field, FieldError, Location, Order, Page,
+    Photography, Price, ProductCode, RawClick,
+};
+pub use session::{Dropped, Session, SessionError, SessionId};

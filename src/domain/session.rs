@@ -1,0 +1,168 @@
+use super::{Click, Field, FieldError};
+use std::fmt;
+
+/// A session identifier: non-empty, at most 64 characters, no surrounding spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn parse(id: &str) -> Result<Self, FieldError> {
+        let id = id.trim();
+        if id.is_empty() || id.chars().count() > 64 {
+            return Err(FieldError::new(Field::SessionId, id));
+        }
+        Ok(SessionId(id.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SessionError {
+    #[error("session has no clicks")]
+    Empty,
+    #[error("two different clicks share order {order}")]
+    ConflictingOrder { order: u32 },
+}
+
+/// Clicks left out while building a session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dropped {
+    /// Clicks identical to one already present.
+    pub exact_repeats: usize,
+    /// Orders of clicks that differed from the click already holding their order.
+    pub conflicting: Vec<u32>,
+}
+
+/// The clicks of one visit, in `order`. Orders are unique; gaps are allowed because a
+/// tracker may lose a click, and the features only use the sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    id: SessionId,
+    clicks: Vec<Click>,
+}
+
+impl Session {
+    /// Orders the clicks; exact repeats of a click (same order, same values) are dropped and
+    /// counted, while two different clicks with one order are an error.
+    pub fn new(id: SessionId, clicks: Vec<Click>) -> Result<(Session, usize), SessionError> {
+        let (session, dropped) = Self::new_lenient(id, clicks)?;
+        match dropped.conflicting.first() {
+            Some(&order) => Err(SessionError::ConflictingOrder { order }),
+            None => Ok((session, dropped.exact_repeats)),
+        }
+    }
+
+    /// Like [`Session::new`], but a click whose order was already taken by a different
+    /// click is dropped (the first one seen stays) and its order reported.
+    pub fn new_lenient(
+        id: SessionId,
+        mut clicks: Vec<Click>,
+    ) -> Result<(Session, Dropped), SessionError> {
+        if clicks.is_empty() {
+            return Err(SessionError::Empty);
+        }
+        // Stable, so among clicks sharing an order the first one given stays first.
+        clicks.sort_by_key(|c| c.order);
+        let mut dropped = Dropped::default();
+        clicks.dedup_by(|later, earlier| {
+            if later.order != earlier.order {
+                return false;
+            }
+            if later == earlier {
+                dropped.exact_repeats += 1;
+            } else {
+                dropped.conflicting.push(later.order.get());
+            }
+            true
+        });
+        Ok((Session { id, clicks }, dropped))
+    }
+
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// Never empty, ordered by `order`.
+    pub fn clicks(&self) -> &[Click] {
+        &self.clicks
+    }
+
+    /// The month of the session's first click; sessions do not cross a day in the data.
+    pub fn month(&self) -> (i32, u32) {
+        let date = self.clicks[0].date;
+        (date.year(), date.month())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::RawClick;
+
+    /// A valid click with the given order and product, for hand-made sessions.
+    pub(crate) fn click(order: i64, product: &str, price: f64) -> Click {
+        let category = match product.as_bytes()[0] {
+            b'A' => 1,
+            b'B' => 2,
+            b'C' => 3,
+            _ => 4,
+        };
+        Click::parse(&RawClick {
+            year: 2008,
+            month: 4,
+            day: 1,
+            order,
+            country: 29,
+            page1_main_category: category,
+            page2_clothing_model: product.into(),
+            colour: 1,
+            location: 1,
+            model_photography: 1,
+            price,
+            price_2: 2,
+            page: 1,
+        })
+        .expect("the test click is valid")
+    }
+
+    #[test]
+    fn clicks_are_ordered_and_exact_repeats_dropped() {
+        let id = SessionId::parse("s1").expect("valid id");
+        let (s, dropped) = Session::new(
+            id,
+            vec![
+                click(2, "B4", 52.0),
+                click(1, "A13", 28.0),
+                click(2, "B4", 52.0),
+            ],
+        )
+        .expect("valid session");
+        assert_eq!(dropped, 1);
+        let orders: Vec<u32> = s.clicks().iter().map(|c| c.order.get()).collect();
+        assert_eq!(orders, vec![1, 2]);
+    }
+
+    #[test]
+    fn two_different_clicks_with_one_order_are_refused() {
+        let id = SessionId::parse("s1").expect("valid id");
+        let err = Session::new(id, vec![click(1, "A13", 28.0), click(1, "B4", 52.0)]);
+        assert_eq!(err, Err(SessionError::ConflictingOrder { order: 1 }));
+    }
+
+    #[test]
+    fn empty_sessions_and_bad_ids_are_refused() {
+        let id = SessionId::parse("s").expect("valid id");
+        assert_eq!(Session::new(id, vec![]), Err(SessionError::Empty));
+        assert!(SessionId::parse("  ").is_err());
+        assert!(SessionId::parse(&"x".repeat(65)).is_err());
+    }
+}

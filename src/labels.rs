@@ -1,0 +1,405 @@
+//! The outcome of a session and the prefixes a model may score, exactly as
+//! `ml-contract.md` defines them. Nothing else in the crate decides what converted.
+
+use crate::domain::{Click, Session, SessionId};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// What a session led to.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub converted: bool,
+    /// Session revenue in US dollars; 0 when it did not convert.
+    pub revenue: f64,
+}
+
+/// Where the outcomes came from; recorded in every model's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LabelSource {
+    /// The basket proxy of the contract: a click on the same product as the click before.
+    BasketProxy,
+    /// An outcomes file (`session_id,converted,revenue`) from the shop's order system.
+    OutcomesFile { file_name: String, sha256: String },
+}
+
+/// Indices (0-based) of the basket events: clicks on the same product as the click
+/// immediately before them.
+pub fn basket_events(clicks: &[Click]) -> impl Iterator<Item = usize> + '_ {
+    clicks
+        .windows(2)
+        .enumerate()
+        .filter(|(_, pair)| pair[0].product == pair[1].product)
+        .map(|(i, _)| i + 1)
+}
+
+/// Index (0-based) of the first basket event, if any.
+pub fn first_basket(clicks: &[Click]) -> Option<usize> {
+    basket_events(clicks).next()
+}
+
+/// The proxy outcome: converted iff there is a basket event; revenue is the sum of the
+/// prices of the distinct products that had one (each counted once, at the price of its
+/// first basket event).
+pub fn proxy_outcome(clicks: &[Click]) -> Outcome {
+    let mut seen = HashSet::new();
+    let revenue = basket_events(clicks)
+        .filter(|&i| seen.insert(clicks[i].product))
+        .map(|i| clicks[i].price.get())
+        .sum();
+    Outcome {
+        converted: !seen.is_empty(),
+        revenue,
+    }
+}
+
+/// A session with its outcome and the number of its valid prefixes.
+#[derive(Debug, Clone)]
+pub struct LabelledSession {
+    pub session: Session,
+    pub outcome: Outcome,
+    /// Prefixes 1..=k are valid examples; each weighs 1/k.
+    pub valid_prefixes: usize,
+}
+
+impl LabelledSession {
+    /// Prefix lengths of the valid examples, each with its weight.
+    pub fn prefixes(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let weight = 1.0 / self.valid_prefixes as f64;
+        (1..=self.valid_prefixes).map(move |t| (t, weight))
+    }
+}
+
+/// Number of valid prefixes: clicks before the first basket event under the proxy (the
+/// prediction point comes before the shopper acts), every prefix with an outcomes file.
+pub fn valid_prefix_count(clicks: &[Click], source: &LabelSource) -> usize {
+    match source {
+        LabelSource::BasketProxy => first_basket(clicks).unwrap_or(clicks.len()),
+        LabelSource::OutcomesFile { .. } => clicks.len(),
+    }
+}
+
+/// Outcomes given by the user, by session.
+#[derive(Debug, Clone)]
+pub struct Outcomes {
+    pub file_name: String,
+    pub sha256: String,
+    pub by_session: HashMap<SessionId, Outcome>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutcomesError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Csv { path: PathBuf, source: csv::Error },
+    #[error("{path}: the header must be session_id,converted,revenue; found {found}")]
+    Header { path: PathBuf, found: String },
+    #[error(
+        "{path}: line {line}: column {column:?}: value {value:?} is invalid; allowed: {allowed}"
+    )]
+    Invalid {
+        path: PathBuf,
+        line: u64,
+        column: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
+    #[error("{path}: line {line}: session {session:?} appears twice")]
+    Duplicate {
+        path: PathBuf,
+        line: u64,
+        session: String,
+    },
+    #[error("{missing} session(s) of the clickstream have no outcome, e.g. {examples}")]
+    Missing { missing: usize, examples: String },
+}
+
+/// Reads `session_id,converted,revenue` (comma or semicolon separated, header required).
+pub fn read_outcomes(path: &Path) -> Result<Outcomes, OutcomesError> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(|source| OutcomesError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let separator = if first_line.contains(&b';') {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator)
+        .trim(csv::Trim::All)
+        .from_reader(bytes.as_slice());
+    let csv_err = |source| OutcomesError::Csv {
+        path: path.to_owned(),
+        source,
+    };
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(csv_err)?
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    if header != ["session_id", "converted", "revenue"] {
+        return Err(OutcomesError::Header {
+            path: path.to_owned(),
+            found: header.join(","),
+        });
+    }
+    let mut by_session = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_err)?;
+        let line = record.position().map_or(0, |p| p.line());
+        let invalid = |column, value: &str, allowed| OutcomesError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            value: value.to_owned(),
+            allowed,
+        };
+        let id_text = record.get(0).unwrap_or("");
+        let id = SessionId::parse(id_text)
+            .map_err(|e| invalid("session_id", id_text, e.field.allowed()))?;
+        let converted_text = record.get(1).unwrap_or("");
+        let converted = match converted_text.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" => true,
+            "0" | "false" | "no" => false,
+            _ => {
+                return Err(invalid(
+                    "converted",
+                    converted_text,
+                    "1/0, true/false or yes/no",
+                ))
+            }
+        };
+        let revenue_text = record.get(2).unwrap_or("");
+        let revenue = revenue_text
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r >= 0.0 && (converted || *r == 0.0))
+            .ok_or_else(|| {
+                invalid(
+                    "revenue",
+                    revenue_text,
+                    "a finite amount >= 0, and 0 when the session did not convert",
+                )
+            })?;
+        if by_session
+            .insert(id, Outcome { converted, revenue })
+            .is_some()
+        {
+            return Err(OutcomesError::Duplicate {
+                path: path.to_owned(),
+                line,
+                session: id_text.to_owned(),
+            });
+        }
+    }
+    Ok(Outcomes {
+        file_name: path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        sha256,
+        by_session,
+    })
+}
+
+/// Attaches outcomes to sessions: the proxy, or the user's outcomes (every session must
+/// have one; outcomes for sessions not in the clickstream are ignored).
+pub fn label_sessions(
+    sessions: Vec<Session>,
+    outcomes: Option<&Outcomes>,
+) -> Result<(Vec<LabelledSession>, LabelSource), OutcomesError> {
+    let source = match outcomes {
+        None => LabelSource::BasketProxy,
+        Some(o) => LabelSource::OutcomesFile {
+            file_name: o.file_name.clone(),
+            sha256: o.sha256.clone(),
+        },
+    };
+    if let Some(o) = outcomes {
+        let missing: Vec<&str> = sessions
+            .iter()
+            .filter(|s| !o.by_session.contains_key(s.id()))
+            .map(|s| s.id().as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(OutcomesError::Missing {
+                missing: missing.len(),
+                examples: missing
+                    .iter()
+                    .take(5)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    let labelled = sessions
+        .into_iter()
+        .map(|session| {
+            let outcome = match outcomes {
+                None => proxy_outcome(session.clicks()),
+                Some(o) => o.by_session[session.id()],
+            };
+            let valid_prefixes = valid_prefix_count(session.clicks(), &source);
+            LabelledSession {
+                session,
+                outcome,
+                valid_prefixes,
+            }
+        })
+        .collect();
+    Ok((labelled, source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::session::tests::click;
+
+    fn session(clicks: Vec<Click>) -> Session {
+        let id = SessionId::parse("s").expect("valid id");
+        Session::new(id, clicks).expect("valid session").0
+    }
+
+    #[test]
+    fn a_basket_event_is_a_click_on_the_product_just_viewed() {
+        let clicks = vec![
+            click(1, "A1", 10.0),
+            click(2, "B2", 20.0),
+            click(3, "B2", 20.0),
+            click(4, "A1", 10.0),
+        ];
+        assert_eq!(basket_events(&clicks).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(first_basket(&clicks), Some(2));
+    }
+
+    #[test]
+    fn a_product_seen_again_later_is_not_a_basket_event() {
+        let clicks = vec![
+            click(1, "A1", 10.0),
+            click(2, "B2", 20.0),
+            click(3, "A1", 10.0),
+        ];
+        let outcome = proxy_outcome(&clicks);
+        assert!(!outcome.converted);
+        assert_eq!(outcome.revenue, 0.0);
+    }
+
+    #[test]
+    fn revenue_counts_each_basketed_product_once() {
+        let clicks = vec![
+            click(1, "A1", 10.0),
+            click(2, "A1", 10.0),
+            click(3, "A1", 10.0),
+            click(4, "C3", 30.0),
+            click(5, "C3", 30.0),
+            click(6, "A1", 10.0),
+            click(7, "A1", 10.0),
+        ];
+        let outcome = proxy_outcome(&clicks);
+        assert!(outcome.converted);
+        assert_eq!(outcome.revenue, 40.0);
+    }
+
+    #[test]
+    fn valid_prefixes_stop_before_the_first_basket_event() {
+        let converting = vec![
+            click(1, "A1", 10.0),
+            click(2, "B2", 20.0),
+            click(3, "C3", 30.0),
+            click(4, "C3", 30.0),
+            click(5, "P4", 5.0),
+        ];
+        assert_eq!(
+            valid_prefix_count(&converting, &LabelSource::BasketProxy),
+            3
+        );
+        let never = vec![click(1, "A1", 10.0), click(2, "B2", 20.0)];
+        assert_eq!(valid_prefix_count(&never, &LabelSource::BasketProxy), 2);
+        let file = LabelSource::OutcomesFile {
+            file_name: "o.csv".into(),
+            sha256: String::new(),
+        };
+        assert_eq!(valid_prefix_count(&converting, &file), 5);
+    }
+
+    #[test]
+    fn each_session_weighs_one_across_its_prefixes() {
+        let (labelled, _) = label_sessions(
+            vec![session(vec![
+                click(1, "A1", 10.0),
+                click(2, "B2", 20.0),
+                click(3, "C3", 30.0),
+                click(4, "C3", 30.0),
+            ])],
+            None,
+        )
+        .expect("proxy labels never fail");
+        let prefixes: Vec<(usize, f64)> = labelled[0].prefixes().collect();
+        assert_eq!(prefixes.len(), 3);
+        assert_eq!(
+            prefixes.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        let total: f64 = prefixes.iter().map(|p| p.1).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        assert_eq!(labelled[0].outcome.revenue, 30.0);
+    }
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all(text.as_bytes()).expect("write temp file");
+        f
+    }
+
+    #[test]
+    fn an_outcomes_file_replaces_the_proxy() {
+        let f = write("session_id,converted,revenue\ns,1,99.5\n");
+        let outcomes = read_outcomes(f.path()).expect("valid outcomes");
+        let (labelled, source) =
+            label_sessions(vec![session(vec![click(1, "A1", 10.0)])], Some(&outcomes))
+                .expect("every session has an outcome");
+        assert!(matches!(source, LabelSource::OutcomesFile { .. }));
+        assert_eq!(
+            labelled[0].outcome,
+            Outcome {
+                converted: true,
+                revenue: 99.5
+            }
+        );
+    }
+
+    #[test]
+    fn outcomes_file_errors_name_line_and_column() {
+        let cases = [
+            ("session_id,converted\ns,1\n", "header"),
+            ("session_id,converted,revenue\ns,maybe,1\n", "converted"),
+            ("session_id,converted,revenue\ns,0,5\n", "revenue"),
+            ("session_id,converted,revenue\ns,1,-5\n", "revenue"),
+            ("session_id,converted,revenue\ns,1,5\ns,1,5\n", "twice"),
+        ];
+        for (text, expected) in cases {
+            let f = write(text);
+            let err = read_outcomes(f.path())
+                .expect_err("invalid outcomes")
+                .to_string();
+            assert!(err.contains(expected), "{err} should mention {expected}");
+        }
+        let f = write("session_id,converted,revenue\nother,1,5\n");
+        let outcomes = read_outcomes(f.path()).expect("valid outcomes");
+        let err = label_sessions(vec![session(vec![click(1, "A1", 10.0)])], Some(&outcomes))
+            .expect_err("session s has no outcome");
+        assert!(err.to_string().contains("1 session(s)"), "{err}");
+    }
+}
