@@ -1,1 +1,124 @@
-fn main() {}
+use clap::{Parser, Subcommand};
+use clickstream::evaluate::{self, EvaluateConfig};
+use clickstream::train::{self, TrainConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Scores online-shop sessions: conversion, revenue and persona.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the convert, revenue and segment models and publish the next version of each.
+    Train {
+        /// Clickstream CSV (UCI original or a comma/snake_case copy).
+        #[arg(long)]
+        data: PathBuf,
+        /// Outcomes CSV `session_id,converted,revenue` replacing the basket proxy.
+        #[arg(long)]
+        outcomes: Option<PathBuf>,
+        /// Folder of versioned model files.
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+        /// Skip (and count) invalid rows instead of stopping at the first.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Minimum converting and non-converting sessions in training and validation.
+        #[arg(long, default_value_t = TrainConfig::default().min_sessions_per_class)]
+        min_sessions_per_class: usize,
+        /// Minimum validation ROC-AUC of the conversion model to publish.
+        #[arg(long, default_value_t = TrainConfig::default().min_roc_auc)]
+        min_roc_auc: f64,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Compute the contract's metrics of a shipped version on a clickstream file.
+    Evaluate {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        outcomes: Option<PathBuf>,
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+        /// Version to evaluate (default: the highest of each model).
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train {
+            data,
+            outcomes,
+            models,
+            skip_invalid,
+            min_sessions_per_class,
+            min_roc_auc,
+            quiet,
+        } => {
+            let config = TrainConfig {
+                data,
+                outcomes,
+                models_dir: models,
+                skip_invalid,
+                min_sessions_per_class,
+                min_roc_auc,
+                quiet,
+                ..TrainConfig::default()
+            };
+            let report = train::train(&config)?;
+            for (name, version, dir) in &report.published {
+                println!("published {name} version {version} in {dir}");
+            }
+            println!(
+                "report: {} and {}",
+                config.models_dir.join("report.md").display(),
+                config.models_dir.join("report.json").display()
+            );
+        }
+        Command::Evaluate {
+            data,
+            outcomes,
+            models,
+            version,
+            skip_invalid,
+            json,
+        } => {
+            let report = evaluate::evaluate(&EvaluateConfig {
+                data,
+                outcomes,
+                models_dir: models,
+                version,
+                skip_invalid,
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.text());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Turns labelled sessions into example matrices: one row per valid prefix (for the
+//! conversion and revenue models) or per full session (for segments).
+
+use crate::features;
+use crate::labels::LabelledSession;
+use ndarray::Array2;
+use rayon::prelude::*;
+
+/// The valid prefixes of some sessions, one row each, with the contract's weights.
+#[derive(Debug, Clone)]
+pub struct PrefixSet {
+    pub features: Array2<f64>,
+    pub converted: Vec<bool>,
+    /// The realised revenue of the prefix's session.
+    pub revenue: Vec<f64>,
+    /// 1/k for each of a session's k valid prefixes.
+    pub weight: Vec<f64>,
+    /// Index of the prefix's session in the slice it was built from.
+    pub session: Vec<usize>,
+    /// Clicks in the prefix.
+    pub prefix_len: Vec<usize>,
+}
+
+impl PrefixSet {
+    pub fn build(sessions: &[&LabelledSession]) -> PrefixSet {
+        let per_session: Vec<(Vec<f64>, usize)> = sessions
+            .par_iter()
+            .map(|s| {
+                let k = s.valid_prefixes;
+                let mut rows = vec![0.0; k * features::COUNT];
+                for (t, row) in (1..=k).zip(rows.chunks_exact_mut(features::COUNT)) {
+                    features::extract_into(&s.session.clicks()[..t], row);
+                }
+                (rows, k)
+            })
+            .collect();
+        let n: usize = per_session.iter().map(|(_, k)| k).sum();
+        let mut data = Vec::with_capacity(n * features::COUNT);
+        let mut set = PrefixSet {
+            features: Array2::zeros((0, features::COUNT)),
+            converted: Vec::with_capacity(n),
+            revenue: Vec::with_capacity(n),
+            weight: Vec::with_capacity(n),
+            session: Vec::with_capacity(n),
+            prefix_len: Vec::with_capacity(n),
+        };
+        for (i, ((rows, k), s)) in per_session.into_iter().zip(sessions).enumerate() {
+            data.extend_from_slice(&rows);
+            for (t, w) in s.prefixes() {
+                set.converted.push(s.outcome.converted);
+                set.revenue.push(s.outcome.revenue);
+                set.weight.push(w);
+                set.session.push(i);
+                set.prefix_len.push(t);
+            }
+            debug_assert_eq!(set.weight.len() * features::COUNT, data.len(), "{k} rows");
+        }
+        set.features = Array2::from_shape_vec((n, features::COUNT), data)
+            .expect("rows were written COUNT values at a time");
+        set
+    }
+
+    pub fn len(&self) -> usize {
+        self.weight.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.weight.is_empty()
+    }
+
+    /// The rows of the converting sessions only (for the conditional revenue model).
+    pub fn converting(&self) -> PrefixSet {
+        let rows: Vec<usize> = (0..self.len()).filter(|&i| self.converted[i]).collect();
+        self.select(&rows)
+    }
+
+    pub fn select(&self, rows: &[usize]) -> PrefixSet {
+        fn pick<T: Copy>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&i| v[i]).collect()
+        }
+        PrefixSet {
+            features: self.features.select(ndarray::Axis(0), rows),
+            converted: pick(&self.converted, rows),
+            revenue: pick(&self.revenue, rows),
+            weight: pick(&self.weight, rows),
+            session: pick(&self.session, rows),
+            prefix_len: pick(&self.prefix_len, rows),
+        }
+    }
+}
+
+/// Features of whole sessions, one row each (segments describe the full visit).
+pub fn full_sessions(sessions: &[&LabelledSession]) -> Array2<f64> {
+    let mut out = Array2::zeros((sessions.len(), features::COUNT));
+    out.axis_iter_mut(ndarray::Axis(0))
+        .into_par_iter()
+        .zip(sessions.par_iter())
+        .for_each(|(mut row, s)| {
+            if let Some(row) = row.as_slice_mut() {
+                features::extract_into(s.session.clicks(), row);
+            }
+        });
+    out
+}

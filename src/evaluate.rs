@@ -1,0 +1,190 @@
+//! `clickstream evaluate`: the contract's metrics of a shipped version on any file.
+
+use crate::dataset::{self, PrefixSet};
+use crate::evaluation::{self, ConvertMetrics, RevenueMetrics};
+use crate::labels::{self, LabelledSession};
+use crate::ml::classifier::FitError;
+use crate::ml::model_file::{self, LoadError, Model, ModelName};
+use crate::reader::{self, ReadOptions, ReadStats};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct EvaluateConfig {
+    pub data: PathBuf,
+    pub outcomes: Option<PathBuf>,
+    pub models_dir: PathBuf,
+    pub version: Option<u32>,
+    pub skip_invalid: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    #[error(transparent)]
+    Read(#[from] reader::ReadError),
+    #[error(transparent)]
+    Outcomes(#[from] labels::OutcomesError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Fit(#[from] FitError),
+    #[error("{0} holds no session with a valid prefix")]
+    Empty(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonaCount {
+    pub id: usize,
+    pub name: String,
+    pub sessions: usize,
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluateReport {
+    pub data_file: String,
+    pub read: ReadStats,
+    pub versions: Vec<(String, u32)>,
+    pub convert: ConvertMetrics,
+    pub revenue: RevenueMetrics,
+    pub segment_silhouette: f64,
+    pub personas: Vec<PersonaCount>,
+}
+
+pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError> {
+    let load = |name| model_file::load_version(&config.models_dir, name, config.version);
+    let (convert, revenue, segment) = (
+        load(ModelName::Convert)?,
+        load(ModelName::Revenue)?,
+        load(ModelName::Segment)?,
+    );
+    let stream = reader::read_clickstream(
+        &config.data,
+        ReadOptions {
+            skip_invalid: config.skip_invalid,
+        },
+    )?;
+    let outcomes = config
+        .outcomes
+        .as_deref()
+        .map(labels::read_outcomes)
+        .transpose()?;
+    let (sessions, _) = labels::label_sessions(stream.sessions, outcomes.as_ref())?;
+    let all: Vec<&LabelledSession> = sessions.iter().collect();
+    let set = PrefixSet::build(&all);
+    if set.is_empty() {
+        return Err(EvaluateError::Empty(stream.file_name));
+    }
+    let (
+        Model::Convert(convert_model),
+        Model::Revenue(revenue_model),
+        Model::Segment(segment_model),
+    ) = (&convert.model, &revenue.model, &segment.model)
+    else {
+        unreachable!("load checks that each folder holds the model it is named after");
+    };
+    let p = convert_model.probabilities(set.features.view());
+    let threshold = convert.manifest.threshold.unwrap_or(0.5);
+    let convert_metrics = evaluation::convert_metrics(&p, &set, threshold);
+    let revenue_metrics =
+        evaluation::revenue_metrics(&revenue_model.predict(set.features.view()), &set);
+    let full = dataset::full_sessions(&all);
+    let assigned = segment_model.assign(full.view());
+    let mut counts = vec![0usize; segment_model.personas.len()];
+    for (id, _) in &assigned {
+        counts[*id] += 1;
+    }
+    let silhouette = segment_model.silhouette(full.view(), 3000, 2008)?;
+    Ok(EvaluateReport {
+        data_file: stream.file_name,
+        read: stream.stats,
+        versions: [&convert, &revenue, &segment]
+            .iter()
+            .map(|m| (m.manifest.name.to_string(), m.manifest.version))
+            .collect(),
+        convert: convert_metrics,
+        revenue: revenue_metrics,
+        segment_silhouette: silhouette,
+        personas: segment_model
+            .personas
+            .iter()
+            .map(|p| PersonaCount {
+                id: p.id,
+                name: p.name.clone(),
+                sessions: counts[p.id],
+                share: counts[p.id] as f64 / assigned.len().max(1) as f64,
+            })
+            .collect(),
+    })
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{v:.4}"))
+}
+
+impl EvaluateReport {
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        let _ = self.write_text(&mut s);
+        s
+    }
+
+    fn write_text(&self, s: &mut String) -> std::fmt::Result {
+        let versions: Vec<String> = self
+            .versions
+            .iter()
+            .map(|(n, v)| format!("{n} v{v}"))
+            .collect();
+        writeln!(
+            s,
+            "{} ({} sessions, {} clicks): {}",
+            self.data_file,
+            self.read.sessions,
+            self.read.clicks,
+            versions.join(", ")
+        )?;
+        let c = &self.convert;
+        writeln!(
+            s,
+            "convert (session-weighted, {} prefixes, base rate {:.4}):",
+            c.prefixes, c.base_rate
+        )?;
+        writeln!(
+            s,
+            "  ROC-AUC {}  PR-AUC {}  log loss {:.4} (base rate {:.4})  Brier {:.4}",
+            opt(c.roc_auc),
+            opt(c.pr_auc),
+            c.log_loss,
+            c.base_rate_log_loss,
+            c.brier
+        )?;
+        writeln!(
+            s,
+            "  at threshold {:.4}: precision {:.4} recall {:.4} F1 {:.4}",
+            c.threshold, c.precision, c.recall, c.f1
+        )?;
+        for b in &c.by_prefix_length {
+            writeln!(
+                s,
+                "  ROC-AUC at {:>3} clicks: {} ({} prefixes)",
+                b.prefix_length,
+                opt(b.roc_auc),
+                b.prefixes
+            )?;
+        }
+        let r = &self.revenue;
+        writeln!(s, "revenue: RMSE {:.3} MAE {:.3} (best constant {:.3}: RMSE {:.3} MAE {:.3}; gain {:.2}%)", r.rmse, r.mae, r.best_constant, r.best_constant_rmse, r.best_constant_mae, 100.0 * r.rmse_gain_over_constant)?;
+        writeln!(s, "segment: silhouette {:.3}", self.segment_silhouette)?;
+        for p in &self.personas {
+            writeln!(
+                s,
+                "  {:<40} {:>6} sessions ({:.1}%)",
+                p.name,
+                p.sessions,
+                100.0 * p.share
+            )?;
+        }
+        Ok(())
+    }
+}

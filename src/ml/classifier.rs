@@ -1,0 +1,381 @@
+//! The conversion classifiers and how they are fitted. Every classifier yields log-odds;
+//! [`ConvertModel`] adds the prior correction that undoes the rebalancing (class weights or
+//! SMOTE shift the odds by a known factor) so probabilities stay calibrated.
+
+use super::scaler::Scaler;
+use super::smote;
+use forust_ml::objective::ObjectiveType;
+use forust_ml::{GradientBooster, Matrix};
+use linfa::prelude::*;
+use linfa_trees::DecisionTree;
+use ndarray::{concatenate, Array1, Array2, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+/// forust's matrices are column-major.
+pub(crate) fn column_major(x: ArrayView2<f64>) -> Vec<f64> {
+    x.t().iter().copied().collect()
+}
+
+pub(crate) fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn logit(p: f64) -> f64 {
+    (p / (1.0 - p)).ln()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    #[error("gradient boosting: {0}")]
+    Boosting(String),
+    #[error("logistic regression: {0}")]
+    Logistic(String),
+    #[error("random forest: {0}")]
+    Forest(String),
+    #[error("linear regression: {0}")]
+    Linear(String),
+    #[error("k-means: {0}")]
+    KMeans(String),
+    #[error(transparent)]
+    Smote(#[from] smote::SmoteError),
+    #[error("invalid hyperparameter {name}: {problem}")]
+    Param { name: &'static str, problem: String },
+}
+
+/// How the rare positive class is handled in training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Imbalance {
+    /// Train on the data as it is.
+    None,
+    /// Scale positive weights so both classes weigh the same.
+    ClassWeights,
+    /// Add synthetic positives until they number `ratio` times the negatives.
+    Smote { k: usize, ratio: f64 },
+}
+
+impl Imbalance {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Imbalance::None => "none",
+            Imbalance::ClassWeights => "class weights",
+            Imbalance::Smote { .. } => "SMOTE",
+        }
+    }
+}
+
+/// Training rows after rebalancing, with the log-odds shift that undoes it.
+pub struct Rebalanced {
+    pub x: Array2<f64>,
+    pub y: Vec<bool>,
+    pub w: Vec<f64>,
+    pub log_odds_shift: f64,
+}
+
+fn class_weight_sums(y: &[bool], w: &[f64]) -> (f64, f64) {
+    y.iter().zip(w).fold(
+        (0.0, 0.0),
+        |(p, n), (&yi, &wi)| {
+            if yi {
+                (p + wi, n)
+            } else {
+                (p, n + wi)
+            }
+        },
+    )
+}
+
+/// Applies `imbalance` and rescales weights to mean 1 (so leaf-weight limits mean the
+/// same whatever the weighting).
+pub fn rebalance(
+    x: ArrayView2<f64>,
+    y: &[bool],
+    w: &[f64],
+    imbalance: Imbalance,
+    seed: u64,
+) -> Result<Rebalanced, FitError> {
+    let (pos, neg) = class_weight_sums(y, w);
+    let (x, y, mut w, shift) = match imbalance {
+        Imbalance::None => (x.to_owned(), y.to_vec(), w.to_vec(), 0.0),
+        Imbalance::ClassWeights => {
+            let factor = neg / pos;
+            let w = y
+                .iter()
+                .zip(w)
+                .map(|(&yi, &wi)| if yi { wi * factor } else { wi })
+                .collect();
+            (x.to_owned(), y.to_vec(), w, -factor.ln())
+        }
+        Imbalance::Smote { k, ratio } => {
+            if !(ratio > 0.0 && ratio <= 1.0) {
+                return Err(FitError::Param {
+                    name: "smote.ratio",
+                    problem: format!("{ratio} is not in (0, 1]"),
+                });
+            }
+            let positives: Vec<usize> = (0..y.len()).filter(|&i| y[i]).collect();
+            let negatives = y.len() - positives.len();
+            let wanted = (ratio * negatives as f64).round() as usize;
+            let count = wanted.saturating_sub(positives.len());
+            let minority = x.select(Axis(0), &positives);
+            let scaler = Scaler::fit(x);
+            let scaled = scaler.transform(minority.view());
+            let (synthetic_scaled, origin) = smote::oversample(scaled.view(), count, k, seed)?;
+            // Back to feature units so the trees split on the real scale.
+            let mut synthetic = synthetic_scaled;
+            for mut row in synthetic.axis_iter_mut(Axis(0)) {
+                for ((v, m), s) in row.iter_mut().zip(&scaler.mean).zip(&scaler.std) {
+                    *v = *v * s + m;
+                }
+            }
+            let x_all = concatenate(Axis(0), &[x.view(), synthetic.view()]).map_err(|e| {
+                FitError::Param {
+                    name: "smote",
+                    problem: e.to_string(),
+                }
+            })?;
+            let mut y_all = y.to_vec();
+            y_all.extend(std::iter::repeat_n(true, count));
+            let mut w_all = w.to_vec();
+            w_all.extend(origin.iter().map(|&o| w[positives[o]]));
+            let (pos_after, _) = class_weight_sums(&y_all, &w_all);
+            (x_all, y_all, w_all, -(pos_after / pos).ln())
+        }
+    };
+    let mean = w.iter().sum::<f64>() / w.len().max(1) as f64;
+    w.iter_mut().for_each(|v| *v /= mean);
+    Ok(Rebalanced {
+        x,
+        y,
+        w,
+        log_odds_shift: shift,
+    })
+}
+
+/// Gradient-boosting hyperparameters (forust-ml), used for both objectives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoostingParams {
+    pub iterations: usize,
+    pub learning_rate: f32,
+    pub max_depth: usize,
+    pub min_leaf_weight: f32,
+    pub l2: f32,
+    pub subsample: f32,
+    pub colsample_bytree: f64,
+    pub seed: u64,
+}
+
+impl BoostingParams {
+    pub fn check(&self) -> Result<(), FitError> {
+        let bad = |name, problem: String| Err(FitError::Param { name, problem });
+        if self.iterations == 0 {
+            return bad("iterations", "must be at least 1".into());
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            return bad(
+                "learning_rate",
+                format!("{} is not in (0, 1]", self.learning_rate),
+            );
+        }
+        if self.max_depth == 0 {
+            return bad("max_depth", "must be at least 1".into());
+        }
+        if !(self.subsample > 0.0 && self.subsample <= 1.0) {
+            return bad("subsample", format!("{} is not in (0, 1]", self.subsample));
+        }
+        Ok(())
+    }
+
+    pub fn fit(
+        &self,
+        objective: ObjectiveType,
+        x: ArrayView2<f64>,
+        y: &[f64],
+        w: &[f64],
+    ) -> Result<GradientBooster, FitError> {
+        self.check()?;
+        let err = |e: forust_ml::errors::ForustError| FitError::Boosting(e.to_string());
+        let mut booster = GradientBooster::default()
+            .set_objective_type(objective)
+            .set_iterations(self.iterations)
+            .set_learning_rate(self.learning_rate)
+            .set_max_depth(self.max_depth)
+            .set_min_leaf_weight(self.min_leaf_weight)
+            .set_l2(self.l2)
+            .set_subsample(self.subsample)
+            .set_colsample_bytree(self.colsample_bytree)
+            .set_seed(self.seed)
+            .set_parallel(true);
+        let data = column_major(x);
+        let matrix = Matrix::new(&data, x.nrows(), x.ncols());
+        booster.fit(&matrix, y, w, None).map_err(err)?;
+        Ok(booster)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogisticParams {
+    pub alpha: f64,
+    pub max_iterations: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForestParams {
+    pub trees: usize,
+    pub max_depth: usize,
+    pub bootstrap_proportion: f64,
+    pub feature_proportion: f64,
+    pub seed: u64,
+}
+
+/// A fitted classifier, as stored in a model file.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "snake_case")]
+pub enum Classifier {
+    GradientBoosting {
+        booster: GradientBooster,
+    },
+    /// Coefficients on standardised features, oriented so that positive means "converts".
+    Logistic {
+        scaler: Scaler,
+        coefficients: Vec<f64>,
+        intercept: f64,
+    },
+    /// Trees of a linfa random forest with the feature subset each one saw; the score is
+    /// the smoothed share of trees voting "converts".
+    RandomForest {
+        trees: Vec<DecisionTree<f64, bool>>,
+        features: Vec<Vec<usize>>,
+    },
+}
+
+impl Classifier {
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            Classifier::GradientBoosting { .. } => "gradient boosting (forust-ml)",
+            Classifier::Logistic { .. } => "logistic regression (linfa-logistic)",
+            Classifier::RandomForest { .. } => "random forest (linfa-ensemble)",
+        }
+    }
+
+    pub fn fit_boosting(
+        params: &BoostingParams,
+        x: ArrayView2<f64>,
+        y: &[bool],
+        w: &[f64],
+    ) -> Result<Classifier, FitError> {
+        let targets: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
+        let booster = params.fit(ObjectiveType::LogLoss, x, &targets, w)?;
+        Ok(Classifier::GradientBoosting { booster })
+    }
+
+    /// linfa-logistic takes no sample weights, so rows count equally here.
+    pub fn fit_logistic(
+        params: &LogisticParams,
+        x: ArrayView2<f64>,
+        y: &[bool],
+    ) -> Result<Classifier, FitError> {
+        let scaler = Scaler::fit(x);
+        let scaled = scaler.transform(x);
+        let dataset = Dataset::new(scaled, Array1::from(y.to_vec()));
+        let fitted = linfa_logistic::LogisticRegression::default()
+            .alpha(params.alpha)
+            .max_iterations(params.max_iterations)
+            .fit(&dataset)
+            .map_err(|e| FitError::Logistic(e.to_string()))?;
+        // linfa makes the more frequent class "positive"; orient towards `true`.
+        let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+        Ok(Classifier::Logistic {
+            scaler,
+            coefficients: fitted.params().iter().map(|c| sign * c).collect(),
+            intercept: sign * fitted.intercept(),
+        })
+    }
+
+    /// linfa-ensemble's bootstrap drops sample weights; rebalancing for the forest is done
+    /// with SMOTE (rows), not weights.
+    pub fn fit_forest(
+        params: &ForestParams,
+        x: ArrayView2<f64>,
+        y: &[bool],
+    ) -> Result<Classifier, FitError> {
+        let dataset = Dataset::new(x.to_owned(), Array1::from(y.to_vec()));
+        let tree = DecisionTree::params().max_depth(Some(params.max_depth));
+        let forest = linfa_ensemble::EnsembleLearnerParams::new_fixed_rng(
+            tree,
+            Xoshiro256PlusPlus::seed_from_u64(params.seed),
+        )
+        .ensemble_size(params.trees)
+        .bootstrap_proportion(params.bootstrap_proportion)
+        .feature_proportion(params.feature_proportion)
+        .fit(&dataset)
+        .map_err(|e| FitError::Forest(e.to_string()))?;
+        Ok(Classifier::RandomForest {
+            trees: forest.models,
+            features: forest.model_features,
+        })
+    }
+
+    /// Log-odds of converting, one per row.
+    pub fn log_odds(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        match self {
+            Classifier::GradientBoosting { booster } => {
+                let data = column_major(x);
+                let matrix = Matrix::new(&data, x.nrows(), x.ncols());
+                booster.predict(&matrix, x.nrows() > 256)
+            }
+            Classifier::Logistic {
+                scaler,
+                coefficients,
+                intercept,
+            } => x
+                .axis_iter(Axis(0))
+                .map(|row| {
+                    let z = scaler.transform_row(row);
+                    intercept + z.iter().zip(coefficients).map(|(a, b)| a * b).sum::<f64>()
+                })
+                .collect(),
+            Classifier::RandomForest { trees, features } => {
+                let mut votes = vec![0.0; x.nrows()];
+                for (tree, cols) in trees.iter().zip(features) {
+                    let sub = x.select(Axis(1), cols);
+                    for (v, p) in votes.iter_mut().zip(tree.predict(&sub).iter()) {
+                        if *p {
+                            *v += 1.0;
+                        }
+                    }
+                }
+                let n = trees.len() as f64;
+                votes.iter().map(|v| logit((v + 0.5) / (n + 1.0))).collect()
+            }
+        }
+    }
+}
+
+/// The shipped conversion model: a classifier plus the shift that undoes rebalancing.
+#[derive(Serialize, Deserialize)]
+pub struct ConvertModel {
+    pub classifier: Classifier,
+    pub log_odds_shift: f64,
+}
+
+impl ConvertModel {
+    pub fn probabilities(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        self.classifier
+            .log_odds(x)
+            .into_iter()
+            .map(|z| sigmoid(z + self.log_odds_shift))
+            .collect()
+    }
+}
+
+/// Fills in `Array2` from row slices (for one-off scoring).
+pub fn rows_to_array(rows: &[Vec<f64>], width: usize) -> Array2<f64> {
+    let mut out = Array2::zeros((rows.len(), width));
+    for (mut dst, src) in out.axis_iter_mut(Axis(0)).zip(rows) {
+        dst.assign(&ndarray::ArrayView1::from(src.as_slice()));
+    }
+    out
+}

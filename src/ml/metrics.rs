@@ -1,0 +1,274 @@
+//! Session-weighted metrics. linfa's ROC and regression metrics take no sample weights, and
+//! the contract weighs each session 1 in total, so the few formulas live here.
+
+use serde::{Deserialize, Serialize};
+
+/// Keeps probabilities away from 0 and 1 so log loss stays finite.
+const EPS: f64 = 1e-15;
+
+fn total(weights: &[f64]) -> f64 {
+    weights.iter().sum()
+}
+
+/// Indices of `scores`, highest first; ties keep no particular order (they are grouped by
+/// the callers).
+fn by_score_desc(scores: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    idx
+}
+
+/// Weighted ROC-AUC: the probability that a random positive (by weight) outscores a random
+/// negative, ties counting one half. `None` when a class has no weight.
+pub fn roc_auc(scores: &[f64], labels: &[bool], weights: &[f64]) -> Option<f64> {
+    let idx = by_score_desc(scores);
+    let (mut tp, mut fp, mut area) = (0.0, 0.0, 0.0);
+    let mut i = 0;
+    while i < idx.len() {
+        let (mut dtp, mut dfp) = (0.0, 0.0);
+        let s = scores[idx[i]];
+        while i < idx.len() && scores[idx[i]] == s {
+            if labels[idx[i]] {
+                dtp += weights[idx[i]];
+            } else {
+                dfp += weights[idx[i]];
+            }
+            i += 1;
+        }
+        // Trapezoid: a tied group is a diagonal step.
+        area += dfp * (tp + dtp / 2.0);
+        tp += dtp;
+        fp += dfp;
+    }
+    (tp > 0.0 && fp > 0.0).then(|| area / (tp * fp))
+}
+
+/// Weighted average precision (PR-AUC as a step function, as scikit-learn computes it).
+pub fn average_precision(scores: &[f64], labels: &[bool], weights: &[f64]) -> Option<f64> {
+    let idx = by_score_desc(scores);
+    let positives: f64 = idx
+        .iter()
+        .filter(|&&i| labels[i])
+        .map(|&i| weights[i])
+        .sum();
+    if positives <= 0.0 {
+        return None;
+    }
+    let (mut tp, mut fp, mut ap, mut last_recall) = (0.0, 0.0, 0.0, 0.0);
+    let mut i = 0;
+    while i < idx.len() {
+        let s = scores[idx[i]];
+        while i < idx.len() && scores[idx[i]] == s {
+            if labels[idx[i]] {
+                tp += weights[idx[i]];
+            } else {
+                fp += weights[idx[i]];
+            }
+            i += 1;
+        }
+        let recall = tp / positives;
+        let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
+        ap += (recall - last_recall) * precision;
+        last_recall = recall;
+    }
+    Some(ap)
+}
+
+pub fn log_loss(probabilities: &[f64], labels: &[bool], weights: &[f64]) -> f64 {
+    let sum: f64 = probabilities
+        .iter()
+        .zip(labels)
+        .zip(weights)
+        .map(|((&p, &y), &w)| {
+            let p = p.clamp(EPS, 1.0 - EPS);
+            -w * if y { p.ln() } else { (1.0 - p).ln() }
+        })
+        .sum();
+    sum / total(weights)
+}
+
+pub fn brier(probabilities: &[f64], labels: &[bool], weights: &[f64]) -> f64 {
+    let sum: f64 = probabilities
+        .iter()
+        .zip(labels)
+        .zip(weights)
+        .map(|((&p, &y), &w)| w * (p - if y { 1.0 } else { 0.0 }).powi(2))
+        .sum();
+    sum / total(weights)
+}
+
+/// Weighted fraction of positives.
+pub fn base_rate(labels: &[bool], weights: &[f64]) -> f64 {
+    let pos: f64 = labels
+        .iter()
+        .zip(weights)
+        .filter(|(y, _)| **y)
+        .map(|(_, w)| w)
+        .sum();
+    pos / total(weights)
+}
+
+/// Weighted confusion matrix at a threshold (score >= threshold predicts positive).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Confusion {
+    pub true_positive: f64,
+    pub false_positive: f64,
+    pub true_negative: f64,
+    pub false_negative: f64,
+}
+
+impl Confusion {
+    pub fn at(scores: &[f64], labels: &[bool], weights: &[f64], threshold: f64) -> Confusion {
+        let mut c = Confusion::default();
+        for ((&s, &y), &w) in scores.iter().zip(labels).zip(weights) {
+            match (s >= threshold, y) {
+                (true, true) => c.true_positive += w,
+                (true, false) => c.false_positive += w,
+                (false, false) => c.true_negative += w,
+                (false, true) => c.false_negative += w,
+            }
+        }
+        c
+    }
+
+    pub fn precision(&self) -> f64 {
+        ratio(self.true_positive, self.true_positive + self.false_positive)
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(self.true_positive, self.true_positive + self.false_negative)
+    }
+
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        ratio(2.0 * p * r, p + r)
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+/// The threshold that maximises weighted F1, scanning every distinct score.
+pub fn best_f1_threshold(scores: &[f64], labels: &[bool], weights: &[f64]) -> (f64, f64) {
+    let idx = by_score_desc(scores);
+    let positives: f64 = idx
+        .iter()
+        .filter(|&&i| labels[i])
+        .map(|&i| weights[i])
+        .sum();
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let (mut best_t, mut best_f1) = (1.0, 0.0);
+    let mut i = 0;
+    while i < idx.len() {
+        let s = scores[idx[i]];
+        while i < idx.len() && scores[idx[i]] == s {
+            if labels[idx[i]] {
+                tp += weights[idx[i]];
+            } else {
+                fp += weights[idx[i]];
+            }
+            i += 1;
+        }
+        let c = Confusion {
+            true_positive: tp,
+            false_positive: fp,
+            false_negative: positives - tp,
+            true_negative: 0.0,
+        };
+        if c.f1() > best_f1 {
+            best_f1 = c.f1();
+            best_t = s;
+        }
+    }
+    (best_t, best_f1)
+}
+
+pub fn rmse(predictions: &[f64], actual: &[f64], weights: &[f64]) -> f64 {
+    let sum: f64 = predictions
+        .iter()
+        .zip(actual)
+        .zip(weights)
+        .map(|((p, a), w)| w * (p - a).powi(2))
+        .sum();
+    (sum / total(weights)).sqrt()
+}
+
+pub fn mae(predictions: &[f64], actual: &[f64], weights: &[f64]) -> f64 {
+    let sum: f64 = predictions
+        .iter()
+        .zip(actual)
+        .zip(weights)
+        .map(|((p, a), w)| w * (p - a).abs())
+        .sum();
+    sum / total(weights)
+}
+
+pub fn weighted_mean(values: &[f64], weights: &[f64]) -> f64 {
+    values.iter().zip(weights).map(|(v, w)| v * w).sum::<f64>() / total(weights)
+}
+
+/// Weighted quantiles of `values` at each of `levels` (fractions in 0..=1).
+pub fn weighted_quantiles(values: &[f64], weights: &[f64], levels: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    idx.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let sum = total(weights);
+    let mut out = Vec::with_capacity(levels.len());
+    let mut acc = 0.0;
+    let mut k = 0;
+    for &level in levels {
+        let target = level * sum;
+        while k < idx.len() && acc + weights[idx[k]] < target {
+            acc += weights[idx[k]];
+            k += 1;
+        }
+        let i = idx[k.min(idx.len().saturating_sub(1))];
+        out.push(values.get(i).copied().unwrap_or(0.0));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_counts_ties_as_one_half_and_respects_weights() {
+        let scores = [0.9, 0.8, 0.8, 0.1];
+        let labels = [true, true, false, false];
+        let ones = [1.0; 4];
+        // Pairs: (0.9 vs 0.8) win, (0.9 vs 0.1) win, (0.8 vs 0.8) half, (0.8 vs 0.1) win.
+        assert_eq!(roc_auc(&scores, &labels, &ones), Some(3.5 / 4.0));
+        // Doubling the tied negative's weight: 1+2+... → (2 + 1 + 1 + 1) / (2 * 3)
+        let weights = [1.0, 1.0, 2.0, 1.0];
+        let auc = roc_auc(&scores, &labels, &weights).expect("both classes present");
+        assert!((auc - (2.0 + 1.0 + 1.0 + 1.0) / 6.0).abs() < 1e-12);
+        assert_eq!(roc_auc(&scores, &[true; 4], &ones), None);
+    }
+
+    #[test]
+    fn perfect_ranking_has_average_precision_one() {
+        let ap = average_precision(&[0.9, 0.2, 0.1], &[true, false, false], &[1.0; 3]);
+        assert_eq!(ap, Some(1.0));
+    }
+
+    #[test]
+    fn f1_threshold_separates_a_separable_set() {
+        let (t, f1) = best_f1_threshold(
+            &[0.9, 0.7, 0.3, 0.1],
+            &[true, true, false, false],
+            &[1.0; 4],
+        );
+        assert_eq!((t, f1), (0.7, 1.0));
+    }
+
+    #[test]
+    fn quantiles_follow_weights() {
+        let q = weighted_quantiles(&[1.0, 2.0, 3.0], &[1.0, 1.0, 2.0], &[0.0, 0.5, 1.0]);
+        assert_eq!(q, vec![1.0, 2.0, 3.0]);
+    }
+}

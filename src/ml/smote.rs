@@ -1,0 +1,111 @@
+//! SMOTE (Chawla et al. 2002): synthetic minority examples on the segment between a real
+//! minority example and one of its k nearest minority neighbours. No maintained Rust crate
+//! implements it; the neighbour search is linfa-nn's.
+
+use linfa_nn::{distance::L2Dist, CommonNearestNeighbour, NearestNeighbour};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SmoteError {
+    #[error("SMOTE needs at least 2 minority examples, got {0}")]
+    TooFewMinority(usize),
+    #[error("SMOTE's k must be at least 1")]
+    ZeroK,
+    #[error("neighbour search failed: {0}")]
+    Neighbours(String),
+}
+
+/// Makes `count` synthetic rows from the `minority` rows (already scaled, so distances
+/// mean something). Returns the synthetic rows and, for each, the index of the real row
+/// it started from (to carry weights over).
+pub fn oversample(
+    minority: ArrayView2<f64>,
+    count: usize,
+    k: usize,
+    seed: u64,
+) -> Result<(Array2<f64>, Vec<usize>), SmoteError> {
+    let n = minority.nrows();
+    if n < 2 {
+        return Err(SmoteError::TooFewMinority(n));
+    }
+    if k == 0 {
+        return Err(SmoteError::ZeroK);
+    }
+    let k = k.min(n - 1);
+    let owned = minority.to_owned();
+    let index = CommonNearestNeighbour::KdTree
+        .from_batch(&owned, L2Dist)
+        .map_err(|e| SmoteError::Neighbours(e.to_string()))?;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut out = Array2::zeros((count, minority.ncols()));
+    let mut origin = Vec::with_capacity(count);
+    // Walk the minority rows in turn so each one seeds about the same number of points.
+    let mut neighbours_of: Vec<Option<Vec<usize>>> = vec![None; n];
+    for (j, mut synthetic) in out.axis_iter_mut(Axis(0)).enumerate() {
+        let base = j % n;
+        if neighbours_of[base].is_none() {
+            let found = index
+                .k_nearest(minority.row(base), k + 1)
+                .map_err(|e| SmoteError::Neighbours(e.to_string()))?;
+            neighbours_of[base] = Some(
+                found
+                    .into_iter()
+                    .map(|(_, i)| i)
+                    .filter(|&i| i != base)
+                    .take(k)
+                    .collect(),
+            );
+        }
+        let neighbours = neighbours_of[base].as_deref().unwrap_or(&[]);
+        let other = if neighbours.is_empty() {
+            base
+        } else {
+            neighbours[rng.gen_range(0..neighbours.len())]
+        };
+        let gap: f64 = rng.gen();
+        let a = minority.row(base);
+        let b = minority.row(other);
+        synthetic.assign(&(&a + &((&b - &a) * gap)));
+        origin.push(base);
+    }
+    Ok((out, origin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn synthetic_points_lie_between_a_point_and_one_of_its_neighbours() {
+        // Two tight pairs far apart: neighbours of a point are in its own pair (k = 1).
+        let minority = array![[0.0, 0.0], [1.0, 0.0], [100.0, 100.0], [100.0, 101.0]];
+        let (synthetic, origin) = oversample(minority.view(), 40, 1, 7).expect("valid input");
+        assert_eq!(synthetic.nrows(), 40);
+        for (row, &base) in synthetic.axis_iter(Axis(0)).zip(&origin) {
+            let partner = base ^ 1;
+            let (a, b) = (minority.row(base), minority.row(partner));
+            // On the segment a..b: each coordinate between the two, and collinear.
+            for d in 0..2 {
+                let (lo, hi) = (a[d].min(b[d]), a[d].max(b[d]));
+                assert!(
+                    row[d] >= lo - 1e-12 && row[d] <= hi + 1e-12,
+                    "{row} off {a}..{b}"
+                );
+            }
+            let cross = (b[0] - a[0]) * (row[1] - a[1]) - (b[1] - a[1]) * (row[0] - a[0]);
+            assert!(cross.abs() < 1e-9, "{row} is not on the line {a}..{b}");
+        }
+    }
+
+    #[test]
+    fn too_few_minority_examples_are_refused() {
+        let one = array![[0.0, 0.0]];
+        assert_eq!(
+            oversample(one.view(), 3, 5, 1).map(|_| ()),
+            Err(SmoteError::TooFewMinority(1))
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! Progress of long commands: a bar on a terminal, plain timestamped lines otherwise (CI
+//! logs, pipes), always on stderr so stdout stays for results.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Instant;
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    start: Instant,
+    quiet: bool,
+}
+
+impl Progress {
+    /// `steps` is the number of `step` calls expected.
+    pub fn new(steps: u64, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(steps);
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            start: Instant::now(),
+            quiet,
+        }
+    }
+
+    pub fn step(&self, message: impl Into<String>) {
+        let message = message.into();
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(message);
+            }
+            None if !self.quiet => {
+                eprintln!("[{:>6.1}s] {message}", self.start.elapsed().as_secs_f64())
+            }
+            None => {}
+        }
+    }
+
+    pub fn elapsed(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

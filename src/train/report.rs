@@ -1,0 +1,224 @@
+//! `report.json` and `report.md`, written beside the models after each `train`.
+
+use super::{describe_source, ConvertCandidate, RevenueCandidate};
+use crate::labels::LabelSource;
+use crate::ml::segment::{KChoice, Persona};
+use crate::reader::ReadStats;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionCounts {
+    pub training_converting: usize,
+    pub training_not_converting: usize,
+    pub validation_converting: usize,
+    pub validation_not_converting: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub data_file: String,
+    pub data_sha256: String,
+    pub read: ReadStats,
+    pub label_source: LabelSource,
+    pub training_months: Vec<String>,
+    pub validation_month: String,
+    pub sessions: SessionCounts,
+    /// Valid prefixes in training and validation months.
+    pub prefixes: (usize, usize),
+    pub convert_candidates: Vec<ConvertCandidate>,
+    pub chosen_convert: usize,
+    pub threshold: f64,
+    pub top_features: Vec<(String, f64)>,
+    pub revenue_candidates: Vec<RevenueCandidate>,
+    pub chosen_revenue: usize,
+    pub k_choice: KChoice,
+    pub silhouette_training: f64,
+    pub silhouette_all: f64,
+    pub personas: Vec<Persona>,
+    /// (model, version, folder)
+    pub published: Vec<(String, u32, String)>,
+    pub seconds: f64,
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{v:.4}"))
+}
+
+impl TrainReport {
+    pub fn write(&self, models_dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(models_dir.join("report.json"), json)?;
+        std::fs::write(models_dir.join("report.md"), self.markdown())
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = self.write_markdown(&mut s);
+        s
+    }
+
+    fn write_markdown(&self, s: &mut String) -> std::fmt::Result {
+        writeln!(s, "# Training report\n")?;
+        writeln!(s, "## Data\n")?;
+        writeln!(
+            s,
+            "- file: `{}` (sha256 `{}`)",
+            self.data_file, self.data_sha256
+        )?;
+        let r = &self.read;
+        writeln!(
+            s,
+            "- rows read: {}; clicks kept: {}; sessions: {}; invalid rows skipped: {}; exact duplicate clicks dropped: {}",
+            r.rows, r.clicks, r.sessions, r.invalid_rows_skipped, r.duplicate_clicks_dropped
+        )?;
+        for example in &r.skipped_examples {
+            writeln!(s, "  - skipped: {example}")?;
+        }
+        writeln!(s, "- outcome: {}", describe_source(&self.label_source))?;
+        let c = &self.sessions;
+        writeln!(
+            s,
+            "- training months {}: {} converting / {} other sessions, {} valid prefixes",
+            self.training_months.join(", "),
+            c.training_converting,
+            c.training_not_converting,
+            self.prefixes.0
+        )?;
+        writeln!(
+            s,
+            "- validation month {}: {} converting / {} other sessions, {} valid prefixes\n",
+            self.validation_month,
+            c.validation_converting,
+            c.validation_not_converting,
+            self.prefixes.1
+        )?;
+
+        writeln!(s, "## Conversion: validation figures of every candidate\n")?;
+        writeln!(s, "Session-weighted (each session weighs 1 across its valid prefixes). Threshold: best F1 on validation.\n")?;
+        writeln!(s, "| candidate | imbalance | ROC-AUC | PR-AUC | log loss | base-rate log loss | Brier | F1 | fit s |")?;
+        writeln!(s, "|---|---|---|---|---|---|---|---|---|")?;
+        for (i, cand) in self.convert_candidates.iter().enumerate() {
+            let m = &cand.metrics;
+            writeln!(
+                s,
+                "| {}{} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} |",
+                cand.algorithm,
+                if i == self.chosen_convert {
+                    " **(chosen)**"
+                } else {
+                    ""
+                },
+                cand.imbalance,
+                opt(m.roc_auc),
+                opt(m.pr_auc),
+                m.log_loss,
+                m.base_rate_log_loss,
+                m.brier,
+                m.f1,
+                cand.fit_seconds
+            )?;
+        }
+        let chosen = &self.convert_candidates[self.chosen_convert].metrics;
+        writeln!(
+            s,
+            "\nChosen model at threshold {:.4}: precision {:.4}, recall {:.4}, F1 {:.4}.\n",
+            self.threshold, chosen.precision, chosen.recall, chosen.f1
+        )?;
+        let cm = &chosen.confusion;
+        writeln!(s, "Confusion matrix (session weights):\n")?;
+        writeln!(s, "| | predicted converts | predicted not |")?;
+        writeln!(s, "|---|---|---|")?;
+        writeln!(
+            s,
+            "| converts | {:.1} | {:.1} |",
+            cm.true_positive, cm.false_negative
+        )?;
+        writeln!(
+            s,
+            "| does not | {:.1} | {:.1} |\n",
+            cm.false_positive, cm.true_negative
+        )?;
+        writeln!(s, "ROC-AUC by prefix length:\n")?;
+        writeln!(s, "| clicks so far | prefixes | session weight | ROC-AUC |")?;
+        writeln!(s, "|---|---|---|---|")?;
+        for b in &chosen.by_prefix_length {
+            writeln!(
+                s,
+                "| {} | {} | {:.1} | {} |",
+                b.prefix_length,
+                b.prefixes,
+                b.weight,
+                opt(b.roc_auc)
+            )?;
+        }
+        writeln!(
+            s,
+            "\nTop features of the shipped model (share of total gain or |coefficient|):\n"
+        )?;
+        for (name, share) in &self.top_features {
+            writeln!(s, "- {name}: {:.1}%", 100.0 * share)?;
+        }
+
+        writeln!(s, "\n## Revenue: validation figures\n")?;
+        writeln!(s, "Expected revenue = P(convert) from the chosen conversion model x conditional revenue; RMSE and MAE against realised session revenue, zeros included.\n")?;
+        writeln!(s, "| conditional model | RMSE | MAE | RMSE if converts | best constant RMSE | best constant MAE | RMSE gain | fit s |")?;
+        writeln!(s, "|---|---|---|---|---|---|---|---|")?;
+        for (i, cand) in self.revenue_candidates.iter().enumerate() {
+            let m = &cand.metrics;
+            writeln!(
+                s,
+                "| {}{} | {:.3} | {:.3} | {} | {:.3} | {:.3} | {:.2}% | {:.1} |",
+                cand.algorithm,
+                if i == self.chosen_revenue {
+                    " **(chosen)**"
+                } else {
+                    ""
+                },
+                m.rmse,
+                m.mae,
+                opt(m.rmse_if_converts),
+                m.best_constant_rmse,
+                m.best_constant_mae,
+                100.0 * m.rmse_gain_over_constant,
+                cand.fit_seconds
+            )?;
+        }
+
+        writeln!(s, "\n## Segments\n")?;
+        let by_k: Vec<String> = self
+            .k_choice
+            .silhouette_by_k
+            .iter()
+            .map(|(k, sil)| format!("k={k}: {sil:.3}"))
+            .collect();
+        writeln!(s, "Silhouette on training months by k: {}. Chosen k = {}; silhouette {:.3} (training months), {:.3} (all months, shipped).\n", by_k.join(", "), self.k_choice.k, self.silhouette_training, self.silhouette_all)?;
+        if let Some(first) = self.personas.first() {
+            let header: Vec<&str> = first.centroid.iter().map(|(n, _)| n.as_str()).collect();
+            writeln!(s, "| persona | sessions | share | {} |", header.join(" | "))?;
+            writeln!(s, "|---|---|---|{}", "---|".repeat(header.len()))?;
+            for p in &self.personas {
+                let values: Vec<String> =
+                    p.centroid.iter().map(|(_, v)| format!("{v:.2}")).collect();
+                writeln!(
+                    s,
+                    "| {} | {} | {:.1}% | {} |",
+                    p.name,
+                    p.sessions,
+                    100.0 * p.share,
+                    values.join(" | ")
+                )?;
+            }
+            writeln!(s)?;
+            for p in &self.personas {
+                writeln!(s, "- **{}**: {}", p.name, p.description)?;
+            }
+        }
+        writeln!(s, "\n## Published\n")?;
+        for (name, version, dir) in &self.published {
+            writeln!(s, "- {name} version {version}: `{dir}`")?;
+        }
+        writeln!(s, "\nTraining took {:.1} s.", self.seconds)
+    }
+}
