@@ -384,3 +384,174 @@ fn parse_row(
     })?;
     Ok((id, click))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const ORIGINAL: &str = "year;month;day;order;country;session ID;page 1 (main category);page 2 (clothing model);colour;location;model photography;price;price 2;page";
+    const SNAKE: &str = "year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page";
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all(text.as_bytes()).expect("write temp file");
+        f
+    }
+
+    fn read(text: &str, skip_invalid: bool) -> Result<Clickstream, ReadError> {
+        let f = file(text);
+        read_clickstream(f.path(), ReadOptions { skip_invalid })
+    }
+
+    #[test]
+    fn reads_the_uci_original() {
+        let text = format!("{ORIGINAL}\n2008;4;1;1;29;1;1;A13;1;5;1;28;2;1\n2008;4;1;2;29;1;1;A16;1;6;1;33;2;1\n2008;4;1;1;9;2;4;P1;3;1;2;20;1;5\n");
+        let cs = read(&text, false).expect("valid file");
+        assert_eq!(cs.sessions.len(), 2);
+        assert_eq!(cs.sessions[0].clicks().len(), 2);
+        assert_eq!((cs.stats.separator, cs.stats.header), (';', true));
+        assert_eq!(cs.stats.clicks, 3);
+        assert_eq!(cs.sha256.len(), 64);
+    }
+
+    #[test]
+    fn reads_comma_snake_case_copies_with_extra_columns_in_any_order() {
+        let text = "index,session_id,year,month,day,order,country,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n0,abc,2008,4,1,1,29,1,A13,1,5,1,28,2,1\n";
+        let cs = read(text, false).expect("valid file");
+        assert_eq!(cs.sessions[0].id().as_str(), "abc");
+        assert_eq!(cs.stats.separator, ',');
+        assert_eq!(cs.stats.ignored_columns, vec!["index".to_string()]);
+    }
+
+    #[test]
+    fn reads_headerless_files_in_the_original_order() {
+        let cs = read("2008,4,1,1,29,7,1,A13,1,5,1,28,2,1\n", false).expect("valid file");
+        assert!(!cs.stats.header);
+        assert_eq!(cs.sessions[0].id().as_str(), "7");
+    }
+
+    #[test]
+    fn exact_duplicates_are_dropped_and_counted() {
+        let text = format!(
+            "{SNAKE}\n2008,4,1,1,29,1,1,A13,1,5,1,28,2,1\n2008,4,1,1,29,1,1,A13,1,5,1,28,2,1\n"
+        );
+        let cs = read(&text, false).expect("valid file");
+        assert_eq!(cs.stats.duplicate_clicks_dropped, 1);
+        assert_eq!(cs.stats.clicks, 1);
+    }
+
+    #[test]
+    fn an_invalid_value_names_file_line_column_value_and_what_is_allowed() {
+        let text = format!(
+            "{ORIGINAL}\n2008;4;1;1;29;1;1;A13;1;5;1;28;2;1\n2008;4;1;2;29;1;1;A16;1;9;1;33;2;1\n"
+        );
+        let err = read(&text, false).expect_err("location 9 is invalid");
+        let ReadError::Invalid {
+            line,
+            column,
+            value,
+            allowed,
+            ..
+        } = &err
+        else {
+            panic!("expected an invalid-value error, got {err}");
+        };
+        assert_eq!(
+            (*line, column.as_str(), value.as_str()),
+            (3, "location", "9")
+        );
+        assert!(allowed.contains("1 to 6"));
+        assert!(
+            err.to_string().contains("line 3: column \"location\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_numbers_are_invalid_values_too() {
+        let text = format!("{SNAKE}\n2008,4,1,1,29,1,1,A13,1,5,1,cheap,2,1\n");
+        let err = read(&text, false).expect_err("price is not a number");
+        assert!(
+            matches!(err, ReadError::Invalid { ref column, .. } if column == "price"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn skip_invalid_counts_and_describes_skipped_rows() {
+        let text = format!("{SNAKE}\n2008,4,1,1,29,1,1,A13,1,5,1,28,2,1\n2008,4,1,2,29,1,1,A13,1,5,1,28,2,7\n2008,13,1,3,29,1,1,A13,1,5,1,28,2,1\n");
+        let cs = read(&text, true).expect("invalid rows are skipped");
+        assert_eq!(cs.stats.invalid_rows_skipped, 2);
+        assert_eq!(cs.stats.clicks, 1);
+        assert!(
+            cs.stats.skipped_examples[0].contains("line 3"),
+            "{:?}",
+            cs.stats.skipped_examples
+        );
+    }
+
+    #[test]
+    fn two_different_clicks_with_one_order_stop_the_run_or_are_skipped() {
+        let text = format!(
+            "{SNAKE}\n2008,4,1,1,29,1,1,A13,1,5,1,28,2,1\n2008,4,1,1,29,1,1,B4,1,5,1,28,2,1\n"
+        );
+        let err = read(&text, false).expect_err("conflicting clicks");
+        assert!(
+            matches!(
+                err,
+                ReadError::ConflictingOrder {
+                    line: 3,
+                    order: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let cs = read(&text, true).expect("the second click is skipped");
+        assert_eq!((cs.stats.clicks, cs.stats.invalid_rows_skipped), (1, 1));
+    }
+
+    #[test]
+    fn missing_columns_are_listed() {
+        let err = read("year,month,day\n2008,4,1\n", false).expect_err("columns missing");
+        let text = err.to_string();
+        assert!(
+            text.contains("session_id") && text.contains("price_2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn empty_files_and_files_without_a_separator_are_refused() {
+        assert!(matches!(read("", false), Err(ReadError::Empty { .. })));
+        assert!(matches!(
+            read("hello\n", false),
+            Err(ReadError::Separator { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_csv_is_reported_with_its_line() {
+        let text = format!("{SNAKE}\n2008,4,1,1,29,\"unclosed,1,A13,1,5,1,28,2,1\n");
+        let err = read(&text, false).expect_err("bad quoting");
+        // An unclosed quote swallows the rest of the file into one field.
+        assert!(
+            matches!(err, ReadError::Malformed { .. } | ReadError::Invalid { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn short_rows_are_invalid_not_a_panic() {
+        let text = format!("{SNAKE}\n2008,4,1\n");
+        let err = read(&text, false).expect_err("row too short");
+        assert!(matches!(err, ReadError::Invalid { line: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error() {
+        let err = read_clickstream(Path::new("/nonexistent/x.csv"), ReadOptions::default());
+        assert!(matches!(err, Err(ReadError::Io { .. })));
+    }
+}

@@ -1,0 +1,75 @@
+//! Train and evaluate on the real UCI file when it is present (CI has it at
+//! ../shared/data; CLICKSTREAM_DATA points elsewhere). Skips, saying so, when absent.
+
+mod common;
+
+use common::{run, text};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn real_data() -> Option<PathBuf> {
+    let path = std::env::var_os("CLICKSTREAM_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/data/e-shop-clothing-2008-apr-jul.csv")
+        });
+    path.exists().then_some(path)
+}
+
+#[test]
+fn the_real_clickstream_trains_above_the_floors() {
+    let Some(data) = real_data() else {
+        eprintln!(
+            "SKIPPED: the UCI clickstream is not at ../shared/data and CLICKSTREAM_DATA is unset"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let models = dir.path().join("models");
+    let out = run(&[
+        "train",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--models",
+        models.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "train failed: {}", text(&out.stderr));
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(models.join("report.json")).expect("report"))
+            .expect("json");
+    let chosen = report["chosen_convert"].as_u64().expect("index") as usize;
+    let m = &report["convert_candidates"][chosen]["metrics"];
+    let auc = m["roc_auc"].as_f64().expect("auc");
+    assert!(auc >= 0.565, "July ROC-AUC {auc} is under the floor");
+    assert!(
+        m["log_loss"].as_f64() < m["base_rate_log_loss"].as_f64(),
+        "log loss not below the base rate: {m}"
+    );
+    let r = &report["revenue_candidates"]
+        [report["chosen_revenue"].as_u64().expect("index") as usize]["metrics"];
+    assert!(
+        r["rmse"].as_f64() < r["best_constant_rmse"].as_f64(),
+        "revenue does not beat the constant: {r}"
+    );
+    assert!(report["silhouette_training"]
+        .as_f64()
+        .is_some_and(|s| s >= 0.18));
+
+    let out = run(&[
+        "evaluate",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--models",
+        models.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "evaluate failed: {}",
+        text(&out.stderr)
+    );
+    let eval: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(eval["read"]["sessions"], 22102);
+}

@@ -1,0 +1,177 @@
+//! End to end on a small generated clickstream: train publishes versions, evaluate reads
+//! them, and train refuses to publish from thin data or under the quality floor.
+
+mod common;
+
+use common::{run, synthetic_clickstream, text};
+use serde_json::Value;
+use std::fs;
+
+fn json(path: &std::path::Path) -> Value {
+    serde_json::from_slice(&fs::read(path).expect("file exists")).expect("valid JSON")
+}
+
+#[test]
+fn train_publishes_versions_that_evaluate_reads() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    synthetic_clickstream(&data, 1500, 42);
+    let models = dir.path().join("models");
+    let args = [
+        "train",
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--models",
+        models.to_str().expect("utf-8 path"),
+        "--min-sessions-per-class",
+        "20",
+        "--quiet",
+    ];
+    let out = run(&args);
+    assert!(out.status.success(), "train failed: {}", text(&out.stderr));
+    for name in ["convert", "revenue", "segment"] {
+        let manifest = json(&models.join(name).join("1").join("manifest.json"));
+        assert_eq!(manifest["version"], 1);
+        assert_eq!(manifest["name"], name);
+        assert!(manifest["golden"].as_array().is_some_and(|g| !g.is_empty()));
+        assert_eq!(manifest["training"]["file_name"], "clicks.csv");
+        assert_eq!(manifest["feature_schema"]["version"], 1);
+    }
+    let convert = json(&models.join("convert/1/manifest.json"));
+    assert!(convert["threshold"].as_f64().is_some());
+    assert_eq!(
+        convert["score_distribution"]["quantiles"]
+            .as_array()
+            .map(Vec::len),
+        Some(101)
+    );
+    assert!(json(&models.join("segment/1/manifest.json"))["personas"]
+        .as_array()
+        .is_some_and(|p| p.len() >= 3));
+
+    let report = json(&models.join("report.json"));
+    let chosen = report["chosen_convert"].as_u64().expect("index") as usize;
+    let auc = report["convert_candidates"][chosen]["metrics"]["roc_auc"]
+        .as_f64()
+        .expect("auc");
+    // The planted signal is strong; a model that finds it ranks far better than chance.
+    assert!(auc > 0.65, "validation ROC-AUC {auc}");
+    assert!(fs::read_to_string(models.join("report.md"))
+        .expect("report.md")
+        .contains("## Segments"));
+
+    // A second run publishes the next version of each model.
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "second train failed: {}",
+        text(&out.stderr)
+    );
+    assert!(models.join("convert/2/manifest.json").exists());
+
+    let out = run(&[
+        "evaluate",
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--models",
+        models.to_str().expect("utf-8 path"),
+        "--version",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "evaluate failed: {}",
+        text(&out.stderr)
+    );
+    let eval: Value = serde_json::from_slice(&out.stdout).expect("evaluate prints JSON");
+    assert_eq!(eval["versions"][0], serde_json::json!(["convert", 1]));
+    assert!(eval["convert"]["roc_auc"]
+        .as_f64()
+        .is_some_and(|a| a > 0.65));
+    assert_eq!(
+        eval["convert"]["by_prefix_length"].as_array().map(Vec::len),
+        Some(4)
+    );
+    assert!(eval["revenue"]["rmse"].as_f64().is_some());
+    // Sessions weigh one each: the weights add up to the number of sessions.
+    let sessions = eval["read"]["sessions"].as_f64().expect("sessions");
+    assert!((eval["convert"]["sessions"].as_f64().expect("weight") - sessions).abs() < 1e-6);
+
+    let out = run(&[
+        "evaluate",
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--models",
+        models.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        text(&out.stdout).contains("8+ clicks"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn train_refuses_thin_data_and_weak_models_and_says_why() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    synthetic_clickstream(&data, 600, 7);
+    let models = dir.path().join("models");
+    let base = [
+        "train",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--models",
+        models.to_str().expect("utf-8"),
+        "--quiet",
+    ];
+
+    let mut thin = base.to_vec();
+    thin.extend(["--min-sessions-per-class", "100000"]);
+    let out = run(&thin);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("too thin"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let mut floor = base.to_vec();
+    floor.extend(["--min-sessions-per-class", "10", "--min-roc-auc", "0.999"]);
+    let out = run(&floor);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("under the floor"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !models.join("convert/1").exists(),
+        "nothing may be published"
+    );
+}
+
+#[test]
+fn train_reports_the_bad_row_of_an_invalid_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("bad.csv");
+    fs::write(&data, "year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n2008,4,1,1,29,1,9,A13,1,5,1,28,2,1\n").expect("write");
+    let out = run(&[
+        "train",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--models",
+        dir.path().join("m").to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.csv")
+            && err.contains("line 2")
+            && err.contains("page1_main_category")
+            && err.contains("\"9\""),
+        "{err}"
+    );
+}
