@@ -536,7 +536,8 @@ mod tests {
 
     #[test]
     fn each_field_out_of_its_domain_is_named() {
-        let cases: [(Field, fn(&mut RawClick)); 13] = [
+        type Spoil = fn(&mut RawClick);
+        let cases: [(Field, Spoil); 13] = [
             (Field::Year, |r| r.year = 1999),
             (Field::Month, |r| r.month = 13),
             (Field::Day, |r| r.day = 0),

@@ -235,7 +235,7 @@ pub struct ForestParams {
 #[serde(tag = "algorithm", rename_all = "snake_case")]
 pub enum Classifier {
     GradientBoosting {
-        booster: GradientBooster,
+        booster: Box<GradientBooster>,
     },
     /// Coefficients on standardised features, oriented so that positive means "converts".
     Logistic {
@@ -268,7 +268,9 @@ impl Classifier {
     ) -> Result<Classifier, FitError> {
         let targets: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
         let booster = params.fit(ObjectiveType::LogLoss, x, &targets, w)?;
-        Ok(Classifier::GradientBoosting { booster })
+        Ok(Classifier::GradientBoosting {
+            booster: Box::new(booster),
+        })
     }
 
     /// linfa-logistic takes no sample weights, so rows count equally here.

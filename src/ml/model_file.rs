@@ -133,6 +133,7 @@ pub struct Manifest {
 /// A model's weights, by kind.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // A handful live per process; boxing buys nothing.
 pub enum Model {
     Convert(ConvertModel),
     Revenue(RevenueModel),

@@ -21,7 +21,7 @@ pub struct RidgeParams {
 #[serde(tag = "algorithm", rename_all = "snake_case")]
 pub enum Regressor {
     GradientBoosting {
-        booster: GradientBooster,
+        booster: Box<GradientBooster>,
     },
     /// Ridge regression on standardised features (linfa-linear's Tweedie GLM with power 0
     /// and identity link).
@@ -49,7 +49,9 @@ impl Regressor {
         let mean = w.iter().sum::<f64>() / w.len().max(1) as f64;
         let w: Vec<f64> = w.iter().map(|v| v / mean).collect();
         let booster = params.fit(ObjectiveType::SquaredLoss, x, y, &w)?;
-        Ok(Regressor::GradientBoosting { booster })
+        Ok(Regressor::GradientBoosting {
+            booster: Box::new(booster),
+        })
     }
 
     /// linfa's GLM takes no sample weights, so prefixes count equally here.

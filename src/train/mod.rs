@@ -69,7 +69,16 @@ impl Default for TrainConfig {
             skip_invalid: false,
             min_sessions_per_class: 200,
             min_roc_auc: 0.55,
-            boosting: vec![boosting.clone()],
+            boosting: vec![
+                boosting.clone(),
+                BoostingParams {
+                    iterations: 300,
+                    learning_rate: 0.03,
+                    max_depth: 3,
+                    min_leaf_weight: 50.0,
+                    ..boosting.clone()
+                },
+            ],
             revenue_boosting: BoostingParams {
                 iterations: 100,
                 learning_rate: 0.05,
@@ -78,15 +87,15 @@ impl Default for TrainConfig {
                 ..boosting
             },
             forest: ForestParams {
-                trees: 40,
-                max_depth: 8,
-                bootstrap_proportion: 0.3,
+                trees: 20,
+                max_depth: 6,
+                bootstrap_proportion: 0.2,
                 feature_proportion: 0.5,
                 seed: 2008,
             },
             logistic: LogisticParams {
                 alpha: 1.0,
-                max_iterations: 200,
+                max_iterations: 100,
             },
             ridge: RidgeParams { alpha: 10.0 },
             smote_k: 5,
@@ -342,7 +351,6 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
         config.logistic.clone(),
         Imbalance::None,
     ));
-    specs.push(ConvertSpec::Logistic(config.logistic.clone(), smote));
 
     let mut convert_candidates = Vec::new();
     let mut best: Option<(usize, f64, Vec<f64>)> = None;
