@@ -72,10 +72,10 @@ impl Default for TrainConfig {
             boosting: vec![
                 boosting.clone(),
                 BoostingParams {
-                    iterations: 300,
+                    iterations: 400,
                     learning_rate: 0.03,
-                    max_depth: 3,
-                    min_leaf_weight: 50.0,
+                    max_depth: 4,
+                    min_leaf_weight: 15.0,
                     ..boosting.clone()
                 },
             ],
@@ -181,6 +181,14 @@ impl ConvertSpec {
             classifier,
             log_odds_shift: r.log_odds_shift,
         })
+    }
+
+    fn algorithm(&self) -> &'static str {
+        match self {
+            ConvertSpec::Boosting(..) => "gradient boosting",
+            ConvertSpec::Forest(..) => "random forest",
+            ConvertSpec::Logistic(..) => "logistic regression",
+        }
     }
 
     fn imbalance(&self) -> Imbalance {
@@ -293,7 +301,7 @@ fn golden_sessions<'a>(sessions: &[&'a LabelledSession], count: usize) -> Vec<&'
 }
 
 pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
-    let progress = Progress::new(12, config.quiet);
+    let progress = Progress::new(14, config.quiet);
     progress.step(format!("reading {}", config.data.display()));
     let stream = reader::read_clickstream(
         &config.data,
@@ -337,28 +345,36 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
     let fit_set = PrefixSet::build(&fit);
     let valid_set = PrefixSet::build(&valid);
 
-    let mut specs = Vec::new();
+    // Stage 1: the imbalance treatments and algorithms with the first boosting settings.
+    // Stage 2: the other boosting settings with the winning treatment, if boosting won.
     let smote = Imbalance::Smote {
         k: config.smote_k,
         ratio: config.smote_ratio,
     };
-    for p in &config.boosting {
-        specs.push(ConvertSpec::Boosting(p.clone(), Imbalance::ClassWeights));
-        specs.push(ConvertSpec::Boosting(p.clone(), smote));
-    }
-    specs.push(ConvertSpec::Forest(config.forest.clone(), smote));
-    specs.push(ConvertSpec::Logistic(
-        config.logistic.clone(),
-        Imbalance::None,
-    ));
-
+    let (first_boosting, other_boosting) = config
+        .boosting
+        .split_first()
+        .ok_or_else(|| FitError::Param {
+            name: "boosting",
+            problem: "at least one setting is needed".into(),
+        })?;
+    let mut specs = vec![
+        ConvertSpec::Boosting(first_boosting.clone(), Imbalance::None),
+        ConvertSpec::Boosting(first_boosting.clone(), Imbalance::ClassWeights),
+        ConvertSpec::Boosting(first_boosting.clone(), smote),
+        ConvertSpec::Forest(config.forest.clone(), smote),
+        ConvertSpec::Logistic(config.logistic.clone(), Imbalance::None),
+    ];
+    let planned = specs.len() + other_boosting.len();
     let mut convert_candidates = Vec::new();
     let mut best: Option<(usize, f64, Vec<f64>)> = None;
-    for (i, spec) in specs.iter().enumerate() {
+    let mut i = 0;
+    while i < specs.len() {
+        let spec = specs[i].clone();
         progress.step(format!(
-            "convert candidate {}/{}: {:?}",
+            "convert candidate {}/{planned}: {}, {}",
             i + 1,
-            specs.len(),
+            spec.algorithm(),
             spec.imbalance().label()
         ));
         let (model, secs) = timed(|| spec.fit(&fit_set, config.kmeans.seed));
@@ -378,6 +394,17 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
             fit_seconds: secs,
             metrics: m,
         });
+        i += 1;
+        if i == 5 {
+            if let Some(ConvertSpec::Boosting(_, winner)) = best.as_ref().map(|b| &specs[b.0]) {
+                let winner = *winner;
+                specs.extend(
+                    other_boosting
+                        .iter()
+                        .map(|p| ConvertSpec::Boosting(p.clone(), winner)),
+                );
+            }
+        }
     }
     let Some((best_index, best_auc, best_valid_p)) = best else {
         return Err(TrainError::BelowFloor(
