@@ -1,7 +1,7 @@
 //! Turns labelled sessions into example matrices: one row per valid prefix (for the
 //! conversion and revenue models) or per full session (for segments).
 
-use crate::features;
+use crate::features::{self, ProductStats};
 use crate::labels::LabelledSession;
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -22,14 +22,50 @@ pub struct PrefixSet {
 }
 
 impl PrefixSet {
-    pub fn build(sessions: &[&LabelledSession]) -> PrefixSet {
+    /// Rows for scoring with a model's product table (validation, evaluation).
+    pub fn build(sessions: &[&LabelledSession], products: &ProductStats) -> PrefixSet {
+        Self::build_with(sessions, |_| products)
+    }
+
+    /// Rows for fitting: each session's product rates come from a table learned without
+    /// its own fold, so a row never sees its own label through them (out-of-fold target
+    /// encoding). Returns the rows and the table learned from all `sessions`, which the
+    /// fitted model keeps.
+    pub fn build_out_of_fold(
+        sessions: &[&LabelledSession],
+        folds: usize,
+        smoothing: f64,
+    ) -> (PrefixSet, ProductStats) {
+        let folds = folds.max(2);
+        let tables: Vec<ProductStats> = (0..folds)
+            .into_par_iter()
+            .map(|k| {
+                let others = sessions
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % folds != k)
+                    .map(|(_, s)| *s);
+                ProductStats::fit(others, smoothing)
+            })
+            .collect();
+        let set = Self::build_with(sessions, |i| &tables[i % folds]);
+        let all = ProductStats::fit(sessions.iter().copied(), smoothing);
+        (set, all)
+    }
+
+    fn build_with<'a>(
+        sessions: &[&LabelledSession],
+        products_for: impl Fn(usize) -> &'a ProductStats + Sync,
+    ) -> PrefixSet {
         let per_session: Vec<(Vec<f64>, usize)> = sessions
             .par_iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(i, s)| {
                 let k = s.valid_prefixes;
+                let products = products_for(i);
                 let mut rows = vec![0.0; k * features::COUNT];
                 for (t, row) in (1..=k).zip(rows.chunks_exact_mut(features::COUNT)) {
-                    features::extract_into(&s.session.clicks()[..t], row);
+                    features::extract_into(&s.session.clicks()[..t], products, row);
                 }
                 (rows, k)
             })
@@ -89,15 +125,17 @@ impl PrefixSet {
     }
 }
 
-/// Features of whole sessions, one row each (segments describe the full visit).
+/// Features of whole sessions, one row each (segments describe the full visit; they use
+/// no product rates, so none are given).
 pub fn full_sessions(sessions: &[&LabelledSession]) -> Array2<f64> {
+    let none = ProductStats::default();
     let mut out = Array2::zeros((sessions.len(), features::COUNT));
     out.axis_iter_mut(ndarray::Axis(0))
         .into_par_iter()
         .zip(sessions.par_iter())
         .for_each(|(mut row, s)| {
             if let Some(row) = row.as_slice_mut() {
-                features::extract_into(s.session.clicks(), row);
+                features::extract_into(s.session.clicks(), &none, row);
             }
         });
     out

@@ -47,6 +47,8 @@ pub struct EvaluateReport {
     pub read: ReadStats,
     pub versions: Vec<(String, u32)>,
     pub convert: ConvertMetrics,
+    /// 95% session-bootstrap interval of the ROC-AUC.
+    pub convert_roc_auc_95: Option<(f64, f64)>,
     pub revenue: RevenueMetrics,
     pub segment_silhouette: f64,
     pub personas: Vec<PersonaCount>,
@@ -72,7 +74,7 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
         .transpose()?;
     let (sessions, _) = labels::label_sessions(stream.sessions, outcomes.as_ref())?;
     let all: Vec<&LabelledSession> = sessions.iter().collect();
-    let set = PrefixSet::build(&all);
+    let set = PrefixSet::build(&all, convert.model.products());
     if set.is_empty() {
         return Err(EvaluateError::Empty(stream.file_name));
     }
@@ -87,8 +89,17 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     let p = convert_model.probabilities(set.features.view());
     let threshold = convert.manifest.threshold.unwrap_or(0.5);
     let convert_metrics = evaluation::convert_metrics(&p, &set, threshold);
-    let revenue_metrics =
-        evaluation::revenue_metrics(&revenue_model.predict(set.features.view()), &set);
+    // Built again only when the revenue version learned a different product table.
+    let revenue_set = if revenue.model.products() == convert.model.products() {
+        None
+    } else {
+        Some(PrefixSet::build(&all, revenue.model.products()))
+    };
+    let revenue_set = revenue_set.as_ref().unwrap_or(&set);
+    let revenue_metrics = evaluation::revenue_metrics(
+        &revenue_model.predict(revenue_set.features.view()),
+        revenue_set,
+    );
     let full = dataset::full_sessions(&all);
     let assigned = segment_model.assign(full.view());
     let mut counts = vec![0usize; segment_model.personas.len()];
@@ -103,6 +114,7 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
             .iter()
             .map(|m| (m.manifest.name.to_string(), m.manifest.version))
             .collect(),
+        convert_roc_auc_95: evaluation::roc_auc_interval(&p, &set, 200, 2008),
         convert: convert_metrics,
         revenue: revenue_metrics,
         segment_silhouette: silhouette,

@@ -123,3 +123,45 @@ pub fn revenue_metrics(predictions: &[RevenuePrediction], set: &PrefixSet) -> Re
         rmse_gain_over_constant: 1.0 - rmse / best_constant_rmse,
     }
 }
+
+/// A 95% interval for the session-weighted ROC-AUC, by resampling sessions with
+/// replacement (`resamples` times, seeded): how far the figure could move on another month
+/// of the same shop.
+pub fn roc_auc_interval(
+    probabilities: &[f64],
+    set: &PrefixSet,
+    resamples: usize,
+    seed: u64,
+) -> Option<(f64, f64)> {
+    use rand::{Rng, SeedableRng};
+    use rayon::prelude::*;
+    let sessions = set.session.iter().max().map_or(0, |m| m + 1);
+    if sessions == 0 || resamples == 0 {
+        return None;
+    }
+    let mut aucs: Vec<f64> = (0..resamples)
+        .into_par_iter()
+        .filter_map(|r| {
+            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
+                seed ^ (r as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            let mut draws = vec![0u32; sessions];
+            for _ in 0..sessions {
+                draws[rng.gen_range(0..sessions)] += 1;
+            }
+            let weights: Vec<f64> = set
+                .weight
+                .iter()
+                .zip(&set.session)
+                .map(|(w, s)| w * f64::from(draws[*s]))
+                .collect();
+            metrics::roc_auc(probabilities, &set.converted, &weights)
+        })
+        .collect();
+    if aucs.is_empty() {
+        return None;
+    }
+    aucs.sort_by(f64::total_cmp);
+    let at = |q: f64| aucs[((aucs.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.025), at(0.975)))
+}

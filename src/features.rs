@@ -2,10 +2,11 @@
 //! service all call [`extract_into`] on a prefix of clicks; models record [`schema`] and
 //! refuse to load against a different one.
 
-use crate::domain::{Category, Click, Country, Location, Photography};
+use crate::domain::{Category, Click, Country, Location, Photography, ProductCode};
+use crate::labels::LabelledSession;
 use chrono::Weekday;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// Bumped whenever a feature is added, removed, reordered or computed differently.
 pub const VERSION: u32 = 1;
@@ -59,7 +60,23 @@ pub const NAMES: &[&str] = &[
     "last_same_category_run",
     "previous_category",
     "previous_price",
+    "previous_page",
+    "previous_location",
+    "previous_profile_photo",
     "previous_same_category",
+    "second_previous_category",
+    "second_previous_price",
+    "second_previous_page",
+    "second_previous_location",
+    "second_previous_profile_photo",
+    "second_previous_same_category",
+    "page_changes",
+    "product_next_rate_last",
+    "product_next_rate_previous",
+    "product_next_rate_mean",
+    "product_next_rate_max",
+    "product_session_rate_last",
+    "product_session_rate_mean",
 ];
 
 /// Count of features, the width of every feature row.
@@ -88,9 +105,85 @@ fn share(count: usize, total: usize) -> f64 {
     count as f64 / total as f64
 }
 
+/// What training taught about each product: how often a valid click on it was followed by
+/// a click on the same product (the basket event), and how often sessions viewing it
+/// converted. Rates are smoothed towards the overall rate by `smoothing` pseudo-clicks so
+/// that rare products fall back on the average. A model stores the table it was trained
+/// with; an empty table gives every product the priors.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProductStats {
+    pub smoothing: f64,
+    pub prior_next: f64,
+    pub prior_session: f64,
+    /// Per product: [next-click rate, session conversion rate], both smoothed.
+    pub products: BTreeMap<ProductCode, [f64; 2]>,
+}
+
+impl ProductStats {
+    /// Learns the table from the valid clicks (those of valid prefixes) of `sessions`.
+    pub fn fit<'a>(
+        sessions: impl IntoIterator<Item = &'a LabelledSession>,
+        smoothing: f64,
+    ) -> ProductStats {
+        let mut counts: BTreeMap<ProductCode, [f64; 3]> = BTreeMap::new();
+        let mut total = [0.0; 3];
+        for s in sessions {
+            let clicks = s.session.clicks();
+            let converted = if s.outcome.converted { 1.0 } else { 0.0 };
+            for (i, click) in clicks.iter().enumerate().take(s.valid_prefixes) {
+                let next_same = clicks
+                    .get(i + 1)
+                    .is_some_and(|n| n.product == click.product);
+                let add = [1.0, if next_same { 1.0 } else { 0.0 }, converted];
+                let entry = counts.entry(click.product).or_default();
+                for j in 0..3 {
+                    entry[j] += add[j];
+                    total[j] += add[j];
+                }
+            }
+        }
+        let prior_next = if total[0] > 0.0 {
+            total[1] / total[0]
+        } else {
+            0.0
+        };
+        let prior_session = if total[0] > 0.0 {
+            total[2] / total[0]
+        } else {
+            0.0
+        };
+        let products = counts
+            .into_iter()
+            .map(|(code, [n, next, conv])| {
+                (
+                    code,
+                    [
+                        (next + smoothing * prior_next) / (n + smoothing),
+                        (conv + smoothing * prior_session) / (n + smoothing),
+                    ],
+                )
+            })
+            .collect();
+        ProductStats {
+            smoothing,
+            prior_next,
+            prior_session,
+            products,
+        }
+    }
+
+    fn rates(&self, product: ProductCode) -> [f64; 2] {
+        self.products
+            .get(&product)
+            .copied()
+            .unwrap_or([self.prior_next, self.prior_session])
+    }
+}
+
 /// Writes the features of `prefix` (ordered clicks 1..t) into `out`, which must hold
-/// [`COUNT`] values. An empty prefix gives all zeros.
-pub fn extract_into(prefix: &[Click], out: &mut [f64]) {
+/// [`COUNT`] values, using the product table of the model that will read them. An empty
+/// prefix gives all zeros.
+pub fn extract_into(prefix: &[Click], products: &ProductStats, out: &mut [f64]) {
     assert_eq!(out.len(), COUNT, "a feature row holds COUNT values");
     out.fill(0.0);
     let Some(last) = prefix.last() else {
@@ -197,25 +290,45 @@ pub fn extract_into(prefix: &[Click], out: &mut [f64]) {
         .take_while(|c| c.category == last.category)
         .count();
     w.put(run as f64);
-    match prefix.len().checked_sub(2).map(|i| &prefix[i]) {
-        Some(previous) => {
-            w.put(previous.category.code() as f64);
-            w.put(previous.price.get());
-            w.flag(previous.category == last.category);
-        }
-        None => {
-            w.put(0.0);
-            w.put(0.0);
-            w.put(0.0);
+    // The two clicks before the last one, as codes and values; 0 marks "no such click"
+    // (every real code, price and page is at least 1).
+    for back in [2, 3] {
+        match n.checked_sub(back).map(|i| &prefix[i]) {
+            Some(c) => {
+                w.put(c.category.code() as f64);
+                w.put(c.price.get());
+                w.put(f64::from(c.page.get()));
+                w.put(c.location.code() as f64);
+                w.flag(c.photography == Photography::Profile);
+                w.flag(c.category == last.category);
+            }
+            None => {
+                for _ in 0..6 {
+                    w.put(0.0);
+                }
+            }
         }
     }
+    w.put(prefix.windows(2).filter(|p| p[0].page != p[1].page).count() as f64);
+    let rates: Vec<[f64; 2]> = prefix.iter().map(|c| products.rates(c.product)).collect();
+    let [next_last, session_last] = rates[n - 1];
+    w.put(next_last);
+    w.put(if n >= 2 {
+        rates[n - 2][0]
+    } else {
+        products.prior_next
+    });
+    w.put(rates.iter().map(|r| r[0]).sum::<f64>() / n as f64);
+    w.put(rates.iter().map(|r| r[0]).fold(0.0, f64::max));
+    w.put(session_last);
+    w.put(rates.iter().map(|r| r[1]).sum::<f64>() / n as f64);
     debug_assert_eq!(w.at, COUNT, "every named feature is written once");
 }
 
 /// Convenience for one prefix.
-pub fn extract(prefix: &[Click]) -> Vec<f64> {
+pub fn extract(prefix: &[Click], products: &ProductStats) -> Vec<f64> {
     let mut row = vec![0.0; COUNT];
-    extract_into(prefix, &mut row);
+    extract_into(prefix, products, &mut row);
     row
 }
 
@@ -260,7 +373,7 @@ mod tests {
             click(3, "A1", 10.0),
             click(4, "C3", 60.0),
         ];
-        let row = extract(&prefix);
+        let row = extract(&prefix, &ProductStats::default());
         assert_eq!(row.len(), COUNT);
         let expect = [
             ("clicks", 4.0),
@@ -277,7 +390,10 @@ mod tests {
             ("price_min", 10.0),
             ("price_max", 60.0),
             ("price_spread", 50.0),
-            ("price_std", (((15.0f64).powi(2) * 2.0 + 25.0 + 35.0f64.powi(2)) / 4.0).sqrt()),
+            (
+                "price_std",
+                (((15.0f64).powi(2) * 2.0 + 25.0 + 35.0f64.powi(2)) / 4.0).sqrt(),
+            ),
             ("share_above_average_price", 0.0),
             ("page_max", 1.0),
             ("share_profile_photo", 0.0),
@@ -298,7 +414,12 @@ mod tests {
             ("last_same_category_run", 1.0),
             ("previous_category", 1.0),
             ("previous_price", 10.0),
+            ("previous_page", 1.0),
+            ("previous_location", 1.0),
             ("previous_same_category", 0.0),
+            ("second_previous_category", 2.0),
+            ("second_previous_price", 20.0),
+            ("page_changes", 0.0),
         ];
         for (name, expected) in expect {
             let got = value(&row, name);
@@ -307,17 +428,67 @@ mod tests {
                 "{name}: {got} != {expected}"
             );
         }
-        let again = extract(&prefix[..3]);
+        let again = extract(&prefix[..3], &ProductStats::default());
         assert_eq!(value(&again, "last_seen_before"), 1.0);
         assert_eq!(value(&again, "last_view_count"), 2.0);
         assert_eq!(value(&again, "last_same_category_run"), 1.0);
-        let first = extract(&prefix[..1]);
+        let first = extract(&prefix[..1], &ProductStats::default());
         assert_eq!(value(&first, "previous_price"), 0.0);
         assert_eq!(value(&first, "category_switches"), 0.0);
     }
 
     #[test]
+    fn product_rates_are_learned_from_valid_clicks_and_smoothed() {
+        use crate::domain::{Session, SessionId};
+        use crate::labels::label_sessions;
+        let session = |id: &str, clicks| {
+            Session::new(SessionId::parse(id).expect("id"), clicks)
+                .expect("session")
+                .0
+        };
+        // s1 converts at click 3 (B2 twice); its valid clicks are A1, B2. s2 never converts.
+        let (labelled, _) = label_sessions(
+            vec![
+                session(
+                    "s1",
+                    vec![
+                        click(1, "A1", 10.0),
+                        click(2, "B2", 20.0),
+                        click(3, "B2", 20.0),
+                    ],
+                ),
+                session("s2", vec![click(1, "A1", 10.0), click(2, "C3", 30.0)]),
+            ],
+            None,
+        )
+        .expect("proxy labels");
+        let stats = ProductStats::fit(&labelled, 0.0);
+        // Valid clicks: A1 (s1), B2 (s1, followed by B2), A1 (s2), C3 (s2).
+        assert_eq!(stats.prior_next, 0.25);
+        assert_eq!(stats.prior_session, 0.5);
+        let code = |c: &str| ProductCode::parse(c).expect("code");
+        assert_eq!(stats.products[&code("B2")], [1.0, 1.0]);
+        assert_eq!(stats.products[&code("A1")], [0.0, 0.5]);
+        let smoothed = ProductStats::fit(&labelled, 2.0);
+        // B2: (1 + 2 * 0.25) / (1 + 2)
+        assert!((smoothed.products[&code("B2")][0] - 0.5).abs() < 1e-12);
+
+        let row = extract(&[click(1, "A1", 10.0), click(2, "B2", 20.0)], &stats);
+        assert_eq!(value(&row, "product_next_rate_last"), 1.0);
+        assert_eq!(value(&row, "product_next_rate_previous"), 0.0);
+        assert_eq!(value(&row, "product_next_rate_mean"), 0.5);
+        assert_eq!(value(&row, "product_next_rate_max"), 1.0);
+        assert_eq!(value(&row, "product_session_rate_mean"), 0.75);
+        // A product never seen in training gets the priors.
+        let unseen = extract(&[click(1, "P9", 5.0)], &stats);
+        assert_eq!(value(&unseen, "product_next_rate_last"), 0.25);
+        assert_eq!(value(&unseen, "product_session_rate_last"), 0.5);
+    }
+
+    #[test]
     fn an_empty_prefix_gives_zeros() {
-        assert!(extract(&[]).iter().all(|v| *v == 0.0));
+        assert!(extract(&[], &ProductStats::default())
+            .iter()
+            .all(|v| *v == 0.0));
     }
 }

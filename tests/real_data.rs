@@ -42,7 +42,7 @@ fn the_real_clickstream_trains_above_the_floors() {
     let chosen = report["chosen_convert"].as_u64().expect("index") as usize;
     let m = &report["convert_candidates"][chosen]["metrics"];
     let auc = m["roc_auc"].as_f64().expect("auc");
-    assert!(auc >= 0.565, "July ROC-AUC {auc} is under the floor");
+    assert!(auc >= 0.57, "July ROC-AUC {auc} is under the floor");
     assert!(
         m["log_loss"].as_f64() < m["base_rate_log_loss"].as_f64(),
         "log loss not below the base rate: {m}"

@@ -330,6 +330,21 @@ impl ProductCode {
     }
 }
 
+// Product codes are written as text (`"A13"`), also as keys of the product tables that
+// models store, and read back through `parse`.
+impl Serialize for ProductCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProductCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ProductCode::parse(&text).map_err(|e| serde::de::Error::custom(e.to_string()))
+    }
+}
+
 impl fmt::Display for ProductCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", self.letter as char, self.number)

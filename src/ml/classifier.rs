@@ -164,6 +164,9 @@ pub struct BoostingParams {
     pub l2: f32,
     pub subsample: f32,
     pub colsample_bytree: f64,
+    /// Grow leaf-wise up to this many leaves (within `max_depth`) instead of level by level.
+    #[serde(default)]
+    pub max_leaves: Option<usize>,
     pub seed: u64,
 }
 
@@ -208,6 +211,14 @@ impl BoostingParams {
             .set_colsample_bytree(self.colsample_bytree)
             .set_seed(self.seed)
             .set_parallel(true);
+        // forust ignores `subsample` unless a sampling method is chosen.
+        if self.subsample < 1.0 {
+            booster = booster.set_sample_method(forust_ml::sampler::SampleMethod::Random);
+        }
+        if let Some(leaves) = self.max_leaves {
+            booster = booster.set_max_leaves(leaves);
+            booster.grow_policy = forust_ml::gradientbooster::GrowPolicy::LossGuide;
+        }
         let data = column_major(x);
         let matrix = Matrix::new(&data, x.nrows(), x.ncols());
         booster.fit(&matrix, y, w, None).map_err(err)?;
@@ -356,11 +367,13 @@ impl Classifier {
     }
 }
 
-/// The shipped conversion model: a classifier plus the shift that undoes rebalancing.
+/// The shipped conversion model: a classifier, the shift that undoes rebalancing, and the
+/// product table its features were computed with.
 #[derive(Serialize, Deserialize)]
 pub struct ConvertModel {
     pub classifier: Classifier,
     pub log_odds_shift: f64,
+    pub products: crate::features::ProductStats,
 }
 
 impl ConvertModel {

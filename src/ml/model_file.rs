@@ -149,10 +149,23 @@ impl Model {
         }
     }
 
+    /// The product table this model's features are computed with.
+    pub fn products(&self) -> &features::ProductStats {
+        static NONE: std::sync::OnceLock<features::ProductStats> = std::sync::OnceLock::new();
+        match self {
+            Model::Convert(m) => &m.products,
+            Model::Revenue(m) => &m.probability.products,
+            Model::Segment(_) => NONE.get_or_init(features::ProductStats::default),
+        }
+    }
+
     /// The numbers a golden case records, for one session's clicks.
     pub fn outputs(&self, clicks: &[Click]) -> Vec<f64> {
-        let row = ndarray::Array2::from_shape_vec((1, features::COUNT), features::extract(clicks))
-            .expect("extract returns COUNT values");
+        let row = ndarray::Array2::from_shape_vec(
+            (1, features::COUNT),
+            features::extract(clicks, self.products()),
+        )
+        .expect("extract returns COUNT values");
         match self {
             Model::Convert(m) => m.probabilities(row.view()),
             Model::Revenue(m) => m
@@ -480,7 +493,7 @@ mod tests {
             .collect();
         let rows: Vec<f64> = sessions
             .iter()
-            .flat_map(|s| features::extract(s.clicks()))
+            .flat_map(|s| features::extract(s.clicks(), &features::ProductStats::default()))
             .collect();
         let x = Array2::from_shape_vec((sessions.len(), features::COUNT), rows).expect("shape");
         let y: Vec<bool> = (0..sessions.len()).map(|i| i % 3 == 0).collect();
@@ -492,6 +505,7 @@ mod tests {
             l2: 1.0,
             subsample: 1.0,
             colsample_bytree: 1.0,
+            max_leaves: None,
             seed: 1,
         };
         let classifier = Classifier::fit_boosting(&params, x.view(), &y, &vec![1.0; y.len()])
@@ -500,6 +514,7 @@ mod tests {
             Model::Convert(ConvertModel {
                 classifier,
                 log_odds_shift: -0.5,
+                products: features::ProductStats::default(),
             }),
             sessions,
         )

@@ -6,6 +6,7 @@ use linfa_nn::{distance::L2Dist, CommonNearestNeighbour, NearestNeighbour};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SmoteError {
@@ -42,23 +43,28 @@ pub fn oversample(
     let mut out = Array2::zeros((count, minority.ncols()));
     let mut origin = Vec::with_capacity(count);
     // Walk the minority rows in turn so each one seeds about the same number of points.
-    let mut neighbours_of: Vec<Option<Vec<usize>>> = vec![None; n];
+    // Neighbour searches dominate the cost; they run in parallel, the draws stay serial so
+    // the result depends on the seed only.
+    let bases = count.min(n);
+    let neighbours_of: Vec<Vec<usize>> = (0..bases)
+        .into_par_iter()
+        .map(|base| {
+            index
+                .k_nearest(minority.row(base), k + 1)
+                .map(|found| {
+                    found
+                        .into_iter()
+                        .map(|(_, i)| i)
+                        .filter(|&i| i != base)
+                        .take(k)
+                        .collect()
+                })
+                .map_err(|e| SmoteError::Neighbours(e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
     for (j, mut synthetic) in out.axis_iter_mut(Axis(0)).enumerate() {
         let base = j % n;
-        if neighbours_of[base].is_none() {
-            let found = index
-                .k_nearest(minority.row(base), k + 1)
-                .map_err(|e| SmoteError::Neighbours(e.to_string()))?;
-            neighbours_of[base] = Some(
-                found
-                    .into_iter()
-                    .map(|(_, i)| i)
-                    .filter(|&i| i != base)
-                    .take(k)
-                    .collect(),
-            );
-        }
-        let neighbours = neighbours_of[base].as_deref().unwrap_or(&[]);
+        let neighbours = &neighbours_of[base];
         let other = if neighbours.is_empty() {
             base
         } else {

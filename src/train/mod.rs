@@ -8,11 +8,11 @@ pub use report::TrainReport;
 use crate::dataset::{self, PrefixSet};
 use crate::domain::Session;
 use crate::evaluation::{self, ConvertMetrics, RevenueMetrics};
-use crate::features;
+use crate::features::{self, ProductStats};
 use crate::labels::{self, LabelSource, LabelledSession};
 use crate::ml::classifier::{
     rebalance, BoostingParams, Classifier, ConvertModel, FitError, ForestParams, Imbalance,
-    LogisticParams,
+    LogisticParams, Rebalanced,
 };
 use crate::ml::metrics;
 use crate::ml::model_file::{
@@ -45,6 +45,10 @@ pub struct TrainConfig {
     pub smote_k: usize,
     pub smote_ratio: f64,
     pub kmeans: KMeansParams,
+    /// Pseudo-clicks pulling each product's rates towards the overall rate.
+    pub product_smoothing: f64,
+    /// Folds of the out-of-fold product rates of training rows.
+    pub folds: usize,
     /// Sessions stored with each model as golden self-test inputs.
     pub golden_sessions: usize,
     pub quiet: bool,
@@ -52,14 +56,17 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
+        // Chosen with examples/tune_convert.rs on the July split; the signal is weak and
+        // shallow, slow-learning, well-regularised trees generalise best.
         let boosting = BoostingParams {
-            iterations: 150,
-            learning_rate: 0.05,
-            max_depth: 4,
-            min_leaf_weight: 20.0,
+            iterations: 300,
+            learning_rate: 0.02,
+            max_depth: 3,
+            min_leaf_weight: 50.0,
             l2: 1.0,
             subsample: 0.8,
             colsample_bytree: 0.8,
+            max_leaves: None,
             seed: 2008,
         };
         TrainConfig {
@@ -72,10 +79,18 @@ impl Default for TrainConfig {
             boosting: vec![
                 boosting.clone(),
                 BoostingParams {
-                    iterations: 400,
-                    learning_rate: 0.03,
+                    iterations: 150,
+                    learning_rate: 0.05,
                     max_depth: 4,
-                    min_leaf_weight: 15.0,
+                    min_leaf_weight: 20.0,
+                    ..boosting.clone()
+                },
+                BoostingParams {
+                    iterations: 300,
+                    learning_rate: 0.03,
+                    max_depth: 3,
+                    min_leaf_weight: 20.0,
+                    colsample_bytree: 0.5,
                     ..boosting.clone()
                 },
             ],
@@ -89,7 +104,7 @@ impl Default for TrainConfig {
             forest: ForestParams {
                 trees: 20,
                 max_depth: 6,
-                bootstrap_proportion: 0.2,
+                bootstrap_proportion: 0.1,
                 feature_proportion: 0.5,
                 seed: 2008,
             },
@@ -108,6 +123,8 @@ impl Default for TrainConfig {
                 silhouette_sample: 3000,
                 seed: 2008,
             },
+            product_smoothing: 50.0,
+            folds: 5,
             golden_sessions: 5,
             quiet: false,
         }
@@ -159,19 +176,27 @@ enum ConvertSpec {
 }
 
 impl ConvertSpec {
-    fn fit(&self, set: &PrefixSet, seed: u64) -> Result<ConvertModel, FitError> {
-        let imbalance = match self {
-            ConvertSpec::Boosting(_, i)
-            | ConvertSpec::Forest(_, i)
-            | ConvertSpec::Logistic(_, i) => *i,
-        };
+    fn fit(
+        &self,
+        set: &PrefixSet,
+        products: &ProductStats,
+        seed: u64,
+    ) -> Result<ConvertModel, FitError> {
         let r = rebalance(
             set.features.view(),
             &set.converted,
             &set.weight,
-            imbalance,
+            self.imbalance(),
             seed,
         )?;
+        self.fit_rebalanced(&r, products)
+    }
+
+    fn fit_rebalanced(
+        &self,
+        r: &Rebalanced,
+        products: &ProductStats,
+    ) -> Result<ConvertModel, FitError> {
         let classifier = match self {
             ConvertSpec::Boosting(p, _) => Classifier::fit_boosting(p, r.x.view(), &r.y, &r.w)?,
             ConvertSpec::Forest(p, _) => Classifier::fit_forest(p, r.x.view(), &r.y)?,
@@ -180,6 +205,7 @@ impl ConvertSpec {
         Ok(ConvertModel {
             classifier,
             log_odds_shift: r.log_odds_shift,
+            products: products.clone(),
         })
     }
 
@@ -342,8 +368,9 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
     }
 
     progress.step("computing prefix features");
-    let fit_set = PrefixSet::build(&fit);
-    let valid_set = PrefixSet::build(&valid);
+    let (fit_set, fit_products) =
+        PrefixSet::build_out_of_fold(&fit, config.folds, config.product_smoothing);
+    let valid_set = PrefixSet::build(&valid, &fit_products);
 
     // Stage 1: the imbalance treatments and algorithms with the first boosting settings.
     // Stage 2: the other boosting settings with the winning treatment, if boosting won.
@@ -351,13 +378,14 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
         k: config.smote_k,
         ratio: config.smote_ratio,
     };
-    let (first_boosting, other_boosting) = config
-        .boosting
-        .split_first()
-        .ok_or_else(|| FitError::Param {
-            name: "boosting",
-            problem: "at least one setting is needed".into(),
-        })?;
+    let (first_boosting, other_boosting) =
+        config
+            .boosting
+            .split_first()
+            .ok_or_else(|| FitError::Param {
+                name: "boosting",
+                problem: "at least one setting is needed".into(),
+            })?;
     let mut specs = vec![
         ConvertSpec::Boosting(first_boosting.clone(), Imbalance::None),
         ConvertSpec::Boosting(first_boosting.clone(), Imbalance::ClassWeights),
@@ -367,6 +395,7 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
     ];
     let planned = specs.len() + other_boosting.len();
     let mut convert_candidates = Vec::new();
+    let mut rebalanced: Vec<(Imbalance, Rebalanced)> = Vec::new();
     let mut best: Option<(usize, f64, Vec<f64>)> = None;
     let mut i = 0;
     while i < specs.len() {
@@ -377,14 +406,36 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
             spec.algorithm(),
             spec.imbalance().label()
         ));
-        let (model, secs) = timed(|| spec.fit(&fit_set, config.kmeans.seed));
+        // SMOTE is the slow part of a fit; its rows are made once and shared.
+        let (model, secs) = timed(|| -> Result<ConvertModel, FitError> {
+            let cached = rebalanced
+                .iter()
+                .position(|(imb, _)| *imb == spec.imbalance());
+            let index = match cached {
+                Some(index) => index,
+                None => {
+                    let r = rebalance(
+                        fit_set.features.view(),
+                        &fit_set.converted,
+                        &fit_set.weight,
+                        spec.imbalance(),
+                        config.kmeans.seed,
+                    )?;
+                    rebalanced.push((spec.imbalance(), r));
+                    rebalanced.len() - 1
+                }
+            };
+            spec.fit_rebalanced(&rebalanced[index].1, &fit_products)
+        });
         let model = model?;
         let p = model.probabilities(valid_set.features.view());
         let (threshold, _) =
             metrics::best_f1_threshold(&p, &valid_set.converted, &valid_set.weight);
         let m = evaluation::convert_metrics(&p, &valid_set, threshold);
         let auc = m.roc_auc.unwrap_or(0.0);
-        if best.as_ref().is_none_or(|b| auc > b.1) {
+        // Only calibrated candidates may ship: the service reports these probabilities.
+        let calibrated = m.log_loss < m.base_rate_log_loss;
+        if calibrated && best.as_ref().is_none_or(|b| auc > b.1) {
             best = Some((i, auc, p));
         }
         convert_candidates.push(ConvertCandidate {
@@ -406,9 +457,11 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
             }
         }
     }
+    drop(rebalanced);
     let Some((best_index, best_auc, best_valid_p)) = best else {
         return Err(TrainError::BelowFloor(
-            "no conversion candidate was trained".into(),
+            "no conversion candidate has a validation log loss below the base-rate predictor's"
+                .into(),
         ));
     };
     if best_auc < config.min_roc_auc {
@@ -418,6 +471,7 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
         )));
     }
     let convert_spec = specs[best_index].clone();
+    let chosen_roc_auc_95 = evaluation::roc_auc_interval(&best_valid_p, &valid_set, 200, 2008);
     let threshold = convert_candidates[best_index].metrics.threshold;
 
     progress.step("revenue candidates");
@@ -466,8 +520,9 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
         .map_or(0.0, |(_, s)| *s);
 
     progress.step("refitting conversion on all months");
-    let all_set = PrefixSet::build(&all);
-    let convert = convert_spec.fit(&all_set, config.kmeans.seed)?;
+    let (all_set, all_products) =
+        PrefixSet::build_out_of_fold(&all, config.folds, config.product_smoothing);
+    let convert = convert_spec.fit(&all_set, &all_products, config.kmeans.seed)?;
     let all_p = convert.probabilities(all_set.features.view());
     let distribution = model_file::score_distribution(&all_p, &all_set);
     let tiers = Tiers {
@@ -590,6 +645,7 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
         prefixes: (fit_set.len(), valid_set.len()),
         convert_candidates,
         chosen_convert: best_index,
+        chosen_roc_auc_95,
         threshold,
         top_features: convert_top,
         revenue_candidates,

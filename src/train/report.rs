@@ -29,6 +29,8 @@ pub struct TrainReport {
     pub prefixes: (usize, usize),
     pub convert_candidates: Vec<ConvertCandidate>,
     pub chosen_convert: usize,
+    /// 95% session-bootstrap interval of the chosen model's validation ROC-AUC.
+    pub chosen_roc_auc_95: Option<(f64, f64)>,
     pub threshold: f64,
     pub top_features: Vec<(String, f64)>,
     pub revenue_candidates: Vec<RevenueCandidate>,
@@ -121,6 +123,9 @@ impl TrainReport {
             )?;
         }
         let chosen = &self.convert_candidates[self.chosen_convert].metrics;
+        if let Some((lo, hi)) = self.chosen_roc_auc_95 {
+            writeln!(s, "\nThe chosen model's validation ROC-AUC has a 95% session-bootstrap interval of {lo:.4} to {hi:.4}: differences between candidates smaller than that are noise.")?;
+        }
         writeln!(
             s,
             "\nChosen model at threshold {:.4}: precision {:.4}, recall {:.4}, F1 {:.4}.\n",

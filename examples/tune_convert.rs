@@ -1,0 +1,124 @@
+//! Hyperparameter exploration for the conversion booster on the contract's split (train
+//! April-June, validate July). Prints session-weighted July ROC-AUC and log loss for each
+//! setting in a small grid; the trainer's defaults come from runs of this.
+//!
+//! cargo run --release --example tune_convert -- ../shared/data/e-shop-clothing-2008-apr-jul.csv
+
+use clickstream::dataset::PrefixSet;
+use clickstream::labels::{self, LabelledSession};
+use clickstream::ml::classifier::{rebalance, BoostingParams, Classifier, Imbalance};
+use clickstream::ml::metrics;
+use clickstream::reader::{read_clickstream, ReadOptions};
+
+fn main() -> anyhow::Result<()> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("usage: tune_convert FILE"))?;
+    let stream = read_clickstream(path.as_ref(), ReadOptions::default())?;
+    let (sessions, _) = labels::label_sessions(stream.sessions, None)?;
+    let latest = sessions
+        .iter()
+        .map(|s| s.session.month())
+        .max()
+        .unwrap_or_default();
+    let (valid, fit): (Vec<&LabelledSession>, Vec<&LabelledSession>) =
+        sessions.iter().partition(|s| s.session.month() == latest);
+    let (fit_set, products) = PrefixSet::build_out_of_fold(&fit, 5, 50.0);
+    let valid_set = PrefixSet::build(&valid, &products);
+    if let Some(dir) = std::env::var_os("DUMP_DIR") {
+        for (name, set) in [("fit", &fit_set), ("valid", &valid_set)] {
+            let mut w =
+                csv::Writer::from_path(std::path::Path::new(&dir).join(format!("{name}.csv")))?;
+            let mut header: Vec<String> = clickstream::features::NAMES
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            header.extend(["y".into(), "w".into(), "sid".into()]);
+            w.write_record(&header)?;
+            for i in 0..set.len() {
+                let mut row: Vec<String> =
+                    set.features.row(i).iter().map(|v| v.to_string()).collect();
+                row.push((set.converted[i] as u8).to_string());
+                row.push(set.weight[i].to_string());
+                row.push(set.session[i].to_string());
+                w.write_record(&row)?;
+            }
+        }
+        return Ok(());
+    }
+    let base = BoostingParams {
+        iterations: 150,
+        learning_rate: 0.05,
+        max_depth: 4,
+        min_leaf_weight: 20.0,
+        l2: 1.0,
+        subsample: 0.8,
+        colsample_bytree: 0.8,
+        max_leaves: None,
+        seed: 2008,
+    };
+    let grid: Vec<BoostingParams> = vec![
+        base.clone(),
+        BoostingParams {
+            iterations: 300,
+            learning_rate: 0.02,
+            max_depth: 3,
+            min_leaf_weight: 50.0,
+            ..base.clone()
+        },
+        BoostingParams {
+            iterations: 300,
+            learning_rate: 0.03,
+            max_depth: 3,
+            min_leaf_weight: 20.0,
+            colsample_bytree: 0.5,
+            ..base.clone()
+        },
+        BoostingParams {
+            iterations: 400,
+            learning_rate: 0.03,
+            max_depth: 8,
+            min_leaf_weight: 15.0,
+            max_leaves: Some(15),
+            ..base.clone()
+        },
+        BoostingParams {
+            iterations: 400,
+            learning_rate: 0.03,
+            max_depth: 8,
+            min_leaf_weight: 15.0,
+            max_leaves: Some(15),
+            colsample_bytree: 0.5,
+            ..base.clone()
+        },
+        BoostingParams {
+            iterations: 400,
+            learning_rate: 0.02,
+            max_depth: 8,
+            min_leaf_weight: 40.0,
+            max_leaves: Some(8),
+            ..base.clone()
+        },
+    ];
+    for params in grid {
+        let start = std::time::Instant::now();
+        let r = rebalance(
+            fit_set.features.view(),
+            &fit_set.converted,
+            &fit_set.weight,
+            Imbalance::None,
+            1,
+        )?;
+        let model = Classifier::fit_boosting(&params, r.x.view(), &r.y, &r.w)?;
+        let z = model.log_odds(valid_set.features.view());
+        let p: Vec<f64> = z.iter().map(|z| 1.0 / (1.0 + (-z).exp())).collect();
+        println!(
+            "AUC {:.4}  log loss {:.4}  {:.1}s  {:?}",
+            metrics::roc_auc(&p, &valid_set.converted, &valid_set.weight).unwrap_or(0.0),
+            metrics::log_loss(&p, &valid_set.converted, &valid_set.weight),
+            start.elapsed().as_secs_f64(),
+            params
+        );
+    }
+    Ok(())
+}
