@@ -153,6 +153,7 @@ pub enum TrainError {
 #[derive(Debug, Clone, Serialize)]
 pub struct ConvertCandidate {
     pub algorithm: String,
+    pub settings: String,
     pub imbalance: String,
     pub hyperparameters: serde_json::Value,
     pub fit_seconds: f64,
@@ -207,6 +208,21 @@ impl ConvertSpec {
             log_odds_shift: r.log_odds_shift,
             products: products.clone(),
         })
+    }
+
+    /// The settings that tell candidates apart, in a few words for the report.
+    fn summary(&self) -> String {
+        match self {
+            ConvertSpec::Boosting(p, _) => format!(
+                "{} trees, depth {}, rate {}, min leaf {}, columns {}",
+                p.iterations, p.max_depth, p.learning_rate, p.min_leaf_weight, p.colsample_bytree
+            ),
+            ConvertSpec::Forest(p, _) => format!(
+                "{} trees, depth {}, {} of rows",
+                p.trees, p.max_depth, p.bootstrap_proportion
+            ),
+            ConvertSpec::Logistic(p, _) => format!("L2 {}", p.alpha),
+        }
     }
 
     fn algorithm(&self) -> &'static str {
@@ -440,6 +456,7 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
         }
         convert_candidates.push(ConvertCandidate {
             algorithm: model.classifier.algorithm().to_owned(),
+            settings: spec.summary(),
             imbalance: spec.imbalance().label().to_owned(),
             hyperparameters: spec.hyperparameters(),
             fit_seconds: secs,

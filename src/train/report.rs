@@ -99,8 +99,8 @@ impl TrainReport {
 
         writeln!(s, "## Conversion: validation figures of every candidate\n")?;
         writeln!(s, "Session-weighted (each session weighs 1 across its valid prefixes). Threshold: best F1 on validation.\n")?;
-        writeln!(s, "| candidate | imbalance | ROC-AUC | PR-AUC | log loss | base-rate log loss | Brier | F1 | fit s |")?;
-        writeln!(s, "|---|---|---|---|---|---|---|---|---|")?;
+        writeln!(s, "| candidate | settings | imbalance | ROC-AUC | PR-AUC | log loss | base-rate log loss | Brier | F1 | fit s |")?;
+        writeln!(s, "|---|---|---|---|---|---|---|---|---|---|")?;
         for (i, cand) in self.convert_candidates.iter().enumerate() {
             let m = &cand.metrics;
             writeln!(
