@@ -105,13 +105,14 @@ impl TrainReport {
             let m = &cand.metrics;
             writeln!(
                 s,
-                "| {}{} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} |",
+                "| {}{} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} |",
                 cand.algorithm,
                 if i == self.chosen_convert {
                     " **(chosen)**"
                 } else {
                     ""
                 },
+                cand.settings,
                 cand.imbalance,
                 opt(m.roc_auc),
                 opt(m.pr_auc),
