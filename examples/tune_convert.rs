@@ -3,26 +3,25 @@
 //! setting in a small grid; the trainer's defaults come from runs of this.
 //!
 //! cargo run --release --example tune_convert -- ../shared/data/e-shop-clothing-2008-apr-jul.csv
+//!
+//! With `DUMP_DIR=dir` it writes the training and validation feature rows (with label,
+//! weight and session) to `dir/fit.csv` and `dir/valid.csv` instead, to compare learners
+//! from other ecosystems on exactly these features.
 
 use clickstream::dataset::PrefixSet;
-use clickstream::labels::{self, LabelledSession};
+use clickstream::labels;
 use clickstream::ml::classifier::{rebalance, BoostingParams, Classifier, Imbalance};
 use clickstream::ml::metrics;
-use clickstream::reader::{read_clickstream, ReadOptions};
+use clickstream::reader::ReadOptions;
+use clickstream::train::split_latest_month;
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
         .ok_or_else(|| anyhow::anyhow!("usage: tune_convert FILE"))?;
-    let stream = read_clickstream(path.as_ref(), ReadOptions::default())?;
-    let (sessions, _) = labels::label_sessions(stream.sessions, None)?;
-    let latest = sessions
-        .iter()
-        .map(|s| s.session.month())
-        .max()
-        .unwrap_or_default();
-    let (valid, fit): (Vec<&LabelledSession>, Vec<&LabelledSession>) =
-        sessions.iter().partition(|s| s.session.month() == latest);
+    let data = labels::read_labelled(path.as_ref(), None, ReadOptions::default())?;
+    let split = split_latest_month(&data.sessions);
+    let (fit, valid) = (split.fit, split.valid);
     let (fit_set, products) = PrefixSet::build_out_of_fold(&fit, 5, 50.0);
     let valid_set = PrefixSet::build(&valid, &products);
     if let Some(dir) = std::env::var_os("DUMP_DIR") {

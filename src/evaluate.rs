@@ -4,8 +4,8 @@ use crate::dataset::{self, PrefixSet};
 use crate::evaluation::{self, ConvertMetrics, RevenueMetrics};
 use crate::labels::{self, LabelledSession};
 use crate::ml::classifier::FitError;
-use crate::ml::model_file::{self, LoadError, Model, ModelName};
-use crate::reader::{self, ReadOptions, ReadStats};
+use crate::ml::model_file::{self, LoadError, ModelName};
+use crate::reader::{ReadOptions, ReadStats};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -22,13 +22,13 @@ pub struct EvaluateConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum EvaluateError {
     #[error(transparent)]
-    Read(#[from] reader::ReadError),
-    #[error(transparent)]
-    Outcomes(#[from] labels::OutcomesError),
+    Data(#[from] labels::DataError),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
     Fit(#[from] FitError),
+    #[error("the {0} folder holds another kind of model")]
+    WrongKind(ModelName),
     #[error("{0} holds no session with a valid prefix")]
     Empty(String),
 }
@@ -61,31 +61,33 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
         load(ModelName::Revenue)?,
         load(ModelName::Segment)?,
     );
-    let stream = reader::read_clickstream(
+    let data = labels::read_labelled(
         &config.data,
+        config.outcomes.as_deref(),
         ReadOptions {
             skip_invalid: config.skip_invalid,
         },
     )?;
-    let outcomes = config
-        .outcomes
-        .as_deref()
-        .map(labels::read_outcomes)
-        .transpose()?;
-    let (sessions, _) = labels::label_sessions(stream.sessions, outcomes.as_ref())?;
+    let sessions = data.sessions;
     let all: Vec<&LabelledSession> = sessions.iter().collect();
     let set = PrefixSet::build(&all, convert.model.products());
     if set.is_empty() {
-        return Err(EvaluateError::Empty(stream.file_name));
+        return Err(EvaluateError::Empty(data.file_name));
     }
-    let (
-        Model::Convert(convert_model),
-        Model::Revenue(revenue_model),
-        Model::Segment(segment_model),
-    ) = (&convert.model, &revenue.model, &segment.model)
-    else {
-        unreachable!("load checks that each folder holds the model it is named after");
-    };
+    // `load` checked that each folder holds the model it is named after.
+    let wrong = |name| EvaluateError::WrongKind(name);
+    let convert_model = convert
+        .model
+        .as_convert()
+        .ok_or(wrong(ModelName::Convert))?;
+    let revenue_model = revenue
+        .model
+        .as_revenue()
+        .ok_or(wrong(ModelName::Revenue))?;
+    let segment_model = segment
+        .model
+        .as_segment()
+        .ok_or(wrong(ModelName::Segment))?;
     let p = convert_model.probabilities(set.features.view());
     let threshold = convert.manifest.threshold.unwrap_or(0.5);
     let convert_metrics = evaluation::convert_metrics(&p, &set, threshold);
@@ -108,8 +110,8 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     }
     let silhouette = segment_model.silhouette(full.view(), 3000, 2008)?;
     Ok(EvaluateReport {
-        data_file: stream.file_name,
-        read: stream.stats,
+        data_file: data.file_name,
+        read: data.stats,
         versions: [&convert, &revenue, &segment]
             .iter()
             .map(|m| (m.manifest.name.to_string(), m.manifest.version))

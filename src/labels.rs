@@ -261,6 +261,42 @@ pub fn label_sessions(
     Ok((labelled, source))
 }
 
+/// A clickstream file read and labelled: where `train` and `evaluate` both start.
+#[derive(Debug)]
+pub struct LabelledData {
+    pub file_name: String,
+    pub sha256: String,
+    pub stats: crate::reader::ReadStats,
+    pub sessions: Vec<LabelledSession>,
+    pub source: LabelSource,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error(transparent)]
+    Read(#[from] crate::reader::ReadError),
+    #[error(transparent)]
+    Outcomes(#[from] OutcomesError),
+}
+
+/// Reads a clickstream, and an outcomes file when given, and labels every session.
+pub fn read_labelled(
+    data: &Path,
+    outcomes: Option<&Path>,
+    options: crate::reader::ReadOptions,
+) -> Result<LabelledData, DataError> {
+    let stream = crate::reader::read_clickstream(data, options)?;
+    let outcomes = outcomes.map(read_outcomes).transpose()?;
+    let (sessions, source) = label_sessions(stream.sessions, outcomes.as_ref())?;
+    Ok(LabelledData {
+        file_name: stream.file_name,
+        sha256: stream.sha256,
+        stats: stream.stats,
+        sessions,
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

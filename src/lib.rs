@@ -1,4 +1,22 @@
 //! clickstream: scores online-shop sessions while the shopper browses.
+//!
+//! Raw clicks become typed [`domain::Click`]s at the edge; [`features`] turns the clicks seen
+//! so far into the one feature vector every model reads:
+//!
+//! ```
+//! use clickstream::domain::{Click, RawClick};
+//! use clickstream::features::{self, ProductStats};
+//!
+//! let raw = RawClick {
+//!     year: 2008, month: 4, day: 1, order: 1, country: 29, page1_main_category: 1,
+//!     page2_clothing_model: "A13".into(), colour: 1, location: 5, model_photography: 1,
+//!     price: 28.0, price_2: 2, page: 1,
+//! };
+//! let click = Click::parse(&raw).expect("a valid click");
+//! let row = features::extract(&[click], &ProductStats::default());
+//! assert_eq!(row.len(), features::COUNT);
+//! assert_eq!(row[features::index_of("clicks").expect("a feature")], 1.0);
+//! ```
 
 pub mod dataset;
 pub mod domain;

@@ -12,22 +12,29 @@ struct Cli {
     command: Command,
 }
 
+/// Where the data and the models are, shared by both commands.
+#[derive(clap::Args)]
+struct Files {
+    /// Clickstream CSV (UCI original, a comma/snake_case copy, or headerless).
+    #[arg(long)]
+    data: PathBuf,
+    /// Outcomes CSV `session_id,converted,revenue` replacing the basket proxy.
+    #[arg(long)]
+    outcomes: Option<PathBuf>,
+    /// Folder of versioned model files.
+    #[arg(long, default_value = "models")]
+    models: PathBuf,
+    /// Skip (and count) invalid rows instead of stopping at the first.
+    #[arg(long)]
+    skip_invalid: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train the convert, revenue and segment models and publish the next version of each.
     Train {
-        /// Clickstream CSV (UCI original or a comma/snake_case copy).
-        #[arg(long)]
-        data: PathBuf,
-        /// Outcomes CSV `session_id,converted,revenue` replacing the basket proxy.
-        #[arg(long)]
-        outcomes: Option<PathBuf>,
-        /// Folder of versioned model files.
-        #[arg(long, default_value = "models")]
-        models: PathBuf,
-        /// Skip (and count) invalid rows instead of stopping at the first.
-        #[arg(long)]
-        skip_invalid: bool,
+        #[command(flatten)]
+        files: Files,
         /// Minimum converting and non-converting sessions in training and validation.
         #[arg(long, default_value_t = TrainConfig::default().min_sessions_per_class)]
         min_sessions_per_class: usize,
@@ -40,17 +47,11 @@ enum Command {
     },
     /// Compute the contract's metrics of a shipped version on a clickstream file.
     Evaluate {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        outcomes: Option<PathBuf>,
-        #[arg(long, default_value = "models")]
-        models: PathBuf,
+        #[command(flatten)]
+        files: Files,
         /// Version to evaluate (default: the highest of each model).
         #[arg(long)]
         version: Option<u32>,
-        #[arg(long)]
-        skip_invalid: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -70,10 +71,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train {
-            data,
-            outcomes,
-            models,
-            skip_invalid,
+            files:
+                Files {
+                    data,
+                    outcomes,
+                    models,
+                    skip_invalid,
+                },
             min_sessions_per_class,
             min_roc_auc,
             quiet,
@@ -99,11 +103,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Evaluate {
-            data,
-            outcomes,
-            models,
+            files:
+                Files {
+                    data,
+                    outcomes,
+                    models,
+                    skip_invalid,
+                },
             version,
-            skip_invalid,
             json,
         } => {
             let report = evaluate::evaluate(&EvaluateConfig {

@@ -2,7 +2,7 @@
 //! [`ConvertModel`] adds the prior correction that undoes the rebalancing (class weights or
 //! SMOTE shift the odds by a known factor) so probabilities stay calibrated.
 
-use super::scaler::Scaler;
+use super::scaler::{LinearForm, Scaler};
 use super::smote;
 use forust_ml::objective::ObjectiveType;
 use forust_ml::{GradientBooster, Matrix};
@@ -249,11 +249,7 @@ pub enum Classifier {
         booster: Box<GradientBooster>,
     },
     /// Coefficients on standardised features, oriented so that positive means "converts".
-    Logistic {
-        scaler: Scaler,
-        coefficients: Vec<f64>,
-        intercept: f64,
-    },
+    Logistic(LinearForm),
     /// Trees of a linfa random forest with the feature subset each one saw; the score is
     /// the smoothed share of trees voting "converts".
     RandomForest {
@@ -266,7 +262,7 @@ impl Classifier {
     pub fn algorithm(&self) -> &'static str {
         match self {
             Classifier::GradientBoosting { .. } => "gradient boosting (forust-ml)",
-            Classifier::Logistic { .. } => "logistic regression (linfa-logistic)",
+            Classifier::Logistic(_) => "logistic regression (linfa-logistic)",
             Classifier::RandomForest { .. } => "random forest (linfa-ensemble)",
         }
     }
@@ -300,11 +296,11 @@ impl Classifier {
             .map_err(|e| FitError::Logistic(e.to_string()))?;
         // linfa makes the more frequent class "positive"; orient towards `true`.
         let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-        Ok(Classifier::Logistic {
+        Ok(Classifier::Logistic(LinearForm {
             scaler,
             coefficients: fitted.params().iter().map(|c| sign * c).collect(),
             intercept: sign * fitted.intercept(),
-        })
+        }))
     }
 
     /// linfa-ensemble's bootstrap drops sample weights; rebalancing for the forest is done
@@ -339,17 +335,7 @@ impl Classifier {
                 let matrix = Matrix::new(&data, x.nrows(), x.ncols());
                 booster.predict(&matrix, x.nrows() > 256)
             }
-            Classifier::Logistic {
-                scaler,
-                coefficients,
-                intercept,
-            } => x
-                .axis_iter(Axis(0))
-                .map(|row| {
-                    let z = scaler.transform_row(row);
-                    intercept + z.iter().zip(coefficients).map(|(a, b)| a * b).sum::<f64>()
-                })
-                .collect(),
+            Classifier::Logistic(linear) => linear.predict(x),
             Classifier::RandomForest { trees, features } => {
                 let mut votes = vec![0.0; x.nrows()];
                 for (tree, cols) in trees.iter().zip(features) {

@@ -10,31 +10,37 @@ fn total(weights: &[f64]) -> f64 {
     weights.iter().sum()
 }
 
-/// Indices of `scores`, highest first; ties keep no particular order (they are grouped by
-/// the callers).
-fn by_score_desc(scores: &[f64]) -> Vec<usize> {
+/// Walks the scores from the highest down, one group of tied scores at a time, yielding
+/// the score and the positive and negative weight of the group.
+fn tie_groups<'a>(
+    scores: &'a [f64],
+    labels: &'a [bool],
+    weights: &'a [f64],
+) -> impl Iterator<Item = (f64, f64, f64)> + 'a {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    idx
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let first = *idx.get(i)?;
+        let score = scores[first];
+        let (mut pos, mut neg) = (0.0, 0.0);
+        while i < idx.len() && scores[idx[i]] == score {
+            if labels[idx[i]] {
+                pos += weights[idx[i]];
+            } else {
+                neg += weights[idx[i]];
+            }
+            i += 1;
+        }
+        Some((score, pos, neg))
+    })
 }
 
 /// Weighted ROC-AUC: the probability that a random positive (by weight) outscores a random
 /// negative, ties counting one half. `None` when a class has no weight.
 pub fn roc_auc(scores: &[f64], labels: &[bool], weights: &[f64]) -> Option<f64> {
-    let idx = by_score_desc(scores);
     let (mut tp, mut fp, mut area) = (0.0, 0.0, 0.0);
-    let mut i = 0;
-    while i < idx.len() {
-        let (mut dtp, mut dfp) = (0.0, 0.0);
-        let s = scores[idx[i]];
-        while i < idx.len() && scores[idx[i]] == s {
-            if labels[idx[i]] {
-                dtp += weights[idx[i]];
-            } else {
-                dfp += weights[idx[i]];
-            }
-            i += 1;
-        }
+    for (_, dtp, dfp) in tie_groups(scores, labels, weights) {
         // Trapezoid: a tied group is a diagonal step.
         area += dfp * (tp + dtp / 2.0);
         tp += dtp;
@@ -45,27 +51,19 @@ pub fn roc_auc(scores: &[f64], labels: &[bool], weights: &[f64]) -> Option<f64> 
 
 /// Weighted average precision (PR-AUC as a step function, as scikit-learn computes it).
 pub fn average_precision(scores: &[f64], labels: &[bool], weights: &[f64]) -> Option<f64> {
-    let idx = by_score_desc(scores);
-    let positives: f64 = idx
+    let positives: f64 = labels
         .iter()
-        .filter(|&&i| labels[i])
-        .map(|&i| weights[i])
+        .zip(weights)
+        .filter(|(y, _)| **y)
+        .map(|(_, w)| w)
         .sum();
     if positives <= 0.0 {
         return None;
     }
     let (mut tp, mut fp, mut ap, mut last_recall) = (0.0, 0.0, 0.0, 0.0);
-    let mut i = 0;
-    while i < idx.len() {
-        let s = scores[idx[i]];
-        while i < idx.len() && scores[idx[i]] == s {
-            if labels[idx[i]] {
-                tp += weights[idx[i]];
-            } else {
-                fp += weights[idx[i]];
-            }
-            i += 1;
-        }
+    for (_, dtp, dfp) in tie_groups(scores, labels, weights) {
+        tp += dtp;
+        fp += dfp;
         let recall = tp / positives;
         let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
         ap += (recall - last_recall) * precision;
@@ -155,25 +153,17 @@ fn ratio(a: f64, b: f64) -> f64 {
 
 /// The threshold that maximises weighted F1, scanning every distinct score.
 pub fn best_f1_threshold(scores: &[f64], labels: &[bool], weights: &[f64]) -> (f64, f64) {
-    let idx = by_score_desc(scores);
-    let positives: f64 = idx
+    let positives: f64 = labels
         .iter()
-        .filter(|&&i| labels[i])
-        .map(|&i| weights[i])
+        .zip(weights)
+        .filter(|(y, _)| **y)
+        .map(|(_, w)| w)
         .sum();
     let (mut tp, mut fp) = (0.0, 0.0);
     let (mut best_t, mut best_f1) = (1.0, 0.0);
-    let mut i = 0;
-    while i < idx.len() {
-        let s = scores[idx[i]];
-        while i < idx.len() && scores[idx[i]] == s {
-            if labels[idx[i]] {
-                tp += weights[idx[i]];
-            } else {
-                fp += weights[idx[i]];
-            }
-            i += 1;
-        }
+    for (score, dtp, dfp) in tie_groups(scores, labels, weights) {
+        tp += dtp;
+        fp += dfp;
         let c = Confusion {
             true_positive: tp,
             false_positive: fp,
@@ -182,7 +172,7 @@ pub fn best_f1_threshold(scores: &[f64], labels: &[bool], weights: &[f64]) -> (f
         };
         if c.f1() > best_f1 {
             best_f1 = c.f1();
-            best_t = s;
+            best_t = score;
         }
     }
     (best_t, best_f1)

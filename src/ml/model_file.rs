@@ -149,6 +149,27 @@ impl Model {
         }
     }
 
+    pub fn as_convert(&self) -> Option<&ConvertModel> {
+        match self {
+            Model::Convert(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_revenue(&self) -> Option<&RevenueModel> {
+        match self {
+            Model::Revenue(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_segment(&self) -> Option<&SegmentModel> {
+        match self {
+            Model::Segment(m) => Some(m),
+            _ => None,
+        }
+    }
+
     /// The product table this model's features are computed with.
     pub fn products(&self) -> &features::ProductStats {
         static NONE: std::sync::OnceLock<features::ProductStats> = std::sync::OnceLock::new();
@@ -590,6 +611,16 @@ mod tests {
         assert_eq!(entries, 2);
         let latest = load_version(dir.path(), ModelName::Convert, None).expect("latest loads");
         assert_eq!(latest.manifest.version, 2);
+    }
+
+    #[test]
+    fn percentiles_place_a_score_among_the_training_scores() {
+        let d = ScoreDistribution {
+            quantiles: (0..=100).map(|i| f64::from(i) / 100.0).collect(),
+        };
+        assert_eq!(d.percentile(-1.0), 0.0);
+        assert_eq!(d.percentile(0.505), 50.0);
+        assert_eq!(d.percentile(2.0), 100.0);
     }
 
     #[test]

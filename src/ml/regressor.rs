@@ -2,12 +2,12 @@
 //! session converts, from a regressor fitted on converting sessions' prefixes.
 
 use super::classifier::{column_major, BoostingParams, ConvertModel, FitError};
-use super::scaler::Scaler;
+use super::scaler::{LinearForm, Scaler};
 use forust_ml::objective::ObjectiveType;
 use forust_ml::{GradientBooster, Matrix};
 use linfa::prelude::*;
 use linfa_linear::{Link, TweedieRegressor};
-use ndarray::{Array1, ArrayView2, Axis};
+use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,18 +25,14 @@ pub enum Regressor {
     },
     /// Ridge regression on standardised features (linfa-linear's Tweedie GLM with power 0
     /// and identity link).
-    Linear {
-        scaler: Scaler,
-        coefficients: Vec<f64>,
-        intercept: f64,
-    },
+    Linear(LinearForm),
 }
 
 impl Regressor {
     pub fn algorithm(&self) -> &'static str {
         match self {
             Regressor::GradientBoosting { .. } => "gradient boosting (forust-ml)",
-            Regressor::Linear { .. } => "ridge regression (linfa-linear)",
+            Regressor::Linear(_) => "ridge regression (linfa-linear)",
         }
     }
 
@@ -69,11 +65,11 @@ impl Regressor {
             .max_iter(1000)
             .fit(&dataset)
             .map_err(|e| FitError::Linear(e.to_string()))?;
-        Ok(Regressor::Linear {
+        Ok(Regressor::Linear(LinearForm {
             scaler,
             coefficients: fitted.coef.to_vec(),
             intercept: fitted.intercept,
-        })
+        }))
     }
 
     /// Revenue if the session converts, never below zero.
@@ -84,17 +80,7 @@ impl Regressor {
                 let matrix = Matrix::new(&data, x.nrows(), x.ncols());
                 booster.predict(&matrix, x.nrows() > 256)
             }
-            Regressor::Linear {
-                scaler,
-                coefficients,
-                intercept,
-            } => x
-                .axis_iter(Axis(0))
-                .map(|row| {
-                    let z = scaler.transform_row(row);
-                    intercept + z.iter().zip(coefficients).map(|(a, b)| a * b).sum::<f64>()
-                })
-                .collect(),
+            Regressor::Linear(linear) => linear.predict(x),
         };
         raw.into_iter().map(|v| v.max(0.0)).collect()
     }

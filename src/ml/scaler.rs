@@ -39,3 +39,27 @@ impl Scaler {
             .collect()
     }
 }
+
+/// `intercept + coefficients . standardised(x)`: what the linear models compute, with the
+/// scaling they were fitted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearForm {
+    pub scaler: Scaler,
+    pub coefficients: Vec<f64>,
+    pub intercept: f64,
+}
+
+impl LinearForm {
+    pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        x.axis_iter(Axis(0))
+            .map(|row| {
+                let z = self.scaler.transform_row(row);
+                self.intercept
+                    + z.iter()
+                        .zip(&self.coefficients)
+                        .map(|(a, b)| a * b)
+                        .sum::<f64>()
+            })
+            .collect()
+    }
+}

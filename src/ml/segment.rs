@@ -126,19 +126,33 @@ fn fit_kmeans(
         .map_err(|e| FitError::KMeans(e.to_string()))
 }
 
-fn silhouette(
+fn centroid_rows(model: &KMeans<f64, linfa_nn::distance::L2Dist>) -> Vec<Vec<f64>> {
+    model
+        .centroids()
+        .axis_iter(Axis(0))
+        .map(|c| c.to_vec())
+        .collect()
+}
+
+/// Silhouette of the nearest-centroid assignment of `z` (standardised rows), on a seeded
+/// sample of at most `sample` rows: silhouette is O(n²).
+fn sampled_silhouette(
     z: &Array2<f64>,
-    model: &KMeans<f64, linfa_nn::distance::L2Dist>,
-    params: &KMeansParams,
+    centroids: &[Vec<f64>],
+    sample: usize,
+    seed: u64,
 ) -> Result<f64, FitError> {
     let mut rows: Vec<usize> = (0..z.nrows()).collect();
-    if rows.len() > params.silhouette_sample {
-        rows.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(params.seed));
-        rows.truncate(params.silhouette_sample);
+    if rows.len() > sample {
+        rows.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
+        rows.truncate(sample);
     }
-    let sample = z.select(Axis(0), &rows);
-    let labels: Array1<usize> = model.predict(&sample);
-    DatasetBase::new(sample, labels)
+    let z = z.select(Axis(0), &rows);
+    let labels: Array1<usize> = z
+        .axis_iter(Axis(0))
+        .map(|row| nearest(row, centroids).0)
+        .collect();
+    DatasetBase::new(z, labels)
         .silhouette_score()
         .map_err(|e| FitError::KMeans(e.to_string()))
 }
@@ -153,7 +167,9 @@ pub fn choose_k(x: ArrayView2<f64>, params: &KMeansParams) -> Result<KChoice, Fi
     let mut by_k = Vec::new();
     for k in params.k_min..=params.k_max {
         let model = fit_kmeans(&z, k, params)?;
-        by_k.push((k, silhouette(&z, &model, params)?));
+        let centroids = centroid_rows(&model);
+        let score = sampled_silhouette(&z, &centroids, params.silhouette_sample, params.seed)?;
+        by_k.push((k, score));
     }
     let best = by_k
         .iter()
@@ -179,13 +195,9 @@ impl SegmentModel {
         let scaler = Scaler::fit(raw.view());
         let z = scaler.transform(raw.view());
         let model = fit_kmeans(&z, k, params)?;
-        let score = silhouette(&z, &model, params)?;
+        let centroids = centroid_rows(&model);
+        let score = sampled_silhouette(&z, &centroids, params.silhouette_sample, params.seed)?;
         let assigned: Array1<usize> = model.predict(&z);
-        let centroids: Vec<Vec<f64>> = model
-            .centroids()
-            .axis_iter(Axis(0))
-            .map(|c| c.to_vec())
-            .collect();
         let mut sizes = vec![0usize; k];
         for &c in &assigned {
             sizes[c] += 1;
@@ -245,19 +257,7 @@ impl SegmentModel {
         let z = self
             .scaler
             .transform(segment_columns(x, &self.features).view());
-        let mut rows: Vec<usize> = (0..z.nrows()).collect();
-        if rows.len() > sample {
-            rows.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
-            rows.truncate(sample);
-        }
-        let z = z.select(Axis(0), &rows);
-        let labels: Array1<usize> = z
-            .axis_iter(Axis(0))
-            .map(|row| nearest(row, &self.centroids).0)
-            .collect();
-        DatasetBase::new(z, labels)
-            .silhouette_score()
-            .map_err(|e| FitError::KMeans(e.to_string()))
+        sampled_silhouette(&z, &self.centroids, sample, seed)
     }
 }
 

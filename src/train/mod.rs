@@ -21,7 +21,7 @@ use crate::ml::model_file::{
 use crate::ml::regressor::{Regressor, RevenueModel, RidgeParams};
 use crate::ml::segment::{self, KMeansParams, SegmentModel};
 use crate::progress::Progress;
-use crate::reader::{self, ReadOptions};
+use crate::reader::ReadOptions;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -134,9 +134,7 @@ impl Default for TrainConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(transparent)]
-    Read(#[from] reader::ReadError),
-    #[error(transparent)]
-    Outcomes(#[from] labels::OutcomesError),
+    Data(#[from] labels::DataError),
     #[error("the data holds only {0}: validation needs a later month than training")]
     OneMonth(String),
     #[error("not publishing: the data is too thin: {0}")]
@@ -306,11 +304,11 @@ fn top_features(classifier: &Classifier, n: usize) -> Vec<(String, f64)> {
             .into_iter()
             .filter_map(|(i, v)| Some((features::NAMES.get(i)?.to_string(), f64::from(v))))
             .collect(),
-        Classifier::Logistic { coefficients, .. } => {
-            let total: f64 = coefficients.iter().map(|c| c.abs()).sum();
+        Classifier::Logistic(linear) => {
+            let total: f64 = linear.coefficients.iter().map(|c| c.abs()).sum();
             features::NAMES
                 .iter()
-                .zip(coefficients)
+                .zip(&linear.coefficients)
                 .map(|(n, c)| (n.to_string(), c.abs() / total))
                 .collect()
         }
@@ -342,30 +340,37 @@ fn golden_sessions<'a>(sessions: &[&'a LabelledSession], count: usize) -> Vec<&'
     picks.into_iter().map(|i| &by_len[i].session).collect()
 }
 
-pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
-    let progress = Progress::new(14, config.quiet);
-    progress.step(format!("reading {}", config.data.display()));
-    let stream = reader::read_clickstream(
-        &config.data,
-        ReadOptions {
-            skip_invalid: config.skip_invalid,
-        },
-    )?;
-    let outcomes = config
-        .outcomes
-        .as_deref()
-        .map(labels::read_outcomes)
-        .transpose()?;
-    let (file_name, sha256, read_stats) = (stream.file_name, stream.sha256, stream.stats);
-    let (sessions, label_source) = labels::label_sessions(stream.sessions, outcomes.as_ref())?;
+/// The contract's time split: the latest month validates, the months before train.
+pub struct Split<'a> {
+    /// (year, month) of the validation month.
+    pub latest: (i32, u32),
+    pub fit: Vec<&'a LabelledSession>,
+    pub valid: Vec<&'a LabelledSession>,
+}
 
+pub fn split_latest_month(sessions: &[LabelledSession]) -> Split<'_> {
     let latest = sessions
         .iter()
         .map(|s| s.session.month())
         .max()
         .unwrap_or_default();
-    let (valid, fit): (Vec<&LabelledSession>, Vec<&LabelledSession>) =
-        sessions.iter().partition(|s| s.session.month() == latest);
+    let (valid, fit) = sessions.iter().partition(|s| s.session.month() == latest);
+    Split { latest, fit, valid }
+}
+
+pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
+    let progress = Progress::new(14, config.quiet);
+    progress.step(format!("reading {}", config.data.display()));
+    let data = labels::read_labelled(
+        &config.data,
+        config.outcomes.as_deref(),
+        ReadOptions {
+            skip_invalid: config.skip_invalid,
+        },
+    )?;
+    let (file_name, sha256, read_stats) = (data.file_name, data.sha256, data.stats);
+    let (sessions, label_source) = (data.sessions, data.source);
+    let Split { latest, fit, valid } = split_latest_month(&sessions);
     let all: Vec<&LabelledSession> = sessions.iter().collect();
     if fit.is_empty() {
         return Err(TrainError::OneMonth(format!(
