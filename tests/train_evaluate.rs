@@ -175,3 +175,55 @@ fn train_reports_the_bad_row_of_an_invalid_file() {
         "{err}"
     );
 }
+
+#[test]
+fn an_outcomes_file_replaces_the_basket_proxy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    synthetic_clickstream(&data, 900, 11);
+    // Orders from a shop's system: here, Czech sessions that saw a sale item bought, and
+    // spent the sum of the prices they saw.
+    let clicks = fs::read_to_string(&data).expect("read clickstream");
+    let mut sessions: std::collections::BTreeMap<String, (bool, f64)> = Default::default();
+    for line in clicks.lines().skip(1) {
+        let f: Vec<&str> = line.split(';').collect();
+        let entry = sessions.entry(f[5].to_owned()).or_insert((false, 0.0));
+        entry.0 |= f[4] == "9" && f[6] == "4";
+        entry.1 += f[11].parse::<f64>().expect("price");
+    }
+    let mut outcomes = String::from("session_id,converted,revenue\n");
+    for (id, (converted, spent)) in &sessions {
+        let revenue = if *converted { *spent } else { 0.0 };
+        outcomes.push_str(&format!("{id},{},{revenue}\n", u8::from(*converted)));
+    }
+    let outcomes_path = dir.path().join("orders.csv");
+    fs::write(&outcomes_path, outcomes).expect("write outcomes");
+    let models = dir.path().join("models");
+    let out = run(&[
+        "train",
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--outcomes",
+        outcomes_path.to_str().expect("utf-8"),
+        "--models",
+        models.to_str().expect("utf-8"),
+        "--min-sessions-per-class",
+        "20",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "train failed: {}", text(&out.stderr));
+    let manifest = json(&models.join("convert/1/manifest.json"));
+    assert_eq!(
+        manifest["training"]["label_source"]["kind"],
+        "outcomes_file"
+    );
+    assert_eq!(
+        manifest["training"]["label_source"]["file_name"],
+        "orders.csv"
+    );
+    // Every click of every session is a valid prefix with an outcomes file.
+    let report = json(&models.join("report.json"));
+    let prefixes = report["prefixes"][0].as_u64().expect("count")
+        + report["prefixes"][1].as_u64().expect("count");
+    assert_eq!(prefixes, report["read"]["clicks"].as_u64().expect("clicks"));
+}
