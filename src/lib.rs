@@ -27,4 +27,6 @@ pub mod labels;
 pub mod ml;
 pub mod progress;
 pub mod reader;
+pub mod scoring;
+pub mod service;
 pub mod train;

@@ -380,3 +380,30 @@ pub fn rows_to_array(rows: &[Vec<f64>], width: usize) -> Array2<f64> {
     }
     out
 }
+
+impl ConvertModel {
+    /// Each feature's push on the log-odds of one row (path contributions for boosted
+    /// trees, coefficient x standardised value for logistic regression). `None` for the
+    /// forest, whose votes do not split into per-feature parts.
+    pub fn contributions(&self, row: ArrayView2<f64>) -> Option<Vec<f64>> {
+        match &self.classifier {
+            Classifier::GradientBoosting { booster } => {
+                let data = column_major(row);
+                let matrix = Matrix::new(&data, row.nrows(), row.ncols());
+                let mut all = booster.predict_contributions(
+                    &matrix,
+                    forust_ml::gradientbooster::ContributionsMethod::Average,
+                    false,
+                );
+                // The last column is the bias.
+                all.truncate(row.ncols());
+                Some(all)
+            }
+            Classifier::Logistic(linear) => {
+                let z = linear.scaler.transform_row(row.row(0));
+                Some(z.iter().zip(&linear.coefficients).map(|(a, b)| a * b).collect())
+            }
+            Classifier::RandomForest { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Service configuration: one flat struct read from unprefixed environment variables (as
+//! containers expect) with envy, checked right after loading.
+
+use crate::ml::model_file::ModelName;
+use serde::Deserialize;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    #[default]
+    Pretty,
+}
+
+/// Every setting, with its environment variable and default.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// `PORT`, default 8080.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// `HOST`, default 0.0.0.0.
+    #[serde(default = "default_host")]
+    pub host: String,
+    /// `MODELS_DIR`, default `models`.
+    #[serde(default = "default_models_dir")]
+    pub models_dir: PathBuf,
+    /// `ADMIN_TOKEN`: bearer token of `POST /admin/reload`; unset disables the route.
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
+    /// `API_KEYS`: comma-separated keys; when set, scoring routes need `X-Api-Key`.
+    #[serde(default)]
+    pub api_keys: Option<Secret>,
+    /// `WORKERS`: HTTP worker threads, default one per core.
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// `LOG_FORMAT`: `json` or `pretty` (default).
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// `PIN_CONVERT`, `PIN_REVENUE`, `PIN_SEGMENT`: the version each model serves by
+    /// default instead of its highest valid one.
+    #[serde(default)]
+    pub pin_convert: Option<u32>,
+    #[serde(default)]
+    pub pin_revenue: Option<u32>,
+    #[serde(default)]
+    pub pin_segment: Option<u32>,
+    /// `CANARY`: `model:version:percent`, e.g. `convert:3:10` sends 10% of sessions (by a
+    /// stable hash of the session id) to version 3 of convert.
+    #[serde(default)]
+    pub canary: Option<String>,
+    /// `POLL_INTERVAL_SECS`: rescan the models folder this often; unset or 0 disables.
+    #[serde(default)]
+    pub poll_interval_secs: Option<u64>,
+    /// `MAX_BODY_BYTES`, default 32 MiB (the April-July CSV is 6 MB).
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// `MAX_CLICKS_PER_SESSION`, default 1000.
+    #[serde(default = "default_max_clicks")]
+    pub max_clicks_per_session: usize,
+    /// `MAX_SESSIONS_PER_BATCH`, default 50000.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions_per_batch: usize,
+    /// `MAX_LOADED_VERSIONS`: versions of each model kept in memory, default 3.
+    #[serde(default = "default_max_loaded")]
+    pub max_loaded_versions: usize,
+}
+
+fn default_port() -> u16 {
+    8080
+}
+fn default_host() -> String {
+    "0.0.0.0".into()
+}
+fn default_models_dir() -> PathBuf {
+    PathBuf::from("models")
+}
+fn default_max_body_bytes() -> usize {
+    32 << 20
+}
+fn default_max_clicks() -> usize {
+    1000
+}
+fn default_max_sessions() -> usize {
+    50_000
+}
+fn default_max_loaded() -> usize {
+    3
+}
+
+/// A configured canary: a share of sessions meets another version of one model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Canary {
+    pub model: ModelName,
+    pub version: u32,
+    pub percent: u8,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Env(#[from] envy::Error),
+    #[error("configuration: {name}={value:?} is invalid: {problem}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        problem: String,
+    },
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Settings, SettingsError> {
+        Self::from_iter(std::env::vars())
+    }
+
+    /// Reads settings from name/value pairs (the environment, or a test's own).
+    pub fn from_iter(vars: impl IntoIterator<Item = (String, String)>) -> Result<Settings, SettingsError> {
+        let settings: Settings = envy::from_iter(vars)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        let invalid = |name, value: String, problem: &str| SettingsError::Invalid {
+            name,
+            value,
+            problem: problem.into(),
+        };
+        if self.workers == Some(0) {
+            return Err(invalid("WORKERS", "0".into(), "must be at least 1"));
+        }
+        for (name, value) in [
+            ("MAX_BODY_BYTES", self.max_body_bytes),
+            ("MAX_CLICKS_PER_SESSION", self.max_clicks_per_session),
+            ("MAX_SESSIONS_PER_BATCH", self.max_sessions_per_batch),
+            ("MAX_LOADED_VERSIONS", self.max_loaded_versions),
+        ] {
+            if value == 0 {
+                return Err(invalid(name, "0".into(), "must be at least 1"));
+            }
+        }
+        self.canary()?;
+        Ok(())
+    }
+
+    /// The parsed `CANARY`, if set.
+    pub fn canary(&self) -> Result<Option<Canary>, SettingsError> {
+        let Some(text) = &self.canary else {
+            return Ok(None);
+        };
+        let bad = |problem: &str| SettingsError::Invalid {
+            name: "CANARY",
+            value: text.clone(),
+            problem: problem.into(),
+        };
+        let parts: Vec<&str> = text.split(':').collect();
+        let [model, version, percent] = parts.as_slice() else {
+            return Err(bad("expected model:version:percent, e.g. convert:3:10"));
+        };
+        let model = model.parse::<ModelName>().map_err(|e| bad(&e))?;
+        let version = version.parse::<u32>().map_err(|_| bad("the version must be a whole number"))?;
+        let percent = percent
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 100)
+            .ok_or_else(|| bad("the percent must be a whole number from 0 to 100"))?;
+        Ok(Some(Canary {
+            model,
+            version,
+            percent,
+        }))
+    }
+
+    pub fn pin(&self, model: ModelName) -> Option<u32> {
+        match model {
+            ModelName::Convert => self.pin_convert,
+            ModelName::Revenue => self.pin_revenue,
+            ModelName::Segment => self.pin_segment,
+        }
+    }
+
+    /// The API keys, split.
+    pub fn api_keys(&self) -> Vec<String> {
+        self.api_keys
+            .as_ref()
+            .map(|k| {
+                k.expose()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_run_locally() {
+        let s = Settings::from_iter(vars(&[])).expect("defaults are valid");
+        assert_eq!((s.port, s.host.as_str()), (8080, "0.0.0.0"));
+        assert_eq!(s.models_dir, PathBuf::from("models"));
+        assert_eq!(s.log_format, LogFormat::Pretty);
+        assert!(s.admin_token.is_none());
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_variable() {
+        let err = Settings::from_iter(vars(&[("PORT", "eighty")])).expect_err("invalid port");
+        assert!(err.to_string().contains("port"), "{err}");
+        let err = Settings::from_iter(vars(&[("CANARY", "convert:x:10")])).expect_err("bad canary");
+        assert!(err.to_string().contains("CANARY"), "{err}");
+        let err = Settings::from_iter(vars(&[("WORKERS", "0")])).expect_err("no workers");
+        assert!(err.to_string().contains("WORKERS"), "{err}");
+        let err = Settings::from_iter(vars(&[("LOG_FORMAT", "xml")])).expect_err("bad format");
+        assert!(err.to_string().contains("log_format"), "{err}");
+    }
+
+    #[test]
+    fn canary_and_keys_parse_and_secrets_stay_hidden() {
+        let s = Settings::from_iter(vars(&[
+            ("CANARY", "convert:3:10"),
+            ("API_KEYS", "a, b,,c"),
+            ("ADMIN_TOKEN", "hunter2"),
+        ]))
+        .expect("valid settings");
+        assert_eq!(
+            s.canary().expect("valid canary"),
+            Some(Canary {
+                model: ModelName::Convert,
+                version: 3,
+                percent: 10
+            })
+        );
+        assert_eq!(s.api_keys(), vec!["a", "b", "c"]);
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}
