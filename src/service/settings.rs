@@ -57,7 +57,7 @@ pub struct Settings {
     #[serde(default)]
     pub workers: Option<usize>,
     /// `LOG_FORMAT`: `json` or `pretty` (default).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "log_format")]
     pub log_format: LogFormat,
     /// `PIN_CONVERT`, `PIN_REVENUE`, `PIN_SEGMENT`: the version each model serves by
     /// default instead of its highest valid one.
@@ -86,6 +86,18 @@ pub struct Settings {
     /// `MAX_LOADED_VERSIONS`: versions of each model kept in memory, default 3.
     #[serde(default = "default_max_loaded")]
     pub max_loaded_versions: usize,
+}
+
+/// envy's own message for a bad enum value does not name the variable.
+fn log_format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LogFormat, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.to_ascii_lowercase().as_str() {
+        "json" => Ok(LogFormat::Json),
+        "pretty" => Ok(LogFormat::Pretty),
+        _ => Err(serde::de::Error::custom(format!(
+            "LOG_FORMAT={text:?} is invalid: expected json or pretty"
+        ))),
+    }
 }
 
 fn default_port() -> u16 {
@@ -238,13 +250,13 @@ mod tests {
     #[test]
     fn an_invalid_value_names_its_variable() {
         let err = Settings::from_iter(vars(&[("PORT", "eighty")])).expect_err("invalid port");
-        assert!(err.to_string().contains("port"), "{err}");
+        assert!(err.to_string().contains("PORT"), "{err}");
         let err = Settings::from_iter(vars(&[("CANARY", "convert:x:10")])).expect_err("bad canary");
         assert!(err.to_string().contains("CANARY"), "{err}");
         let err = Settings::from_iter(vars(&[("WORKERS", "0")])).expect_err("no workers");
         assert!(err.to_string().contains("WORKERS"), "{err}");
         let err = Settings::from_iter(vars(&[("LOG_FORMAT", "xml")])).expect_err("bad format");
-        assert!(err.to_string().contains("log_format"), "{err}");
+        assert!(err.to_string().contains("LOG_FORMAT"), "{err}");
     }
 
     #[test]
