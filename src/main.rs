@@ -1,5 +1,6 @@
 use clap::{Parser, Subcommand};
 use clickstream::evaluate::{self, EvaluateConfig};
+use clickstream::service;
 use clickstream::train::{self, TrainConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,13 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve the HTTP API (configuration from the environment: PORT, MODELS_DIR, ...).
+    Serve,
+    /// Print the OpenAPI document of the HTTP API (or write it to a file).
+    Openapi {
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -124,6 +132,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", report.text());
+            }
+        }
+        Command::Serve => {
+            let settings = service::settings::Settings::from_env()?;
+            service::init_telemetry(settings.log_format);
+            actix_web::rt::System::new().block_on(async move {
+                let app = service::Application::build(settings)?;
+                tracing::info!(port = app.port(), "serving");
+                app.run_until_stopped().await
+            })?;
+        }
+        Command::Openapi { out } => {
+            let text = service::openapi().to_pretty_json()? + "\n";
+            match out {
+                Some(path) => std::fs::write(path, text)?,
+                None => print!("{text}"),
             }
         }
     }

@@ -242,6 +242,8 @@ pub enum LoadError {
         expected: ModelName,
         found: ModelName,
     },
+    #[error("{path}: the manifest says version {found}, which is not the folder's number")]
+    VersionMismatch { path: PathBuf, found: u32 },
     #[error("{path}: feature schema mismatch: the model was trained on features v{found_version} ({found_count} names), this build computes v{expected_version} ({expected_count} names){detail}")]
     Schema {
         path: PathBuf,
@@ -371,6 +373,13 @@ pub fn load(dir: &Path, expected: ModelName) -> Result<LoadedModel, LoadError> {
             path: manifest_path,
             expected,
             found: manifest.name,
+        });
+    }
+    let folder_version = dir.file_name().and_then(|n| n.to_str()?.parse::<u32>().ok());
+    if folder_version.is_some_and(|v| v != manifest.version) {
+        return Err(LoadError::VersionMismatch {
+            path: manifest_path,
+            found: manifest.version,
         });
     }
     let schema = features::schema();

@@ -1,0 +1,215 @@
+//! Request and response bodies as they travel, separate from the domain types; turning a
+//! request into domain values is where every field is checked and every problem named.
+
+use super::problem::{ApiError, FieldIssue};
+use crate::domain::{Click, RawClick, Session, SessionError, SessionId};
+use crate::scoring::{Contribution, Tier};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// One click, with the columns of the UCI data under their snake_case names.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"year": 2008, "month": 4, "day": 1, "order": 1, "country": 29, "page1_main_category": 1, "page2_clothing_model": "A13", "colour": 1, "location": 5, "model_photography": 1, "price": 28, "price_2": 2, "page": 1}))]
+pub struct ClickInput {
+    pub year: i64,
+    pub month: i64,
+    pub day: i64,
+    /// Position of the click in the session; clicks may come in any order.
+    pub order: i64,
+    /// Country code 1-47 (29 is Poland).
+    pub country: i64,
+    /// 1 trousers, 2 skirts, 3 blouses, 4 sale.
+    pub page1_main_category: i64,
+    /// Product code, e.g. `A13`.
+    pub page2_clothing_model: String,
+    /// Colour code 1-14.
+    pub colour: i64,
+    /// Photo location 1-6 (top left to bottom right).
+    pub location: i64,
+    /// 1 en face, 2 profile.
+    pub model_photography: i64,
+    /// Price in US dollars.
+    pub price: f64,
+    /// 1 when the price is above its category's average, 2 otherwise.
+    pub price_2: i64,
+    /// Page of the shop, 1-5.
+    pub page: i64,
+}
+
+impl From<&ClickInput> for RawClick {
+    fn from(c: &ClickInput) -> RawClick {
+        RawClick {
+            year: c.year,
+            month: c.month,
+            day: c.day,
+            order: c.order,
+            country: c.country,
+            page1_main_category: c.page1_main_category,
+            page2_clothing_model: c.page2_clothing_model.clone(),
+            colour: c.colour,
+            location: c.location,
+            model_photography: c.model_photography,
+            price: c.price,
+            price_2: c.price_2,
+            page: c.page,
+        }
+    }
+}
+
+/// One session: its id and the clicks seen so far.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct SessionInput {
+    #[schema(example = "s-1001")]
+    pub session_id: String,
+    pub clicks: Vec<ClickInput>,
+}
+
+/// Many sessions in one request.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct BatchInput {
+    pub sessions: Vec<SessionInput>,
+}
+
+impl SessionInput {
+    /// Checks every field; `prefix` locates this session in the body (`""` or
+    /// `sessions[4].`).
+    pub fn parse(&self, prefix: &str, max_clicks: usize) -> Result<Session, Vec<FieldIssue>> {
+        let mut issues = Vec::new();
+        let id = SessionId::parse(&self.session_id)
+            .map_err(|e| {
+                issues.push(FieldIssue {
+                    path: format!("{prefix}session_id"),
+                    message: format!("got {:?}, expected {}", e.value, e.field.allowed()),
+                })
+            })
+            .ok();
+        if self.clicks.is_empty() {
+            issues.push(FieldIssue {
+                path: format!("{prefix}clicks"),
+                message: "expected at least one click".into(),
+            });
+        }
+        if self.clicks.len() > max_clicks {
+            issues.push(FieldIssue {
+                path: format!("{prefix}clicks"),
+                message: format!(
+                    "{} clicks is more than the limit of {max_clicks} per session",
+                    self.clicks.len()
+                ),
+            });
+            return Err(issues);
+        }
+        let mut clicks = Vec::with_capacity(self.clicks.len());
+        for (i, c) in self.clicks.iter().enumerate() {
+            match Click::parse(&RawClick::from(c)) {
+                Ok(click) => clicks.push(click),
+                Err(errors) => issues.extend(errors.into_iter().map(|e| FieldIssue {
+                    path: format!("{prefix}clicks[{i}].{}", e.field),
+                    message: format!("got {:?}, expected {}", e.value, e.field.allowed()),
+                })),
+            }
+        }
+        let Some(id) = id.filter(|_| issues.is_empty()) else {
+            return Err(issues);
+        };
+        match Session::new(id, clicks) {
+            Ok((session, _repeats)) => Ok(session),
+            Err(SessionError::ConflictingOrder { order }) => Err(vec![FieldIssue {
+                path: format!("{prefix}clicks"),
+                message: format!("two different clicks share order {order}"),
+            }]),
+            Err(SessionError::Empty) => Err(vec![FieldIssue {
+                path: format!("{prefix}clicks"),
+                message: "expected at least one click".into(),
+            }]),
+        }
+    }
+}
+
+/// Parses a JSON body, naming the path of a value of the wrong type.
+pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => Ok(value),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_data() {
+                Err(ApiError::invalid(if path == "." { "$".into() } else { path }, inner.to_string()))
+            } else {
+                Err(ApiError::Malformed(inner.to_string()))
+            }
+        }
+    }
+}
+
+/// The conversion answer for one session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"session_id": "s-1001", "model": "convert", "model_version": 1, "probability": 0.21, "will_convert": true, "threshold": 0.16, "percentile": 83.0, "tier": "medium", "already_converted": false}))]
+pub struct ConvertOutput {
+    pub session_id: String,
+    pub model: String,
+    pub model_version: u32,
+    /// P(the session converts | the clicks so far).
+    pub probability: f64,
+    /// `probability >= threshold`.
+    pub will_convert: bool,
+    /// Decision threshold chosen on validation data (best F1).
+    pub threshold: f64,
+    /// Where the probability falls among training sessions, 0-100.
+    pub percentile: f64,
+    pub tier: Tier,
+    /// The clicks already hold a basket event: the session has converted.
+    pub already_converted: bool,
+    /// With `?explain=true`: the features that pushed the score most, either way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Vec<Contribution>>,
+}
+
+/// The revenue answer for one session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"session_id": "s-1001", "model": "revenue", "model_version": 1, "expected_revenue": 9.4, "revenue_if_converts": 44.8, "probability": 0.21, "already_converted": false}))]
+pub struct RevenueOutput {
+    pub session_id: String,
+    pub model: String,
+    pub model_version: u32,
+    /// P(convert) x revenue if it converts, US dollars.
+    pub expected_revenue: f64,
+    pub revenue_if_converts: f64,
+    pub probability: f64,
+    /// The basket is known; the revenue is the basket's.
+    pub already_converted: bool,
+}
+
+/// The persona of one session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"session_id": "s-1001", "model": "segment", "model_version": 1, "persona_id": 2, "name": "Bargain hunters", "description": "About 3 clicks a visit at $37 on average, 85% sale items, 54% above their category's average price, reaching page 2.5.", "distance": 0.8}))]
+pub struct SegmentOutput {
+    pub session_id: String,
+    pub model: String,
+    pub model_version: u32,
+    pub persona_id: usize,
+    pub name: String,
+    pub description: String,
+    /// Distance to the persona's centroid, in standard deviations.
+    pub distance: f64,
+}
+
+/// All three answers for one session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ScoreOutput {
+    pub session_id: String,
+    pub convert: ConvertOutput,
+    pub revenue: RevenueOutput,
+    pub segment: SegmentOutput,
+}
+
+/// Query of the scoring routes.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+pub struct ScoreQuery {
+    /// Serve with this version instead of the default.
+    pub version: Option<u32>,
+    /// Add the features that pushed the conversion score (convert and score only).
+    #[serde(default)]
+    pub explain: bool,
+}
