@@ -79,9 +79,16 @@ fn finite(value: f64, model: &'static str, version: u32) -> Result<f64, ScoreErr
     }
 }
 
-pub fn convert(loaded: &LoadedModel, session: &Session, explain: bool) -> Result<ConvertAnswer, ScoreError> {
+pub fn convert(
+    loaded: &LoadedModel,
+    session: &Session,
+    explain: bool,
+) -> Result<ConvertAnswer, ScoreError> {
     let Model::Convert(model) = &loaded.model else {
-        return Err(ScoreError::WrongKind(loaded.manifest.name.to_string(), "convert"));
+        return Err(ScoreError::WrongKind(
+            loaded.manifest.name.to_string(),
+            "convert",
+        ));
     };
     let manifest = &loaded.manifest;
     let threshold = manifest.threshold.unwrap_or(0.5);
@@ -145,7 +152,10 @@ pub fn convert(loaded: &LoadedModel, session: &Session, explain: bool) -> Result
 
 pub fn revenue(loaded: &LoadedModel, session: &Session) -> Result<RevenueAnswer, ScoreError> {
     let Model::Revenue(model) = &loaded.model else {
-        return Err(ScoreError::WrongKind(loaded.manifest.name.to_string(), "revenue"));
+        return Err(ScoreError::WrongKind(
+            loaded.manifest.name.to_string(),
+            "revenue",
+        ));
     };
     if labels::first_basket(session.clicks()).is_some() {
         // The basket is known: its revenue is the contract's, not a forecast.
@@ -177,18 +187,22 @@ pub fn revenue(loaded: &LoadedModel, session: &Session) -> Result<RevenueAnswer,
 
 pub fn segment(loaded: &LoadedModel, session: &Session) -> Result<SegmentAnswer, ScoreError> {
     let Model::Segment(model) = &loaded.model else {
-        return Err(ScoreError::WrongKind(loaded.manifest.name.to_string(), "segment"));
+        return Err(ScoreError::WrongKind(
+            loaded.manifest.name.to_string(),
+            "segment",
+        ));
     };
     let x = row(session, &loaded.model);
     let version = loaded.manifest.version;
-    let (id, distance) = model
-        .assign(x.view())
-        .into_iter()
-        .next()
-        .ok_or(ScoreError::NonFinite {
-            model: "segment",
-            version,
-        })?;
+    let (id, distance) =
+        model
+            .assign(x.view())
+            .into_iter()
+            .next()
+            .ok_or(ScoreError::NonFinite {
+                model: "segment",
+                version,
+            })?;
     let persona = model.personas.get(id).ok_or(ScoreError::NonFinite {
         model: "segment",
         version,

@@ -401,7 +401,12 @@ impl ConvertModel {
             }
             Classifier::Logistic(linear) => {
                 let z = linear.scaler.transform_row(row.row(0));
-                Some(z.iter().zip(&linear.coefficients).map(|(a, b)| a * b).collect())
+                Some(
+                    z.iter()
+                        .zip(&linear.coefficients)
+                        .map(|(a, b)| a * b)
+                        .collect(),
+                )
             }
             Classifier::RandomForest { .. } => None,
         }

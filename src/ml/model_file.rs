@@ -375,7 +375,9 @@ pub fn load(dir: &Path, expected: ModelName) -> Result<LoadedModel, LoadError> {
             found: manifest.name,
         });
     }
-    let folder_version = dir.file_name().and_then(|n| n.to_str()?.parse::<u32>().ok());
+    let folder_version = dir
+        .file_name()
+        .and_then(|n| n.to_str()?.parse::<u32>().ok());
     if folder_version.is_some_and(|v| v != manifest.version) {
         return Err(LoadError::VersionMismatch {
             path: manifest_path,

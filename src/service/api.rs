@@ -81,7 +81,9 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     match req.headers().get("X-Api-Key").and_then(|v| v.to_str().ok()) {
         Some(key) if state.api_keys.iter().any(|k| k == key) => Ok(()),
         Some(_) => Err(ApiError::Unauthorized("the API key is not valid".into())),
-        None => Err(ApiError::Unauthorized("an API key is required in X-Api-Key".into())),
+        None => Err(ApiError::Unauthorized(
+            "an API key is required in X-Api-Key".into(),
+        )),
     }
 }
 
@@ -91,7 +93,13 @@ async fn one_session(
     state: &AppState,
 ) -> Result<Session, ApiError> {
     authorize(req, state)?;
-    let body = read_body(req, payload, state.settings.max_body_bytes, &["application/json"]).await?;
+    let body = read_body(
+        req,
+        payload,
+        state.settings.max_body_bytes,
+        &["application/json"],
+    )
+    .await?;
     let input: SessionInput = from_json(&body)?;
     input
         .parse("", state.settings.max_clicks_per_session)
@@ -105,7 +113,12 @@ fn convert_output(
     query: &ScoreQuery,
 ) -> Result<ConvertOutput, ApiError> {
     let id = session.id().as_str();
-    let loaded = snapshot.select(ModelName::Convert, query.version, id, state.registry.canary())?;
+    let loaded = snapshot.select(
+        ModelName::Convert,
+        query.version,
+        id,
+        state.registry.canary(),
+    )?;
     let a = scoring::convert(&loaded, session, query.explain)?;
     Ok(ConvertOutput {
         session_id: id.to_owned(),
@@ -128,7 +141,12 @@ fn revenue_output(
     query: &ScoreQuery,
 ) -> Result<RevenueOutput, ApiError> {
     let id = session.id().as_str();
-    let loaded = snapshot.select(ModelName::Revenue, query.version, id, state.registry.canary())?;
+    let loaded = snapshot.select(
+        ModelName::Revenue,
+        query.version,
+        id,
+        state.registry.canary(),
+    )?;
     let a = scoring::revenue(&loaded, session)?;
     Ok(RevenueOutput {
         session_id: id.to_owned(),
@@ -148,7 +166,12 @@ fn segment_output(
     query: &ScoreQuery,
 ) -> Result<SegmentOutput, ApiError> {
     let id = session.id().as_str();
-    let loaded = snapshot.select(ModelName::Segment, query.version, id, state.registry.canary())?;
+    let loaded = snapshot.select(
+        ModelName::Segment,
+        query.version,
+        id,
+        state.registry.canary(),
+    )?;
     let a = scoring::segment(&loaded, session)?;
     Ok(SegmentOutput {
         session_id: id.to_owned(),
@@ -338,7 +361,10 @@ fn model_info(snapshot: &Snapshot, name: ModelName) -> ModelInfo {
 #[get("/models")]
 pub async fn models(state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.registry.snapshot();
-    let all: Vec<ModelInfo> = ModelName::ALL.iter().map(|&n| model_info(&snapshot, n)).collect();
+    let all: Vec<ModelInfo> = ModelName::ALL
+        .iter()
+        .map(|&n| model_info(&snapshot, n))
+        .collect();
     HttpResponse::Ok().json(all)
 }
 
@@ -352,7 +378,10 @@ pub async fn models(state: web::Data<AppState>) -> HttpResponse {
     )
 )]
 #[get("/models/{name}")]
-pub async fn model(path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn model(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let name = model_name(&path)?;
     Ok(HttpResponse::Ok().json(model_info(&state.registry.snapshot(), name)))
 }
@@ -404,9 +433,14 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     security(("admin_token" = []))
 )]
 #[post("/admin/reload")]
-pub async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn reload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let Some(token) = &state.settings.admin_token else {
-        return Err(ApiError::NotFound("the admin routes are disabled: no ADMIN_TOKEN is configured".into()));
+        return Err(ApiError::NotFound(
+            "the admin routes are disabled: no ADMIN_TOKEN is configured".into(),
+        ));
     };
     let given = req
         .headers()
@@ -415,8 +449,16 @@ pub async fn reload(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
         Some(g) if g == token.expose() => {}
-        Some(_) => return Err(ApiError::Unauthorized("the admin token is not valid".into())),
-        None => return Err(ApiError::Unauthorized("Authorization: Bearer <token> is required".into())),
+        Some(_) => {
+            return Err(ApiError::Unauthorized(
+                "the admin token is not valid".into(),
+            ))
+        }
+        None => {
+            return Err(ApiError::Unauthorized(
+                "Authorization: Bearer <token> is required".into(),
+            ))
+        }
     }
     let registry = state.registry.clone();
     let summary = web::block(move || registry.reload())

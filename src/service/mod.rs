@@ -133,9 +133,7 @@ impl Application {
                         .map(str::to_owned)
                         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                     let method = req.method().to_string();
-                    let route = req
-                        .match_pattern()
-                        .unwrap_or_else(|| req.path().to_owned());
+                    let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
                     let fut = srv.call(req);
                     async move {
                         let mut res = fut.await?;
@@ -186,7 +184,9 @@ impl Application {
                 };
                 while hangups.recv().await.is_some() {
                     let registry = registry.clone();
-                    if let Ok(summary) = tokio::task::spawn_blocking(move || registry.reload()).await {
+                    if let Ok(summary) =
+                        tokio::task::spawn_blocking(move || registry.reload()).await
+                    {
                         tracing::info!(loaded = ?summary.loaded, failed = ?summary.failed, unloaded = ?summary.unloaded, "reloaded on SIGHUP");
                     }
                 }
@@ -200,7 +200,9 @@ impl Application {
                 loop {
                     ticks.tick().await;
                     let registry = registry.clone();
-                    if let Ok(summary) = tokio::task::spawn_blocking(move || registry.reload()).await {
+                    if let Ok(summary) =
+                        tokio::task::spawn_blocking(move || registry.reload()).await
+                    {
                         if !summary.loaded.is_empty() || !summary.failed.is_empty() {
                             tracing::info!(loaded = ?summary.loaded, failed = ?summary.failed, unloaded = ?summary.unloaded, "reloaded by polling");
                         }

@@ -1,9 +1,9 @@
 //! Every error the API returns, mapped to an HTTP status in one place and written as
 //! `application/problem+json` (RFC 9457).
 
+use super::registry::SelectError;
 use crate::ml::model_file::ModelName;
 use crate::scoring::ScoreError;
-use super::registry::SelectError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -16,7 +16,9 @@ pub struct FieldIssue {
     /// Where the value sits in the body, e.g. `clicks[3].price` or `sessions[0].session_id`.
     #[schema(example = "clicks[3].price")]
     pub path: String,
-    #[schema(example = "got \"-2\", expected a price in US dollars greater than 0 and at most 100000")]
+    #[schema(
+        example = "got \"-2\", expected a price in US dollars greater than 0 and at most 100000"
+    )]
     pub message: String,
 }
 
@@ -39,8 +41,13 @@ pub enum ApiError {
     Malformed(String),
     /// The body parsed but fields are invalid.
     Invalid(Vec<FieldIssue>),
-    UnsupportedMediaType { got: String, supported: &'static str },
-    TooLarge { limit: usize },
+    UnsupportedMediaType {
+        got: String,
+        supported: &'static str,
+    },
+    TooLarge {
+        limit: usize,
+    },
     NotFound(String),
     Unauthorized(String),
     NotReady(Vec<String>),
@@ -64,7 +71,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType { got, supported } => {
                 format!("content type {got:?} is not supported; send {supported}")
             }
-            ApiError::TooLarge { limit } => format!("the body is larger than the limit of {limit} bytes"),
+            ApiError::TooLarge { limit } => {
+                format!("the body is larger than the limit of {limit} bytes")
+            }
             ApiError::NotFound(what) | ApiError::Unauthorized(what) => what.clone(),
             ApiError::NotReady(reasons) => format!("not ready: {}", reasons.join("; ")),
             ApiError::Internal(what) => format!("internal error: {what}"),
@@ -132,7 +141,9 @@ impl From<SelectError> for ApiError {
 impl From<ScoreError> for ApiError {
     fn from(e: ScoreError) -> ApiError {
         match e {
-            ScoreError::WrongKind(..) | ScoreError::NonFinite { .. } => ApiError::Internal(e.to_string()),
+            ScoreError::WrongKind(..) | ScoreError::NonFinite { .. } => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }

@@ -54,7 +54,9 @@ impl Snapshot {
             return loaded(v).ok_or_else(|| SelectError::VersionNotLoaded {
                 model,
                 requested: v,
-                available: slot.map(|s| s.loaded.keys().copied().collect()).unwrap_or_default(),
+                available: slot
+                    .map(|s| s.loaded.keys().copied().collect())
+                    .unwrap_or_default(),
             });
         }
         if let Some(c) = canary.filter(|c| c.model == model) {
@@ -168,10 +170,13 @@ impl Registry {
             let mut slot = ModelSlot::default();
             let mut keep: Vec<u32> = model_file::versions(&self.dir, name);
             keep.reverse();
-            let wanted: Vec<u32> = [self.pins.get(&name).copied(), self.canary.filter(|c| c.model == name).map(|c| c.version)]
-                .into_iter()
-                .flatten()
-                .collect();
+            let wanted: Vec<u32> = [
+                self.pins.get(&name).copied(),
+                self.canary.filter(|c| c.model == name).map(|c| c.version),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             for version in keep {
                 let must = wanted.contains(&version);
                 if slot.loaded.len() >= self.max_loaded && !must {
@@ -227,24 +232,28 @@ mod tests {
         let under_10 = (0..10_000)
             .filter(|i| stable_percent(&format!("s{i}")) < 10)
             .count();
-        assert!((800..1200).contains(&under_10), "{under_10} of 10000 under 10%");
+        assert!(
+            (800..1200).contains(&under_10),
+            "{under_10} of 10000 under 10%"
+        );
     }
 
     #[test]
     fn an_empty_folder_is_not_ready_and_says_why() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let settings = Settings::from_iter([(
-            "MODELS_DIR".to_string(),
-            dir.path().display().to_string(),
-        )])
-        .expect("valid settings");
+        let settings =
+            Settings::from_vars([("MODELS_DIR".to_string(), dir.path().display().to_string())])
+                .expect("valid settings");
         let registry = Registry::new(&settings);
         registry.reload();
         let problems = registry.snapshot().readiness().expect_err("nothing loaded");
         assert_eq!(problems.len(), 3);
         assert!(problems[0].contains("no version found"), "{problems:?}");
         assert_eq!(
-            registry.snapshot().select(ModelName::Convert, None, "s", None).err(),
+            registry
+                .snapshot()
+                .select(ModelName::Convert, None, "s", None)
+                .err(),
             Some(SelectError::NoVersion(ModelName::Convert))
         );
     }

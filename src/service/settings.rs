@@ -145,11 +145,13 @@ pub enum SettingsError {
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> Result<Settings, SettingsError> {
-        Self::from_iter(std::env::vars())
+        Self::from_vars(std::env::vars())
     }
 
     /// Reads settings from name/value pairs (the environment, or a test's own).
-    pub fn from_iter(vars: impl IntoIterator<Item = (String, String)>) -> Result<Settings, SettingsError> {
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
         let settings: Settings = envy::from_iter(vars)?;
         settings.check()?;
         Ok(settings)
@@ -193,7 +195,9 @@ impl Settings {
             return Err(bad("expected model:version:percent, e.g. convert:3:10"));
         };
         let model = model.parse::<ModelName>().map_err(|e| bad(&e))?;
-        let version = version.parse::<u32>().map_err(|_| bad("the version must be a whole number"))?;
+        let version = version
+            .parse::<u32>()
+            .map_err(|_| bad("the version must be a whole number"))?;
         let percent = percent
             .parse::<u8>()
             .ok()
@@ -235,12 +239,15 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_run_locally() {
-        let s = Settings::from_iter(vars(&[])).expect("defaults are valid");
+        let s = Settings::from_vars(vars(&[])).expect("defaults are valid");
         assert_eq!((s.port, s.host.as_str()), (8080, "0.0.0.0"));
         assert_eq!(s.models_dir, PathBuf::from("models"));
         assert_eq!(s.log_format, LogFormat::Pretty);
@@ -249,19 +256,19 @@ mod tests {
 
     #[test]
     fn an_invalid_value_names_its_variable() {
-        let err = Settings::from_iter(vars(&[("PORT", "eighty")])).expect_err("invalid port");
+        let err = Settings::from_vars(vars(&[("PORT", "eighty")])).expect_err("invalid port");
         assert!(err.to_string().contains("PORT"), "{err}");
-        let err = Settings::from_iter(vars(&[("CANARY", "convert:x:10")])).expect_err("bad canary");
+        let err = Settings::from_vars(vars(&[("CANARY", "convert:x:10")])).expect_err("bad canary");
         assert!(err.to_string().contains("CANARY"), "{err}");
-        let err = Settings::from_iter(vars(&[("WORKERS", "0")])).expect_err("no workers");
+        let err = Settings::from_vars(vars(&[("WORKERS", "0")])).expect_err("no workers");
         assert!(err.to_string().contains("WORKERS"), "{err}");
-        let err = Settings::from_iter(vars(&[("LOG_FORMAT", "xml")])).expect_err("bad format");
+        let err = Settings::from_vars(vars(&[("LOG_FORMAT", "xml")])).expect_err("bad format");
         assert!(err.to_string().contains("LOG_FORMAT"), "{err}");
     }
 
     #[test]
     fn canary_and_keys_parse_and_secrets_stay_hidden() {
-        let s = Settings::from_iter(vars(&[
+        let s = Settings::from_vars(vars(&[
             ("CANARY", "convert:3:10"),
             ("API_KEYS", "a, b,,c"),
             ("ADMIN_TOKEN", "hunter2"),

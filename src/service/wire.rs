@@ -135,7 +135,10 @@ pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiEr
             let path = e.path().to_string();
             let inner = e.into_inner();
             if inner.is_data() {
-                Err(ApiError::invalid(if path == "." { "$".into() } else { path }, inner.to_string()))
+                Err(ApiError::invalid(
+                    if path == "." { "$".into() } else { path },
+                    inner.to_string(),
+                ))
             } else {
                 Err(ApiError::Malformed(inner.to_string()))
             }
