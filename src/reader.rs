@@ -144,15 +144,28 @@ fn detect_separator(first_line: &str) -> Option<u8> {
 /// Reads a clickstream file: detects the separator and whether there is a header, checks
 /// every field, drops exact duplicate clicks, and groups clicks into sessions.
 pub fn read_clickstream(path: &Path, options: ReadOptions) -> Result<Clickstream, ReadError> {
+    let file = File::open(path).map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    read_clickstream_from(file, path, options)
+}
+
+/// Like [`read_clickstream`], from any source (an uploaded body, say); `path` names it in
+/// errors.
+pub fn read_clickstream_from<R: Read>(
+    source: R,
+    path: &Path,
+    options: ReadOptions,
+) -> Result<Clickstream, ReadError> {
     let io_err = |source| ReadError::Io {
         path: path.to_owned(),
         source,
     };
-    let file = File::open(path).map_err(io_err)?;
     let mut buffered = BufReader::with_capacity(
         1 << 16,
         HashingReader {
-            inner: file,
+            inner: source,
             hasher: Sha256::new(),
         },
     );

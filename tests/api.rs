@@ -525,3 +525,156 @@ fn the_committed_openapi_document_matches_the_code() {
         "openapi/openapi.json is stale: run `clickstream openapi --out openapi/openapi.json`"
     );
 }
+
+const CSV_HEADER: &str = "year;month;day;order;country;session ID;page 1 (main category);page 2 (clothing model);colour;location;model photography;price;price 2;page";
+
+fn csv_body() -> String {
+    format!(
+        "{CSV_HEADER}\n2008;7;3;1;29;a;1;A13;1;5;1;28;2;1\n2008;7;3;2;29;a;2;B4;1;5;1;52;1;1\n2008;7;3;1;9;b;4;P2;3;1;2;20;2;2\n2008;7;3;2;9;b;4;P2;3;1;2;20;2;2\n"
+    )
+}
+
+#[test]
+fn json_batches_answer_every_session_in_order() {
+    let app = spawn_app();
+    let batch = json!({"sessions": [browsing(), session("s-9", vec![click(1, "P3", 12.0)])]});
+    for route in [
+        "/convert/batch",
+        "/revenue/batch",
+        "/segment/batch",
+        "/score/batch",
+    ] {
+        let r = app.post_json(route, &batch);
+        assert_eq!(r.status, 200, "{route}: {:?}", r.body);
+        let ids: Vec<&str> = r.body["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter_map(|a| a["session_id"].as_str())
+            .collect();
+        assert_eq!(ids, ["s-1", "s-9"], "{route}");
+    }
+    // The same answer as the single route.
+    let single = app.post_json("/convert", &browsing());
+    let batched = app.post_json("/convert/batch", &batch);
+    assert_eq!(
+        batched.body["results"][0]["probability"],
+        single.body["probability"]
+    );
+}
+
+#[test]
+fn csv_uploads_are_grouped_by_session_and_answer_in_json_or_csv() {
+    let app = spawn_app();
+    let r = app.post_raw("/score/batch", "text/csv", &csv_body(), &[]);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let results = r.body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2);
+    // Session b clicked P2 twice in a row: it has converted.
+    assert_eq!(results[1]["convert"]["already_converted"], true);
+
+    let csv = app.post_raw(
+        "/convert/batch",
+        "text/csv",
+        &csv_body(),
+        &[("Accept", "text/csv")],
+    );
+    assert_eq!(csv.status, 200);
+    assert!(csv.content_type.starts_with("text/csv"));
+    let text = csv.body.as_str().expect("a CSV body");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "session_id,model_version,probability,will_convert,threshold,percentile,tier,already_converted");
+    assert!(
+        lines[1].starts_with("a,1,") && lines[2].starts_with("b,1,1.0,true"),
+        "{text}"
+    );
+
+    let json_in_csv_out = app.post_raw(
+        "/segment/batch",
+        "application/json",
+        &json!({"sessions": [browsing()]}).to_string(),
+        &[("Accept", "text/csv")],
+    );
+    assert!(
+        json_in_csv_out
+            .body
+            .as_str()
+            .is_some_and(|t| t.starts_with("session_id,model,model_version,persona_id")),
+        "{:?}",
+        json_in_csv_out.body
+    );
+}
+
+#[test]
+fn batch_errors_name_the_session_line_and_column() {
+    let app = spawn_app();
+    let mut bad = browsing();
+    bad["clicks"][0]["colour"] = json!(99);
+    let r = app.post_json("/score/batch", &json!({"sessions": [browsing(), bad]}));
+    assert_problem(&r, 422);
+    assert_eq!(r.body["errors"][0]["path"], "sessions[1].clicks[0].colour");
+
+    let csv = csv_body().replace(
+        "2008;7;3;2;29;a;2;B4;1;5;1;52;1;1",
+        "2008;7;3;2;29;a;2;B4;1;5;1;52;3;1",
+    );
+    let r = app.post_raw("/score/batch", "text/csv", &csv, &[]);
+    assert_problem(&r, 422);
+    assert_eq!(r.body["errors"][0]["path"], "line 3, column price 2");
+    assert_problem(
+        &app.post_raw("/score/batch", "text/plain", &csv_body(), &[]),
+        415,
+    );
+    assert_problem(&app.post_raw("/score/batch", "text/csv", "", &[]), 400);
+}
+
+#[test]
+fn the_sessions_limit_admits_a_batch_at_it_and_refuses_one_past_it() {
+    let app = spawn_app_with(&[("MAX_SESSIONS_PER_BATCH", "2")], true);
+    let two = json!({"sessions": [browsing(), session("s-2", vec![click(1, "A1", 10.0)])]});
+    assert_eq!(app.post_json("/convert/batch", &two).status, 200);
+    let three = json!({"sessions": [browsing(), browsing(), browsing()]});
+    let r = app.post_json("/convert/batch", &three);
+    assert_problem(&r, 422);
+    assert_eq!(r.body["errors"][0]["path"], "sessions");
+    let csv_three = format!("{}2008;7;3;1;29;c;1;A13;1;5;1;28;2;1\n", csv_body());
+    assert_problem(
+        &app.post_raw("/convert/batch", "text/csv", &csv_three, &[]),
+        422,
+    );
+}
+
+#[test]
+fn a_canary_serves_a_stable_share_of_sessions() {
+    let app = spawn_app_with(&[("CANARY", "convert:2:30"), ("ADMIN_TOKEN", "t")], true);
+    publish_copy(&app, "convert", 2);
+    publish_copy(&app, "convert", 3);
+    app.post_raw(
+        "/admin/reload",
+        "application/json",
+        "",
+        &[("Authorization", "Bearer t")],
+    );
+    let sessions: Vec<Value> = (0..200)
+        .map(|i| session(&format!("shopper-{i}"), vec![click(1, "A13", 28.0)]))
+        .collect();
+    let r = app.post_json("/convert/batch", &json!({"sessions": sessions}));
+    let versions: Vec<u64> = r.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|a| a["model_version"].as_u64())
+        .collect();
+    let canary = versions.iter().filter(|v| **v == 2).count();
+    assert!(versions.iter().all(|v| *v == 2 || *v == 3), "{versions:?}");
+    assert!((40..=80).contains(&canary), "{canary} of 200 on the canary");
+    // One shopper always meets the same version.
+    let again = app.post_json("/convert/batch", &json!({"sessions": (0..200).map(|i| session(&format!("shopper-{i}"), vec![click(1, "A13", 28.0)])).collect::<Vec<_>>()}));
+    let versions_again: Vec<u64> = again.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|a| a["model_version"].as_u64())
+        .collect();
+    assert_eq!(versions, versions_again);
+}

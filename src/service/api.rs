@@ -25,25 +25,20 @@ pub struct AppState {
 }
 
 /// Reads the body up to the configured limit, after checking its media type.
-async fn read_body(
+pub(super) async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
     accepted: &[&'static str],
 ) -> Result<Bytes, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = media_type(req);
     if !accepted.contains(&essence.as_str()) {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         return Err(ApiError::UnsupportedMediaType {
             got: content_type,
             supported: if accepted.len() > 1 {
@@ -73,8 +68,21 @@ async fn read_body(
     Ok(body.freeze())
 }
 
+/// The request's media type without parameters, lower case.
+pub(super) fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// When API keys are configured, scoring needs one in `X-Api-Key`.
-fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     if state.api_keys.is_empty() {
         return Ok(());
     }
@@ -106,7 +114,7 @@ async fn one_session(
         .map_err(ApiError::Invalid)
 }
 
-fn convert_output(
+pub(super) fn convert_output(
     snapshot: &Snapshot,
     state: &AppState,
     session: &Session,
@@ -134,7 +142,7 @@ fn convert_output(
     })
 }
 
-fn revenue_output(
+pub(super) fn revenue_output(
     snapshot: &Snapshot,
     state: &AppState,
     session: &Session,
@@ -159,7 +167,7 @@ fn revenue_output(
     })
 }
 
-fn segment_output(
+pub(super) fn segment_output(
     snapshot: &Snapshot,
     state: &AppState,
     session: &Session,
@@ -293,12 +301,21 @@ pub async fn score(
 ) -> Result<HttpResponse, ApiError> {
     let session = one_session(&req, payload, &state).await?;
     let snapshot = state.registry.snapshot();
-    Ok(HttpResponse::Ok().json(ScoreOutput {
+    Ok(HttpResponse::Ok().json(score_output(&snapshot, &state, &session, &query)?))
+}
+
+pub(super) fn score_output(
+    snapshot: &Snapshot,
+    state: &AppState,
+    session: &Session,
+    query: &ScoreQuery,
+) -> Result<ScoreOutput, ApiError> {
+    Ok(ScoreOutput {
         session_id: session.id().to_string(),
-        convert: convert_output(&snapshot, &state, &session, &query)?,
-        revenue: revenue_output(&snapshot, &state, &session, &query)?,
-        segment: segment_output(&snapshot, &state, &session, &query)?,
-    }))
+        convert: convert_output(snapshot, state, session, query)?,
+        revenue: revenue_output(snapshot, state, session, query)?,
+        segment: segment_output(snapshot, state, session, query)?,
+    })
 }
 
 /// A loaded version, as `/models` lists it.
@@ -473,6 +490,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(revenue)
         .service(segment)
         .service(score)
+        .service(super::batch::convert_batch)
+        .service(super::batch::revenue_batch)
+        .service(super::batch::segment_batch)
+        .service(super::batch::score_batch)
         .service(models)
         .service(model)
         .service(livez)

@@ -1,6 +1,7 @@
 //! `clickstream serve`: the HTTP service over the versioned model files.
 
 pub mod api;
+pub mod batch;
 pub mod problem;
 pub mod registry;
 pub mod settings;
