@@ -678,3 +678,25 @@ fn a_canary_serves_a_stable_share_of_sessions() {
         .collect();
     assert_eq!(versions, versions_again);
 }
+
+#[test]
+fn metrics_expose_requests_predictions_probabilities_personas_and_models() {
+    let app = spawn_app();
+    assert_eq!(app.post_json("/score", &browsing()).status, 200);
+    let r = reply(ureq::get(&format!("{}/metrics", app.address)).call());
+    assert_eq!(r.status, 200);
+    assert!(r.content_type.starts_with("text/plain"));
+    let text = r.body.as_str().expect("text");
+    for needle in [
+        "http_requests_total{",
+        "route=\"/score\"",
+        "http_request_duration_seconds_bucket{",
+        "predictions_total{model=\"convert\",version=\"1\"}",
+        "conversion_probability_bucket{",
+        "persona_assignments_total{",
+        "model_loads_total{model=\"segment\",result=\"loaded\"}",
+        "model_info{model=\"revenue\",version=\"1\"} 1",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Routes: thin translations from HTTP to the registry and the scoring module and back.
 
+use super::observe;
 use super::problem::{model_name, ApiError, Problem};
 use super::registry::{Registry, ReloadSummary, Snapshot};
 use super::settings::Settings;
@@ -128,6 +129,10 @@ pub(super) fn convert_output(
         state.registry.canary(),
     )?;
     let a = scoring::convert(&loaded, session, query.explain)?;
+    observe::prediction(ModelName::Convert, loaded.manifest.version);
+    if !a.already_converted {
+        observe::conversion_probability(loaded.manifest.version, a.probability);
+    }
     Ok(ConvertOutput {
         session_id: id.to_owned(),
         model: ModelName::Convert.to_string(),
@@ -156,6 +161,7 @@ pub(super) fn revenue_output(
         state.registry.canary(),
     )?;
     let a = scoring::revenue(&loaded, session)?;
+    observe::prediction(ModelName::Revenue, loaded.manifest.version);
     Ok(RevenueOutput {
         session_id: id.to_owned(),
         model: ModelName::Revenue.to_string(),
@@ -181,6 +187,8 @@ pub(super) fn segment_output(
         state.registry.canary(),
     )?;
     let a = scoring::segment(&loaded, session)?;
+    observe::prediction(ModelName::Segment, loaded.manifest.version);
+    observe::persona(loaded.manifest.version, &a.name);
     Ok(SegmentOutput {
         session_id: id.to_owned(),
         model: ModelName::Segment.to_string(),
@@ -478,10 +486,20 @@ pub async fn reload(
         }
     }
     let registry = state.registry.clone();
-    let summary = web::block(move || registry.reload())
+    let summary = web::block(move || super::reload(&registry, "admin"))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(summary))
+}
+
+/// Prometheus metrics: requests and latency by route and status, predictions by model and
+/// version, conversion probabilities, personas, model loads and a `model_info` gauge.
+#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
+#[get("/metrics")]
+pub async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(observe::render())
 }
 
 /// Registers every route (and, through utoipa-actix-web, its OpenAPI part).
@@ -498,5 +516,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(model)
         .service(livez)
         .service(readyz)
+        .service(metrics)
         .service(reload);
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod batch;
+pub mod observe;
 pub mod problem;
 pub mod registry;
 pub mod settings;
@@ -72,6 +73,23 @@ pub fn init_telemetry(format: LogFormat) {
     };
 }
 
+/// Rescans the models folder, logs what changed and records it in the metrics.
+pub fn reload(registry: &Registry, trigger: &str) -> registry::ReloadSummary {
+    let summary = registry.reload();
+    if trigger == "start"
+        || !summary.loaded.is_empty()
+        || !summary.failed.is_empty()
+        || !summary.unloaded.is_empty()
+    {
+        tracing::info!(trigger, loaded = ?summary.loaded, failed = ?summary.failed, unloaded = ?summary.unloaded, "models reloaded");
+    }
+    for failure in &summary.failed {
+        tracing::warn!(trigger, failure = %failure, "model version refused");
+    }
+    observe::reload(trigger, &summary, &registry.snapshot());
+    summary
+}
+
 /// A bound, not yet running server: tests bind port 0 and read the port back.
 pub struct Application {
     port: u16,
@@ -82,9 +100,9 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings) -> std::io::Result<Application> {
+        observe::handle();
         let registry = Arc::new(Registry::new(&settings));
-        let summary = registry.reload();
-        tracing::info!(loaded = ?summary.loaded, failed = ?summary.failed, "models scanned");
+        reload(&registry, "start");
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
@@ -139,6 +157,7 @@ impl Application {
                     async move {
                         let mut res = fut.await?;
                         let status = res.status().as_u16();
+                        observe::request(&route, &method, status, start.elapsed().as_secs_f64());
                         tracing::info!(
                             request_id = %id,
                             method = %method,

@@ -1,0 +1,101 @@
+//! Prometheus metrics: one recorder per process, the names in one place.
+
+use super::registry::{ReloadSummary, Snapshot};
+use crate::ml::model_file::ModelName;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+const REQUEST_SECONDS: &str = "http_request_duration_seconds";
+const PROBABILITY: &str = "conversion_probability";
+
+/// The process-wide recorder (installed on first use; later servers in the same process,
+/// as in tests, share it).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let seconds = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ];
+            let probabilities: Vec<f64> = (1..=20).map(|i| f64::from(i) * 0.05).collect();
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.into()), &seconds)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(PROBABILITY.into()), &probabilities)
+                })
+                .and_then(|b| b.install_recorder())
+                .map_err(|e| tracing::warn!(error = %e, "metrics are disabled"))
+                .ok()
+        })
+        .as_ref()
+}
+
+/// The text exposition format of everything recorded so far.
+pub fn render() -> String {
+    match handle() {
+        Some(h) => {
+            h.run_upkeep();
+            h.render()
+        }
+        None => String::new(),
+    }
+}
+
+pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!(REQUEST_SECONDS, &labels).record(seconds);
+}
+
+pub fn prediction(model: ModelName, version: u32) {
+    metrics::counter!("predictions_total", "model" => model.as_str(), "version" => version.to_string())
+        .increment(1);
+}
+
+pub fn conversion_probability(version: u32, probability: f64) {
+    metrics::histogram!(PROBABILITY, "version" => version.to_string()).record(probability);
+}
+
+pub fn persona(version: u32, name: &str) {
+    metrics::counter!("persona_assignments_total", "version" => version.to_string(), "persona" => name.to_owned())
+        .increment(1);
+}
+
+/// Load results of one reload, and a `model_info` gauge per version (1 loaded and serving
+/// by default, 0.5 loaded, 0 unloaded).
+pub fn reload(trigger: &str, summary: &ReloadSummary, snapshot: &Snapshot) {
+    metrics::counter!("model_reloads_total", "trigger" => trigger.to_owned()).increment(1);
+    let model_of = |entry: &str| entry.split('/').next().unwrap_or("").to_owned();
+    for entry in &summary.loaded {
+        metrics::counter!("model_loads_total", "model" => model_of(entry), "result" => "loaded")
+            .increment(1);
+    }
+    for entry in &summary.failed {
+        metrics::counter!("model_loads_total", "model" => model_of(entry), "result" => "failed")
+            .increment(1);
+    }
+    for entry in &summary.unloaded {
+        let mut parts = entry.split('/');
+        let (model, version) = (
+            parts.next().unwrap_or("").to_owned(),
+            parts.next().unwrap_or("").to_owned(),
+        );
+        metrics::gauge!("model_info", "model" => model, "version" => version).set(0.0);
+    }
+    for (name, slot) in &snapshot.slots {
+        for version in slot.loaded.keys() {
+            let value = if slot.default == Some(*version) {
+                1.0
+            } else {
+                0.5
+            };
+            metrics::gauge!("model_info", "model" => name.as_str(), "version" => version.to_string()).set(value);
+        }
+        metrics::gauge!("model_failed_versions", "model" => name.as_str())
+            .set(slot.failed.len() as f64);
+    }
+}
