@@ -82,6 +82,26 @@ pub(super) fn media_type(req: &HttpRequest) -> String {
         .to_ascii_lowercase()
 }
 
+/// The model versions that answered, for the request's log line.
+#[derive(Debug, Clone)]
+pub struct ModelVersions(pub String);
+
+pub(super) fn with_versions<'a>(
+    mut response: HttpResponse,
+    versions: impl IntoIterator<Item = (&'a str, u32)>,
+) -> HttpResponse {
+    let mut seen: Vec<String> = versions
+        .into_iter()
+        .map(|(name, v)| format!("{name}/{v}"))
+        .collect();
+    seen.sort();
+    seen.dedup();
+    response
+        .extensions_mut()
+        .insert(ModelVersions(seen.join(",")));
+    response
+}
+
 /// When API keys are configured, scoring needs one in `X-Api-Key`.
 pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     if state.api_keys.is_empty() {
@@ -225,7 +245,11 @@ pub async fn convert(
 ) -> Result<HttpResponse, ApiError> {
     let session = one_session(&req, payload, &state).await?;
     let snapshot = state.registry.snapshot();
-    Ok(HttpResponse::Ok().json(convert_output(&snapshot, &state, &session, &query)?))
+    let out = convert_output(&snapshot, &state, &session, &query)?;
+    Ok(with_versions(
+        HttpResponse::Ok().json(&out),
+        [("convert", out.model_version)],
+    ))
 }
 
 /// Expected revenue of one session.
@@ -253,7 +277,11 @@ pub async fn revenue(
 ) -> Result<HttpResponse, ApiError> {
     let session = one_session(&req, payload, &state).await?;
     let snapshot = state.registry.snapshot();
-    Ok(HttpResponse::Ok().json(revenue_output(&snapshot, &state, &session, &query)?))
+    let out = revenue_output(&snapshot, &state, &session, &query)?;
+    Ok(with_versions(
+        HttpResponse::Ok().json(&out),
+        [("revenue", out.model_version)],
+    ))
 }
 
 /// Persona of one session.
@@ -281,7 +309,11 @@ pub async fn segment(
 ) -> Result<HttpResponse, ApiError> {
     let session = one_session(&req, payload, &state).await?;
     let snapshot = state.registry.snapshot();
-    Ok(HttpResponse::Ok().json(segment_output(&snapshot, &state, &session, &query)?))
+    let out = segment_output(&snapshot, &state, &session, &query)?;
+    Ok(with_versions(
+        HttpResponse::Ok().json(&out),
+        [("segment", out.model_version)],
+    ))
 }
 
 /// All three answers for one session, from one consistent set of models.
@@ -309,7 +341,9 @@ pub async fn score(
 ) -> Result<HttpResponse, ApiError> {
     let session = one_session(&req, payload, &state).await?;
     let snapshot = state.registry.snapshot();
-    Ok(HttpResponse::Ok().json(score_output(&snapshot, &state, &session, &query)?))
+    let out = score_output(&snapshot, &state, &session, &query)?;
+    let versions = out.versions();
+    Ok(with_versions(HttpResponse::Ok().json(&out), versions))
 }
 
 pub(super) fn score_output(

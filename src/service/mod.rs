@@ -158,12 +158,19 @@ impl Application {
                         let mut res = fut.await?;
                         let status = res.status().as_u16();
                         observe::request(&route, &method, status, start.elapsed().as_secs_f64());
+                        let models = res
+                            .response()
+                            .extensions()
+                            .get::<api::ModelVersions>()
+                            .map(|v| v.0.clone())
+                            .unwrap_or_default();
                         tracing::info!(
                             request_id = %id,
                             method = %method,
                             route = %route,
                             status,
                             latency_ms = start.elapsed().as_secs_f64() * 1000.0,
+                            models = %models,
                             "request"
                         );
                         if let Ok(value) = HeaderValue::from_str(&id) {
