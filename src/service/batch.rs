@@ -44,6 +44,13 @@ impl Answer {
     }
 }
 
+/// A batch answer, encoded, with the versions that answered.
+struct Encoded {
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    versions: Vec<(&'static str, u32)>,
+}
+
 /// Answers for many sessions, in the order they came.
 #[derive(Serialize, ToSchema)]
 pub struct BatchOutput<T> {
@@ -173,49 +180,56 @@ async fn batch(
         .is_some_and(|a| a.contains("text/csv"));
     let query = query.into_inner();
     let worker_state = state.clone();
-    let body = web::block(
-        move || -> Result<(Vec<u8>, &'static str, Vec<(&'static str, u32)>), ApiError> {
-            let state = &worker_state;
-            let snapshot = state.registry.snapshot();
-            let answers: Vec<Answer> = sessions
-                .par_iter()
-                .map(|s| {
-                    Ok(match route {
-                        Route::Convert => {
-                            Answer::Convert(api::convert_output(&snapshot, state, s, &query)?)
-                        }
-                        Route::Revenue => {
-                            Answer::Revenue(api::revenue_output(&snapshot, state, s, &query)?)
-                        }
-                        Route::Segment => {
-                            Answer::Segment(api::segment_output(&snapshot, state, s, &query)?)
-                        }
-                        Route::Score => {
-                            Answer::Score(Box::new(api::score_output(&snapshot, state, s, &query)?))
-                        }
-                    })
+    let body = web::block(move || -> Result<Encoded, ApiError> {
+        let state = &worker_state;
+        let snapshot = state.registry.snapshot();
+        let answers: Vec<Answer> = sessions
+            .par_iter()
+            .map(|s| {
+                Ok(match route {
+                    Route::Convert => {
+                        Answer::Convert(api::convert_output(&snapshot, state, s, &query)?)
+                    }
+                    Route::Revenue => {
+                        Answer::Revenue(api::revenue_output(&snapshot, state, s, &query)?)
+                    }
+                    Route::Segment => {
+                        Answer::Segment(api::segment_output(&snapshot, state, s, &query)?)
+                    }
+                    Route::Score => {
+                        Answer::Score(Box::new(api::score_output(&snapshot, state, s, &query)?))
+                    }
                 })
-                .collect::<Result<_, ApiError>>()?;
-            let mut versions: Vec<(&'static str, u32)> =
-                answers.iter().flat_map(Answer::versions).collect();
-            versions.sort_unstable();
-            versions.dedup();
-            if wants_csv {
-                let csv = to_csv(&answers).map_err(|e| ApiError::Internal(e.to_string()))?;
-                Ok((csv, "text/csv", versions))
-            } else {
-                let json = serde_json::to_vec(&BatchOutput { results: answers })
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                Ok((json, "application/json", versions))
-            }
-        },
-    )
+            })
+            .collect::<Result<_, ApiError>>()?;
+        let mut versions: Vec<(&'static str, u32)> =
+            answers.iter().flat_map(Answer::versions).collect();
+        versions.sort_unstable();
+        versions.dedup();
+        if wants_csv {
+            let csv = to_csv(&answers).map_err(|e| ApiError::Internal(e.to_string()))?;
+            Ok(Encoded {
+                bytes: csv,
+                content_type: "text/csv",
+                versions,
+            })
+        } else {
+            let json = serde_json::to_vec(&BatchOutput { results: answers })
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            Ok(Encoded {
+                bytes: json,
+                content_type: "application/json",
+                versions,
+            })
+        }
+    })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let (bytes, content_type, versions) = body;
     Ok(api::with_versions(
-        HttpResponse::Ok().content_type(content_type).body(bytes),
-        versions,
+        HttpResponse::Ok()
+            .content_type(body.content_type)
+            .body(body.bytes),
+        body.versions,
     ))
 }
 
