@@ -12,7 +12,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 fn raw_click(order: i64) -> RawClick {
-    let products = ["A13", "A16", "B4", "B17", "C56", "P67", "A2", "C10", "B30", "P12"];
+    let products = [
+        "A13", "A16", "B4", "B17", "C56", "P67", "A2", "C10", "B30", "P12",
+    ];
     let product = products[(order as usize - 1) % products.len()];
     let category = match &product[..1] {
         "A" => 1,
@@ -48,7 +50,8 @@ fn ten_clicks() -> Session {
 
 fn benches(c: &mut Criterion) {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let load = |name| model_file::load_version(&models, name, None).expect("the shipped models load");
+    let load =
+        |name| model_file::load_version(&models, name, None).expect("the shipped models load");
     let (convert, revenue, segment) = (
         load(ModelName::Convert),
         load(ModelName::Revenue),
@@ -92,18 +95,34 @@ fn benches(c: &mut Criterion) {
         settings: std::sync::Arc::new(settings),
     });
     let app = runtime.block_on(test::init_service(
-        App::new().app_data(state).service(clickstream::service::api::score),
+        App::new()
+            .app_data(state)
+            .service(clickstream::service::api::score)
+            .service(clickstream::service::api::convert)
+            .service(clickstream::service::api::livez),
     ));
-    c.bench_function("POST /score handler: 10-click session", |b| {
+    for route in ["/score", "/convert"] {
+        c.bench_function(&format!("POST {route} handler: 10-click session"), |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let req = test::TestRequest::post()
+                        .uri(route)
+                        .insert_header(("Content-Type", "application/json"))
+                        .set_payload(body.clone())
+                        .to_request();
+                    let res = test::call_service(&app, req).await;
+                    assert!(res.status().is_success());
+                    black_box(test::read_body(res).await)
+                })
+            })
+        });
+    }
+    // The same harness on a route that does nothing, to tell its cost from the handler's.
+    c.bench_function("GET /livez handler (harness baseline)", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let req = test::TestRequest::post()
-                    .uri("/score")
-                    .insert_header(("Content-Type", "application/json"))
-                    .set_payload(body.clone())
-                    .to_request();
+                let req = test::TestRequest::get().uri("/livez").to_request();
                 let res = test::call_service(&app, req).await;
-                assert!(res.status().is_success());
                 black_box(test::read_body(res).await)
             })
         })

@@ -4,16 +4,17 @@ use std::fmt;
 
 /// The click fields as they arrive from outside, before any domain check. Numbers are
 /// wide on purpose so that an out-of-range value reaches [`Click::parse`] and gets a
-/// domain error naming the field, instead of a type error from the decoder.
+/// domain error naming the field, instead of a type error from the decoder. The product
+/// code may be borrowed (`RawClick<&str>`) so a request body is checked without copies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RawClick {
+pub struct RawClick<S = String> {
     pub year: i64,
     pub month: i64,
     pub day: i64,
     pub order: i64,
     pub country: i64,
     pub page1_main_category: i64,
-    pub page2_clothing_model: String,
+    pub page2_clothing_model: S,
     pub colour: i64,
     pub location: i64,
     pub model_photography: i64,
@@ -426,12 +427,15 @@ pub struct Click {
 
 impl Click {
     /// The only way to build a click: checks every field and reports every bad one.
-    pub fn parse(raw: &RawClick) -> Result<Click, Vec<FieldError>> {
+    pub fn parse<S: AsRef<str>>(raw: &RawClick<S>) -> Result<Click, Vec<FieldError>> {
         let mut errors = Vec::new();
         let order = keep(&mut errors, Order::parse(raw.order));
         let country = keep(&mut errors, Country::parse(raw.country));
         let category = keep(&mut errors, Category::from_code(raw.page1_main_category));
-        let product = keep(&mut errors, ProductCode::parse(&raw.page2_clothing_model));
+        let product = keep(
+            &mut errors,
+            ProductCode::parse(raw.page2_clothing_model.as_ref()),
+        );
         let colour = keep(&mut errors, Colour::from_code(raw.colour));
         let location = keep(&mut errors, Location::from_code(raw.location));
         let photography = keep(&mut errors, Photography::from_code(raw.model_photography));

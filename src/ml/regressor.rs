@@ -1,10 +1,10 @@
 //! The revenue model: P(convert) from a conversion model times the revenue expected if the
 //! session converts, from a regressor fitted on converting sessions' prefixes.
 
-use super::classifier::{column_major, BoostingParams, ConvertModel, FitError};
+use super::classifier::{boosted, BoostingParams, ConvertModel, FitError};
 use super::scaler::{LinearForm, Scaler};
 use forust_ml::objective::ObjectiveType;
-use forust_ml::{GradientBooster, Matrix};
+use forust_ml::GradientBooster;
 use linfa::prelude::*;
 use linfa_linear::{Link, TweedieRegressor};
 use ndarray::{Array1, ArrayView2};
@@ -75,11 +75,7 @@ impl Regressor {
     /// Revenue if the session converts, never below zero.
     pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
         let raw = match self {
-            Regressor::GradientBoosting { booster } => {
-                let data = column_major(x);
-                let matrix = Matrix::new(&data, x.nrows(), x.ncols());
-                booster.predict(&matrix, x.nrows() > 256)
-            }
+            Regressor::GradientBoosting { booster } => boosted(booster, x),
             Regressor::Linear(linear) => linear.predict(x),
         };
         raw.into_iter().map(|v| v.max(0.0)).collect()

@@ -3,6 +3,7 @@
 use super::registry::{ReloadSummary, Snapshot};
 use crate::ml::model_file::ModelName;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 const REQUEST_SECONDS: &str = "http_request_duration_seconds";
@@ -51,13 +52,42 @@ pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
     metrics::histogram!(REQUEST_SECONDS, &labels).record(seconds);
 }
 
+/// Metric handles of one model version, made once: the scoring path then only bumps
+/// atomics instead of building and hashing label sets per request.
+struct VersionMetrics {
+    predictions: metrics::Counter,
+    probability: metrics::Histogram,
+}
+
+fn version_metrics(model: ModelName, version: u32) -> std::sync::Arc<VersionMetrics> {
+    type Cache = std::sync::RwLock<HashMap<(ModelName, u32), std::sync::Arc<VersionMetrics>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache
+        .read()
+        .ok()
+        .and_then(|c| c.get(&(model, version)).cloned())
+    {
+        return found;
+    }
+    let made = std::sync::Arc::new(VersionMetrics {
+        predictions: metrics::counter!("predictions_total", "model" => model.as_str(), "version" => version.to_string()),
+        probability: metrics::histogram!(PROBABILITY, "version" => version.to_string()),
+    });
+    if let Ok(mut c) = cache.write() {
+        c.entry((model, version)).or_insert_with(|| made.clone());
+    }
+    made
+}
+
 pub fn prediction(model: ModelName, version: u32) {
-    metrics::counter!("predictions_total", "model" => model.as_str(), "version" => version.to_string())
-        .increment(1);
+    version_metrics(model, version).predictions.increment(1);
 }
 
 pub fn conversion_probability(version: u32, probability: f64) {
-    metrics::histogram!(PROBABILITY, "version" => version.to_string()).record(probability);
+    version_metrics(ModelName::Convert, version)
+        .probability
+        .record(probability);
 }
 
 pub fn persona(version: u32, name: &str) {

@@ -5,12 +5,13 @@ use super::problem::{ApiError, FieldIssue};
 use crate::domain::{Click, RawClick, Session, SessionError, SessionId};
 use crate::scoring::{Contribution, Tier};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use utoipa::ToSchema;
 
 /// One click, with the columns of the UCI data under their snake_case names.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"year": 2008, "month": 4, "day": 1, "order": 1, "country": 29, "page1_main_category": 1, "page2_clothing_model": "A13", "colour": 1, "location": 5, "model_photography": 1, "price": 28, "price_2": 2, "page": 1}))]
-pub struct ClickInput {
+pub struct ClickInput<'a> {
     pub year: i64,
     pub month: i64,
     pub day: i64,
@@ -21,7 +22,9 @@ pub struct ClickInput {
     /// 1 trousers, 2 skirts, 3 blouses, 4 sale.
     pub page1_main_category: i64,
     /// Product code, e.g. `A13`.
-    pub page2_clothing_model: String,
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub page2_clothing_model: Cow<'a, str>,
     /// Colour code 1-14.
     pub colour: i64,
     /// Photo location 1-6 (top left to bottom right).
@@ -36,8 +39,8 @@ pub struct ClickInput {
     pub page: i64,
 }
 
-impl From<&ClickInput> for RawClick {
-    fn from(c: &ClickInput) -> RawClick {
+impl<'a> From<&'a ClickInput<'_>> for RawClick<&'a str> {
+    fn from(c: &'a ClickInput<'_>) -> RawClick<&'a str> {
         RawClick {
             year: c.year,
             month: c.month,
@@ -45,7 +48,7 @@ impl From<&ClickInput> for RawClick {
             order: c.order,
             country: c.country,
             page1_main_category: c.page1_main_category,
-            page2_clothing_model: c.page2_clothing_model.clone(),
+            page2_clothing_model: &c.page2_clothing_model,
             colour: c.colour,
             location: c.location,
             model_photography: c.model_photography,
@@ -58,19 +61,23 @@ impl From<&ClickInput> for RawClick {
 
 /// One session: its id and the clicks seen so far.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-pub struct SessionInput {
+pub struct SessionInput<'a> {
     #[schema(example = "s-1001")]
-    pub session_id: String,
-    pub clicks: Vec<ClickInput>,
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub session_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub clicks: Vec<ClickInput<'a>>,
 }
 
 /// Many sessions in one request.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-pub struct BatchInput {
-    pub sessions: Vec<SessionInput>,
+pub struct BatchInput<'a> {
+    #[serde(borrow)]
+    pub sessions: Vec<SessionInput<'a>>,
 }
 
-impl SessionInput {
+impl SessionInput<'_> {
     /// Checks every field; `prefix` locates this session in the body (`""` or
     /// `sessions[4].`).
     pub fn parse(&self, prefix: &str, max_clicks: usize) -> Result<Session, Vec<FieldIssue>> {
@@ -127,7 +134,11 @@ impl SessionInput {
 }
 
 /// Parses a JSON body, naming the path of a value of the wrong type.
-pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    // Tracking paths costs on every value; only a failed parse pays for it.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize(&mut de) {
         Ok(value) => Ok(value),

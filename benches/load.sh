@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Load test on loopback with wrk: single-session POST /convert (10 clicks) against the same
+# server's GET /livez, 64 connections; then POST /score/batch with the whole April-July CSV,
+# with the server's peak memory. Usage: benches/load.sh [DATA] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${1:-../shared/data/e-shop-clothing-2008-apr-jul.csv}
+seconds=${2:-10}
+threads=${WRK_THREADS:-1}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --quiet
+work=$(mktemp -d)
+port=$(( 20000 + RANDOM % 20000 ))
+MODELS_DIR=models PORT=$port HOST=127.0.0.1 RUST_LOG=warn ./target/release/clickstream serve >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+
+clicks=""
+for i in $(seq 1 10); do
+  products=(A13 A16 B4 B17 C56 P67 A2 C10 B30 P12); p=${products[$((i-1))]}
+  case ${p:0:1} in A) c=1;; B) c=2;; C) c=3;; *) c=4;; esac
+  clicks+="{\"year\":2008,\"month\":7,\"day\":3,\"order\":$i,\"country\":29,\"page1_main_category\":$c,\"page2_clothing_model\":\"$p\",\"colour\":$((1 + i % 14)),\"location\":$((1 + i % 6)),\"model_photography\":$((1 + i % 2)),\"price\":$((20 + i * 7 % 50)),\"price_2\":$((1 + i % 2)),\"page\":$((1 + i % 5))}"
+  [ "$i" -lt 10 ] && clicks+=","
+done
+body="{\"session_id\":\"load-test\",\"clicks\":[$clicks]}"
+cat >"$work/convert.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$body'
+LUA
+
+run() { # label, wrk args...
+  local label=$1; shift
+  wrk -t"$threads" -c64 -d"${seconds}s" --latency "$@" >"$work/$label.txt"
+  local rps p50 p99
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$label.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$work/$label.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/$label.txt")
+  printf '%-14s %10.0f req/s   p50 %8s   p99 %8s\n' "$label" "$rps" "$p50" "$p99"
+  echo "$rps" >"$work/$label.rps"
+}
+echo "wrk, $threads thread(s), 64 connections, ${seconds}s each, loopback"
+run livez "http://127.0.0.1:$port/livez"
+run convert -s "$work/convert.lua" "http://127.0.0.1:$port/convert"
+awk -v a="$(cat "$work/convert.rps")" -v b="$(cat "$work/livez.rps")" 'BEGIN {printf "POST /convert reaches %.0f%% of GET /livez throughput\n", 100 * a / b}'
+
+if [ -f "$data" ]; then
+  clicks_in=$(($(wc -l <"$data") - 1))
+  for i in 1 2 3; do
+    curl -s -o /dev/null -w "POST /score/batch, $clicks_in clicks (CSV): %{http_code} in %{time_total} s\n" \
+      -X POST -H 'Content-Type: text/csv' --data-binary @"$data" "http://127.0.0.1:$port/score/batch"
+  done
+  awk '/VmHWM/ {printf "server peak memory: %.1f MiB\n", $2 / 1024}' "/proc/$server/status"
+fi
