@@ -9,7 +9,7 @@
 //!
 //! let raw = RawClick {
 //!     year: 2008, month: 4, day: 1, order: 1, country: 29, page1_main_category: 1,
-//!     page2_clothing_model: "A13".into(), colour: 1, location: 5, model_photography: 1,
+//!     page2_clothing_model: "A13", colour: 1, location: 5, model_photography: 1,
 //!     price: 28.0, price_2: 2, page: 1,
 //! };
 //! let click = Click::parse(&raw).expect("a valid click");

@@ -123,7 +123,7 @@ pub(crate) mod tests {
             order,
             country: 29,
             page1_main_category: category,
-            page2_clothing_model: product.into(),
+            page2_clothing_model: product,
             colour: 1,
             location: 1,
             model_photography: 1,

@@ -451,9 +451,9 @@ mod tests {
             .fit(ObjectiveType::LogLoss, x.view(), &y, &vec![1.0; 200])
             .expect("the booster fits");
         let batch = boosted(&booster, x.view());
-        for i in 0..x.nrows() {
+        for (i, expected) in batch.iter().enumerate() {
             let one = boosted(&booster, x.slice(ndarray::s![i..i + 1, ..]));
-            assert_eq!(one[0].to_bits(), batch[i].to_bits(), "row {i}");
+            assert_eq!(one[0].to_bits(), expected.to_bits(), "row {i}");
         }
     }
 }
