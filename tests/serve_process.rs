@@ -122,6 +122,7 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
                 let read = std::io::Read::read_to_end(&mut r.into_reader(), &mut bytes);
                 (status, read.map(|_| bytes.len()).unwrap_or(0))
             })
+            .map_err(|e| e.to_string())
     });
     std::thread::sleep(Duration::from_millis(150));
     signal(&server, "TERM");
