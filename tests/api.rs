@@ -339,6 +339,58 @@ fn readiness_needs_every_model_and_says_what_is_missing() {
 }
 
 #[test]
+fn readiness_turns_true_once_every_model_has_a_valid_version() {
+    let app = spawn_app_with(&[("ADMIN_TOKEN", "t")], false);
+    assert_problem(&app.get("/readyz"), 503);
+    for name in ["convert", "revenue"] {
+        copy_version(
+            &shipped().join(name).join("1"),
+            &app.models.path().join(name).join("1"),
+        );
+    }
+    app.post_raw(
+        "/admin/reload",
+        "application/json",
+        "",
+        &[("Authorization", "Bearer t")],
+    );
+    let r = app.get("/readyz");
+    assert_problem(&r, 503);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("segment") && !d.contains("convert")),
+        "{:?}",
+        r.body
+    );
+    copy_version(
+        &shipped().join("segment/1"),
+        &app.models.path().join("segment/1"),
+    );
+    app.post_raw(
+        "/admin/reload",
+        "application/json",
+        "",
+        &[("Authorization", "Bearer t")],
+    );
+    assert_eq!(app.get("/readyz").status, 200);
+}
+
+#[test]
+fn polling_picks_up_a_new_version_without_a_signal() {
+    let app = spawn_app_with(&[("POLL_INTERVAL_SECS", "1")], true);
+    publish_copy(&app, "segment", 2);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.get("/models/segment").body["default_version"] != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "polling did not load version 2"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn admin_reload_needs_its_token_and_is_absent_without_one() {
     let open = spawn_app();
     assert_problem(
@@ -699,4 +751,33 @@ fn metrics_expose_requests_predictions_probabilities_personas_and_models() {
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
+}
+
+#[test]
+fn a_refused_version_is_tried_again_once_its_files_change() {
+    let app = spawn_app_with(&[("ADMIN_TOKEN", "t")], true);
+    let auth = [("Authorization", "Bearer t")];
+    // A copy caught half-written: the manifest is missing.
+    let dir = app.models.path().join("revenue/2");
+    std::fs::create_dir_all(&dir).expect("create");
+    std::fs::copy(
+        app.models.path().join("revenue/1/weights.json"),
+        dir.join("weights.json"),
+    )
+    .expect("copy");
+    let r = app.post_raw("/admin/reload", "application/json", "", &auth);
+    assert!(
+        r.body["failed"][0]
+            .as_str()
+            .is_some_and(|f| f.starts_with("revenue/2")),
+        "{:?}",
+        r.body
+    );
+    // Unchanged files are not retried.
+    let r = app.post_raw("/admin/reload", "application/json", "", &auth);
+    assert_eq!(r.body["failed"], json!([]));
+    publish_copy(&app, "revenue", 2);
+    let r = app.post_raw("/admin/reload", "application/json", "", &auth);
+    assert_eq!(r.body["loaded"], json!(["revenue/2"]));
+    assert_eq!(app.get("/models/revenue").body["failed"], json!([]));
 }

@@ -15,8 +15,23 @@ pub struct ModelSlot {
     pub loaded: BTreeMap<u32, Arc<LoadedModel>>,
     /// Version -> why it was refused.
     pub failed: BTreeMap<u32, String>,
+    /// The files' sizes and times when each refused version was tried: it is tried again
+    /// only when they change (a copy that was still being written, a fixed file).
+    tried: BTreeMap<u32, Fingerprint>,
     /// The version answering requests that do not ask for one.
     pub default: Option<u32>,
+}
+
+type Fingerprint = Vec<Option<(u64, std::time::SystemTime)>>;
+
+fn fingerprint(dir: &std::path::Path) -> Fingerprint {
+    [model_file::MANIFEST_FILE, model_file::WEIGHTS_FILE]
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(dir.join(f)).ok()?;
+            Some((m.len(), m.modified().ok()?))
+        })
+        .collect()
 }
 
 /// One consistent view of every model.
@@ -186,13 +201,20 @@ impl Registry {
                     slot.loaded.insert(version, m.clone());
                     continue;
                 }
-                // A version that failed stays refused until its files change name; a fixed
-                // model is published as a new version.
-                if let Some(why) = old_slot.and_then(|s| s.failed.get(&version)) {
-                    slot.failed.insert(version, why.clone());
-                    continue;
-                }
                 let path = self.dir.join(name.as_str()).join(version.to_string());
+                let files = fingerprint(&path);
+                // A refused version is not retried (nor re-logged) until its files change.
+                if let Some(old_slot) = old_slot {
+                    if let (Some(why), Some(seen)) =
+                        (old_slot.failed.get(&version), old_slot.tried.get(&version))
+                    {
+                        if *seen == files {
+                            slot.failed.insert(version, why.clone());
+                            slot.tried.insert(version, files);
+                            continue;
+                        }
+                    }
+                }
                 match model_file::load(&path, name) {
                     Ok(m) => {
                         summary.loaded.push(format!("{name}/{version}"));
@@ -201,6 +223,7 @@ impl Registry {
                     Err(e) => {
                         summary.failed.push(format!("{name}/{version}: {e}"));
                         slot.failed.insert(version, e.to_string());
+                        slot.tried.insert(version, files);
                     }
                 }
             }
