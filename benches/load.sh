@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data/e-shop-clothing-2008-apr-jul.csv}
 seconds=${2:-10}
-threads=${WRK_THREADS:-1}
+threads=${WRK_THREADS:-2}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet
 work=$(mktemp -d)
