@@ -220,131 +220,101 @@ pub(super) fn segment_output(
     })
 }
 
-/// Conversion probability of one session.
-#[utoipa::path(
-    tag = "scoring",
-    request_body = SessionInput,
-    params(ScoreQuery),
-    responses(
-        (status = 200, body = ConvertOutput),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Version not loaded", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each with its path", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "No valid version loaded", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/convert")]
-pub async fn convert(
-    req: HttpRequest,
-    payload: web::Payload,
-    query: web::Query<ScoreQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let session = one_session(&req, payload, &state).await?;
-    let snapshot = state.registry.snapshot();
-    let out = convert_output(&snapshot, &state, &session, &query)?;
-    Ok(with_versions(
-        HttpResponse::Ok().json(&out),
-        [("convert", out.model_version)],
-    ))
+/// The model versions behind an answer, for the log line.
+pub(super) trait Answered {
+    fn versions(&self) -> Vec<(&'static str, u32)>;
 }
 
-/// Expected revenue of one session.
-#[utoipa::path(
-    tag = "scoring",
-    request_body = SessionInput,
-    params(ScoreQuery),
-    responses(
-        (status = 200, body = RevenueOutput),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Version not loaded", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each with its path", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "No valid version loaded", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/revenue")]
-pub async fn revenue(
-    req: HttpRequest,
-    payload: web::Payload,
-    query: web::Query<ScoreQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let session = one_session(&req, payload, &state).await?;
-    let snapshot = state.registry.snapshot();
-    let out = revenue_output(&snapshot, &state, &session, &query)?;
-    Ok(with_versions(
-        HttpResponse::Ok().json(&out),
-        [("revenue", out.model_version)],
-    ))
+impl Answered for ConvertOutput {
+    fn versions(&self) -> Vec<(&'static str, u32)> {
+        vec![("convert", self.model_version)]
+    }
 }
 
-/// Persona of one session.
-#[utoipa::path(
-    tag = "scoring",
-    request_body = SessionInput,
-    params(ScoreQuery),
-    responses(
-        (status = 200, body = SegmentOutput),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Version not loaded", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each with its path", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "No valid version loaded", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/segment")]
-pub async fn segment(
-    req: HttpRequest,
-    payload: web::Payload,
-    query: web::Query<ScoreQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let session = one_session(&req, payload, &state).await?;
-    let snapshot = state.registry.snapshot();
-    let out = segment_output(&snapshot, &state, &session, &query)?;
-    Ok(with_versions(
-        HttpResponse::Ok().json(&out),
-        [("segment", out.model_version)],
-    ))
+impl Answered for RevenueOutput {
+    fn versions(&self) -> Vec<(&'static str, u32)> {
+        vec![("revenue", self.model_version)]
+    }
 }
 
-/// All three answers for one session, from one consistent set of models.
-#[utoipa::path(
-    tag = "scoring",
-    request_body = SessionInput,
-    params(ScoreQuery),
-    responses(
-        (status = 200, body = ScoreOutput),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Version not loaded", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each with its path", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "No valid version loaded", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/score")]
-pub async fn score(
-    req: HttpRequest,
-    payload: web::Payload,
-    query: web::Query<ScoreQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let session = one_session(&req, payload, &state).await?;
-    let snapshot = state.registry.snapshot();
-    let out = score_output(&snapshot, &state, &session, &query)?;
-    let versions = out.versions();
-    Ok(with_versions(HttpResponse::Ok().json(&out), versions))
+impl Answered for SegmentOutput {
+    fn versions(&self) -> Vec<(&'static str, u32)> {
+        vec![("segment", self.model_version)]
+    }
 }
+
+impl Answered for ScoreOutput {
+    fn versions(&self) -> Vec<(&'static str, u32)> {
+        vec![
+            ("convert", self.convert.model_version),
+            ("revenue", self.revenue.model_version),
+            ("segment", self.segment.model_version),
+        ]
+    }
+}
+
+/// A single-session route: the same checks, errors and documentation for each answer.
+macro_rules! single_route {
+    ($fn:ident, $path:literal, $output:ty, $answer:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(
+            tag = "scoring",
+            request_body = SessionInput,
+            params(ScoreQuery),
+            responses(
+                (status = 200, body = $output),
+                (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Missing or wrong API key", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "Version not loaded", body = Problem, content_type = "application/problem+json"),
+                (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+                (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid fields, each with its path", body = Problem, content_type = "application/problem+json"),
+                (status = 503, description = "No valid version loaded", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[post($path)]
+        pub async fn $fn(
+            req: HttpRequest,
+            payload: web::Payload,
+            query: web::Query<ScoreQuery>,
+            state: web::Data<AppState>,
+        ) -> Result<HttpResponse, ApiError> {
+            let session = one_session(&req, payload, &state).await?;
+            let snapshot = state.registry.snapshot();
+            let out = $answer(&snapshot, &state, &session, &query)?;
+            Ok(with_versions(HttpResponse::Ok().json(&out), out.versions()))
+        }
+    };
+}
+
+single_route!(
+    convert,
+    "/convert",
+    ConvertOutput,
+    convert_output,
+    "Conversion probability of one session."
+);
+single_route!(
+    revenue,
+    "/revenue",
+    RevenueOutput,
+    revenue_output,
+    "Expected revenue of one session."
+);
+single_route!(
+    segment,
+    "/segment",
+    SegmentOutput,
+    segment_output,
+    "Persona of one session."
+);
+single_route!(
+    score,
+    "/score",
+    ScoreOutput,
+    score_output,
+    "All three answers for one session, from one consistent set of models."
+);
 
 pub(super) fn score_output(
     snapshot: &Snapshot,

@@ -2,7 +2,7 @@
 //! upload in any format `train` reads; answers as JSON, or CSV for `Accept: text/csv`.
 //! Scoring runs off the async workers, on all cores.
 
-use super::api::{self, AppState};
+use super::api::{self, Answered, AppState};
 use super::problem::{ApiError, FieldIssue, Problem};
 use super::wire::{
     from_json, BatchInput, ConvertOutput, RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput,
@@ -36,10 +36,10 @@ enum Answer {
 impl Answer {
     fn versions(&self) -> Vec<(&'static str, u32)> {
         match self {
-            Answer::Convert(c) => vec![("convert", c.model_version)],
-            Answer::Revenue(r) => vec![("revenue", r.model_version)],
-            Answer::Segment(s) => vec![("segment", s.model_version)],
-            Answer::Score(s) => s.versions().to_vec(),
+            Answer::Convert(c) => c.versions(),
+            Answer::Revenue(r) => r.versions(),
+            Answer::Segment(s) => s.versions(),
+            Answer::Score(s) => s.versions(),
         }
     }
 }

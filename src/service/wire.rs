@@ -218,16 +218,6 @@ pub struct ScoreOutput {
     pub segment: SegmentOutput,
 }
 
-impl ScoreOutput {
-    pub fn versions(&self) -> [(&'static str, u32); 3] {
-        [
-            ("convert", self.convert.model_version),
-            ("revenue", self.revenue.model_version),
-            ("segment", self.segment.model_version),
-        ]
-    }
-}
-
 /// Query of the scoring routes.
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 pub struct ScoreQuery {
