@@ -480,6 +480,9 @@ fn bad_requests_get_problem_documents_with_the_status_they_deserve() {
         422,
     );
     assert_problem(&app.get("/nowhere"), 404);
+    let wrong_method = reply(ureq::delete(&format!("{}/convert", app.address)).call());
+    assert_problem(&wrong_method, 405);
+    assert_problem(&app.post_json("/models", &json!({})), 405);
     assert_problem(&app.get("/models/nothing"), 404);
 }
 

@@ -73,6 +73,25 @@ pub fn init_telemetry(format: LogFormat) {
     };
 }
 
+/// Registers, after the real routes, a catch-all per documented path that answers 405.
+fn method_not_allowed(cfg: &mut web::ServiceConfig, allowed: &[(String, String)]) {
+    for (path, methods) in allowed {
+        let methods = methods.clone();
+        cfg.service(
+            web::resource(path.as_str()).default_service(web::to(move || {
+                let methods = methods.clone();
+                async move {
+                    let problem = ApiError::MethodNotAllowed(methods.clone()).problem();
+                    HttpResponse::MethodNotAllowed()
+                        .insert_header(("Allow", methods))
+                        .content_type("application/problem+json")
+                        .json(problem)
+                }
+            })),
+        );
+    }
+}
+
 /// Rescans the models folder, logs what changed and records it in the metrics.
 pub fn reload(registry: &Registry, trigger: &str) -> registry::ReloadSummary {
     let summary = registry.reload();
@@ -115,7 +134,28 @@ impl Application {
             api_keys: settings.api_keys(),
             settings: Arc::new(settings),
         });
+        // Every documented path answers 405 with `Allow` to a method it does not serve.
+        let allowed: Vec<(String, String)> = openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter(|(_, served)| *served)
+                .map(|(m, _)| m)
+                .collect();
+                (path.clone(), methods.join(", "))
+            })
+            .collect();
         let mut server = HttpServer::new(move || {
+            let allowed = allowed.clone();
             let query_errors = web::QueryConfig::default()
                 .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into());
             let path_errors = web::PathConfig::default()
@@ -137,6 +177,7 @@ impl Application {
                             .finish()
                     }),
                 )
+                .configure(|cfg| method_not_allowed(cfg, &allowed))
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::NotFound(
                         "no such route; see /docs for the API".into(),

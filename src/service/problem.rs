@@ -49,6 +49,8 @@ pub enum ApiError {
         limit: usize,
     },
     NotFound(String),
+    /// The path exists; these methods are what it serves.
+    MethodNotAllowed(String),
     Unauthorized(String),
     NotReady(Vec<String>),
     Internal(String),
@@ -75,6 +77,7 @@ impl ApiError {
                 format!("the body is larger than the limit of {limit} bytes")
             }
             ApiError::NotFound(what) | ApiError::Unauthorized(what) => what.clone(),
+            ApiError::MethodNotAllowed(methods) => format!("this path serves {methods} only"),
             ApiError::NotReady(reasons) => format!("not ready: {}", reasons.join("; ")),
             ApiError::Internal(what) => format!("internal error: {what}"),
         }
@@ -110,6 +113,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -12,30 +12,43 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({"year": 2008, "month": 4, "day": 1, "order": 1, "country": 29, "page1_main_category": 1, "page2_clothing_model": "A13", "colour": 1, "location": 5, "model_photography": 1, "price": 28, "price_2": 2, "page": 1}))]
 pub struct ClickInput<'a> {
+    #[schema(minimum = 2000, maximum = 2100)]
     pub year: i64,
+    #[schema(minimum = 1, maximum = 12)]
     pub month: i64,
+    /// A day that exists in its month.
+    #[schema(minimum = 1, maximum = 31)]
     pub day: i64,
-    /// Position of the click in the session; clicks may come in any order.
+    /// Position of the click in the session, unique within it; clicks may come in any order.
+    #[schema(minimum = 1, maximum = 100000)]
     pub order: i64,
     /// Country code 1-47 (29 is Poland).
+    #[schema(minimum = 1, maximum = 47)]
     pub country: i64,
     /// 1 trousers, 2 skirts, 3 blouses, 4 sale.
+    #[schema(minimum = 1, maximum = 4)]
     pub page1_main_category: i64,
     /// Product code, e.g. `A13`.
     #[serde(borrow)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[ABCP][0-9]{1,3}$")]
     pub page2_clothing_model: Cow<'a, str>,
     /// Colour code 1-14.
+    #[schema(minimum = 1, maximum = 14)]
     pub colour: i64,
     /// Photo location 1-6 (top left to bottom right).
+    #[schema(minimum = 1, maximum = 6)]
     pub location: i64,
     /// 1 en face, 2 profile.
+    #[schema(minimum = 1, maximum = 2)]
     pub model_photography: i64,
     /// Price in US dollars.
+    #[schema(exclusive_minimum = 0, maximum = 100000)]
     pub price: f64,
     /// 1 when the price is above its category's average, 2 otherwise.
+    #[schema(minimum = 1, maximum = 2)]
     pub price_2: i64,
     /// Page of the shop, 1-5.
+    #[schema(minimum = 1, maximum = 5)]
     pub page: i64,
 }
 
@@ -62,11 +75,13 @@ impl<'a> From<&'a ClickInput<'_>> for RawClick<&'a str> {
 /// One session: its id and the clicks seen so far.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct SessionInput<'a> {
-    #[schema(example = "s-1001")]
+    /// At most 64 characters, not blank; surrounding spaces are dropped.
     #[serde(borrow)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, example = "s-1001", min_length = 1, max_length = 64, pattern = "\\S")]
     pub session_id: Cow<'a, str>,
+    /// At least one; at most `MAX_CLICKS_PER_SESSION` (1000 by default).
     #[serde(borrow)]
+    #[schema(min_items = 1)]
     pub clicks: Vec<ClickInput<'a>>,
 }
 
