@@ -102,13 +102,20 @@ pub(super) fn with_versions<'a>(
     response
 }
 
+/// Compares secrets in constant time, so response timing does not leak how much of a
+/// guess was right.
+fn secret_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
 /// When API keys are configured, scoring needs one in `X-Api-Key`.
 pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     if state.api_keys.is_empty() {
         return Ok(());
     }
     match req.headers().get("X-Api-Key").and_then(|v| v.to_str().ok()) {
-        Some(key) if state.api_keys.iter().any(|k| k == key) => Ok(()),
+        Some(key) if state.api_keys.iter().any(|k| secret_eq(k, key)) => Ok(()),
         Some(_) => Err(ApiError::Unauthorized("the API key is not valid".into())),
         None => Err(ApiError::Unauthorized(
             "an API key is required in X-Api-Key".into(),
@@ -477,7 +484,7 @@ pub async fn reload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        Some(g) if g == token.expose() => {}
+        Some(g) if secret_eq(g, token.expose()) => {}
         Some(_) => {
             return Err(ApiError::Unauthorized(
                 "the admin token is not valid".into(),
