@@ -173,6 +173,12 @@ impl EvaluateReport {
             c.base_rate_log_loss,
             c.brier
         )?;
+        if let Some((lo, hi)) = self.convert_roc_auc_95 {
+            writeln!(
+                s,
+                "  ROC-AUC 95% interval (session bootstrap): {lo:.4} to {hi:.4}"
+            )?;
+        }
         writeln!(
             s,
             "  at threshold {:.4}: precision {:.4} recall {:.4} F1 {:.4}",
