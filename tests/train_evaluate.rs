@@ -105,10 +105,10 @@ fn train_publishes_versions_that_evaluate_reads() {
         "--models",
         models.to_str().expect("utf-8 path"),
     ]);
+    let printed = text(&out.stdout);
     assert!(
-        text(&out.stdout).contains("8+ clicks"),
-        "{}",
-        text(&out.stdout)
+        printed.contains("8+ clicks") && printed.contains("95% interval"),
+        "{printed}"
     );
 }
 
