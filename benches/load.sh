@@ -2,6 +2,9 @@
 # Load test on loopback with wrk: single-session POST /convert (10 clicks) against the same
 # server's GET /livez, 64 connections; then POST /score/batch with the whole April-July CSV,
 # with the server's peak memory. Usage: benches/load.sh [DATA] [SECONDS]
+# WRK_THREADS (default 2) sets wrk's threads. ISOLATE=1 pins the server (one worker) to
+# core 0 and wrk to core 1, so the two do not compete for a core: the cleanest server-side
+# comparison on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data/e-shop-clothing-2008-apr-jul.csv}
@@ -11,7 +14,12 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 cargo build --release --quiet
 work=$(mktemp -d)
 port=$(( 20000 + RANDOM % 20000 ))
-MODELS_DIR=models PORT=$port HOST=127.0.0.1 RUST_LOG=warn ./target/release/clickstream serve >"$work/server.log" 2>&1 &
+server_pin=() client_pin=()
+if [ "${ISOLATE:-0}" = 1 ]; then
+  server_pin=(taskset -c 0) client_pin=(taskset -c 1) threads=1
+  export WORKERS=1
+fi
+MODELS_DIR=models PORT=$port HOST=127.0.0.1 RUST_LOG=warn "${server_pin[@]}" ./target/release/clickstream serve >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
@@ -32,7 +40,7 @@ LUA
 
 run() { # label, wrk args...
   local label=$1; shift
-  wrk -t"$threads" -c64 -d"${seconds}s" --latency "$@" >"$work/$label.txt"
+  "${client_pin[@]}" wrk -t"$threads" -c64 -d"${seconds}s" --latency "$@" >"$work/$label.txt"
   local rps p50 p99
   rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$label.txt")
   p50=$(awk '$1 == "50%" {print $2}' "$work/$label.txt")
@@ -40,7 +48,7 @@ run() { # label, wrk args...
   printf '%-14s %10.0f req/s   p50 %8s   p99 %8s\n' "$label" "$rps" "$p50" "$p99"
   echo "$rps" >"$work/$label.rps"
 }
-echo "wrk, $threads thread(s), 64 connections, ${seconds}s each, loopback"
+echo "wrk, $threads thread(s), 64 connections, ${seconds}s each, loopback${ISOLATE:+, server and wrk on separate cores}"
 run livez "http://127.0.0.1:$port/livez"
 run convert -s "$work/convert.lua" "http://127.0.0.1:$port/convert"
 awk -v a="$(cat "$work/convert.rps")" -v b="$(cat "$work/livez.rps")" 'BEGIN {printf "POST /convert reaches %.0f%% of GET /livez throughput\n", 100 * a / b}'
