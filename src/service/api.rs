@@ -1,7 +1,7 @@
 //! Routes: thin translations from HTTP to the registry and the scoring module and back.
 
 use super::observe;
-use super::problem::{model_name, ApiError, Problem};
+use super::problem::{model_name, ApiError, Problem, ScoringErrors};
 use super::registry::{Registry, ReloadSummary, Snapshot};
 use super::settings::Settings;
 use super::wire::{
@@ -265,20 +265,14 @@ macro_rules! single_route {
     ($fn:ident, $path:literal, $output:ty, $answer:ident, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(
-            tag = "scoring",
-            request_body = SessionInput,
-            params(ScoreQuery),
-            responses(
-                (status = 200, body = $output),
-                (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-                (status = 401, description = "Missing or wrong API key", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "Version not loaded", body = Problem, content_type = "application/problem+json"),
-                (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-                (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = "Invalid fields, each with its path", body = Problem, content_type = "application/problem+json"),
-                (status = 503, description = "No valid version loaded", body = Problem, content_type = "application/problem+json"),
-            )
-        )]
+                    tag = "scoring",
+                    request_body = SessionInput,
+                    params(ScoreQuery),
+                    responses(
+                        (status = 200, body = $output),
+                        ScoringErrors,
+                    )
+                )]
         #[post($path)]
         pub async fn $fn(
             req: HttpRequest,

@@ -3,7 +3,7 @@
 //! Scoring runs off the async workers, on all cores.
 
 use super::api::{self, Answered, AppState};
-use super::problem::{ApiError, FieldIssue, Problem};
+use super::problem::{ApiError, FieldIssue, ScoringErrors};
 use super::wire::{
     from_json, BatchInput, ConvertOutput, RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput,
 };
@@ -323,13 +323,7 @@ macro_rules! batch_route {
             params(ScoreQuery),
             responses(
                 (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<$output>),
-                (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-                (status = 401, description = "Missing or wrong API key", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "Version not loaded", body = Problem, content_type = "application/problem+json"),
-                (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-                (status = 415, description = "Neither JSON nor CSV", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = "Invalid fields (paths like sessions[2].clicks[0].price or line 7, column price), or too many sessions", body = Problem, content_type = "application/problem+json"),
-                (status = 503, description = "No valid version loaded", body = Problem, content_type = "application/problem+json"),
+                ScoringErrors,
             )
         )]
         #[post($path)]

@@ -35,6 +35,34 @@ pub struct Problem {
     pub errors: Vec<FieldIssue>,
 }
 
+/// The errors every scoring route may answer, documented once for all of them.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only its OpenAPI description is used; ApiError builds the bodies.
+pub enum ScoringErrors {
+    /// The body could not be read (malformed JSON or CSV).
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// Missing or wrong API key.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The version asked for is not loaded.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The body is larger than `MAX_BODY_BYTES`.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not of a supported media type.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// Invalid fields, each with its path (`clicks[3].price`, `sessions[2].clicks[0].colour`,
+    /// `line 7, column price`), or a limit on clicks or sessions passed.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// No valid version of a model is loaded.
+    #[response(status = 503, content_type = "application/problem+json")]
+    NotReady(Problem),
+}
+
 #[derive(Debug)]
 pub enum ApiError {
     /// The body is not JSON (or not CSV) at all.
