@@ -359,7 +359,10 @@ pub fn split_latest_month(sessions: &[LabelledSession]) -> Split<'_> {
 }
 
 pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
-    let progress = Progress::new(14, config.quiet);
+    // Nine fixed steps, plus one per conversion candidate: four that are not boosting
+    // settings' own, and one per boosting setting.
+    let steps = 9 + 4 + config.boosting.len() as u64;
+    let progress = Progress::new(steps, config.quiet);
     progress.step(format!("reading {}", config.data.display()));
     let data = labels::read_labelled(
         &config.data,
