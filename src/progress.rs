@@ -33,9 +33,10 @@ impl Progress {
     pub fn step(&self, message: impl Into<String>) {
         let message = message.into();
         match &self.bar {
+            // The message first, so no redraw pairs the new count with the old step.
             Some(bar) => {
-                bar.inc(1);
                 bar.set_message(message);
+                bar.inc(1);
             }
             None if !self.quiet => {
                 eprintln!("[{:>6.1}s] {message}", self.start.elapsed().as_secs_f64())
