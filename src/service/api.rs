@@ -261,18 +261,17 @@ impl Answered for ScoreOutput {
 }
 
 /// A single-session route: the same checks, errors and documentation for each answer.
+// rustfmt re-indents the attribute inside this macro a little more on every run.
+#[rustfmt::skip]
 macro_rules! single_route {
     ($fn:ident, $path:literal, $output:ty, $answer:ident, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(
-                    tag = "scoring",
-                    request_body = SessionInput,
-                    params(ScoreQuery),
-                    responses(
-                        (status = 200, body = $output),
-                        ScoringErrors,
-                    )
-                )]
+            tag = "scoring",
+            request_body = SessionInput,
+            params(ScoreQuery),
+            responses((status = 200, body = $output), ScoringErrors)
+        )]
         #[post($path)]
         pub async fn $fn(
             req: HttpRequest,
