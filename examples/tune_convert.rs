@@ -13,7 +13,7 @@ use clickstream::labels;
 use clickstream::ml::classifier::{rebalance, BoostingParams, Classifier, Imbalance};
 use clickstream::ml::metrics;
 use clickstream::reader::ReadOptions;
-use clickstream::train::split_latest_month;
+use clickstream::train::{split_latest_month, TrainConfig};
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
@@ -45,49 +45,17 @@ fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let base = BoostingParams {
-        iterations: 150,
-        learning_rate: 0.05,
-        max_depth: 4,
-        min_leaf_weight: 20.0,
-        l2: 1.0,
-        subsample: 0.8,
-        colsample_bytree: 0.8,
-        max_leaves: None,
-        seed: 2008,
-    };
-    let grid: Vec<BoostingParams> = vec![
-        base.clone(),
-        BoostingParams {
-            iterations: 300,
-            learning_rate: 0.02,
-            max_depth: 3,
-            min_leaf_weight: 50.0,
-            ..base.clone()
-        },
-        BoostingParams {
-            iterations: 300,
-            learning_rate: 0.03,
-            max_depth: 3,
-            min_leaf_weight: 20.0,
-            colsample_bytree: 0.5,
-            ..base.clone()
-        },
+    // The trainer's own candidates, then leaf-wise variants that were tried and not kept.
+    let shipped = TrainConfig::default().boosting;
+    let base = shipped[0].clone();
+    let mut grid = shipped;
+    grid.extend([
         BoostingParams {
             iterations: 400,
             learning_rate: 0.03,
             max_depth: 8,
             min_leaf_weight: 15.0,
             max_leaves: Some(15),
-            ..base.clone()
-        },
-        BoostingParams {
-            iterations: 400,
-            learning_rate: 0.03,
-            max_depth: 8,
-            min_leaf_weight: 15.0,
-            max_leaves: Some(15),
-            colsample_bytree: 0.5,
             ..base.clone()
         },
         BoostingParams {
@@ -98,7 +66,7 @@ fn main() -> anyhow::Result<()> {
             max_leaves: Some(8),
             ..base.clone()
         },
-    ];
+    ]);
     for params in grid {
         let start = std::time::Instant::now();
         let r = rebalance(

@@ -80,3 +80,20 @@ pub fn synthetic_clickstream(path: &Path, sessions: usize, seed: u64) {
     }
     std::fs::write(path, out).expect("write the synthetic clickstream");
 }
+
+/// Runs `clickstream COMMAND --data DATA --models MODELS EXTRA...`.
+pub fn run_on(command: &str, data: &Path, models: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        command,
+        "--data",
+        data.to_str().expect("a UTF-8 data path"),
+        "--models",
+        models.to_str().expect("a UTF-8 models path"),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("the file exists")).expect("valid JSON")
+}

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run, text};
+use common::{read_json, run_on, text};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -27,18 +27,9 @@ fn the_real_clickstream_trains_above_the_floors() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let models = dir.path().join("models");
-    let out = run(&[
-        "train",
-        "--data",
-        data.to_str().expect("utf-8"),
-        "--models",
-        models.to_str().expect("utf-8"),
-        "--quiet",
-    ]);
+    let out = run_on("train", &data, &models, &["--quiet"]);
     assert!(out.status.success(), "train failed: {}", text(&out.stderr));
-    let report: Value =
-        serde_json::from_slice(&std::fs::read(models.join("report.json")).expect("report"))
-            .expect("json");
+    let report = read_json(&models.join("report.json"));
     let chosen = report["chosen_convert"].as_u64().expect("index") as usize;
     let m = &report["convert_candidates"][chosen]["metrics"];
     let auc = m["roc_auc"].as_f64().expect("auc");
@@ -57,14 +48,7 @@ fn the_real_clickstream_trains_above_the_floors() {
         .as_f64()
         .is_some_and(|s| s >= 0.18));
 
-    let out = run(&[
-        "evaluate",
-        "--data",
-        data.to_str().expect("utf-8"),
-        "--models",
-        models.to_str().expect("utf-8"),
-        "--json",
-    ]);
+    let out = run_on("evaluate", &data, &models, &["--json"]);
     assert!(
         out.status.success(),
         "evaluate failed: {}",

@@ -3,13 +3,9 @@
 
 mod common;
 
-use common::{run, synthetic_clickstream, text};
+use common::{read_json, run_on, synthetic_clickstream, text};
 use serde_json::Value;
 use std::fs;
-
-fn json(path: &std::path::Path) -> Value {
-    serde_json::from_slice(&fs::read(path).expect("file exists")).expect("valid JSON")
-}
 
 #[test]
 fn train_publishes_versions_that_evaluate_reads() {
@@ -17,27 +13,25 @@ fn train_publishes_versions_that_evaluate_reads() {
     let data = dir.path().join("clicks.csv");
     synthetic_clickstream(&data, 1500, 42);
     let models = dir.path().join("models");
-    let args = [
-        "train",
-        "--data",
-        data.to_str().expect("utf-8 path"),
-        "--models",
-        models.to_str().expect("utf-8 path"),
-        "--min-sessions-per-class",
-        "20",
-        "--quiet",
-    ];
-    let out = run(&args);
+    let train = || {
+        run_on(
+            "train",
+            &data,
+            &models,
+            &["--min-sessions-per-class", "20", "--quiet"],
+        )
+    };
+    let out = train();
     assert!(out.status.success(), "train failed: {}", text(&out.stderr));
     for name in ["convert", "revenue", "segment"] {
-        let manifest = json(&models.join(name).join("1").join("manifest.json"));
+        let manifest = read_json(&models.join(name).join("1").join("manifest.json"));
         assert_eq!(manifest["version"], 1);
         assert_eq!(manifest["name"], name);
         assert!(manifest["golden"].as_array().is_some_and(|g| !g.is_empty()));
         assert_eq!(manifest["training"]["file_name"], "clicks.csv");
         assert_eq!(manifest["feature_schema"]["version"], 1);
     }
-    let convert = json(&models.join("convert/1/manifest.json"));
+    let convert = read_json(&models.join("convert/1/manifest.json"));
     assert!(convert["threshold"].as_f64().is_some());
     assert_eq!(
         convert["score_distribution"]["quantiles"]
@@ -45,11 +39,13 @@ fn train_publishes_versions_that_evaluate_reads() {
             .map(Vec::len),
         Some(101)
     );
-    assert!(json(&models.join("segment/1/manifest.json"))["personas"]
-        .as_array()
-        .is_some_and(|p| p.len() >= 3));
+    assert!(
+        read_json(&models.join("segment/1/manifest.json"))["personas"]
+            .as_array()
+            .is_some_and(|p| p.len() >= 3)
+    );
 
-    let report = json(&models.join("report.json"));
+    let report = read_json(&models.join("report.json"));
     let chosen = report["chosen_convert"].as_u64().expect("index") as usize;
     let auc = report["convert_candidates"][chosen]["metrics"]["roc_auc"]
         .as_f64()
@@ -61,7 +57,7 @@ fn train_publishes_versions_that_evaluate_reads() {
         .contains("## Segments"));
 
     // A second run publishes the next version of each model.
-    let out = run(&args);
+    let out = train();
     assert!(
         out.status.success(),
         "second train failed: {}",
@@ -69,16 +65,7 @@ fn train_publishes_versions_that_evaluate_reads() {
     );
     assert!(models.join("convert/2/manifest.json").exists());
 
-    let out = run(&[
-        "evaluate",
-        "--data",
-        data.to_str().expect("utf-8 path"),
-        "--models",
-        models.to_str().expect("utf-8 path"),
-        "--version",
-        "1",
-        "--json",
-    ]);
+    let out = run_on("evaluate", &data, &models, &["--version", "1", "--json"]);
     assert!(
         out.status.success(),
         "evaluate failed: {}",
@@ -98,13 +85,7 @@ fn train_publishes_versions_that_evaluate_reads() {
     let sessions = eval["read"]["sessions"].as_f64().expect("sessions");
     assert!((eval["convert"]["sessions"].as_f64().expect("weight") - sessions).abs() < 1e-6);
 
-    let out = run(&[
-        "evaluate",
-        "--data",
-        data.to_str().expect("utf-8 path"),
-        "--models",
-        models.to_str().expect("utf-8 path"),
-    ]);
+    let out = run_on("evaluate", &data, &models, &[]);
     let printed = text(&out.stdout);
     assert!(
         printed.contains("8+ clicks") && printed.contains("95% interval"),
@@ -118,18 +99,12 @@ fn train_refuses_thin_data_and_weak_models_and_says_why() {
     let data = dir.path().join("clicks.csv");
     synthetic_clickstream(&data, 600, 7);
     let models = dir.path().join("models");
-    let base = [
+    let out = run_on(
         "train",
-        "--data",
-        data.to_str().expect("utf-8"),
-        "--models",
-        models.to_str().expect("utf-8"),
-        "--quiet",
-    ];
-
-    let mut thin = base.to_vec();
-    thin.extend(["--min-sessions-per-class", "100000"]);
-    let out = run(&thin);
+        &data,
+        &models,
+        &["--quiet", "--min-sessions-per-class", "100000"],
+    );
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("too thin"),
@@ -137,9 +112,18 @@ fn train_refuses_thin_data_and_weak_models_and_says_why() {
         text(&out.stderr)
     );
 
-    let mut floor = base.to_vec();
-    floor.extend(["--min-sessions-per-class", "10", "--min-roc-auc", "0.999"]);
-    let out = run(&floor);
+    let out = run_on(
+        "train",
+        &data,
+        &models,
+        &[
+            "--quiet",
+            "--min-sessions-per-class",
+            "10",
+            "--min-roc-auc",
+            "0.999",
+        ],
+    );
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("under the floor"),
@@ -157,14 +141,7 @@ fn train_reports_the_bad_row_of_an_invalid_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("bad.csv");
     fs::write(&data, "year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n2008,4,1,1,29,1,9,A13,1,5,1,28,2,1\n").expect("write");
-    let out = run(&[
-        "train",
-        "--data",
-        data.to_str().expect("utf-8"),
-        "--models",
-        dir.path().join("m").to_str().expect("utf-8"),
-        "--quiet",
-    ]);
+    let out = run_on("train", &data, &dir.path().join("m"), &["--quiet"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
@@ -199,20 +176,20 @@ fn an_outcomes_file_replaces_the_basket_proxy() {
     let outcomes_path = dir.path().join("orders.csv");
     fs::write(&outcomes_path, outcomes).expect("write outcomes");
     let models = dir.path().join("models");
-    let out = run(&[
+    let out = run_on(
         "train",
-        "--data",
-        data.to_str().expect("utf-8"),
-        "--outcomes",
-        outcomes_path.to_str().expect("utf-8"),
-        "--models",
-        models.to_str().expect("utf-8"),
-        "--min-sessions-per-class",
-        "20",
-        "--quiet",
-    ]);
+        &data,
+        &models,
+        &[
+            "--outcomes",
+            outcomes_path.to_str().expect("utf-8"),
+            "--min-sessions-per-class",
+            "20",
+            "--quiet",
+        ],
+    );
     assert!(out.status.success(), "train failed: {}", text(&out.stderr));
-    let manifest = json(&models.join("convert/1/manifest.json"));
+    let manifest = read_json(&models.join("convert/1/manifest.json"));
     assert_eq!(
         manifest["training"]["label_source"]["kind"],
         "outcomes_file"
@@ -222,7 +199,7 @@ fn an_outcomes_file_replaces_the_basket_proxy() {
         "orders.csv"
     );
     // Every click of every session is a valid prefix with an outcomes file.
-    let report = json(&models.join("report.json"));
+    let report = read_json(&models.join("report.json"));
     let prefixes = report["prefixes"][0].as_u64().expect("count")
         + report["prefixes"][1].as_u64().expect("count");
     assert_eq!(prefixes, report["read"]["clicks"].as_u64().expect("clicks"));

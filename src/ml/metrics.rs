@@ -51,12 +51,7 @@ pub fn roc_auc(scores: &[f64], labels: &[bool], weights: &[f64]) -> Option<f64> 
 
 /// Weighted average precision (PR-AUC as a step function, as scikit-learn computes it).
 pub fn average_precision(scores: &[f64], labels: &[bool], weights: &[f64]) -> Option<f64> {
-    let positives: f64 = labels
-        .iter()
-        .zip(weights)
-        .filter(|(y, _)| **y)
-        .map(|(_, w)| w)
-        .sum();
+    let positives = positive_weight(labels, weights);
     if positives <= 0.0 {
         return None;
     }
@@ -95,15 +90,19 @@ pub fn brier(probabilities: &[f64], labels: &[bool], weights: &[f64]) -> f64 {
     sum / total(weights)
 }
 
-/// Weighted fraction of positives.
-pub fn base_rate(labels: &[bool], weights: &[f64]) -> f64 {
-    let pos: f64 = labels
+/// Total weight of the positive examples.
+fn positive_weight(labels: &[bool], weights: &[f64]) -> f64 {
+    labels
         .iter()
         .zip(weights)
         .filter(|(y, _)| **y)
         .map(|(_, w)| w)
-        .sum();
-    pos / total(weights)
+        .sum()
+}
+
+/// Weighted fraction of positives.
+pub fn base_rate(labels: &[bool], weights: &[f64]) -> f64 {
+    positive_weight(labels, weights) / total(weights)
 }
 
 /// Weighted confusion matrix at a threshold (score >= threshold predicts positive).
@@ -153,12 +152,7 @@ fn ratio(a: f64, b: f64) -> f64 {
 
 /// The threshold that maximises weighted F1, scanning every distinct score.
 pub fn best_f1_threshold(scores: &[f64], labels: &[bool], weights: &[f64]) -> (f64, f64) {
-    let positives: f64 = labels
-        .iter()
-        .zip(weights)
-        .filter(|(y, _)| **y)
-        .map(|(_, w)| w)
-        .sum();
+    let positives = positive_weight(labels, weights);
     let (mut tp, mut fp) = (0.0, 0.0);
     let (mut best_t, mut best_f1) = (1.0, 0.0);
     for (score, dtp, dfp) in tie_groups(scores, labels, weights) {
