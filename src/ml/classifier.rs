@@ -2,6 +2,7 @@
 //! [`ConvertModel`] adds the prior correction that undoes the rebalancing (class weights or
 //! SMOTE shift the odds by a known factor) so probabilities stay calibrated.
 
+use super::booster::Booster;
 use super::scaler::{LinearForm, Scaler};
 use super::smote;
 use forust_ml::objective::ObjectiveType;
@@ -16,24 +17,6 @@ use serde::{Deserialize, Serialize};
 /// forust's matrices are column-major.
 pub(crate) fn column_major(x: ArrayView2<f64>) -> Vec<f64> {
     x.t().iter().copied().collect()
-}
-
-/// Raw booster output (log-odds or value) per row. forust allocates a vector per tree on
-/// each call; a single row, the serving case, walks the trees directly instead, adding
-/// them in the same order so the result is the same to the bit.
-pub(crate) fn boosted(booster: &GradientBooster, x: ArrayView2<f64>) -> Vec<f64> {
-    if let (1, Some(row)) = (x.nrows(), x.row(0).to_slice()) {
-        let used = booster.prediction_iteration.unwrap_or(booster.trees.len());
-        let sum = booster.trees[..used.min(booster.trees.len())]
-            .iter()
-            .fold(booster.base_score, |sum, tree| {
-                sum + tree.predict_row_from_row_slice(row, &booster.missing)
-            });
-        return vec![sum];
-    }
-    let data = column_major(x);
-    let matrix = Matrix::new(&data, x.nrows(), x.ncols());
-    booster.predict(&matrix, x.nrows() > 256)
 }
 
 pub(crate) fn sigmoid(z: f64) -> f64 {
@@ -264,7 +247,7 @@ pub struct ForestParams {
 #[serde(tag = "algorithm", rename_all = "snake_case")]
 pub enum Classifier {
     GradientBoosting {
-        booster: Box<GradientBooster>,
+        booster: Box<Booster>,
     },
     /// Coefficients on standardised features, oriented so that positive means "converts".
     Logistic(LinearForm),
@@ -294,7 +277,7 @@ impl Classifier {
         let targets: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
         let booster = params.fit(ObjectiveType::LogLoss, x, &targets, w)?;
         Ok(Classifier::GradientBoosting {
-            booster: Box::new(booster),
+            booster: Box::new(Booster::new(booster)),
         })
     }
 
@@ -348,7 +331,7 @@ impl Classifier {
     /// Log-odds of converting, one per row.
     pub fn log_odds(&self, x: ArrayView2<f64>) -> Vec<f64> {
         match self {
-            Classifier::GradientBoosting { booster } => boosted(booster, x),
+            Classifier::GradientBoosting { booster } => booster.predict(x),
             Classifier::Logistic(linear) => linear.predict(x),
             Classifier::RandomForest { trees, features } => {
                 let mut votes = vec![0.0; x.nrows()];
@@ -423,37 +406,6 @@ impl ConvertModel {
                 )
             }
             Classifier::RandomForest { .. } => None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ndarray::Array2;
-
-    #[test]
-    fn one_row_predictions_equal_batch_predictions_to_the_bit() {
-        let x = Array2::from_shape_fn((200, 4), |(i, j)| ((i * 7 + j * 13) % 17) as f64);
-        let y: Vec<f64> = (0..200).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
-        let params = BoostingParams {
-            iterations: 20,
-            learning_rate: 0.3,
-            max_depth: 3,
-            min_leaf_weight: 1.0,
-            l2: 1.0,
-            subsample: 1.0,
-            colsample_bytree: 1.0,
-            max_leaves: None,
-            seed: 3,
-        };
-        let booster = params
-            .fit(ObjectiveType::LogLoss, x.view(), &y, &vec![1.0; 200])
-            .expect("the booster fits");
-        let batch = boosted(&booster, x.view());
-        for (i, expected) in batch.iter().enumerate() {
-            let one = boosted(&booster, x.slice(ndarray::s![i..i + 1, ..]));
-            assert_eq!(one[0].to_bits(), expected.to_bits(), "row {i}");
         }
     }
 }

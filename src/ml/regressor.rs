@@ -1,10 +1,10 @@
 //! The revenue model: P(convert) from a conversion model times the revenue expected if the
 //! session converts, from a regressor fitted on converting sessions' prefixes.
 
-use super::classifier::{boosted, BoostingParams, ConvertModel, FitError};
+use super::booster::Booster;
+use super::classifier::{BoostingParams, ConvertModel, FitError};
 use super::scaler::{LinearForm, Scaler};
 use forust_ml::objective::ObjectiveType;
-use forust_ml::GradientBooster;
 use linfa::prelude::*;
 use linfa_linear::{Link, TweedieRegressor};
 use ndarray::{Array1, ArrayView2};
@@ -21,7 +21,7 @@ pub struct RidgeParams {
 #[serde(tag = "algorithm", rename_all = "snake_case")]
 pub enum Regressor {
     GradientBoosting {
-        booster: Box<GradientBooster>,
+        booster: Box<Booster>,
     },
     /// Ridge regression on standardised features (linfa-linear's Tweedie GLM with power 0
     /// and identity link).
@@ -46,7 +46,7 @@ impl Regressor {
         let w: Vec<f64> = w.iter().map(|v| v / mean).collect();
         let booster = params.fit(ObjectiveType::SquaredLoss, x, y, &w)?;
         Ok(Regressor::GradientBoosting {
-            booster: Box::new(booster),
+            booster: Box::new(Booster::new(booster)),
         })
     }
 
@@ -75,7 +75,7 @@ impl Regressor {
     /// Revenue if the session converts, never below zero.
     pub fn predict(&self, x: ArrayView2<f64>) -> Vec<f64> {
         let raw = match self {
-            Regressor::GradientBoosting { booster } => boosted(booster, x),
+            Regressor::GradientBoosting { booster } => booster.predict(x),
             Regressor::Linear(linear) => linear.predict(x),
         };
         raw.into_iter().map(|v| v.max(0.0)).collect()
