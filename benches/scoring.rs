@@ -81,6 +81,14 @@ fn benches(c: &mut Criterion) {
         "clicks": (1..=10).map(raw_click).collect::<Vec<_>>(),
     })
     .to_string();
+    c.bench_function("JSON body to session: 10 clicks", |b| {
+        b.iter(|| {
+            let input: clickstream::service::wire::SessionInput =
+                clickstream::service::wire::from_json(black_box(body.as_bytes()))
+                    .expect("a valid body");
+            black_box(input.parse("", 1000).expect("valid clicks"))
+        })
+    });
     let runtime = actix_web::rt::System::new();
     let settings = clickstream::service::settings::Settings::from_vars([(
         "MODELS_DIR".to_string(),

@@ -150,9 +150,12 @@ impl SessionInput<'_> {
 
 /// Parses a JSON body, naming the path of a value of the wrong type.
 pub fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
-    // Tracking paths costs on every value; only a failed parse pays for it.
-    if let Ok(value) = serde_json::from_slice(body) {
-        return Ok(value);
+    // Tracking paths costs on every value; only a failed parse pays for it. Checking the
+    // UTF-8 once for the whole body spares serde_json a check per string.
+    if let Ok(text) = std::str::from_utf8(body) {
+        if let Ok(value) = serde_json::from_str(text) {
+            return Ok(value);
+        }
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize(&mut de) {
