@@ -2,11 +2,12 @@
 //! service all call [`extract_into`] on a prefix of clicks; models record [`schema`] and
 //! refuse to load against a different one.
 
-use crate::domain::{Category, Click, Country, Location, Photography, ProductCode};
+use crate::domain::{Category, Click, Colour, Country, Location, Photography, ProductCode};
 use crate::labels::LabelledSession;
 use chrono::Weekday;
+use foldhash::{HashSet, HashSetExt};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Bumped whenever a feature is added, removed, reordered or computed differently.
 pub const VERSION: u32 = 1;
@@ -245,13 +246,11 @@ pub fn extract_into(prefix: &[Click], products: &ProductStats, out: &mut [f64]) 
             .count(),
         n,
     ));
-    w.put(
-        prefix
-            .iter()
-            .map(|c| c.colour)
-            .collect::<HashSet<_>>()
-            .len() as f64,
-    );
+    let mut colours = [false; Colour::ALL.len()];
+    for c in prefix {
+        colours[c.colour.index()] = true;
+    }
+    w.put(colours.iter().filter(|&&seen| seen).count() as f64);
 
     // The three most common countries of the UCI data get their own column; the generic
     // internet domains (.biz, .com, .int, .net, .org: codes 43-47) share one.

@@ -94,7 +94,13 @@ impl Complete {
 
     fn predict_row(&self, row: &[f64], missing: f64, base: f64) -> f64 {
         let missing_is_nan = missing.is_nan();
-        let is_missing = |v: f64| if missing_is_nan { v.is_nan() } else { v == missing };
+        let is_missing = |v: f64| {
+            if missing_is_nan {
+                v.is_nan()
+            } else {
+                v == missing
+            }
+        };
         if row.iter().any(|&v| is_missing(v)) {
             self.walk(row, base, |split: &Split, v: f64| {
                 // forust: a missing value takes its branch, others go left when `v < split`.
@@ -314,9 +320,13 @@ mod tests {
 
     fn same_as_forust(booster: &Booster, x: &Array2<f64>) {
         let data = column_major(x.view());
-        let expected = booster.inner.predict(&Matrix::new(&data, x.nrows(), 5), false);
-        for (rows, name) in [(x.view(), "parallel"), (x.slice(ndarray::s![..100, ..]), "serial")]
-        {
+        let expected = booster
+            .inner
+            .predict(&Matrix::new(&data, x.nrows(), 5), false);
+        for (rows, name) in [
+            (x.view(), "parallel"),
+            (x.slice(ndarray::s![..100, ..]), "serial"),
+        ] {
             let got = booster.predict(rows);
             for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
                 assert_eq!(g.to_bits(), e.to_bits(), "{name} row {i}");
@@ -324,7 +334,11 @@ mod tests {
         }
         let column_major = x.slice(ndarray::s![..3, ..]).t().to_owned();
         let got = booster.predict(column_major.t());
-        assert_eq!(got[2].to_bits(), expected[2].to_bits(), "non-contiguous rows");
+        assert_eq!(
+            got[2].to_bits(),
+            expected[2].to_bits(),
+            "non-contiguous rows"
+        );
     }
 
     #[test]
@@ -343,6 +357,9 @@ mod tests {
         assert_eq!(plain.trees.len(), booster.trees.len());
         let back: Booster = serde_json::from_str(&text).expect("reads back");
         let row = [3.0, 1.0, 4.0, 1.0];
-        assert_eq!(back.predict_row(&row).to_bits(), booster.predict_row(&row).to_bits());
+        assert_eq!(
+            back.predict_row(&row).to_bits(),
+            booster.predict_row(&row).to_bits()
+        );
     }
 }

@@ -58,13 +58,28 @@ pub(super) async fn read_body(
             return Err(ApiError::TooLarge { limit });
         }
     }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::Malformed(e.to_string()))?;
-        if body.len() + chunk.len() > limit {
+    let chunk = |c: Option<Result<Bytes, _>>| -> Result<Option<Bytes>, ApiError> {
+        c.transpose()
+            .map_err(|e: actix_web::error::PayloadError| ApiError::Malformed(e.to_string()))
+    };
+    // A small body usually arrives in one chunk: keep it as it is, without a copy.
+    let Some(first) = chunk(payload.next().await)? else {
+        return Ok(Bytes::new());
+    };
+    if first.len() > limit {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let Some(second) = chunk(payload.next().await)? else {
+        return Ok(first);
+    };
+    let mut body = web::BytesMut::from(&first[..]);
+    let mut next = Some(second);
+    while let Some(piece) = next {
+        if body.len() + piece.len() > limit {
             return Err(ApiError::TooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        body.extend_from_slice(&piece);
+        next = chunk(payload.next().await)?;
     }
     Ok(body.freeze())
 }
@@ -90,15 +105,15 @@ pub(super) fn with_versions<'a>(
     mut response: HttpResponse,
     versions: impl IntoIterator<Item = (&'a str, u32)>,
 ) -> HttpResponse {
-    let mut seen: Vec<String> = versions
-        .into_iter()
-        .map(|(name, v)| format!("{name}/{v}"))
-        .collect();
-    seen.sort();
+    let mut seen: Vec<(&str, u32)> = versions.into_iter().collect();
+    seen.sort_unstable();
     seen.dedup();
-    response
-        .extensions_mut()
-        .insert(ModelVersions(seen.join(",")));
+    let mut text = String::with_capacity(16 * seen.len());
+    for (i, (name, v)) in seen.iter().enumerate() {
+        use std::fmt::Write;
+        let _ = write!(text, "{}{name}/{v}", if i > 0 { "," } else { "" });
+    }
+    response.extensions_mut().insert(ModelVersions(text));
     response
 }
 

@@ -245,3 +245,28 @@ pub struct ScoreQuery {
     #[serde(default)]
     pub explain: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_malformed_not_a_panic() {
+        let body = b"{\"session_id\": \"s\xff\", \"clicks\": []}";
+        match from_json::<SessionInput>(body) {
+            Err(ApiError::Malformed(why)) => assert!(why.contains("unicode"), "{why}"),
+            Err(other) => panic!("expected malformed, got {other}"),
+            Ok(_) => panic!("invalid UTF-8 was accepted"),
+        }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_named_by_its_path() {
+        let body = br#"{"session_id": "s", "clicks": [{"year": "2008"}]}"#;
+        match from_json::<SessionInput>(body) {
+            Err(ApiError::Invalid(issues)) => assert_eq!(issues[0].path, "clicks[0].year"),
+            Err(other) => panic!("expected invalid, got {other}"),
+            Ok(_) => panic!("a string year was accepted"),
+        }
+    }
+}
