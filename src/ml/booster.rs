@@ -101,15 +101,16 @@ impl Complete {
                 v == missing
             }
         };
+        // forust: a missing value takes its branch, others go left when `v < split`. A NaN
+        // that is not the missing marker (forust panics there) goes left.
         if row.iter().any(|&v| is_missing(v)) {
             self.walk(row, base, |split: &Split, v: f64| {
-                // forust: a missing value takes its branch, others go left when `v < split`.
                 let m = is_missing(v);
-                (m & split.missing_right) | (!m & !(v < split.threshold))
+                (m & split.missing_right) | (!m & (v >= split.threshold))
             })
         } else {
             // No value is missing: one comparison per step.
-            self.walk(row, base, |split: &Split, v: f64| !(v < split.threshold))
+            self.walk(row, base, |split: &Split, v: f64| v >= split.threshold)
         }
     }
 
