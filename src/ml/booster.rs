@@ -20,13 +20,18 @@ const MAX_COMPLETE_DEPTH: usize = 8;
 /// Rows at or above this count are scored in parallel.
 const PARALLEL_ROWS: usize = 256;
 
+/// Split features index a 256-slot copy of the row, so a `u8` feature needs no bounds
+/// check; boosters reading a feature beyond it keep forust's walk.
+const ROW_SLOTS: usize = 256;
+
 /// Every tree padded to a complete binary tree of one depth: node `i` has children `2i + 1`
 /// and `2i + 2`, so a walk is `depth` steps of index arithmetic with no data-dependent
 /// branch. A leaf above the bottom is copied into every bottom slot under it, and the
 /// splits above those copies are placeholders whose direction does not matter.
 struct Complete {
     depth: usize,
-    /// Per tree, `2^depth - 1` splits.
+    /// Per tree, `2^depth` slots: the `2^depth - 1` splits, then one unused, so every
+    /// index the walk makes is a power-of-two mask away from being in bounds.
     splits: Vec<Split>,
     /// Per tree, `2^depth` leaf weights.
     leaves: Vec<f64>,
@@ -35,7 +40,7 @@ struct Complete {
 #[derive(Debug, Clone, Copy, Default)]
 struct Split {
     threshold: f64,
-    feature: u32,
+    feature: u8,
     missing_right: bool,
 }
 
@@ -48,7 +53,10 @@ impl Complete {
                 let node = tree.nodes.get(i)?;
                 if node.is_leaf {
                     deepest = deepest.max(d);
-                } else if d >= MAX_COMPLETE_DEPTH || node.has_missing_branch() {
+                } else if d >= MAX_COMPLETE_DEPTH
+                    || node.has_missing_branch()
+                    || node.split_feature >= ROW_SLOTS
+                {
                     return None;
                 } else {
                     stack.push((node.left_child, d + 1));
@@ -61,11 +69,11 @@ impl Complete {
         for tree in trees {
             depth = depth.max(depth_of(tree)?);
         }
-        let splits = (1 << depth) - 1;
+        let width = 1 << depth;
         let mut c = Complete {
             depth,
-            splits: vec![Split::default(); splits * trees.len()],
-            leaves: vec![0.0; (splits + 1) * trees.len()],
+            splits: vec![Split::default(); width * trees.len()],
+            leaves: vec![0.0; width * trees.len()],
         };
         for (t, tree) in trees.iter().enumerate() {
             // (forust node, complete slot, its depth)
@@ -74,14 +82,14 @@ impl Complete {
                 let node = &tree.nodes[i];
                 if node.is_leaf {
                     // The bottom slots under `slot`: a run of 2^(depth - d) leaves.
-                    let width = 1 << (depth - d);
-                    let first = ((slot + 1) << (depth - d)) - 1 - splits;
-                    let at = t * (splits + 1) + first;
-                    c.leaves[at..at + width].fill(f64::from(node.weight_value));
+                    let run = 1 << (depth - d);
+                    let first = ((slot + 1) << (depth - d)) - width;
+                    let at = t * width + first;
+                    c.leaves[at..at + run].fill(f64::from(node.weight_value));
                 } else {
-                    c.splits[t * splits + slot] = Split {
+                    c.splits[t * width + slot] = Split {
                         threshold: node.split_value,
-                        feature: node.split_feature as u32,
+                        feature: node.split_feature as u8,
                         missing_right: node.missing_node == node.right_child,
                     };
                     stack.push((node.left_child, 2 * slot + 1, d + 1));
@@ -92,7 +100,11 @@ impl Complete {
         Some(c)
     }
 
+    /// `row` must hold every feature a split reads (checked by the caller).
     fn predict_row(&self, row: &[f64], missing: f64, base: f64) -> f64 {
+        let mut slots = [0.0; ROW_SLOTS];
+        let n = row.len().min(ROW_SLOTS);
+        slots[..n].copy_from_slice(&row[..n]);
         let missing_is_nan = missing.is_nan();
         let is_missing = |v: f64| {
             if missing_is_nan {
@@ -104,49 +116,77 @@ impl Complete {
         // forust: a missing value takes its branch, others go left when `v < split`. A NaN
         // that is not the missing marker (forust panics there) goes left.
         if row.iter().any(|&v| is_missing(v)) {
-            self.walk(row, base, |split: &Split, v: f64| {
+            self.walk_any_depth(&slots, base, |split: &Split, v: f64| {
                 let m = is_missing(v);
                 (m & split.missing_right) | (!m & (v >= split.threshold))
             })
         } else {
             // No value is missing: one comparison per step.
-            self.walk(row, base, |split: &Split, v: f64| v >= split.threshold)
+            self.walk_any_depth(&slots, base, |split: &Split, v: f64| v >= split.threshold)
         }
     }
 
     #[inline(always)]
-    fn walk(&self, row: &[f64], base: f64, goes_right: impl Fn(&Split, f64) -> bool) -> f64 {
-        let splits = (1 << self.depth) - 1;
-        let trees = self.leaves.len() / (splits + 1);
-        let step = |tree: usize, slot: usize| {
-            let split = &self.splits[tree * splits + slot];
-            let right = goes_right(split, row[split.feature as usize]);
+    fn walk_any_depth(
+        &self,
+        row: &[f64; ROW_SLOTS],
+        base: f64,
+        goes_right: impl Fn(&Split, f64) -> bool,
+    ) -> f64 {
+        match self.depth {
+            0 => self.walk::<1>(row, base, goes_right),
+            1 => self.walk::<2>(row, base, goes_right),
+            2 => self.walk::<4>(row, base, goes_right),
+            3 => self.walk::<8>(row, base, goes_right),
+            4 => self.walk::<16>(row, base, goes_right),
+            5 => self.walk::<32>(row, base, goes_right),
+            6 => self.walk::<64>(row, base, goes_right),
+            7 => self.walk::<128>(row, base, goes_right),
+            _ => self.walk::<256>(row, base, goes_right),
+        }
+    }
+
+    /// Walks trees of width `W = 2^depth`. Indices are masked with `W - 1`, which changes
+    /// none of them (see `splits`) but lets the compiler drop every bounds check.
+    #[inline(always)]
+    fn walk<const W: usize>(
+        &self,
+        row: &[f64; ROW_SLOTS],
+        base: f64,
+        goes_right: impl Fn(&Split, f64) -> bool,
+    ) -> f64 {
+        let (splits, _) = self.splits.as_chunks::<W>();
+        let (leaves, _) = self.leaves.as_chunks::<W>();
+        let step = |tree: &[Split; W], slot: usize| {
+            let split = &tree[slot & (W - 1)];
+            let right = goes_right(split, row[usize::from(split.feature)]);
             2 * slot + 1 + usize::from(right)
         };
-        let leaf = |tree: usize, slot: usize| self.leaves[tree * (splits + 1) + slot - splits];
+        // After `depth` steps a slot is in W-1 ..= 2W-2: the leaves.
+        let leaf = |tree: &[f64; W], slot: usize| tree[(slot + 1) & (W - 1)];
         // Each step waits on the one before it; walking a few trees side by side gives
         // the processor independent chains to overlap. The sum keeps the trees' order.
         const LANES: usize = 8;
         let mut sum = base;
-        let mut first = 0;
-        while first + LANES <= trees {
+        let mut split_groups = splits.chunks_exact(LANES);
+        let mut leaf_groups = leaves.chunks_exact(LANES);
+        for (group, group_leaves) in split_groups.by_ref().zip(leaf_groups.by_ref()) {
             let mut slots = [0usize; LANES];
             for _ in 0..self.depth {
-                for (k, slot) in slots.iter_mut().enumerate() {
-                    *slot = step(first + k, *slot);
+                for (slot, tree) in slots.iter_mut().zip(group) {
+                    *slot = step(tree, *slot);
                 }
             }
-            for (k, &slot) in slots.iter().enumerate() {
-                sum += leaf(first + k, slot);
+            for (&slot, tree) in slots.iter().zip(group_leaves) {
+                sum += leaf(tree, slot);
             }
-            first += LANES;
         }
-        for tree in first..trees {
+        for (tree, tree_leaves) in split_groups.remainder().iter().zip(leaf_groups.remainder()) {
             let mut slot = 0;
             for _ in 0..self.depth {
                 slot = step(tree, slot);
             }
-            sum += leaf(tree, slot);
+            sum += leaf(tree_leaves, slot);
         }
         sum
     }
@@ -307,6 +347,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_feature_beyond_the_row_copy_keeps_forusts_walk() {
+        // Only the last of 300 columns tells the classes apart.
+        let x = Array2::from_shape_fn((300, 300), |(i, j)| {
+            if j == 299 {
+                f64::from(u8::from(i % 3 == 0)) + (i % 7) as f64
+            } else {
+                1.0
+            }
+        });
+        let booster = fitted_to_depth(&x, 3);
+        assert_eq!(booster.max_feature, Some(299));
+        assert!(booster.complete.is_none());
+        same_as_forust(&booster, &x);
+    }
+
     /// Leaves above the bottom (padded in the complete layout) must have been met.
     #[test]
     fn the_test_trees_have_leaves_at_several_depths() {
@@ -323,7 +379,7 @@ mod tests {
         let data = column_major(x.view());
         let expected = booster
             .inner
-            .predict(&Matrix::new(&data, x.nrows(), 5), false);
+            .predict(&Matrix::new(&data, x.nrows(), x.ncols()), false);
         for (rows, name) in [
             (x.view(), "parallel"),
             (x.slice(ndarray::s![..100, ..]), "serial"),
