@@ -80,9 +80,34 @@ pub struct SessionInput<'a> {
     #[schema(value_type = String, example = "s-1001", min_length = 1, max_length = 64, pattern = "\\S")]
     pub session_id: Cow<'a, str>,
     /// At least one; at most `MAX_CLICKS_PER_SESSION` (1000 by default).
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "clicks")]
     #[schema(min_items = 1)]
     pub clicks: Vec<ClickInput<'a>>,
+}
+
+/// serde_json gives no length for arrays, so serde's `Vec` grows from empty, copying
+/// clicks at each doubling; a live session's clicks fit the first allocation here.
+fn clicks<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ClickInput<'a>>, D::Error> {
+    struct Clicks<'a>(std::marker::PhantomData<ClickInput<'a>>);
+    impl<'de: 'a, 'a> serde::de::Visitor<'de> for Clicks<'a> {
+        type Value = Vec<ClickInput<'a>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of clicks")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).clamp(16, 1024));
+            while let Some(click) = seq.next_element()? {
+                out.push(click);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_seq(Clicks(std::marker::PhantomData))
 }
 
 /// Many sessions in one request.
@@ -257,6 +282,23 @@ mod tests {
             Err(ApiError::Malformed(why)) => assert!(why.contains("unicode"), "{why}"),
             Err(other) => panic!("expected malformed, got {other}"),
             Ok(_) => panic!("invalid UTF-8 was accepted"),
+        }
+    }
+
+    #[test]
+    fn clicks_that_are_not_an_array_are_named() {
+        let body = br#"{"session_id": "s", "clicks": "many"}"#;
+        match from_json::<SessionInput>(body) {
+            Err(ApiError::Invalid(issues)) => {
+                assert_eq!(issues[0].path, "clicks");
+                assert!(
+                    issues[0].message.contains("an array of clicks"),
+                    "{}",
+                    issues[0].message
+                );
+            }
+            Err(other) => panic!("expected invalid, got {other}"),
+            Ok(_) => panic!("a string was accepted as clicks"),
         }
     }
 
