@@ -36,8 +36,8 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The recorder keeps every histogram sample until upkeep folds it into the buckets; with
-/// no one scraping `/metrics` that grew without bound (about 16 bytes per request: a
-/// million-request load test took the server from 135 to 254 MiB). `install_recorder`
+/// no one scraping `/metrics` that grew without bound (about 16 bytes per request: a load
+/// test of several million requests took the server to 254 MiB). `install_recorder`
 /// leaves upkeep to the caller, so a small thread runs it.
 fn start_upkeep(handle: &PrometheusHandle) {
     let handle = handle.clone();
