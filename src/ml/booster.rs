@@ -2,10 +2,11 @@
 //!
 //! forust keeps each tree in its own vector of 80-byte nodes that also carry training
 //! statistics; walking 300 of them for one live session spent most of its time on cache
-//! misses. [`Booster`] lays every tree out once, at load, in one vector of small nodes and
-//! walks that instead. The sum is taken in forust's order (base score, then each tree's
-//! leaf weight widened from `f32`), so predictions are the same to the bit; a test checks
-//! it against forust's own `predict`. Only forust's booster is stored in model files.
+//! misses and mispredicted branches. [`Booster`] lays every tree out once, when it is
+//! fitted or loaded, as a complete binary tree in flat vectors, and walks that instead.
+//! The sum is taken in forust's order (base score, then each tree's leaf weight widened
+//! from `f32`), so predictions are the same to the bit; a test checks it against forust's
+//! own `predict`. Only forust's booster is stored in model files.
 
 use forust_ml::GradientBooster;
 use ndarray::ArrayView2;
@@ -276,6 +277,9 @@ impl<'de> Deserialize<'de> for Booster {
         // walk in bounds and free of cycles.
         for tree in &inner.trees {
             let len = tree.nodes.len();
+            if len == 0 {
+                return Err(serde::de::Error::custom("a boosted tree has no nodes"));
+            }
             for (i, node) in tree.nodes.iter().enumerate().filter(|(_, n)| !n.is_leaf) {
                 let ok = |child: usize| child > i && child < len;
                 if !(ok(node.left_child) && ok(node.right_child) && ok(node.missing_node)) {
@@ -316,10 +320,9 @@ mod tests {
             max_leaves: None,
             seed: 3,
         };
-        let booster = params
+        params
             .fit(ObjectiveType::LogLoss, x.view(), &y, &vec![1.0; x.nrows()])
-            .expect("the booster fits");
-        Booster::new(booster)
+            .expect("the booster fits")
     }
 
     /// Some values are missing, so the missing branches are taken too.
@@ -396,6 +399,28 @@ mod tests {
             expected[2].to_bits(),
             "non-contiguous rows"
         );
+    }
+
+    #[test]
+    fn a_file_whose_tree_loops_or_is_empty_is_refused() {
+        let x = Array2::from_shape_fn((200, 4), |(i, j)| ((i * 7 + j * 13) % 17) as f64);
+        let mut value = serde_json::to_value(fitted(&x)).expect("serialises");
+        let nodes = &mut value["trees"][0]["nodes"];
+        let split = nodes
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .position(|n| n["is_leaf"] == false)
+            .expect("a split");
+        nodes[split]["left_child"] = serde_json::json!(split);
+        let refused = serde_json::from_value::<Booster>(value.clone()).err();
+        assert!(
+            refused.is_some_and(|e| e.to_string().contains("not one of its descendants")),
+            "a node pointing at itself was accepted"
+        );
+        value["trees"][0]["nodes"] = serde_json::json!([]);
+        let refused = serde_json::from_value::<Booster>(value).err();
+        assert!(refused.is_some_and(|e| e.to_string().contains("no nodes")));
     }
 
     #[test]

@@ -198,7 +198,7 @@ impl BoostingParams {
         x: ArrayView2<f64>,
         y: &[f64],
         w: &[f64],
-    ) -> Result<GradientBooster, FitError> {
+    ) -> Result<Booster, FitError> {
         self.check()?;
         let err = |e: forust_ml::errors::ForustError| FitError::Boosting(e.to_string());
         let mut booster = GradientBooster::default()
@@ -223,7 +223,7 @@ impl BoostingParams {
         let data = column_major(x);
         let matrix = Matrix::new(&data, x.nrows(), x.ncols());
         booster.fit(&matrix, y, w, None).map_err(err)?;
-        Ok(booster)
+        Ok(Booster::new(booster))
     }
 }
 
@@ -277,7 +277,7 @@ impl Classifier {
         let targets: Vec<f64> = y.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect();
         let booster = params.fit(ObjectiveType::LogLoss, x, &targets, w)?;
         Ok(Classifier::GradientBoosting {
-            booster: Box::new(Booster::new(booster)),
+            booster: Box::new(booster),
         })
     }
 

@@ -46,7 +46,7 @@ impl Regressor {
         let w: Vec<f64> = w.iter().map(|v| v / mean).collect();
         let booster = params.fit(ObjectiveType::SquaredLoss, x, y, &w)?;
         Ok(Regressor::GradientBoosting {
-            booster: Box::new(Booster::new(booster)),
+            booster: Box::new(booster),
         })
     }
 
