@@ -58,30 +58,25 @@ pub(super) async fn read_body(
             return Err(ApiError::TooLarge { limit });
         }
     }
-    let chunk = |c: Option<Result<Bytes, _>>| -> Result<Option<Bytes>, ApiError> {
-        c.transpose()
-            .map_err(|e: actix_web::error::PayloadError| ApiError::Malformed(e.to_string()))
-    };
-    // A small body usually arrives in one chunk: keep it as it is, without a copy.
-    let Some(first) = chunk(payload.next().await)? else {
-        return Ok(Bytes::new());
-    };
-    if first.len() > limit {
-        return Err(ApiError::TooLarge { limit });
-    }
-    let Some(second) = chunk(payload.next().await)? else {
-        return Ok(first);
-    };
-    let mut body = web::BytesMut::from(&first[..]);
-    let mut next = Some(second);
-    while let Some(piece) = next {
-        if body.len() + piece.len() > limit {
+    // A small body usually arrives in one chunk: keep that one as it is, without a copy.
+    let mut only: Option<Bytes> = None;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::Malformed(e.to_string()))?;
+        let held = only.as_ref().map_or(body.len(), Bytes::len);
+        if held + chunk.len() > limit {
             return Err(ApiError::TooLarge { limit });
         }
-        body.extend_from_slice(&piece);
-        next = chunk(payload.next().await)?;
+        match only.take() {
+            None if body.is_empty() => only = Some(chunk),
+            Some(first) => {
+                body.extend_from_slice(&first);
+                body.extend_from_slice(&chunk);
+            }
+            None => body.extend_from_slice(&chunk),
+        }
     }
-    Ok(body.freeze())
+    Ok(only.unwrap_or_else(|| body.freeze()))
 }
 
 /// The request's media type without parameters, lower case.
