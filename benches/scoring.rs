@@ -5,8 +5,12 @@
 use actix_web::{test, web, App};
 use clickstream::domain::{Click, RawClick, Session, SessionId};
 use clickstream::features;
-use clickstream::ml::model_file::{self, ModelName};
+use clickstream::ml::classifier::ConvertModel;
+use clickstream::ml::model_file::{self, ModelKind};
+use clickstream::ml::regressor::RevenueModel;
+use clickstream::ml::segment::SegmentModel;
 use clickstream::scoring;
+use clickstream::service::registry::Trigger;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::path::Path;
@@ -50,13 +54,10 @@ fn ten_clicks() -> Session {
 
 fn benches(c: &mut Criterion) {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    let load =
-        |name| model_file::load_version(&models, name, None).expect("the shipped models load");
-    let (convert, revenue, segment) = (
-        load(ModelName::Convert),
-        load(ModelName::Revenue),
-        load(ModelName::Segment),
-    );
+    let shipped = "the shipped models load";
+    let convert = model_file::load_version::<ConvertModel>(&models, None).expect(shipped);
+    let revenue = model_file::load_version::<RevenueModel>(&models, None).expect(shipped);
+    let segment = model_file::load_version::<SegmentModel>(&models, None).expect(shipped);
     let session = ten_clicks();
 
     c.bench_function("features: 10-click session", |b| {
@@ -96,8 +97,8 @@ fn benches(c: &mut Criterion) {
     )])
     .expect("valid settings");
     let registry = std::sync::Arc::new(clickstream::service::registry::Registry::new(&settings));
-    registry.reload();
-    let state = web::Data::new(clickstream::service::api::AppState {
+    registry.reload(Trigger::Start);
+    let state = web::Data::new(clickstream::service::http::AppState {
         registry,
         api_keys: Vec::new(),
         settings: std::sync::Arc::new(settings),
@@ -105,9 +106,9 @@ fn benches(c: &mut Criterion) {
     let app = runtime.block_on(test::init_service(
         App::new()
             .app_data(state)
-            .service(clickstream::service::api::score)
-            .service(clickstream::service::api::convert)
-            .service(clickstream::service::api::livez),
+            .service(clickstream::service::routes::scoring::score)
+            .service(clickstream::service::routes::scoring::convert)
+            .service(clickstream::service::routes::health::livez),
     ));
     for route in ["/score", "/convert"] {
         c.bench_function(&format!("POST {route} handler: 10-click session"), |b| {

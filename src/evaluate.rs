@@ -3,8 +3,11 @@
 use crate::dataset::{self, PrefixSet};
 use crate::evaluation::{self, ConvertMetrics, RevenueMetrics};
 use crate::labels::{self, LabelledSession};
+use crate::ml::classifier::ConvertModel;
 use crate::ml::classifier::FitError;
-use crate::ml::model_file::{self, LoadError, ModelName};
+use crate::ml::model_file::{self, LoadError, ModelKind};
+use crate::ml::regressor::RevenueModel;
+use crate::ml::segment::SegmentModel;
 use crate::reader::{ReadOptions, ReadStats};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -27,8 +30,6 @@ pub enum EvaluateError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Fit(#[from] FitError),
-    #[error("the {0} folder holds another kind of model")]
-    WrongKind(ModelName),
     #[error("{0} holds no session with a valid prefix")]
     Empty(String),
 }
@@ -55,12 +56,10 @@ pub struct EvaluateReport {
 }
 
 pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError> {
-    let load = |name| model_file::load_version(&config.models_dir, name, config.version);
-    let (convert, revenue, segment) = (
-        load(ModelName::Convert)?,
-        load(ModelName::Revenue)?,
-        load(ModelName::Segment)?,
-    );
+    let (dir, version) = (&config.models_dir, config.version);
+    let convert = model_file::load_version::<ConvertModel>(dir, version)?;
+    let revenue = model_file::load_version::<RevenueModel>(dir, version)?;
+    let segment = model_file::load_version::<SegmentModel>(dir, version)?;
     let data = labels::read_labelled(
         &config.data,
         config.outcomes.as_deref(),
@@ -74,20 +73,8 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     if set.is_empty() {
         return Err(EvaluateError::Empty(data.file_name));
     }
-    // `load` checked that each folder holds the model it is named after.
-    let wrong = |name| EvaluateError::WrongKind(name);
-    let convert_model = convert
-        .model
-        .as_convert()
-        .ok_or(wrong(ModelName::Convert))?;
-    let revenue_model = revenue
-        .model
-        .as_revenue()
-        .ok_or(wrong(ModelName::Revenue))?;
-    let segment_model = segment
-        .model
-        .as_segment()
-        .ok_or(wrong(ModelName::Segment))?;
+    let (convert_model, revenue_model, segment_model) =
+        (&convert.model, &revenue.model, &segment.model);
     let p = convert_model.probabilities(set.features.view());
     let threshold = convert.manifest.threshold.unwrap_or(0.5);
     let convert_metrics = evaluation::convert_metrics(&p, &set, threshold);
@@ -112,9 +99,9 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     Ok(EvaluateReport {
         data_file: data.file_name,
         read: data.stats,
-        versions: [&convert, &revenue, &segment]
+        versions: [&convert.manifest, &revenue.manifest, &segment.manifest]
             .iter()
-            .map(|m| (m.manifest.name.to_string(), m.manifest.version))
+            .map(|m| (m.name.to_string(), m.version))
             .collect(),
         convert_roc_auc_95: evaluation::roc_auc_interval(&p, &set, 200, 2008),
         convert: convert_metrics,

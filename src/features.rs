@@ -331,6 +331,17 @@ pub fn extract(prefix: &[Click], products: &ProductStats) -> Vec<f64> {
     row
 }
 
+/// One prefix as the one-row matrix the models predict on: the service's answers and the
+/// model files' golden self-tests both go through here.
+pub fn row(prefix: &[Click], products: &ProductStats) -> ndarray::Array2<f64> {
+    let mut row = ndarray::Array2::zeros((1, COUNT));
+    // A fresh (1, COUNT) array is contiguous and standard-layout, so it has a slice.
+    if let Some(out) = row.as_slice_mut() {
+        extract_into(prefix, products, out);
+    }
+    row
+}
+
 struct Writer<'a> {
     out: &'a mut [f64],
     at: usize,

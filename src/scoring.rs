@@ -4,8 +4,10 @@
 use crate::domain::Session;
 use crate::features;
 use crate::labels;
-use crate::ml::model_file::{LoadedModel, Model};
-use ndarray::Array2;
+use crate::ml::classifier::ConvertModel;
+use crate::ml::model_file::{Loaded, ModelKind, ModelName};
+use crate::ml::regressor::RevenueModel;
+use crate::ml::segment::SegmentModel;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -52,44 +54,55 @@ pub struct SegmentAnswer {
     pub distance: f64,
 }
 
+/// Why a loaded model could not answer. Loading checks what it can (kinds, personas,
+/// golden cases), so these mean a model file that passed its checks misbehaves on this
+/// input: an internal error, never an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
-    #[error("model {0} is not a {1} model")]
-    WrongKind(String, &'static str),
-    #[error("model {model} version {version} produced a non-finite output")]
-    NonFinite { model: &'static str, version: u32 },
+    #[error("{model} version {version} produced a non-finite {output}")]
+    NonFinite {
+        model: ModelName,
+        version: u32,
+        output: &'static str,
+    },
+    #[error("{model} version {version} gave no prediction for a one-row input")]
+    NoPrediction { model: ModelName, version: u32 },
+    #[error("segment version {version} assigned persona {persona_id}, which it does not describe")]
+    UnknownPersona { version: u32, persona_id: usize },
 }
 
 /// Explanations list this many features, strongest first.
 const EXPLAIN_TOP: usize = 6;
 
-fn row(session: &Session, model: &Model) -> Array2<f64> {
-    Array2::from_shape_vec(
-        (1, features::COUNT),
-        features::extract(session.clicks(), model.products()),
-    )
-    .expect("extract returns COUNT values")
-}
-
-fn finite(value: f64, model: &'static str, version: u32) -> Result<f64, ScoreError> {
+fn finite<M: ModelKind>(
+    value: f64,
+    loaded: &Loaded<M>,
+    output: &'static str,
+) -> Result<f64, ScoreError> {
     if value.is_finite() {
         Ok(value)
     } else {
-        Err(ScoreError::NonFinite { model, version })
+        Err(ScoreError::NonFinite {
+            model: M::NAME,
+            version: loaded.manifest.version,
+            output,
+        })
     }
 }
 
+/// The one prediction a one-row input gives.
+fn only<M: ModelKind, T>(values: Vec<T>, loaded: &Loaded<M>) -> Result<T, ScoreError> {
+    values.into_iter().next().ok_or(ScoreError::NoPrediction {
+        model: M::NAME,
+        version: loaded.manifest.version,
+    })
+}
+
 pub fn convert(
-    loaded: &LoadedModel,
+    loaded: &Loaded<ConvertModel>,
     session: &Session,
     explain: bool,
 ) -> Result<ConvertAnswer, ScoreError> {
-    let Model::Convert(model) = &loaded.model else {
-        return Err(ScoreError::WrongKind(
-            loaded.manifest.name.to_string(),
-            "convert",
-        ));
-    };
     let manifest = &loaded.manifest;
     let threshold = manifest.threshold.unwrap_or(0.5);
     if labels::first_basket(session.clicks()).is_some() {
@@ -103,13 +116,9 @@ pub fn convert(
             explanation: None,
         });
     }
-    let x = row(session, &loaded.model);
-    let p = model
-        .probabilities(x.view())
-        .first()
-        .copied()
-        .unwrap_or(f64::NAN);
-    let probability = finite(p, "convert", manifest.version)?;
+    let x = loaded.row(session.clicks());
+    let p = only(loaded.model.probabilities(x.view()), loaded)?;
+    let probability = finite(p, loaded, "probability")?;
     let tier = match &manifest.tiers {
         Some(t) if probability >= t.high => Tier::High,
         Some(t) if probability >= t.medium => Tier::Medium,
@@ -118,7 +127,7 @@ pub fn convert(
         None => Tier::Low,
     };
     let explanation = if explain {
-        model.contributions(x.view()).map(|c| {
+        loaded.model.contributions(x.view()).map(|c| {
             let mut parts: Vec<Contribution> = c
                 .into_iter()
                 .enumerate()
@@ -150,13 +159,10 @@ pub fn convert(
     })
 }
 
-pub fn revenue(loaded: &LoadedModel, session: &Session) -> Result<RevenueAnswer, ScoreError> {
-    let Model::Revenue(model) = &loaded.model else {
-        return Err(ScoreError::WrongKind(
-            loaded.manifest.name.to_string(),
-            "revenue",
-        ));
-    };
+pub fn revenue(
+    loaded: &Loaded<RevenueModel>,
+    session: &Session,
+) -> Result<RevenueAnswer, ScoreError> {
     if labels::first_basket(session.clicks()).is_some() {
         // The basket is known: its revenue is the contract's, not a forecast.
         let known = labels::proxy_outcome(session.clicks()).revenue;
@@ -167,50 +173,34 @@ pub fn revenue(loaded: &LoadedModel, session: &Session) -> Result<RevenueAnswer,
             already_converted: true,
         });
     }
-    let x = row(session, &loaded.model);
-    let version = loaded.manifest.version;
-    let p = model
-        .predict(x.view())
-        .into_iter()
-        .next()
-        .ok_or(ScoreError::NonFinite {
-            model: "revenue",
-            version,
-        })?;
+    let x = loaded.row(session.clicks());
+    let p = only(loaded.model.predict(x.view()), loaded)?;
     Ok(RevenueAnswer {
-        expected_revenue: finite(p.expected, "revenue", version)?,
-        revenue_if_converts: finite(p.if_converts, "revenue", version)?,
-        probability: finite(p.probability, "revenue", version)?,
+        expected_revenue: finite(p.expected, loaded, "expected revenue")?,
+        revenue_if_converts: finite(p.if_converts, loaded, "revenue if it converts")?,
+        probability: finite(p.probability, loaded, "probability")?,
         already_converted: false,
     })
 }
 
-pub fn segment(loaded: &LoadedModel, session: &Session) -> Result<SegmentAnswer, ScoreError> {
-    let Model::Segment(model) = &loaded.model else {
-        return Err(ScoreError::WrongKind(
-            loaded.manifest.name.to_string(),
-            "segment",
-        ));
-    };
-    let x = row(session, &loaded.model);
-    let version = loaded.manifest.version;
-    let (id, distance) =
-        model
-            .assign(x.view())
-            .into_iter()
-            .next()
-            .ok_or(ScoreError::NonFinite {
-                model: "segment",
-                version,
-            })?;
-    let persona = model.personas.get(id).ok_or(ScoreError::NonFinite {
-        model: "segment",
-        version,
-    })?;
+pub fn segment(
+    loaded: &Loaded<SegmentModel>,
+    session: &Session,
+) -> Result<SegmentAnswer, ScoreError> {
+    let x = loaded.row(session.clicks());
+    let (id, distance) = only(loaded.model.assign(x.view()), loaded)?;
+    let persona = loaded
+        .model
+        .personas
+        .get(id)
+        .ok_or(ScoreError::UnknownPersona {
+            version: loaded.manifest.version,
+            persona_id: id,
+        })?;
     Ok(SegmentAnswer {
         persona_id: id,
         name: persona.name.clone(),
         description: persona.description.clone(),
-        distance: finite(distance, "segment", version)?,
+        distance: finite(distance, loaded, "distance")?,
     })
 }

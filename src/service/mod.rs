@@ -1,23 +1,28 @@
 //! `clickstream serve`: the HTTP service over the versioned model files.
+//!
+//! Layers, lowest first (a module imports only those before it; ARCHITECTURE.md):
+//! `settings`, `observe` (metric names) -> `registry` (typed model slots, the one reload)
+//! -> `problem` (the error table) -> `wire` (request and answer bodies) -> `http`
+//! (plumbing: bodies, media types, credentials, request logs) -> `scorer` (one per model)
+//! -> `routes` (handlers and the route table) -> this module (the server).
 
-pub mod api;
-pub mod batch;
+pub mod http;
 pub mod observe;
 pub mod problem;
 pub mod registry;
+pub mod routes;
+pub mod scorer;
 pub mod settings;
 pub mod wire;
 
-use actix_web::dev::{Server, Service};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, App, HttpResponse, HttpServer};
-use api::AppState;
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use http::AppState;
 use problem::ApiError;
-use registry::Registry;
+use registry::{Registry, Trigger};
 use settings::{LogFormat, Settings};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -26,9 +31,9 @@ use utoipa_swagger_ui::SwaggerUi;
 #[openapi(
     info(
         title = "clickstream",
-        description = "Scores online-shop sessions while the shopper browses: conversion probability, expected revenue and persona. Errors are application/problem+json (RFC 9457).",
+        description = "Scores online-shop sessions while the shopper browses: conversion probability, expected revenue and persona. Errors are application/problem+json (RFC 9457) with a stable `code`; the table of codes follows.",
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &ErrorTable),
     tags(
         (name = "scoring", description = "Answers for sessions"),
         (name = "models", description = "Loaded model versions"),
@@ -51,12 +56,24 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
+/// Appends the error table to the document's description, so it is written once.
+struct ErrorTable;
+
+impl utoipa::Modify for ErrorTable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let table = problem::table_markdown();
+        let description = openapi.info.description.get_or_insert_with(String::new);
+        description.push_str("\n\n");
+        description.push_str(&table);
+    }
+}
+
 /// The OpenAPI document of the API, as the server serves it at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(api::configure)
+        .configure(routes::configure)
         .split_for_parts()
         .1
 }
@@ -80,33 +97,10 @@ fn method_not_allowed(cfg: &mut web::ServiceConfig, allowed: &[(String, String)]
         cfg.service(
             web::resource(path.as_str()).default_service(web::to(move || {
                 let methods = methods.clone();
-                async move {
-                    let problem = ApiError::MethodNotAllowed(methods.clone()).problem();
-                    HttpResponse::MethodNotAllowed()
-                        .insert_header(("Allow", methods))
-                        .content_type("application/problem+json")
-                        .json(problem)
-                }
+                async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(methods)) }
             })),
         );
     }
-}
-
-/// Rescans the models folder, logs what changed and records it in the metrics.
-pub fn reload(registry: &Registry, trigger: &str) -> registry::ReloadSummary {
-    let summary = registry.reload();
-    if trigger == "start"
-        || !summary.loaded.is_empty()
-        || !summary.failed.is_empty()
-        || !summary.unloaded.is_empty()
-    {
-        tracing::info!(trigger, loaded = ?summary.loaded, failed = ?summary.failed, unloaded = ?summary.unloaded, "models reloaded");
-    }
-    for failure in &summary.failed {
-        tracing::warn!(trigger, failure = %failure, "model version refused");
-    }
-    observe::reload(trigger, &summary, &registry.snapshot());
-    summary
 }
 
 /// A bound, not yet running server: tests bind port 0 and read the port back.
@@ -121,7 +115,7 @@ impl Application {
     pub fn build(settings: Settings) -> std::io::Result<Application> {
         observe::handle();
         let registry = Arc::new(Registry::new(&settings));
-        reload(&registry, "start");
+        registry.reload(Trigger::Start);
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
@@ -159,11 +153,11 @@ impl Application {
             let query_errors = web::QueryConfig::default()
                 .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into());
             let path_errors = web::PathConfig::default()
-                .error_handler(|e, _| ApiError::NotFound(e.to_string()).into());
+                .error_handler(|e, _| ApiError::RouteNotFound(e.to_string()).into());
             let (app, api) = App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
-                .configure(api::configure)
+                .configure(routes::configure)
                 .split_for_parts();
             app.app_data(state.clone())
                 .app_data(query_errors)
@@ -179,48 +173,11 @@ impl Application {
                 )
                 .configure(|cfg| method_not_allowed(cfg, &allowed))
                 .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(ApiError::NotFound(
+                    Err::<HttpResponse, _>(ApiError::RouteNotFound(
                         "no such route; see /docs for the API".into(),
                     ))
                 }))
-                .wrap_fn(|req, srv| {
-                    let start = Instant::now();
-                    let id = req
-                        .headers()
-                        .get("X-Request-Id")
-                        .and_then(|v| v.to_str().ok())
-                        .filter(|v| !v.is_empty() && v.len() <= 128)
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                    let method = req.method().to_string();
-                    let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
-                    let fut = srv.call(req);
-                    async move {
-                        let mut res = fut.await?;
-                        let status = res.status().as_u16();
-                        observe::request(&route, &method, status, start.elapsed().as_secs_f64());
-                        let models = res
-                            .response()
-                            .extensions()
-                            .get::<api::ModelVersions>()
-                            .map(|v| v.0.clone())
-                            .unwrap_or_default();
-                        tracing::info!(
-                            request_id = %id,
-                            method = %method,
-                            route = %route,
-                            status,
-                            latency_ms = start.elapsed().as_secs_f64() * 1000.0,
-                            models = %models,
-                            "request"
-                        );
-                        if let Ok(value) = HeaderValue::from_str(&id) {
-                            res.headers_mut()
-                                .insert(HeaderName::from_static("x-request-id"), value);
-                        }
-                        Ok(res)
-                    }
-                })
+                .wrap(middleware::from_fn(http::observe_request))
         })
         .listen(listener)?;
         if let Some(workers) = workers {
@@ -252,10 +209,11 @@ impl Application {
                 };
                 while hangups.recv().await.is_some() {
                     let registry = registry.clone();
-                    if let Ok(summary) =
-                        tokio::task::spawn_blocking(move || registry.reload()).await
+                    // The reload logs and counts itself; a failed worker is all that is left.
+                    if let Err(e) =
+                        tokio::task::spawn_blocking(move || registry.reload(Trigger::Sighup)).await
                     {
-                        tracing::info!(loaded = ?summary.loaded, failed = ?summary.failed, unloaded = ?summary.unloaded, "reloaded on SIGHUP");
+                        tracing::error!(error = %e, "the SIGHUP reload did not finish");
                     }
                 }
             });
@@ -268,12 +226,10 @@ impl Application {
                 loop {
                     ticks.tick().await;
                     let registry = registry.clone();
-                    if let Ok(summary) =
-                        tokio::task::spawn_blocking(move || registry.reload()).await
+                    if let Err(e) =
+                        tokio::task::spawn_blocking(move || registry.reload(Trigger::Poll)).await
                     {
-                        if !summary.loaded.is_empty() || !summary.failed.is_empty() {
-                            tracing::info!(loaded = ?summary.loaded, failed = ?summary.failed, unloaded = ?summary.unloaded, "reloaded by polling");
-                        }
+                        tracing::error!(error = %e, "a polling reload did not finish");
                     }
                 }
             });

@@ -1,6 +1,6 @@
-//! Prometheus metrics: one recorder per process, the names in one place.
+//! Prometheus metrics: one recorder per process, the names in one place. The lowest layer
+//! of the service: it knows metric names and labels, not who records them.
 
-use super::registry::{ReloadSummary, Snapshot};
 use crate::ml::model_file::ModelName;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::HashMap;
@@ -116,39 +116,39 @@ pub fn persona(version: u32, name: &str) {
         .increment(1);
 }
 
-/// Load results of one reload, and a `model_info` gauge per version (1 loaded and serving
-/// by default, 0.5 loaded, 0 unloaded).
-pub fn reload(trigger: &str, summary: &ReloadSummary, snapshot: &Snapshot) {
-    metrics::counter!("model_reloads_total", "trigger" => trigger.to_owned()).increment(1);
-    let model_of = |entry: &str| entry.split('/').next().unwrap_or("").to_owned();
-    for entry in &summary.loaded {
-        metrics::counter!("model_loads_total", "model" => model_of(entry), "result" => "loaded")
-            .increment(1);
-    }
-    for entry in &summary.failed {
-        metrics::counter!("model_loads_total", "model" => model_of(entry), "result" => "failed")
-            .increment(1);
-    }
-    for entry in &summary.unloaded {
-        let mut parts = entry.split('/');
-        let (model, version) = (
-            parts.next().unwrap_or("").to_owned(),
-            parts.next().unwrap_or("").to_owned(),
-        );
-        metrics::gauge!("model_info", "model" => model, "version" => version).set(0.0);
-    }
-    for (name, slot) in &snapshot.slots {
-        for version in slot.loaded.keys() {
-            let value = if slot.default == Some(*version) {
-                1.0
-            } else {
-                0.5
-            };
-            metrics::gauge!("model_info", "model" => name.as_str(), "version" => version.to_string()).set(value);
-        }
-        metrics::gauge!("model_failed_versions", "model" => name.as_str())
-            .set(slot.failed.len() as f64);
-    }
+/// One reload ran, for whatever reason (`start`, `sighup`, `poll`, `admin`).
+pub fn reload(trigger: &'static str) {
+    metrics::counter!("model_reloads_total", "trigger" => trigger).increment(1);
+}
+
+/// A version was read from disk: loaded, or refused.
+pub fn model_load(model: ModelName, loaded: bool) {
+    let result = if loaded { "loaded" } else { "failed" };
+    metrics::counter!("model_loads_total", "model" => model.as_str(), "result" => result)
+        .increment(1);
+}
+
+/// Where a version stands, as the `model_info` gauge shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VersionState {
+    /// Loaded and answering requests that name no version.
+    Default,
+    Loaded,
+    Unloaded,
+}
+
+pub fn model_info(model: ModelName, version: u32, state: VersionState) {
+    let value = match state {
+        VersionState::Default => 1.0,
+        VersionState::Loaded => 0.5,
+        VersionState::Unloaded => 0.0,
+    };
+    metrics::gauge!("model_info", "model" => model.as_str(), "version" => version.to_string())
+        .set(value);
+}
+
+pub fn failed_versions(model: ModelName, count: usize) {
+    metrics::gauge!("model_failed_versions", "model" => model.as_str()).set(count as f64);
 }
 
 #[cfg(test)]

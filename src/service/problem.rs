@@ -1,14 +1,172 @@
-//! Every error the API returns, mapped to an HTTP status in one place and written as
-//! `application/problem+json` (RFC 9457).
+//! The one error table of the API, in the style of Meilisearch's error codes: every error
+//! has a stable machine-readable `code`, its HTTP status and its problem `type` URI, and is
+//! written as `application/problem+json` (RFC 9457). The OpenAPI description of each
+//! route's errors is generated from the same table.
 
 use super::registry::SelectError;
-use crate::ml::model_file::ModelName;
 use crate::scoring::ScoreError;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
+use utoipa::openapi::{self, RefOr};
 use utoipa::ToSchema;
+
+/// Every error the API can answer. Adding one means choosing its status, its text and the
+/// routes that document it: each `match` below is exhaustive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorCode {
+    MalformedBody,
+    InvalidRequest,
+    MissingApiKey,
+    InvalidApiKey,
+    MissingAdminToken,
+    InvalidAdminToken,
+    RouteNotFound,
+    ModelNotFound,
+    VersionNotLoaded,
+    AdminDisabled,
+    MethodNotAllowed,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    Internal,
+    NotReady,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::MalformedBody,
+        ErrorCode::InvalidRequest,
+        ErrorCode::MissingApiKey,
+        ErrorCode::InvalidApiKey,
+        ErrorCode::MissingAdminToken,
+        ErrorCode::InvalidAdminToken,
+        ErrorCode::RouteNotFound,
+        ErrorCode::ModelNotFound,
+        ErrorCode::VersionNotLoaded,
+        ErrorCode::AdminDisabled,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::Internal,
+        ErrorCode::NotReady,
+    ];
+
+    /// The stable name clients match on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedBody => "malformed_body",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::MissingApiKey => "missing_api_key",
+            ErrorCode::InvalidApiKey => "invalid_api_key",
+            ErrorCode::MissingAdminToken => "missing_admin_token",
+            ErrorCode::InvalidAdminToken => "invalid_admin_token",
+            ErrorCode::RouteNotFound => "route_not_found",
+            ErrorCode::ModelNotFound => "model_not_found",
+            ErrorCode::VersionNotLoaded => "version_not_loaded",
+            ErrorCode::AdminDisabled => "admin_disabled",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::Internal => "internal",
+            ErrorCode::NotReady => "not_ready",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::MalformedBody => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::MissingApiKey
+            | ErrorCode::InvalidApiKey
+            | ErrorCode::MissingAdminToken
+            | ErrorCode::InvalidAdminToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::RouteNotFound
+            | ErrorCode::ModelNotFound
+            | ErrorCode::VersionNotLoaded
+            | ErrorCode::AdminDisabled => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The problem `type`: a tag URI (RFC 4151), stable and unique, naming the code. It is
+    /// an identifier, not a page to fetch; the codes are documented in the OpenAPI document.
+    pub fn type_uri(self) -> String {
+        format!("tag:clickstream,2026:problem:{}", self.as_str())
+    }
+
+    /// What the code means, for the OpenAPI document.
+    pub fn description(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedBody => "The body could not be read: not JSON, not CSV, or cut short.",
+            ErrorCode::InvalidRequest => "Invalid fields, each with its path (`clicks[3].price`, `sessions[2].clicks[0].colour`, `line 7, column price`, `query`), or a limit on clicks or sessions passed.",
+            ErrorCode::MissingApiKey => "API keys are configured and the request has no `X-Api-Key` header.",
+            ErrorCode::InvalidApiKey => "The `X-Api-Key` header holds no configured key.",
+            ErrorCode::MissingAdminToken => "No `Authorization: Bearer <ADMIN_TOKEN>` header.",
+            ErrorCode::InvalidAdminToken => "The bearer token is not the admin token.",
+            ErrorCode::RouteNotFound => "No route has this path; see `/docs`.",
+            ErrorCode::ModelNotFound => "No model has this name; models are convert, revenue and segment.",
+            ErrorCode::VersionNotLoaded => "The version asked for with `?version=` is not loaded; the detail lists those that are.",
+            ErrorCode::AdminDisabled => "The admin routes are disabled: no `ADMIN_TOKEN` is configured.",
+            ErrorCode::MethodNotAllowed => "The path exists but not with this method; `Allow` lists those it serves.",
+            ErrorCode::BodyTooLarge => "The body is larger than `MAX_BODY_BYTES`.",
+            ErrorCode::UnsupportedMediaType => "The body is not of a media type the route reads.",
+            ErrorCode::Internal => "A model misbehaved on this input (a non-finite output, say) or a worker failed; logged with its cause.",
+            ErrorCode::NotReady => "A model needed to answer has no valid version loaded; the detail says why.",
+        }
+    }
+
+    /// A detail as a real answer would carry it, for the documented examples.
+    fn example_detail(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedBody => {
+                "the body could not be read: EOF while parsing an object at line 1 column 15"
+            }
+            ErrorCode::InvalidRequest => "1 field is invalid",
+            ErrorCode::MissingApiKey => "an API key is required in X-Api-Key",
+            ErrorCode::InvalidApiKey => "the API key is not valid",
+            ErrorCode::MissingAdminToken => "Authorization: Bearer <token> is required",
+            ErrorCode::InvalidAdminToken => "the admin token is not valid",
+            ErrorCode::RouteNotFound => "no such route; see /docs for the API",
+            ErrorCode::ModelNotFound => {
+                "unknown model \"churn\"; models are convert, revenue, segment"
+            }
+            ErrorCode::VersionNotLoaded => {
+                "version 9 of convert is not loaded; loaded versions: [1]"
+            }
+            ErrorCode::AdminDisabled => {
+                "the admin routes are disabled: no ADMIN_TOKEN is configured"
+            }
+            ErrorCode::MethodNotAllowed => "this path serves POST only",
+            ErrorCode::BodyTooLarge => "the body is larger than the limit of 33554432 bytes",
+            ErrorCode::UnsupportedMediaType => {
+                "content type \"text/plain\" is not supported; send application/json"
+            }
+            ErrorCode::Internal => {
+                "internal error: convert version 1 produced a non-finite probability"
+            }
+            ErrorCode::NotReady => "not ready: convert: no version found",
+        }
+    }
+
+    fn example(self) -> Problem {
+        let errors = match self {
+            ErrorCode::InvalidRequest => vec![FieldIssue {
+                path: "clicks[3].price".into(),
+                message:
+                    "got \"0\", expected a price in US dollars greater than 0 and at most 100000"
+                        .into(),
+            }],
+            _ => Vec::new(),
+        };
+        Problem::new(self, self.example_detail().to_owned(), errors)
+    }
+}
 
 /// One bad field of a request.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -22,45 +180,41 @@ pub struct FieldIssue {
     pub message: String,
 }
 
-/// An RFC 9457 problem document.
+/// An RFC 9457 problem document, with the error's stable `code`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({"type": "about:blank", "title": "Unprocessable Content", "status": 422, "detail": "1 field is invalid", "errors": [{"path": "clicks[3].price", "message": "got \"0\", expected a price in US dollars greater than 0 and at most 100000"}]}))]
+#[schema(example = json!({"type": "tag:clickstream,2026:problem:invalid_request", "title": "Unprocessable Entity", "status": 422, "code": "invalid_request", "detail": "1 field is invalid", "errors": [{"path": "clicks[3].price", "message": "got \"0\", expected a price in US dollars greater than 0 and at most 100000"}]}))]
 pub struct Problem {
+    /// A URI naming the kind of problem, one per `code`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
     pub status: u16,
+    /// Stable and machine-readable: match on this, not on `detail`.
+    pub code: String,
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldIssue>,
 }
 
-/// The errors every scoring route may answer, documented once for all of them.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // Only its OpenAPI description is used; ApiError builds the bodies.
-pub enum ScoringErrors {
-    /// The body could not be read (malformed JSON or CSV).
-    #[response(status = 400, content_type = "application/problem+json")]
-    Malformed(Problem),
-    /// Missing or wrong API key.
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Problem),
-    /// The version asked for is not loaded.
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(Problem),
-    /// The body is larger than `MAX_BODY_BYTES`.
-    #[response(status = 413, content_type = "application/problem+json")]
-    TooLarge(Problem),
-    /// The body is not of a supported media type.
-    #[response(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Problem),
-    /// Invalid fields, each with its path (`clicks[3].price`, `sessions[2].clicks[0].colour`,
-    /// `line 7, column price`), or a limit on clicks or sessions passed.
-    #[response(status = 422, content_type = "application/problem+json")]
-    Invalid(Problem),
-    /// No valid version of a model is loaded.
-    #[response(status = 503, content_type = "application/problem+json")]
-    NotReady(Problem),
+impl Problem {
+    fn new(code: ErrorCode, detail: String, errors: Vec<FieldIssue>) -> Problem {
+        let status = code.status();
+        Problem {
+            kind: code.type_uri(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            code: code.as_str().into(),
+            detail,
+            errors,
+        }
+    }
+}
+
+/// Which credential a request lacked or got wrong; each has its own challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey,
+    AdminToken,
 }
 
 #[derive(Debug)]
@@ -76,10 +230,14 @@ pub enum ApiError {
     TooLarge {
         limit: usize,
     },
-    NotFound(String),
+    RouteNotFound(String),
+    ModelNotFound(String),
+    VersionNotLoaded(String),
+    AdminDisabled,
     /// The path exists; these methods are what it serves.
     MethodNotAllowed(String),
-    Unauthorized(String),
+    MissingCredential(Credential),
+    WrongCredential(Credential),
     NotReady(Vec<String>),
     Internal(String),
 }
@@ -91,6 +249,26 @@ impl fmt::Display for ApiError {
 }
 
 impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Malformed(_) => ErrorCode::MalformedBody,
+            ApiError::Invalid(_) => ErrorCode::InvalidRequest,
+            ApiError::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
+            ApiError::TooLarge { .. } => ErrorCode::BodyTooLarge,
+            ApiError::RouteNotFound(_) => ErrorCode::RouteNotFound,
+            ApiError::ModelNotFound(_) => ErrorCode::ModelNotFound,
+            ApiError::VersionNotLoaded(_) => ErrorCode::VersionNotLoaded,
+            ApiError::AdminDisabled => ErrorCode::AdminDisabled,
+            ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::MissingCredential(Credential::ApiKey) => ErrorCode::MissingApiKey,
+            ApiError::MissingCredential(Credential::AdminToken) => ErrorCode::MissingAdminToken,
+            ApiError::WrongCredential(Credential::ApiKey) => ErrorCode::InvalidApiKey,
+            ApiError::WrongCredential(Credential::AdminToken) => ErrorCode::InvalidAdminToken,
+            ApiError::NotReady(_) => ErrorCode::NotReady,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
     fn detail(&self) -> String {
         match self {
             ApiError::Malformed(why) => format!("the body could not be read: {why}"),
@@ -104,8 +282,23 @@ impl ApiError {
             ApiError::TooLarge { limit } => {
                 format!("the body is larger than the limit of {limit} bytes")
             }
-            ApiError::NotFound(what) | ApiError::Unauthorized(what) => what.clone(),
+            ApiError::RouteNotFound(what)
+            | ApiError::ModelNotFound(what)
+            | ApiError::VersionNotLoaded(what) => what.clone(),
+            ApiError::AdminDisabled => {
+                "the admin routes are disabled: no ADMIN_TOKEN is configured".into()
+            }
             ApiError::MethodNotAllowed(methods) => format!("this path serves {methods} only"),
+            ApiError::MissingCredential(Credential::ApiKey) => {
+                "an API key is required in X-Api-Key".into()
+            }
+            ApiError::MissingCredential(Credential::AdminToken) => {
+                "Authorization: Bearer <token> is required".into()
+            }
+            ApiError::WrongCredential(Credential::ApiKey) => "the API key is not valid".into(),
+            ApiError::WrongCredential(Credential::AdminToken) => {
+                "the admin token is not valid".into()
+            }
             ApiError::NotReady(reasons) => format!("not ready: {}", reasons.join("; ")),
             ApiError::Internal(what) => format!("internal error: {what}"),
         }
@@ -119,33 +312,17 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
-        let status = self.status_code();
-        Problem {
-            kind: "about:blank".into(),
-            title: status.canonical_reason().unwrap_or("Error").into(),
-            status: status.as_u16(),
-            detail: self.detail(),
-            errors: match self {
-                ApiError::Invalid(issues) => issues.clone(),
-                _ => Vec::new(),
-            },
-        }
+        let errors = match self {
+            ApiError::Invalid(issues) => issues.clone(),
+            _ => Vec::new(),
+        };
+        Problem::new(self.code(), self.detail(), errors)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().status()
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -154,8 +331,32 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("application/problem+json");
-        if let ApiError::Unauthorized(_) = self {
-            response.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            // RFC 9110 asks a 401 for a challenge. API keys have no registered scheme, so
+            // theirs names the header; the admin route is RFC 6750 bearer.
+            ApiError::MissingCredential(Credential::ApiKey)
+            | ApiError::WrongCredential(Credential::ApiKey) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    "ApiKey realm=\"clickstream\", header=\"X-Api-Key\"",
+                ));
+            }
+            ApiError::MissingCredential(Credential::AdminToken) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"clickstream-admin\"",
+                ));
+            }
+            ApiError::WrongCredential(Credential::AdminToken) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"clickstream-admin\", error=\"invalid_token\"",
+                ));
+            }
+            ApiError::MethodNotAllowed(methods) => {
+                response.insert_header((header::ALLOW, methods.as_str()));
+            }
+            _ => {}
         }
         response.json(self.problem())
     }
@@ -164,7 +365,7 @@ impl ResponseError for ApiError {
 impl From<SelectError> for ApiError {
     fn from(e: SelectError) -> ApiError {
         match e {
-            SelectError::VersionNotLoaded { .. } => ApiError::NotFound(e.to_string()),
+            SelectError::VersionNotLoaded { .. } => ApiError::VersionNotLoaded(e.to_string()),
             SelectError::NoVersion(_) => ApiError::NotReady(vec![e.to_string()]),
         }
     }
@@ -173,14 +374,165 @@ impl From<SelectError> for ApiError {
 impl From<ScoreError> for ApiError {
     fn from(e: ScoreError) -> ApiError {
         match e {
-            ScoreError::WrongKind(..) | ScoreError::NonFinite { .. } => {
-                ApiError::Internal(e.to_string())
-            }
+            ScoreError::NonFinite { .. }
+            | ScoreError::NoPrediction { .. }
+            | ScoreError::UnknownPersona { .. } => ApiError::Internal(e.to_string()),
         }
     }
 }
 
-/// A model name from a path segment.
-pub fn model_name(text: &str) -> Result<ModelName, ApiError> {
-    text.parse().map_err(ApiError::NotFound)
+/// Errors of the scoring routes, single and batch.
+pub const SCORING: &[ErrorCode] = &[
+    ErrorCode::MalformedBody,
+    ErrorCode::MissingApiKey,
+    ErrorCode::InvalidApiKey,
+    ErrorCode::VersionNotLoaded,
+    ErrorCode::BodyTooLarge,
+    ErrorCode::UnsupportedMediaType,
+    ErrorCode::InvalidRequest,
+    ErrorCode::Internal,
+    ErrorCode::NotReady,
+];
+/// Errors of `GET /models/{name}`.
+pub const MODEL: &[ErrorCode] = &[ErrorCode::ModelNotFound];
+/// Errors of `GET /readyz`.
+pub const READINESS: &[ErrorCode] = &[ErrorCode::NotReady];
+/// Errors of `POST /admin/reload`.
+pub const ADMIN: &[ErrorCode] = &[
+    ErrorCode::MissingAdminToken,
+    ErrorCode::InvalidAdminToken,
+    ErrorCode::AdminDisabled,
+    ErrorCode::Internal,
+];
+/// Errors any request may meet whatever its route: listed in the document's description.
+pub const ANY_ROUTE: &[ErrorCode] = &[ErrorCode::RouteNotFound, ErrorCode::MethodNotAllowed];
+
+/// The OpenAPI responses of a set of codes: one response per status, its description
+/// listing each code, with one example body per code.
+fn responses(codes: &[ErrorCode]) -> BTreeMap<String, RefOr<openapi::Response>> {
+    let mut by_status: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
+    for &code in codes {
+        by_status
+            .entry(code.status().as_u16())
+            .or_default()
+            .push(code);
+    }
+    by_status
+        .into_iter()
+        .map(|(status, codes)| {
+            let description = codes
+                .iter()
+                .map(|c| format!("`{}`: {}", c.as_str(), c.description()))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            let examples = codes.iter().map(|c| {
+                (
+                    c.as_str(),
+                    openapi::example::ExampleBuilder::new()
+                        .value(serde_json::to_value(c.example()).ok())
+                        .build(),
+                )
+            });
+            let content = openapi::ContentBuilder::new()
+                .schema(Some(openapi::Ref::from_schema_name("Problem")))
+                .examples_from_iter(examples)
+                .build();
+            let response = openapi::ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", content)
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+/// The table as a Markdown list, for the document's description.
+pub fn table_markdown() -> String {
+    ErrorCode::ALL
+        .iter()
+        .map(|c| {
+            format!(
+                "| `{}` | {} | {} |",
+                c.as_str(),
+                c.status().as_u16(),
+                c.description()
+            )
+        })
+        .fold(
+            "| code | status | meaning |\n|---|---|---|".to_owned(),
+            |table, row| table + "\n" + &row,
+        )
+}
+
+/// The errors of the scoring routes, for their `responses(...)`.
+pub struct ScoringErrors;
+impl utoipa::IntoResponses for ScoringErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        responses(SCORING)
+    }
+}
+
+pub struct ModelErrors;
+impl utoipa::IntoResponses for ModelErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        responses(MODEL)
+    }
+}
+
+pub struct ReadinessErrors;
+impl utoipa::IntoResponses for ReadinessErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        responses(READINESS)
+    }
+}
+
+pub struct AdminErrors;
+impl utoipa::IntoResponses for AdminErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        responses(ADMIN)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_unique_and_documented_somewhere() {
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len(), "a code name is repeated");
+        for code in ErrorCode::ALL {
+            let documented = [SCORING, MODEL, READINESS, ADMIN, ANY_ROUTE]
+                .iter()
+                .any(|set| set.contains(&code));
+            assert!(documented, "{code:?} is in no documented set");
+        }
+    }
+
+    #[test]
+    fn every_api_error_answers_with_its_code_status_and_type() {
+        let errors = [
+            ApiError::Malformed("x".into()),
+            ApiError::invalid("clicks", "x"),
+            ApiError::MissingCredential(Credential::ApiKey),
+            ApiError::WrongCredential(Credential::AdminToken),
+            ApiError::MethodNotAllowed("GET".into()),
+            ApiError::NotReady(vec!["convert: no version found".into()]),
+        ];
+        for e in errors {
+            let p = e.problem();
+            assert_eq!(p.status, e.code().status().as_u16());
+            assert_eq!(p.code, e.code().as_str());
+            assert_eq!(p.kind, e.code().type_uri());
+            assert_ne!(p.kind, "about:blank");
+        }
+        let r = ApiError::MissingCredential(Credential::ApiKey).error_response();
+        let challenge = r
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .expect("a challenge");
+        assert!(!challenge.to_str().unwrap_or("").starts_with("Bearer"));
+    }
 }

@@ -68,9 +68,9 @@ pub struct Settings {
     #[serde(default)]
     pub pin_segment: Option<u32>,
     /// `CANARY`: `model:version:percent`, e.g. `convert:3:10` sends 10% of sessions (by a
-    /// stable hash of the session id) to version 3 of convert.
-    #[serde(default)]
-    pub canary: Option<String>,
+    /// stable hash of the session id) to version 3 of convert. Parsed once, here.
+    #[serde(default, deserialize_with = "canary")]
+    pub canary: Option<Canary>,
     /// `POLL_INTERVAL_SECS`: rescan the models folder this often; unset or 0 disables.
     #[serde(default)]
     pub poll_interval_secs: Option<u64>,
@@ -100,6 +100,14 @@ fn log_format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LogFormat, D::Er
     }
 }
 
+/// `CANARY` from its text form; the message names the variable, as envy's would not.
+fn canary<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Canary>, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse::<Canary>().map(Some).map_err(|problem| {
+        serde::de::Error::custom(format!("CANARY={text:?} is invalid: {problem}"))
+    })
+}
+
 fn default_port() -> u16 {
     8080
 }
@@ -127,7 +135,33 @@ fn default_max_loaded() -> usize {
 pub struct Canary {
     pub model: ModelName,
     pub version: u32,
+    /// 0..=100.
     pub percent: u8,
+}
+
+impl std::str::FromStr for Canary {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Canary, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let [model, version, percent] = parts.as_slice() else {
+            return Err("expected model:version:percent, e.g. convert:3:10".into());
+        };
+        let model = model.parse::<ModelName>()?;
+        let version = version
+            .parse::<u32>()
+            .map_err(|_| "the version must be a whole number".to_owned())?;
+        let percent = percent
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 100)
+            .ok_or_else(|| "the percent must be a whole number from 0 to 100".to_owned())?;
+        Ok(Canary {
+            model,
+            version,
+            percent,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,38 +210,7 @@ impl Settings {
                 return Err(invalid(name, "0".into(), "must be at least 1"));
             }
         }
-        self.canary()?;
         Ok(())
-    }
-
-    /// The parsed `CANARY`, if set.
-    pub fn canary(&self) -> Result<Option<Canary>, SettingsError> {
-        let Some(text) = &self.canary else {
-            return Ok(None);
-        };
-        let bad = |problem: &str| SettingsError::Invalid {
-            name: "CANARY",
-            value: text.clone(),
-            problem: problem.into(),
-        };
-        let parts: Vec<&str> = text.split(':').collect();
-        let [model, version, percent] = parts.as_slice() else {
-            return Err(bad("expected model:version:percent, e.g. convert:3:10"));
-        };
-        let model = model.parse::<ModelName>().map_err(|e| bad(&e))?;
-        let version = version
-            .parse::<u32>()
-            .map_err(|_| bad("the version must be a whole number"))?;
-        let percent = percent
-            .parse::<u8>()
-            .ok()
-            .filter(|p| *p <= 100)
-            .ok_or_else(|| bad("the percent must be a whole number from 0 to 100"))?;
-        Ok(Some(Canary {
-            model,
-            version,
-            percent,
-        }))
     }
 
     pub fn pin(&self, model: ModelName) -> Option<u32> {
@@ -275,7 +278,7 @@ mod tests {
         ]))
         .expect("valid settings");
         assert_eq!(
-            s.canary().expect("valid canary"),
+            s.canary,
             Some(Canary {
                 model: ModelName::Convert,
                 version: 3,

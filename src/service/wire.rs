@@ -261,6 +261,78 @@ pub struct ScoreOutput {
     pub segment: SegmentOutput,
 }
 
+/// Answers for many sessions, in the order they came.
+#[derive(Serialize, ToSchema)]
+pub struct BatchOutput<T> {
+    pub results: Vec<T>,
+}
+
+/// A conversion answer as one CSV row (the explanation has no flat form).
+#[derive(Serialize)]
+pub struct ConvertRow<'a> {
+    session_id: &'a str,
+    model_version: u32,
+    probability: f64,
+    will_convert: bool,
+    threshold: f64,
+    percentile: f64,
+    tier: Tier,
+    already_converted: bool,
+}
+
+impl<'a> From<&'a ConvertOutput> for ConvertRow<'a> {
+    fn from(c: &'a ConvertOutput) -> Self {
+        ConvertRow {
+            session_id: &c.session_id,
+            model_version: c.model_version,
+            probability: c.probability,
+            will_convert: c.will_convert,
+            threshold: c.threshold,
+            percentile: c.percentile,
+            tier: c.tier,
+            already_converted: c.already_converted,
+        }
+    }
+}
+
+/// All three answers as one CSV row: the nested answers' fields side by side.
+#[derive(Serialize)]
+pub struct ScoreRow<'a> {
+    session_id: &'a str,
+    convert_version: u32,
+    probability: f64,
+    will_convert: bool,
+    percentile: f64,
+    tier: Tier,
+    already_converted: bool,
+    revenue_version: u32,
+    expected_revenue: f64,
+    revenue_if_converts: f64,
+    segment_version: u32,
+    persona_id: usize,
+    persona: &'a str,
+}
+
+impl<'a> From<&'a ScoreOutput> for ScoreRow<'a> {
+    fn from(s: &'a ScoreOutput) -> Self {
+        ScoreRow {
+            session_id: &s.session_id,
+            convert_version: s.convert.model_version,
+            probability: s.convert.probability,
+            will_convert: s.convert.will_convert,
+            percentile: s.convert.percentile,
+            tier: s.convert.tier,
+            already_converted: s.convert.already_converted,
+            revenue_version: s.revenue.model_version,
+            expected_revenue: s.revenue.expected_revenue,
+            revenue_if_converts: s.revenue.revenue_if_converts,
+            segment_version: s.segment.model_version,
+            persona_id: s.segment.persona_id,
+            persona: &s.segment.name,
+        }
+    }
+}
+
 /// Query of the scoring routes.
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 pub struct ScoreQuery {

@@ -549,7 +549,13 @@ pub fn train(config: &TrainConfig) -> Result<TrainReport, TrainError> {
         PrefixSet::build_out_of_fold(&all, config.folds, config.product_smoothing);
     let convert = convert_spec.fit(&all_set, &all_products, config.kmeans.seed)?;
     let all_p = convert.probabilities(all_set.features.view());
-    let distribution = model_file::score_distribution(&all_p, &all_set);
+    let distribution = ScoreDistribution {
+        quantiles: metrics::weighted_quantiles(
+            &all_p,
+            &all_set.weight,
+            &(0..=100).map(|i| f64::from(i) / 100.0).collect::<Vec<_>>(),
+        ),
+    };
     let tiers = Tiers {
         high: distribution.quantiles[90],
         medium: distribution.quantiles[60],

@@ -1,0 +1,55 @@
+//! Golden self-test: a version whose outputs differ from what training recorded is refused
+//! (a different build, a different platform's floats, a tampered file).
+
+use super::kind::ModelKind;
+use super::manifest::Manifest;
+use super::storage::LoadError;
+use crate::domain::{Click, Session, SessionId};
+use crate::features;
+use std::path::Path;
+
+/// Relative tolerance: the same code on the same input must give the same floats, up to
+/// summation order in parallel prediction.
+const TOLERANCE: f64 = 1e-9;
+
+/// The numbers a golden case records for one session's clicks.
+pub(super) fn outputs<M: ModelKind>(model: &M, clicks: &[Click]) -> Vec<f64> {
+    model.outputs(features::row(clicks, model.products()).view())
+}
+
+/// Runs every golden case of `manifest` on `model`.
+pub(super) fn check<M: ModelKind>(
+    manifest: &Manifest,
+    model: &M,
+    path: &Path,
+) -> Result<(), LoadError> {
+    for case in &manifest.golden {
+        let bad_input = |problem: String| LoadError::GoldenInput {
+            path: path.to_owned(),
+            session: case.session_id.clone(),
+            problem,
+        };
+        let clicks: Vec<Click> = case
+            .clicks
+            .iter()
+            .map(|raw| Click::parse(raw).map_err(|e| bad_input(format!("{e:?}"))))
+            .collect::<Result<_, _>>()?;
+        let id = SessionId::parse(&case.session_id).map_err(|e| bad_input(e.to_string()))?;
+        let (session, _) = Session::new(id, clicks).map_err(|e| bad_input(e.to_string()))?;
+        let actual = outputs(model, session.clicks());
+        let same = actual.len() == case.expected.len()
+            && actual
+                .iter()
+                .zip(&case.expected)
+                .all(|(a, e)| (a - e).abs() <= TOLERANCE * e.abs().max(1.0));
+        if !same {
+            return Err(LoadError::Golden {
+                path: path.to_owned(),
+                session: case.session_id.clone(),
+                expected: case.expected.clone(),
+                actual,
+            });
+        }
+    }
+    Ok(())
+}

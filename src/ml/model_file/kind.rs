@@ -1,0 +1,158 @@
+//! The kinds of model a file holds. The weights file is one tagged enum ([`Model`]); a
+//! loaded version is typed by its kind ([`Loaded<ConvertModel>`] and so on), so code that
+//! needs a conversion model cannot be handed a segment model.
+
+use super::golden;
+use super::manifest::{GoldenCase, Manifest};
+use super::name::ModelName;
+use crate::domain::{Click, Session};
+use crate::features::{self, ProductStats};
+use crate::ml::classifier::ConvertModel;
+use crate::ml::regressor::RevenueModel;
+use crate::ml::segment::SegmentModel;
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A model's weights, by kind: the layout of `weights.json`.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // A handful live per process; boxing buys nothing.
+pub enum Model {
+    Convert(ConvertModel),
+    Revenue(RevenueModel),
+    Segment(SegmentModel),
+}
+
+/// What every kind of model offers the storage and golden checks.
+pub trait ModelKind: Sized + Send + Sync + 'static {
+    const NAME: ModelName;
+    /// The product table this model's features are computed with.
+    fn products(&self) -> &ProductStats;
+    /// The numbers a golden case records for one feature row.
+    fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64>;
+    /// The model of a decoded weights file, if it is of this kind (else the kind it is).
+    fn from_model(model: Model) -> Result<Self, ModelName>;
+    /// Invariants serde cannot check, so that scoring a loaded model cannot find them
+    /// broken.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl ModelKind for ConvertModel {
+    const NAME: ModelName = ModelName::Convert;
+    fn products(&self) -> &ProductStats {
+        &self.products
+    }
+    fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64> {
+        self.probabilities(row)
+    }
+    fn from_model(model: Model) -> Result<Self, ModelName> {
+        match model {
+            Model::Convert(m) => Ok(m),
+            other => Err(other.name()),
+        }
+    }
+}
+
+impl ModelKind for RevenueModel {
+    const NAME: ModelName = ModelName::Revenue;
+    fn products(&self) -> &ProductStats {
+        &self.probability.products
+    }
+    fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64> {
+        self.predict(row)
+            .into_iter()
+            .flat_map(|p| [p.expected, p.if_converts])
+            .collect()
+    }
+    fn from_model(model: Model) -> Result<Self, ModelName> {
+        match model {
+            Model::Revenue(m) => Ok(m),
+            other => Err(other.name()),
+        }
+    }
+}
+
+impl ModelKind for SegmentModel {
+    const NAME: ModelName = ModelName::Segment;
+    fn products(&self) -> &ProductStats {
+        // Segments read whole-session shape only: no product rates.
+        static NONE: std::sync::OnceLock<ProductStats> = std::sync::OnceLock::new();
+        NONE.get_or_init(ProductStats::default)
+    }
+    fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64> {
+        self.assign(row)
+            .into_iter()
+            .flat_map(|(id, d)| [id as f64, d])
+            .collect()
+    }
+    fn from_model(model: Model) -> Result<Self, ModelName> {
+        match model {
+            Model::Segment(m) => Ok(m),
+            other => Err(other.name()),
+        }
+    }
+    fn check(&self) -> Result<(), String> {
+        if self.centroids.is_empty() {
+            return Err("the segment model has no centroid".into());
+        }
+        if self.personas.len() != self.centroids.len() {
+            return Err(format!(
+                "{} centroids but {} personas: every centroid needs its persona",
+                self.centroids.len(),
+                self.personas.len()
+            ));
+        }
+        if let Some((i, p)) = self.personas.iter().enumerate().find(|(i, p)| p.id != *i) {
+            return Err(format!("persona {i} carries id {}", p.id));
+        }
+        Ok(())
+    }
+}
+
+impl Model {
+    pub fn name(&self) -> ModelName {
+        match self {
+            Model::Convert(_) => ModelName::Convert,
+            Model::Revenue(_) => ModelName::Revenue,
+            Model::Segment(_) => ModelName::Segment,
+        }
+    }
+
+    /// The numbers a golden case records, for one session's clicks.
+    pub fn outputs(&self, clicks: &[Click]) -> Vec<f64> {
+        match self {
+            Model::Convert(m) => golden::outputs(m, clicks),
+            Model::Revenue(m) => golden::outputs(m, clicks),
+            Model::Segment(m) => golden::outputs(m, clicks),
+        }
+    }
+
+    /// Golden cases from some sessions: the outputs this model gives them now.
+    pub fn golden_cases(&self, sessions: &[&Session]) -> Vec<GoldenCase> {
+        sessions
+            .iter()
+            .map(|s| GoldenCase {
+                session_id: s.id().to_string(),
+                clicks: s.clicks().iter().map(Click::to_raw).collect(),
+                expected: self.outputs(s.clicks()),
+            })
+            .collect()
+    }
+}
+
+/// One version read back from disk and checked, typed by its kind.
+pub struct Loaded<M> {
+    pub manifest: Manifest,
+    pub model: M,
+    pub dir: PathBuf,
+}
+
+impl<M: ModelKind> Loaded<M> {
+    /// The feature row of a prefix, with this model's product table.
+    pub fn row(&self, clicks: &[Click]) -> ndarray::Array2<f64> {
+        features::row(clicks, self.model.products())
+    }
+}

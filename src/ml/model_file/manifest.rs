@@ -1,0 +1,81 @@
+//! What a manifest says about its model: provenance, settings, validation figures, the
+//! numbers the service needs beside the weights, and the golden cases.
+
+use super::name::ModelName;
+use crate::domain::RawClick;
+use crate::features::FeatureSchema;
+use crate::labels::LabelSource;
+use crate::ml::segment::Persona;
+use serde::{Deserialize, Serialize};
+
+/// Bumped when the layout of manifest or weights changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What the model was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingData {
+    pub file_name: String,
+    pub sha256: String,
+    pub clicks: u64,
+    pub sessions: u64,
+    /// Rows the model was fitted on (prefixes or sessions).
+    pub examples: u64,
+    pub label_source: LabelSource,
+}
+
+/// Where a conversion probability falls among training sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreDistribution {
+    /// Session-weighted quantiles of the training scores at 0%, 1%, ..., 100%.
+    pub quantiles: Vec<f64>,
+}
+
+impl ScoreDistribution {
+    /// Percentile (0..=100) of a score among the training scores.
+    pub fn percentile(&self, score: f64) -> f64 {
+        let below = self.quantiles.iter().filter(|&&q| q < score).count();
+        (below.saturating_sub(1) as f64).clamp(0.0, 100.0)
+    }
+}
+
+/// Probability cutoffs of the tiers: high at or above `high`, medium at or above `medium`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tiers {
+    pub high: f64,
+    pub medium: f64,
+    pub rule: String,
+}
+
+/// A stored input and the outputs this version must give for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldenCase {
+    pub session_id: String,
+    pub clicks: Vec<RawClick>,
+    /// convert: [probability]; revenue: [expected, if converts]; segment: [persona, distance].
+    pub expected: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub name: ModelName,
+    pub version: u32,
+    pub created_at: String,
+    pub trainer_version: String,
+    pub algorithm: String,
+    pub hyperparameters: serde_json::Value,
+    pub feature_schema: FeatureSchema,
+    pub training: TrainingData,
+    pub validation: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_distribution: Option<ScoreDistribution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Tiers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personas: Option<Vec<Persona>>,
+    pub golden: Vec<GoldenCase>,
+    pub weights_file: String,
+    pub weights_sha256: String,
+}

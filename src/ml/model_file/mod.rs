@@ -1,0 +1,19 @@
+//! The one definition of a model file: `models/<name>/<version>/manifest.json` beside
+//! `weights.json`. Split by concern: the model names ([`ModelName`]), what a manifest
+//! holds ([`Manifest`]), the kinds of model a file can hold and their typed loaded form
+//! ([`ModelKind`], [`Loaded`]), storage with checksums ([`publish`], [`load`]) and the
+//! golden self-test every load runs.
+
+mod golden;
+mod kind;
+mod manifest;
+mod name;
+mod storage;
+
+pub use kind::{Loaded, Model, ModelKind};
+pub use manifest::{GoldenCase, Manifest, ScoreDistribution, Tiers, TrainingData, FORMAT_VERSION};
+pub use name::ModelName;
+pub use storage::{load, load_version, publish, versions, LoadError, MANIFEST_FILE, WEIGHTS_FILE};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,249 @@
+//! HTTP plumbing shared by every route: the shared state, reading bodies within limits,
+//! media types, the credential extractors (one authorisation path for API keys and the
+//! admin token), and the middleware that logs and counts each request.
+
+use super::observe;
+use super::problem::{ApiError, Credential};
+use super::registry::Registry;
+use super::settings::Settings;
+use crate::ml::model_file::ModelName;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use std::future::{ready, Ready};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Shared by every worker.
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub settings: Arc<Settings>,
+    pub api_keys: Vec<String>,
+}
+
+/// Media types a route reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepts {
+    Json,
+    JsonOrCsv,
+}
+
+impl Accepts {
+    fn allows(self, essence: &str) -> bool {
+        match self {
+            Accepts::Json => essence == "application/json",
+            Accepts::JsonOrCsv => essence == "application/json" || essence == "text/csv",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Accepts::Json => "application/json",
+            Accepts::JsonOrCsv => "application/json or text/csv",
+        }
+    }
+}
+
+/// Reads the body up to the configured limit, after checking its media type.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    accepts: Accepts,
+) -> Result<Bytes, ApiError> {
+    if !accepts.allows(&media_type(req)) {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        return Err(ApiError::UnsupportedMediaType {
+            got: content_type,
+            supported: accepts.text(),
+        });
+    }
+    if let Some(length) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+    {
+        if length > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+    }
+    // A small body usually arrives in one chunk: keep that one as it is, without a copy.
+    let mut only: Option<Bytes> = None;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::Malformed(e.to_string()))?;
+        let held = only.as_ref().map_or(body.len(), Bytes::len);
+        if held + chunk.len() > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        match only.take() {
+            None if body.is_empty() => only = Some(chunk),
+            Some(first) => {
+                body.extend_from_slice(&first);
+                body.extend_from_slice(&chunk);
+            }
+            None => body.extend_from_slice(&chunk),
+        }
+    }
+    Ok(only.unwrap_or_else(|| body.freeze()))
+}
+
+/// The request's media type without parameters, lower case.
+pub fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether the client asked for CSV.
+pub fn wants_csv(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"))
+}
+
+/// Compares secrets in constant time, so response timing does not leak how much of a
+/// guess was right.
+fn secret_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The one authorisation check: `presented` must equal one of `accepted`.
+fn authorize(
+    credential: Credential,
+    accepted: &[&str],
+    presented: Option<&str>,
+) -> Result<(), ApiError> {
+    match presented {
+        Some(p) if accepted.iter().any(|a| secret_eq(a, p)) => Ok(()),
+        Some(_) => Err(ApiError::WrongCredential(credential)),
+        None => Err(ApiError::MissingCredential(credential)),
+    }
+}
+
+fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|d| d.get_ref())
+        .ok_or_else(|| ApiError::Internal("the application state is not registered".into()))
+}
+
+/// A request allowed to score: when `API_KEYS` is set, it carries one in `X-Api-Key`.
+pub struct ApiKey;
+
+impl FromRequest for ApiKey {
+    type Error = ApiError;
+    type Future = Ready<Result<ApiKey, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(state(req).and_then(|state| {
+            if state.api_keys.is_empty() {
+                return Ok(ApiKey);
+            }
+            let keys: Vec<&str> = state.api_keys.iter().map(String::as_str).collect();
+            let presented = req.headers().get("X-Api-Key").and_then(|v| v.to_str().ok());
+            authorize(Credential::ApiKey, &keys, presented).map(|()| ApiKey)
+        }))
+    }
+}
+
+/// A request allowed to run admin routes: `Authorization: Bearer <ADMIN_TOKEN>`. Without
+/// a configured token the admin routes do not exist (404).
+pub struct AdminToken;
+
+impl FromRequest for AdminToken {
+    type Error = ApiError;
+    type Future = Ready<Result<AdminToken, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(state(req).and_then(|state| {
+            let Some(token) = &state.settings.admin_token else {
+                return Err(ApiError::AdminDisabled);
+            };
+            let presented = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            authorize(Credential::AdminToken, &[token.expose()], presented).map(|()| AdminToken)
+        }))
+    }
+}
+
+/// The model versions that answered, for the request's log line.
+#[derive(Debug, Clone)]
+pub struct ModelVersions(pub String);
+
+/// Notes on a response which model versions answered.
+pub fn with_versions(
+    mut response: HttpResponse,
+    versions: impl IntoIterator<Item = (ModelName, u32)>,
+) -> HttpResponse {
+    let mut seen: Vec<(ModelName, u32)> = versions.into_iter().collect();
+    seen.sort_unstable();
+    seen.dedup();
+    let mut text = String::with_capacity(16 * seen.len());
+    for (i, (name, v)) in seen.iter().enumerate() {
+        use std::fmt::Write;
+        let _ = write!(text, "{}{name}/{v}", if i > 0 { "," } else { "" });
+    }
+    response.extensions_mut().insert(ModelVersions(text));
+    response
+}
+
+/// Logs each request with its id, route, status, latency and model versions, counts it in
+/// the metrics, and echoes (or makes) its `X-Request-Id`.
+pub async fn observe_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let id = req
+        .headers()
+        .get("X-Request-Id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = req.method().to_string();
+    let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+    let mut res = next.call(req).await?;
+    let status = res.status().as_u16();
+    observe::request(&route, &method, status, start.elapsed().as_secs_f64());
+    let models = res
+        .response()
+        .extensions()
+        .get::<ModelVersions>()
+        .map(|v| v.0.clone())
+        .unwrap_or_default();
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = start.elapsed().as_secs_f64() * 1000.0,
+        models = %models,
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}

@@ -1,0 +1,50 @@
+//! Probes and metrics for orchestrators.
+
+use crate::service::http::AppState;
+use crate::service::observe;
+use crate::service::problem::{ApiError, ReadinessErrors};
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// The process is up.
+#[utoipa::path(tag = "health", responses((status = 200, description = "Alive", body = Health)))]
+#[get("/livez")]
+pub async fn livez() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Ready while every model has a valid version loaded.
+#[utoipa::path(
+    tag = "health",
+    responses((status = 200, description = "Every model can answer", body = Health), ReadinessErrors)
+)]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state
+        .registry
+        .snapshot()
+        .readiness()
+        .map_err(ApiError::NotReady)?;
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ready".into(),
+    }))
+}
+
+/// Prometheus metrics: requests and latency by route and status, predictions by model and
+/// version, conversion probabilities, personas, model loads and a `model_info` gauge.
+#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
+#[get("/metrics")]
+pub async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(observe::render())
+}

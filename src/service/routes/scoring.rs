@@ -1,0 +1,182 @@
+//! The scoring routes: one handler per route, each a line into the shared single-session or
+//! batch flow with its model's scorer.
+
+use crate::service::http::{ApiKey, AppState};
+use crate::service::problem::{ApiError, ScoringErrors};
+use crate::service::scorer::{self, Convert, Revenue, Score, Segment};
+use crate::service::wire::{
+    BatchInput, BatchOutput, ConvertOutput, RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput,
+    SessionInput,
+};
+use actix_web::{post, web, HttpRequest, HttpResponse};
+
+/// The CSV body example every batch route shows.
+const CSV_EXAMPLE: &str = "year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n2008,4,1,1,29,s-1,1,A13,1,5,1,28,2,1\n";
+
+/// Conversion probability of one session.
+#[utoipa::path(
+    tag = "scoring",
+    request_body = SessionInput,
+    params(ScoreQuery),
+    responses((status = 200, description = "The session's conversion answer", body = ConvertOutput), ScoringErrors)
+)]
+#[post("/convert")]
+pub async fn convert(
+    _key: ApiKey,
+    req: HttpRequest,
+    payload: web::Payload,
+    query: web::Query<ScoreQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    scorer::single(Convert, &req, payload, &query, &state).await
+}
+
+/// Expected revenue of one session.
+#[utoipa::path(
+    tag = "scoring",
+    request_body = SessionInput,
+    params(ScoreQuery),
+    responses((status = 200, description = "The session's revenue answer", body = RevenueOutput), ScoringErrors)
+)]
+#[post("/revenue")]
+pub async fn revenue(
+    _key: ApiKey,
+    req: HttpRequest,
+    payload: web::Payload,
+    query: web::Query<ScoreQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    scorer::single(Revenue, &req, payload, &query, &state).await
+}
+
+/// Persona of one session.
+#[utoipa::path(
+    tag = "scoring",
+    request_body = SessionInput,
+    params(ScoreQuery),
+    responses((status = 200, description = "The session's persona", body = SegmentOutput), ScoringErrors)
+)]
+#[post("/segment")]
+pub async fn segment(
+    _key: ApiKey,
+    req: HttpRequest,
+    payload: web::Payload,
+    query: web::Query<ScoreQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    scorer::single(Segment, &req, payload, &query, &state).await
+}
+
+/// All three answers for one session, from one consistent set of models.
+#[utoipa::path(
+    tag = "scoring",
+    request_body = SessionInput,
+    params(ScoreQuery),
+    responses((status = 200, description = "The three answers", body = ScoreOutput), ScoringErrors)
+)]
+#[post("/score")]
+pub async fn score(
+    _key: ApiKey,
+    req: HttpRequest,
+    payload: web::Payload,
+    query: web::Query<ScoreQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    scorer::single(Score, &req, payload, &query, &state).await
+}
+
+/// Conversion probabilities of many sessions.
+#[utoipa::path(
+    tag = "scoring",
+    request_body(content(
+        (BatchInput = "application/json"),
+        (String = "text/csv", example = json!(CSV_EXAMPLE))
+    )),
+    params(ScoreQuery),
+    responses(
+        (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<ConvertOutput>),
+        ScoringErrors,
+    )
+)]
+#[post("/convert/batch")]
+pub async fn convert_batch(
+    _key: ApiKey,
+    req: HttpRequest,
+    payload: web::Payload,
+    query: web::Query<ScoreQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    scorer::batch(Convert, &req, payload, query.into_inner(), state).await
+}
+
+/// Expected revenue of many sessions.
+#[utoipa::path(
+    tag = "scoring",
+    request_body(content(
+        (BatchInput = "application/json"),
+        (String = "text/csv", example = json!(CSV_EXAMPLE))
+    )),
+    params(ScoreQuery),
+    responses(
+        (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<RevenueOutput>),
+        ScoringErrors,
+    )
+)]
+#[post("/revenue/batch")]
+pub async fn revenue_batch(
+    _key: ApiKey,
+    req: HttpRequest,
+    payload: web::Payload,
+    query: web::Query<ScoreQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    scorer::batch(Revenue, &req, payload, query.into_inner(), state).await
+}
+
+/// Personas of many sessions.
+#[utoipa::path(
+    tag = "scoring",
+    request_body(content(
+        (BatchInput = "application/json"),
+        (String = "text/csv", example = json!(CSV_EXAMPLE))
+    )),
+    params(ScoreQuery),
+    responses(
+        (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<SegmentOutput>),
+        ScoringErrors,
+    )
+)]
+#[post("/segment/batch")]
+pub async fn segment_batch(
+    _key: ApiKey,
+    req: HttpRequest,
+    payload: web::Payload,
+    query: web::Query<ScoreQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    scorer::batch(Segment, &req, payload, query.into_inner(), state).await
+}
+
+/// All three answers for many sessions.
+#[utoipa::path(
+    tag = "scoring",
+    request_body(content(
+        (BatchInput = "application/json"),
+        (String = "text/csv", example = json!(CSV_EXAMPLE))
+    )),
+    params(ScoreQuery),
+    responses(
+        (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<ScoreOutput>),
+        ScoringErrors,
+    )
+)]
+#[post("/score/batch")]
+pub async fn score_batch(
+    _key: ApiKey,
+    req: HttpRequest,
+    payload: web::Payload,
+    query: web::Query<ScoreQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    scorer::batch(Score, &req, payload, query.into_inner(), state).await
+}
