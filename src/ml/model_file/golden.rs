@@ -1,21 +1,15 @@
 //! Golden self-test: a version whose outputs differ from what training recorded is refused
 //! (a different build, a different platform's floats, a tampered file).
 
+use super::error::LoadError;
 use super::kind::ModelKind;
 use super::manifest::Manifest;
-use super::storage::LoadError;
 use crate::domain::{Click, Session, SessionId};
-use crate::features;
 use std::path::Path;
 
 /// Relative tolerance: the same code on the same input must give the same floats, up to
 /// summation order in parallel prediction.
 const TOLERANCE: f64 = 1e-9;
-
-/// The numbers a golden case records for one session's clicks.
-pub(super) fn outputs<M: ModelKind>(model: &M, clicks: &[Click]) -> Vec<f64> {
-    model.outputs(features::row(clicks, model.products()).view())
-}
 
 /// Runs every golden case of `manifest` on `model`.
 pub(super) fn check<M: ModelKind>(
@@ -36,7 +30,7 @@ pub(super) fn check<M: ModelKind>(
             .collect::<Result<_, _>>()?;
         let id = SessionId::parse(&case.session_id).map_err(|e| bad_input(e.to_string()))?;
         let (session, _) = Session::new(id, clicks).map_err(|e| bad_input(e.to_string()))?;
-        let actual = outputs(model, session.clicks());
+        let actual = model.session_outputs(session.clicks());
         let same = actual.len() == case.expected.len()
             && actual
                 .iter()

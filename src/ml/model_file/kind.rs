@@ -2,7 +2,6 @@
 //! loaded version is typed by its kind ([`Loaded<ConvertModel>`] and so on), so code that
 //! needs a conversion model cannot be handed a segment model.
 
-use super::golden;
 use super::manifest::{GoldenCase, Manifest};
 use super::name::ModelName;
 use crate::domain::{Click, Session};
@@ -31,6 +30,10 @@ pub trait ModelKind: Sized + Send + Sync + 'static {
     fn products(&self) -> &ProductStats;
     /// The numbers a golden case records for one feature row.
     fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64>;
+    /// The numbers a golden case records for one session's clicks.
+    fn session_outputs(&self, clicks: &[Click]) -> Vec<f64> {
+        self.outputs(features::row(clicks, self.products()).view())
+    }
     /// The model of a decoded weights file, if it is of this kind (else the kind it is).
     fn from_model(model: Model) -> Result<Self, ModelName>;
     /// Invariants serde cannot check, so that scoring a loaded model cannot find them
@@ -124,9 +127,9 @@ impl Model {
     /// The numbers a golden case records, for one session's clicks.
     pub fn outputs(&self, clicks: &[Click]) -> Vec<f64> {
         match self {
-            Model::Convert(m) => golden::outputs(m, clicks),
-            Model::Revenue(m) => golden::outputs(m, clicks),
-            Model::Segment(m) => golden::outputs(m, clicks),
+            Model::Convert(m) => m.session_outputs(clicks),
+            Model::Revenue(m) => m.session_outputs(clicks),
+            Model::Segment(m) => m.session_outputs(clicks),
         }
     }
 

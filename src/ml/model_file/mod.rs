@@ -4,16 +4,18 @@
 //! ([`ModelKind`], [`Loaded`]), storage with checksums ([`publish`], [`load`]) and the
 //! golden self-test every load runs.
 
+mod error;
 mod golden;
 mod kind;
 mod manifest;
 mod name;
 mod storage;
 
+pub use error::LoadError;
 pub use kind::{Loaded, Model, ModelKind};
 pub use manifest::{GoldenCase, Manifest, ScoreDistribution, Tiers, TrainingData, FORMAT_VERSION};
 pub use name::ModelName;
-pub use storage::{load, load_version, publish, versions, LoadError, MANIFEST_FILE, WEIGHTS_FILE};
+pub use storage::{load, load_version, publish, versions, MANIFEST_FILE, WEIGHTS_FILE};
 
 #[cfg(test)]
 mod tests;

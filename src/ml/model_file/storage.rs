@@ -2,6 +2,7 @@
 //! loading checks the format, the name, the feature schema, the checksum, the kind's own
 //! invariants and the golden cases before a version may serve.
 
+use super::error::LoadError;
 use super::golden;
 use super::kind::{Loaded, Model, ModelKind};
 use super::manifest::{Manifest, FORMAT_VERSION};
@@ -14,69 +15,6 @@ use std::path::{Path, PathBuf};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const WEIGHTS_FILE: &str = "weights.json";
-
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a valid manifest: {source}")]
-    Manifest {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("{path}: model file format {found} is not the supported format {FORMAT_VERSION}")]
-    Format { path: PathBuf, found: u32 },
-    #[error("{path}: the manifest names model {found}, expected {expected}")]
-    WrongModel {
-        path: PathBuf,
-        expected: ModelName,
-        found: ModelName,
-    },
-    #[error("{path}: the manifest says version {found}, which is not the folder's number")]
-    VersionMismatch { path: PathBuf, found: u32 },
-    #[error("{path}: feature schema mismatch: the model was trained on features v{found_version} ({found_count} names), this build computes v{expected_version} ({expected_count} names){detail}")]
-    Schema {
-        path: PathBuf,
-        found_version: u32,
-        found_count: usize,
-        expected_version: u32,
-        expected_count: usize,
-        detail: String,
-    },
-    #[error(
-        "{path}: checksum mismatch: the manifest says sha256 {expected}, the file has {actual}"
-    )]
-    Checksum {
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
-    #[error("{path}: the model is inconsistent: {problem}")]
-    Inconsistent { path: PathBuf, problem: String },
-    #[error("{path}: weights do not decode: {source}")]
-    Weights {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("{path}: golden case {session:?} gives {actual:?}, the manifest expects {expected:?}")]
-    Golden {
-        path: PathBuf,
-        session: String,
-        expected: Vec<f64>,
-        actual: Vec<f64>,
-    },
-    #[error("{path}: golden case {session:?} is not a valid session: {problem}")]
-    GoldenInput {
-        path: PathBuf,
-        session: String,
-        problem: String,
-    },
-    #[error("{dir}: no version of {name} (looked for numbered folders)")]
-    NoVersion { dir: PathBuf, name: ModelName },
-}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

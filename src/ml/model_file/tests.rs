@@ -115,7 +115,7 @@ fn a_published_model_loads_back_and_gives_the_same_outputs() {
     assert_eq!(loaded.manifest.version, 1);
     for s in &sessions {
         assert_eq!(
-            golden::outputs(&loaded.model, s.clicks()),
+            loaded.model.session_outputs(s.clicks()),
             original.outputs(s.clicks())
         );
     }
