@@ -256,14 +256,14 @@ fn as_texts<S: Serializer, T: fmt::Display>(items: &[T], s: S) -> Result<S::Ok, 
 
 /// Which version each model serves by default, and its canary: fixed at start-up.
 struct Policy {
-    pins: [Option<u32>; 3],
+    pins: BTreeMap<ModelName, u32>,
     canary: Option<Canary>,
     max_loaded: usize,
 }
 
 impl Policy {
     fn pin(&self, model: ModelName) -> Option<u32> {
-        self.pins[model as usize]
+        self.pins.get(&model).copied()
     }
 
     fn canary(&self, model: ModelName) -> Option<CanaryShare> {
@@ -290,7 +290,10 @@ impl Registry {
         Registry {
             dir: settings.models_dir.clone(),
             policy: Policy {
-                pins: ModelName::ALL.map(|m| settings.pin(m)),
+                pins: ModelName::ALL
+                    .into_iter()
+                    .filter_map(|m| Some((m, settings.pin(m)?)))
+                    .collect(),
                 canary: settings.canary,
                 max_loaded: settings.max_loaded_versions,
             },
