@@ -7,10 +7,12 @@ use clickstream::service::Application;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -208,6 +210,13 @@ impl TestApp {
         )
     }
 
+    /// `GET /metrics`, parsed.
+    pub fn metrics(&self) -> Metrics {
+        let r = self.get("/metrics");
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        Metrics::parse(r.body.as_str().unwrap_or(""))
+    }
+
     /// The version of `model` that answers requests that do not ask for one.
     pub fn default_version(&self, model: &str) -> Option<u64> {
         self.get(&format!("/models/{model}")).body["default_version"].as_u64()
@@ -244,11 +253,12 @@ pub fn wait_until(seconds: u64, what: &str, mut check: impl FnMut() -> Vec<Strin
     }
 }
 
-/// The `serve` binary over a models folder, on port 0, logging JSON lines. Killed when
-/// dropped.
+/// The `serve` binary over a models folder, on port 0, logging JSON lines that the test
+/// keeps. Killed when dropped.
 pub struct ServeProcess {
     pub app: TestApp,
     child: Child,
+    logs: Arc<Mutex<Vec<Value>>>,
 }
 
 /// The `serve` binary over copies of the shipped models.
@@ -270,6 +280,8 @@ pub fn start_serve_process_on(models: TempDir) -> ServeProcess {
         .spawn()
         .expect("The clickstream binary starts.");
     let stdout = child.stdout.take().expect("Its stdout is piped.");
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let kept = logs.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -279,6 +291,7 @@ pub fn start_serve_process_on(models: TempDir) -> ServeProcess {
             if v["fields"]["message"] == "serving" {
                 let _ = tx.send(v["fields"]["port"].as_u64());
             }
+            kept.lock().unwrap_or_else(PoisonError::into_inner).push(v);
         }
     });
     let port = rx
@@ -292,6 +305,7 @@ pub fn start_serve_process_on(models: TempDir) -> ServeProcess {
             models,
         },
         child,
+        logs,
     }
 }
 
@@ -303,6 +317,17 @@ impl ServeProcess {
             .status()
             .expect("The kill command runs.");
         assert!(status.success(), "kill -{name} failed: {status:?}");
+    }
+
+    /// The JSON log lines so far at `level` whose message is `message`.
+    pub fn logged(&self, level: &str, message: &str) -> Vec<Value> {
+        self.logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|v| v["level"] == level && v["fields"]["message"] == message)
+            .cloned()
+            .collect()
     }
 
     pub fn wait_for_exit(&mut self) -> ExitStatus {
@@ -317,6 +342,150 @@ impl Drop for ServeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// Metrics.
+
+/// The Prometheus text exposition of `/metrics`, parsed into samples.
+pub struct Metrics {
+    text: String,
+    samples: Vec<Sample>,
+}
+
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+impl Metrics {
+    pub fn parse(text: &str) -> Metrics {
+        Metrics {
+            text: text.to_owned(),
+            samples: text
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .filter_map(parse_sample)
+                .collect(),
+        }
+    }
+
+    /// The value of the series `name` whose labels are exactly `labels`, in any order.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let wanted: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.samples
+            .iter()
+            .find(|s| s.name == name && s.labels == wanted)
+            .map(|s| s.value)
+    }
+
+    /// The exposition lines whose series names start with `prefix`, for failure messages.
+    pub fn lines(&self, prefix: &str) -> String {
+        self.text
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// `name{label="value",...} value [timestamp]` or `name value [timestamp]`.
+fn parse_sample(line: &str) -> Option<Sample> {
+    let split = line.find(['{', ' '])?;
+    let (labels, rest) = match line[split..].strip_prefix('{') {
+        Some(inside) => parse_labels(inside)?,
+        None => (BTreeMap::new(), &line[split..]),
+    };
+    Some(Sample {
+        name: line[..split].to_owned(),
+        labels,
+        value: rest.split_whitespace().next()?.parse().ok()?,
+    })
+}
+
+/// The labels after `{`, and what follows the closing `}`. Values may hold escaped quotes,
+/// backslashes and newlines, and commas.
+fn parse_labels(mut rest: &str) -> Option<(BTreeMap<String, String>, &str)> {
+    let mut labels = BTreeMap::new();
+    loop {
+        rest = rest.trim_start_matches([',', ' ']);
+        if let Some(after) = rest.strip_prefix('}') {
+            return Some((labels, after));
+        }
+        let (key, after_key) = rest.split_once("=\"")?;
+        let mut value = String::new();
+        let mut chars = after_key.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (i, '"') => break i,
+                (_, '\\') => match chars.next()?.1 {
+                    'n' => value.push('\n'),
+                    c => value.push(c),
+                },
+                (_, c) => value.push(c),
+            }
+        };
+        labels.insert(key.trim().to_owned(), value);
+        rest = &after_key[end + 1..];
+    }
+}
+
+fn series(name: &str, labels: &[(&str, &str)]) -> String {
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", labels.join(","))
+}
+
+/// What a reload by `trigger` that made `version` of `model` its default and refused one
+/// corrupt version of `model` must have added to the metrics since `before`: the reload
+/// counted under its trigger, a loaded and a failed load of `model` counted, and
+/// `model_info` 1 for the new default. Returns what is missing, followed by the `model_`
+/// series for the failure message; empty when all is there.
+pub fn reload_not_recorded(
+    before: &Metrics,
+    after: &Metrics,
+    trigger: &str,
+    model: &str,
+    version: u32,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    let counters: [(&str, &[(&str, &str)]); 3] = [
+        ("model_reloads_total", &[("trigger", trigger)]),
+        (
+            "model_loads_total",
+            &[("model", model), ("result", "loaded")],
+        ),
+        (
+            "model_loads_total",
+            &[("model", model), ("result", "failed")],
+        ),
+    ];
+    for (name, labels) in counters {
+        let was = before.value(name, labels).unwrap_or(0.0);
+        match after.value(name, labels) {
+            None => missing.push(format!("{} is absent", series(name, labels))),
+            Some(now) if now < was + 1.0 => missing.push(format!(
+                "{} is {now}; it was {was} before the reload",
+                series(name, labels)
+            )),
+            Some(_) => {}
+        }
+    }
+    let version = version.to_string();
+    let info = [("model", model), ("version", version.as_str())];
+    match after.value("model_info", &info) {
+        Some(v) if (v - 1.0).abs() < 1e-9 => {}
+        other => missing.push(format!(
+            "{} is {other:?}, not 1 (the default version)",
+            series("model_info", &info)
+        )),
+    }
+    if !missing.is_empty() {
+        missing.push(format!("the model series now:\n{}", after.lines("model_")));
+    }
+    missing
 }
 
 // Request bodies and problem documents.

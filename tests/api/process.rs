@@ -1,7 +1,11 @@
-//! The `serve` binary as an orchestrator runs it: SIGHUP picks up a new version, SIGTERM
-//! lets the request in flight finish before the process exits.
+//! The `serve` binary as an orchestrator runs it: the reload at start and on SIGHUP, and
+//! SIGTERM letting the request in flight finish before the process exits. Each server is
+//! its own process, so its metrics are its own.
 
-use crate::helpers::{publish_copy, start_serve_process, synthetic_clickstream};
+use crate::helpers::{
+    publish_copy, publish_corrupt_copy, reload_not_recorded, shipped_models, start_serve_process,
+    start_serve_process_on, synthetic_clickstream, wait_until, Metrics, ServeProcess,
+};
 use std::time::Duration;
 
 #[test]
@@ -46,4 +50,60 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
     assert!(length > 45_000 * 500, "a whole answer ({length} bytes)");
     let exit = server.wait_for_exit();
     assert!(exit.success(), "{exit:?}");
+}
+
+/// What is missing from the WARN lines `model version refused` with `trigger` set.
+fn refusal_not_logged(server: &ServeProcess, trigger: &str) -> Vec<String> {
+    let refusals = server.logged("WARN", "model version refused");
+    if refusals.iter().any(|v| v["fields"]["trigger"] == trigger) {
+        vec![]
+    } else {
+        vec![format!(
+            "no WARN `model version refused` line with trigger {trigger:?} (those logged: {refusals:?})"
+        )]
+    }
+}
+
+#[test]
+fn reload_at_start_is_counted_and_logged_with_its_trigger() {
+    let models = shipped_models();
+    publish_copy(models.path(), "segment", 4);
+    publish_corrupt_copy(models.path(), "segment", 5);
+    let server = start_serve_process_on(models);
+    // A new process has recorded nothing before its first reload.
+    let before = Metrics::parse("");
+    wait_until(10, "the reload at start was not recorded", || {
+        let mut missing = refusal_not_logged(&server, "start");
+        missing.extend(reload_not_recorded(
+            &before,
+            &server.app.metrics(),
+            "start",
+            "segment",
+            4,
+        ));
+        missing
+    });
+}
+
+#[test]
+fn reload_on_sighup_is_counted_and_logged_with_its_trigger() {
+    let server = start_serve_process();
+    let before = server.app.metrics();
+    publish_copy(server.app.models.path(), "convert", 2);
+    publish_corrupt_copy(server.app.models.path(), "convert", 3);
+    server.signal("HUP");
+    server
+        .app
+        .wait_for_default_version("convert", 2, "after SIGHUP");
+    wait_until(10, "the reload on SIGHUP was not recorded", || {
+        let mut missing = refusal_not_logged(&server, "sighup");
+        missing.extend(reload_not_recorded(
+            &before,
+            &server.app.metrics(),
+            "sighup",
+            "convert",
+            2,
+        ));
+        missing
+    });
 }

@@ -1,10 +1,10 @@
 //! Reloading the models folder: by the admin route and by polling, refusing corrupt or
 //! half-written versions and trying them again once their files change, readiness turning
-//! true. The reload on SIGHUP is in `process`.
+//! true. The reload on SIGHUP and at start is in `process`.
 
 use crate::helpers::{
     assert_problem, browsing, copy_shipped, empty_models, publish_copy, publish_corrupt_copy,
-    spawn_app_on, spawn_app_with,
+    reload_not_recorded, spawn_app_on, spawn_app_with, wait_until,
 };
 use serde_json::json;
 
@@ -96,4 +96,37 @@ fn polling_picks_up_a_new_version_without_a_signal() {
     let app = spawn_app_with(&[("POLL_INTERVAL_SECS", "1")]);
     publish_copy(app.models.path(), "segment", 2);
     app.wait_for_default_version("segment", 2, "after polling");
+}
+
+// Every trigger goes through one reload that counts itself under its trigger, counts each
+// version loaded or refused, and sets `model_info`. The servers started in this process
+// share one metrics recorder: each test here publishes a version of a model that no other
+// test publishes, and among them only the polling test makes `segment` refuse a version.
+
+#[test]
+fn reload_by_polling_is_counted_with_its_trigger() {
+    let app = spawn_app_with(&[("POLL_INTERVAL_SECS", "1")]);
+    let before = app.metrics();
+    publish_copy(app.models.path(), "segment", 7);
+    publish_corrupt_copy(app.models.path(), "segment", 8);
+    app.wait_for_default_version("segment", 7, "after polling");
+    wait_until(10, "polling did not record its reload", || {
+        reload_not_recorded(&before, &app.metrics(), "poll", "segment", 7)
+    });
+}
+
+#[test]
+fn reload_by_the_admin_route_is_counted_with_its_trigger() {
+    let app = spawn_app_with(&[("ADMIN_TOKEN", "t")]);
+    let before = app.metrics();
+    publish_copy(app.models.path(), "revenue", 8);
+    publish_corrupt_copy(app.models.path(), "revenue", 9);
+    let summary = app.admin_reload("t");
+    assert_eq!(summary.body["loaded"], json!(["revenue/8"]));
+    let missing = reload_not_recorded(&before, &app.metrics(), "admin", "revenue", 8);
+    assert!(
+        missing.is_empty(),
+        "the admin reload was not recorded:\n  {}",
+        missing.join("\n  ")
+    );
 }
