@@ -1,29 +1,36 @@
 //! Train and evaluate on the real UCI file when it is present (CI has it at
 //! ../shared/data; CLICKSTREAM_DATA points elsewhere). Skips, saying so, when absent.
 
-mod common;
-
-use common::{read_json, run_on, text};
+use crate::helpers::{read_json, run_on, text};
 use serde_json::Value;
 use std::path::PathBuf;
 
-fn real_data() -> Option<PathBuf> {
+/// The real file, or the path where it was looked for.
+fn real_data() -> Result<PathBuf, PathBuf> {
     let path = std::env::var_os("CLICKSTREAM_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../shared/data/e-shop-clothing-2008-apr-jul.csv")
         });
-    path.exists().then_some(path)
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(path)
+    }
 }
 
 #[test]
 fn the_real_clickstream_trains_above_the_floors() {
-    let Some(data) = real_data() else {
-        eprintln!(
-            "SKIPPED: the UCI clickstream is not at ../shared/data and CLICKSTREAM_DATA is unset"
-        );
-        return;
+    let data = match real_data() {
+        Ok(data) => data,
+        Err(looked_at) => {
+            eprintln!(
+                "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
+                looked_at.display()
+            );
+            return;
+        }
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let models = dir.path().join("models");

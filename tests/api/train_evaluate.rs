@@ -1,9 +1,7 @@
 //! End to end on a small generated clickstream: train publishes versions, evaluate reads
 //! them, and train refuses to publish from thin data or under the quality floor.
 
-mod common;
-
-use common::{read_json, run_on, synthetic_clickstream, text};
+use crate::helpers::{read_json, run_on, synthetic_clickstream, text};
 use serde_json::Value;
 use std::fs;
 

@@ -1,0 +1,21 @@
+//! The integration tests as one binary (the zero2prod layout): `helpers` starts servers
+//! (in this process or the real `serve` binary) and builds requests; each other module
+//! holds the tests of one area.
+//!
+//! Servers started in this process share its one metrics recorder: a test that reads a
+//! metric uses a model version that no other test publishes.
+
+mod helpers;
+
+mod auth;
+mod batch;
+mod docs;
+mod errors;
+mod health;
+mod observability;
+mod process;
+mod real_data;
+mod reload;
+mod scoring;
+mod train_evaluate;
+mod versions;
