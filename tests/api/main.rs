@@ -7,10 +7,12 @@
 
 mod helpers;
 
+mod architecture;
 mod auth;
 mod batch;
 mod docs;
 mod errors;
+mod errors_documented;
 mod health;
 mod observability;
 mod process;
