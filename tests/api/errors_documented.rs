@@ -182,10 +182,8 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
                         wrong.push(format!("{label}: challenge {challenge:?}"));
                     }
                 }
-                "method_not_allowed" => {
-                    if a.allow.is_none() {
-                        wrong.push(format!("{label}: no Allow header"));
-                    }
+                "method_not_allowed" if a.allow.is_none() => {
+                    wrong.push(format!("{label}: no Allow header"));
                 }
                 _ => {}
             }
