@@ -34,6 +34,8 @@ use utoipa_swagger_ui::SwaggerUi;
         description = "Scores online-shop sessions while the shopper browses: conversion probability, expected revenue and persona. Errors are application/problem+json (RFC 9457) with a stable `code`; the table of codes follows.",
     ),
     modifiers(&SecuritySchemes, &ErrorTable),
+    // The error responses are built from the error table and point at these by name.
+    components(schemas(problem::Problem, problem::FieldIssue)),
     tags(
         (name = "scoring", description = "Answers for sessions"),
         (name = "models", description = "Loaded model versions"),

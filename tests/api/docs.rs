@@ -33,3 +33,34 @@ fn the_committed_openapi_document_matches_the_code() {
         "openapi/openapi.json is stale: run `clickstream openapi --out openapi/openapi.json`"
     );
 }
+
+#[test]
+fn every_reference_in_the_document_resolves() {
+    let doc = serde_json::to_value(clickstream::service::openapi()).expect("the document is JSON");
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty(), "the document uses references");
+    let unresolved: Vec<&String> = refs
+        .iter()
+        .filter(|r| {
+            let pointer = r.strip_prefix('#').unwrap_or(r);
+            doc.pointer(pointer).is_none()
+        })
+        .collect();
+    assert!(unresolved.is_empty(), "unresolved: {unresolved:?}");
+}
+
+fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v.as_str()) {
+                    ("$ref", Some(target)) => out.push(target.to_owned()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
