@@ -1,19 +1,75 @@
 //! `report.json` and `report.md`, written beside the models after each `train`.
 
-use super::{describe_source, ConvertCandidate, RevenueCandidate};
-use crate::labels::LabelSource;
+use super::prepare::{DataFile, Prepared, SessionCounts};
+use super::refit::RefitSummary;
+use super::{ConvertCandidate, RevenueCandidate, Selection, Steps, TrainError};
+use crate::labels::{LabelSource, LabelledSession};
 use crate::ml::segment::{KChoice, Persona};
 use crate::reader::ReadStats;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionCounts {
-    pub training_converting: usize,
-    pub training_not_converting: usize,
-    pub validation_converting: usize,
-    pub validation_not_converting: usize,
+/// Progress steps of [`write`].
+pub(super) const STEPS: u64 = 1;
+
+/// The last stage: the report of what was read, tried, chosen and published.
+pub(super) fn write(
+    file: DataFile,
+    prepared: &Prepared,
+    selection: Selection,
+    summary: RefitSummary,
+    published: Vec<(String, u32, String)>,
+    models_dir: &Path,
+    steps: &Steps,
+) -> Result<TrainReport, TrainError> {
+    steps.step("writing report");
+    let (year, month) = prepared.split.latest;
+    let Selection {
+        convert,
+        revenue,
+        segments,
+    } = selection;
+    let report = TrainReport {
+        data_file: file.file_name,
+        data_sha256: file.sha256,
+        read: file.stats,
+        label_source: file.label_source,
+        training_months: months(&prepared.split.fit),
+        validation_month: format!("{year}-{month:02}"),
+        sessions: prepared.sessions.clone(),
+        prefixes: (prepared.fit_set.len(), prepared.valid_set.len()),
+        convert_candidates: convert.candidates,
+        chosen_convert: convert.index,
+        chosen_roc_auc_95: convert.roc_auc_95,
+        threshold: convert.threshold,
+        top_features: summary.top_features,
+        revenue_candidates: revenue.candidates,
+        chosen_revenue: revenue.index,
+        k_choice: segments.k_choice,
+        silhouette_training: segments.silhouette_training,
+        silhouette_all: summary.silhouette_all,
+        personas: summary.personas,
+        published,
+        seconds: steps.elapsed(),
+    };
+    report.write(models_dir)?;
+    Ok(report)
+}
+
+fn months(sessions: &[&LabelledSession]) -> Vec<String> {
+    let mut m: Vec<(i32, u32)> = sessions.iter().map(|s| s.session.month()).collect();
+    m.sort_unstable();
+    m.dedup();
+    m.into_iter().map(|(y, m)| format!("{y}-{m:02}")).collect()
+}
+
+/// Label source in words, for reports.
+pub fn describe_source(source: &LabelSource) -> String {
+    match source {
+        LabelSource::BasketProxy => "basket proxy (ml-contract.md)".into(),
+        LabelSource::OutcomesFile { file_name, .. } => format!("outcomes file {file_name}"),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,10 +105,14 @@ fn opt(v: Option<f64>) -> String {
 }
 
 impl TrainReport {
-    pub fn write(&self, models_dir: &Path) -> std::io::Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+    pub fn write(&self, models_dir: &Path) -> Result<(), TrainError> {
+        let json = serde_json::to_vec_pretty(self).map_err(|source| TrainError::Serialise {
+            what: "the training report",
+            source,
+        })?;
         std::fs::write(models_dir.join("report.json"), json)?;
-        std::fs::write(models_dir.join("report.md"), self.markdown())
+        std::fs::write(models_dir.join("report.md"), self.markdown())?;
+        Ok(())
     }
 
     pub fn markdown(&self) -> String {

@@ -67,3 +67,14 @@ pub enum LoadError {
     #[error("{dir}: no version of {name} (looked for numbered folders)")]
     NoVersion { dir: PathBuf, name: ModelName },
 }
+
+/// Why a version could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("encoding the weights: {0}")]
+    Weights(serde_json::Error),
+    #[error("encoding the manifest: {0}")]
+    Manifest(serde_json::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}

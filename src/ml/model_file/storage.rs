@@ -2,7 +2,7 @@
 //! loading checks the format, the name, the feature schema, the checksum, the kind's own
 //! invariants and the golden cases before a version may serve.
 
-use super::error::LoadError;
+use super::error::{LoadError, PublishError};
 use super::golden;
 use super::kind::{Loaded, Model, ModelKind};
 use super::manifest::{Manifest, FORMAT_VERSION};
@@ -49,8 +49,8 @@ pub fn publish(
     models_dir: &Path,
     mut manifest: Manifest,
     model: &Model,
-) -> std::io::Result<(u32, PathBuf)> {
-    let weights = serde_json::to_vec(model).map_err(std::io::Error::other)?;
+) -> Result<(u32, PathBuf), PublishError> {
+    let weights = serde_json::to_vec(model).map_err(PublishError::Weights)?;
     manifest.weights_file = WEIGHTS_FILE.to_owned();
     manifest.weights_sha256 = sha256_hex(&weights);
     let parent = models_dir.join(model.name().as_str());
@@ -65,7 +65,7 @@ pub fn publish(
             .last()
             .map_or(1, |v| v + 1);
         manifest.version = version;
-        let text = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+        let text = serde_json::to_vec_pretty(&manifest).map_err(PublishError::Manifest)?;
         write_synced(&staging.path().join(MANIFEST_FILE), &text)?;
         sync_dir(staging.path())?;
         let target = parent.join(version.to_string());
@@ -78,7 +78,7 @@ pub fn publish(
             }
             // Another trainer took this number between the scan and the rename: next one.
             Err(_) if target.exists() => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -1,0 +1,145 @@
+//! Refitting the chosen settings on every month: the shipped models learn from all the
+//! data, and nothing is chosen here.
+
+use super::prepare::Prepared;
+use super::{Selection, Steps, TrainConfig, TrainError};
+use crate::dataset::{self, PrefixSet};
+use crate::features;
+use crate::ml::classifier::{Classifier, ConvertModel};
+use crate::ml::metrics;
+use crate::ml::model_file::{ScoreDistribution, Tiers};
+use crate::ml::regressor::RevenueModel;
+use crate::ml::segment::{Persona, SegmentModel};
+
+/// Progress steps of [`refit`].
+pub(super) const STEPS: u64 = 3;
+
+/// Features shown in the report, of the shipped conversion model.
+const TOP_FEATURES: usize = 15;
+
+pub(super) struct Refitted {
+    pub models: RefitModels,
+    pub summary: RefitSummary,
+}
+
+pub(super) struct RefitModels {
+    pub convert: ConvertModel,
+    pub revenue: RevenueModel,
+    pub segments: SegmentModel,
+}
+
+/// What the manifests and the report say about the refitted models.
+pub(super) struct RefitSummary {
+    /// Prefixes the conversion and revenue models were fitted on.
+    pub prefixes: usize,
+    /// Sessions the segment model was fitted on.
+    pub sessions: usize,
+    pub distribution: ScoreDistribution,
+    pub tiers: Tiers,
+    pub top_features: Vec<(String, f64)>,
+    pub silhouette_all: f64,
+    pub personas: Vec<Persona>,
+}
+
+pub(super) fn refit(
+    prepared: &Prepared,
+    selection: &Selection,
+    config: &TrainConfig,
+    steps: &Steps,
+) -> Result<Refitted, TrainError> {
+    steps.step("refitting conversion on all months");
+    let all = &prepared.all;
+    let (all_set, all_products) =
+        PrefixSet::build_out_of_fold(all, config.folds, config.product_smoothing);
+    let convert = selection
+        .convert
+        .spec
+        .fit(&all_set, &all_products, config.smote_seed)?;
+    let distribution =
+        score_distribution(&convert.probabilities(all_set.features.view()), &all_set);
+    let tiers = Tiers {
+        high: distribution.quantiles[90],
+        medium: distribution.quantiles[60],
+        rule: "high: at or above the 90th percentile of training sessions' probabilities; medium: at or above the 60th; low: below".into(),
+    };
+
+    steps.step("refitting revenue on all months");
+    let conditional = selection.revenue.spec.fit(&all_set.converting())?;
+    let revenue = RevenueModel {
+        probability: copy_of(&convert)?,
+        conditional,
+    };
+
+    steps.step("fitting segments on all sessions");
+    let all_full = dataset::full_sessions(all);
+    let (segments, silhouette_all) = SegmentModel::fit(
+        all_full.view(),
+        selection.segments.k_choice.k,
+        &config.kmeans,
+    )?;
+
+    Ok(Refitted {
+        summary: RefitSummary {
+            prefixes: all_set.len(),
+            sessions: all.len(),
+            distribution,
+            tiers,
+            top_features: top_features(&convert.classifier, TOP_FEATURES),
+            silhouette_all,
+            personas: segments.personas.clone(),
+        },
+        models: RefitModels {
+            convert,
+            revenue,
+            segments,
+        },
+    })
+}
+
+/// Session-weighted quantiles of the training scores at 0%, 1%, ..., 100%: 101 of them,
+/// so percentile `p` is `quantiles[p]`.
+pub(super) fn score_distribution(scores: &[f64], set: &PrefixSet) -> ScoreDistribution {
+    let levels: Vec<f64> = (0..=100).map(|i| f64::from(i) / 100.0).collect();
+    ScoreDistribution {
+        quantiles: metrics::weighted_quantiles(scores, &set.weight, &levels),
+    }
+}
+
+/// forust's booster has no `Clone`; a JSON round trip is exact (float_roundtrip) and
+/// doubles as a check that the model survives its own file format.
+fn copy_of(model: &ConvertModel) -> Result<ConvertModel, TrainError> {
+    let text = serde_json::to_string(model).map_err(|source| TrainError::Serialise {
+        what: "the conversion model for the revenue model's copy",
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| TrainError::Serialise {
+        what: "the conversion model's copy (it did not read back)",
+        source,
+    })
+}
+
+/// Feature importance of a fitted classifier, as (name, share of the total), largest first.
+fn top_features(classifier: &Classifier, n: usize) -> Vec<(String, f64)> {
+    let mut scores: Vec<(String, f64)> = match classifier {
+        Classifier::GradientBoosting { booster } => booster
+            .calculate_feature_importance(
+                forust_ml::gradientbooster::ImportanceMethod::TotalGain,
+                true,
+            )
+            .into_iter()
+            .filter_map(|(i, v)| Some((features::NAMES.get(i)?.to_string(), f64::from(v))))
+            .collect(),
+        Classifier::Logistic(linear) => {
+            let total: f64 = linear.coefficients.iter().map(|c| c.abs()).sum();
+            features::NAMES
+                .iter()
+                .zip(&linear.coefficients)
+                .map(|(n, c)| (n.to_string(), c.abs() / total))
+                .collect()
+        }
+        Classifier::RandomForest { .. } => Vec::new(),
+    };
+    scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scores.truncate(n);
+    scores
+}

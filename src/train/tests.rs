@@ -1,0 +1,204 @@
+use super::convert::{ConvertPlan, ConvertSpec};
+use super::refit::score_distribution;
+use super::*;
+use crate::dataset::PrefixSet;
+use crate::ml::classifier::Imbalance;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use std::fmt::Write as _;
+
+#[test]
+fn defaults_keep_the_seeds_the_shipped_models_were_trained_with() {
+    let config = TrainConfig::default();
+    assert_eq!(config.smote_seed, 2008);
+    assert_eq!(config.auc_bootstrap_seed, 2008);
+    assert_eq!(config.auc_bootstrap_resamples, 200);
+}
+
+#[test]
+fn the_convert_plan_takes_a_step_per_candidate_tried_or_skipped() {
+    let config = TrainConfig::default();
+    let plan = ConvertPlan::new(&config).expect("the default plan");
+    // Five treatments and algorithms, then the two other boosting settings.
+    assert_eq!(plan.steps(), 7);
+    let one = TrainConfig {
+        boosting: config.boosting[..1].to_vec(),
+        ..config
+    };
+    assert_eq!(ConvertPlan::new(&one).expect("a plan").steps(), 5);
+}
+
+#[test]
+fn a_config_without_boosting_settings_is_refused_before_reading_data() {
+    let config = TrainConfig {
+        data: "/nonexistent/clicks.csv".into(),
+        boosting: Vec::new(),
+        quiet: true,
+        ..TrainConfig::default()
+    };
+    let err = train(&config).expect_err("no boosting setting is refused");
+    assert!(
+        matches!(
+            err,
+            TrainError::Fit(FitError::Param {
+                name: "boosting",
+                ..
+            })
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn conversion_hyperparameters_name_the_model_and_the_imbalance() {
+    let spec = ConvertSpec::Logistic(TrainConfig::default().logistic, Imbalance::ClassWeights);
+    let value = spec.hyperparameters().expect("serialisable");
+    assert_eq!(value["model"]["alpha"], 1.0);
+    assert_eq!(value["imbalance"]["method"], "class_weights");
+}
+
+#[test]
+fn the_score_distribution_holds_a_quantile_per_percent() {
+    let scores: Vec<f64> = (0..1000).map(|i| f64::from(i) / 1000.0).collect();
+    let set = PrefixSet {
+        features: ndarray::Array2::zeros((scores.len(), 1)),
+        converted: vec![false; scores.len()],
+        revenue: vec![0.0; scores.len()],
+        weight: vec![1.0; scores.len()],
+        session: (0..scores.len()).collect(),
+        prefix_len: vec![1; scores.len()],
+    };
+    let q = score_distribution(&scores, &set).quantiles;
+    assert_eq!(q.len(), 101);
+    assert_eq!(q[0], 0.0);
+    assert!((q[50] - 0.5).abs() < 0.002, "median {}", q[50]);
+    assert_eq!(q[100], 0.999);
+}
+
+/// Trains on a small synthetic clickstream with quick settings and `boosting`; returns
+/// the outcome, the steps planned in all and for the conversion stage, and those taken.
+fn train_quickly(boosting: BoostingParams) -> (Result<TrainReport, TrainError>, Counts) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let data = dir.path().join("clicks.csv");
+    std::fs::write(&data, synthetic_clickstream(900, 7)).expect("write the clickstream");
+    let defaults = TrainConfig::default();
+    let config = TrainConfig {
+        data,
+        models_dir: dir.path().join("models"),
+        min_sessions_per_class: 5,
+        min_roc_auc: 0.0,
+        boosting: vec![boosting.clone(), boosting],
+        forest: ForestParams {
+            trees: 3,
+            ..defaults.forest.clone()
+        },
+        kmeans: KMeansParams {
+            k_max: 4,
+            runs: 1,
+            ..defaults.kmeans.clone()
+        },
+        quiet: true,
+        ..defaults
+    };
+    let plan = ConvertPlan::new(&config).expect("a plan");
+    let steps = Steps::new(FIXED_STEPS + plan.steps(), true);
+    let outcome = run(&config, &plan, &steps);
+    let counts = Counts {
+        planned: steps.planned,
+        convert: plan.steps(),
+        taken: steps.taken.get(),
+    };
+    (outcome, counts)
+}
+
+struct Counts {
+    planned: u64,
+    convert: u64,
+    taken: u64,
+}
+
+#[test]
+fn train_takes_the_steps_it_plans() {
+    let (outcome, counts) = train_quickly(BoostingParams {
+        iterations: 30,
+        learning_rate: 0.1,
+        ..TrainConfig::default().boosting[0].clone()
+    });
+    let report = outcome.expect("training succeeds");
+    assert_eq!(report.convert_candidates.len(), 6, "stage 2 ran");
+    assert_eq!(counts.taken, counts.planned);
+}
+
+#[test]
+fn stage_2_takes_its_steps_when_boosting_does_not_win_stage_1() {
+    // Deep full-rate trees on few rows overfit: their validation log loss is worse than
+    // the base rate's. No other candidate calibrates on this data either, so training
+    // stops right after the conversion stage.
+    let (outcome, counts) = train_quickly(BoostingParams {
+        iterations: 40,
+        learning_rate: 1.0,
+        max_depth: 6,
+        min_leaf_weight: 0.01,
+        l2: 0.0,
+        subsample: 1.0,
+        colsample_bytree: 1.0,
+        ..TrainConfig::default().boosting[0].clone()
+    });
+    assert!(
+        matches!(outcome, Err(TrainError::BelowFloor(_))),
+        "no candidate calibrates"
+    );
+    let before_convert = prepare::READ_STEPS + prepare::STEPS;
+    assert_eq!(counts.taken, before_convert + counts.convert);
+}
+
+/// April-June clicks in the UCI format; Czech sessions viewing sale items convert most.
+fn synthetic_clickstream(sessions: usize, seed: u64) -> String {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut out = String::from("year;month;day;order;country;session ID;page 1 (main category);page 2 (clothing model);colour;location;model photography;price;price 2;page\n");
+    for s in 0..sessions {
+        let month = 4 + s * 3 / sessions;
+        let day = rng.gen_range(1..=28);
+        let czech = rng.gen_bool(0.3);
+        let sale = rng.gen_bool(0.4);
+        let converts = rng.gen_bool(match (czech, sale) {
+            (true, true) => 0.6,
+            (true, false) | (false, true) => 0.2,
+            (false, false) => 0.05,
+        });
+        let len = rng.gen_range(1..12usize);
+        let basket_at = (converts && len >= 2).then(|| rng.gen_range(1..len));
+        let mut previous = (0, 0);
+        for order in 0..len {
+            let category = if sale && rng.gen_bool(0.7) {
+                4
+            } else {
+                rng.gen_range(1..=3)
+            };
+            let mut product = (category, rng.gen_range(1..30));
+            if Some(order) == basket_at {
+                product = previous;
+            } else if product == previous {
+                // No basket event the generator did not plan.
+                product.1 = 30 + order;
+            }
+            let letter = ["A", "B", "C", "P"][product.0 - 1];
+            let price = 20 + (product.1 * 3) % 60;
+            let _ = writeln!(
+                out,
+                "2008;{month};{day};{};{};{};{};{letter}{};{};{};1;{price};{};{}",
+                order + 1,
+                if czech { 9 } else { 29 },
+                s + 1,
+                product.0,
+                product.1,
+                rng.gen_range(1..=14),
+                rng.gen_range(1..=6),
+                if price > 50 { 1 } else { 2 },
+                rng.gen_range(1..=5),
+            );
+            previous = product;
+        }
+    }
+    out
+}
