@@ -6,14 +6,19 @@
 # of the machine's speed falls on both; the ratio reported is that of the median rates.
 # WRK_THREADS (default 2) sets wrk's threads. ISOLATE=1 pins the server (one worker) to
 # core 0 and wrk to core 1, so the two do not compete for a core: the cleanest server-side
-# comparison on a 2-core machine.
+# comparison on a 2-core machine. SERVER_BIN runs another build of the server (an older
+# commit's, say) instead of building this one: the way to compare two versions in one sitting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data/e-shop-clothing-2008-apr-jul.csv}
 seconds=${2:-10}
 threads=${WRK_THREADS:-2}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --profile production --quiet
+bin=${SERVER_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --profile production --quiet
+  bin=./target/production/clickstream
+fi
 work=$(mktemp -d)
 port=$(( 20000 + RANDOM % 20000 ))
 server_pin=() client_pin=()
@@ -21,7 +26,7 @@ if [ "${ISOLATE:-0}" = 1 ]; then
   server_pin=(taskset -c 0) client_pin=(taskset -c 1) threads=1
   export WORKERS=1
 fi
-MODELS_DIR=models PORT=$port HOST=127.0.0.1 RUST_LOG=warn "${server_pin[@]}" ./target/production/clickstream serve >"$work/server.log" 2>&1 &
+MODELS_DIR=models PORT=$port HOST=127.0.0.1 RUST_LOG=warn "${server_pin[@]}" "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
