@@ -59,6 +59,16 @@ enum Command {
     },
     /// Serve the HTTP API (configuration from the environment: PORT, MODELS_DIR, ...).
     Serve,
+    /// Probe the server on this host (PORT, HOST from the environment) and exit 0 when it
+    /// answers 200: the container's HEALTHCHECK, with no curl in the image.
+    Healthcheck {
+        /// The route to probe: /readyz (models loaded) or /livez (process up).
+        #[arg(long, default_value = "/readyz")]
+        path: String,
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
     /// Print the OpenAPI document of the HTTP API (or write it to a file).
     Openapi {
         #[arg(long)]
@@ -142,6 +152,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!(port = app.port(), "serving");
                 app.run_until_stopped().await
             })?;
+        }
+        Command::Healthcheck { path, timeout_ms } => {
+            let settings = service::settings::Settings::from_env()?;
+            let timeout = std::time::Duration::from_millis(timeout_ms);
+            service::probe::probe(&settings, &path, timeout)?;
         }
         Command::Openapi { out } => {
             let text = service::openapi().to_pretty_json()? + "\n";

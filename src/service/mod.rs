@@ -1,13 +1,14 @@
 //! `clickstream serve`: the HTTP service over the versioned model files.
 //!
 //! Layers, lowest first (a module imports only those before it; ARCHITECTURE.md):
-//! `settings`, `observe` (metric names) -> `registry` (typed model slots, the one reload)
+//! `settings`, `probe` (the healthcheck client), `observe` (metric names) -> `registry` (typed model slots, the one reload)
 //! -> `problem` (the error table) -> `wire` (request and answer bodies) -> `http`
 //! (plumbing: bodies, media types, credentials, request logs) -> `scorer` (one per model)
 //! -> `routes` (handlers and the route table) -> this module (the server).
 
 pub mod http;
 pub mod observe;
+pub mod probe;
 pub mod problem;
 pub mod registry;
 pub mod routes;
@@ -84,7 +85,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn init_telemetry(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only on a terminal: a log collector reading a pipe would store them.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     // A second call (tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

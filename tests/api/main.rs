@@ -10,6 +10,7 @@ mod helpers;
 mod architecture;
 mod auth;
 mod batch;
+mod container;
 mod docs;
 mod errors;
 mod errors_documented;
