@@ -1,15 +1,14 @@
 # syntax=docker/dockerfile:1
-# clickstream: the scoring service as a container. Three stages:
-#   chef/planner/builder  compile the `production` profile; the dependency build is its own
-#                         layer (cargo-chef), so a change to src/ rebuilds only the crate;
-#   binary                where the runtime stage takes the binary from: the builder by
-#                         default, or an image holding a binary built elsewhere
-#                         (--build-arg BINARY_FROM=..., as deploy/container/test.sh does);
+# clickstream: the scoring service as a container. Two parts:
+#   chef/planner/builder  compile the `production` profile into /out/clickstream; the
+#                         dependency build is its own layer (cargo-chef), so a change to
+#                         src/ rebuilds only the crate;
 #   runtime               the binary and the shipped models on a small base, non-root.
+# A binary built elsewhere can stand in for the builder stage with a named build context
+# (`--build-context builder=...` holding /out/clickstream), as deploy/container/test.sh does.
 # Base images are build arguments with public defaults.
 ARG RUST_IMAGE=docker.io/library/rust:1.88-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
-ARG BINARY_FROM=builder
 
 FROM ${RUST_IMAGE} AS chef
 RUN cargo install cargo-chef --locked --version 0.1.78
@@ -30,9 +29,6 @@ RUN cargo build --profile production --locked --bin clickstream \
     && mkdir -p /out \
     && cp target/production/clickstream /out/clickstream
 
-# The stage the runtime copies the binary from: the builder, or a prebuilt binary's image.
-FROM ${BINARY_FROM} AS binary
-
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG VERSION=0.1.0
 # Where the repository lives: pass it when building (--build-arg SOURCE_URL=...).
@@ -42,7 +38,7 @@ LABEL org.opencontainers.image.title="clickstream" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"
-COPY --from=binary /out/clickstream /usr/local/bin/clickstream
+COPY --from=builder /out/clickstream /usr/local/bin/clickstream
 # Shipped models, owned by root and read-only to the service; mount a volume over
 # /models (or set MODELS_DIR) to ship new versions without a new image.
 COPY models/ /models/

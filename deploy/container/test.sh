@@ -3,7 +3,7 @@
 # it, with podman (no Docker engine runs on these machines; ../shared/docs/containers.md).
 # The runtime stage is built on a local Debian base made with debootstrap (no registry is
 # reachable here), with the binary built on the host in place of the builder stage
-# (--build-arg BINARY_FROM): no Rust image can be pulled. Checks, each timed:
+# (a named build context, `--build-context builder=DIR`): no Rust image can be pulled. Checks, each timed:
 #   /readyz turns ready under --read-only as the non-root user; a /convert answer equals the
 #   host binary's; `podman healthcheck run` passes; the process is not root; the image holds
 #   no compiler and no source; its size; `podman stop` (SIGTERM) with a batch in flight ends
@@ -54,15 +54,13 @@ if ! "${P[@]}" image exists "$base"; then
 fi
 
 step "the host binary as the builder stage's output (stripped)"
-mkdir -p "$work/binary"
-strip -o "$work/binary/clickstream" "$bin"
-printf 'FROM scratch\nCOPY clickstream /out/clickstream\n' >"$work/binary/Containerfile"
-"${P[@]}" build -q --format docker -t localhost/clickstream-binary:test "$work/binary" >/dev/null
+mkdir -p "$work/builder/out"
+strip -o "$work/builder/out/clickstream" "$bin"
 
 step "build the runtime stage from ./Dockerfile"
 "${P[@]}" build -q --format docker --target runtime \
   --build-arg RUNTIME_IMAGE="$base" \
-  --build-arg BINARY_FROM=localhost/clickstream-binary:test \
+  --build-context builder="$work/builder" \
   --build-arg RUST_IMAGE="$base" \
   -t "$image" -f Dockerfile . >/dev/null
 size=$("${P[@]}" image inspect -f '{{.Size}}' "$image")
@@ -138,7 +136,7 @@ step ""
 
 printf 'image %s: %.1f MB (its Debian minbase base alone: %.1f MB; the binary %.1f MB)\n' \
   "$image" "$(echo "$size / 1000000" | bc -l)" "$(echo "$base_size / 1000000" | bc -l)" \
-  "$(echo "$(stat -c %s "$work/binary/clickstream") / 1000000" | bc -l)"
+  "$(echo "$(stat -c %s "$work/builder/out/clickstream") / 1000000" | bc -l)"
 printf 'runs as user %s (uid %s), read-only root filesystem; SIGTERM to exit with the batch in flight: %.1f s (exit %s, %s rows answered)\n' \
   "$user" "$uid" "$stop_seconds" "$exit_code" "$rows"
 printf 'all checks passed in %.1f s\n' "$(echo "$(date +%s.%N) - $started" | bc)"
