@@ -30,15 +30,10 @@ MODELS_DIR=models PORT=$port HOST=127.0.0.1 RUST_LOG=warn "${server_pin[@]}" "$b
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the server did not turn ready:" >&2; cat "$work/server.log" >&2; exit 1; }
 
-clicks=""
-for i in $(seq 1 10); do
-  products=(A13 A16 B4 B17 C56 P67 A2 C10 B30 P12); p=${products[$((i-1))]}
-  case ${p:0:1} in A) c=1;; B) c=2;; C) c=3;; *) c=4;; esac
-  clicks+="{\"year\":2008,\"month\":7,\"day\":3,\"order\":$i,\"country\":29,\"page1_main_category\":$c,\"page2_clothing_model\":\"$p\",\"colour\":$((1 + i % 14)),\"location\":$((1 + i % 6)),\"model_photography\":$((1 + i % 2)),\"price\":$((20 + i * 7 % 50)),\"price_2\":$((1 + i % 2)),\"page\":$((1 + i % 5))}"
-  [ "$i" -lt 10 ] && clicks+=","
-done
-body="{\"session_id\":\"load-test\",\"clicks\":[$clicks]}"
+# The 10-click session every load run sends (deploy/local/test.sh too).
+body=$(cat benches/convert-10-clicks.json)
 cat >"$work/convert.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

@@ -35,14 +35,8 @@ fleet_start "$replicas" "$bin"
 work=$FLEET_DIR/test
 mkdir -p "$work"
 
-clicks=""
-for i in $(seq 1 10); do
-  products=(A13 A16 B4 B17 C56 P67 A2 C10 B30 P12); p=${products[$((i-1))]}
-  case ${p:0:1} in A) c=1;; B) c=2;; C) c=3;; *) c=4;; esac
-  clicks+="{\"year\":2008,\"month\":7,\"day\":3,\"order\":$i,\"country\":29,\"page1_main_category\":$c,\"page2_clothing_model\":\"$p\",\"colour\":$((1 + i % 14)),\"location\":$((1 + i % 6)),\"model_photography\":$((1 + i % 2)),\"price\":$((20 + i * 7 % 50)),\"price_2\":$((1 + i % 2)),\"page\":$((1 + i % 5))}"
-  [ "$i" -lt 10 ] && clicks+=","
-done
-body="{\"session_id\":\"fleet-test\",\"clicks\":[$clicks]}"
+# The same 10-click session as benches/load.sh.
+body=$(cat benches/convert-10-clicks.json)
 cat >"$work/convert.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
