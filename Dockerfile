@@ -7,7 +7,7 @@
 # A binary built elsewhere can stand in for the builder stage with a named build context
 # (`--build-context builder=...` holding /out/clickstream), as deploy/container/test.sh does.
 # Base images are build arguments with public defaults.
-ARG RUST_IMAGE=docker.io/library/rust:1.88-bookworm
+ARG RUST_IMAGE=docker.io/library/rust:1.95-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 FROM ${RUST_IMAGE} AS chef
