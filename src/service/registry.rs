@@ -130,6 +130,9 @@ pub struct Snapshot {
     pub convert: Slot<ConvertModel>,
     pub revenue: Slot<RevenueModel>,
     pub segment: Slot<SegmentModel>,
+    /// The models folder, absolute, and whether it existed at the scan: readiness names it.
+    models_dir: PathBuf,
+    models_dir_exists: bool,
 }
 
 impl Snapshot {
@@ -153,10 +156,20 @@ impl Snapshot {
                     .iter()
                     .map(|(v, why)| format!("version {v}: {why}"))
                     .collect();
-                if failed.is_empty() {
-                    format!("{}: no version found", info.name)
-                } else {
+                if !failed.is_empty() {
                     format!("{}: no valid version ({})", info.name, failed.join("; "))
+                } else if self.models_dir_exists {
+                    format!(
+                        "{}: no version found in {}",
+                        info.name,
+                        self.models_dir.join(info.name.as_str()).display()
+                    )
+                } else {
+                    format!(
+                        "{}: no version found: the models folder {} does not exist",
+                        info.name,
+                        self.models_dir.display()
+                    )
                 }
             })
             .collect();
@@ -287,8 +300,11 @@ pub struct Registry {
 impl Registry {
     /// An empty registry: nothing loads until the first [`Registry::reload`].
     pub fn new(settings: &Settings) -> Registry {
+        // Absolute, so that messages name the folder whatever the working directory.
+        let dir = std::path::absolute(&settings.models_dir)
+            .unwrap_or_else(|_| settings.models_dir.clone());
         Registry {
-            dir: settings.models_dir.clone(),
+            dir,
             policy: Policy {
                 pins: ModelName::ALL
                     .into_iter()
@@ -316,6 +332,8 @@ impl Registry {
             convert: self.rescan(&old.convert, &mut summary),
             revenue: self.rescan(&old.revenue, &mut summary),
             segment: self.rescan(&old.segment, &mut summary),
+            models_dir: self.dir.clone(),
+            models_dir_exists: self.dir.is_dir(),
         };
         self.current.store(Arc::new(next));
         record(trigger, &summary, &self.snapshot());
@@ -404,6 +422,15 @@ fn record(trigger: Trigger, summary: &ReloadSummary, snapshot: &Snapshot) {
             unloaded = ?texts(&summary.unloaded),
             "models reloaded"
         );
+    }
+    if trigger == Trigger::Start {
+        if let Err(reasons) = snapshot.readiness() {
+            tracing::warn!(
+                models_dir = %snapshot.models_dir.display(),
+                reasons = ?reasons,
+                "not ready: a model has no valid version in the models folder (MODELS_DIR)"
+            );
+        }
     }
     for refused in &summary.failed {
         tracing::warn!(

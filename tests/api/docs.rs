@@ -64,3 +64,22 @@ fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn the_document_declares_the_api_key_and_the_admin_token() {
+    let doc = serde_json::to_value(clickstream::service::openapi()).expect("the document is JSON");
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["api_key"]["type"], "apiKey");
+    assert_eq!(schemes["api_key"]["in"], "header");
+    assert_eq!(schemes["api_key"]["name"], "X-Api-Key");
+    assert_eq!(schemes["admin_token"]["scheme"], "bearer");
+    for path in ["/convert", "/score/batch"] {
+        let security = &doc["paths"][path]["post"]["security"];
+        // Optional: an empty requirement (no keys configured) or the key.
+        assert_eq!(
+            security,
+            &serde_json::json!([{}, {"api_key": []}]),
+            "{path}"
+        );
+    }
+}

@@ -117,8 +117,8 @@ pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     spawn_app_on(shipped_models(), env)
 }
 
-/// Starts the server over `models` on its own thread and runtime, bound to port 0; it
-/// stops when the test process ends.
+/// Starts the server over `models` (unless `env` names another `MODELS_DIR`) on its own
+/// thread and runtime, bound to port 0; it stops when the test process ends.
 pub fn spawn_app_on(models: TempDir, env: &[(&str, &str)]) -> TestApp {
     let mut vars = vec![
         ("PORT".to_string(), "0".to_string()),
@@ -129,6 +129,8 @@ pub fn spawn_app_on(models: TempDir, env: &[(&str, &str)]) -> TestApp {
             models.path().display().to_string(),
         ),
     ];
+    // A setting the test gives replaces the default above (envy refuses a duplicate).
+    vars.retain(|(k, _)| !env.iter().any(|(name, _)| name == k));
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::from_vars(vars).expect("The test settings are valid.");
     let (tx, rx) = std::sync::mpsc::channel();

@@ -3,8 +3,9 @@
 //! its own process, so its metrics are its own.
 
 use crate::helpers::{
-    publish_copy, publish_corrupt_copy, reload_not_recorded, shipped_models, start_serve_process,
-    start_serve_process_on, synthetic_clickstream, wait_until, Metrics, ServeProcess,
+    empty_models, publish_copy, publish_corrupt_copy, reload_not_recorded, shipped_models,
+    start_serve_process, start_serve_process_on, synthetic_clickstream, wait_until, Metrics,
+    ServeProcess,
 };
 use std::time::Duration;
 
@@ -105,5 +106,20 @@ fn reload_on_sighup_is_counted_and_logged_with_its_trigger() {
             2,
         ));
         missing
+    });
+}
+
+#[test]
+fn serve_warns_at_start_when_the_models_folder_holds_no_model() {
+    let server = start_serve_process_on(empty_models());
+    let folder = server.app.models.path().display().to_string();
+    let message = "not ready: a model has no valid version in the models folder (MODELS_DIR)";
+    wait_until(10, "no start-up warning naming the models folder", || {
+        let lines = server.logged("WARN", message);
+        match lines.first() {
+            Some(line) if line["fields"]["models_dir"] == folder.as_str() => vec![],
+            Some(line) => vec![format!("it names another folder: {line}")],
+            None => vec!["no such line yet".into()],
+        }
     });
 }

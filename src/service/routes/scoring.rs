@@ -18,6 +18,7 @@ const CSV_EXAMPLE: &str = "year,month,day,order,country,session_id,page1_main_ca
     tag = "scoring",
     request_body = SessionInput,
     params(ScoreQuery),
+    security((), ("api_key" = [])),
     responses((status = 200, description = "The session's conversion answer", body = ConvertOutput), ScoringErrors)
 )]
 #[post("/convert")]
@@ -36,6 +37,7 @@ pub async fn convert(
     tag = "scoring",
     request_body = SessionInput,
     params(ScoreQuery),
+    security((), ("api_key" = [])),
     responses((status = 200, description = "The session's revenue answer", body = RevenueOutput), ScoringErrors)
 )]
 #[post("/revenue")]
@@ -54,6 +56,7 @@ pub async fn revenue(
     tag = "scoring",
     request_body = SessionInput,
     params(ScoreQuery),
+    security((), ("api_key" = [])),
     responses((status = 200, description = "The session's persona", body = SegmentOutput), ScoringErrors)
 )]
 #[post("/segment")]
@@ -72,6 +75,7 @@ pub async fn segment(
     tag = "scoring",
     request_body = SessionInput,
     params(ScoreQuery),
+    security((), ("api_key" = [])),
     responses((status = 200, description = "The three answers", body = ScoreOutput), ScoringErrors)
 )]
 #[post("/score")]
@@ -93,6 +97,7 @@ pub async fn score(
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
     params(ScoreQuery),
+    security((), ("api_key" = [])),
     responses(
         (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<ConvertOutput>),
         ScoringErrors,
@@ -117,6 +122,7 @@ pub async fn convert_batch(
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
     params(ScoreQuery),
+    security((), ("api_key" = [])),
     responses(
         (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<RevenueOutput>),
         ScoringErrors,
@@ -141,6 +147,7 @@ pub async fn revenue_batch(
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
     params(ScoreQuery),
+    security((), ("api_key" = [])),
     responses(
         (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<SegmentOutput>),
         ScoringErrors,
@@ -165,6 +172,7 @@ pub async fn segment_batch(
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
     params(ScoreQuery),
+    security((), ("api_key" = [])),
     responses(
         (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<ScoreOutput>),
         ScoringErrors,
