@@ -5,7 +5,7 @@ use crate::domain::Session;
 use crate::features;
 use crate::labels;
 use crate::ml::classifier::ConvertModel;
-use crate::ml::model_file::{Loaded, ModelKind, ModelName};
+use crate::ml::model_file::{Loaded, Manifest, ModelKind, ModelName};
 use crate::ml::regressor::RevenueModel;
 use crate::ml::segment::SegmentModel;
 use serde::Serialize;
@@ -104,7 +104,7 @@ pub fn convert(
     explain: bool,
 ) -> Result<ConvertAnswer, ScoreError> {
     let manifest = &loaded.manifest;
-    let threshold = manifest.threshold.unwrap_or(0.5);
+    let threshold = manifest.decision_threshold();
     if labels::first_basket(session.clicks()).is_some() {
         return Ok(ConvertAnswer {
             probability: 1.0,
@@ -119,13 +119,7 @@ pub fn convert(
     let x = loaded.row(session.clicks());
     let p = only(loaded.model.probabilities(x.view()), loaded)?;
     let probability = finite(p, loaded, "probability")?;
-    let tier = match &manifest.tiers {
-        Some(t) if probability >= t.high => Tier::High,
-        Some(t) if probability >= t.medium => Tier::Medium,
-        Some(_) => Tier::Low,
-        None if probability >= threshold => Tier::High,
-        None => Tier::Low,
-    };
+    let tier = tier(manifest, probability);
     let explanation = if explain {
         loaded.model.contributions(x.view()).map(|c| {
             let mut parts: Vec<Contribution> = c
@@ -157,6 +151,18 @@ pub fn convert(
         already_converted: false,
         explanation,
     })
+}
+
+/// The tier of a probability. Loading refuses tiers that contradict the threshold, so a
+/// session answered `will_convert` is never in the low tier.
+fn tier(manifest: &Manifest, probability: f64) -> Tier {
+    match &manifest.tiers {
+        Some(t) if probability >= t.high => Tier::High,
+        Some(t) if probability >= t.medium => Tier::Medium,
+        Some(_) => Tier::Low,
+        None if probability >= manifest.decision_threshold() => Tier::High,
+        None => Tier::Low,
+    }
 }
 
 pub fn revenue(
@@ -203,4 +209,51 @@ pub fn segment(
         description: persona.description.clone(),
         distance: finite(distance, loaded, "distance")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::model_file::{self, ModelName};
+    use std::path::Path;
+
+    /// Probabilities where a tier or the decision could flip, and either side of each.
+    fn edges(manifest: &Manifest) -> Vec<f64> {
+        let mut points = vec![0.0, 1.0, manifest.decision_threshold()];
+        if let Some(t) = &manifest.tiers {
+            points.extend([t.medium, t.high]);
+        }
+        if let Some(d) = &manifest.score_distribution {
+            points.extend(&d.quantiles);
+        }
+        points
+            .iter()
+            .flat_map(|&p| [p, p.next_up(), p.next_down()])
+            .filter(|p| (0.0..=1.0).contains(p))
+            .collect()
+    }
+
+    #[test]
+    fn every_shipped_convert_version_puts_will_convert_at_medium_or_above() {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let versions = model_file::versions(&models, ModelName::Convert);
+        assert!(!versions.is_empty(), "no shipped convert version");
+        for v in versions {
+            let dir = models.join("convert").join(v.to_string());
+            let loaded = model_file::load::<ConvertModel>(&dir)
+                .unwrap_or_else(|e| panic!("shipped convert {v} does not load: {e}"));
+            let m = &loaded.manifest;
+            assert!(m.tiers.is_some(), "convert {v} stores no tiers");
+            for p in edges(m) {
+                let will_convert = p >= m.decision_threshold();
+                let low = tier(m, p) == Tier::Low;
+                assert_eq!(
+                    will_convert,
+                    !low,
+                    "convert {v}: probability {p} gives will_convert {will_convert} in tier {:?}",
+                    tier(m, p)
+                );
+            }
+        }
+    }
 }

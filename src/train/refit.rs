@@ -57,11 +57,7 @@ pub(super) fn refit(
         .fit(&all_set, &all_products, config.smote_seed)?;
     let distribution =
         score_distribution(&convert.probabilities(all_set.features.view()), &all_set);
-    let tiers = Tiers {
-        high: distribution.quantiles[90],
-        medium: distribution.quantiles[60],
-        rule: "high: at or above the 90th percentile of training sessions' probabilities; medium: at or above the 60th; low: below".into(),
-    };
+    let tiers = Tiers::around_threshold(selection.convert.threshold, &distribution);
 
     steps.step("refitting revenue on all months");
     let conditional = selection.revenue.spec.fit(&all_set.converting())?;

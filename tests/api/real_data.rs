@@ -64,3 +64,36 @@ fn the_real_clickstream_trains_above_the_floors() {
     let eval: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(eval["read"]["sessions"], 22102);
 }
+
+#[test]
+fn no_real_session_is_told_it_will_convert_in_the_low_tier() {
+    let data = match real_data() {
+        Ok(data) => data,
+        Err(looked_at) => {
+            eprintln!(
+                "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
+                looked_at.display()
+            );
+            return;
+        }
+    };
+    let app = crate::helpers::spawn_app();
+    let body = std::fs::read_to_string(&data).expect("read the data");
+    let r = app.post_raw("/convert/batch", "text/csv", &body, &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 22102);
+    let contradictions: Vec<&Value> = results
+        .iter()
+        .filter(|a| a["will_convert"] == true && a["tier"] == "low")
+        .collect();
+    assert!(
+        contradictions.is_empty(),
+        "{} sessions will convert in the low tier, e.g. {}",
+        contradictions.len(),
+        contradictions[0]
+    );
+    assert!(results
+        .iter()
+        .any(|a| a["will_convert"] == true && a["tier"] == "medium"));
+}

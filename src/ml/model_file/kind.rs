@@ -41,6 +41,10 @@ pub trait ModelKind: Sized + Send + Sync + 'static {
     fn check(&self) -> Result<(), String> {
         Ok(())
     }
+    /// Invariants between the manifest's numbers for this kind.
+    fn check_manifest(_manifest: &Manifest) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 impl ModelKind for ConvertModel {
@@ -55,6 +59,14 @@ impl ModelKind for ConvertModel {
         match model {
             Model::Convert(m) => Ok(m),
             other => Err(other.name()),
+        }
+    }
+    fn check_manifest(manifest: &Manifest) -> Result<(), String> {
+        match &manifest.tiers {
+            Some(tiers) => tiers
+                .contradiction(manifest.decision_threshold())
+                .map_or(Ok(()), Err),
+            None => Ok(()),
         }
     }
 }

@@ -39,11 +39,58 @@ impl ScoreDistribution {
 }
 
 /// Probability cutoffs of the tiers: high at or above `high`, medium at or above `medium`.
+///
+/// The decision threshold is the medium cutoff, so a session told `will_convert` is never
+/// in the low tier: the two answers cannot contradict each other. The high cutoff is the
+/// larger of the threshold and the 90th percentile of training sessions' probabilities.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tiers {
     pub high: f64,
     pub medium: f64,
     pub rule: String,
+}
+
+/// The percentile of training sessions' probabilities where the high tier starts.
+const HIGH_PERCENTILE: usize = 90;
+
+impl Tiers {
+    /// The tiers of a conversion model with this decision threshold and training scores.
+    pub fn around_threshold(threshold: f64, distribution: &ScoreDistribution) -> Tiers {
+        let p90 = distribution
+            .quantiles
+            .get(HIGH_PERCENTILE)
+            .copied()
+            .unwrap_or(threshold);
+        Tiers {
+            high: p90.max(threshold),
+            medium: threshold,
+            rule: format!(
+                "low: below the decision threshold; medium: at or above the threshold, so every \
+                 session with will_convert is medium or high; high: at or above the larger of \
+                 the threshold and the {HIGH_PERCENTILE}th percentile of training sessions' \
+                 probabilities"
+            ),
+        }
+    }
+
+    /// Why these tiers contradict the decision threshold, if they do.
+    pub fn contradiction(&self, threshold: f64) -> Option<String> {
+        if self.medium != threshold {
+            Some(format!(
+                "the medium tier starts at {} but the decision threshold is {threshold}: \
+                 will_convert and the tier would disagree (retrain to store tiers around the \
+                 threshold)",
+                self.medium
+            ))
+        } else if self.high.is_nan() || self.high < self.medium {
+            Some(format!(
+                "the high tier starts at {}, below the medium tier's {}",
+                self.high, self.medium
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// A stored input and the outputs this version must give for it.
@@ -78,4 +125,14 @@ pub struct Manifest {
     pub golden: Vec<GoldenCase>,
     pub weights_file: String,
     pub weights_sha256: String,
+}
+
+/// The decision threshold of a conversion manifest that stores none.
+const DEFAULT_THRESHOLD: f64 = 0.5;
+
+impl Manifest {
+    /// The probability at or above which a session is answered `will_convert`.
+    pub fn decision_threshold(&self) -> f64 {
+        self.threshold.unwrap_or(DEFAULT_THRESHOLD)
+    }
 }

@@ -163,6 +163,10 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
         path: weights_path,
         problem,
     })?;
+    M::check_manifest(&manifest).map_err(|problem| LoadError::Inconsistent {
+        path: manifest_path.clone(),
+        problem,
+    })?;
     golden::check(&manifest, &model, &manifest_path)?;
     Ok(Loaded {
         manifest,

@@ -196,3 +196,36 @@ fn wrong_model_and_unreadable_manifests_are_refused() {
         Err(LoadError::NoVersion { .. })
     ));
 }
+
+#[test]
+fn tiers_that_contradict_the_decision_threshold_are_refused() {
+    let (_dir, path, _) = published();
+    edit_manifest(&path, |m| {
+        m["threshold"] = 0.5.into();
+        m["tiers"] = serde_json::json!({"high": 0.7, "medium": 0.6, "rule": "percentiles"});
+    });
+    match load::<ConvertModel>(&path) {
+        Err(LoadError::Inconsistent { problem, .. }) => {
+            assert!(problem.contains("decision threshold is 0.5"), "{problem}")
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("tiers starting above the threshold were accepted"),
+    }
+}
+
+#[test]
+fn tiers_built_around_the_threshold_load() {
+    let (_dir, path, _) = published();
+    let distribution = ScoreDistribution {
+        quantiles: (0..=100).map(|i| f64::from(i) / 100.0).collect(),
+    };
+    let tiers = Tiers::around_threshold(0.5, &distribution);
+    assert_eq!((tiers.medium, tiers.high), (0.5, 0.9));
+    let high_threshold = Tiers::around_threshold(0.95, &distribution);
+    assert_eq!((high_threshold.medium, high_threshold.high), (0.95, 0.95));
+    edit_manifest(&path, |m| {
+        m["threshold"] = 0.5.into();
+        m["tiers"] = serde_json::to_value(&tiers).expect("json");
+    });
+    load::<ConvertModel>(&path).expect("tiers around the threshold load");
+}
