@@ -53,6 +53,8 @@ pub struct EvaluateReport {
     pub revenue: RevenueMetrics,
     pub segment_silhouette: f64,
     pub personas: Vec<PersonaCount>,
+    /// Why the figures may not mean what they seem (the file is the training file, say).
+    pub warnings: Vec<String>,
 }
 
 pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError> {
@@ -67,6 +69,21 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
             skip_invalid: config.skip_invalid,
         },
     )?;
+    // A version's manifest holds the checksum of the file it was trained on.
+    let trained_on: Vec<String> = [&convert.manifest, &revenue.manifest, &segment.manifest]
+        .iter()
+        .filter(|m| m.training.sha256 == data.sha256)
+        .map(|m| format!("{} v{}", m.name, m.version))
+        .collect();
+    let mut warnings = Vec::new();
+    if !trained_on.is_empty() {
+        warnings.push(format!(
+            "{} (sha256 {}) is the file {} learned from: these figures measure fit, not how the models do on unseen sessions",
+            data.file_name,
+            data.sha256,
+            trained_on.join(", ")
+        ));
+    }
     let sessions = data.sessions;
     let all: Vec<&LabelledSession> = sessions.iter().collect();
     let set = PrefixSet::build(&all, convert.model.products());
@@ -76,7 +93,7 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     let (convert_model, revenue_model, segment_model) =
         (&convert.model, &revenue.model, &segment.model);
     let p = convert_model.probabilities(set.features.view());
-    let threshold = convert.manifest.threshold.unwrap_or(0.5);
+    let threshold = convert.manifest.decision_threshold();
     let convert_metrics = evaluation::convert_metrics(&p, &set, threshold);
     // Built again only when the revenue version learned a different product table.
     let revenue_set = if revenue.model.products() == convert.model.products() {
@@ -117,6 +134,7 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
                 share: counts[p.id] as f64 / assigned.len().max(1) as f64,
             })
             .collect(),
+        warnings,
     })
 }
 

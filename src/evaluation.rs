@@ -26,7 +26,8 @@ pub struct BucketMetrics {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConvertMetrics {
     pub prefixes: usize,
-    pub sessions: f64,
+    /// Sessions behind the prefixes; each weighs 1 in every figure below.
+    pub sessions: usize,
     pub base_rate: f64,
     pub roc_auc: Option<f64>,
     pub pr_auc: Option<f64>,
@@ -66,7 +67,7 @@ pub fn convert_metrics(probabilities: &[f64], set: &PrefixSet, threshold: f64) -
         .collect();
     ConvertMetrics {
         prefixes: set.len(),
-        sessions: w.iter().sum(),
+        sessions: distinct(&set.session),
         base_rate,
         roc_auc: metrics::roc_auc(probabilities, y, w),
         pr_auc: metrics::average_precision(probabilities, y, w),
@@ -80,6 +81,13 @@ pub fn convert_metrics(probabilities: &[f64], set: &PrefixSet, threshold: f64) -
         confusion,
         by_prefix_length,
     }
+}
+
+fn distinct(ids: &[usize]) -> usize {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

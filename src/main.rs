@@ -1,4 +1,4 @@
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use clickstream::evaluate::{self, EvaluateConfig};
 use clickstream::service;
 use clickstream::train::{self, TrainConfig};
@@ -22,7 +22,7 @@ struct Files {
     /// Outcomes CSV `session_id,converted,revenue` replacing the basket proxy.
     #[arg(long)]
     outcomes: Option<PathBuf>,
-    /// Folder of versioned model files.
+    /// Folder of versioned model files (read by evaluate, published into by train).
     #[arg(long, default_value = "models")]
     models: PathBuf,
     /// Skip (and count) invalid rows instead of stopping at the first.
@@ -37,10 +37,10 @@ enum Command {
         #[command(flatten)]
         files: Files,
         /// Minimum converting and non-converting sessions in training and validation.
-        #[arg(long, default_value_t = TrainConfig::default().min_sessions_per_class)]
+        #[arg(long, default_value_t = TrainConfig::default().min_sessions_per_class, value_parser = at_least_one)]
         min_sessions_per_class: usize,
-        /// Minimum validation ROC-AUC of the conversion model to publish.
-        #[arg(long, default_value_t = TrainConfig::default().min_roc_auc)]
+        /// Minimum validation ROC-AUC of the conversion model to publish, 0 to 1.
+        #[arg(long, default_value_t = TrainConfig::default().min_roc_auc, value_parser = unit_interval)]
         min_roc_auc: f64,
         /// No progress output.
         #[arg(long, short)]
@@ -51,33 +51,109 @@ enum Command {
         #[command(flatten)]
         files: Files,
         /// Version to evaluate (default: the highest of each model).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         version: Option<u32>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Serve the HTTP API (configuration from the environment: PORT, MODELS_DIR, ...).
-    Serve,
+    Serve {
+        /// Options are not read: a stray `--port 9000` gets a hint to use `PORT=9000`.
+        #[arg(hide = true, num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
+        stray: Vec<String>,
+    },
     /// Probe the server on this host (PORT, HOST from the environment) and exit 0 when it
     /// answers 200: the container's HEALTHCHECK, with no curl in the image.
     Healthcheck {
         /// The route to probe: /readyz (models loaded) or /livez (process up).
-        #[arg(long, default_value = "/readyz")]
+        #[arg(long, default_value = "/readyz", value_parser = route_path)]
         path: String,
         /// Give up after this many milliseconds.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
         timeout_ms: u64,
     },
     /// Print the OpenAPI document of the HTTP API (or write it to a file).
     Openapi {
+        /// Write the document to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
     },
 }
 
+/// `--min-roc-auc`: a ROC-AUC lies between 0 and 1.
+fn unit_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("{v} is not between 0 and 1")),
+        Err(_) => Err(format!("{text:?} is not a number between 0 and 1")),
+    }
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{text:?} is not a whole number of at least 1")),
+    }
+}
+
+fn route_path(text: &str) -> Result<String, String> {
+    if text.starts_with('/') {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a route: it must start with /, e.g. /readyz"
+        ))
+    }
+}
+
+/// The command line, with `serve --help` listing the environment it reads.
+fn command() -> clap::Command {
+    Cli::command().mut_subcommand("serve", |serve| {
+        serve.after_help(service::settings::variables_help())
+    })
+}
+
+/// What to say when `serve` is given options: it reads the environment instead.
+fn stray_serve_options(stray: &[String]) -> String {
+    let variables = service::settings::variables();
+    let mut hints = Vec::new();
+    let mut args = stray.iter().peekable();
+    while let Some(arg) = args.next() {
+        let Some(option) = arg.strip_prefix("--") else {
+            continue;
+        };
+        let (name, inline) = match option.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_owned())),
+            None => (option, None),
+        };
+        let variable = name.replace('-', "_").to_ascii_uppercase();
+        if variables.iter().any(|v| v.name == variable) {
+            let value = inline
+                .or_else(|| args.next_if(|next| !next.starts_with("--")).cloned())
+                .unwrap_or_else(|| "...".into());
+            hints.push(format!("{variable}={value}"));
+        }
+    }
+    let given = stray.join(" ");
+    if hints.is_empty() {
+        format!(
+            "serve takes no options (got `{given}`); it reads environment variables, listed by `clickstream serve --help`"
+        )
+    } else {
+        format!(
+            "serve takes no options (got `{given}`); it reads environment variables: run `{} clickstream serve`",
+            hints.join(" ")
+        )
+    }
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -138,13 +214,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 version,
                 skip_invalid,
             })?;
+            // On stderr, so they reach a person even when a script reads the JSON.
+            for warning in &report.warnings {
+                eprintln!("warning: {warning}");
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", report.text());
             }
         }
-        Command::Serve => {
+        Command::Serve { stray } => {
+            if !stray.is_empty() {
+                anyhow::bail!(stray_serve_options(&stray));
+            }
             let settings = service::settings::Settings::from_env()?;
             service::init_telemetry(settings.log_format);
             actix_web::rt::System::new().block_on(async move {
@@ -161,10 +244,75 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Openapi { out } => {
             let text = service::openapi().to_pretty_json()? + "\n";
             match out {
-                Some(path) => std::fs::write(path, text)?,
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?,
                 None => print!("{text}"),
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_of_every_command_has_help_text() {
+        let mut missing = Vec::new();
+        for sub in command().get_subcommands() {
+            for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                let id = arg.get_id().as_str();
+                if id != "help" && arg.get_help().is_none() {
+                    missing.push(format!("{} --{id}", sub.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "options without help: {missing:?}");
+    }
+
+    #[test]
+    fn serve_options_point_to_their_variables() {
+        let hint = stray_serve_options(&["--port".into(), "9000".into()]);
+        assert!(hint.contains("PORT=9000 clickstream serve"), "{hint}");
+        let hint = stray_serve_options(&["--models-dir=/srv/m".into(), "--workers".into()]);
+        assert!(hint.contains("MODELS_DIR=/srv/m WORKERS=..."), "{hint}");
+        let hint = stray_serve_options(&["--colour".into()]);
+        assert!(hint.contains("serve --help"), "{hint}");
+    }
+
+    #[test]
+    fn out_of_range_options_are_refused_before_any_work() {
+        for args in [
+            &[
+                "clickstream",
+                "train",
+                "--data",
+                "x.csv",
+                "--min-roc-auc",
+                "2",
+            ][..],
+            &[
+                "clickstream",
+                "train",
+                "--data",
+                "x.csv",
+                "--min-sessions-per-class",
+                "0",
+            ],
+            &[
+                "clickstream",
+                "evaluate",
+                "--data",
+                "x.csv",
+                "--version",
+                "0",
+            ],
+            &["clickstream", "healthcheck", "--timeout-ms", "0"],
+            &["clickstream", "healthcheck", "--path", "readyz"],
+        ] {
+            let parsed = command().try_get_matches_from(args);
+            assert!(parsed.is_err(), "{args:?} was accepted");
+        }
+    }
 }

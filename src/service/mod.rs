@@ -133,7 +133,16 @@ impl Application {
         observe::handle();
         let registry = Arc::new(Registry::new(&settings));
         registry.reload(Trigger::Start);
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port)).map_err(|e| {
+            // The OS message alone ("Address already in use") does not say which.
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot listen on {}:{} (HOST, PORT): {e}",
+                    settings.host, settings.port
+                ),
+            )
+        })?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
         let poll_interval = settings

@@ -130,6 +130,111 @@ fn default_max_loaded() -> usize {
     3
 }
 
+/// One environment variable of `serve`: its name, its default in words, what it does.
+pub struct Variable {
+    pub name: &'static str,
+    pub default: String,
+    pub meaning: &'static str,
+}
+
+/// Every variable `serve` reads, with the defaults the code uses: `serve --help` prints
+/// this list, and a test holds it to the fields of [`Settings`] and to the README.
+pub fn variables() -> Vec<Variable> {
+    let var = |name, default: String, meaning| Variable {
+        name,
+        default,
+        meaning,
+    };
+    let unset = |what: &str| format!("unset ({what})");
+    vec![
+        var("PORT", default_port().to_string(), "port to listen on"),
+        var("HOST", default_host(), "address to listen on"),
+        var(
+            "MODELS_DIR",
+            default_models_dir().display().to_string(),
+            "folder of versioned model files",
+        ),
+        var(
+            "ADMIN_TOKEN",
+            unset("admin routes off"),
+            "bearer token of POST /admin/reload",
+        ),
+        var(
+            "API_KEYS",
+            unset("scoring is open"),
+            "comma-separated keys; scoring routes then need X-Api-Key",
+        ),
+        var("WORKERS", "one per core".into(), "HTTP worker threads"),
+        var(
+            "LOG_FORMAT",
+            "pretty".into(),
+            "json or pretty (RUST_LOG sets levels, default info)",
+        ),
+        var(
+            "PIN_CONVERT",
+            unset("highest valid version"),
+            "version of convert served by default",
+        ),
+        var(
+            "PIN_REVENUE",
+            unset("highest valid version"),
+            "version of revenue served by default",
+        ),
+        var(
+            "PIN_SEGMENT",
+            unset("highest valid version"),
+            "version of segment served by default",
+        ),
+        var(
+            "CANARY",
+            unset("off"),
+            "model:version:percent, e.g. convert:3:10",
+        ),
+        var(
+            "POLL_INTERVAL_SECS",
+            unset("off"),
+            "rescan the models folder this often",
+        ),
+        var(
+            "MAX_BODY_BYTES",
+            default_max_body_bytes().to_string(),
+            "request body limit (413 past it)",
+        ),
+        var(
+            "MAX_CLICKS_PER_SESSION",
+            default_max_clicks().to_string(),
+            "clicks per session (422 past it)",
+        ),
+        var(
+            "MAX_SESSIONS_PER_BATCH",
+            default_max_sessions().to_string(),
+            "sessions per batch (422 past it)",
+        ),
+        var(
+            "MAX_LOADED_VERSIONS",
+            default_max_loaded().to_string(),
+            "versions of each model kept in memory",
+        ),
+    ]
+}
+
+/// The variables as `serve --help` shows them.
+pub fn variables_help() -> String {
+    let rows = variables();
+    let width = rows.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    let mut text = String::from(
+        "Configuration comes from environment variables (an invalid value stops start-up, naming it):\n",
+    );
+    for v in rows {
+        text.push_str(&format!(
+            "  {:<width$}  {} [default: {}]\n",
+            v.name, v.meaning, v.default
+        ));
+    }
+    text.push_str("\nExample: PORT=9000 MODELS_DIR=/srv/models clickstream serve");
+    text
+}
+
 /// A configured canary: a share of sessions meets another version of one model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Canary {
@@ -267,6 +372,52 @@ mod tests {
         assert!(err.to_string().contains("WORKERS"), "{err}");
         let err = Settings::from_vars(vars(&[("LOG_FORMAT", "xml")])).expect_err("bad format");
         assert!(err.to_string().contains("LOG_FORMAT"), "{err}");
+    }
+
+    #[test]
+    fn the_variable_list_names_every_setting_and_its_real_default() {
+        let defaults = Settings::from_vars(vars(&[])).expect("defaults are valid");
+        // Debug prints every field as `name: value`: the settings that exist.
+        let debug = format!("{defaults:?}");
+        let fields: Vec<String> = debug
+            .split(['{', ','])
+            .filter_map(|part| part.split_once(':').map(|(name, _)| name.trim().to_owned()))
+            .filter(|name| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            })
+            .collect();
+        let listed: Vec<String> = variables()
+            .iter()
+            .map(|v| v.name.to_ascii_lowercase())
+            .collect();
+        assert_eq!(
+            fields, listed,
+            "Settings fields and the variable list differ"
+        );
+        let default_of = |name: &str| {
+            variables()
+                .into_iter()
+                .find(|v| v.name == name)
+                .map(|v| v.default)
+                .unwrap_or_default()
+        };
+        assert_eq!(default_of("PORT"), defaults.port.to_string());
+        assert_eq!(
+            default_of("MAX_BODY_BYTES"),
+            defaults.max_body_bytes.to_string()
+        );
+        assert_eq!(
+            default_of("MAX_SESSIONS_PER_BATCH"),
+            defaults.max_sessions_per_batch.to_string()
+        );
+        let readme = include_str!("../../README.md");
+        for v in variables() {
+            assert!(
+                readme.contains(&format!("`{}`", v.name)),
+                "README's table lacks {}",
+                v.name
+            );
+        }
     }
 
     #[test]

@@ -191,9 +191,13 @@ pub(super) fn select(
             }
         }
         None => {
-            for n in plan.stage_1.len() + 1..=plan.stage_1.len() + plan.stage_2.len() {
+            for (i, params) in plan.stage_2.iter().enumerate() {
+                let n = plan.stage_1.len() + i + 1;
+                let spec = ConvertSpec::Boosting(params.clone(), Imbalance::None);
                 steps.step(format!(
-                    "convert candidate {n}/{planned}: skipped, boosting did not win stage 1"
+                    "convert candidate {n}/{planned}: {} ({}) skipped: boosting did not win stage 1",
+                    spec.algorithm(),
+                    spec.summary()
                 ));
             }
         }
@@ -245,10 +249,12 @@ impl<'p, 'a> Search<'p, 'a> {
         steps: &Steps,
     ) -> Result<(), TrainError> {
         let index = self.candidates.len();
+        // The settings too: two candidates of one algorithm and imbalance differ by them.
         steps.step(format!(
-            "convert candidate {}/{planned}: {}, {}",
+            "convert candidate {}/{planned}: {} ({}), imbalance {}",
             index + 1,
             spec.algorithm(),
+            spec.summary(),
             spec.imbalance().label()
         ));
         let prepared = self.prepared;
@@ -313,16 +319,21 @@ impl<'p, 'a> Search<'p, 'a> {
         // not need them.
         drop(rebalanced);
         let Some(best) = best else {
-            return Err(TrainError::BelowFloor(
-                "no conversion candidate has a validation log loss below the base-rate predictor's"
-                    .into(),
-            ));
+            return Err(TrainError::Refused {
+                reason:
+                    "no conversion candidate has a validation log loss below the base-rate predictor's"
+                        .into(),
+                candidates,
+            });
         };
         if best.roc_auc < config.min_roc_auc {
-            return Err(TrainError::BelowFloor(format!(
-                "the best conversion model reaches a validation ROC-AUC of {:.4}, under the floor {} (--min-roc-auc)",
-                best.roc_auc, config.min_roc_auc
-            )));
+            return Err(TrainError::Refused {
+                reason: format!(
+                    "the best conversion model reaches a validation ROC-AUC of {:.4}, under the floor {} (--min-roc-auc)",
+                    best.roc_auc, config.min_roc_auc
+                ),
+                candidates,
+            });
         }
         let roc_auc_95 = evaluation::roc_auc_interval(
             &best.probabilities,

@@ -162,6 +162,12 @@ pub enum TrainError {
     TooThin(String),
     #[error("not publishing: {0}")]
     BelowFloor(String),
+    /// The conversion stage refused every candidate; `run` writes them in a report.
+    #[error("not publishing: {reason}")]
+    Refused {
+        reason: String,
+        candidates: Vec<ConvertCandidate>,
+    },
     #[error(transparent)]
     Fit(#[from] FitError),
     #[error("serialising {what}: {source}")]
@@ -204,7 +210,15 @@ struct Selection {
 fn run(config: &TrainConfig, plan: &ConvertPlan, steps: &Steps) -> Result<TrainReport, TrainError> {
     let Labelled { file, sessions } = prepare::read(config, steps)?;
     let prepared = prepare::prepare(&sessions, config, steps)?;
-    let convert = convert::select(plan, &prepared, config, steps)?;
+    let convert = match convert::select(plan, &prepared, config, steps) {
+        Err(TrainError::Refused { reason, candidates }) => {
+            let written = report::write_refused(&file, &reason, &candidates, &config.models_dir)?;
+            return Err(TrainError::BelowFloor(format!(
+                "{reason}; every candidate's figures are in {written}"
+            )));
+        }
+        other => other?,
+    };
     let revenue = revenue::select(&prepared, &convert.valid_probabilities, config, steps)?;
     let segments = segments::choose(&prepared, config, steps)?;
     let selection = Selection {

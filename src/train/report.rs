@@ -57,6 +57,88 @@ pub(super) fn write(
     Ok(report)
 }
 
+/// The candidate table of the conversion stage, with the chosen one marked.
+fn write_candidates(
+    s: &mut String,
+    candidates: &[ConvertCandidate],
+    chosen: Option<usize>,
+) -> std::fmt::Result {
+    writeln!(s, "## Conversion: validation figures of every candidate\n")?;
+    writeln!(s, "Session-weighted (each session weighs 1 across its valid prefixes). Threshold: best F1 on validation.\n")?;
+    writeln!(s, "| candidate | settings | imbalance | ROC-AUC | PR-AUC | log loss | base-rate log loss | Brier | F1 | fit s |")?;
+    writeln!(s, "|---|---|---|---|---|---|---|---|---|---|")?;
+    for (i, cand) in candidates.iter().enumerate() {
+        let m = &cand.metrics;
+        writeln!(
+            s,
+            "| {}{} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} |",
+            cand.algorithm,
+            if Some(i) == chosen {
+                " **(chosen)**"
+            } else {
+                ""
+            },
+            cand.settings,
+            cand.imbalance,
+            opt(m.roc_auc),
+            opt(m.pr_auc),
+            m.log_loss,
+            m.base_rate_log_loss,
+            m.brier,
+            m.f1,
+            cand.fit_seconds
+        )?;
+    }
+    Ok(())
+}
+
+/// What a run that refused to publish tried, so its candidate table is not lost.
+#[derive(Serialize)]
+struct RefusedReport<'a> {
+    published: bool,
+    reason: &'a str,
+    data_file: &'a str,
+    data_sha256: &'a str,
+    read: &'a ReadStats,
+    convert_candidates: &'a [ConvertCandidate],
+}
+
+/// Written beside, not over, `report.md` and `report.json`, which keep describing the
+/// versions that were published. Returns the Markdown file's path, for the error message.
+pub(super) fn write_refused(
+    file: &DataFile,
+    reason: &str,
+    candidates: &[ConvertCandidate],
+    models_dir: &Path,
+) -> Result<String, TrainError> {
+    let report = RefusedReport {
+        published: false,
+        reason,
+        data_file: &file.file_name,
+        data_sha256: &file.sha256,
+        read: &file.stats,
+        convert_candidates: candidates,
+    };
+    let json = serde_json::to_vec_pretty(&report).map_err(|source| TrainError::Serialise {
+        what: "the report of a refused training",
+        source,
+    })?;
+    let mut md = String::new();
+    let _ = writeln!(md, "# Training report: NOT PUBLISHED\n");
+    let _ = writeln!(md, "Nothing was published: {reason}.\n");
+    let _ = writeln!(
+        md,
+        "- data: `{}` (sha256 `{}`)\n",
+        file.file_name, file.sha256
+    );
+    let _ = write_candidates(&mut md, candidates, None);
+    std::fs::create_dir_all(models_dir)?;
+    let md_path = models_dir.join("refused-report.md");
+    std::fs::write(models_dir.join("refused-report.json"), json)?;
+    std::fs::write(&md_path, md)?;
+    Ok(md_path.display().to_string())
+}
+
 fn months(sessions: &[&LabelledSession]) -> Vec<String> {
     let mut m: Vec<(i32, u32)> = sessions.iter().map(|s| s.session.month()).collect();
     m.sort_unstable();
@@ -157,32 +239,7 @@ impl TrainReport {
             self.prefixes.1
         )?;
 
-        writeln!(s, "## Conversion: validation figures of every candidate\n")?;
-        writeln!(s, "Session-weighted (each session weighs 1 across its valid prefixes). Threshold: best F1 on validation.\n")?;
-        writeln!(s, "| candidate | settings | imbalance | ROC-AUC | PR-AUC | log loss | base-rate log loss | Brier | F1 | fit s |")?;
-        writeln!(s, "|---|---|---|---|---|---|---|---|---|---|")?;
-        for (i, cand) in self.convert_candidates.iter().enumerate() {
-            let m = &cand.metrics;
-            writeln!(
-                s,
-                "| {}{} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.1} |",
-                cand.algorithm,
-                if i == self.chosen_convert {
-                    " **(chosen)**"
-                } else {
-                    ""
-                },
-                cand.settings,
-                cand.imbalance,
-                opt(m.roc_auc),
-                opt(m.pr_auc),
-                m.log_loss,
-                m.base_rate_log_loss,
-                m.brier,
-                m.f1,
-                cand.fit_seconds
-            )?;
-        }
+        write_candidates(s, &self.convert_candidates, Some(self.chosen_convert))?;
         let chosen = &self.convert_candidates[self.chosen_convert].metrics;
         if let Some((lo, hi)) = self.chosen_roc_auc_95 {
             writeln!(s, "\nThe chosen model's validation ROC-AUC has a 95% session-bootstrap interval of {lo:.4} to {hi:.4}: differences between candidates smaller than that are noise.")?;

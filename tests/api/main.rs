@@ -10,6 +10,7 @@ mod helpers;
 mod architecture;
 mod auth;
 mod batch;
+mod cli;
 mod container;
 mod docs;
 mod errors;

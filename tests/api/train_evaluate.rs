@@ -11,16 +11,32 @@ fn train_publishes_versions_that_evaluate_reads() {
     let data = dir.path().join("clicks.csv");
     synthetic_clickstream(&data, 1500, 42);
     let models = dir.path().join("models");
-    let train = || {
-        run_on(
-            "train",
-            &data,
-            &models,
-            &["--min-sessions-per-class", "20", "--quiet"],
-        )
-    };
+    let train = || run_on("train", &data, &models, &["--min-sessions-per-class", "20"]);
     let out = train();
     assert!(out.status.success(), "train failed: {}", text(&out.stderr));
+    // Off a terminal, progress is one line per step: each step is named apart, not only
+    // numbered apart ("candidate 6/7" and "7/7" were both "gradient boosting, none").
+    let steps: Vec<String> = text(&out.stderr)
+        .lines()
+        .filter_map(|l| l.split_once("] ").map(|(_, step)| step.to_owned()))
+        .map(|step| match step.split_once("/") {
+            Some((head, tail)) => {
+                let counter = head.rsplit(' ').next().unwrap_or("");
+                let rest = tail.split_once(": ").map_or(tail, |(_, r)| r);
+                format!("{}{rest}", head.strip_suffix(counter).unwrap_or(head))
+            }
+            None => step,
+        })
+        .collect();
+    assert!(steps.len() > 10, "{steps:?}");
+    let mut distinct = steps.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        steps.len(),
+        "repeated step names: {steps:?}"
+    );
     for name in ["convert", "revenue", "segment"] {
         let manifest = read_json(&models.join(name).join("1").join("manifest.json"));
         assert_eq!(manifest["version"], 1);
@@ -79,9 +95,21 @@ fn train_publishes_versions_that_evaluate_reads() {
         Some(4)
     );
     assert!(eval["revenue"]["rmse"].as_f64().is_some());
-    // Sessions weigh one each: the weights add up to the number of sessions.
-    let sessions = eval["read"]["sessions"].as_f64().expect("sessions");
-    assert!((eval["convert"]["sessions"].as_f64().expect("weight") - sessions).abs() < 1e-6);
+    // Counts are integers; every session of this file has a valid prefix.
+    assert_eq!(eval["convert"]["sessions"], eval["read"]["sessions"]);
+    assert!(eval["convert"]["sessions"].is_u64(), "{}", eval["convert"]);
+    // The file is the one version 1 was trained on: the figures are no test, and it says so.
+    assert!(
+        text(&out.stderr).contains("learned from"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(eval["warnings"].as_array().map(Vec::len), Some(1));
+    let other = dir.path().join("other.csv");
+    synthetic_clickstream(&other, 800, 43);
+    let out = run_on("evaluate", &other, &models, &["--version", "1", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("learned from"));
 
     let out = run_on("evaluate", &data, &models, &[]);
     let printed = text(&out.stdout);
@@ -132,6 +160,17 @@ fn train_refuses_thin_data_and_weak_models_and_says_why() {
         !models.join("convert/1").exists(),
         "nothing may be published"
     );
+    // The candidates tried are not lost: a report marked as not published, beside (not
+    // over) the report of what was published.
+    assert!(text(&out.stderr).contains("refused-report.md"));
+    let refused = fs::read_to_string(models.join("refused-report.md")).expect("refused report");
+    assert!(refused.contains("NOT PUBLISHED") && refused.contains("| gradient boosting"));
+    let json = read_json(&models.join("refused-report.json"));
+    assert_eq!(json["published"], false);
+    assert!(json["convert_candidates"]
+        .as_array()
+        .is_some_and(|c| c.len() >= 3));
+    assert!(!models.join("report.md").exists());
 }
 
 #[test]

@@ -1,0 +1,91 @@
+//! The command line's edges: options checked before any work, errors that name the file or
+//! address they concern, and `serve` pointing options to its environment variables.
+
+use crate::helpers::{run, text};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn an_out_of_range_option_is_refused_before_the_data_is_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The data file does not exist: a refusal that names the option came before reading it.
+    let missing = dir.path().join("absent.csv");
+    let missing = missing.to_str().expect("utf-8 path");
+    for (args, option) in [
+        (
+            vec!["train", "--data", missing, "--min-roc-auc", "2"],
+            "--min-roc-auc",
+        ),
+        (
+            vec!["train", "--data", missing, "--min-sessions-per-class", "0"],
+            "--min-sessions-per-class",
+        ),
+        (
+            vec!["evaluate", "--data", missing, "--version", "0"],
+            "--version",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(option) && !err.contains("absent.csv"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn serve_with_an_option_suggests_its_variable() {
+    let out = run(&["serve", "--port", "9000"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("PORT=9000 clickstream serve"), "{err}");
+    let help = text(&run(&["serve", "--help"]).stdout);
+    for variable in [
+        "PORT",
+        "MODELS_DIR",
+        "API_KEYS",
+        "MAX_SESSIONS_PER_BATCH",
+        "[default: 8080]",
+    ] {
+        assert!(
+            help.contains(variable),
+            "serve --help lacks {variable}: {help}"
+        );
+    }
+}
+
+#[test]
+fn openapi_names_the_file_it_cannot_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("no-such-folder").join("openapi.json");
+    let out = run(&["openapi", "--out", target.to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains(&target.display().to_string()), "{err}");
+}
+
+#[test]
+fn serve_on_a_busy_port_names_the_address() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("address").port().to_string();
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_clickstream"))
+        .arg("serve")
+        .env("PORT", &port)
+        .env("HOST", "127.0.0.1")
+        .env("MODELS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/models"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("serve runs");
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+}
