@@ -1,5 +1,5 @@
 //! The outcome of a session and the prefixes a model may score, exactly as
-//! `ml-contract.md` defines them. Nothing else in the crate decides what converted.
+//! `docs/label-contract.md` defines them. Nothing else in the crate decides what converted.
 
 use crate::domain::{Click, Session, SessionId};
 use serde::{Deserialize, Serialize};

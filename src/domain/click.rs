@@ -231,7 +231,7 @@ coded_enum!(Photography: Field::Photography => {
     Profile = 2, "profile";
 });
 
-/// Country code of the IP address, 1..=47 (see `variables.md`; 29 is Poland).
+/// Country code of the IP address, 1..=47 (see `docs/codes.md`; 29 is Poland).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Country(u8);
 

@@ -149,7 +149,7 @@ fn months(sessions: &[&LabelledSession]) -> Vec<String> {
 /// Label source in words, for reports.
 pub fn describe_source(source: &LabelSource) -> String {
     match source {
-        LabelSource::BasketProxy => "basket proxy (ml-contract.md)".into(),
+        LabelSource::BasketProxy => "basket proxy (docs/label-contract.md)".into(),
         LabelSource::OutcomesFile { file_name, .. } => format!("outcomes file {file_name}"),
     }
 }

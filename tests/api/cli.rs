@@ -89,3 +89,52 @@ fn serve_on_a_busy_port_names_the_address() {
     let err = text(&out.stderr);
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
 }
+
+#[test]
+fn the_documented_split_makes_the_training_and_the_test_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let original = dir.path().join("e-shop clothing 2008.csv");
+    let header = "year;month;day;order;country;session ID;page 1 (main category);page 2 (clothing model);colour;location;model photography;price;price 2;page";
+    let row =
+        |month: u32, session: u32| format!("2008;{month};1;1;29;{session};1;A13;1;5;1;28;2;1");
+    // As downloaded: \r\n line endings, months 4 to 8.
+    let lines: Vec<String> = std::iter::once(header.to_owned())
+        .chain((4..=8).map(|m| row(m, m)))
+        .collect();
+    std::fs::write(&original, lines.join("\r\n") + "\r\n").expect("write");
+    let out = Command::new("sh")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/split-uci.sh"))
+        .arg(&original)
+        .arg(dir.path().join("data"))
+        .output()
+        .expect("sh runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.path().join("data").join(name)).expect("split file")
+    };
+    let expected_train: String = std::iter::once(header.to_owned())
+        .chain((4..=7).map(|m| row(m, m)))
+        .map(|l| l + "\n")
+        .collect();
+    assert_eq!(read("e-shop-clothing-2008-apr-jul.csv"), expected_train);
+    assert_eq!(
+        read("e-shop-clothing-2008-aug.csv"),
+        format!("{header}\n{}\n", row(8, 8))
+    );
+    assert!(text(&out.stdout).contains("e-shop-clothing-2008-aug.csv"));
+
+    // A month outside April-August is named with its line, not silently dropped.
+    std::fs::write(&original, format!("{header}\n{}\n", row(9, 1))).expect("write");
+    let out = Command::new("sh")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/split-uci.sh"))
+        .arg(&original)
+        .arg(dir.path().join("data"))
+        .output()
+        .expect("sh runs");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("line 2: month 9"),
+        "{}",
+        text(&out.stderr)
+    );
+}

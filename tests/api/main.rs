@@ -13,6 +13,7 @@ mod batch;
 mod cli;
 mod container;
 mod docs;
+mod documents;
 mod errors;
 mod errors_documented;
 mod health;

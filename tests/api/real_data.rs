@@ -97,3 +97,38 @@ fn no_real_session_is_told_it_will_convert_in_the_low_tier() {
         .iter()
         .any(|a| a["will_convert"] == true && a["tier"] == "medium"));
 }
+
+#[test]
+fn the_documented_split_gives_back_the_training_file_and_its_checksum() {
+    let data = match real_data() {
+        Ok(data) => data,
+        Err(looked_at) => {
+            eprintln!(
+                "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
+                looked_at.display()
+            );
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new("sh")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/split-uci.sh"))
+        .arg(&data)
+        .arg(dir.path())
+        .output()
+        .expect("sh runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let documented = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/data.md"))
+        .expect("docs/data.md");
+    let printed = text(&out.stdout);
+    let sha = printed
+        .lines()
+        .find(|l| l.ends_with("apr-jul.csv"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a checksum line");
+    assert!(documented.contains(sha), "docs/data.md lacks {sha}");
+    let shipped = read_json(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/convert/1/manifest.json"),
+    );
+    assert_eq!(shipped["training"]["sha256"], sha);
+}
