@@ -224,26 +224,33 @@ impl Application {
     /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish); SIGHUP rescans
     /// the models folder.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // The handler is in place before "serving" is logged: a SIGHUP sent as soon as the
+        // server says it serves must reload, not kill the process (the default action).
         #[cfg(unix)]
         {
-            let registry = self.registry.clone();
-            tokio::spawn(async move {
-                use tokio::signal::unix::{signal, SignalKind};
-                let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-                    tracing::warn!("cannot listen for SIGHUP; reload with /admin/reload");
-                    return;
-                };
-                while hangups.recv().await.is_some() {
-                    let registry = registry.clone();
-                    // The reload logs and counts itself; a failed worker is all that is left.
-                    if let Err(e) =
-                        tokio::task::spawn_blocking(move || registry.reload(Trigger::Sighup)).await
-                    {
-                        tracing::error!(error = %e, "the SIGHUP reload did not finish");
-                    }
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::hangup()) {
+                Ok(mut hangups) => {
+                    let registry = self.registry.clone();
+                    tokio::spawn(async move {
+                        while hangups.recv().await.is_some() {
+                            let registry = registry.clone();
+                            // The reload logs and counts itself; a failed worker is all
+                            // that is left to report.
+                            if let Err(e) = tokio::task::spawn_blocking(move || {
+                                registry.reload(Trigger::Sighup)
+                            })
+                            .await
+                            {
+                                tracing::error!(error = %e, "the SIGHUP reload did not finish");
+                            }
+                        }
+                    });
                 }
-            });
+                Err(_) => tracing::warn!("cannot listen for SIGHUP; reload with /admin/reload"),
+            }
         }
+        tracing::info!(port = self.port, "serving");
         if let Some(every) = self.poll_interval {
             let registry = self.registry.clone();
             tokio::spawn(async move {

@@ -151,6 +151,16 @@ pub fn failed_versions(model: ModelName, count: usize) {
     metrics::gauge!("model_failed_versions", "model" => model.as_str()).set(count as f64);
 }
 
+/// 1 while the last scan could not replace a model's loaded versions (folder gone,
+/// unreadable or without a valid version), which keep serving; 0 otherwise.
+pub fn stale_versions(model: ModelName, stale: bool) {
+    metrics::gauge!("model_folder_problem", "model" => model.as_str()).set(if stale {
+        1.0
+    } else {
+        0.0
+    });
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -35,6 +35,9 @@ pub struct Slot<M> {
     /// The version answering requests that do not ask for one.
     default: Option<u32>,
     canary: Option<CanaryShare>,
+    /// Why the last scan could not replace the versions loaded before it (the folder is
+    /// gone or unreadable, or it holds no valid version), which therefore keep serving.
+    problem: Option<String>,
 }
 
 impl<M> Default for Slot<M> {
@@ -45,18 +48,36 @@ impl<M> Default for Slot<M> {
             tried: BTreeMap::new(),
             default: None,
             canary: None,
+            problem: None,
         }
     }
 }
 
-type Fingerprint = Vec<Option<(u64, std::time::SystemTime)>>;
+/// What a refused version's files looked like when it was tried.
+type Fingerprint = Vec<Option<FileState>>;
+
+/// Size, modification time, and the inode change time and mode: a `chmod` that fixes a
+/// permission changes only the last two, and must bring a retry too.
+#[derive(Debug, Clone, PartialEq)]
+struct FileState {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    changed: (i64, i64),
+    mode: u32,
+}
 
 fn fingerprint(dir: &Path) -> Fingerprint {
+    use std::os::unix::fs::MetadataExt;
     [model_file::MANIFEST_FILE, model_file::WEIGHTS_FILE]
         .iter()
         .map(|f| {
             let m = std::fs::metadata(dir.join(f)).ok()?;
-            Some((m.len(), m.modified().ok()?))
+            Some(FileState {
+                len: m.len(),
+                modified: m.modified().ok(),
+                changed: (m.ctime(), m.ctime_nsec()),
+                mode: m.mode(),
+            })
         })
         .collect()
 }
@@ -111,6 +132,7 @@ impl<M: ModelKind> Slot<M> {
             default: self.default,
             loaded: self.loaded.iter().map(|(v, m)| (*v, &m.manifest)).collect(),
             failed: &self.failed,
+            problem: self.problem.as_deref(),
         }
     }
 }
@@ -122,6 +144,8 @@ pub struct SlotInfo<'a> {
     pub loaded: Vec<(u32, &'a Manifest)>,
     /// Version -> why it was refused.
     pub failed: &'a BTreeMap<u32, String>,
+    /// Why the versions shown are those loaded before the last scan.
+    pub problem: Option<&'a str>,
 }
 
 /// One consistent view of every model.
@@ -156,19 +180,21 @@ impl Snapshot {
                     .iter()
                     .map(|(v, why)| format!("version {v}: {why}"))
                     .collect();
-                if !failed.is_empty() {
-                    format!("{}: no valid version ({})", info.name, failed.join("; "))
-                } else if self.models_dir_exists {
-                    format!(
-                        "{}: no version found in {}",
-                        info.name,
-                        self.models_dir.join(info.name.as_str()).display()
-                    )
-                } else {
+                if !self.models_dir_exists {
                     format!(
                         "{}: no version found: the models folder {} does not exist",
                         info.name,
                         self.models_dir.display()
+                    )
+                } else if let Some(problem) = info.problem {
+                    format!("{}: no version loaded: {problem}", info.name)
+                } else if !failed.is_empty() {
+                    format!("{}: no valid version ({})", info.name, failed.join("; "))
+                } else {
+                    format!(
+                        "{}: no version found in {}",
+                        info.name,
+                        self.models_dir.join(info.name.as_str()).display()
                     )
                 }
             })
@@ -336,13 +362,54 @@ impl Registry {
             models_dir_exists: self.dir.is_dir(),
         };
         self.current.store(Arc::new(next));
-        record(trigger, &summary, &self.snapshot());
+        record(trigger, &summary, &old, &self.snapshot());
         summary
     }
 
     /// Loads (and self-tests) versions not yet loaded, newest first, keeps at most
     /// `max_loaded` (always keeping the pinned and canary versions) and records failures.
+    /// What is loaded keeps serving until a valid replacement exists: a scan that cannot
+    /// read the folder, or finds no valid version in it, keeps the old versions and says why.
     fn rescan<M: ModelKind>(&self, old: &Slot<M>, summary: &mut ReloadSummary) -> Slot<M> {
+        let name = M::NAME;
+        let folder = self.dir.join(name.as_str());
+        match model_file::scan_versions(&self.dir, name) {
+            Ok(versions) => {
+                let slot = self.load_versions(old, &versions, summary);
+                if slot.loaded.is_empty() && !old.loaded.is_empty() {
+                    let why = if versions.is_empty() {
+                        format!("{} holds no version", folder.display())
+                    } else {
+                        format!("{} holds no valid version", folder.display())
+                    };
+                    return kept(old, slot.failed, slot.tried, why);
+                }
+                Self::note_unloaded(old, &slot, summary);
+                slot
+            }
+            Err(e) => {
+                let why = format!("cannot read {}: {e}", folder.display());
+                if old.loaded.is_empty() {
+                    Slot {
+                        canary: self.policy.canary(name),
+                        failed: old.failed.clone(),
+                        tried: old.tried.clone(),
+                        problem: Some(why),
+                        ..Slot::default()
+                    }
+                } else {
+                    kept(old, old.failed.clone(), old.tried.clone(), why)
+                }
+            }
+        }
+    }
+
+    fn load_versions<M: ModelKind>(
+        &self,
+        old: &Slot<M>,
+        versions: &[u32],
+        summary: &mut ReloadSummary,
+    ) -> Slot<M> {
         let name = M::NAME;
         let canary = self.policy.canary(name);
         let wanted: Vec<u32> = [self.policy.pin(name), canary.map(|c| c.version)]
@@ -353,7 +420,7 @@ impl Registry {
             canary,
             ..Slot::default()
         };
-        for version in model_file::versions(&self.dir, name).into_iter().rev() {
+        for &version in versions.iter().rev() {
             if slot.loaded.len() >= self.policy.max_loaded && !wanted.contains(&version) {
                 continue;
             }
@@ -390,27 +457,63 @@ impl Registry {
                 }
             }
         }
-        summary.unloaded.extend(
-            old.loaded
-                .keys()
-                .filter(|v| !slot.loaded.contains_key(v))
-                .map(|&version| VersionRef {
-                    model: name,
-                    version,
-                }),
-        );
         slot.default = match self.policy.pin(name) {
             Some(pin) => slot.loaded.contains_key(&pin).then_some(pin),
             None => slot.loaded.keys().next_back().copied(),
         };
         slot
     }
+
+    fn note_unloaded<M: ModelKind>(old: &Slot<M>, slot: &Slot<M>, summary: &mut ReloadSummary) {
+        summary.unloaded.extend(
+            old.loaded
+                .keys()
+                .filter(|v| !slot.loaded.contains_key(v))
+                .map(|&version| VersionRef {
+                    model: M::NAME,
+                    version,
+                }),
+        );
+    }
+}
+
+/// The old slot's versions, still serving, with the refusals of this scan and the reason
+/// nothing replaced them.
+fn kept<M>(
+    old: &Slot<M>,
+    failed: BTreeMap<u32, String>,
+    tried: BTreeMap<u32, Fingerprint>,
+    problem: String,
+) -> Slot<M> {
+    Slot {
+        loaded: old.loaded.clone(),
+        failed,
+        tried,
+        default: old.default,
+        canary: old.canary,
+        problem: Some(format!("{problem}; serving the versions loaded before")),
+    }
 }
 
 /// Logs and counts one reload. A poll that changed nothing stays quiet: it runs every few
 /// seconds.
-fn record(trigger: Trigger, summary: &ReloadSummary, snapshot: &Snapshot) {
+fn record(trigger: Trigger, summary: &ReloadSummary, old: &Snapshot, snapshot: &Snapshot) {
     let label = trigger.as_str();
+    // Said once when it starts and once when it ends, not at every poll in between.
+    for name in ModelName::ALL {
+        let (before, now) = (old.info(name).problem, snapshot.info(name).problem);
+        if now != before {
+            match now {
+                Some(problem) => {
+                    tracing::warn!(trigger = label, model = %name, problem, "models folder problem")
+                }
+                None => {
+                    tracing::info!(trigger = label, model = %name, "models folder problem resolved")
+                }
+            }
+        }
+        observe::stale_versions(name, now.is_some());
+    }
     observe::reload(label);
     if trigger != Trigger::Poll || summary.changed() {
         let texts =
@@ -478,6 +581,18 @@ mod tests {
             (800..1200).contains(&under_10),
             "{under_10} of 10000 under 10%"
         );
+    }
+
+    #[test]
+    fn fixing_a_permission_changes_the_fingerprint_so_the_version_is_retried() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let manifest = dir.path().join(model_file::MANIFEST_FILE);
+        std::fs::write(&manifest, "{}").expect("write");
+        std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        let refused = fingerprint(dir.path());
+        std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_ne!(fingerprint(dir.path()), refused);
     }
 
     #[test]

@@ -56,5 +56,8 @@ fn every_document_named_is_in_the_repository() {
             }
         }
     }
-    assert!(missing.is_empty(), "documents not in the repository: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "documents not in the repository: {missing:#?}"
+    );
 }

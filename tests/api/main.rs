@@ -16,6 +16,7 @@ mod docs;
 mod documents;
 mod errors;
 mod errors_documented;
+mod faults;
 mod health;
 mod observability;
 mod process;

@@ -15,7 +15,9 @@ pub use error::{LoadError, PublishError};
 pub use kind::{Loaded, Model, ModelKind};
 pub use manifest::{GoldenCase, Manifest, ScoreDistribution, Tiers, TrainingData, FORMAT_VERSION};
 pub use name::ModelName;
-pub use storage::{load, load_version, publish, versions, MANIFEST_FILE, WEIGHTS_FILE};
+pub use storage::{
+    load, load_version, publish, scan_versions, versions, MANIFEST_FILE, WEIGHTS_FILE,
+};
 
 #[cfg(test)]
 mod tests;

@@ -20,17 +20,59 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Versions present for a model, ascending (folders named by an integer).
+/// Versions present for a model, ascending; none when the folder cannot be read.
 pub fn versions(models_dir: &Path, name: ModelName) -> Vec<u32> {
-    let mut found: Vec<u32> = fs::read_dir(models_dir.join(name.as_str()))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .collect();
+    scan_versions(models_dir, name).unwrap_or_default()
+}
+
+/// Versions present for a model, ascending: folders named by a version number written the
+/// one way it is published (`8`, never `08` or `+8`, which would both read as 8). A model
+/// folder that does not exist in an existing models folder holds no version; a models
+/// folder that is gone or unreadable is an error, so a reload can tell "no version" from
+/// "cannot look".
+pub fn scan_versions(models_dir: &Path, name: ModelName) -> std::io::Result<Vec<u32>> {
+    let folder = models_dir.join(name.as_str());
+    let entries = match fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && models_dir.is_dir() => {
+            return Ok(Vec::new())
+        }
+        Err(e) => return Err(e),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Some(text) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if let Ok(version) = text.parse::<u32>() {
+            if version.to_string() == text {
+                found.push(version);
+            }
+        }
+    }
     found.sort_unstable();
-    found
+    Ok(found)
+}
+
+/// Reads a file of a version folder, refusing anything but a regular file: reading a FIFO
+/// would block the reload until something writes to it.
+fn read_regular(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    fs::read(path).map_err(io)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -87,10 +129,7 @@ pub fn publish(
 pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
     let expected = M::NAME;
     let manifest_path = dir.join(MANIFEST_FILE);
-    let text = fs::read(&manifest_path).map_err(|source| LoadError::Io {
-        path: manifest_path.clone(),
-        source,
-    })?;
+    let text = read_regular(&manifest_path)?;
     let manifest: Manifest =
         serde_json::from_slice(&text).map_err(|source| LoadError::Manifest {
             path: manifest_path.clone(),
@@ -138,10 +177,7 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
         });
     }
     let weights_path = dir.join(&manifest.weights_file);
-    let weights = fs::read(&weights_path).map_err(|source| LoadError::Io {
-        path: weights_path.clone(),
-        source,
-    })?;
+    let weights = read_regular(&weights_path)?;
     let actual = sha256_hex(&weights);
     if actual != manifest.weights_sha256 {
         return Err(LoadError::Checksum {
