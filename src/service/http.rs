@@ -207,6 +207,44 @@ pub fn with_versions(
     response
 }
 
+/// The route label of a request that matches no route.
+pub const UNMATCHED: &str = "unmatched";
+
+/// How much of an unmatched path the log line keeps.
+const LOGGED_PATH_CHARS: usize = 120;
+
+/// A client's request id is kept only when it cannot forge log fields or headers: 1 to
+/// 128 letters, digits and `-_.:`; any other gets a fresh one.
+fn is_request_id(v: &str) -> bool {
+    (1..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// The method as a metric label: the standard ones, else `other` (any token is a method).
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+fn shortened(path: &str) -> String {
+    match path.char_indices().nth(LOGGED_PATH_CHARS) {
+        Some((cut, _)) => format!("{}...", &path[..cut]),
+        None => path.to_owned(),
+    }
+}
+
 /// Logs each request with its id, route, status, latency and model versions, counts it in
 /// the metrics, and echoes (or makes) its `X-Request-Id`.
 pub async fn observe_request(
@@ -218,14 +256,19 @@ pub async fn observe_request(
         .headers()
         .get("X-Request-Id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .filter(|v| is_request_id(v))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let method = req.method().to_string();
-    let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+    let method = method_label(req.method());
+    // Labels come from a closed set: the route table's patterns, or "unmatched". A label
+    // per raw path let anyone grow the metrics (and the process) without bound.
+    let (route, unmatched_path) = match req.match_pattern() {
+        Some(pattern) => (pattern, None),
+        None => (UNMATCHED.to_owned(), Some(shortened(req.path()))),
+    };
     let mut res = next.call(req).await?;
     let status = res.status().as_u16();
-    observe::request(&route, &method, status, start.elapsed().as_secs_f64());
+    observe::request(&route, method, status, start.elapsed().as_secs_f64());
     let models = res
         .response()
         .extensions()
@@ -234,8 +277,9 @@ pub async fn observe_request(
         .unwrap_or_default();
     tracing::info!(
         request_id = %id,
-        method = %method,
+        method,
         route = %route,
+        path = unmatched_path.as_deref().map(tracing::field::debug),
         status,
         latency_ms = start.elapsed().as_secs_f64() * 1000.0,
         models = %models,

@@ -38,3 +38,39 @@ fn request_ids_are_echoed_or_made() {
         .request_id
         .is_some_and(|id| id.len() >= 32));
 }
+
+#[test]
+fn unknown_paths_and_methods_share_one_label_each() {
+    let app = spawn_app();
+    for i in 0..300 {
+        assert_eq!(app.get(&format!("/no-such-route-{i}")).status, 404);
+    }
+    let custom = reply(ureq::request("FROB", &format!("{}/livez", app.address)).call());
+    assert_eq!(custom.status, 405);
+    let r = app.get("/metrics");
+    let text = r.body.as_str().expect("text");
+    assert!(!text.contains("no-such-route"), "raw paths became labels");
+    assert!(!text.contains("FROB"), "a raw method became a label");
+    assert!(text.contains("route=\"unmatched\""), "{text}");
+    assert!(text.contains("method=\"other\""), "{text}");
+}
+
+#[test]
+fn a_request_id_that_could_forge_log_fields_is_replaced() {
+    let app = spawn_app();
+    for forged in [
+        "a b",
+        "x\" status=200",
+        "id=1 route=/convert",
+        &"a".repeat(129),
+    ] {
+        let r = reply(
+            ureq::get(&format!("{}/livez", app.address))
+                .set("X-Request-Id", forged)
+                .call(),
+        );
+        let id = r.request_id.expect("an id");
+        assert_ne!(id, forged);
+        assert!(id.len() >= 32, "{id}");
+    }
+}
