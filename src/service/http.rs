@@ -48,13 +48,17 @@ impl Accepts {
     }
 }
 
-/// Reads the body up to the configured limit, after checking its media type.
+/// Reads the body up to the configured limit, after checking its media type, and within
+/// its time: complete within `BODY_TIMEOUT_SECS`, or still arriving at
+/// `MIN_BODY_BYTES_PER_SEC` on average past it. A client sending a byte now and then can
+/// otherwise hold a connection, and a descriptor, for as long as it likes.
 pub async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
-    limit: usize,
+    settings: &Settings,
     accepts: Accepts,
 ) -> Result<Bytes, ApiError> {
+    let limit = settings.max_body_bytes;
     if !accepts.allows(&media_type(req)) {
         let content_type = req
             .headers()
@@ -76,12 +80,34 @@ pub async fn read_body(
             return Err(ApiError::TooLarge { limit });
         }
     }
+    let start = tokio::time::Instant::now();
+    let grace = std::time::Duration::from_secs(settings.body_timeout_secs);
+    let rate = settings.min_body_bytes_per_sec.max(1) as f64;
+    // The time by which `received` bytes must have been exceeded: the grace period, plus
+    // what the minimum rate allows for what has already come.
+    let due = |received: usize| {
+        start + grace + std::time::Duration::from_secs_f64(received as f64 / rate)
+    };
     // A small body usually arrives in one chunk: keep that one as it is, without a copy.
     let mut only: Option<Bytes> = None;
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::Malformed(e.to_string()))?;
+    loop {
         let held = only.as_ref().map_or(body.len(), Bytes::len);
+        let next = match tokio::time::timeout_at(due(held), payload.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                return Err(ApiError::BodyTimeout {
+                    received: held,
+                    seconds: start.elapsed().as_secs_f64(),
+                    grace_secs: settings.body_timeout_secs,
+                    min_rate: settings.min_body_bytes_per_sec,
+                })
+            }
+        };
+        let Some(chunk) = next else {
+            break;
+        };
+        let chunk = chunk.map_err(|e| ApiError::Malformed(e.to_string()))?;
         if held + chunk.len() > limit {
             return Err(ApiError::TooLarge { limit });
         }

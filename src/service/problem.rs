@@ -29,13 +29,14 @@ pub enum ErrorCode {
     AdminDisabled,
     MethodNotAllowed,
     BodyTooLarge,
+    BodyTimeout,
     UnsupportedMediaType,
     Internal,
     NotReady,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::MalformedBody,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingApiKey,
@@ -48,6 +49,7 @@ impl ErrorCode {
         ErrorCode::AdminDisabled,
         ErrorCode::MethodNotAllowed,
         ErrorCode::BodyTooLarge,
+        ErrorCode::BodyTimeout,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::Internal,
         ErrorCode::NotReady,
@@ -68,6 +70,7 @@ impl ErrorCode {
             ErrorCode::AdminDisabled => "admin_disabled",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::BodyTimeout => "body_timeout",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Internal => "internal",
             ErrorCode::NotReady => "not_ready",
@@ -88,6 +91,7 @@ impl ErrorCode {
             | ErrorCode::AdminDisabled => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::NotReady => StatusCode::SERVICE_UNAVAILABLE,
@@ -115,6 +119,7 @@ impl ErrorCode {
             ErrorCode::AdminDisabled => "The admin routes are disabled: no `ADMIN_TOKEN` is configured.",
             ErrorCode::MethodNotAllowed => "The path exists but not with this method; `Allow` lists those it serves.",
             ErrorCode::BodyTooLarge => "The body is larger than `MAX_BODY_BYTES`.",
+            ErrorCode::BodyTimeout => "The body did not arrive in time: it must be complete within `BODY_TIMEOUT_SECS`, or keep arriving at `MIN_BODY_BYTES_PER_SEC` on average; the connection is closed.",
             ErrorCode::UnsupportedMediaType => "The body is not of a media type the route reads.",
             ErrorCode::Internal => "A model misbehaved on this input (a non-finite output, say) or a worker failed; logged with its cause.",
             ErrorCode::NotReady => "A model needed to answer has no valid version loaded; the detail says why.",
@@ -144,6 +149,9 @@ impl ErrorCode {
             }
             ErrorCode::MethodNotAllowed => "this path serves POST only",
             ErrorCode::BodyTooLarge => "the body is larger than the limit of 33554432 bytes",
+            ErrorCode::BodyTimeout => {
+                "the body arrived too slowly: 12 bytes in 10.0 s (it must be complete within 10 s, or keep arriving at 16384 bytes per second)"
+            }
             ErrorCode::UnsupportedMediaType => {
                 "content type \"text/plain\" is not supported; send application/json"
             }
@@ -230,6 +238,13 @@ pub enum ApiError {
     TooLarge {
         limit: usize,
     },
+    /// The body came too slowly; the connection is closed.
+    BodyTimeout {
+        received: usize,
+        seconds: f64,
+        grace_secs: u64,
+        min_rate: usize,
+    },
     RouteNotFound(String),
     ModelNotFound(String),
     VersionNotLoaded(String),
@@ -255,6 +270,7 @@ impl ApiError {
             ApiError::Invalid(_) => ErrorCode::InvalidRequest,
             ApiError::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
             ApiError::TooLarge { .. } => ErrorCode::BodyTooLarge,
+            ApiError::BodyTimeout { .. } => ErrorCode::BodyTimeout,
             ApiError::RouteNotFound(_) => ErrorCode::RouteNotFound,
             ApiError::ModelNotFound(_) => ErrorCode::ModelNotFound,
             ApiError::VersionNotLoaded(_) => ErrorCode::VersionNotLoaded,
@@ -282,6 +298,14 @@ impl ApiError {
             ApiError::TooLarge { limit } => {
                 format!("the body is larger than the limit of {limit} bytes")
             }
+            ApiError::BodyTimeout {
+                received,
+                seconds,
+                grace_secs,
+                min_rate,
+            } => format!(
+                "the body arrived too slowly: {received} bytes in {seconds:.1} s (it must be complete within {grace_secs} s, or keep arriving at {min_rate} bytes per second)"
+            ),
             ApiError::RouteNotFound(what)
             | ApiError::ModelNotFound(what)
             | ApiError::VersionNotLoaded(what) => what.clone(),
@@ -356,6 +380,10 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(methods) => {
                 response.insert_header((header::ALLOW, methods.as_str()));
             }
+            // The rest of a slow body is not worth waiting for: end the connection.
+            ApiError::BodyTimeout { .. } => {
+                response.force_close();
+            }
             _ => {}
         }
         response.json(self.problem())
@@ -388,6 +416,7 @@ pub const SCORING: &[ErrorCode] = &[
     ErrorCode::InvalidApiKey,
     ErrorCode::VersionNotLoaded,
     ErrorCode::BodyTooLarge,
+    ErrorCode::BodyTimeout,
     ErrorCode::UnsupportedMediaType,
     ErrorCode::InvalidRequest,
     ErrorCode::Internal,

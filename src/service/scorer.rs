@@ -202,7 +202,7 @@ pub async fn single<S: Scorer>(
     state: &AppState,
 ) -> Result<HttpResponse, ApiError> {
     let settings = &state.settings;
-    let body = http::read_body(req, payload, settings.max_body_bytes, Accepts::Json).await?;
+    let body = http::read_body(req, payload, settings, Accepts::Json).await?;
     let input: SessionInput = from_json(&body)?;
     let session = input
         .parse("", settings.max_clicks_per_session)
@@ -305,7 +305,7 @@ async fn sessions_of(
     state: &AppState,
 ) -> Result<Vec<Session>, ApiError> {
     let settings = &state.settings;
-    let body = http::read_body(req, payload, settings.max_body_bytes, Accepts::JsonOrCsv).await?;
+    let body = http::read_body(req, payload, settings, Accepts::JsonOrCsv).await?;
     let is_csv = http::media_type(req) == "text/csv";
     let max_sessions = settings.max_sessions_per_batch;
     let max_clicks = settings.max_clicks_per_session;

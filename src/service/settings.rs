@@ -86,6 +86,14 @@ pub struct Settings {
     /// `MAX_LOADED_VERSIONS`: versions of each model kept in memory, default 3.
     #[serde(default = "default_max_loaded")]
     pub max_loaded_versions: usize,
+    /// `BODY_TIMEOUT_SECS`: a request body must be complete within this time, or keep
+    /// arriving at `MIN_BODY_BYTES_PER_SEC` on average beyond it; default 10.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: u64,
+    /// `MIN_BODY_BYTES_PER_SEC`: the slowest average body rate accepted past the timeout,
+    /// default 16384 (a 32 MiB batch may then take 34 minutes; a byte a second, 10 s).
+    #[serde(default = "default_min_body_rate")]
+    pub min_body_bytes_per_sec: usize,
 }
 
 /// envy's own message for a bad enum value does not name the variable.
@@ -125,6 +133,12 @@ fn default_max_clicks() -> usize {
 }
 fn default_max_sessions() -> usize {
     50_000
+}
+fn default_body_timeout() -> u64 {
+    10
+}
+fn default_min_body_rate() -> usize {
+    16 << 10
 }
 fn default_max_loaded() -> usize {
     3
@@ -214,6 +228,16 @@ pub fn variables() -> Vec<Variable> {
             "MAX_LOADED_VERSIONS",
             default_max_loaded().to_string(),
             "versions of each model kept in memory",
+        ),
+        var(
+            "BODY_TIMEOUT_SECS",
+            default_body_timeout().to_string(),
+            "a body must be complete within this time, or keep arriving at MIN_BODY_BYTES_PER_SEC (408 otherwise)",
+        ),
+        var(
+            "MIN_BODY_BYTES_PER_SEC",
+            default_min_body_rate().to_string(),
+            "slowest average body rate accepted past BODY_TIMEOUT_SECS",
         ),
     ]
 }
@@ -310,6 +334,8 @@ impl Settings {
             ("MAX_CLICKS_PER_SESSION", self.max_clicks_per_session),
             ("MAX_SESSIONS_PER_BATCH", self.max_sessions_per_batch),
             ("MAX_LOADED_VERSIONS", self.max_loaded_versions),
+            ("MIN_BODY_BYTES_PER_SEC", self.min_body_bytes_per_sec),
+            ("BODY_TIMEOUT_SECS", self.body_timeout_secs as usize),
         ] {
             if value == 0 {
                 return Err(invalid(name, "0".into(), "must be at least 1"));

@@ -211,6 +211,25 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
             }
         }
     }
+    // A body that never arrives cannot be sent through ureq: raw TCP, a declared length and
+    // no bytes.
+    let slow = spawn_app_with(&[("BODY_TIMEOUT_SECS", "1")]);
+    let (status, body) = silent_body(&slow, "/convert");
+    let route =
+        &operation(&doc, "POST", "/convert").expect("operation")["responses"][status.to_string()];
+    if body["code"] == "body_timeout"
+        && status == 408
+        && table.contains("| `body_timeout` | 408 |")
+        && route["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("`body_timeout`"))
+    {
+        met.insert("body_timeout");
+    } else {
+        wrong.push(format!(
+            "POST /convert with a silent body: {status} {body}, documented as {route}"
+        ));
+    }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // Every code of the table was met, but `internal`: a model that passed its golden
     // checks at load cannot be made to misbehave from outside.
@@ -225,4 +244,33 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
             "no case meets {code}"
         );
     }
+}
+
+/// Sends the headers of a POST with a declared body, then nothing: the status and the
+/// problem the server answers.
+fn silent_body(app: &TestApp, path: &str) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n"
+    )
+    .expect("headers");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::String(text.into_owned()));
+    (status, body)
 }

@@ -23,5 +23,6 @@ mod process;
 mod real_data;
 mod reload;
 mod scoring;
+mod slow_clients;
 mod train_evaluate;
 mod versions;
