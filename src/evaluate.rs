@@ -163,6 +163,9 @@ impl EvaluateReport {
             self.read.clicks,
             versions.join(", ")
         )?;
+        if let Some(skipped) = self.read.skipped_text() {
+            writeln!(s, "{skipped}")?;
+        }
         let c = &self.convert;
         writeln!(
             s,

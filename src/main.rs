@@ -177,6 +177,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ..TrainConfig::default()
             };
             let report = train::train(&config)?;
+            if let Some(skipped) = report.read.skipped_text() {
+                println!("{skipped}");
+            }
             for (name, version, dir) in &report.published {
                 println!("published {name} version {version} in {dir}");
             }

@@ -32,6 +32,27 @@ pub struct ReadStats {
     pub skipped_examples: Vec<String>,
 }
 
+impl ReadStats {
+    /// What `--skip-invalid` left out, for the text outputs: `None` when nothing was.
+    pub fn skipped_text(&self) -> Option<String> {
+        if self.invalid_rows_skipped == 0 {
+            return None;
+        }
+        let mut text = format!(
+            "skipped {} invalid row(s) of {} (--skip-invalid)",
+            self.invalid_rows_skipped, self.rows
+        );
+        if !self.skipped_examples.is_empty() {
+            text.push_str(", for example:");
+            for example in &self.skipped_examples {
+                text.push_str("\n  ");
+                text.push_str(example);
+            }
+        }
+        Some(text)
+    }
+}
+
 /// A whole clickstream file, grouped into sessions in order of first appearance.
 #[derive(Debug)]
 pub struct Clickstream {
@@ -64,6 +85,25 @@ pub enum ReadError {
         column: String,
         value: String,
         allowed: &'static str,
+        /// The row's session id, when its column could be read.
+        session: Option<String>,
+    },
+    #[error("{path}: line {line}: column {column:?}: value {value:?} is not valid UTF-8 text")]
+    NotUtf8 {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        /// The value as read, undecodable bytes shown as U+FFFD.
+        value: String,
+        session: Option<String>,
+    },
+    #[error("{path}: line {line}: {found} fields, but the header has {expected}")]
+    FieldCount {
+        path: PathBuf,
+        line: u64,
+        found: usize,
+        expected: usize,
+        session: Option<String>,
     },
     #[error("{path}: line {line}: {message}")]
     Malformed {
@@ -152,144 +192,29 @@ pub fn read_clickstream(path: &Path, options: ReadOptions) -> Result<Clickstream
 }
 
 /// Like [`read_clickstream`], from any source (an uploaded body, say); `path` names it in
-/// errors.
+/// errors. Sessions come in order of first appearance, wherever their rows are.
 pub fn read_clickstream_from<R: Read>(
     source: R,
     path: &Path,
     options: ReadOptions,
 ) -> Result<Clickstream, ReadError> {
-    let io_err = |source| ReadError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut buffered = BufReader::with_capacity(
-        1 << 16,
-        HashingReader {
-            inner: source,
-            hasher: Sha256::new(),
-        },
-    );
-    // The buffer holds the first line of any sane file, so peeking does not consume it.
-    let first_line = {
-        let buf = buffered.fill_buf().map_err(io_err)?;
-        if buf.is_empty() {
-            return Err(ReadError::Empty {
-                path: path.to_owned(),
-            });
-        }
-        let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    };
-    let separator = detect_separator(&first_line).ok_or_else(|| ReadError::Separator {
-        path: path.to_owned(),
-    })?;
-    let first_fields: Vec<&str> = first_line
-        .trim_end_matches('\r')
-        .split(separator as char)
-        .collect();
-    // A headerless file starts with a year.
-    let has_header = first_fields
-        .first()
-        .is_some_and(|f| f.trim().trim_matches('"').parse::<f64>().is_err());
-
-    let mut stats = ReadStats {
-        separator: separator as char,
-        header: has_header,
-        ..ReadStats::default()
-    };
-    let layout = if has_header {
-        let names: Vec<String> = first_fields
-            .iter()
-            .map(|s| s.trim().trim_matches('"').to_owned())
-            .collect();
-        let mut index = [usize::MAX; Field::ALL.len()];
-        for (i, name) in names.iter().enumerate() {
-            match column_of(name) {
-                Some(field) if index[field as usize] == usize::MAX => index[field as usize] = i,
-                _ => stats.ignored_columns.push(name.clone()),
-            }
-        }
-        let missing: Vec<&str> = Field::ALL
-            .iter()
-            .filter(|f| index[**f as usize] == usize::MAX)
-            .map(|f| f.name())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ReadError::MissingColumns {
-                path: path.to_owned(),
-                missing: missing.join(", "),
-                found: names.join(", "),
-            });
-        }
-        Layout { index, names }
-    } else {
-        let mut index = [0; Field::ALL.len()];
-        for (i, f) in Field::ALL.iter().enumerate() {
-            index[*f as usize] = i;
-        }
-        Layout {
-            index,
-            names: Field::ALL
-                .iter()
-                .map(|f| f.original_name().to_owned())
-                .collect(),
-        }
-    };
-
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(separator)
-        .has_headers(has_header)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(buffered);
-
+    let mut rows = Rows::new(source, path)?;
     let mut order_of_sessions: Vec<SessionId> = Vec::new();
     let mut by_session: HashMap<SessionId, Vec<(u64, Click)>> = HashMap::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        let more = csv
-            .read_record(&mut record)
-            .map_err(|e| ReadError::Malformed {
-                path: path.to_owned(),
-                line: e.position().map_or(0, |p| p.line()),
-                message: e.to_string(),
-            })?;
-        if !more {
-            break;
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        if record.iter().all(|f| f.is_empty()) {
-            continue;
-        }
-        stats.rows += 1;
-        match parse_row(&record, &layout) {
-            Ok((id, click)) => {
-                let clicks = by_session.entry(id).or_insert_with_key(|id| {
+    while let Some(row) = rows.next_row()? {
+        match row {
+            Ok(Row {
+                line,
+                session,
+                click,
+            }) => {
+                let clicks = by_session.entry(session).or_insert_with_key(|id| {
                     order_of_sessions.push(id.clone());
                     Vec::new()
                 });
                 clicks.push((line, click));
             }
-            Err(err) => {
-                let column = layout.column_name(err.field);
-                if !options.skip_invalid {
-                    return Err(ReadError::Invalid {
-                        path: path.to_owned(),
-                        line,
-                        column,
-                        value: err.value,
-                        allowed: err.field.allowed(),
-                    });
-                }
-                stats.invalid_rows_skipped += 1;
-                if stats.skipped_examples.len() < MAX_EXAMPLES {
-                    stats.skipped_examples.push(format!(
-                        "line {line}: column {column:?}: value {:?}; allowed: {}",
-                        err.value,
-                        err.field.allowed()
-                    ));
-                }
-            }
+            Err(err) => rows.refuse(err, options)?,
         }
     }
     let mut sessions = Vec::with_capacity(order_of_sessions.len());
@@ -297,17 +222,246 @@ pub fn read_clickstream_from<R: Read>(
         let Some(lines_and_clicks) = by_session.remove(&id) else {
             continue;
         };
+        if let Some(session) = rows.session(id, lines_and_clicks, options)? {
+            sessions.push(session);
+        }
+    }
+    rows.finish(sessions)
+}
+
+/// One data row, parsed.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub line: u64,
+    pub session: SessionId,
+    pub click: Click,
+}
+
+/// The data rows of a clickstream file or body, one at a time, after its header: the one
+/// place rows are decoded and checked. Each row is a click or the error that refuses it
+/// (a bad value, bytes that are not UTF-8, a field count unlike the header's); what the
+/// caller does with a refused row is its choice ([`Rows::refuse`] applies `--skip-invalid`).
+pub struct Rows<R: Read> {
+    csv: csv::Reader<BufReader<HashingReader<R>>>,
+    layout: Layout,
+    path: PathBuf,
+    record: csv::ByteRecord,
+    /// Fields a row must have: the header's, or the 14 columns of a headerless file.
+    fields: usize,
+    pub stats: ReadStats,
+}
+
+impl<R: Read> Rows<R> {
+    /// Reads the header (or sees there is none); errors here concern the whole file.
+    pub fn new(source: R, path: &Path) -> Result<Rows<R>, ReadError> {
+        let io_err = |source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut buffered = BufReader::with_capacity(
+            1 << 16,
+            HashingReader {
+                inner: source,
+                hasher: Sha256::new(),
+            },
+        );
+        // The buffer holds the first line of any sane file, so peeking does not consume it.
+        let first_bytes = {
+            let buf = buffered.fill_buf().map_err(io_err)?;
+            if buf.is_empty() {
+                return Err(ReadError::Empty {
+                    path: path.to_owned(),
+                });
+            }
+            let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+            buf[..end].to_vec()
+        };
+        let first_line = String::from_utf8_lossy(&first_bytes).into_owned();
+        let separator = detect_separator(&first_line).ok_or_else(|| ReadError::Separator {
+            path: path.to_owned(),
+        })?;
+        let first_fields: Vec<&str> = first_line
+            .trim_end_matches('\r')
+            .split(separator as char)
+            .collect();
+        // A headerless file starts with a year.
+        let has_header = first_fields
+            .first()
+            .is_some_and(|f| f.trim().trim_matches('"').parse::<f64>().is_err());
+        if has_header && std::str::from_utf8(&first_bytes).is_err() {
+            return Err(ReadError::NotUtf8 {
+                path: path.to_owned(),
+                line: 1,
+                column: "(the header)".into(),
+                value: first_line.trim_end_matches('\r').to_owned(),
+                session: None,
+            });
+        }
+        let mut stats = ReadStats {
+            separator: separator as char,
+            header: has_header,
+            ..ReadStats::default()
+        };
+        let layout = if has_header {
+            let names: Vec<String> = first_fields
+                .iter()
+                .map(|s| s.trim().trim_matches('"').to_owned())
+                .collect();
+            let mut index = [usize::MAX; Field::ALL.len()];
+            for (i, name) in names.iter().enumerate() {
+                match column_of(name) {
+                    Some(field) if index[field as usize] == usize::MAX => index[field as usize] = i,
+                    _ => stats.ignored_columns.push(name.clone()),
+                }
+            }
+            let missing: Vec<&str> = Field::ALL
+                .iter()
+                .filter(|f| index[**f as usize] == usize::MAX)
+                .map(|f| f.name())
+                .collect();
+            if !missing.is_empty() {
+                return Err(ReadError::MissingColumns {
+                    path: path.to_owned(),
+                    missing: missing.join(", "),
+                    found: names.join(", "),
+                });
+            }
+            Layout { index, names }
+        } else {
+            let mut index = [0; Field::ALL.len()];
+            for (i, f) in Field::ALL.iter().enumerate() {
+                index[*f as usize] = i;
+            }
+            Layout {
+                index,
+                names: Field::ALL
+                    .iter()
+                    .map(|f| f.original_name().to_owned())
+                    .collect(),
+            }
+        };
+        let csv = csv::ReaderBuilder::new()
+            .delimiter(separator)
+            .has_headers(has_header)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(buffered);
+        Ok(Rows {
+            csv,
+            fields: layout.names.len(),
+            layout,
+            path: path.to_owned(),
+            record: csv::ByteRecord::new(),
+            stats,
+        })
+    }
+
+    /// The next data row (blank lines are passed over), or `None` at the end. The outer
+    /// error ends the file (it cannot be read on); the inner one refuses this row only.
+    #[allow(clippy::type_complexity)]
+    pub fn next_row(&mut self) -> Result<Option<Result<Row, ReadError>>, ReadError> {
+        loop {
+            let more =
+                self.csv
+                    .read_byte_record(&mut self.record)
+                    .map_err(|e| ReadError::Malformed {
+                        path: self.path.clone(),
+                        line: e.position().map_or(0, |p| p.line()),
+                        message: e.to_string(),
+                    })?;
+            if !more {
+                return Ok(None);
+            }
+            if self.record.iter().all(|f| f.is_empty()) {
+                continue;
+            }
+            self.stats.rows += 1;
+            let line = self.record.position().map_or(0, |p| p.line());
+            return Ok(Some(self.parse(line)));
+        }
+    }
+
+    fn parse(&self, line: u64) -> Result<Row, ReadError> {
+        let record = &self.record;
+        let path = || self.path.clone();
+        let session = record
+            .get(self.layout.of(Field::SessionId))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(str::to_owned);
+        if record.len() != self.fields {
+            return Err(ReadError::FieldCount {
+                path: path(),
+                line,
+                found: record.len(),
+                expected: self.fields,
+                session,
+            });
+        }
+        // Every field is text before any is a value: the first one that is not names its
+        // column, whichever it is.
+        let mut text: [&str; Field::ALL.len()] = [""; Field::ALL.len()];
+        for field in Field::ALL {
+            let bytes = record.get(self.layout.of(field)).unwrap_or(b"");
+            text[field as usize] = std::str::from_utf8(bytes).map_err(|_| ReadError::NotUtf8 {
+                path: path(),
+                line,
+                column: self.layout.column_name(field),
+                value: String::from_utf8_lossy(bytes).into_owned(),
+                session: session.clone(),
+            })?;
+        }
+        parse_row(&text)
+            .map_err(|err| ReadError::Invalid {
+                path: path(),
+                line,
+                column: self.layout.column_name(err.field),
+                value: err.value,
+                allowed: err.field.allowed(),
+                session: session.clone(),
+            })
+            .map(|(session, click)| Row {
+                line,
+                session,
+                click,
+            })
+    }
+
+    /// Applies `--skip-invalid` to a refused row: counted with an example, or the error.
+    pub fn refuse(&mut self, err: ReadError, options: ReadOptions) -> Result<(), ReadError> {
+        if !options.skip_invalid {
+            return Err(err);
+        }
+        self.stats.invalid_rows_skipped += 1;
+        if self.stats.skipped_examples.len() < MAX_EXAMPLES {
+            // The example without the file name, which the report already gives.
+            let text = err.to_string();
+            let prefix = format!("{}: ", self.path.display());
+            self.stats
+                .skipped_examples
+                .push(text.strip_prefix(&prefix).unwrap_or(&text).to_owned());
+        }
+        Ok(())
+    }
+
+    /// One session from its rows: exact duplicates dropped and counted, two different
+    /// clicks with one order an error (or skipped). `None` when nothing is left of it.
+    pub fn session(
+        &mut self,
+        id: SessionId,
+        lines_and_clicks: Vec<(u64, Click)>,
+        options: ReadOptions,
+    ) -> Result<Option<Session>, ReadError> {
         let line_orders: Vec<(u64, u32)> = lines_and_clicks
             .iter()
             .map(|(line, click)| (*line, click.order.get()))
             .collect();
         let clicks: Vec<Click> = lines_and_clicks.into_iter().map(|(_, c)| c).collect();
         let session_name = id.to_string();
-        // `new_lenient` never fails on a non-empty list, and every list here has a click.
+        // `new_lenient` never fails on a non-empty list.
         let Ok((session, dropped)) = Session::new_lenient(id, clicks) else {
-            continue;
+            return Ok(None);
         };
-        stats.duplicate_clicks_dropped += dropped.exact_repeats as u64;
+        self.stats.duplicate_clicks_dropped += dropped.exact_repeats as u64;
         if let Some(&order) = dropped.conflicting.first() {
             if !options.skip_invalid {
                 // Report the second line holding that order: the first one read is kept.
@@ -317,46 +471,154 @@ pub fn read_clickstream_from<R: Read>(
                     .nth(1)
                     .map_or(0, |(line, _)| *line);
                 return Err(ReadError::ConflictingOrder {
-                    path: path.to_owned(),
+                    path: self.path.clone(),
                     line,
                     session: session_name,
                     order,
                 });
             }
-            stats.invalid_rows_skipped += dropped.conflicting.len() as u64;
+            self.stats.invalid_rows_skipped += dropped.conflicting.len() as u64;
             for order in dropped.conflicting.iter().take(MAX_EXAMPLES) {
-                if stats.skipped_examples.len() < MAX_EXAMPLES {
-                    stats.skipped_examples.push(format!(
+                if self.stats.skipped_examples.len() < MAX_EXAMPLES {
+                    self.stats.skipped_examples.push(format!(
                         "session {session_name:?}: a second, different click with order {order}"
                     ));
                 }
             }
         }
-        stats.clicks += session.clicks().len() as u64;
-        sessions.push(session);
+        self.stats.clicks += session.clicks().len() as u64;
+        self.stats.sessions += 1;
+        Ok(Some(session))
     }
-    stats.sessions = sessions.len() as u64;
 
-    // Drain whatever the CSV reader left so the checksum covers the whole file.
-    let mut rest = csv.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(io_err)?;
-    let sha256 = hex::encode(rest.into_inner().hasher.finalize());
-    Ok(Clickstream {
-        file_name: path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        ),
-        sha256,
-        sessions,
-        stats,
-    })
+    /// The file read to its end (so the checksum covers all of it), with its sessions.
+    pub fn finish(self, sessions: Vec<Session>) -> Result<Clickstream, ReadError> {
+        let Rows {
+            csv, path, stats, ..
+        } = self;
+        let (sha256, file_name) = finish_hash(csv, &path)?;
+        Ok(Clickstream {
+            file_name,
+            sha256,
+            sessions,
+            stats,
+        })
+    }
+
+    /// The file read to its end: its checksum and name, for a reader that kept no sessions.
+    pub fn finish_stream(self) -> Result<(String, ReadStats), ReadError> {
+        let Rows {
+            csv, path, stats, ..
+        } = self;
+        let (sha256, _) = finish_hash(csv, &path)?;
+        Ok((sha256, stats))
+    }
 }
 
-fn parse_row(
-    record: &csv::StringRecord,
-    layout: &Layout,
-) -> Result<(SessionId, Click), FieldError> {
-    let text = |field: Field| record.get(layout.of(field)).unwrap_or("");
+fn finish_hash<R: Read>(
+    csv: csv::Reader<BufReader<HashingReader<R>>>,
+    path: &Path,
+) -> Result<(String, String), ReadError> {
+    // Drain whatever the CSV reader left so the checksum covers the whole file.
+    let mut rest = csv.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let sha256 = hex::encode(rest.into_inner().hasher.finalize());
+    let file_name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok((sha256, file_name))
+}
+
+/// Sessions one at a time, for files where each session's rows are together (the UCI file
+/// is): memory holds one session's clicks, not the file. A session whose rows come back
+/// after another session's is an error naming its line, as scoring its two parts apart
+/// would give answers the whole-file readers do not.
+pub struct SessionStream<R: Read> {
+    rows: Rows<R>,
+    options: ReadOptions,
+    current: Option<(SessionId, Vec<(u64, Click)>)>,
+    /// Hashes of the sessions already given, to catch one that comes back: 8 bytes a
+    /// session, the only memory that grows with the file.
+    done: std::collections::HashSet<u64>,
+    ended: bool,
+}
+
+impl<R: Read> SessionStream<R> {
+    pub fn new(source: R, path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
+        Ok(SessionStream {
+            rows: Rows::new(source, path)?,
+            options,
+            current: None,
+            done: std::collections::HashSet::new(),
+            ended: false,
+        })
+    }
+
+    /// The next whole session, or `None` at the end of the file.
+    pub fn next_session(&mut self) -> Result<Option<Session>, ReadError> {
+        while !self.ended {
+            let Some(row) = self.rows.next_row()? else {
+                self.ended = true;
+                break;
+            };
+            let Row {
+                line,
+                session,
+                click,
+            } = match row {
+                Ok(row) => row,
+                Err(err) => {
+                    self.rows.refuse(err, self.options)?;
+                    continue;
+                }
+            };
+            match &mut self.current {
+                Some((id, clicks)) if *id == session => clicks.push((line, click)),
+                _ => {
+                    let key = id_hash(&session);
+                    if self.done.contains(&key) {
+                        return Err(ReadError::Malformed {
+                            path: self.rows.path.clone(),
+                            line,
+                            message: format!(
+                                "session {:?} comes back after other sessions' rows; streaming needs each session's rows together (sort the file by session)",
+                                session.as_str()
+                            ),
+                        });
+                    }
+                    let finished = self.current.replace((session, vec![(line, click)]));
+                    if let Some((id, clicks)) = finished {
+                        self.done.insert(id_hash(&id));
+                        if let Some(s) = self.rows.session(id, clicks, self.options)? {
+                            return Ok(Some(s));
+                        }
+                    }
+                }
+            }
+        }
+        match self.current.take() {
+            Some((id, clicks)) => self.rows.session(id, clicks, self.options),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads to the end of the file: its checksum and what was read.
+    pub fn finish(self) -> Result<(String, ReadStats), ReadError> {
+        self.rows.finish_stream()
+    }
+}
+
+fn id_hash(id: &SessionId) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id)
+}
+
+fn parse_row(text: &[&str; Field::ALL.len()]) -> Result<(SessionId, Click), FieldError> {
+    let text = |field: Field| text[field as usize];
     let int = |field: Field| -> Result<i64, FieldError> {
         let t = text(field);
         t.parse::<i64>()
@@ -550,16 +812,172 @@ mod tests {
         let err = read(&text, false).expect_err("bad quoting");
         // An unclosed quote swallows the rest of the file into one field.
         assert!(
-            matches!(err, ReadError::Malformed { .. } | ReadError::Invalid { .. }),
+            matches!(
+                err,
+                ReadError::Malformed { .. }
+                    | ReadError::Invalid { .. }
+                    | ReadError::FieldCount { line: 2, .. }
+            ),
             "{err}"
         );
     }
 
     #[test]
-    fn short_rows_are_invalid_not_a_panic() {
-        let text = format!("{SNAKE}\n2008,4,1\n");
-        let err = read(&text, false).expect_err("row too short");
-        assert!(matches!(err, ReadError::Invalid { line: 2, .. }), "{err}");
+    fn rows_with_fewer_or_more_fields_than_the_header_are_refused() {
+        let short = format!("{SNAKE}\n2008,4,1\n");
+        let err = read(&short, false).expect_err("row too short");
+        assert!(
+            matches!(
+                err,
+                ReadError::FieldCount {
+                    line: 2,
+                    found: 3,
+                    expected: 14,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let long = format!("{SNAKE}\n2008,4,1,1,29,1,1,A13,1,5,1,28,2,1\n2008,4,1,2,29,1,1,A13,1,5,1,28,2,1,extra\n");
+        let err = read(&long, false).expect_err("row too long");
+        assert!(
+            matches!(
+                err,
+                ReadError::FieldCount {
+                    line: 3,
+                    found: 15,
+                    expected: 14,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("line 3: 15 fields, but the header has 14"),
+            "{err}"
+        );
+        // Headerless files hold the 14 columns of the original order.
+        let err = read("2008,4,1,1,29,7,1,A13,1,5,1,28,2,1,0\n", false).expect_err("15 fields");
+        assert!(
+            matches!(
+                err,
+                ReadError::FieldCount {
+                    line: 1,
+                    expected: 14,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let cs = read(&long, true).expect("skipped");
+        assert_eq!((cs.stats.clicks, cs.stats.invalid_rows_skipped), (1, 1));
+        assert!(
+            cs.stats.skipped_examples[0].starts_with("line 3: 15 fields"),
+            "{:?}",
+            cs.stats.skipped_examples
+        );
+    }
+
+    fn read_bytes(bytes: &[u8], skip_invalid: bool) -> Result<Clickstream, ReadError> {
+        read_clickstream_from(bytes, Path::new("b.csv"), ReadOptions { skip_invalid })
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_named_by_line_and_column_or_skipped() {
+        for (column, row) in [
+            (
+                "page2_clothing_model",
+                b"2008,4,1,2,29,s1,1,A\xff3,1,5,1,28,2,1\n".as_slice(),
+            ),
+            (
+                "session_id",
+                b"2008,4,1,2,29,s\xe9,1,A13,1,5,1,28,2,1\n".as_slice(),
+            ),
+            (
+                "price",
+                b"2008,4,1,2,29,s1,1,A13,1,5,1,2\x808,2,1\n".as_slice(),
+            ),
+        ] {
+            // The bad row first and later: the line is its own, never the header's.
+            for (first, line) in [(true, 2), (false, 3)] {
+                let good = b"2008,4,1,1,29,s1,1,A13,1,5,1,28,2,1\n".as_slice();
+                let mut body = format!("{SNAKE}\n").into_bytes();
+                if first {
+                    body.extend_from_slice(row);
+                    body.extend_from_slice(good);
+                } else {
+                    body.extend_from_slice(good);
+                    body.extend_from_slice(row);
+                }
+                let err = read_bytes(&body, false).expect_err("not UTF-8");
+                match &err {
+                    ReadError::NotUtf8 {
+                        line: l, column: c, ..
+                    } => {
+                        assert_eq!((*l, c.as_str()), (line, column), "{err}")
+                    }
+                    other => panic!("expected a UTF-8 error, got {other}"),
+                }
+                assert!(
+                    err.to_string()
+                        .contains(&format!("line {line}: column {column:?}")),
+                    "{err}"
+                );
+                let cs = read_bytes(&body, true).expect("the row is skipped");
+                assert_eq!((cs.stats.clicks, cs.stats.invalid_rows_skipped), (1, 1));
+                assert!(cs.stats.skipped_examples[0].contains("not valid UTF-8"));
+            }
+        }
+        // In a headerless file the first row is data: its line is 1 and the column named.
+        let err =
+            read_bytes(b"2008,4,1,1,29,s\xff,1,A13,1,5,1,28,2,1\n", false).expect_err("not UTF-8");
+        assert!(
+            matches!(err, ReadError::NotUtf8 { line: 1, ref column, .. } if column == "session ID"),
+            "{err}"
+        );
+        // A header that is not UTF-8 says so, rather than missing columns.
+        let err = read_bytes(b"year,mon\xffth\n2008,4\n", false).expect_err("bad header");
+        assert!(matches!(err, ReadError::NotUtf8 { line: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn windows_line_endings_read_like_unix_ones() {
+        let text = format!("{ORIGINAL}\r\n2008;4;1;1;29;1;1;A13;1;5;1;28;2;1\r\n2008;4;1;2;29;1;1;A16;1;6;1;33;2;1\r\n");
+        let cs = read(&text, false).expect("valid file");
+        assert_eq!(cs.stats.clicks, 2);
+    }
+
+    #[test]
+    fn the_stream_gives_sessions_one_by_one_and_refuses_one_that_comes_back() {
+        let text = format!("{SNAKE}\n2008,4,1,1,29,a,1,A13,1,5,1,28,2,1\n2008,4,1,2,29,a,1,A13,1,5,1,28,2,1\n2008,4,1,1,29,b,1,A13,1,5,1,28,2,1\n");
+        let mut stream =
+            SessionStream::new(text.as_bytes(), Path::new("s.csv"), ReadOptions::default())
+                .expect("header");
+        let a = stream.next_session().expect("read").expect("a");
+        assert_eq!((a.id().as_str(), a.clicks().len()), ("a", 2));
+        let b = stream.next_session().expect("read").expect("b");
+        assert_eq!(b.id().as_str(), "b");
+        assert!(stream.next_session().expect("read").is_none());
+        let (sha, stats) = stream.finish().expect("end");
+        assert_eq!((sha.len(), stats.sessions, stats.clicks), (64, 2, 3));
+
+        let back = format!("{text}2008,4,1,3,29,a,1,A13,1,5,1,28,2,1\n");
+        let mut stream =
+            SessionStream::new(back.as_bytes(), Path::new("s.csv"), ReadOptions::default())
+                .expect("header");
+        let mut outcome = Ok(None);
+        for _ in 0..4 {
+            outcome = stream.next_session();
+            if outcome.is_err() {
+                break;
+            }
+        }
+        let err = outcome.expect_err("a comes back");
+        assert!(
+            err.to_string().contains("line 5") && err.to_string().contains("sort the file"),
+            "{err}"
+        );
     }
 
     #[test]

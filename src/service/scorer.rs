@@ -267,34 +267,62 @@ struct Encoded {
     versions: Vec<(ModelName, u32)>,
 }
 
-fn csv_problem(e: ReadError) -> ApiError {
-    match e {
+/// A refused CSV row as a field issue: where it is and what was wrong. `None` for errors
+/// about the whole body.
+fn row_issue(e: &ReadError) -> Option<FieldIssue> {
+    let (path, message) = match e {
         ReadError::Invalid {
             line,
             column,
             value,
             allowed,
             ..
-        } => ApiError::invalid(
+        } => (
             format!("line {line}, column {column}"),
             format!("got {value:?}, expected {allowed}"),
+        ),
+        ReadError::NotUtf8 {
+            line,
+            column,
+            value,
+            ..
+        } => (
+            format!("line {line}, column {column}"),
+            format!("got {value:?}, which is not valid UTF-8 text"),
+        ),
+        ReadError::FieldCount {
+            line,
+            found,
+            expected,
+            ..
+        } => (
+            format!("line {line}"),
+            format!("{found} fields, but the header has {expected}"),
         ),
         ReadError::ConflictingOrder {
             line,
             session,
             order,
             ..
-        } => ApiError::invalid(
+        } => (
             format!("line {line}"),
             format!("session {session:?} already has a different click with order {order}"),
         ),
         ReadError::MissingColumns { missing, .. } => {
-            ApiError::invalid("header", format!("missing column(s) {missing}"))
+            ("header".to_owned(), format!("missing column(s) {missing}"))
         }
         ReadError::Empty { .. }
         | ReadError::Separator { .. }
         | ReadError::Malformed { .. }
-        | ReadError::Io { .. } => ApiError::Malformed(e.to_string()),
+        | ReadError::Io { .. } => return None,
+    };
+    Some(FieldIssue { path, message })
+}
+
+fn csv_problem(e: ReadError) -> ApiError {
+    match row_issue(&e) {
+        Some(issue) => ApiError::Invalid(vec![issue]),
+        None => ApiError::Malformed(e.to_string()),
     }
 }
 

@@ -241,3 +241,55 @@ fn an_outcomes_file_replaces_the_basket_proxy() {
         + report["prefixes"][1].as_u64().expect("count");
     assert_eq!(prefixes, report["read"]["clicks"].as_u64().expect("clicks"));
 }
+
+#[test]
+fn skipped_rows_are_counted_with_examples_in_the_text_of_train_and_evaluate() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    synthetic_clickstream(&data, 1500, 42);
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(&data)
+        .expect("open");
+    // A product code that is not UTF-8, and a row with one field too many.
+    file.write_all(
+        b"2008;6;30;1;29;zz-1;1;A\xff3;1;5;1;28;2;1\n2008;6;30;1;29;zz-2;1;A13;1;5;1;28;2;1;9\n",
+    )
+    .expect("append");
+    drop(file);
+    let models = dir.path().join("models");
+    let out = run_on(
+        "train",
+        &data,
+        &models,
+        &[
+            "--min-sessions-per-class",
+            "20",
+            "--quiet",
+            "--skip-invalid",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("skipped 2 invalid row(s)"), "{printed}");
+    assert!(
+        printed.contains("not valid UTF-8") && printed.contains("15 fields"),
+        "{printed}"
+    );
+    let out = run_on("evaluate", &data, &models, &["--skip-invalid"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("skipped 2 invalid row(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Without --skip-invalid the first of them stops the run, named by line and column.
+    let out = run_on("evaluate", &data, &models, &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("column \"page 2 (clothing model)\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
