@@ -34,6 +34,8 @@ pub struct Slot<M> {
     tried: BTreeMap<u32, Fingerprint>,
     /// The version answering requests that do not ask for one.
     default: Option<u32>,
+    /// The version `PIN_<MODEL>` fixes as the default, loaded or not.
+    pinned: Option<u32>,
     canary: Option<CanaryShare>,
 }
 
@@ -44,6 +46,7 @@ impl<M> Default for Slot<M> {
             failed: BTreeMap::new(),
             tried: BTreeMap::new(),
             default: None,
+            pinned: None,
             canary: None,
         }
     }
@@ -109,6 +112,8 @@ impl<M: ModelKind> Slot<M> {
         SlotInfo {
             name: M::NAME,
             default: self.default,
+            pinned: self.pinned,
+            canary: self.canary.map(|c| (c.version, c.percent)),
             loaded: self.loaded.iter().map(|(v, m)| (*v, &m.manifest)).collect(),
             failed: &self.failed,
         }
@@ -119,6 +124,9 @@ impl<M: ModelKind> Slot<M> {
 pub struct SlotInfo<'a> {
     pub name: ModelName,
     pub default: Option<u32>,
+    pub pinned: Option<u32>,
+    /// The canary's version and its percent of sessions.
+    pub canary: Option<(u32, u8)>,
     pub loaded: Vec<(u32, &'a Manifest)>,
     /// Version -> why it was refused.
     pub failed: &'a BTreeMap<u32, String>,
@@ -351,6 +359,7 @@ impl Registry {
             .collect();
         let mut slot = Slot {
             canary,
+            pinned: self.policy.pin(name),
             ..Slot::default()
         };
         for version in model_file::versions(&self.dir, name).into_iter().rev() {

@@ -11,6 +11,7 @@ mod architecture;
 mod auth;
 mod batch;
 mod container;
+mod contract;
 mod docs;
 mod errors;
 mod errors_documented;
