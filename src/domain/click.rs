@@ -150,14 +150,9 @@ impl Field {
     }
 }
 
-/// `price 2`, as [`Click::parse`] reads it.
-const PRICE_2_CODES: [(i64, &str); 2] = [
-    (
-        1,
-        "yes: the price is above the average price of its main category",
-    ),
-    (2, "no: the price is not above it"),
-];
+/// `price 2` (is the price above the average of its main category?), as [`Click::parse`]
+/// reads it.
+const PRICE_2_CODES: [(i64, &str); 2] = [(1, "yes"), (2, "no")];
 
 /// The shop's pages, as [`Page::parse`] accepts them.
 const PAGES: [(i64, &str); 5] = [

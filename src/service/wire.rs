@@ -23,32 +23,32 @@ pub struct ClickInput<'a> {
     /// Position of the click in the session, unique within it; clicks may come in any order.
     #[schema(minimum = 1, maximum = 100000)]
     pub order: i64,
-    /// Country code 1-47 (29 is Poland).
+    /// Country of the IP address.
     #[schema(minimum = 1, maximum = 47)]
     pub country: i64,
-    /// 1 trousers, 2 skirts, 3 blouses, 4 sale.
+    /// Main category of the page.
     #[schema(minimum = 1, maximum = 4)]
     pub page1_main_category: i64,
     /// Product code, e.g. `A13`.
     #[serde(borrow)]
     #[schema(value_type = String, pattern = "^[ABCP][0-9]{1,3}$")]
     pub page2_clothing_model: Cow<'a, str>,
-    /// Colour code 1-14.
+    /// Colour of the product.
     #[schema(minimum = 1, maximum = 14)]
     pub colour: i64,
-    /// Photo location 1-6 (top left to bottom right).
+    /// Where the product photo sits on the screen, in six parts.
     #[schema(minimum = 1, maximum = 6)]
     pub location: i64,
-    /// 1 en face, 2 profile.
+    /// How the model is photographed.
     #[schema(minimum = 1, maximum = 2)]
     pub model_photography: i64,
     /// Price in US dollars.
     #[schema(exclusive_minimum = 0, maximum = 100000)]
     pub price: f64,
-    /// 1 when the price is above its category's average, 2 otherwise.
+    /// Whether the price is above the average price of its main category.
     #[schema(minimum = 1, maximum = 2)]
     pub price_2: i64,
-    /// Page of the shop, 1-5.
+    /// Page of the shop.
     #[schema(minimum = 1, maximum = 5)]
     pub page: i64,
 }

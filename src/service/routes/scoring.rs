@@ -85,7 +85,9 @@ pub async fn segment(
     scorer::single(Segment, &req, payload, &selection, &state).await
 }
 
-/// All three answers for one session, from one consistent set of models.
+/// All three answers for one session, from one consistent set of models. Each model's
+/// version is chosen with its own parameter (`convert_version`, `revenue_version`,
+/// `segment_version`); a bare `version` is refused with 422, as it would be ambiguous.
 #[utoipa::path(
     tag = "scoring",
     request_body = SessionInput,
@@ -183,7 +185,9 @@ pub async fn segment_batch(
     scorer::batch(Segment, &req, payload, selection, state).await
 }
 
-/// All three answers for many sessions.
+/// All three answers for many sessions. Versions as on `/score`: one parameter per model,
+/// a bare `version` refused. The CSV answer's columns are the JSON fields, each nested
+/// answer's under its name and a dot (`convert.probability`).
 #[utoipa::path(
     tag = "scoring",
     request_body(content(
