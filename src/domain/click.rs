@@ -122,6 +122,47 @@ impl Field {
     }
 }
 
+impl Field {
+    /// What each code of a coded column means, from the types that parse it: the one
+    /// source of the code tables in `docs/codes.md` and the OpenAPI document. `None` for
+    /// columns holding plain values.
+    pub fn codes(self) -> Option<Vec<(i64, &'static str)>> {
+        fn of<T: Copy>(
+            all: &[T],
+            code: fn(T) -> i64,
+            label: fn(T) -> &'static str,
+        ) -> Vec<(i64, &'static str)> {
+            all.iter().map(|&v| (code(v), label(v))).collect()
+        }
+        Some(match self {
+            Field::Country => (1..=47)
+                .filter_map(|c| Country::parse(c).ok())
+                .map(|c| (i64::from(c.code()), c.name()))
+                .collect(),
+            Field::Category => of(Category::ALL, Category::code, Category::label),
+            Field::Colour => of(Colour::ALL, Colour::code, Colour::label),
+            Field::Location => of(Location::ALL, Location::code, Location::label),
+            Field::Photography => of(Photography::ALL, Photography::code, Photography::label),
+            Field::Price2 => PRICE_2_CODES.to_vec(),
+            Field::Page => PAGES.to_vec(),
+            _ => return None,
+        })
+    }
+}
+
+/// `price 2` (is the price above the average of its main category?), as [`Click::parse`]
+/// reads it.
+const PRICE_2_CODES: [(i64, &str); 2] = [(1, "yes"), (2, "no")];
+
+/// The shop's pages, as [`Page::parse`] accepts them.
+const PAGES: [(i64, &str); 5] = [
+    (1, "page 1 of the shop"),
+    (2, "page 2 of the shop"),
+    (3, "page 3 of the shop"),
+    (4, "page 4 of the shop"),
+    (5, "page 5 of the shop"),
+];
+
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -231,6 +272,58 @@ coded_enum!(Photography: Field::Photography => {
     Profile = 2, "profile";
 });
 
+/// Country of each code, 1..=47, as `docs/codes.md` gives them (12 is unidentified; 43-47
+/// are top-level domains).
+const COUNTRY_NAMES: [&str; 47] = [
+    "Australia",
+    "Austria",
+    "Belgium",
+    "British Virgin Islands",
+    "Cayman Islands",
+    "Christmas Island",
+    "Croatia",
+    "Cyprus",
+    "Czech Republic",
+    "Denmark",
+    "Estonia",
+    "unidentified",
+    "Faroe Islands",
+    "Finland",
+    "France",
+    "Germany",
+    "Greece",
+    "Hungary",
+    "Iceland",
+    "India",
+    "Ireland",
+    "Italy",
+    "Latvia",
+    "Lithuania",
+    "Luxembourg",
+    "Mexico",
+    "Netherlands",
+    "Norway",
+    "Poland",
+    "Portugal",
+    "Romania",
+    "Russia",
+    "San Marino",
+    "Slovakia",
+    "Slovenia",
+    "Spain",
+    "Sweden",
+    "Switzerland",
+    "Ukraine",
+    "United Arab Emirates",
+    "United Kingdom",
+    "USA",
+    "biz (*.biz)",
+    "com (*.com)",
+    "int (*.int)",
+    "net (*.net)",
+    "org (*.org)",
+];
+
 /// Country code of the IP address, 1..=47 (see `docs/codes.md`; 29 is Poland).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Country(u8);
@@ -251,6 +344,11 @@ impl Country {
 
     pub fn code(self) -> u8 {
         self.0
+    }
+
+    /// What the code stands for.
+    pub fn name(self) -> &'static str {
+        COUNTRY_NAMES[usize::from(self.0) - 1]
     }
 }
 
@@ -443,6 +541,7 @@ impl Click {
         let above = keep(
             &mut errors,
             match raw.price_2 {
+                // PRICE_2_CODES says the same in words.
                 1 => Ok(true),
                 2 => Ok(false),
                 other => Err(FieldError::new(Field::Price2, other)),

@@ -136,12 +136,82 @@ pub fn media_type(req: &HttpRequest) -> String {
         .to_ascii_lowercase()
 }
 
-/// Whether the client asked for CSV.
-pub fn wants_csv(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"))
+/// A media type an answer can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+impl Format {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Csv => "text/csv",
+        }
+    }
+}
+
+/// The quality `accept` gives `media_type`: that of its most specific matching range
+/// (`text/csv` over `text/*` over `*/*`); `None` when no range matches.
+fn quality(accept: &str, media_type: &str) -> Option<f32> {
+    let (kind, _) = media_type.split_once('/')?;
+    let mut best: Option<(u8, f32)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let specificity = match name.split_once('/') {
+            _ if name == media_type => 3,
+            Some((k, "*")) if k == kind => 2,
+            Some(("*", "*")) => 1,
+            _ => continue,
+        };
+        // A q that does not read as a number in 0..=1 is the default, 1 (RFC 9110 12.4.2).
+        let q = parts
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .and_then(|(_, v)| v.trim().parse::<f32>().ok())
+            .filter(|q| (0.0..=1.0).contains(q))
+            .unwrap_or(1.0);
+        if best.is_none_or(|(s, _)| specificity > s) {
+            best = Some((specificity, q));
+        }
+    }
+    best.map(|(_, q)| q)
+}
+
+/// The answer's format from the request's `Accept` header, with quality values: the offer
+/// the client rates highest, the first offer on a tie or without the header; 406 when
+/// every offer is refused (`q=0`) or matches no range.
+pub fn negotiate(req: &HttpRequest, offers: &[Format]) -> Result<Format, ApiError> {
+    let accept: Vec<&str> = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let accept = accept.join(",");
+    let first = offers.first().copied().unwrap_or(Format::Json);
+    if accept.trim().is_empty() {
+        return Ok(first);
+    }
+    let mut chosen: Option<(Format, f32)> = None;
+    for &offer in offers {
+        if let Some(q) = quality(&accept, offer.media_type()).filter(|q| *q > 0.0) {
+            if chosen.is_none_or(|(_, best)| q > best) {
+                chosen = Some((offer, q));
+            }
+        }
+    }
+    chosen
+        .map(|(f, _)| f)
+        .ok_or_else(|| ApiError::NotAcceptable {
+            got: accept,
+            offered: offers
+                .iter()
+                .map(|f| f.media_type())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// Compares secrets in constant time, so response timing does not leak how much of a
@@ -316,4 +386,37 @@ pub async fn observe_request(
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn pick(accept: &str) -> Result<Format, String> {
+        let req = TestRequest::default()
+            .insert_header((header::ACCEPT, accept))
+            .to_http_request();
+        negotiate(&req, &[Format::Json, Format::Csv]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn quality_values_decide_the_format() {
+        assert_eq!(pick("text/csv"), Ok(Format::Csv));
+        assert!(
+            pick("text/csv;q=0").is_err(),
+            "refuses CSV and does not name JSON"
+        );
+        assert_eq!(pick("text/csv;q=0, application/json"), Ok(Format::Json));
+        assert_eq!(pick("text/csv;q=0, */*"), Ok(Format::Json));
+        assert_eq!(pick("application/json;q=0.5, text/csv"), Ok(Format::Csv));
+        assert_eq!(pick("application/json, text/csv;q=0.5"), Ok(Format::Json));
+        assert_eq!(pick("*/*"), Ok(Format::Json));
+        assert_eq!(pick("text/*"), Ok(Format::Csv));
+        assert_eq!(pick("*/*;q=0.1, text/csv;q=0.2"), Ok(Format::Csv));
+        assert_eq!(pick("TEXT/CSV ; Q=1"), Ok(Format::Csv));
+        assert!(pick("text/html").is_err());
+        assert!(pick("*/*;q=0").is_err());
+        assert!(pick("text/*;q=0, application/json;q=0").is_err());
+    }
 }

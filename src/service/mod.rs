@@ -81,14 +81,85 @@ impl utoipa::Modify for ErrorTable {
     }
 }
 
+/// A coded field's codes as one line, e.g. `1 trousers, 2 skirts, ...`.
+pub fn codes_text(codes: &[(i64, &str)]) -> String {
+    codes
+        .iter()
+        .map(|(code, meaning)| format!("{code} {meaning}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Appends to each coded click field's description what every code means, from the
+/// domain types that parse them, so `/docs` is enough to build a request.
+fn click_codes(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{schema::Schema, RefOr};
+    let Some(RefOr::T(Schema::Object(click))) = openapi
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("ClickInput"))
+    else {
+        return;
+    };
+    for field in crate::domain::Field::ALL {
+        let (Some(codes), Some(RefOr::T(Schema::Object(property)))) =
+            (field.codes(), click.properties.get_mut(field.name()))
+        else {
+            continue;
+        };
+        let description = property.description.get_or_insert_with(String::new);
+        if !description.is_empty() {
+            description.push(' ');
+        }
+        description.push_str("Codes: ");
+        description.push_str(&codes_text(&codes));
+        description.push('.');
+    }
+}
+
+/// Describes the `text/csv` answers of the batch routes with the columns they are written
+/// with.
+fn csv_answers(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for (path, columns) in routes::scoring::csv_answers() {
+        let Some(RefOr::T(ok)) = openapi
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.responses.responses.get_mut("200"))
+        else {
+            continue;
+        };
+        let Some(RefOr::T(csv)) = ok.content.get_mut("text/csv") else {
+            continue;
+        };
+        let header = columns.join(",");
+        csv.description = Some(format!(
+            "A header row, then one row per session in order. The columns are the JSON answer's fields under the same names{}: `{header}`. Explanations (`explain=true`) have no CSV form and are refused.",
+            if path == "/score/batch" {
+                ", each nested answer's fields prefixed with its name and a dot (`convert.probability`, `revenue.model_version`), the row's `session_id` standing for theirs"
+            } else {
+                ""
+            }
+        ));
+        csv.example = Some(serde_json::Value::String(format!("{header}\n")));
+    }
+}
+
 /// The OpenAPI document of the API, as the server serves it at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new()
+    let mut doc = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts()
-        .1
+        .1;
+    // The paths and their schemas exist only once the routes are configured: after the
+    // modifiers.
+    click_codes(&mut doc);
+    csv_answers(&mut doc);
+    doc
 }
 
 /// Sets up logging once: JSON lines in production, readable lines on a terminal.
@@ -155,13 +226,15 @@ impl Application {
             settings: Arc::new(settings),
         });
         // Every documented path answers 405 with `Allow` to a method it does not serve.
-        let allowed: Vec<(String, String)> = openapi()
+        let doc = openapi();
+        let allowed: Vec<(String, String)> = doc
             .paths
             .paths
             .iter()
             .map(|(path, item)| {
                 let methods: Vec<&str> = [
                     ("GET", item.get.is_some()),
+                    ("HEAD", item.head.is_some()),
                     ("POST", item.post.is_some()),
                     ("PUT", item.put.is_some()),
                     ("DELETE", item.delete.is_some()),
@@ -180,7 +253,7 @@ impl Application {
                 .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into());
             let path_errors = web::PathConfig::default()
                 .error_handler(|e, _| ApiError::RouteNotFound(e.to_string()).into());
-            let (app, api) = App::new()
+            let (app, _) = App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .configure(routes::configure)
@@ -188,7 +261,7 @@ impl Application {
             app.app_data(state.clone())
                 .app_data(query_errors)
                 .app_data(path_errors)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
                 .route(
                     "/docs",
                     web::get().to(|| async {

@@ -31,12 +31,13 @@ pub enum ErrorCode {
     BodyTooLarge,
     BodyTimeout,
     UnsupportedMediaType,
+    NotAcceptable,
     Internal,
     NotReady,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::MalformedBody,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingApiKey,
@@ -51,6 +52,7 @@ impl ErrorCode {
         ErrorCode::BodyTooLarge,
         ErrorCode::BodyTimeout,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::NotAcceptable,
         ErrorCode::Internal,
         ErrorCode::NotReady,
     ];
@@ -72,6 +74,7 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => "body_too_large",
             ErrorCode::BodyTimeout => "body_timeout",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::NotAcceptable => "not_acceptable",
             ErrorCode::Internal => "internal",
             ErrorCode::NotReady => "not_ready",
         }
@@ -93,6 +96,7 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::NotReady => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -115,12 +119,13 @@ impl ErrorCode {
             ErrorCode::InvalidAdminToken => "The bearer token is not the admin token.",
             ErrorCode::RouteNotFound => "No route has this path; see `/docs`.",
             ErrorCode::ModelNotFound => "No model has this name; models are convert, revenue and segment.",
-            ErrorCode::VersionNotLoaded => "The version asked for with `?version=` is not loaded; the detail lists those that are.",
+            ErrorCode::VersionNotLoaded => "The version asked for (`?version=`, `?convert_version=`..., or `/models/{name}/{version}`) is not loaded; the detail lists those that are.",
             ErrorCode::AdminDisabled => "The admin routes are disabled: no `ADMIN_TOKEN` is configured.",
             ErrorCode::MethodNotAllowed => "The path exists but not with this method; `Allow` lists those it serves.",
             ErrorCode::BodyTooLarge => "The body is larger than `MAX_BODY_BYTES`.",
             ErrorCode::BodyTimeout => "The body did not arrive in time: it must be complete within `BODY_TIMEOUT_SECS`, or keep arriving at `MIN_BODY_BYTES_PER_SEC` on average; the connection is closed.",
             ErrorCode::UnsupportedMediaType => "The body is not of a media type the route reads.",
+            ErrorCode::NotAcceptable => "The `Accept` header allows none of the media types the route answers in (quality values count: `q=0` refuses a type); the detail lists those offered. Batch routes answer `application/json` or `text/csv`, the other scoring routes `application/json`.",
             ErrorCode::Internal => "A model misbehaved on this input (a non-finite output, say) or a worker failed; logged with its cause.",
             ErrorCode::NotReady => "A model needed to answer has no valid version loaded; the detail says why.",
         }
@@ -154,6 +159,9 @@ impl ErrorCode {
             }
             ErrorCode::UnsupportedMediaType => {
                 "content type \"text/plain\" is not supported; send application/json"
+            }
+            ErrorCode::NotAcceptable => {
+                "Accept \"text/html\" allows none of the media types this route answers in: application/json, text/csv"
             }
             ErrorCode::Internal => {
                 "internal error: convert version 1 produced a non-finite probability"
@@ -235,6 +243,11 @@ pub enum ApiError {
         got: String,
         supported: &'static str,
     },
+    /// The `Accept` header allows none of `offered`.
+    NotAcceptable {
+        got: String,
+        offered: String,
+    },
     TooLarge {
         limit: usize,
     },
@@ -269,6 +282,7 @@ impl ApiError {
             ApiError::Malformed(_) => ErrorCode::MalformedBody,
             ApiError::Invalid(_) => ErrorCode::InvalidRequest,
             ApiError::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
+            ApiError::NotAcceptable { .. } => ErrorCode::NotAcceptable,
             ApiError::TooLarge { .. } => ErrorCode::BodyTooLarge,
             ApiError::BodyTimeout { .. } => ErrorCode::BodyTimeout,
             ApiError::RouteNotFound(_) => ErrorCode::RouteNotFound,
@@ -295,6 +309,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType { got, supported } => {
                 format!("content type {got:?} is not supported; send {supported}")
             }
+            ApiError::NotAcceptable { got, offered } => format!(
+                "Accept {got:?} allows none of the media types this route answers in: {offered}"
+            ),
             ApiError::TooLarge { limit } => {
                 format!("the body is larger than the limit of {limit} bytes")
             }
@@ -418,12 +435,15 @@ pub const SCORING: &[ErrorCode] = &[
     ErrorCode::BodyTooLarge,
     ErrorCode::BodyTimeout,
     ErrorCode::UnsupportedMediaType,
+    ErrorCode::NotAcceptable,
     ErrorCode::InvalidRequest,
     ErrorCode::Internal,
     ErrorCode::NotReady,
 ];
 /// Errors of `GET /models/{name}`.
 pub const MODEL: &[ErrorCode] = &[ErrorCode::ModelNotFound];
+/// Errors of `GET /models/{name}/{version}`.
+pub const MODEL_VERSION: &[ErrorCode] = &[ErrorCode::ModelNotFound, ErrorCode::VersionNotLoaded];
 /// Errors of `GET /readyz`.
 pub const READINESS: &[ErrorCode] = &[ErrorCode::NotReady];
 /// Errors of `POST /admin/reload`.
@@ -508,6 +528,13 @@ impl utoipa::IntoResponses for ModelErrors {
     }
 }
 
+pub struct ModelVersionErrors;
+impl utoipa::IntoResponses for ModelVersionErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        responses(MODEL_VERSION)
+    }
+}
+
 pub struct ReadinessErrors;
 impl utoipa::IntoResponses for ReadinessErrors {
     fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
@@ -533,7 +560,7 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len(), "a code name is repeated");
         for code in ErrorCode::ALL {
-            let documented = [SCORING, MODEL, READINESS, ADMIN, ANY_ROUTE]
+            let documented = [SCORING, MODEL, MODEL_VERSION, READINESS, ADMIN, ANY_ROUTE]
                 .iter()
                 .any(|set| set.contains(&code));
             assert!(documented, "{code:?} is in no documented set");

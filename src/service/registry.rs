@@ -34,6 +34,8 @@ pub struct Slot<M> {
     tried: BTreeMap<u32, Fingerprint>,
     /// The version answering requests that do not ask for one.
     default: Option<u32>,
+    /// The version `PIN_<MODEL>` fixes as the default, loaded or not.
+    pinned: Option<u32>,
     canary: Option<CanaryShare>,
     /// Why the last scan could not replace the versions loaded before it (the folder is
     /// gone or unreadable, or it holds no valid version), which therefore keep serving.
@@ -47,6 +49,7 @@ impl<M> Default for Slot<M> {
             failed: BTreeMap::new(),
             tried: BTreeMap::new(),
             default: None,
+            pinned: None,
             canary: None,
             problem: None,
         }
@@ -130,6 +133,8 @@ impl<M: ModelKind> Slot<M> {
         SlotInfo {
             name: M::NAME,
             default: self.default,
+            pinned: self.pinned,
+            canary: self.canary.map(|c| (c.version, c.percent)),
             loaded: self.loaded.iter().map(|(v, m)| (*v, &m.manifest)).collect(),
             failed: &self.failed,
             problem: self.problem.as_deref(),
@@ -141,6 +146,9 @@ impl<M: ModelKind> Slot<M> {
 pub struct SlotInfo<'a> {
     pub name: ModelName,
     pub default: Option<u32>,
+    pub pinned: Option<u32>,
+    /// The canary's version and its percent of sessions.
+    pub canary: Option<(u32, u8)>,
     pub loaded: Vec<(u32, &'a Manifest)>,
     /// Version -> why it was refused.
     pub failed: &'a BTreeMap<u32, String>,
@@ -392,6 +400,7 @@ impl Registry {
                 if old.loaded.is_empty() {
                     Slot {
                         canary: self.policy.canary(name),
+                        pinned: self.policy.pin(name),
                         failed: old.failed.clone(),
                         tried: old.tried.clone(),
                         problem: Some(why),
@@ -418,6 +427,7 @@ impl Registry {
             .collect();
         let mut slot = Slot {
             canary,
+            pinned: self.policy.pin(name),
             ..Slot::default()
         };
         for &version in versions.iter().rev() {
@@ -490,6 +500,7 @@ fn kept<M>(
         failed,
         tried,
         default: old.default,
+        pinned: old.pinned,
         canary: old.canary,
         problem: Some(format!("{problem}; serving the versions loaded before")),
     }

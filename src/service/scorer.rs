@@ -3,13 +3,13 @@
 //! metrics. The single-session and batch flows below are the same for every scorer, so
 //! `/convert` and `/convert/batch` cannot drift apart.
 
-use super::http::{self, Accepts, AppState};
+use super::http::{self, Accepts, AppState, Format};
 use super::observe;
 use super::problem::{ApiError, FieldIssue};
 use super::registry::Snapshot;
 use super::wire::{
-    from_json, BatchInput, BatchOutput, ConvertOutput, ConvertRow, RevenueOutput, ScoreOutput,
-    ScoreQuery, ScoreRow, SegmentOutput, SessionInput,
+    from_json, no_csv_explanation, BatchInput, BatchOutput, ConvertOutput, CsvAnswer, CsvRecord,
+    RevenueOutput, ScoreOutput, SegmentOutput, Selection, SessionInput,
 };
 use crate::domain::Session;
 use crate::ml::model_file::ModelName;
@@ -20,25 +20,27 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
 
-/// Rows of a CSV answer.
-pub type CsvWriter = csv::Writer<Vec<u8>>;
-
 pub trait Scorer: Copy + Send + Sync + 'static {
-    type Output: Serialize + Send + 'static;
+    type Output: Serialize + CsvAnswer + Send + 'static;
 
     /// Answers one session with the versions `snapshot` holds, and records the metrics.
     fn score(
         self,
         snapshot: &Snapshot,
         session: &Session,
-        query: &ScoreQuery,
+        query: &Selection,
     ) -> Result<Self::Output, ApiError>;
 
     /// The model versions behind an answer, for the log line.
     fn versions(output: &Self::Output) -> Vec<(ModelName, u32)>;
 
-    /// One flat CSV row for an answer.
-    fn write_row(output: &Self::Output, csv: &mut CsvWriter) -> Result<(), csv::Error>;
+    /// One flat CSV row for an answer, under [`CsvAnswer::csv_columns`]: a record the
+    /// batch flow may extend with trailing columns of its own before writing it.
+    fn write_row(output: &Self::Output) -> csv::StringRecord {
+        let mut record = CsvRecord::default();
+        output.csv_cells(&mut record);
+        record.into_inner()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -51,10 +53,10 @@ impl Scorer for Convert {
         self,
         snapshot: &Snapshot,
         session: &Session,
-        query: &ScoreQuery,
+        query: &Selection,
     ) -> Result<ConvertOutput, ApiError> {
         let id = session.id().as_str();
-        let loaded = snapshot.convert.select(query.version, id)?;
+        let loaded = snapshot.convert.select(query.convert_version, id)?;
         let version = loaded.manifest.version;
         let a = scoring::convert(loaded, session, query.explain)?;
         observe::prediction(ModelName::Convert, version);
@@ -78,10 +80,6 @@ impl Scorer for Convert {
     fn versions(output: &ConvertOutput) -> Vec<(ModelName, u32)> {
         vec![(ModelName::Convert, output.model_version)]
     }
-
-    fn write_row(output: &ConvertOutput, csv: &mut CsvWriter) -> Result<(), csv::Error> {
-        csv.serialize(ConvertRow::from(output))
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,10 +92,10 @@ impl Scorer for Revenue {
         self,
         snapshot: &Snapshot,
         session: &Session,
-        query: &ScoreQuery,
+        query: &Selection,
     ) -> Result<RevenueOutput, ApiError> {
         let id = session.id().as_str();
-        let loaded = snapshot.revenue.select(query.version, id)?;
+        let loaded = snapshot.revenue.select(query.revenue_version, id)?;
         let version = loaded.manifest.version;
         let a = scoring::revenue(loaded, session)?;
         observe::prediction(ModelName::Revenue, version);
@@ -115,10 +113,6 @@ impl Scorer for Revenue {
     fn versions(output: &RevenueOutput) -> Vec<(ModelName, u32)> {
         vec![(ModelName::Revenue, output.model_version)]
     }
-
-    fn write_row(output: &RevenueOutput, csv: &mut CsvWriter) -> Result<(), csv::Error> {
-        csv.serialize(output)
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -131,10 +125,10 @@ impl Scorer for Segment {
         self,
         snapshot: &Snapshot,
         session: &Session,
-        query: &ScoreQuery,
+        query: &Selection,
     ) -> Result<SegmentOutput, ApiError> {
         let id = session.id().as_str();
-        let loaded = snapshot.segment.select(query.version, id)?;
+        let loaded = snapshot.segment.select(query.segment_version, id)?;
         let version = loaded.manifest.version;
         let a = scoring::segment(loaded, session)?;
         observe::prediction(ModelName::Segment, version);
@@ -153,10 +147,6 @@ impl Scorer for Segment {
     fn versions(output: &SegmentOutput) -> Vec<(ModelName, u32)> {
         vec![(ModelName::Segment, output.model_version)]
     }
-
-    fn write_row(output: &SegmentOutput, csv: &mut CsvWriter) -> Result<(), csv::Error> {
-        csv.serialize(output)
-    }
 }
 
 /// All three answers, from one snapshot.
@@ -170,7 +160,7 @@ impl Scorer for Score {
         self,
         snapshot: &Snapshot,
         session: &Session,
-        query: &ScoreQuery,
+        query: &Selection,
     ) -> Result<ScoreOutput, ApiError> {
         Ok(ScoreOutput {
             session_id: session.id().to_string(),
@@ -187,10 +177,6 @@ impl Scorer for Score {
             (ModelName::Segment, output.segment.model_version),
         ]
     }
-
-    fn write_row(output: &ScoreOutput, csv: &mut CsvWriter) -> Result<(), csv::Error> {
-        csv.serialize(ScoreRow::from(output))
-    }
 }
 
 /// One session from a JSON body: read within the limits, parsed into domain values, scored.
@@ -198,9 +184,10 @@ pub async fn single<S: Scorer>(
     scorer: S,
     req: &HttpRequest,
     payload: web::Payload,
-    query: &ScoreQuery,
+    query: &Selection,
     state: &AppState,
 ) -> Result<HttpResponse, ApiError> {
+    http::negotiate(req, &[Format::Json])?;
     let settings = &state.settings;
     let body = http::read_body(req, payload, settings, Accepts::Json).await?;
     let input: SessionInput = from_json(&body)?;
@@ -218,11 +205,14 @@ pub async fn batch<S: Scorer>(
     scorer: S,
     req: &HttpRequest,
     payload: web::Payload,
-    query: ScoreQuery,
+    query: Selection,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let csv = http::negotiate(req, &[Format::Json, Format::Csv])? == Format::Csv;
+    if csv && query.explain {
+        return Err(no_csv_explanation());
+    }
     let sessions = sessions_of(req, payload, &state).await?;
-    let csv = http::wants_csv(req);
     let encoded = web::block(move || -> Result<Encoded, ApiError> {
         let snapshot = state.registry.snapshot();
         let answers: Vec<S::Output> = sessions
@@ -232,8 +222,10 @@ pub async fn batch<S: Scorer>(
         let versions: Vec<(ModelName, u32)> = answers.iter().flat_map(S::versions).collect();
         let (bytes, content_type) = if csv {
             let mut w = csv::Writer::from_writer(Vec::new());
+            let failed = |e: csv::Error| ApiError::Internal(e.to_string());
+            w.write_record(S::Output::csv_columns()).map_err(failed)?;
             for answer in &answers {
-                S::write_row(answer, &mut w).map_err(|e| ApiError::Internal(e.to_string()))?;
+                w.write_record(&S::write_row(answer)).map_err(failed)?;
             }
             let bytes = w
                 .into_inner()

@@ -3,6 +3,7 @@
 
 use super::problem::{ApiError, FieldIssue};
 use crate::domain::{Click, RawClick, Session, SessionError, SessionId};
+use crate::ml::model_file::ModelName;
 use crate::scoring::{Contribution, Tier};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -22,32 +23,32 @@ pub struct ClickInput<'a> {
     /// Position of the click in the session, unique within it; clicks may come in any order.
     #[schema(minimum = 1, maximum = 100000)]
     pub order: i64,
-    /// Country code 1-47 (29 is Poland).
+    /// Country of the IP address.
     #[schema(minimum = 1, maximum = 47)]
     pub country: i64,
-    /// 1 trousers, 2 skirts, 3 blouses, 4 sale.
+    /// Main category of the page.
     #[schema(minimum = 1, maximum = 4)]
     pub page1_main_category: i64,
     /// Product code, e.g. `A13`.
     #[serde(borrow)]
     #[schema(value_type = String, pattern = "^[ABCP][0-9]{1,3}$")]
     pub page2_clothing_model: Cow<'a, str>,
-    /// Colour code 1-14.
+    /// Colour of the product.
     #[schema(minimum = 1, maximum = 14)]
     pub colour: i64,
-    /// Photo location 1-6 (top left to bottom right).
+    /// Where the product photo sits on the screen, in six parts.
     #[schema(minimum = 1, maximum = 6)]
     pub location: i64,
-    /// 1 en face, 2 profile.
+    /// How the model is photographed.
     #[schema(minimum = 1, maximum = 2)]
     pub model_photography: i64,
     /// Price in US dollars.
     #[schema(exclusive_minimum = 0, maximum = 100000)]
     pub price: f64,
-    /// 1 when the price is above its category's average, 2 otherwise.
+    /// Whether the price is above the average price of its main category.
     #[schema(minimum = 1, maximum = 2)]
     pub price_2: i64,
-    /// Page of the shop, 1-5.
+    /// Page of the shop.
     #[schema(minimum = 1, maximum = 5)]
     pub page: i64,
 }
@@ -267,80 +268,285 @@ pub struct BatchOutput<T> {
     pub results: Vec<T>,
 }
 
-/// A conversion answer as one CSV row (the explanation has no flat form).
-#[derive(Serialize)]
-pub struct ConvertRow<'a> {
-    session_id: &'a str,
-    model_version: u32,
-    probability: f64,
-    will_convert: bool,
-    threshold: f64,
-    percentile: f64,
-    tier: Tier,
-    already_converted: bool,
-}
+/// A CSV answer's cells: the JSON answer's fields under their JSON names, in the same
+/// order; a nested answer's fields are dotted (`convert.probability`). Numbers are written
+/// as serde_json writes them, so a cell and its JSON value read back the same.
+#[derive(Default)]
+pub struct CsvRecord(csv::StringRecord);
 
-impl<'a> From<&'a ConvertOutput> for ConvertRow<'a> {
-    fn from(c: &'a ConvertOutput) -> Self {
-        ConvertRow {
-            session_id: &c.session_id,
-            model_version: c.model_version,
-            probability: c.probability,
-            will_convert: c.will_convert,
-            threshold: c.threshold,
-            percentile: c.percentile,
-            tier: c.tier,
-            already_converted: c.already_converted,
-        }
+impl CsvRecord {
+    pub fn text(&mut self, value: &str) -> &mut Self {
+        self.0.push_field(value);
+        self
+    }
+
+    pub fn int(&mut self, value: impl Into<u64>) -> &mut Self {
+        self.0.push_field(&value.into().to_string());
+        self
+    }
+
+    pub fn num(&mut self, value: f64) -> &mut Self {
+        // `{:?}` is the shortest text that reads back as the same f64, with `.0` on whole
+        // numbers, as in JSON.
+        self.0.push_field(&format!("{value:?}"));
+        self
+    }
+
+    pub fn flag(&mut self, value: bool) -> &mut Self {
+        self.0.push_field(if value { "true" } else { "false" });
+        self
+    }
+
+    /// The record, for the batch flow to extend with its own trailing columns.
+    pub fn into_inner(self) -> csv::StringRecord {
+        self.0
     }
 }
 
-/// All three answers as one CSV row: the nested answers' fields side by side.
-#[derive(Serialize)]
-pub struct ScoreRow<'a> {
-    session_id: &'a str,
-    convert_version: u32,
-    probability: f64,
-    will_convert: bool,
-    percentile: f64,
-    tier: Tier,
-    already_converted: bool,
-    revenue_version: u32,
-    expected_revenue: f64,
-    revenue_if_converts: f64,
-    segment_version: u32,
-    persona_id: usize,
-    persona: &'a str,
+/// An answer with a flat CSV form.
+pub trait CsvAnswer {
+    /// The columns, in order; the first is always `session_id`.
+    fn csv_columns() -> Vec<String>;
+    /// Pushes the answer's cells, one per column.
+    fn csv_cells(&self, record: &mut CsvRecord);
 }
 
-impl<'a> From<&'a ScoreOutput> for ScoreRow<'a> {
-    fn from(s: &'a ScoreOutput) -> Self {
-        ScoreRow {
-            session_id: &s.session_id,
-            convert_version: s.convert.model_version,
-            probability: s.convert.probability,
-            will_convert: s.convert.will_convert,
-            percentile: s.convert.percentile,
-            tier: s.convert.tier,
-            already_converted: s.convert.already_converted,
-            revenue_version: s.revenue.model_version,
-            expected_revenue: s.revenue.expected_revenue,
-            revenue_if_converts: s.revenue.revenue_if_converts,
-            segment_version: s.segment.model_version,
-            persona_id: s.segment.persona_id,
-            persona: &s.segment.name,
-        }
+/// The tier as its JSON answer spells it (the CSV-vs-JSON test holds them together).
+fn tier_text(tier: Tier) -> &'static str {
+    match tier {
+        Tier::High => "high",
+        Tier::Medium => "medium",
+        Tier::Low => "low",
     }
 }
 
-/// Query of the scoring routes.
+fn owned(columns: &[&str]) -> Vec<String> {
+    columns.iter().map(|c| (*c).to_owned()).collect()
+}
+
+impl CsvAnswer for ConvertOutput {
+    fn csv_columns() -> Vec<String> {
+        owned(&[
+            "session_id",
+            "model",
+            "model_version",
+            "probability",
+            "will_convert",
+            "threshold",
+            "percentile",
+            "tier",
+            "already_converted",
+        ])
+    }
+
+    fn csv_cells(&self, r: &mut CsvRecord) {
+        r.text(&self.session_id)
+            .text(&self.model)
+            .int(self.model_version)
+            .num(self.probability)
+            .flag(self.will_convert)
+            .num(self.threshold)
+            .num(self.percentile)
+            .text(tier_text(self.tier))
+            .flag(self.already_converted);
+    }
+}
+
+impl CsvAnswer for RevenueOutput {
+    fn csv_columns() -> Vec<String> {
+        owned(&[
+            "session_id",
+            "model",
+            "model_version",
+            "expected_revenue",
+            "revenue_if_converts",
+            "probability",
+            "already_converted",
+        ])
+    }
+
+    fn csv_cells(&self, r: &mut CsvRecord) {
+        r.text(&self.session_id)
+            .text(&self.model)
+            .int(self.model_version)
+            .num(self.expected_revenue)
+            .num(self.revenue_if_converts)
+            .num(self.probability)
+            .flag(self.already_converted);
+    }
+}
+
+impl CsvAnswer for SegmentOutput {
+    fn csv_columns() -> Vec<String> {
+        owned(&[
+            "session_id",
+            "model",
+            "model_version",
+            "persona_id",
+            "name",
+            "description",
+            "distance",
+        ])
+    }
+
+    fn csv_cells(&self, r: &mut CsvRecord) {
+        r.text(&self.session_id)
+            .text(&self.model)
+            .int(self.model_version)
+            .int(self.persona_id as u64)
+            .text(&self.name)
+            .text(&self.description)
+            .num(self.distance);
+    }
+}
+
+/// The nested answers' columns after `session_id`, each under `<part>.`: the row's
+/// `session_id` stands for theirs.
+fn nested_columns<T: CsvAnswer>(part: &str) -> impl Iterator<Item = String> + '_ {
+    T::csv_columns()
+        .into_iter()
+        .skip(1)
+        .map(move |c| format!("{part}.{c}"))
+}
+
+fn nested_cells<T: CsvAnswer>(answer: &T, r: &mut CsvRecord) {
+    let mut own = CsvRecord::default();
+    answer.csv_cells(&mut own);
+    for cell in own.0.iter().skip(1) {
+        r.text(cell);
+    }
+}
+
+impl CsvAnswer for ScoreOutput {
+    fn csv_columns() -> Vec<String> {
+        std::iter::once("session_id".to_owned())
+            .chain(nested_columns::<ConvertOutput>("convert"))
+            .chain(nested_columns::<RevenueOutput>("revenue"))
+            .chain(nested_columns::<SegmentOutput>("segment"))
+            .collect()
+    }
+
+    fn csv_cells(&self, r: &mut CsvRecord) {
+        r.text(&self.session_id);
+        nested_cells(&self.convert, r);
+        nested_cells(&self.revenue, r);
+        nested_cells(&self.segment, r);
+    }
+}
+
+/// Which version of each model answers, and whether to explain: what every scoring route's
+/// query comes down to once parsed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub convert_version: Option<u32>,
+    pub revenue_version: Option<u32>,
+    pub segment_version: Option<u32>,
+    pub explain: bool,
+}
+
+/// Query of `/convert` and `/convert/batch`.
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
-pub struct ScoreQuery {
-    /// Serve with this version instead of the default.
+#[into_params(parameter_in = Query)]
+pub struct ConvertQuery {
+    /// Serve with this version instead of the default (or canary).
     pub version: Option<u32>,
-    /// Add the features that pushed the conversion score (convert and score only).
+    /// Add the features that pushed the conversion score most, either way. JSON answers
+    /// only: a CSV answer (`Accept: text/csv`) refuses it with 422, as an explanation has
+    /// no flat form.
     #[serde(default)]
     pub explain: bool,
+}
+
+impl ConvertQuery {
+    pub fn parse(self) -> Selection {
+        Selection {
+            convert_version: self.version,
+            explain: self.explain,
+            ..Selection::default()
+        }
+    }
+}
+
+/// Query of the revenue and segment routes, single and batch.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ModelQuery {
+    /// Serve with this version instead of the default (or canary).
+    pub version: Option<u32>,
+    /// Not served here (only conversion answers explain); `explain=true` is refused.
+    #[serde(default)]
+    #[param(ignore)]
+    pub explain: Option<bool>,
+}
+
+/// `explain=true` on a route whose answer cannot carry an explanation.
+fn no_explanation(why: &str) -> ApiError {
+    ApiError::invalid(
+        "explain",
+        format!("got true, but {why}; leave `explain` out"),
+    )
+}
+
+impl ModelQuery {
+    pub fn parse(self, model: ModelName) -> Result<Selection, ApiError> {
+        if self.explain == Some(true) {
+            return Err(no_explanation(&format!(
+                "{model} answers have no explanation (only convert and score explain)"
+            )));
+        }
+        let mut selection = Selection::default();
+        *match model {
+            ModelName::Convert => &mut selection.convert_version,
+            ModelName::Revenue => &mut selection.revenue_version,
+            ModelName::Segment => &mut selection.segment_version,
+        } = self.version;
+        Ok(selection)
+    }
+}
+
+/// Query of `/score` and `/score/batch`: a version per model, as the three answers come
+/// from three models.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ScoreQuery {
+    /// The conversion model's version, instead of the default (or canary).
+    pub convert_version: Option<u32>,
+    /// The revenue model's version, instead of the default (or canary).
+    pub revenue_version: Option<u32>,
+    /// The segment model's version, instead of the default (or canary).
+    pub segment_version: Option<u32>,
+    /// Add to the conversion answer the features that pushed its score most. JSON answers
+    /// only: a CSV answer (`Accept: text/csv`) refuses it with 422.
+    #[serde(default)]
+    pub explain: bool,
+    /// Refused: a bare version is ambiguous over three models.
+    #[serde(default)]
+    #[param(ignore)]
+    pub version: Option<String>,
+}
+
+impl ScoreQuery {
+    pub fn parse(self) -> Result<Selection, ApiError> {
+        if let Some(v) = self.version {
+            return Err(ApiError::invalid(
+                "version",
+                format!(
+                    "got {v:?}, but /score answers from three models: name each one's version with convert_version, revenue_version or segment_version"
+                ),
+            ));
+        }
+        Ok(Selection {
+            convert_version: self.convert_version,
+            revenue_version: self.revenue_version,
+            segment_version: self.segment_version,
+            explain: self.explain,
+        })
+    }
+}
+
+/// `explain=true` with a CSV answer.
+pub fn no_csv_explanation() -> ApiError {
+    no_explanation("an explanation has no CSV form: ask for JSON (Accept: application/json)")
 }
 
 #[cfg(test)]

@@ -53,9 +53,9 @@ fn csv_uploads_are_grouped_by_session_and_answer_in_json_or_csv() {
     assert!(csv.content_type.starts_with("text/csv"));
     let text = csv.body.as_str().expect("a CSV body");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "session_id,model_version,probability,will_convert,threshold,percentile,tier,already_converted");
+    assert_eq!(lines[0], "session_id,model,model_version,probability,will_convert,threshold,percentile,tier,already_converted");
     assert!(
-        lines[1].starts_with("a,1,") && lines[2].starts_with("b,1,1.0,true"),
+        lines[1].starts_with("a,convert,1,") && lines[2].starts_with("b,convert,1,1.0,true"),
         "{text}"
     );
 

@@ -107,6 +107,7 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
         "the body builder changed: fix the bad click"
     );
     let csv_bad = "year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n2008,4,31,1,29,s-1,1,A13,1,5,1,28,2,1\n";
+    let good_batch = format!("{{\"sessions\":[{good}]}}");
     let key = ("X-Api-Key", "k1");
     let keyed_cases = vec![
         case("POST", "/convert", &good, "missing_api_key"),
@@ -123,7 +124,12 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
             .with(key.0, key.1)
             .typed("text/csv"),
         case("POST", "/segment/batch", "[1, 2]", "invalid_request").with(key.0, key.1),
+        case("POST", "/convert/batch", &good_batch, "not_acceptable")
+            .with(key.0, key.1)
+            .with("Accept", "text/html"),
         case("GET", "/models/churn", "", "model_not_found"),
+        case("GET", "/models/churn/1", "", "model_not_found"),
+        case("GET", "/models/convert/9", "", "version_not_loaded"),
         case("POST", "/admin/reload", "", "missing_admin_token"),
         case("POST", "/admin/reload", "", "invalid_admin_token")
             .with("Authorization", "Bearer nope"),

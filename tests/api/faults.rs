@@ -24,6 +24,14 @@ fn a_models_folder_moved_away_keeps_the_loaded_versions_serving() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["model_version"], 1);
     assert_eq!(app.get("/readyz").status, 200);
+    let listed = app.get("/models");
+    assert!(
+        listed.body[0]["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("cannot read")),
+        "{}",
+        listed.body
+    );
     let metrics = app.metrics();
     assert_eq!(
         metrics.value("model_folder_problem", &[("model", "convert")]),

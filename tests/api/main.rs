@@ -12,6 +12,7 @@ mod auth;
 mod batch;
 mod cli;
 mod container;
+mod contract;
 mod docs;
 mod documents;
 mod errors;

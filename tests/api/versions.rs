@@ -67,7 +67,7 @@ fn a_canary_serves_a_stable_share_of_sessions() {
 }
 
 #[test]
-fn models_lists_versions_manifests_and_defaults() {
+fn models_lists_versions_and_defaults_and_each_manifest_has_its_route() {
     let app = spawn_app();
     let all = app.get("/models");
     let names: Vec<&str> = all
@@ -80,7 +80,10 @@ fn models_lists_versions_manifests_and_defaults() {
     assert_eq!(names, ["convert", "revenue", "segment"]);
     let segment = app.get("/models/segment");
     assert_eq!(segment.body["default_version"], 1);
-    assert!(segment.body["loaded"][0]["manifest"]["personas"]
+    assert_eq!(segment.body["loaded"][0]["manifest"], "/models/segment/1");
+    let manifest = app.get("/models/segment/1");
+    assert_eq!(manifest.status, 200, "{:?}", manifest.body);
+    assert!(manifest.body["manifest"]["personas"]
         .as_array()
         .is_some_and(|p| p.len() >= 3));
 }

@@ -3,7 +3,7 @@
 use crate::service::http::AppState;
 use crate::service::observe;
 use crate::service::problem::{ApiError, ReadinessErrors};
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, route, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -13,21 +13,22 @@ pub struct Health {
     pub status: String,
 }
 
-/// The process is up.
+/// The process is up. `HEAD` answers the same status and headers without a body.
 #[utoipa::path(tag = "health", responses((status = 200, description = "Alive", body = Health)))]
-#[get("/livez")]
+#[route("/livez", method = "GET", method = "HEAD")]
 pub async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok".into(),
     })
 }
 
-/// Ready while every model has a valid version loaded.
+/// Ready while every model has a valid version loaded. `HEAD` answers the same status and
+/// headers without a body.
 #[utoipa::path(
     tag = "health",
     responses((status = 200, description = "Every model can answer", body = Health), ReadinessErrors)
 )]
-#[get("/readyz")]
+#[route("/readyz", method = "GET", method = "HEAD")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .registry

@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(scoring::score_batch)
         .service(models::models)
         .service(models::model)
+        .service(models::model_version)
         .service(health::livez)
         .service(health::readyz)
         .service(health::metrics)

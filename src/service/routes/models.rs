@@ -1,21 +1,34 @@
-//! What is loaded: every model's versions, its default, manifests and refused versions.
+//! What is loaded: per model, a short list of versions and their roles (default, pinned,
+//! canary) and the refused versions; each version's full manifest on its own route.
 
 use crate::ml::model_file::{Manifest, ModelName};
 use crate::service::http::AppState;
-use crate::service::problem::{ApiError, ModelErrors};
-use crate::service::registry::SlotInfo;
+use crate::service::problem::{ApiError, ModelErrors, ModelVersionErrors};
+use crate::service::registry::{SelectError, SlotInfo};
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// What a loaded version does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionStatus {
+    /// Answers requests that name no version (but the canary's share).
+    Default,
+    /// Answers its share of the sessions that name no version.
+    Canary,
+    /// Answers only requests that name it (`?version=`).
+    OnRequest,
+}
+
 /// A loaded version, as `/models` lists it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"version": 1, "status": "default", "manifest": "/models/convert/1"}))]
 pub struct VersionInfo {
     pub version: u32,
-    /// Answers requests that name no version.
-    pub default: bool,
-    #[schema(value_type = Object)]
-    pub manifest: Manifest,
+    pub status: VersionStatus,
+    /// Where its full manifest is.
+    pub manifest: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,11 +38,38 @@ pub struct FailedVersion {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct CanaryInfo {
+    pub version: u32,
+    /// Share of the sessions, by a stable hash of their id.
+    pub percent: u8,
+}
+
+/// One model, in short.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ModelInfo {
     pub name: String,
+    /// Answers requests that name no version.
     pub default_version: Option<u32>,
+    /// The version `PIN_<MODEL>` fixes as the default, if any (loaded or not).
+    pub pinned_version: Option<u32>,
+    pub canary: Option<CanaryInfo>,
     pub loaded: Vec<VersionInfo>,
+    /// Versions found in the models folder and refused, with the reason.
     pub failed: Vec<FailedVersion>,
+    /// Why the last reload could not replace the loaded versions (the folder is gone or
+    /// unreadable, or holds no valid version); they keep serving meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+fn status(slot: &SlotInfo<'_>, version: u32) -> VersionStatus {
+    if slot.canary.is_some_and(|(v, _)| v == version) && slot.default != Some(version) {
+        VersionStatus::Canary
+    } else if slot.default == Some(version) {
+        VersionStatus::Default
+    } else {
+        VersionStatus::OnRequest
+    }
 }
 
 impl From<SlotInfo<'_>> for ModelInfo {
@@ -37,13 +77,17 @@ impl From<SlotInfo<'_>> for ModelInfo {
         ModelInfo {
             name: slot.name.to_string(),
             default_version: slot.default,
+            pinned_version: slot.pinned,
+            canary: slot
+                .canary
+                .map(|(version, percent)| CanaryInfo { version, percent }),
             loaded: slot
                 .loaded
-                .into_iter()
-                .map(|(version, manifest)| VersionInfo {
+                .iter()
+                .map(|&(version, _)| VersionInfo {
                     version,
-                    default: slot.default == Some(version),
-                    manifest: manifest.clone(),
+                    status: status(&slot, version),
+                    manifest: format!("/models/{}/{version}", slot.name),
                 })
                 .collect(),
             failed: slot
@@ -54,12 +98,24 @@ impl From<SlotInfo<'_>> for ModelInfo {
                     reason: why.clone(),
                 })
                 .collect(),
+            problem: slot.problem.map(str::to_owned),
         }
     }
 }
 
-/// Every model: loaded versions, the default, their manifests, and refused versions.
-#[utoipa::path(tag = "models", responses((status = 200, description = "Every model", body = Vec<ModelInfo>)))]
+/// One loaded version in full.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionDetail {
+    pub name: String,
+    pub version: u32,
+    pub status: VersionStatus,
+    /// As written by the trainer: data, features, metrics, threshold, personas...
+    #[schema(value_type = Object)]
+    pub manifest: Manifest,
+}
+
+/// Every model: its loaded versions and their roles, and its refused versions.
+#[utoipa::path(tag = "models", responses((status = 200, description = "Every model, in short; each version's manifest is at `/models/{name}/{version}`", body = Vec<ModelInfo>)))]
 #[get("/models")]
 pub async fn models(state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.registry.snapshot();
@@ -70,11 +126,11 @@ pub async fn models(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(all)
 }
 
-/// One model: loaded versions, the default, their manifests, and refused versions.
+/// One model: its loaded versions and their roles, and its refused versions.
 #[utoipa::path(
     tag = "models",
     params(("name" = String, Path, description = "convert, revenue or segment")),
-    responses((status = 200, description = "The model", body = ModelInfo), ModelErrors)
+    responses((status = 200, description = "The model, in short", body = ModelInfo), ModelErrors)
 )]
 #[get("/models/{name}")]
 pub async fn model(
@@ -84,4 +140,38 @@ pub async fn model(
     let name: ModelName = path.parse().map_err(ApiError::ModelNotFound)?;
     let snapshot = state.registry.snapshot();
     Ok(HttpResponse::Ok().json(ModelInfo::from(snapshot.info(name))))
+}
+
+/// One loaded version with its full manifest.
+#[utoipa::path(
+    tag = "models",
+    params(
+        ("name" = String, Path, description = "convert, revenue or segment"),
+        ("version" = u32, Path, description = "A loaded version, as `/models/{name}` lists them"),
+    ),
+    responses((status = 200, description = "The version and its manifest", body = VersionDetail), ModelVersionErrors)
+)]
+#[get("/models/{name}/{version}")]
+pub async fn model_version(
+    path: web::Path<(String, u32)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, version) = path.into_inner();
+    let name: ModelName = name.parse().map_err(ApiError::ModelNotFound)?;
+    let snapshot = state.registry.snapshot();
+    let slot = snapshot.info(name);
+    let Some(&(_, manifest)) = slot.loaded.iter().find(|(v, _)| *v == version) else {
+        let missing = SelectError::VersionNotLoaded {
+            model: name,
+            requested: version,
+            available: slot.loaded.iter().map(|(v, _)| *v).collect(),
+        };
+        return Err(missing.into());
+    };
+    Ok(HttpResponse::Ok().json(VersionDetail {
+        name: name.to_string(),
+        version,
+        status: status(&slot, version),
+        manifest: manifest.clone(),
+    }))
 }

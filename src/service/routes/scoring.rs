@@ -1,23 +1,35 @@
 //! The scoring routes: one handler per route, each a line into the shared single-session or
 //! batch flow with its model's scorer.
 
+use crate::ml::model_file::ModelName;
 use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ScoringErrors};
 use crate::service::scorer::{self, Convert, Revenue, Score, Segment};
 use crate::service::wire::{
-    BatchInput, BatchOutput, ConvertOutput, RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput,
-    SessionInput,
+    BatchInput, BatchOutput, ConvertOutput, ConvertQuery, CsvAnswer, ModelQuery, RevenueOutput,
+    ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
 };
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
 /// The CSV body example every batch route shows.
 const CSV_EXAMPLE: &str = "year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n2008,4,1,1,29,s-1,1,A13,1,5,1,28,2,1\n";
 
+/// The batch routes and the columns of their CSV answers, for the OpenAPI document (the
+/// columns come from the same definition the answers are written with).
+pub fn csv_answers() -> [(&'static str, Vec<String>); 4] {
+    [
+        ("/convert/batch", ConvertOutput::csv_columns()),
+        ("/revenue/batch", RevenueOutput::csv_columns()),
+        ("/segment/batch", SegmentOutput::csv_columns()),
+        ("/score/batch", ScoreOutput::csv_columns()),
+    ]
+}
+
 /// Conversion probability of one session.
 #[utoipa::path(
     tag = "scoring",
     request_body = SessionInput,
-    params(ScoreQuery),
+    params(ConvertQuery),
     security((), ("api_key" = [])),
     responses((status = 200, description = "The session's conversion answer", body = ConvertOutput), ScoringErrors)
 )]
@@ -26,17 +38,18 @@ pub async fn convert(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ScoreQuery>,
+    query: web::Query<ConvertQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    scorer::single(Convert, &req, payload, &query, &state).await
+    let selection = query.into_inner().parse();
+    scorer::single(Convert, &req, payload, &selection, &state).await
 }
 
 /// Expected revenue of one session.
 #[utoipa::path(
     tag = "scoring",
     request_body = SessionInput,
-    params(ScoreQuery),
+    params(ModelQuery),
     security((), ("api_key" = [])),
     responses((status = 200, description = "The session's revenue answer", body = RevenueOutput), ScoringErrors)
 )]
@@ -45,17 +58,18 @@ pub async fn revenue(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ScoreQuery>,
+    query: web::Query<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    scorer::single(Revenue, &req, payload, &query, &state).await
+    let selection = query.into_inner().parse(ModelName::Revenue)?;
+    scorer::single(Revenue, &req, payload, &selection, &state).await
 }
 
 /// Persona of one session.
 #[utoipa::path(
     tag = "scoring",
     request_body = SessionInput,
-    params(ScoreQuery),
+    params(ModelQuery),
     security((), ("api_key" = [])),
     responses((status = 200, description = "The session's persona", body = SegmentOutput), ScoringErrors)
 )]
@@ -64,13 +78,16 @@ pub async fn segment(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ScoreQuery>,
+    query: web::Query<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    scorer::single(Segment, &req, payload, &query, &state).await
+    let selection = query.into_inner().parse(ModelName::Segment)?;
+    scorer::single(Segment, &req, payload, &selection, &state).await
 }
 
-/// All three answers for one session, from one consistent set of models.
+/// All three answers for one session, from one consistent set of models. Each model's
+/// version is chosen with its own parameter (`convert_version`, `revenue_version`,
+/// `segment_version`); a bare `version` is refused with 422, as it would be ambiguous.
 #[utoipa::path(
     tag = "scoring",
     request_body = SessionInput,
@@ -86,7 +103,8 @@ pub async fn score(
     query: web::Query<ScoreQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    scorer::single(Score, &req, payload, &query, &state).await
+    let selection = query.into_inner().parse()?;
+    scorer::single(Score, &req, payload, &selection, &state).await
 }
 
 /// Conversion probabilities of many sessions.
@@ -96,10 +114,10 @@ pub async fn score(
         (BatchInput = "application/json"),
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
-    params(ScoreQuery),
+    params(ConvertQuery),
     security((), ("api_key" = [])),
     responses(
-        (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<ConvertOutput>),
+        (status = 200, description = "One answer per session, in order: JSON, or CSV when `Accept` prefers `text/csv`", content((BatchOutput<ConvertOutput> = "application/json"), (String = "text/csv"))),
         ScoringErrors,
     )
 )]
@@ -108,10 +126,11 @@ pub async fn convert_batch(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ScoreQuery>,
+    query: web::Query<ConvertQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    scorer::batch(Convert, &req, payload, query.into_inner(), state).await
+    let selection = query.into_inner().parse();
+    scorer::batch(Convert, &req, payload, selection, state).await
 }
 
 /// Expected revenue of many sessions.
@@ -121,10 +140,10 @@ pub async fn convert_batch(
         (BatchInput = "application/json"),
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
-    params(ScoreQuery),
+    params(ModelQuery),
     security((), ("api_key" = [])),
     responses(
-        (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<RevenueOutput>),
+        (status = 200, description = "One answer per session, in order: JSON, or CSV when `Accept` prefers `text/csv`", content((BatchOutput<RevenueOutput> = "application/json"), (String = "text/csv"))),
         ScoringErrors,
     )
 )]
@@ -133,10 +152,11 @@ pub async fn revenue_batch(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ScoreQuery>,
+    query: web::Query<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    scorer::batch(Revenue, &req, payload, query.into_inner(), state).await
+    let selection = query.into_inner().parse(ModelName::Revenue)?;
+    scorer::batch(Revenue, &req, payload, selection, state).await
 }
 
 /// Personas of many sessions.
@@ -146,10 +166,10 @@ pub async fn revenue_batch(
         (BatchInput = "application/json"),
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
-    params(ScoreQuery),
+    params(ModelQuery),
     security((), ("api_key" = [])),
     responses(
-        (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<SegmentOutput>),
+        (status = 200, description = "One answer per session, in order: JSON, or CSV when `Accept` prefers `text/csv`", content((BatchOutput<SegmentOutput> = "application/json"), (String = "text/csv"))),
         ScoringErrors,
     )
 )]
@@ -158,13 +178,16 @@ pub async fn segment_batch(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ScoreQuery>,
+    query: web::Query<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    scorer::batch(Segment, &req, payload, query.into_inner(), state).await
+    let selection = query.into_inner().parse(ModelName::Segment)?;
+    scorer::batch(Segment, &req, payload, selection, state).await
 }
 
-/// All three answers for many sessions.
+/// All three answers for many sessions. Versions as on `/score`: one parameter per model,
+/// a bare `version` refused. The CSV answer's columns are the JSON fields, each nested
+/// answer's under its name and a dot (`convert.probability`).
 #[utoipa::path(
     tag = "scoring",
     request_body(content(
@@ -174,7 +197,7 @@ pub async fn segment_batch(
     params(ScoreQuery),
     security((), ("api_key" = [])),
     responses(
-        (status = 200, description = "One answer per session, in order (CSV with Accept: text/csv)", body = BatchOutput<ScoreOutput>),
+        (status = 200, description = "One answer per session, in order: JSON, or CSV when `Accept` prefers `text/csv`", content((BatchOutput<ScoreOutput> = "application/json"), (String = "text/csv"))),
         ScoringErrors,
     )
 )]
@@ -186,5 +209,6 @@ pub async fn score_batch(
     query: web::Query<ScoreQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    scorer::batch(Score, &req, payload, query.into_inner(), state).await
+    let selection = query.into_inner().parse()?;
+    scorer::batch(Score, &req, payload, selection, state).await
 }
