@@ -25,6 +25,7 @@ pub mod evaluation;
 pub mod features;
 pub mod labels;
 pub mod ml;
+pub mod offline;
 pub mod progress;
 pub mod reader;
 pub mod scoring;

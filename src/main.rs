@@ -57,6 +57,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Score a clickstream file without a server: the answers, columns and versions of
+    /// POST /score/batch (or /convert/batch, ...), streamed.
+    Score {
+        /// Clickstream CSV (UCI original, a comma/snake_case copy, or headerless); each
+        /// session's rows together, as in the UCI file.
+        #[arg(long)]
+        data: PathBuf,
+        /// Folder of versioned model files.
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+        /// Version of each model to answer with (default: the highest valid one of each,
+        /// as the server serves by default); with --model all it applies to all three.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        version: Option<u32>,
+        /// Which answers: one model's, or all three (as POST /score/batch).
+        #[arg(long, value_enum, default_value = "all")]
+        model: clickstream::offline::Which,
+        /// How to write the answers.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: clickstream::offline::Format,
+        /// Write the answers to this file (whole or not at all) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Skip (and count) invalid rows instead of stopping at the first.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
     /// Serve the HTTP API (configuration from the environment: PORT, MODELS_DIR, ...).
     Serve {
         /// Options are not read: a stray `--port 9000` gets a hint to use `PORT=9000`.
@@ -216,6 +243,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 print!("{}", report.text());
             }
+        }
+        Command::Score {
+            data,
+            models,
+            version,
+            model,
+            format,
+            out,
+            skip_invalid,
+        } => {
+            if out
+                .as_deref()
+                .is_some_and(|o| clickstream::offline::same_file(o, &data))
+            {
+                anyhow::bail!("--out {} is the --data file", data.display());
+            }
+            let summary = clickstream::offline::score_file(&clickstream::offline::ScoreConfig {
+                data,
+                models_dir: models,
+                version,
+                model,
+                format,
+                out,
+                skip_invalid,
+            })?;
+            eprintln!("{summary}");
         }
         Command::Serve { stray } => {
             if !stray.is_empty() {

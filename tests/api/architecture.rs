@@ -19,6 +19,7 @@ const CRATE_LAYERS: &[&str] = &[
     "evaluate",
     "train",
     "service",
+    "offline",
 ];
 
 /// The service's modules, lowest first; `service/mod.rs` sits above them all.

@@ -521,7 +521,7 @@ pub fn browsing() -> Value {
     )
 }
 
-const CSV_HEADER: &str = "year;month;day;order;country;session ID;page 1 (main category);page 2 (clothing model);colour;location;model photography;price;price 2;page";
+pub const CSV_HEADER: &str = "year;month;day;order;country;session ID;page 1 (main category);page 2 (clothing model);colour;location;model photography;price;price 2;page";
 
 /// A CSV upload in the UCI format: session `a` browses two products, session `b` clicks
 /// P2 twice in a row (a basket event).

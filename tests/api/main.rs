@@ -23,6 +23,7 @@ mod observability;
 mod process;
 mod real_data;
 mod reload;
+mod score_command;
 mod scoring;
 mod slow_clients;
 mod train_evaluate;

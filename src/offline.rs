@@ -1,0 +1,310 @@
+//! `clickstream score`: a clickstream file scored without a server. The answers, CSV
+//! columns and JSON shape are the service's own: the same scorers ([`crate::service::scorer`])
+//! over the same registry, so the file gives byte for byte what `POST /…/batch` gives.
+//! Sessions stream through ([`crate::reader::SessionStream`]) a chunk at a time: memory
+//! holds one chunk of sessions, whatever the size of the file.
+
+use crate::ml::model_file::ModelName;
+use crate::reader::{ReadOptions, SessionStream};
+use crate::service::registry::{Registry, Snapshot, Trigger};
+use crate::service::scorer::{Convert, Revenue, Score, Scorer, Segment};
+use crate::service::settings::Settings;
+use crate::service::wire::{CsvAnswer, Selection};
+use anyhow::{anyhow, bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// Sessions scored at once, in parallel, before their answers are written in order.
+const CHUNK: usize = 1024;
+
+/// Which answers: one model's, or all three (`/score`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    Convert,
+    Revenue,
+    Segment,
+    All,
+}
+
+/// How answers are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The CSV answer of the batch routes (`Accept: text/csv`).
+    Csv,
+    /// The JSON answer of the batch routes: `{"results":[...]}`.
+    Json,
+    /// One JSON answer per line.
+    Jsonl,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScoreConfig {
+    pub data: PathBuf,
+    pub models_dir: PathBuf,
+    pub version: Option<u32>,
+    pub model: Which,
+    pub format: Format,
+    pub out: Option<PathBuf>,
+    pub skip_invalid: bool,
+}
+
+/// What a run did, for the summary on stderr.
+#[derive(Debug, Clone)]
+pub struct ScoreSummary {
+    pub sessions: u64,
+    pub sha256: String,
+    pub versions: Vec<(ModelName, u32)>,
+    pub skipped: Option<String>,
+}
+
+pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
+    let snapshot = load(config)?;
+    let selection = Selection {
+        convert_version: config.version,
+        revenue_version: config.version,
+        segment_version: config.version,
+        explain: false,
+    };
+    let file =
+        File::open(&config.data).with_context(|| format!("reading {}", config.data.display()))?;
+    let options = ReadOptions {
+        skip_invalid: config.skip_invalid,
+    };
+    let stream = SessionStream::new(io::BufReader::new(file), &config.data, options)?;
+    match &config.out {
+        None => {
+            let stdout = io::stdout();
+            let summary = write_all(config, &snapshot, &selection, stream, stdout.lock())?;
+            Ok(summary)
+        }
+        Some(out) => {
+            // Written beside its target and renamed at the end: a failed run leaves no
+            // half file where the answers were expected.
+            let dir = match out.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+                _ => PathBuf::from("."),
+            };
+            let temp = tempfile::NamedTempFile::new_in(&dir)
+                .with_context(|| format!("writing {}", out.display()))?;
+            let summary = write_all(
+                config,
+                &snapshot,
+                &selection,
+                stream,
+                temp.as_file().try_clone()?,
+            )?;
+            temp.persist(out)
+                .map_err(|e| anyhow!("writing {}: {}", out.display(), e.error))?;
+            Ok(summary)
+        }
+    }
+}
+
+/// The models, loaded and checked as the server loads them; `--version N` is pinned so
+/// that it is loaded whatever the bound on loaded versions.
+fn load(config: &ScoreConfig) -> anyhow::Result<std::sync::Arc<Snapshot>> {
+    let mut vars = vec![(
+        "MODELS_DIR".to_owned(),
+        config.models_dir.display().to_string(),
+    )];
+    if let Some(v) = config.version {
+        for name in ["PIN_CONVERT", "PIN_REVENUE", "PIN_SEGMENT"] {
+            vars.push((name.to_owned(), v.to_string()));
+        }
+    }
+    let registry = Registry::new(&Settings::from_vars(vars)?);
+    registry.reload(Trigger::Start);
+    let snapshot = registry.snapshot();
+    let needed: &[ModelName] = match config.model {
+        Which::Convert => &[ModelName::Convert],
+        Which::Revenue => &[ModelName::Revenue],
+        Which::Segment => &[ModelName::Segment],
+        Which::All => &ModelName::ALL,
+    };
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|&&name| snapshot.info(name).default.is_none())
+        .map(|&name| {
+            let info = snapshot.info(name);
+            let refused: Vec<String> = info
+                .failed
+                .iter()
+                .map(|(v, why)| format!("version {v}: {why}"))
+                .collect();
+            match config.version {
+                Some(v) if refused.is_empty() => format!("{name}: version {v} not found"),
+                _ if !refused.is_empty() => format!("{name}: {}", refused.join("; ")),
+                _ => format!(
+                    "{name}: no version in {}",
+                    config.models_dir.join(name.as_str()).display()
+                ),
+            }
+        })
+        .collect();
+    if !missing.is_empty() {
+        bail!("no model to score with: {}", missing.join("; "));
+    }
+    Ok(snapshot)
+}
+
+fn write_all<W: Write>(
+    config: &ScoreConfig,
+    snapshot: &Snapshot,
+    selection: &Selection,
+    stream: SessionStream<io::BufReader<File>>,
+    out: W,
+) -> anyhow::Result<ScoreSummary> {
+    let out = BufWriter::new(out);
+    match config.model {
+        Which::Convert => write_answers(Convert, config, snapshot, selection, stream, out),
+        Which::Revenue => write_answers(Revenue, config, snapshot, selection, stream, out),
+        Which::Segment => write_answers(Segment, config, snapshot, selection, stream, out),
+        Which::All => write_answers(Score, config, snapshot, selection, stream, out),
+    }
+}
+
+fn write_answers<S: Scorer, W: Write>(
+    scorer: S,
+    config: &ScoreConfig,
+    snapshot: &Snapshot,
+    selection: &Selection,
+    mut stream: SessionStream<io::BufReader<File>>,
+    mut out: BufWriter<W>,
+) -> anyhow::Result<ScoreSummary> {
+    let write_error = |e: io::Error| match &config.out {
+        Some(path) => anyhow!("writing {}: {e}", path.display()),
+        None => anyhow!("writing the answers: {e}"),
+    };
+    let progress = io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed:>4} {spinner} {pos} sessions scored {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let mut sink = match config.format {
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(S::Output::csv_columns())?;
+            Sink::Csv(w)
+        }
+        Format::Json => {
+            out.write_all(b"{\"results\":[").map_err(write_error)?;
+            Sink::Json(out)
+        }
+        Format::Jsonl => Sink::Jsonl(out),
+    };
+    let mut versions: Vec<(ModelName, u32)> = Vec::new();
+    let mut count: u64 = 0;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    loop {
+        chunk.clear();
+        while chunk.len() < CHUNK {
+            match stream.next_session()? {
+                Some(session) => chunk.push(session),
+                None => break,
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let answers: Vec<S::Output> = chunk
+            .par_iter()
+            .map(|s| {
+                scorer
+                    .score(snapshot, s, selection)
+                    .map_err(|e| anyhow!("session {:?}: {e}", s.id().as_str()))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        for answer in &answers {
+            for v in S::versions(answer) {
+                if !versions.contains(&v) {
+                    versions.push(v);
+                }
+            }
+            match &mut sink {
+                Sink::Csv(w) => w.write_record(&S::write_row(answer))?,
+                Sink::Json(out) => {
+                    if count > 0 {
+                        out.write_all(b",").map_err(write_error)?;
+                    }
+                    serde_json::to_writer(&mut *out, answer)?;
+                }
+                Sink::Jsonl(out) => {
+                    serde_json::to_writer(&mut *out, answer)?;
+                    out.write_all(b"\n").map_err(write_error)?;
+                }
+            }
+            count += 1;
+        }
+        if let Some(bar) = &progress {
+            bar.set_position(count);
+        }
+    }
+    match sink {
+        Sink::Csv(mut w) => w.flush().map_err(write_error)?,
+        Sink::Json(mut out) => {
+            out.write_all(b"]}").map_err(write_error)?;
+            out.flush().map_err(write_error)?;
+        }
+        Sink::Jsonl(mut out) => out.flush().map_err(write_error)?,
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let (sha256, stats) = stream.finish()?;
+    versions.sort_unstable();
+    Ok(ScoreSummary {
+        sessions: count,
+        sha256,
+        versions,
+        skipped: stats.skipped_text(),
+    })
+}
+
+/// Where answers go, in their format.
+#[allow(clippy::large_enum_variant)] // One per run; boxing buys nothing.
+enum Sink<W: Write> {
+    Csv(csv::Writer<BufWriter<W>>),
+    Json(BufWriter<W>),
+    Jsonl(BufWriter<W>),
+}
+
+/// The summary line on stderr.
+impl std::fmt::Display for ScoreSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let versions: Vec<String> = self
+            .versions
+            .iter()
+            .map(|(n, v)| format!("{n} v{v}"))
+            .collect();
+        write!(
+            f,
+            "scored {} sessions (file sha256 {}) with {}",
+            self.sessions,
+            self.sha256,
+            if versions.is_empty() {
+                "no model".to_owned()
+            } else {
+                versions.join(", ")
+            }
+        )?;
+        if let Some(skipped) = &self.skipped {
+            write!(f, "\n{skipped}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` is where the answers would go: a file named as the data would be read
+/// and overwritten at once.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

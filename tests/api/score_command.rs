@@ -1,0 +1,207 @@
+//! `clickstream score` gives, byte for byte, what the batch routes give for the same file,
+//! and fails clearly (line, path) when it cannot.
+
+use crate::helpers::{run, spawn_app, synthetic_clickstream, text, TestApp, CSV_HEADER};
+use std::path::Path;
+
+fn score(data: &Path, models: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "score",
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--models",
+        models.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// A whole answer, however large (`into_string` stops at 10 MB).
+fn whole(response: ureq::Response) -> String {
+    use std::io::Read;
+    let mut text = String::new();
+    response
+        .into_reader()
+        .read_to_string(&mut text)
+        .expect("text");
+    text
+}
+
+/// The same file through the command and through the route, compared byte for byte.
+fn assert_same(app: &TestApp, data: &Path) {
+    let body = std::fs::read_to_string(data).expect("read");
+    for (route, model) in [
+        ("/score/batch", "all"),
+        ("/convert/batch", "convert"),
+        ("/segment/batch", "segment"),
+    ] {
+        for (accept, format) in [("text/csv", "csv"), ("application/json", "json")] {
+            let url = format!("{}{route}", app.address);
+            let served = ureq::post(&url)
+                .set("Content-Type", "text/csv")
+                .set("Accept", accept)
+                .send_string(&body)
+                .expect("the batch answers");
+            let served = whole(served);
+            let out = score(
+                data,
+                app.models.path(),
+                &["--model", model, "--format", format],
+            );
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            assert!(
+                text(&out.stdout) == served,
+                "{route} as {format} differs from score --model {model}"
+            );
+        }
+    }
+    // One answer a line, the same answers as the JSON body's results.
+    let out = score(
+        data,
+        app.models.path(),
+        &["--model", "revenue", "--format", "jsonl"],
+    );
+    let served: serde_json::Value = serde_json::from_str(&whole(
+        ureq::post(&format!("{}/revenue/batch", app.address))
+            .set("Content-Type", "text/csv")
+            .send_string(&body)
+            .expect("the batch answers"),
+    ))
+    .expect("json");
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(serde_json::Value::Array(lines), served["results"]);
+}
+
+#[test]
+fn score_gives_what_the_batch_routes_give() {
+    let app = spawn_app();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    synthetic_clickstream(&data, 300, 11);
+    assert_same(&app, &data);
+    let out = score(
+        &data,
+        app.models.path(),
+        &["--out", dir.path().join("s.csv").to_str().expect("utf-8")],
+    );
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "answers went to stdout as well");
+    assert!(
+        text(&out.stderr).contains("scored 300 sessions"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn score_gives_what_the_batch_routes_give_on_the_real_file() {
+    let path = std::env::var_os("CLICKSTREAM_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/data/e-shop-clothing-2008-apr-jul.csv")
+        });
+    if !path.exists() {
+        eprintln!(
+            "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
+            path.display()
+        );
+        return;
+    }
+    assert_same(&spawn_app(), &path);
+}
+
+#[test]
+fn a_session_that_comes_back_and_a_bad_row_are_named_by_line() {
+    let app = spawn_app();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    std::fs::write(
+        &data,
+        format!("{CSV_HEADER}\n2008;7;3;1;29;a;1;A13;1;5;1;28;2;1\n2008;7;3;1;9;b;4;P2;3;1;2;20;2;2\n2008;7;3;2;29;a;2;B4;1;5;1;52;1;1\n"),
+    )
+    .expect("write");
+    let out = score(&data, app.models.path(), &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("line 4") && err.contains("\"a\"") && err.contains("sort the file"),
+        "{err}"
+    );
+
+    std::fs::write(
+        &data,
+        format!(
+            "{CSV_HEADER}\n2008;7;3;1;29;a;1;A13;1;5;1;28;2;1\n2008;7;3;2;29;a;2;B4;1;9;1;52;1;1\n"
+        ),
+    )
+    .expect("write");
+    let out = score(&data, app.models.path(), &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("line 3: column \"location\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = score(&data, app.models.path(), &["--skip-invalid"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("skipped 1 invalid row(s)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_named_and_leaves_nothing() {
+    let app = spawn_app();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    synthetic_clickstream(&data, 20, 3);
+    let target = dir.path().join("no-such-folder").join("s.csv");
+    let out = score(
+        &data,
+        app.models.path(),
+        &["--out", target.to_str().expect("utf-8")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(&target.display().to_string()),
+        "{}",
+        text(&out.stderr)
+    );
+    // A run that fails half-way leaves no half file behind.
+    std::fs::write(
+        &data,
+        format!(
+            "{CSV_HEADER}\n2008;7;3;1;29;a;1;A13;1;5;1;28;2;1\n2008;7;3;1;9;b;4;P2;3;1;2;0;2;2\n"
+        ),
+    )
+    .expect("write");
+    let target = dir.path().join("s.csv");
+    let out = score(
+        &data,
+        app.models.path(),
+        &["--out", target.to_str().expect("utf-8")],
+    );
+    assert!(!out.status.success());
+    assert!(!target.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    // A version that is not there is named.
+    synthetic_clickstream(&data, 20, 3);
+    let out = score(&data, app.models.path(), &["--version", "7"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("version 7"),
+        "{}",
+        text(&out.stderr)
+    );
+}
