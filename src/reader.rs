@@ -122,17 +122,63 @@ pub enum ReadError {
     },
 }
 
-/// Hashes everything read through it, so the checksum costs no second pass.
+/// Hashes everything read through it, so the checksum costs no second pass, and notes
+/// where its line ends are, for line numbers.
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
+    lines: LineCounter,
+    read: u64,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                self.lines
+                    .ends
+                    .push_back((self.read + i as u64, b == b'\n'));
+            }
+        }
+        self.read += n as u64;
         Ok(n)
+    }
+}
+
+/// Line numbers from byte offsets. The csv crate's own line count drifts on `\r\n` endings
+/// and blank lines, and the offset of a record may point at line ends skipped before it;
+/// so lines are counted here from the line ends themselves. Only the ends read ahead of
+/// the parser are held, as records come in file order.
+#[derive(Default)]
+struct LineCounter {
+    /// Offsets of `\r` and `\n` bytes not yet passed, and whether each is a `\n`.
+    ends: std::collections::VecDeque<(u64, bool)>,
+    newlines: u64,
+}
+
+impl LineCounter {
+    /// The line (from 1) of the record whose parse began at byte `start`.
+    fn line_of_record_at(&mut self, start: u64) -> u64 {
+        while let Some(&(at, newline)) = self.ends.front() {
+            if at >= start {
+                break;
+            }
+            self.newlines += u64::from(newline);
+            self.ends.pop_front();
+        }
+        // Line ends right at the start belong before the record.
+        let mut cursor = start;
+        while let Some(&(at, newline)) = self.ends.front() {
+            if at != cursor {
+                break;
+            }
+            self.newlines += u64::from(newline);
+            self.ends.pop_front();
+            cursor += 1;
+        }
+        self.newlines + 1
     }
 }
 
@@ -263,6 +309,8 @@ impl<R: Read> Rows<R> {
             HashingReader {
                 inner: source,
                 hasher: Sha256::new(),
+                lines: LineCounter::default(),
+                read: 0,
             },
         );
         // The buffer holds the first line of any sane file, so peeking does not consume it.
@@ -376,7 +424,8 @@ impl<R: Read> Rows<R> {
                 continue;
             }
             self.stats.rows += 1;
-            let line = self.record.position().map_or(0, |p| p.line());
+            let start = self.record.position().map_or(0, |p| p.byte());
+            let line = self.csv.get_mut().get_mut().lines.line_of_record_at(start);
             return Ok(Some(self.parse(line)));
         }
     }
@@ -939,6 +988,18 @@ mod tests {
         // A header that is not UTF-8 says so, rather than missing columns.
         let err = read_bytes(b"year,mon\xffth\n2008,4\n", false).expect_err("bad header");
         assert!(matches!(err, ReadError::NotUtf8 { line: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn lines_are_counted_through_blank_lines_and_windows_endings() {
+        for (text, line) in [
+            (format!("{SNAKE}\r\n2008,4,1,1,29,a,1,A13,1,5,1,28,2,1\r\n\r\n2008,4,1,2,29,a,1,A13,1,9,1,28,2,1\r\n"), 4),
+            (format!("{SNAKE}\n2008,4,1,1,29,a,1,A13,1,5,1,28,2,1\n\n\n2008,4,1,2,29,a,1,A13,1,9,1,28,2,1\n"), 5),
+            (format!("{SNAKE}\n\n2008,4,1,1,29,a,1,A13,1,9,1,28,2,1"), 3),
+        ] {
+            let err = read(&text, false).expect_err("location 9");
+            assert!(matches!(err, ReadError::Invalid { line: l, .. } if l == line), "{err} (expected line {line})");
+        }
     }
 
     #[test]
