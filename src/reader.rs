@@ -84,7 +84,7 @@ pub enum ReadError {
         line: u64,
         column: String,
         value: String,
-        allowed: &'static str,
+        allowed: Box<str>,
         /// The row's session id, when its column could be read.
         session: Option<String>,
     },
@@ -120,6 +120,18 @@ pub enum ReadError {
         session: String,
         order: u32,
     },
+}
+
+impl ReadError {
+    /// The session id of the row an error concerns, as written, when it could be read.
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            ReadError::Invalid { session, .. }
+            | ReadError::NotUtf8 { session, .. }
+            | ReadError::FieldCount { session, .. } => session.as_deref().map(str::trim),
+            _ => None,
+        }
+    }
 }
 
 /// Hashes everything read through it, so the checksum costs no second pass, and notes
@@ -464,8 +476,8 @@ impl<R: Read> Rows<R> {
                 path: path(),
                 line,
                 column: self.layout.column_name(err.field),
+                allowed: err.expected().into(),
                 value: err.value,
-                allowed: err.field.allowed(),
                 session: session.clone(),
             })
             .map(|(session, click)| Row {

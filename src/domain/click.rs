@@ -174,6 +174,9 @@ impl fmt::Display for Field {
 pub struct FieldError {
     pub field: Field,
     pub value: String,
+    /// Why this value in particular fails, when the field's rule alone does not say
+    /// (31 June: "June has 30 days").
+    pub note: Option<String>,
 }
 
 impl FieldError {
@@ -181,6 +184,15 @@ impl FieldError {
         Self {
             field,
             value: value.to_string(),
+            note: None,
+        }
+    }
+
+    /// What was expected, in the API's words: the field's rule, and the note if any.
+    pub fn expected(&self) -> String {
+        match &self.note {
+            Some(note) => format!("{} ({note})", self.field.allowed()),
+            None => self.field.allowed().to_owned(),
         }
     }
 }
@@ -192,7 +204,7 @@ impl fmt::Display for FieldError {
             "{}: got {:?}, expected {}",
             self.field,
             self.value,
-            self.field.allowed()
+            self.expected()
         )
     }
 }
@@ -455,6 +467,46 @@ impl fmt::Display for ProductCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClickDate(NaiveDate);
 
+/// "June has 30 days", "February 2007 has 28 days": the length of a month, in words.
+fn days_in(year: i32, month: u32) -> String {
+    const NAMES: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let first = NaiveDate::from_ymd_opt(year, month, 1);
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    };
+    let name = NAMES
+        .get(month as usize - 1)
+        .copied()
+        .unwrap_or("the month");
+    match (first, next) {
+        (Some(a), Some(b)) => {
+            let days = (b - a).num_days();
+            // February's length depends on the year; the other months' do not.
+            if month == 2 {
+                format!("{name} {year} has {days} days")
+            } else {
+                format!("{name} has {days} days")
+            }
+        }
+        _ => format!("{name} {year} is not a month this service knows"),
+    }
+}
+
 impl ClickDate {
     /// Reports each bad part on its own; a day that does not exist in an otherwise valid
     /// month is reported on `day`.
@@ -475,7 +527,11 @@ impl ClickDate {
         // The ranges above make these conversions lossless.
         NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32)
             .map(ClickDate)
-            .ok_or_else(|| vec![FieldError::new(Field::Day, day)])
+            .ok_or_else(|| {
+                let mut error = FieldError::new(Field::Day, day);
+                error.note = Some(days_in(year as i32, month as u32));
+                vec![error]
+            })
     }
 
     pub fn weekday(self) -> Weekday {

@@ -36,7 +36,7 @@ use utoipa_swagger_ui::SwaggerUi;
     ),
     modifiers(&SecuritySchemes, &ErrorTable),
     // The error responses are built from the error table and point at these by name.
-    components(schemas(problem::Problem, problem::FieldIssue)),
+    components(schemas(problem::Problem, problem::FieldIssue, wire::OnError)),
     tags(
         (name = "scoring", description = "Answers for sessions"),
         (name = "models", description = "Loaded model versions"),
@@ -249,8 +249,9 @@ impl Application {
             .collect();
         let mut server = HttpServer::new(move || {
             let allowed = allowed.clone();
-            let query_errors = web::QueryConfig::default()
-                .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into());
+            let query_errors = web::QueryConfig::default().error_handler(|e, req| {
+                wire::query_problem(req.query_string(), &e.to_string()).into()
+            });
             let path_errors = web::PathConfig::default()
                 .error_handler(|e, _| ApiError::RouteNotFound(e.to_string()).into());
             let (app, _) = App::new()

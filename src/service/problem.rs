@@ -226,6 +226,9 @@ impl Problem {
     }
 }
 
+/// The most invalid fields one problem document lists; the detail gives the total.
+pub const MAX_LISTED_ISSUES: usize = 1000;
+
 /// Which credential a request lacked or got wrong; each has its own challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {
@@ -239,6 +242,12 @@ pub enum ApiError {
     Malformed(String),
     /// The body parsed but fields are invalid.
     Invalid(Vec<FieldIssue>),
+    /// Invalid fields past the cap of a problem document: the first ones, and how many
+    /// there were in all.
+    InvalidMany {
+        listed: Vec<FieldIssue>,
+        total: usize,
+    },
     UnsupportedMediaType {
         got: String,
         supported: &'static str,
@@ -280,7 +289,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Malformed(_) => ErrorCode::MalformedBody,
-            ApiError::Invalid(_) => ErrorCode::InvalidRequest,
+            ApiError::Invalid(_) | ApiError::InvalidMany { .. } => ErrorCode::InvalidRequest,
             ApiError::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
             ApiError::NotAcceptable { .. } => ErrorCode::NotAcceptable,
             ApiError::TooLarge { .. } => ErrorCode::BodyTooLarge,
@@ -302,6 +311,10 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             ApiError::Malformed(why) => format!("the body could not be read: {why}"),
+            ApiError::InvalidMany { listed, total } => format!(
+                "{total} problems were found; the first {} are listed",
+                listed.len()
+            ),
             ApiError::Invalid(issues) => match issues.len() {
                 1 => "1 field is invalid".into(),
                 n => format!("{n} fields are invalid"),
@@ -345,6 +358,19 @@ impl ApiError {
         }
     }
 
+    /// Invalid fields, at most [`MAX_LISTED_ISSUES`] of them listed: a body of millions of
+    /// bad values must not come back as a problem document larger than itself.
+    pub fn invalid_all(mut issues: Vec<FieldIssue>, total: usize) -> ApiError {
+        if total <= MAX_LISTED_ISSUES && issues.len() == total {
+            return ApiError::Invalid(issues);
+        }
+        issues.truncate(MAX_LISTED_ISSUES);
+        ApiError::InvalidMany {
+            listed: issues,
+            total,
+        }
+    }
+
     pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::Invalid(vec![FieldIssue {
             path: path.into(),
@@ -354,7 +380,9 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         let errors = match self {
-            ApiError::Invalid(issues) => issues.clone(),
+            ApiError::Invalid(issues) | ApiError::InvalidMany { listed: issues, .. } => {
+                issues.clone()
+            }
             _ => Vec::new(),
         };
         Problem::new(self.code(), self.detail(), errors)

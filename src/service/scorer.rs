@@ -5,19 +5,20 @@
 
 use super::http::{self, Accepts, AppState, Format};
 use super::observe;
-use super::problem::{ApiError, FieldIssue};
+use super::problem::{self, ApiError, FieldIssue};
 use super::registry::Snapshot;
 use super::wire::{
     from_json, no_csv_explanation, BatchInput, BatchOutput, ConvertOutput, CsvAnswer, CsvRecord,
-    RevenueOutput, ScoreOutput, SegmentOutput, Selection, SessionInput,
+    OnError, RevenueOutput, ScoreOutput, SegmentOutput, Selection, SessionErrors, SessionInput,
 };
-use crate::domain::Session;
+use crate::domain::{Click, Session, SessionId};
 use crate::ml::model_file::ModelName;
-use crate::reader::{self, ReadError, ReadOptions};
+use crate::reader::{ReadError, ReadOptions, Row, Rows};
 use crate::scoring;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::Path;
 
 pub trait Scorer: Copy + Send + Sync + 'static {
@@ -200,40 +201,83 @@ pub async fn single<S: Scorer>(
 }
 
 /// Many sessions from a JSON or CSV body, scored off the async workers on all cores;
-/// answered as JSON, or CSV for `Accept: text/csv`.
+/// answered as JSON, or CSV for `Accept: text/csv`. With `on_error=skip` the sessions that
+/// cannot be scored are left out and reported; with `fail` they refuse the batch.
 pub async fn batch<S: Scorer>(
     scorer: S,
     req: &HttpRequest,
     payload: web::Payload,
     query: Selection,
+    on_error: OnError,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let csv = http::negotiate(req, &[Format::Json, Format::Csv])? == Format::Csv;
     if csv && query.explain {
         return Err(no_csv_explanation());
     }
-    let sessions = sessions_of(req, payload, &state).await?;
+    let items = sessions_of(req, payload, &state, on_error).await?;
     let encoded = web::block(move || -> Result<Encoded, ApiError> {
         let snapshot = state.registry.snapshot();
-        let answers: Vec<S::Output> = sessions
-            .par_iter()
-            .map(|s| scorer.score(&snapshot, s, &query))
+        let answers: Vec<Result<S::Output, SessionErrors>> = items
+            .into_par_iter()
+            .map(|item| match item {
+                Ok(s) => scorer.score(&snapshot, &s, &query).map(Ok),
+                Err(refused) => Ok(Err(refused)),
+            })
             .collect::<Result<_, ApiError>>()?;
-        let versions: Vec<(ModelName, u32)> = answers.iter().flat_map(S::versions).collect();
+        let versions: Vec<(ModelName, u32)> =
+            answers.iter().flatten().flat_map(S::versions).collect();
+        let skip = on_error == OnError::Skip;
         let (bytes, content_type) = if csv {
             let mut w = csv::Writer::from_writer(Vec::new());
             let failed = |e: csv::Error| ApiError::Internal(e.to_string());
-            w.write_record(S::Output::csv_columns()).map_err(failed)?;
+            let mut header = S::Output::csv_columns();
+            if skip {
+                header.push("error".into());
+            }
+            let width = header.len();
+            w.write_record(&header).map_err(failed)?;
             for answer in &answers {
-                w.write_record(&S::write_row(answer)).map_err(failed)?;
+                let record = match answer {
+                    Ok(a) => {
+                        let mut record = S::write_row(a);
+                        if skip {
+                            record.push_field("");
+                        }
+                        record
+                    }
+                    Err(refused) => {
+                        // In its place: the id, empty answer cells, and why.
+                        let mut record = csv::StringRecord::new();
+                        record.push_field(refused.session_id.as_deref().unwrap_or(""));
+                        for _ in 2..width {
+                            record.push_field("");
+                        }
+                        record.push_field(&refused_text(refused));
+                        record
+                    }
+                };
+                w.write_record(&record).map_err(failed)?;
             }
             let bytes = w
                 .into_inner()
                 .map_err(|e| ApiError::Internal(e.error().to_string()))?;
             (bytes, "text/csv")
         } else {
-            let bytes = serde_json::to_vec(&BatchOutput { results: answers })
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let mut results = Vec::with_capacity(answers.len());
+            let mut errors = Vec::new();
+            for answer in answers {
+                match answer {
+                    Ok(a) => results.push(a),
+                    Err(refused) => errors.push(refused),
+                }
+            }
+            let output = BatchOutput {
+                results,
+                errors: skip.then_some(errors),
+            };
+            let bytes =
+                serde_json::to_vec(&output).map_err(|e| ApiError::Internal(e.to_string()))?;
             (bytes, "application/json")
         };
         Ok(Encoded {
@@ -250,6 +294,16 @@ pub async fn batch<S: Scorer>(
             .body(encoded.bytes),
         encoded.versions,
     ))
+}
+
+/// A left-out session's problems on one line, for the CSV `error` column.
+fn refused_text(refused: &SessionErrors) -> String {
+    refused
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.path, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A batch answer, encoded, with the versions that answered.
@@ -318,73 +372,237 @@ fn csv_problem(e: ReadError) -> ApiError {
     }
 }
 
-/// The sessions of a batch body, every field checked, within the batch limits.
+/// Problems kept for one left-out session; the rest are counted in its last message.
+const ISSUES_PER_SESSION: usize = 20;
+
+/// The sessions of a batch body, every field checked, within the batch limits: each one
+/// parsed, or why it cannot be. Under `fail` any problem refuses the batch, listing every
+/// one (up to [`problem::MAX_LISTED_ISSUES`]).
 async fn sessions_of(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<Vec<Session>, ApiError> {
+    on_error: OnError,
+) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
     let settings = &state.settings;
     let body = http::read_body(req, payload, settings, Accepts::JsonOrCsv).await?;
     let is_csv = http::media_type(req) == "text/csv";
     let max_sessions = settings.max_sessions_per_batch;
     let max_clicks = settings.max_clicks_per_session;
-    let too_many = move |n: usize| {
-        ApiError::invalid(
-            "sessions",
-            format!("{n} sessions is more than the limit of {max_sessions} per batch"),
-        )
-    };
-    web::block(move || -> Result<Vec<Session>, ApiError> {
-        if is_csv {
-            let stream = reader::read_clickstream_from(
-                body.as_ref(),
-                Path::new("request body"),
-                ReadOptions::default(),
-            )
-            .map_err(csv_problem)?;
-            if stream.sessions.len() > max_sessions {
-                return Err(too_many(stream.sessions.len()));
-            }
-            if let Some(long) = stream
-                .sessions
-                .iter()
-                .find(|s| s.clicks().len() > max_clicks)
-            {
+    web::block(
+        move || -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
+            let items = if is_csv {
+                csv_sessions(&body, max_clicks)?
+            } else {
+                json_sessions(&body, max_clicks)?
+            };
+            if items.len() > max_sessions {
                 return Err(ApiError::invalid(
-                    format!("session {}", long.id()),
+                    "sessions",
                     format!(
-                        "{} clicks is more than the limit of {max_clicks} per session",
-                        long.clicks().len()
+                        "{} sessions is more than the limit of {max_sessions} per batch",
+                        items.len()
                     ),
                 ));
             }
-            return Ok(stream.sessions);
-        }
-        let input: BatchInput = from_json(&body)?;
-        if input.sessions.len() > max_sessions {
-            return Err(too_many(input.sessions.len()));
-        }
-        let parsed: Vec<Result<Session, Vec<FieldIssue>>> = input
+            if on_error == OnError::Fail && items.iter().any(Result::is_err) {
+                let mut total = 0;
+                let mut listed = Vec::new();
+                for refused in items.into_iter().filter_map(Result::err) {
+                    total += refused.errors.len();
+                    let room = problem::MAX_LISTED_ISSUES.saturating_sub(listed.len());
+                    listed.extend(refused.errors.into_iter().take(room));
+                }
+                return Err(ApiError::invalid_all(listed, total));
+            }
+            Ok(items)
+        },
+    )
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+fn json_sessions(
+    body: &[u8],
+    max_clicks: usize,
+) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
+    let parse = |i: usize, s: &SessionInput| {
+        s.parse(&format!("sessions[{i}]."), max_clicks)
+            .map_err(|errors| SessionErrors {
+                index: i,
+                session_id: Some(s.session_id.to_string()),
+                errors: capped(errors),
+            })
+    };
+    match from_json::<BatchInput>(body) {
+        Ok(input) => Ok(input
             .sessions
             .par_iter()
             .enumerate()
-            .map(|(i, s)| s.parse(&format!("sessions[{i}]."), max_clicks))
-            .collect();
-        let mut sessions = Vec::with_capacity(parsed.len());
-        let mut issues = Vec::new();
-        for p in parsed {
-            match p {
-                Ok(s) => sessions.push(s),
-                Err(e) => issues.extend(e),
+            .map(|(i, s)| parse(i, s))
+            .collect()),
+        // A session of the wrong shape sinks the typed parse of the whole body; to skip it
+        // alone, or to list every session's problems, each session is parsed on its own.
+        Err(ApiError::Invalid(_)) => {
+            let raw: RawBatch = from_json(body)?;
+            Ok(raw
+                .sessions
+                .par_iter()
+                .enumerate()
+                .map(
+                    |(i, text)| match from_json::<SessionInput>(text.get().as_bytes()) {
+                        Ok(s) => parse(i, &s),
+                        Err(e) => Err(SessionErrors {
+                            index: i,
+                            session_id: None,
+                            errors: match e {
+                                ApiError::Invalid(issues) => issues
+                                    .into_iter()
+                                    .map(|issue| FieldIssue {
+                                        path: match issue.path.as_str() {
+                                            "$" => format!("sessions[{i}]"),
+                                            p => format!("sessions[{i}].{p}"),
+                                        },
+                                        message: issue.message,
+                                    })
+                                    .collect(),
+                                other => vec![FieldIssue {
+                                    path: format!("sessions[{i}]"),
+                                    message: other.to_string(),
+                                }],
+                            },
+                        }),
+                    },
+                )
+                .collect())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A batch body with its sessions unread, to parse one at a time.
+#[derive(serde::Deserialize)]
+struct RawBatch<'a> {
+    #[serde(borrow)]
+    sessions: Vec<&'a serde_json::value::RawValue>,
+}
+
+fn capped(mut errors: Vec<FieldIssue>) -> Vec<FieldIssue> {
+    if errors.len() > ISSUES_PER_SESSION {
+        let more = errors.len() - ISSUES_PER_SESSION + 1;
+        errors.truncate(ISSUES_PER_SESSION - 1);
+        errors.push(FieldIssue {
+            path: "...".into(),
+            message: format!("and {more} more problems in this session"),
+        });
+    }
+    errors
+}
+
+/// A CSV body's sessions, in order of first appearance, each with every problem of its
+/// rows. A row that names no valid session belongs to none and so cannot be skipped: it
+/// refuses the batch.
+fn csv_sessions(
+    body: &[u8],
+    max_clicks: usize,
+) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
+    struct Gathered {
+        index: usize,
+        raw_id: String,
+        rows: Vec<(u64, Click)>,
+        issues: Vec<FieldIssue>,
+    }
+    let mut rows = Rows::new(body, Path::new("request body")).map_err(csv_problem)?;
+    let mut order: Vec<SessionId> = Vec::new();
+    let mut by_id: HashMap<SessionId, Gathered> = HashMap::new();
+    let mut orphans: Vec<FieldIssue> = Vec::new();
+    let mut orphan_total = 0;
+    fn gather<'m>(
+        order: &mut Vec<SessionId>,
+        by_id: &'m mut HashMap<SessionId, Gathered>,
+        id: SessionId,
+        raw: &str,
+    ) -> &'m mut Gathered {
+        let index = order.len();
+        by_id.entry(id.clone()).or_insert_with(|| {
+            order.push(id);
+            Gathered {
+                index,
+                raw_id: raw.to_owned(),
+                rows: Vec::new(),
+                issues: Vec::new(),
+            }
+        })
+    }
+    while let Some(row) = rows.next_row().map_err(csv_problem)? {
+        match row {
+            Ok(Row {
+                line,
+                session,
+                click,
+            }) => {
+                let raw = session.as_str().to_owned();
+                gather(&mut order, &mut by_id, session, &raw)
+                    .rows
+                    .push((line, click));
+            }
+            Err(e) => {
+                let Some(issue) = row_issue(&e) else {
+                    return Err(csv_problem(e));
+                };
+                let id = e
+                    .session()
+                    .and_then(|raw| SessionId::parse(raw).ok().map(|id| (id, raw.to_owned())));
+                match id {
+                    Some((id, raw)) => gather(&mut order, &mut by_id, id, &raw).issues.push(issue),
+                    None => {
+                        orphan_total += 1;
+                        if orphans.len() < problem::MAX_LISTED_ISSUES {
+                            orphans.push(FieldIssue {
+                                path: issue.path,
+                                message: format!(
+                                    "{} (the row names no valid session, so it cannot be skipped)",
+                                    issue.message
+                                ),
+                            });
+                        }
+                    }
+                }
             }
         }
-        if issues.is_empty() {
-            Ok(sessions)
-        } else {
-            Err(ApiError::Invalid(issues))
+    }
+    if orphan_total > 0 {
+        return Err(ApiError::invalid_all(orphans, orphan_total));
+    }
+    let mut items = Vec::with_capacity(order.len());
+    for id in order {
+        let Some(g) = by_id.remove(&id) else {
+            continue;
+        };
+        let refuse = |errors: Vec<FieldIssue>| SessionErrors {
+            index: g.index,
+            session_id: Some(g.raw_id.clone()),
+            errors: capped(errors),
+        };
+        if !g.issues.is_empty() {
+            items.push(Err(refuse(g.issues)));
+            continue;
         }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+        if g.rows.len() > max_clicks {
+            items.push(Err(refuse(vec![FieldIssue {
+                path: format!("session {}", g.raw_id),
+                message: format!(
+                    "{} clicks is more than the limit of {max_clicks} per session",
+                    g.rows.len()
+                ),
+            }])));
+            continue;
+        }
+        match rows.session(id, g.rows, ReadOptions::default()) {
+            Ok(Some(session)) => items.push(Ok(session)),
+            Ok(None) => {}
+            Err(e) => items.push(Err(refuse(row_issue(&e).into_iter().collect()))),
+        }
+    }
+    Ok(items)
 }

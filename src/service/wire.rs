@@ -127,7 +127,7 @@ impl SessionInput<'_> {
             .map_err(|e| {
                 issues.push(FieldIssue {
                     path: format!("{prefix}session_id"),
-                    message: format!("got {:?}, expected {}", e.value, e.field.allowed()),
+                    message: format!("got {:?}, expected {}", e.value, e.expected()),
                 })
             })
             .ok();
@@ -153,7 +153,7 @@ impl SessionInput<'_> {
                 Ok(click) => clicks.push(click),
                 Err(errors) => issues.extend(errors.into_iter().map(|e| FieldIssue {
                     path: format!("{prefix}clicks[{i}].{}", e.field),
-                    message: format!("got {:?}, expected {}", e.value, e.field.allowed()),
+                    message: format!("got {:?}, expected {}", e.value, e.expected()),
                 })),
             }
         }
@@ -184,20 +184,149 @@ pub fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Api
         }
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    match serde_path_to_error::deserialize(&mut de) {
-        Ok(value) => Ok(value),
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            if inner.is_data() {
-                Err(ApiError::invalid(
-                    if path == "." { "$".into() } else { path },
-                    inner.to_string(),
-                ))
-            } else {
-                Err(ApiError::Malformed(inner.to_string()))
+            if !inner.is_data() {
+                return Err(ApiError::Malformed(inner.to_string()));
             }
+            let (path, message) = in_api_terms(&path, &inner);
+            return Err(ApiError::invalid(path, message));
         }
+    };
+    // A valid value followed by more (`{...}xyz`) is not a valid body.
+    de.end().map_err(|e| ApiError::Malformed(e.to_string()))?;
+    Ok(value)
+}
+
+/// A serde error as the API speaks: the field's full path, what came and what the API
+/// expects there, without Rust type names.
+fn in_api_terms(path: &str, error: &serde_json::Error) -> (String, String) {
+    let root = path == "." || path.is_empty();
+    let text = error.to_string();
+    // serde_json appends the position; the path says where already.
+    let text = match text.rfind(" at line ") {
+        Some(cut) => &text[..cut],
+        None => &text,
+    };
+    let join = |field: &str| {
+        if root {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    let here = if root {
+        "$".to_owned()
+    } else {
+        path.to_owned()
+    };
+    if let Some(rest) = text.strip_prefix("missing field `") {
+        let field = rest.trim_end_matches('`');
+        return (join(field), "required, but missing".into());
+    }
+    let parts = text
+        .strip_prefix("invalid type: ")
+        .or_else(|| text.strip_prefix("invalid value: "))
+        .and_then(|rest| rest.rsplit_once(", expected "));
+    if let Some((got, expected)) = parts {
+        return (
+            here,
+            format!("got {}, expected {}", json_value(got), api_type(expected)),
+        );
+    }
+    // An array where an object belongs: serde reads it as a tuple of the wrong length.
+    let parts = text
+        .strip_prefix("invalid length ")
+        .and_then(|rest| rest.split_once(", expected "));
+    if let Some((_, expected)) = parts {
+        let expected = expected.split(" with ").next().unwrap_or(expected);
+        return (
+            here,
+            format!("got an array, expected {}", api_type(expected)),
+        );
+    }
+    (here, text.to_owned())
+}
+
+/// The parameters of the scoring routes, and what each takes, in the API's words.
+const QUERY_PARAMETERS: &[(&str, &str)] = &[
+    ("version", "a version number, a whole number from 1"),
+    ("convert_version", "a version number, a whole number from 1"),
+    ("revenue_version", "a version number, a whole number from 1"),
+    ("segment_version", "a version number, a whole number from 1"),
+    ("explain", "true or false"),
+    ("on_error", "fail or skip"),
+];
+
+fn parameter_ok(name: &str, value: &str) -> bool {
+    match name {
+        "explain" => matches!(value, "true" | "false"),
+        "on_error" => matches!(value, "fail" | "skip"),
+        _ => value.parse::<u32>().is_ok(),
+    }
+}
+
+/// A query string the route's parameters could not be read from, with the parameter named:
+/// the deserializer's own message (`invalid digit found in string`) names none.
+pub fn query_problem(query_string: &str, fallback: &str) -> ApiError {
+    let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query_string)
+        .map(actix_web::web::Query::into_inner)
+        .unwrap_or_default();
+    let issues: Vec<FieldIssue> = pairs
+        .iter()
+        .filter_map(|(name, value)| {
+            let (_, expected) = QUERY_PARAMETERS.iter().find(|(n, _)| n == name)?;
+            (!parameter_ok(name, value)).then(|| FieldIssue {
+                path: name.clone(),
+                message: format!("got {value:?}, expected {expected}"),
+            })
+        })
+        .collect();
+    if issues.is_empty() {
+        ApiError::invalid("query", fallback.to_owned())
+    } else {
+        ApiError::Invalid(issues)
+    }
+}
+
+/// serde's name for what came (`string "x"`, `integer `5``) as JSON words.
+fn json_value(got: &str) -> String {
+    let quoted = |prefix: &str| {
+        got.strip_prefix(prefix)
+            .map(|v| v.trim_matches('`').to_owned())
+    };
+    if let Some(v) = got.strip_prefix("string ") {
+        format!("the string {v}")
+    } else if let Some(v) = quoted("integer ").or_else(|| quoted("floating point ")) {
+        format!("the number {v}")
+    } else if let Some(v) = quoted("boolean ") {
+        v
+    } else {
+        match got {
+            "map" => "an object".into(),
+            "sequence" => "an array".into(),
+            "null" | "unit value" => "null".into(),
+            other => other.to_owned(),
+        }
+    }
+}
+
+/// serde's name for what was expected (`i64`, `struct ClickInput`) as the API's.
+fn api_type(expected: &str) -> String {
+    match expected {
+        "i64" | "u64" | "i32" | "u32" | "usize" | "u16" | "u8" => "a whole number".into(),
+        "f64" | "f32" => "a number".into(),
+        "a string" | "a borrowed string" | "a string or bytes" => "a string".into(),
+        "a boolean" => "true or false".into(),
+        "struct ClickInput" => "a click: an object with year, month, day, order, country, page1_main_category, page2_clothing_model, colour, location, model_photography, price, price_2 and page".into(),
+        "struct SessionInput" => "a session: an object with session_id and clicks".into(),
+        "struct BatchInput" => "an object with sessions, an array of sessions".into(),
+        "a sequence" => "an array".into(),
+        other if other.starts_with("struct ") => "an object".into(),
+        other => other.to_owned(),
     }
 }
 
@@ -265,7 +394,47 @@ pub struct ScoreOutput {
 /// Answers for many sessions, in the order they came.
 #[derive(Serialize, ToSchema)]
 pub struct BatchOutput<T> {
+    /// One answer per scored session, in the order the sessions came.
     pub results: Vec<T>,
+    /// With `?on_error=skip` only (absent otherwise): the sessions that were not scored,
+    /// each with its position in the batch and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<SessionErrors>>,
+}
+
+/// A session of a batch left out under `?on_error=skip`, and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"index": 3, "session_id": "s-9", "errors": [{"path": "sessions[3].clicks[0].day", "message": "got \"31\", expected an integer day that exists in its month (June has 30 days)"}]}))]
+pub struct SessionErrors {
+    /// 0-based position of the session in the batch: `sessions[index]` in JSON, the order
+    /// of first appearance in a CSV body.
+    pub index: usize,
+    /// The session's id as sent, when it could be read.
+    pub session_id: Option<String>,
+    pub errors: Vec<FieldIssue>,
+}
+
+/// What a batch does with a session it cannot score.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// The whole batch is refused (422) listing every problem (the first 1000).
+    #[default]
+    Fail,
+    /// The other sessions are scored; the left-out ones are listed under `errors` (JSON) or
+    /// in an `error` column (CSV).
+    Skip,
+}
+
+/// The query a batch route takes beside its scoring one.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BatchOptions {
+    /// `fail` (default): one invalid session refuses the batch, with every problem listed.
+    /// `skip`: invalid sessions are left out and reported with their index; the rest are
+    /// scored. A CSV row that names no valid session cannot be skipped and still fails.
+    #[serde(default)]
+    pub on_error: OnError,
 }
 
 /// A CSV answer's cells: the JSON answer's fields under their JSON names, in the same

@@ -19,6 +19,7 @@ mod errors;
 mod errors_documented;
 mod faults;
 mod health;
+mod input_errors;
 mod observability;
 mod process;
 mod real_data;

@@ -6,8 +6,8 @@ use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ScoringErrors};
 use crate::service::scorer::{self, Convert, Revenue, Score, Segment};
 use crate::service::wire::{
-    BatchInput, BatchOutput, ConvertOutput, ConvertQuery, CsvAnswer, ModelQuery, RevenueOutput,
-    ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
+    BatchInput, BatchOptions, BatchOutput, ConvertOutput, ConvertQuery, CsvAnswer, ModelQuery,
+    RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
 };
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
@@ -114,10 +114,10 @@ pub async fn score(
         (BatchInput = "application/json"),
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
-    params(ConvertQuery),
+    params(ConvertQuery, BatchOptions),
     security((), ("api_key" = [])),
     responses(
-        (status = 200, description = "One answer per session, in order: JSON, or CSV when `Accept` prefers `text/csv`", content((BatchOutput<ConvertOutput> = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "One answer per scored session, in order: JSON, or CSV when `Accept` prefers `text/csv`; with `on_error=skip` the left-out sessions are listed under `errors` (JSON) or in a last `error` column (CSV)", content((BatchOutput<ConvertOutput> = "application/json"), (String = "text/csv"))),
         ScoringErrors,
     )
 )]
@@ -127,10 +127,11 @@ pub async fn convert_batch(
     req: HttpRequest,
     payload: web::Payload,
     query: web::Query<ConvertQuery>,
+    options: web::Query<BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let selection = query.into_inner().parse();
-    scorer::batch(Convert, &req, payload, selection, state).await
+    scorer::batch(Convert, &req, payload, selection, options.on_error, state).await
 }
 
 /// Expected revenue of many sessions.
@@ -140,10 +141,10 @@ pub async fn convert_batch(
         (BatchInput = "application/json"),
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
-    params(ModelQuery),
+    params(ModelQuery, BatchOptions),
     security((), ("api_key" = [])),
     responses(
-        (status = 200, description = "One answer per session, in order: JSON, or CSV when `Accept` prefers `text/csv`", content((BatchOutput<RevenueOutput> = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "One answer per scored session, in order: JSON, or CSV when `Accept` prefers `text/csv`; with `on_error=skip` the left-out sessions are listed under `errors` (JSON) or in a last `error` column (CSV)", content((BatchOutput<RevenueOutput> = "application/json"), (String = "text/csv"))),
         ScoringErrors,
     )
 )]
@@ -153,10 +154,11 @@ pub async fn revenue_batch(
     req: HttpRequest,
     payload: web::Payload,
     query: web::Query<ModelQuery>,
+    options: web::Query<BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let selection = query.into_inner().parse(ModelName::Revenue)?;
-    scorer::batch(Revenue, &req, payload, selection, state).await
+    scorer::batch(Revenue, &req, payload, selection, options.on_error, state).await
 }
 
 /// Personas of many sessions.
@@ -166,10 +168,10 @@ pub async fn revenue_batch(
         (BatchInput = "application/json"),
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
-    params(ModelQuery),
+    params(ModelQuery, BatchOptions),
     security((), ("api_key" = [])),
     responses(
-        (status = 200, description = "One answer per session, in order: JSON, or CSV when `Accept` prefers `text/csv`", content((BatchOutput<SegmentOutput> = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "One answer per scored session, in order: JSON, or CSV when `Accept` prefers `text/csv`; with `on_error=skip` the left-out sessions are listed under `errors` (JSON) or in a last `error` column (CSV)", content((BatchOutput<SegmentOutput> = "application/json"), (String = "text/csv"))),
         ScoringErrors,
     )
 )]
@@ -179,10 +181,11 @@ pub async fn segment_batch(
     req: HttpRequest,
     payload: web::Payload,
     query: web::Query<ModelQuery>,
+    options: web::Query<BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let selection = query.into_inner().parse(ModelName::Segment)?;
-    scorer::batch(Segment, &req, payload, selection, state).await
+    scorer::batch(Segment, &req, payload, selection, options.on_error, state).await
 }
 
 /// All three answers for many sessions. Versions as on `/score`: one parameter per model,
@@ -194,10 +197,10 @@ pub async fn segment_batch(
         (BatchInput = "application/json"),
         (String = "text/csv", example = json!(CSV_EXAMPLE))
     )),
-    params(ScoreQuery),
+    params(ScoreQuery, BatchOptions),
     security((), ("api_key" = [])),
     responses(
-        (status = 200, description = "One answer per session, in order: JSON, or CSV when `Accept` prefers `text/csv`", content((BatchOutput<ScoreOutput> = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "One answer per scored session, in order: JSON, or CSV when `Accept` prefers `text/csv`; with `on_error=skip` the left-out sessions are listed under `errors` (JSON) or in a last `error` column (CSV)", content((BatchOutput<ScoreOutput> = "application/json"), (String = "text/csv"))),
         ScoringErrors,
     )
 )]
@@ -207,8 +210,9 @@ pub async fn score_batch(
     req: HttpRequest,
     payload: web::Payload,
     query: web::Query<ScoreQuery>,
+    options: web::Query<BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let selection = query.into_inner().parse()?;
-    scorer::batch(Score, &req, payload, selection, state).await
+    scorer::batch(Score, &req, payload, selection, options.on_error, state).await
 }
