@@ -102,12 +102,7 @@ fn the_documented_split_makes_the_training_and_the_test_file() {
         .chain((4..=8).map(|m| row(m, m)))
         .collect();
     std::fs::write(&original, lines.join("\r\n") + "\r\n").expect("write");
-    let out = Command::new("sh")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/split-uci.sh"))
-        .arg(&original)
-        .arg(dir.path().join("data"))
-        .output()
-        .expect("sh runs");
+    let out = split(&original, &dir.path().join("data"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let read = |name: &str| {
         std::fs::read_to_string(dir.path().join("data").join(name)).expect("split file")
@@ -125,16 +120,21 @@ fn the_documented_split_makes_the_training_and_the_test_file() {
 
     // A month outside April-August is named with its line, not silently dropped.
     std::fs::write(&original, format!("{header}\n{}\n", row(9, 1))).expect("write");
-    let out = Command::new("sh")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/split-uci.sh"))
-        .arg(&original)
-        .arg(dir.path().join("data"))
-        .output()
-        .expect("sh runs");
+    let out = split(&original, &dir.path().join("data"));
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("line 2: month 9"),
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Runs the documented split script on `original` into `out`.
+fn split(original: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    Command::new("sh")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/split-uci.sh"))
+        .arg(original)
+        .arg(out)
+        .output()
+        .expect("sh runs")
 }

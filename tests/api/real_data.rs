@@ -5,6 +5,20 @@ use crate::helpers::{read_json, run_on, text};
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// The real file, or `None` after saying where it was looked for.
+pub fn real_data_or_skip() -> Option<PathBuf> {
+    match real_data() {
+        Ok(data) => Some(data),
+        Err(looked_at) => {
+            eprintln!(
+                "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
+                looked_at.display()
+            );
+            None
+        }
+    }
+}
+
 /// The real file, or the path where it was looked for.
 fn real_data() -> Result<PathBuf, PathBuf> {
     let path = std::env::var_os("CLICKSTREAM_DATA")
@@ -22,15 +36,8 @@ fn real_data() -> Result<PathBuf, PathBuf> {
 
 #[test]
 fn the_real_clickstream_trains_above_the_floors() {
-    let data = match real_data() {
-        Ok(data) => data,
-        Err(looked_at) => {
-            eprintln!(
-                "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
-                looked_at.display()
-            );
-            return;
-        }
+    let Some(data) = real_data_or_skip() else {
+        return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let models = dir.path().join("models");
@@ -67,15 +74,8 @@ fn the_real_clickstream_trains_above_the_floors() {
 
 #[test]
 fn no_real_session_is_told_it_will_convert_in_the_low_tier() {
-    let data = match real_data() {
-        Ok(data) => data,
-        Err(looked_at) => {
-            eprintln!(
-                "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
-                looked_at.display()
-            );
-            return;
-        }
+    let Some(data) = real_data_or_skip() else {
+        return;
     };
     let app = crate::helpers::spawn_app();
     let body = std::fs::read_to_string(&data).expect("read the data");
@@ -100,15 +100,8 @@ fn no_real_session_is_told_it_will_convert_in_the_low_tier() {
 
 #[test]
 fn the_documented_split_gives_back_the_training_file_and_its_checksum() {
-    let data = match real_data() {
-        Ok(data) => data,
-        Err(looked_at) => {
-            eprintln!(
-                "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
-                looked_at.display()
-            );
-            return;
-        }
+    let Some(data) = real_data_or_skip() else {
+        return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let out = std::process::Command::new("sh")

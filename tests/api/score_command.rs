@@ -98,19 +98,9 @@ fn score_gives_what_the_batch_routes_give() {
 
 #[test]
 fn score_gives_what_the_batch_routes_give_on_the_real_file() {
-    let path = std::env::var_os("CLICKSTREAM_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/data/e-shop-clothing-2008-apr-jul.csv")
-        });
-    if !path.exists() {
-        eprintln!(
-            "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
-            path.display()
-        );
+    let Some(path) = crate::real_data::real_data_or_skip() else {
         return;
-    }
+    };
     assert_same(&spawn_app(), &path);
 }
 
