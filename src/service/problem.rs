@@ -220,9 +220,30 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").into(),
             status: status.as_u16(),
             code: code.as_str().into(),
-            detail,
-            errors,
+            detail: shortened(detail),
+            errors: errors
+                .into_iter()
+                .map(|e| FieldIssue {
+                    path: shortened(e.path),
+                    message: shortened(e.message),
+                })
+                .collect(),
         }
+    }
+}
+
+/// The longest text a problem echoes in one place, in characters.
+const MAX_ECHO_CHARS: usize = 300;
+
+/// Text cut to [`MAX_ECHO_CHARS`]: messages quote what the client sent, and a 10 MB
+/// session id must not come back as 10 MB.
+fn shortened(text: String) -> String {
+    match text.char_indices().nth(MAX_ECHO_CHARS) {
+        Some((cut, _)) => {
+            let rest = text[cut..].chars().count();
+            format!("{}... ({rest} more characters)", &text[..cut])
+        }
+        None => text,
     }
 }
 

@@ -310,3 +310,23 @@ fn a_problem_document_lists_at_most_1000_problems_with_the_total() {
         r.body["detail"]
     );
 }
+
+#[test]
+fn echoed_values_are_cut_short() {
+    let app = spawn_app();
+    let long = "x".repeat(200_000);
+    let r = app.post_json("/convert", &session(&long, vec![click(1, "A13", 28.0)]));
+    assert_eq!(r.status, 422);
+    let size = r.body.to_string().len();
+    assert!(
+        size < 2_000,
+        "a {size}-byte problem for a 200,000-character id"
+    );
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("more characters")),
+        "{}",
+        r.body
+    );
+}
