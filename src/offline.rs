@@ -300,8 +300,8 @@ impl std::fmt::Display for ScoreSummary {
     }
 }
 
-/// Whether `path` is where the answers would go: a file named as the data would be read
-/// and overwritten at once.
+/// Whether two paths name one file: answers written over the data would destroy it while
+/// it is read.
 pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,

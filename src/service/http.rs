@@ -13,7 +13,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use std::future::{ready, Ready};
 use std::sync::Arc;
 use std::time::Instant;
@@ -93,14 +93,7 @@ pub async fn read_body(
     let mut body = web::BytesMut::new();
     loop {
         let held = only.as_ref().map_or(body.len(), Bytes::len);
-        // A chunk that is there already needs no timer (the usual small body); `next` is
-        // cancel-safe, so a pending poll dropped here loses nothing.
-        let ready = payload.next().now_or_never();
-        let next = match ready {
-            Some(next) => Ok(next),
-            None => tokio::time::timeout_at(due(held), payload.next()).await,
-        };
-        let next = match next {
+        let next = match tokio::time::timeout_at(due(held), payload.next()).await {
             Ok(next) => next,
             Err(_) => {
                 return Err(ApiError::BodyTimeout {

@@ -391,20 +391,15 @@ async fn sessions_of(
     let max_clicks = settings.max_clicks_per_session;
     web::block(
         move || -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
-            let items = if is_csv {
-                csv_sessions(&body, max_clicks)?
-            } else {
-                json_sessions(&body, max_clicks)?
+            let limits = Limits {
+                sessions: max_sessions,
+                clicks: max_clicks,
             };
-            if items.len() > max_sessions {
-                return Err(ApiError::invalid(
-                    "sessions",
-                    format!(
-                        "{} sessions is more than the limit of {max_sessions} per batch",
-                        items.len()
-                    ),
-                ));
-            }
+            let items = if is_csv {
+                csv_sessions(&body, limits)?
+            } else {
+                json_sessions(&body, limits)?
+            };
             if on_error == OnError::Fail && items.iter().any(Result::is_err) {
                 let mut total = 0;
                 let mut listed = Vec::new();
@@ -415,6 +410,17 @@ async fn sessions_of(
                 }
                 return Err(ApiError::invalid_all(listed, total));
             }
+            // Under `skip` each left-out session's problems are listed in the answer:
+            // a few of each, the rest counted.
+            let items = items
+                .into_iter()
+                .map(|item| {
+                    item.map_err(|refused| SessionErrors {
+                        errors: capped(refused.errors),
+                        ..refused
+                    })
+                })
+                .collect();
             Ok(items)
         },
     )
@@ -422,29 +428,56 @@ async fn sessions_of(
     .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
+/// The batch limits: sessions per batch, clicks per session.
+#[derive(Clone, Copy)]
+struct Limits {
+    sessions: usize,
+    clicks: usize,
+}
+
+impl Limits {
+    /// Refuses a batch of `n` sessions past the limit, before any is parsed.
+    fn check_sessions(self, n: usize) -> Result<(), ApiError> {
+        if n > self.sessions {
+            return Err(ApiError::invalid(
+                "sessions",
+                format!(
+                    "{n} sessions is more than the limit of {} per batch",
+                    self.sessions
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn json_sessions(
     body: &[u8],
-    max_clicks: usize,
+    limits: Limits,
 ) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
     let parse = |i: usize, s: &SessionInput| {
-        s.parse(&format!("sessions[{i}]."), max_clicks)
+        s.parse(&format!("sessions[{i}]."), limits.clicks)
             .map_err(|errors| SessionErrors {
                 index: i,
                 session_id: Some(s.session_id.to_string()),
-                errors: capped(errors),
+                errors,
             })
     };
     match from_json::<BatchInput>(body) {
-        Ok(input) => Ok(input
-            .sessions
-            .par_iter()
-            .enumerate()
-            .map(|(i, s)| parse(i, s))
-            .collect()),
+        Ok(input) => {
+            limits.check_sessions(input.sessions.len())?;
+            Ok(input
+                .sessions
+                .par_iter()
+                .enumerate()
+                .map(|(i, s)| parse(i, s))
+                .collect())
+        }
         // A session of the wrong shape sinks the typed parse of the whole body; to skip it
         // alone, or to list every session's problems, each session is parsed on its own.
         Err(ApiError::Invalid(_)) => {
             let raw: RawBatch = from_json(body)?;
+            limits.check_sessions(raw.sessions.len())?;
             Ok(raw
                 .sessions
                 .par_iter()
@@ -504,7 +537,7 @@ fn capped(mut errors: Vec<FieldIssue>) -> Vec<FieldIssue> {
 /// refuses the batch.
 fn csv_sessions(
     body: &[u8],
-    max_clicks: usize,
+    limits: Limits,
 ) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
     struct Gathered {
         index: usize,
@@ -574,6 +607,8 @@ fn csv_sessions(
     if orphan_total > 0 {
         return Err(ApiError::invalid_all(orphans, orphan_total));
     }
+    limits.check_sessions(order.len())?;
+    let max_clicks = limits.clicks;
     let mut items = Vec::with_capacity(order.len());
     for id in order {
         let Some(g) = by_id.remove(&id) else {
@@ -582,7 +617,7 @@ fn csv_sessions(
         let refuse = |errors: Vec<FieldIssue>| SessionErrors {
             index: g.index,
             session_id: Some(g.raw_id.clone()),
-            errors: capped(errors),
+            errors,
         };
         if !g.issues.is_empty() {
             items.push(Err(refuse(g.issues)));
