@@ -20,7 +20,7 @@ if [ -z "$bin" ]; then
   bin=./target/production/clickstream
 fi
 work=$(mktemp -d)
-port=$(( 20000 + RANDOM % 20000 ))
+port=$(deploy/free-ports)
 server_pin=() client_pin=()
 if [ "${ISOLATE:-0}" = 1 ]; then
   server_pin=(taskset -c 0) client_pin=(taskset -c 1) threads=1

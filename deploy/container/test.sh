@@ -67,7 +67,7 @@ size=$("${P[@]}" image inspect -f '{{.Size}}' "$image")
 base_size=$("${P[@]}" image inspect -f '{{.Size}}' "$base")
 
 step "run --read-only as its own user; wait for /readyz"
-port=$(( 20000 + RANDOM % 20000 ))
+port=$(deploy/free-ports 2)
 # Without systemd podman cannot arm the health check's timer and says so on stderr; the
 # check itself runs on demand below.
 "${P[@]}" run -d --name "$name" --read-only --network host "${LIMITS[@]}" \

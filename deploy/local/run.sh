@@ -18,7 +18,8 @@ fleet_start() {
     mkdir -p "$FLEET_DIR/models/$m"
     cp -r "$fleet_root/models/$m/1" "$FLEET_DIR/models/$m/1"
   done
-  local base=$(( 20000 + RANDOM % 20000 ))
+  local base
+  base=$("$fleet_root/deploy/free-ports" $((n + 1)))
   REPLICA_PORTS=() REPLICA_PIDS=()
   for i in $(seq 0 $((n - 1))); do
     REPLICA_PORTS[i]=$((base + i))
