@@ -101,6 +101,7 @@ fn benches(c: &mut Criterion) {
     let state = web::Data::new(clickstream::service::http::AppState {
         registry,
         api_keys: Vec::new(),
+        admission: clickstream::service::admission::Admission::new(&settings),
         settings: std::sync::Arc::new(settings),
     });
     let app = runtime.block_on(test::init_service(

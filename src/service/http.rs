@@ -2,6 +2,7 @@
 //! media types, the credential extractors (one authorisation path for API keys and the
 //! admin token), and the middleware that logs and counts each request.
 
+use super::admission::{Admission, Permit, Pool};
 use super::observe;
 use super::problem::{ApiError, Credential};
 use super::registry::Registry;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub settings: Arc<Settings>,
     pub api_keys: Vec<String>,
+    pub admission: Admission,
 }
 
 /// Media types a route reads.
@@ -51,13 +53,17 @@ impl Accepts {
 /// Reads the body up to the configured limit, after checking its media type, and within
 /// its time: complete within `BODY_TIMEOUT_SECS`, or still arriving at
 /// `MIN_BODY_BYTES_PER_SEC` on average past it. A client sending a byte now and then can
-/// otherwise hold a connection, and a descriptor, for as long as it likes.
+/// otherwise hold a connection, and a descriptor, for as long as it likes. The body is
+/// admitted to its pool first ([`Admission`]); the permit it gets back is to be held until
+/// the answer is made.
 pub async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
-    settings: &Settings,
+    state: &AppState,
     accepts: Accepts,
-) -> Result<Bytes, ApiError> {
+    pool: Pool,
+) -> Result<(Bytes, Permit), ApiError> {
+    let settings = &state.settings;
     let limit = settings.max_body_bytes;
     if !accepts.allows(&media_type(req)) {
         let content_type = req
@@ -71,14 +77,12 @@ pub async fn read_body(
             supported: accepts.text(),
         });
     }
-    if let Some(length) = req
+    let length = req
         .headers()
         .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-    {
-        if length > limit {
-            return Err(ApiError::TooLarge { limit });
-        }
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if length.is_some_and(|length| length > limit) {
+        return Err(ApiError::TooLarge { limit });
     }
     let start = tokio::time::Instant::now();
     let grace = std::time::Duration::from_secs(settings.body_timeout_secs);
@@ -88,6 +92,31 @@ pub async fn read_body(
     let due = |received: usize| {
         start + grace + std::time::Duration::from_secs_f64(received as f64 / rate)
     };
+    let too_slow = |received: usize| ApiError::BodyTimeout {
+        received,
+        seconds: start.elapsed().as_secs_f64(),
+        grace_secs: settings.body_timeout_secs,
+        min_rate: settings.min_body_bytes_per_sec,
+    };
+    let mut permit = match state.admission.admit(pool, length.unwrap_or(0)).await {
+        Ok(permit) => permit,
+        Err(refused) => {
+            // Read and drop the body before answering: closing a connection with unread
+            // data resets it, and the client would see no answer at all.
+            let mut received = 0;
+            loop {
+                match tokio::time::timeout_at(due(received), payload.next()).await {
+                    Err(_) => return Err(too_slow(received)),
+                    Ok(Some(Ok(chunk))) if received + chunk.len() <= limit => {
+                        received += chunk.len()
+                    }
+                    Ok(Some(Ok(_))) => return Err(ApiError::TooLarge { limit }),
+                    Ok(Some(Err(e))) => return Err(ApiError::Malformed(e.to_string())),
+                    Ok(None) => return Err(refused),
+                }
+            }
+        }
+    };
     // A small body usually arrives in one chunk: keep that one as it is, without a copy.
     let mut only: Option<Bytes> = None;
     let mut body = web::BytesMut::new();
@@ -95,14 +124,7 @@ pub async fn read_body(
         let held = only.as_ref().map_or(body.len(), Bytes::len);
         let next = match tokio::time::timeout_at(due(held), payload.next()).await {
             Ok(next) => next,
-            Err(_) => {
-                return Err(ApiError::BodyTimeout {
-                    received: held,
-                    seconds: start.elapsed().as_secs_f64(),
-                    grace_secs: settings.body_timeout_secs,
-                    min_rate: settings.min_body_bytes_per_sec,
-                })
-            }
+            Err(_) => return Err(too_slow(held)),
         };
         let Some(chunk) = next else {
             break;
@@ -111,6 +133,8 @@ pub async fn read_body(
         if held + chunk.len() > limit {
             return Err(ApiError::TooLarge { limit });
         }
+        // Without a length the body's share grows as it comes.
+        state.admission.grow(&mut permit, held + chunk.len())?;
         match only.take() {
             None if body.is_empty() => only = Some(chunk),
             Some(first) => {
@@ -120,7 +144,7 @@ pub async fn read_body(
             None => body.extend_from_slice(&chunk),
         }
     }
-    Ok(only.unwrap_or_else(|| body.freeze()))
+    Ok((only.unwrap_or_else(|| body.freeze()), permit))
 }
 
 /// The request's media type without parameters, lower case.

@@ -6,6 +6,7 @@
 //! (plumbing: bodies, media types, credentials, request logs) -> `scorer` (one per model)
 //! -> `routes` (handlers and the route table) -> this module (the server).
 
+pub mod admission;
 pub mod http;
 pub mod observe;
 pub mod probe;
@@ -18,6 +19,7 @@ pub mod wire;
 
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use admission::Admission;
 use http::AppState;
 use problem::ApiError;
 use registry::{Registry, Trigger};
@@ -202,6 +204,7 @@ pub struct Application {
 impl Application {
     pub fn build(settings: Settings) -> std::io::Result<Application> {
         observe::handle();
+        admission::tune_allocator();
         let registry = Arc::new(Registry::new(&settings));
         registry.reload(Trigger::Start);
         let listener = TcpListener::bind((settings.host.as_str(), settings.port)).map_err(|e| {
@@ -220,9 +223,14 @@ impl Application {
             .poll_interval_secs
             .filter(|s| *s > 0)
             .map(std::time::Duration::from_secs);
+        let worker_count = workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let connections = settings.connections_per_worker(worker_count);
         let state = web::Data::new(AppState {
             registry: registry.clone(),
             api_keys: settings.api_keys(),
+            admission: Admission::new(&settings),
             settings: Arc::new(settings),
         });
         // Every documented path answers 405 with `Allow` to a method it does not serve.
@@ -247,7 +255,7 @@ impl Application {
                 (path.clone(), methods.join(", "))
             })
             .collect();
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let allowed = allowed.clone();
             let query_errors = web::QueryConfig::default().error_handler(|e, req| {
                 wire::query_problem(req.query_string(), &e.to_string()).into()
@@ -279,10 +287,11 @@ impl Application {
                 }))
                 .wrap(middleware::from_fn(http::observe_request))
         })
+        // Past this many open connections a worker stops accepting and the rest wait in
+        // the backlog: better than every new connection failing once descriptors run out.
+        .max_connections(connections)
+        .workers(worker_count)
         .listen(listener)?;
-        if let Some(workers) = workers {
-            server = server.workers(workers);
-        }
         Ok(Application {
             port,
             server: server.shutdown_timeout(30).run(),

@@ -161,6 +161,16 @@ pub fn stale_versions(model: ModelName, stale: bool) {
     });
 }
 
+/// Request bodies admitted and not yet answered, in bytes, per pool.
+pub fn body_bytes_in_flight(pool: &'static str, delta: f64) {
+    metrics::gauge!("body_bytes_in_flight", "pool" => pool).increment(delta);
+}
+
+/// A request refused because its pool had no room (503).
+pub fn shed(pool: &'static str) {
+    metrics::counter!("requests_shed_total", "pool" => pool).increment(1);
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

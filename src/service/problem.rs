@@ -34,10 +34,11 @@ pub enum ErrorCode {
     NotAcceptable,
     Internal,
     NotReady,
+    Overloaded,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::MalformedBody,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingApiKey,
@@ -55,6 +56,7 @@ impl ErrorCode {
         ErrorCode::NotAcceptable,
         ErrorCode::Internal,
         ErrorCode::NotReady,
+        ErrorCode::Overloaded,
     ];
 
     /// The stable name clients match on.
@@ -77,6 +79,7 @@ impl ErrorCode {
             ErrorCode::NotAcceptable => "not_acceptable",
             ErrorCode::Internal => "internal",
             ErrorCode::NotReady => "not_ready",
+            ErrorCode::Overloaded => "overloaded",
         }
     }
 
@@ -98,7 +101,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotReady | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -128,6 +131,7 @@ impl ErrorCode {
             ErrorCode::NotAcceptable => "The `Accept` header allows none of the media types the route answers in (quality values count: `q=0` refuses a type); the detail lists those offered. Batch routes answer `application/json` or `text/csv`, the other scoring routes `application/json`.",
             ErrorCode::Internal => "A model misbehaved on this input (a non-finite output, say) or a worker failed; logged with its cause.",
             ErrorCode::NotReady => "A model needed to answer has no valid version loaded; the detail says why.",
+            ErrorCode::Overloaded => "The service holds as much request work as it may (`MAX_BODY_BYTES_IN_FLIGHT`, one pool for batch routes and one for single sessions; a batch first waits up to `BATCH_QUEUE_SECS`): nothing was read or scored. Retry after the seconds in `Retry-After`.",
         }
     }
 
@@ -167,6 +171,9 @@ impl ErrorCode {
                 "internal error: convert version 1 produced a non-finite probability"
             }
             ErrorCode::NotReady => "not ready: convert: no version found",
+            ErrorCode::Overloaded => {
+                "the service is busy: 33554432 bytes of batches are in flight, and this one (12054642 bytes) found no room within the queue time; retry after 1 s"
+            }
         }
     }
 
@@ -298,6 +305,13 @@ pub enum ApiError {
     WrongCredential(Credential),
     NotReady(Vec<String>),
     Internal(String),
+    /// The request's pool is full: `budget` bytes of `what` are in flight.
+    Overloaded {
+        what: &'static str,
+        bytes: usize,
+        budget: usize,
+        retry_after_secs: u64,
+    },
 }
 
 impl fmt::Display for ApiError {
@@ -326,6 +340,7 @@ impl ApiError {
             ApiError::WrongCredential(Credential::AdminToken) => ErrorCode::InvalidAdminToken,
             ApiError::NotReady(_) => ErrorCode::NotReady,
             ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::Overloaded { .. } => ErrorCode::Overloaded,
         }
     }
 
@@ -376,6 +391,15 @@ impl ApiError {
             }
             ApiError::NotReady(reasons) => format!("not ready: {}", reasons.join("; ")),
             ApiError::Internal(what) => format!("internal error: {what}"),
+            ApiError::Overloaded {
+                what,
+                bytes,
+                budget,
+                retry_after_secs,
+            } => format!(
+                "the service is busy: {budget} bytes of {what} are in flight, and this one ({bytes} bytes) found no room{}; retry after {retry_after_secs} s",
+                if *what == "batches" { " within the queue time" } else { "" }
+            ),
         }
     }
 
@@ -446,6 +470,14 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(methods) => {
                 response.insert_header((header::ALLOW, methods.as_str()));
             }
+            ApiError::Overloaded {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+                // The body was not read: ending the connection spares reading it only to
+                // throw it away.
+                response.force_close();
+            }
             // The rest of a slow body is not worth waiting for: end the connection.
             ApiError::BodyTimeout { .. } => {
                 response.force_close();
@@ -488,6 +520,7 @@ pub const SCORING: &[ErrorCode] = &[
     ErrorCode::InvalidRequest,
     ErrorCode::Internal,
     ErrorCode::NotReady,
+    ErrorCode::Overloaded,
 ];
 /// Errors of `GET /models/{name}`.
 pub const MODEL: &[ErrorCode] = &[ErrorCode::ModelNotFound];

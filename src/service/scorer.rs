@@ -3,6 +3,7 @@
 //! metrics. The single-session and batch flows below are the same for every scorer, so
 //! `/convert` and `/convert/batch` cannot drift apart.
 
+use super::admission::{Permit, Pool};
 use super::http::{self, Accepts, AppState, Format};
 use super::observe;
 use super::problem::{self, ApiError, FieldIssue};
@@ -190,7 +191,8 @@ pub async fn single<S: Scorer>(
 ) -> Result<HttpResponse, ApiError> {
     http::negotiate(req, &[Format::Json])?;
     let settings = &state.settings;
-    let body = http::read_body(req, payload, settings, Accepts::Json).await?;
+    let (body, _permit) =
+        http::read_body(req, payload, state, Accepts::Json, Pool::Sessions).await?;
     let input: SessionInput = from_json(&body)?;
     let session = input
         .parse("", settings.max_clicks_per_session)
@@ -215,7 +217,9 @@ pub async fn batch<S: Scorer>(
     if csv && query.explain {
         return Err(no_csv_explanation());
     }
-    let items = sessions_of(req, payload, &state, on_error).await?;
+    // The body's share of the batch pool is held until the answer is encoded: parsed
+    // sessions and answers are what make a batch's memory.
+    let (items, _permit) = sessions_of(req, payload, &state, on_error).await?;
     let encoded = web::block(move || -> Result<Encoded, ApiError> {
         let snapshot = state.registry.snapshot();
         let answers: Vec<Result<S::Output, SessionErrors>> = items
@@ -383,9 +387,10 @@ async fn sessions_of(
     payload: web::Payload,
     state: &AppState,
     on_error: OnError,
-) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
+) -> Result<(Vec<Result<Session, SessionErrors>>, Permit), ApiError> {
     let settings = &state.settings;
-    let body = http::read_body(req, payload, settings, Accepts::JsonOrCsv).await?;
+    let (body, permit) =
+        http::read_body(req, payload, state, Accepts::JsonOrCsv, Pool::Batches).await?;
     let is_csv = http::media_type(req) == "text/csv";
     let max_sessions = settings.max_sessions_per_batch;
     let max_clicks = settings.max_clicks_per_session;
@@ -426,6 +431,7 @@ async fn sessions_of(
     )
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map(|items| (items, permit))
 }
 
 /// The batch limits: sessions per batch, clicks per session.

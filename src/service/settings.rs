@@ -94,6 +94,19 @@ pub struct Settings {
     /// default 16384 (a 32 MiB batch may then take 34 minutes; a byte a second, 10 s).
     #[serde(default = "default_min_body_rate")]
     pub min_body_bytes_per_sec: usize,
+    /// `MAX_BODY_BYTES_IN_FLIGHT`: request bodies held at once, across all requests, in
+    /// each of two pools (batch routes; single-session routes); default 32 MiB. A batch's
+    /// working memory is about twelve times its body.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes_in_flight: usize,
+    /// `BATCH_QUEUE_SECS`: how long a batch waits for room in its pool before a 503,
+    /// default 5.
+    #[serde(default = "default_batch_queue")]
+    pub batch_queue_secs: u64,
+    /// `MAX_CONNECTIONS_PER_WORKER`: open connections each worker accepts before it stops
+    /// accepting (the rest wait in the listen backlog); default from the descriptor limit.
+    #[serde(default)]
+    pub max_connections_per_worker: Option<usize>,
 }
 
 /// envy's own message for a bad enum value does not name the variable.
@@ -139,6 +152,9 @@ fn default_body_timeout() -> u64 {
 }
 fn default_min_body_rate() -> usize {
     16 << 10
+}
+fn default_batch_queue() -> u64 {
+    5
 }
 fn default_max_loaded() -> usize {
     3
@@ -239,6 +255,21 @@ pub fn variables() -> Vec<Variable> {
             default_min_body_rate().to_string(),
             "slowest average body rate accepted past BODY_TIMEOUT_SECS",
         ),
+        var(
+            "MAX_BODY_BYTES_IN_FLIGHT",
+            default_max_body_bytes().to_string(),
+            "bodies held at once in each pool (batch routes; single-session routes); 503 with Retry-After past it",
+        ),
+        var(
+            "BATCH_QUEUE_SECS",
+            default_batch_queue().to_string(),
+            "how long a batch waits for room in its pool before a 503",
+        ),
+        var(
+            "MAX_CONNECTIONS_PER_WORKER",
+            "(descriptor limit - 64) / workers".into(),
+            "open connections each worker accepts; the rest wait in the listen backlog",
+        ),
     ]
 }
 
@@ -257,6 +288,23 @@ pub fn variables_help() -> String {
     }
     text.push_str("\nExample: PORT=9000 MODELS_DIR=/srv/models clickstream serve");
     text
+}
+
+/// The soft limit on open descriptors, where the platform tells it.
+fn open_files_limit() -> Option<usize> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit through a valid pointer to a local.
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        if got == 0 {
+            return Some(usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX));
+        }
+    }
+    None
 }
 
 /// A configured canary: a share of sessions meets another version of one model.
@@ -336,12 +384,38 @@ impl Settings {
             ("MAX_LOADED_VERSIONS", self.max_loaded_versions),
             ("MIN_BODY_BYTES_PER_SEC", self.min_body_bytes_per_sec),
             ("BODY_TIMEOUT_SECS", self.body_timeout_secs as usize),
+            ("MAX_BODY_BYTES_IN_FLIGHT", self.max_body_bytes_in_flight),
+            (
+                "MAX_CONNECTIONS_PER_WORKER",
+                self.max_connections_per_worker.unwrap_or(1),
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(name, "0".into(), "must be at least 1"));
             }
         }
+        if self.max_body_bytes_in_flight < self.max_body_bytes {
+            return Err(invalid(
+                "MAX_BODY_BYTES_IN_FLIGHT",
+                self.max_body_bytes_in_flight.to_string(),
+                &format!(
+                    "must be at least MAX_BODY_BYTES ({}), or a body of the largest size could never be admitted",
+                    self.max_body_bytes
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// Connections each worker accepts: the setting, or what the process's descriptor
+    /// limit allows (64 kept for model files, logs and the listener). Past the limit a
+    /// worker stops accepting, instead of every new connection failing with "Too many open
+    /// files".
+    pub fn connections_per_worker(&self, workers: usize) -> usize {
+        self.max_connections_per_worker.unwrap_or_else(|| {
+            let descriptors = open_files_limit().unwrap_or(1024);
+            (descriptors.saturating_sub(64) / workers.max(1)).clamp(16, 25_000)
+        })
     }
 
     pub fn pin(&self, model: ModelName) -> Option<u32> {

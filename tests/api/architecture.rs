@@ -24,7 +24,16 @@ const CRATE_LAYERS: &[&str] = &[
 
 /// The service's modules, lowest first; `service/mod.rs` sits above them all.
 const SERVICE_LAYERS: &[&str] = &[
-    "settings", "probe", "observe", "registry", "problem", "wire", "http", "scorer", "routes",
+    "settings",
+    "probe",
+    "observe",
+    "registry",
+    "problem",
+    "admission",
+    "wire",
+    "http",
+    "scorer",
+    "routes",
 ];
 
 /// Names of the HTTP stack, which only the service (and the binary that starts it) may use.

@@ -45,6 +45,7 @@ struct Answer {
     content_type: String,
     challenge: Option<String>,
     allow: Option<String>,
+    retry_after: Option<String>,
     body: Value,
 }
 
@@ -61,6 +62,7 @@ fn send(app: &TestApp, c: &Case) -> Answer {
     };
     let header = |name: &str| response.header(name).map(str::to_owned);
     let (challenge, allow) = (header("www-authenticate"), header("allow"));
+    let retry_after = header("retry-after");
     let status = response.status();
     let content_type = response.header("content-type").unwrap_or("").to_owned();
     let text = response.into_string().expect("The body is text.");
@@ -69,6 +71,7 @@ fn send(app: &TestApp, c: &Case) -> Answer {
         content_type,
         challenge,
         allow,
+        retry_after,
         body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
     }
 }
@@ -148,11 +151,24 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
         ),
         case("POST", "/admin/reload", "", "admin_disabled"),
     ];
+    // A server whose batch pool one held body fills: the next batch is refused.
+    let busy = spawn_app_with(&[
+        ("MAX_BODY_BYTES", "4096"),
+        ("MAX_BODY_BYTES_IN_FLIGHT", "4096"),
+        ("BATCH_QUEUE_SECS", "1"),
+        ("BODY_TIMEOUT_SECS", "30"),
+    ]);
+    let _held = hold_body(&busy, "/score/batch", 4000);
+    let busy_cases = vec![case("POST", "/convert/batch", &good_batch, "overloaded")];
     let doc = serde_json::to_value(clickstream::service::openapi()).expect("the document is JSON");
     let table = doc["info"]["description"].as_str().unwrap_or("").to_owned();
     let mut met = std::collections::BTreeSet::new();
     let mut wrong = Vec::new();
-    for (app, cases) in [(&keyed, keyed_cases), (&empty, empty_cases)] {
+    for (app, cases) in [
+        (&keyed, keyed_cases),
+        (&empty, empty_cases),
+        (&busy, busy_cases),
+    ] {
         for c in cases {
             let a = send(app, &c);
             let label = format!("{} {} ({})", c.method, c.path, c.code);
@@ -190,6 +206,9 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
                 }
                 "method_not_allowed" if a.allow.is_none() => {
                     wrong.push(format!("{label}: no Allow header"));
+                }
+                "overloaded" if a.retry_after.is_none() => {
+                    wrong.push(format!("{label}: no Retry-After header"));
                 }
                 _ => {}
             }
@@ -250,6 +269,23 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
             "no case meets {code}"
         );
     }
+}
+
+/// Sends the headers of a POST declaring `length` bytes of CSV, then nothing, and keeps
+/// the connection open: the body holds its share of its pool until the stream is dropped.
+fn hold_body(app: &TestApp, path: &str, length: usize) -> std::net::TcpStream {
+    use std::io::Write;
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: {length}\r\n\r\n"
+    )
+    .expect("headers");
+    stream.flush().expect("flush");
+    // The server admits the body when the request reaches its handler.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stream
 }
 
 /// Sends the headers of a POST with a declared body, then nothing: the status and the

@@ -21,6 +21,7 @@ mod faults;
 mod health;
 mod input_errors;
 mod observability;
+mod overload;
 mod process;
 mod real_data;
 mod reload;
