@@ -238,23 +238,33 @@ pub fn negotiate(req: &HttpRequest, offers: &[Format]) -> Result<Format, ApiErro
         })
 }
 
-/// Compares secrets in constant time, so response timing does not leak how much of a
-/// guess was right.
-fn secret_eq(a: &str, b: &str) -> bool {
+/// Whether a presented secret equals an accepted one, in time that depends on neither
+/// their contents nor their lengths: both are hashed first (SHA-256 reads every byte of
+/// each), and the digests, always 32 bytes, are compared in constant time. Comparing the
+/// lengths first, as before, told a caller how long a key was.
+fn secret_eq(accepted: &str, presented: &str) -> subtle::Choice {
+    use sha2::{Digest, Sha256};
     use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    Sha256::digest(accepted.as_bytes()).ct_eq(&Sha256::digest(presented.as_bytes()))
 }
 
-/// The one authorisation check: `presented` must equal one of `accepted`.
+/// The one authorisation check: `presented` must equal one of `accepted`. Every accepted
+/// secret is compared, so the time does not tell which one matched either.
 fn authorize(
     credential: Credential,
     accepted: &[&str],
     presented: Option<&str>,
 ) -> Result<(), ApiError> {
-    match presented {
-        Some(p) if accepted.iter().any(|a| secret_eq(a, p)) => Ok(()),
-        Some(_) => Err(ApiError::WrongCredential(credential)),
-        None => Err(ApiError::MissingCredential(credential)),
+    let Some(presented) = presented else {
+        return Err(ApiError::MissingCredential(credential));
+    };
+    let matched = accepted.iter().fold(subtle::Choice::from(0), |any, a| {
+        any | secret_eq(a, presented)
+    });
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(ApiError::WrongCredential(credential))
     }
 }
 
@@ -422,6 +432,23 @@ mod tests {
             .insert_header((header::ACCEPT, accept))
             .to_http_request();
         negotiate(&req, &[Format::Json, Format::Csv]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_secret_matches_only_itself_whatever_the_lengths() {
+        let ok = |accepted: &[&str], presented: &str| {
+            authorize(Credential::ApiKey, accepted, Some(presented)).is_ok()
+        };
+        assert!(ok(&["k1", "k2"], "k2"));
+        assert!(ok(&["k1", "k2"], "k1"));
+        for wrong in ["", "k", "k12", "K1", "k1 ", "k3"] {
+            assert!(!ok(&["k1", "k2"], wrong), "{wrong:?} was accepted");
+        }
+        assert!(!ok(&[], "k1"));
+        assert!(matches!(
+            authorize(Credential::ApiKey, &["k1"], None),
+            Err(ApiError::MissingCredential(_))
+        ));
     }
 
     #[test]

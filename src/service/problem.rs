@@ -522,10 +522,21 @@ pub const SCORING: &[ErrorCode] = &[
     ErrorCode::NotReady,
     ErrorCode::Overloaded,
 ];
+/// Errors of `GET /models`: with `API_KEYS` set it needs a key, as scoring does.
+pub const MODELS: &[ErrorCode] = &[ErrorCode::MissingApiKey, ErrorCode::InvalidApiKey];
 /// Errors of `GET /models/{name}`.
-pub const MODEL: &[ErrorCode] = &[ErrorCode::ModelNotFound];
+pub const MODEL: &[ErrorCode] = &[
+    ErrorCode::MissingApiKey,
+    ErrorCode::InvalidApiKey,
+    ErrorCode::ModelNotFound,
+];
 /// Errors of `GET /models/{name}/{version}`.
-pub const MODEL_VERSION: &[ErrorCode] = &[ErrorCode::ModelNotFound, ErrorCode::VersionNotLoaded];
+pub const MODEL_VERSION: &[ErrorCode] = &[
+    ErrorCode::MissingApiKey,
+    ErrorCode::InvalidApiKey,
+    ErrorCode::ModelNotFound,
+    ErrorCode::VersionNotLoaded,
+];
 /// Errors of `GET /readyz`.
 pub const READINESS: &[ErrorCode] = &[ErrorCode::NotReady];
 /// Errors of `POST /admin/reload`.
@@ -603,6 +614,13 @@ impl utoipa::IntoResponses for ScoringErrors {
     }
 }
 
+pub struct ModelsErrors;
+impl utoipa::IntoResponses for ModelsErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        responses(MODELS)
+    }
+}
+
 pub struct ModelErrors;
 impl utoipa::IntoResponses for ModelErrors {
     fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
@@ -642,9 +660,17 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len(), "a code name is repeated");
         for code in ErrorCode::ALL {
-            let documented = [SCORING, MODEL, MODEL_VERSION, READINESS, ADMIN, ANY_ROUTE]
-                .iter()
-                .any(|set| set.contains(&code));
+            let documented = [
+                SCORING,
+                MODELS,
+                MODEL,
+                MODEL_VERSION,
+                READINESS,
+                ADMIN,
+                ANY_ROUTE,
+            ]
+            .iter()
+            .any(|set| set.contains(&code));
             assert!(documented, "{code:?} is in no documented set");
         }
     }

@@ -332,6 +332,11 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The models folder, absolute.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// An empty registry: nothing loads until the first [`Registry::reload`].
     pub fn new(settings: &Settings) -> Registry {
         // Absolute, so that messages name the folder whatever the working directory.

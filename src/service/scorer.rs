@@ -396,15 +396,7 @@ async fn sessions_of(
     let max_clicks = settings.max_clicks_per_session;
     web::block(
         move || -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
-            let limits = Limits {
-                sessions: max_sessions,
-                clicks: max_clicks,
-            };
-            let items = if is_csv {
-                csv_sessions(&body, limits)?
-            } else {
-                json_sessions(&body, limits)?
-            };
+            let items = batch_sessions(&body, is_csv, max_sessions, max_clicks)?;
             if on_error == OnError::Fail && items.iter().any(Result::is_err) {
                 let mut total = 0;
                 let mut listed = Vec::new();
@@ -454,6 +446,25 @@ impl Limits {
             ));
         }
         Ok(())
+    }
+}
+
+/// A batch body's sessions, as the batch routes read them (CSV or JSON), within the given
+/// limits: the entry point of the property tests and fuzz targets.
+pub fn batch_sessions(
+    body: &[u8],
+    is_csv: bool,
+    max_sessions: usize,
+    max_clicks: usize,
+) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
+    let limits = Limits {
+        sessions: max_sessions,
+        clicks: max_clicks,
+    };
+    if is_csv {
+        csv_sessions(body, limits)
+    } else {
+        json_sessions(body, limits)
     }
 }
 

@@ -130,9 +130,11 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
         case("POST", "/convert/batch", &good_batch, "not_acceptable")
             .with(key.0, key.1)
             .with("Accept", "text/html"),
-        case("GET", "/models/churn", "", "model_not_found"),
-        case("GET", "/models/churn/1", "", "model_not_found"),
-        case("GET", "/models/convert/9", "", "version_not_loaded"),
+        case("GET", "/models", "", "missing_api_key"),
+        case("GET", "/models/convert", "", "invalid_api_key").with("X-Api-Key", "nope"),
+        case("GET", "/models/churn", "", "model_not_found").with(key.0, key.1),
+        case("GET", "/models/churn/1", "", "model_not_found").with(key.0, key.1),
+        case("GET", "/models/convert/9", "", "version_not_loaded").with(key.0, key.1),
         case("POST", "/admin/reload", "", "missing_admin_token"),
         case("POST", "/admin/reload", "", "invalid_admin_token")
             .with("Authorization", "Bearer nope"),

@@ -23,6 +23,7 @@ mod input_errors;
 mod observability;
 mod overload;
 mod process;
+mod properties;
 mod real_data;
 mod reload;
 mod score_command;

@@ -23,18 +23,26 @@ pub async fn livez() -> HttpResponse {
 }
 
 /// Ready while every model has a valid version loaded. `HEAD` answers the same status and
-/// headers without a body.
+/// headers without a body. Open to all, as probes carry no key: with `API_KEYS` set the
+/// reasons name the models folder as `MODELS_DIR`, not where it is on disk.
 #[utoipa::path(
     tag = "health",
     responses((status = 200, description = "Every model can answer", body = Health), ReadinessErrors)
 )]
 #[route("/readyz", method = "GET", method = "HEAD")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .registry
-        .snapshot()
-        .readiness()
-        .map_err(ApiError::NotReady)?;
+    state.registry.snapshot().readiness().map_err(|reasons| {
+        if state.api_keys.is_empty() {
+            return ApiError::NotReady(reasons);
+        }
+        let folder = state.registry.dir().display().to_string();
+        ApiError::NotReady(
+            reasons
+                .into_iter()
+                .map(|r| r.replace(&folder, "MODELS_DIR"))
+                .collect(),
+        )
+    })?;
     Ok(HttpResponse::Ok().json(Health {
         status: "ready".into(),
     }))

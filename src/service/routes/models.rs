@@ -2,8 +2,8 @@
 //! canary) and the refused versions; each version's full manifest on its own route.
 
 use crate::ml::model_file::{Manifest, ModelName};
-use crate::service::http::AppState;
-use crate::service::problem::{ApiError, ModelErrors, ModelVersionErrors};
+use crate::service::http::{ApiKey, AppState};
+use crate::service::problem::{ApiError, ModelErrors, ModelVersionErrors, ModelsErrors};
 use crate::service::registry::{SelectError, SlotInfo};
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
@@ -115,9 +115,13 @@ pub struct VersionDetail {
 }
 
 /// Every model: its loaded versions and their roles, and its refused versions.
-#[utoipa::path(tag = "models", responses((status = 200, description = "Every model, in short; each version's manifest is at `/models/{name}/{version}`", body = Vec<ModelInfo>)))]
+#[utoipa::path(
+    tag = "models",
+    security((), ("api_key" = [])),
+    responses((status = 200, description = "Every model, in short; each version's manifest is at `/models/{name}/{version}`", body = Vec<ModelInfo>), ModelsErrors)
+)]
 #[get("/models")]
-pub async fn models(state: web::Data<AppState>) -> HttpResponse {
+pub async fn models(_key: ApiKey, state: web::Data<AppState>) -> HttpResponse {
     let snapshot = state.registry.snapshot();
     let all: Vec<ModelInfo> = ModelName::ALL
         .iter()
@@ -130,10 +134,12 @@ pub async fn models(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(
     tag = "models",
     params(("name" = String, Path, description = "convert, revenue or segment")),
+    security((), ("api_key" = [])),
     responses((status = 200, description = "The model, in short", body = ModelInfo), ModelErrors)
 )]
 #[get("/models/{name}")]
 pub async fn model(
+    _key: ApiKey,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -149,10 +155,12 @@ pub async fn model(
         ("name" = String, Path, description = "convert, revenue or segment"),
         ("version" = u32, Path, description = "A loaded version, as `/models/{name}` lists them"),
     ),
+    security((), ("api_key" = [])),
     responses((status = 200, description = "The version and its manifest", body = VersionDetail), ModelVersionErrors)
 )]
 #[get("/models/{name}/{version}")]
 pub async fn model_version(
+    _key: ApiKey,
     path: web::Path<(String, u32)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
