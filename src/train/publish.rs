@@ -169,17 +169,26 @@ fn manifest(
 }
 
 /// Publishes each file as the next version of its model; returns (model, version, folder).
+/// All three are written to staging folders first, so that a full disk or a read-only
+/// folder stops the train before any version is visible; then each is renamed into place.
 pub(super) fn publish(
     models_dir: &Path,
     files: [ModelFile; 3],
     steps: &Steps,
 ) -> Result<Vec<(String, u32, String)>, TrainError> {
     steps.step("publishing model files");
-    files
+    let staged = files
         .into_iter()
         .map(|ModelFile { manifest, model }| {
-            let (version, dir) = model_file::publish(models_dir, manifest, &model)?;
-            Ok((model.name().to_string(), version, dir.display().to_string()))
+            let name = model.name().to_string();
+            model_file::stage(models_dir, manifest, &model).map(|s| (name, s))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    staged
+        .into_iter()
+        .map(|(name, staged)| {
+            let (version, dir) = staged.commit()?;
+            Ok((name, version, dir.display().to_string()))
         })
         .collect()
 }

@@ -1,7 +1,12 @@
 //! Faults of the models folder: what is loaded and valid keeps serving until a valid
 //! replacement exists, the reason is reported, and the service recovers by itself.
 
-use crate::helpers::{browsing, publish_copy, spawn_app_with, start_serve_process, wait_until};
+use crate::helpers::{
+    browsing, copy_version, publish_copy, shipped_models, spawn_app_with, start_serve_process,
+    start_serve_process_with, wait_until,
+};
+use serde_json::{json, Value};
+use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -149,4 +154,136 @@ fn version_folders_are_read_only_by_their_published_name() {
     );
     let r = app.post_json("/convert?version=8", &browsing());
     assert_eq!(r.status, 404, "{}", r.body);
+}
+
+/// What breaks a version folder, as a function of the folder: each leaves it present but
+/// unusable, and the refusal reason names the problem.
+type Fault = (&'static str, fn(&Path), &'static str);
+
+fn set_manifest(dir: &Path, change: impl FnOnce(&mut Value)) {
+    let path = dir.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("manifest")).expect("JSON");
+    change(&mut manifest);
+    std::fs::write(&path, manifest.to_string()).expect("write the manifest");
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+const FAULTS: [Fault; 6] = [
+    (
+        "truncated weights (checksum updated to match)",
+        |dir| {
+            let path = dir.join("weights.json");
+            let bytes = std::fs::read(&path).expect("weights");
+            let half = &bytes[..bytes.len() / 2];
+            std::fs::write(&path, half).expect("truncate");
+            let sum = sha256(half);
+            set_manifest(dir, |m| m["weights_sha256"] = json!(sum));
+        },
+        "weights do not decode",
+    ),
+    (
+        "weights that do not match the manifest's checksum",
+        |dir| {
+            let path = dir.join("weights.json");
+            let mut bytes = std::fs::read(&path).expect("weights");
+            bytes.extend_from_slice(b"  ");
+            std::fs::write(&path, bytes).expect("append");
+        },
+        "checksum mismatch",
+    ),
+    (
+        "a malformed manifest",
+        |dir| std::fs::write(dir.join("manifest.json"), "{\"name\": \"convert\",").expect("write"),
+        "not a valid manifest",
+    ),
+    (
+        "a missing manifest",
+        |dir| std::fs::remove_file(dir.join("manifest.json")).expect("remove"),
+        "No such file",
+    ),
+    (
+        "a feature schema from the future",
+        |dir| {
+            set_manifest(dir, |m| {
+                m["feature_schema"]["version"] = json!(999);
+                if let Some(names) = m["feature_schema"]["names"].as_array_mut() {
+                    names.push(json!("feature_of_the_future"));
+                }
+            })
+        },
+        "feature schema mismatch",
+    ),
+    (
+        "a half-written version (manifest there, weights not yet)",
+        |dir| std::fs::remove_file(dir.join("weights.json")).expect("remove"),
+        "weights.json: No such file",
+    ),
+];
+
+/// Each fault in turn, on the next version of convert, with polling on: the loaded
+/// version keeps answering, `/models`, the log and the metrics say why the new one is
+/// refused, and once the files are fixed it loads by itself.
+#[test]
+fn each_broken_version_is_refused_with_its_reason_while_the_last_good_one_serves() {
+    let server = start_serve_process_with(shipped_models(), &[("POLL_INTERVAL_SECS", "1")]);
+    let app = &server.app;
+    let models = app.models.path().to_owned();
+    let mut serving = 1u64;
+    for (i, (what, fault, reason)) in FAULTS.iter().enumerate() {
+        let version = serving as u32 + 1;
+        // Broken before it becomes visible, as a bad publish or a bad copy would leave it.
+        let staging = models.join("convert").join(format!(".fault-{i}"));
+        copy_version(&models.join("convert").join("1"), &staging);
+        set_manifest(&staging, |m| m["version"] = json!(version));
+        fault(&staging);
+        std::fs::rename(&staging, models.join("convert").join(version.to_string()))
+            .expect("into place");
+        wait_until(10, &format!("{what}: version {version} refused"), || {
+            let listed = app.get("/models/convert").body;
+            let failed = listed["failed"].as_array().cloned().unwrap_or_default();
+            match failed.iter().find(|f| f["version"] == version) {
+                Some(f) if f["reason"].as_str().is_some_and(|r| r.contains(reason)) => vec![],
+                Some(f) => vec![format!("refused for another reason: {f}")],
+                None => vec![format!("not refused yet: {listed}")],
+            }
+        });
+        let r = app.post_json("/convert", &browsing());
+        assert_eq!(r.status, 200, "{what}: {}", r.body);
+        assert_eq!(r.body["model_version"], serving, "{what}");
+        assert_eq!(app.get("/readyz").status, 200, "{what}");
+        let logged = server.logged("WARN", "model version refused");
+        assert!(
+            logged.iter().any(|l| l["fields"]["version"] == version
+                && l["fields"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains(reason))),
+            "{what}: no log line: {logged:?}"
+        );
+        let metrics = app.metrics();
+        assert!(
+            metrics
+                .value("model_failed_versions", &[("model", "convert")])
+                .unwrap_or(0.0)
+                >= 1.0,
+            "{what}: {}",
+            metrics.lines("model_failed")
+        );
+
+        // Fixed in place: the next poll loads it.
+        publish_copy(&models, "convert", version);
+        app.wait_for_default_version("convert", u64::from(version), what);
+        let listed = app.get("/models/convert").body;
+        assert_eq!(listed["failed"], json!([]), "{what}: {listed}");
+        serving = u64::from(version);
+    }
+    assert_eq!(
+        app.metrics()
+            .value("model_failed_versions", &[("model", "convert")]),
+        Some(0.0)
+    );
 }

@@ -270,8 +270,14 @@ pub fn start_serve_process() -> ServeProcess {
 
 /// The `serve` binary over `models`; returns once it logs the port it serves on.
 pub fn start_serve_process_on(models: TempDir) -> ServeProcess {
+    start_serve_process_with(models, &[])
+}
+
+/// Like [`start_serve_process_on`], with these settings (environment names) as well.
+pub fn start_serve_process_with(models: TempDir, env: &[(&str, &str)]) -> ServeProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_clickstream"))
         .arg("serve")
+        .envs(env.iter().copied())
         .env("PORT", "0")
         .env("HOST", "127.0.0.1")
         .env("LOG_FORMAT", "json")

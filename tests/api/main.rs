@@ -30,4 +30,5 @@ mod score_command;
 mod scoring;
 mod slow_clients;
 mod train_evaluate;
+mod train_faults;
 mod versions;

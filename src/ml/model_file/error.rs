@@ -75,6 +75,9 @@ pub enum PublishError {
     Weights(serde_json::Error),
     #[error("encoding the manifest: {0}")]
     Manifest(serde_json::Error),
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }

@@ -16,7 +16,8 @@ pub use kind::{Loaded, Model, ModelKind};
 pub use manifest::{GoldenCase, Manifest, ScoreDistribution, Tiers, TrainingData, FORMAT_VERSION};
 pub use name::ModelName;
 pub use storage::{
-    load, load_version, publish, scan_versions, versions, MANIFEST_FILE, WEIGHTS_FILE,
+    load, load_version, publish, scan_versions, stage, versions, Staged, MANIFEST_FILE,
+    WEIGHTS_FILE,
 };
 
 #[cfg(test)]

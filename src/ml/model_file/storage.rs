@@ -85,44 +85,96 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
     File::open(path)?.sync_all()
 }
 
-/// Writes `model` as the next version of its name and returns that version. The manifest's
-/// `version`, `weights_file` and `weights_sha256` are filled in here.
-pub fn publish(
+/// A model version written to a hidden staging folder beside its model's versions, not
+/// yet visible: [`Staged::commit`] makes it the next version. Dropped uncommitted, the
+/// folder is removed.
+pub struct Staged {
+    models_dir: PathBuf,
+    name: ModelName,
+    manifest: Manifest,
+    folder: tempfile::TempDir,
+}
+
+/// An I/O error with the path it happened on.
+fn at(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError + '_ {
+    move |source| PublishError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `model`'s weights to a staging folder: where a full disk or a read-only folder
+/// shows up, before any version is visible. The manifest's `weights_file` and
+/// `weights_sha256` are filled in here, its `version` at commit.
+pub fn stage(
     models_dir: &Path,
     mut manifest: Manifest,
     model: &Model,
-) -> Result<(u32, PathBuf), PublishError> {
+) -> Result<Staged, PublishError> {
     let weights = serde_json::to_vec(model).map_err(PublishError::Weights)?;
     manifest.weights_file = WEIGHTS_FILE.to_owned();
     manifest.weights_sha256 = sha256_hex(&weights);
     let parent = models_dir.join(model.name().as_str());
-    fs::create_dir_all(&parent)?;
+    fs::create_dir_all(&parent).map_err(at(&parent))?;
     // A dot-folder is never taken for a version by readers scanning for numbered folders.
-    let staging = tempfile::Builder::new()
+    let folder = tempfile::Builder::new()
         .prefix(".staging-")
-        .tempdir_in(&parent)?;
-    write_synced(&staging.path().join(WEIGHTS_FILE), &weights)?;
-    loop {
-        let version = versions(models_dir, model.name())
-            .last()
-            .map_or(1, |v| v + 1);
-        manifest.version = version;
-        let text = serde_json::to_vec_pretty(&manifest).map_err(PublishError::Manifest)?;
-        write_synced(&staging.path().join(MANIFEST_FILE), &text)?;
-        sync_dir(staging.path())?;
-        let target = parent.join(version.to_string());
-        match fs::rename(staging.path(), &target) {
-            Ok(()) => {
-                sync_dir(&parent)?;
-                // The staging folder is now the version; do not let its guard delete it.
-                let _ = staging.keep();
-                return Ok((version, target));
+        .tempdir_in(&parent)
+        .map_err(at(&parent))?;
+    let weights_path = folder.path().join(WEIGHTS_FILE);
+    write_synced(&weights_path, &weights).map_err(at(&weights_path))?;
+    // The manifest as it will be, less its version number: written now so that a full
+    // disk fails here, rewritten (same size but a few digits) at commit.
+    let manifest_path = folder.path().join(MANIFEST_FILE);
+    let text = serde_json::to_vec_pretty(&manifest).map_err(PublishError::Manifest)?;
+    write_synced(&manifest_path, &text).map_err(at(&manifest_path))?;
+    Ok(Staged {
+        models_dir: models_dir.to_owned(),
+        name: model.name(),
+        manifest,
+        folder,
+    })
+}
+
+impl Staged {
+    /// Makes the staged folder the next version of its model by one rename, and returns
+    /// that version and its folder.
+    pub fn commit(mut self) -> Result<(u32, PathBuf), PublishError> {
+        let parent = self.models_dir.join(self.name.as_str());
+        let staging = self.folder.path().to_owned();
+        loop {
+            let version = versions(&self.models_dir, self.name)
+                .last()
+                .map_or(1, |v| v + 1);
+            self.manifest.version = version;
+            let text = serde_json::to_vec_pretty(&self.manifest).map_err(PublishError::Manifest)?;
+            let manifest_path = staging.join(MANIFEST_FILE);
+            write_synced(&manifest_path, &text).map_err(at(&manifest_path))?;
+            sync_dir(&staging).map_err(at(&staging))?;
+            let target = parent.join(version.to_string());
+            match fs::rename(&staging, &target) {
+                Ok(()) => {
+                    sync_dir(&parent).map_err(at(&parent))?;
+                    // The staging folder is now the version; do not let its guard delete it.
+                    let _ = self.folder.keep();
+                    return Ok((version, target));
+                }
+                // Another trainer took this number between the scan and the rename: next one.
+                Err(_) if target.exists() => continue,
+                Err(e) => return Err(at(&target)(e)),
             }
-            // Another trainer took this number between the scan and the rename: next one.
-            Err(_) if target.exists() => continue,
-            Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Writes `model` as the next version of its name and returns that version: [`stage`],
+/// then [`Staged::commit`].
+pub fn publish(
+    models_dir: &Path,
+    manifest: Manifest,
+    model: &Model,
+) -> Result<(u32, PathBuf), PublishError> {
+    stage(models_dir, manifest, model)?.commit()
 }
 
 /// Reads and checks one version folder of a model of kind `M`.
