@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 
 /// A tmpfs of `size` at a fresh folder, unmounted when dropped; `None` (with a message)
 /// where mounting is not allowed.
-struct Mount(PathBuf, tempfile::TempDir);
+struct Mount {
+    point: PathBuf,
+    /// Holds the mount point's parent until the tmpfs is unmounted.
+    _dir: tempfile::TempDir,
+}
 
 impl Mount {
     fn tmpfs(size: &str) -> Option<Mount> {
@@ -29,13 +33,13 @@ impl Mount {
             eprintln!("SKIPPED: cannot mount a tmpfs here (needs root); the fault is not tried");
             return None;
         }
-        Some(Mount(point, dir))
+        Some(Mount { point, _dir: dir })
     }
 
     fn read_only(&self) {
         let status = Command::new("mount")
             .args(["-o", "remount,ro"])
-            .arg(&self.0)
+            .arg(&self.point)
             .status()
             .expect("mount runs");
         assert!(status.success(), "remount read-only");
@@ -44,7 +48,7 @@ impl Mount {
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = Command::new("umount").arg(&self.point).status();
     }
 }
 
@@ -85,7 +89,7 @@ fn train_into_a_full_disk_fails_naming_the_problem_and_leaves_no_version() {
         let Some(mount) = Mount::tmpfs(size) else {
             return;
         };
-        let models = mount.0.join("models");
+        let models = mount.point.join("models");
         let out = run_on("train", &data, &models, &THIN);
         let stderr = text(&out.stderr);
         let found = versions(&models);
@@ -112,7 +116,7 @@ fn train_into_a_read_only_folder_fails_naming_it_and_writes_nothing() {
     let Some(mount) = Mount::tmpfs("4m") else {
         return;
     };
-    let models = mount.0.join("models");
+    let models = mount.point.join("models");
     std::fs::create_dir(&models).expect("models folder");
     mount.read_only();
     let work = tempfile::tempdir().expect("temp dir");
