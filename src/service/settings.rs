@@ -521,6 +521,21 @@ mod tests {
     }
 
     #[test]
+    fn the_connection_limit_is_the_setting_or_what_the_descriptors_allow() {
+        let set = Settings::from_vars(vars(&[("MAX_CONNECTIONS_PER_WORKER", "7")]))
+            .expect("valid settings");
+        assert_eq!(set.connections_per_worker(4), 7);
+        let default = Settings::from_vars(vars(&[])).expect("defaults are valid");
+        let limit = open_files_limit().expect("a descriptor limit on Linux");
+        let per_worker = default.connections_per_worker(2);
+        assert!(
+            per_worker * 2 + 64 <= limit.max(16 * 2 + 64),
+            "{per_worker} of {limit}"
+        );
+        assert!((16..=25_000).contains(&per_worker), "{per_worker}");
+    }
+
+    #[test]
     fn canary_and_keys_parse_and_secrets_stay_hidden() {
         let s = Settings::from_vars(vars(&[
             ("CANARY", "convert:3:10"),

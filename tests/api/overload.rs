@@ -86,3 +86,30 @@ fn a_budget_smaller_than_one_body_is_refused_at_start() {
         "{err}"
     );
 }
+
+#[test]
+fn a_worker_stops_accepting_past_its_connection_limit_and_resumes_when_one_closes() {
+    let app = spawn_app_with(&[("WORKERS", "1"), ("MAX_CONNECTIONS_PER_WORKER", "2")]);
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(&address).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // The third connection waits in the backlog: no answer while both are held.
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_millis(800))
+        .build();
+    let waiting = agent.get(&format!("{}/livez", app.address)).call();
+    assert!(
+        matches!(waiting, Err(ureq::Error::Transport(_))),
+        "answered past the limit: {waiting:?}"
+    );
+    drop(held);
+    wait_until(5, "an answer once a held connection closes", || match agent
+        .get(&format!("{}/livez", app.address))
+        .call()
+    {
+        Ok(r) if r.status() == 200 => Vec::new(),
+        other => vec![format!("{other:?}")],
+    });
+}

@@ -1,0 +1,14 @@
+//! Any bytes as the JSON body of a single-session route and of a batch route: a clean
+//! error or a valid parse, never a panic.
+#![no_main]
+
+use clickstream::service::scorer::batch_sessions;
+use clickstream::service::wire::{from_json, SessionInput};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(input) = from_json::<SessionInput>(data) {
+        let _ = input.parse("", 1000);
+    }
+    let _ = batch_sessions(data, false, 1000, 100);
+});
