@@ -153,15 +153,16 @@ impl Admission {
         })
     }
 
-    /// Widens `permit` to cover `bytes` as a body of unknown length grows; refused at once
-    /// when its pool has no room left.
+    /// Widens `permit` to cover `bytes` as a body grows past its first share; refused at
+    /// once when its pool has no room left.
     pub fn grow(&self, permit: &mut Permit, bytes: usize) -> Result<(), ApiError> {
         let wanted = units(bytes);
         if wanted <= permit.units {
             return Ok(());
         }
-        // Grow by at least a MiB at a time, not per chunk.
-        let more = (wanted - permit.units).max(1024);
+        // At least double, so that a body growing chunk by chunk asks the pool a few
+        // times, not once per chunk, and holds at most twice what it has.
+        let more = (wanted - permit.units).max(permit.units);
         let more = more.min(self.capacity.saturating_sub(permit.units));
         if more == 0 {
             return Err(self.refused(permit.pool, bytes));

@@ -50,6 +50,10 @@ impl Accepts {
     }
 }
 
+/// What a single-session body takes from its pool before it is read; more as it arrives.
+/// A 1,000-click session is about 250 kB of JSON; most are under 4 kB.
+const SESSION_UPFRONT_BYTES: usize = 64 << 10;
+
 /// Reads the body up to the configured limit, after checking its media type, and within
 /// its time: complete within `BODY_TIMEOUT_SECS`, or still arriving at
 /// `MIN_BODY_BYTES_PER_SEC` on average past it. A client sending a byte now and then can
@@ -84,6 +88,16 @@ pub async fn read_body(
     if length.is_some_and(|length| length > limit) {
         return Err(ApiError::TooLarge { limit });
     }
+    // A batch takes its declared length at once, so that it waits in the queue before
+    // it is read rather than stalling half-read. A single session takes a small first
+    // share and grows with what actually arrives: a client declaring 32 MiB and sending
+    // a byte at a time must not be able to hold the single-session pool.
+    let upfront = match pool {
+        Pool::Batches => length.unwrap_or(0),
+        Pool::Sessions => length.unwrap_or(0).min(SESSION_UPFRONT_BYTES),
+    };
+    let admitted = state.admission.admit(pool, upfront).await;
+    // The body's time starts once it is admitted: waiting in the queue is not its fault.
     let start = tokio::time::Instant::now();
     let grace = std::time::Duration::from_secs(settings.body_timeout_secs);
     let rate = settings.min_body_bytes_per_sec.max(1) as f64;
@@ -98,24 +112,9 @@ pub async fn read_body(
         grace_secs: settings.body_timeout_secs,
         min_rate: settings.min_body_bytes_per_sec,
     };
-    let mut permit = match state.admission.admit(pool, length.unwrap_or(0)).await {
+    let mut permit = match admitted {
         Ok(permit) => permit,
-        Err(refused) => {
-            // Read and drop the body before answering: closing a connection with unread
-            // data resets it, and the client would see no answer at all.
-            let mut received = 0;
-            loop {
-                match tokio::time::timeout_at(due(received), payload.next()).await {
-                    Err(_) => return Err(too_slow(received)),
-                    Ok(Some(Ok(chunk))) if received + chunk.len() <= limit => {
-                        received += chunk.len()
-                    }
-                    Ok(Some(Ok(_))) => return Err(ApiError::TooLarge { limit }),
-                    Ok(Some(Err(e))) => return Err(ApiError::Malformed(e.to_string())),
-                    Ok(None) => return Err(refused),
-                }
-            }
-        }
+        Err(refused) => return Err(drain(payload, 0, limit, due, too_slow, refused).await),
     };
     // A small body usually arrives in one chunk: keep that one as it is, without a copy.
     let mut only: Option<Bytes> = None;
@@ -133,8 +132,13 @@ pub async fn read_body(
         if held + chunk.len() > limit {
             return Err(ApiError::TooLarge { limit });
         }
-        // Without a length the body's share grows as it comes.
-        state.admission.grow(&mut permit, held + chunk.len())?;
+        // A body of unknown length, or a single session past its first share, takes
+        // more of its pool as it comes.
+        if let Err(refused) = state.admission.grow(&mut permit, held + chunk.len()) {
+            drop((only, body, permit));
+            let received = held + chunk.len();
+            return Err(drain(payload, received, limit, due, too_slow, refused).await);
+        }
         match only.take() {
             None if body.is_empty() => only = Some(chunk),
             Some(first) => {
@@ -145,6 +149,28 @@ pub async fn read_body(
         }
     }
     Ok((only.unwrap_or_else(|| body.freeze()), permit))
+}
+
+/// Reads and drops the rest of a refused body, then gives the refusal: closing a
+/// connection with unread data resets it, and the client would see no answer at all. The
+/// body's deadline and size limit still hold.
+async fn drain(
+    mut payload: web::Payload,
+    mut received: usize,
+    limit: usize,
+    due: impl Fn(usize) -> tokio::time::Instant,
+    too_slow: impl Fn(usize) -> ApiError,
+    refused: ApiError,
+) -> ApiError {
+    loop {
+        match tokio::time::timeout_at(due(received), payload.next()).await {
+            Err(_) => return too_slow(received),
+            Ok(Some(Ok(chunk))) if received + chunk.len() <= limit => received += chunk.len(),
+            Ok(Some(Ok(_))) => return ApiError::TooLarge { limit },
+            Ok(Some(Err(e))) => return ApiError::Malformed(e.to_string()),
+            Ok(None) => return refused,
+        }
+    }
 }
 
 /// The request's media type without parameters, lower case.

@@ -113,3 +113,30 @@ fn a_worker_stops_accepting_past_its_connection_limit_and_resumes_when_one_close
         other => vec![format!("{other:?}")],
     });
 }
+
+#[test]
+fn a_single_session_declaring_a_huge_body_does_not_hold_its_pool() {
+    let app = spawn_app_with(&[
+        ("MAX_BODY_BYTES", "1048576"),
+        ("MAX_BODY_BYTES_IN_FLIGHT", "1048576"),
+        ("BODY_TIMEOUT_SECS", "60"),
+    ]);
+    let address = app.address.trim_start_matches("http://").to_owned();
+    // Each declares the whole budget and sends one byte: together they would take the pool
+    // ten times over if a declared length were what a single session holds.
+    let held: Vec<TcpStream> = (0..10)
+        .map(|_| {
+            let mut s = TcpStream::connect(&address).expect("connect");
+            write!(
+                s,
+                "POST /convert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{{"
+            )
+            .expect("headers");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let r = app.post_json("/convert", &browsing());
+    assert_eq!(r.status, 200, "{}", r.body);
+    drop(held);
+}
