@@ -125,6 +125,16 @@ class Verdict:
             self.failed.append(what)
 
 
+def run_all(threads):
+    """Starts the threads, waits for them all; the seconds it took."""
+    start = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.time() - start
+
+
 def percentile(values, p):
     if not values:
         return float("nan")
@@ -153,13 +163,7 @@ def case_paths(args, verdict):
                     statuses[r.status] = statuses.get(r.status, 0) + 1
             c.close()
 
-        start = time.time()
-        threads = [threading.Thread(target=send, args=(p,)) for p in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        took = time.time() - start
+        took = run_all([threading.Thread(target=send, args=(p,)) for p in range(4)])
         after = s.rss_mib()
         status, metrics, _ = s.request("GET", "/metrics")
         print(f"  {n} requests in {took:.1f} s, statuses {statuses}")
@@ -214,13 +218,7 @@ def case_burst(args, verdict):
             with lock:
                 results.append((status, time.time() - start, headers.get("retry-after")))
 
-        threads = [threading.Thread(target=send) for _ in range(n)]
-        start = time.time()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        took = time.time() - start
+        took = run_all([threading.Thread(target=send) for _ in range(n)])
         peak = s.peak_mib()
         time.sleep(5)
         after = s.rss_mib()
@@ -432,11 +430,7 @@ def case_soak(args, verdict):
 
     try:
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(workers)]
-        threads += [threading.Thread(target=sampler), threading.Thread(target=reloader)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_all(threads + [threading.Thread(target=sampler), threading.Thread(target=reloader)])
         unexpected = [(n, st) for _, n, st, _, ok in records if not ok]
         by_kind = {}
         for _, n, st, _, _ in records:

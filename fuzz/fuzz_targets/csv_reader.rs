@@ -3,7 +3,7 @@
 #![no_main]
 
 use clickstream::reader::{read_clickstream_from, ReadOptions};
-use clickstream::service::scorer::batch_sessions;
+use clickstream::service::scorer::{batch_sessions, Limits};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
@@ -15,5 +15,5 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let _ = batch_sessions(data, true, 1000, 100);
+    let _ = batch_sessions(data, true, Limits { sessions: 1000, clicks: 100, issues: 1000 });
 });

@@ -2,7 +2,7 @@
 //! error or a valid parse, never a panic.
 #![no_main]
 
-use clickstream::service::scorer::batch_sessions;
+use clickstream::service::scorer::{batch_sessions, Limits};
 use clickstream::service::wire::{from_json, SessionInput};
 use libfuzzer_sys::fuzz_target;
 
@@ -10,5 +10,5 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(input) = from_json::<SessionInput>(data) {
         let _ = input.parse("", 1000);
     }
-    let _ = batch_sessions(data, false, 1000, 100);
+    let _ = batch_sessions(data, false, Limits { sessions: 1000, clicks: 100, issues: 1000 });
 });

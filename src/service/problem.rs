@@ -254,9 +254,6 @@ fn shortened(text: String) -> String {
     }
 }
 
-/// The most invalid fields one problem document lists; the detail gives the total.
-pub const MAX_LISTED_ISSUES: usize = 1000;
-
 /// Which credential a request lacked or got wrong; each has its own challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {
@@ -403,13 +400,13 @@ impl ApiError {
         }
     }
 
-    /// Invalid fields, at most [`MAX_LISTED_ISSUES`] of them listed: a body of millions of
-    /// bad values must not come back as a problem document larger than itself.
-    pub fn invalid_all(mut issues: Vec<FieldIssue>, total: usize) -> ApiError {
-        if total <= MAX_LISTED_ISSUES && issues.len() == total {
+    /// Invalid fields, at most `cap` of them listed (`MAX_PROBLEM_ISSUES`): a body of
+    /// millions of bad values must not come back as a problem document larger than itself.
+    pub fn invalid_all(mut issues: Vec<FieldIssue>, total: usize, cap: usize) -> ApiError {
+        if total <= cap && issues.len() == total {
             return ApiError::Invalid(issues);
         }
-        issues.truncate(MAX_LISTED_ISSUES);
+        issues.truncate(cap);
         ApiError::InvalidMany {
             listed: issues,
             total,

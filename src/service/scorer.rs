@@ -6,8 +6,9 @@
 use super::admission::{Permit, Pool};
 use super::http::{self, Accepts, AppState, Format};
 use super::observe;
-use super::problem::{self, ApiError, FieldIssue};
+use super::problem::{ApiError, FieldIssue};
 use super::registry::Snapshot;
+use super::settings::Settings;
 use super::wire::{
     from_json, no_csv_explanation, BatchInput, BatchOutput, ConvertOutput, CsvAnswer, CsvRecord,
     OnError, RevenueOutput, ScoreOutput, SegmentOutput, Selection, SessionErrors, SessionInput,
@@ -381,7 +382,7 @@ const ISSUES_PER_SESSION: usize = 20;
 
 /// The sessions of a batch body, every field checked, within the batch limits: each one
 /// parsed, or why it cannot be. Under `fail` any problem refuses the batch, listing every
-/// one (up to [`problem::MAX_LISTED_ISSUES`]).
+/// one (up to `MAX_PROBLEM_ISSUES`).
 async fn sessions_of(
     req: &HttpRequest,
     payload: web::Payload,
@@ -392,20 +393,19 @@ async fn sessions_of(
     let (body, permit) =
         http::read_body(req, payload, state, Accepts::JsonOrCsv, Pool::Batches).await?;
     let is_csv = http::media_type(req) == "text/csv";
-    let max_sessions = settings.max_sessions_per_batch;
-    let max_clicks = settings.max_clicks_per_session;
+    let limits = Limits::of(settings);
     web::block(
         move || -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
-            let items = batch_sessions(&body, is_csv, max_sessions, max_clicks)?;
+            let items = batch_sessions(&body, is_csv, limits)?;
             if on_error == OnError::Fail && items.iter().any(Result::is_err) {
                 let mut total = 0;
                 let mut listed = Vec::new();
                 for refused in items.into_iter().filter_map(Result::err) {
                     total += refused.errors.len();
-                    let room = problem::MAX_LISTED_ISSUES.saturating_sub(listed.len());
+                    let room = limits.issues.saturating_sub(listed.len());
                     listed.extend(refused.errors.into_iter().take(room));
                 }
-                return Err(ApiError::invalid_all(listed, total));
+                return Err(ApiError::invalid_all(listed, total, limits.issues));
             }
             // Under `skip` each left-out session's problems are listed in the answer:
             // a few of each, the rest counted.
@@ -426,14 +426,23 @@ async fn sessions_of(
     .map(|items| (items, permit))
 }
 
-/// The batch limits: sessions per batch, clicks per session.
-#[derive(Clone, Copy)]
-struct Limits {
-    sessions: usize,
-    clicks: usize,
+/// The batch limits: sessions per batch, clicks per session, issues listed in a problem.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub sessions: usize,
+    pub clicks: usize,
+    pub issues: usize,
 }
 
 impl Limits {
+    pub fn of(settings: &Settings) -> Limits {
+        Limits {
+            sessions: settings.max_sessions_per_batch,
+            clicks: settings.max_clicks_per_session,
+            issues: settings.max_problem_issues,
+        }
+    }
+
     /// Refuses a batch of `n` sessions past the limit, before any is parsed.
     fn check_sessions(self, n: usize) -> Result<(), ApiError> {
         if n > self.sessions {
@@ -454,13 +463,8 @@ impl Limits {
 pub fn batch_sessions(
     body: &[u8],
     is_csv: bool,
-    max_sessions: usize,
-    max_clicks: usize,
+    limits: Limits,
 ) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
-    let limits = Limits {
-        sessions: max_sessions,
-        clicks: max_clicks,
-    };
     if is_csv {
         csv_sessions(body, limits)
     } else {
@@ -607,7 +611,7 @@ fn csv_sessions(
                     Some((id, raw)) => gather(&mut order, &mut by_id, id, &raw).issues.push(issue),
                     None => {
                         orphan_total += 1;
-                        if orphans.len() < problem::MAX_LISTED_ISSUES {
+                        if orphans.len() < limits.issues {
                             orphans.push(FieldIssue {
                                 path: issue.path,
                                 message: format!(
@@ -622,7 +626,7 @@ fn csv_sessions(
         }
     }
     if orphan_total > 0 {
-        return Err(ApiError::invalid_all(orphans, orphan_total));
+        return Err(ApiError::invalid_all(orphans, orphan_total, limits.issues));
     }
     limits.check_sessions(order.len())?;
     let max_clicks = limits.clicks;

@@ -83,6 +83,10 @@ pub struct Settings {
     /// `MAX_SESSIONS_PER_BATCH`, default 50000.
     #[serde(default = "default_max_sessions")]
     pub max_sessions_per_batch: usize,
+    /// `MAX_PROBLEM_ISSUES`: invalid fields one problem document lists (the detail gives
+    /// the total), default 1000.
+    #[serde(default = "default_max_problem_issues")]
+    pub max_problem_issues: usize,
     /// `MAX_LOADED_VERSIONS`: versions of each model kept in memory, default 3.
     #[serde(default = "default_max_loaded")]
     pub max_loaded_versions: usize,
@@ -152,6 +156,9 @@ fn default_body_timeout() -> u64 {
 }
 fn default_min_body_rate() -> usize {
     16 << 10
+}
+fn default_max_problem_issues() -> usize {
+    1000
 }
 fn default_batch_queue() -> u64 {
     5
@@ -239,6 +246,11 @@ pub fn variables() -> Vec<Variable> {
             "MAX_SESSIONS_PER_BATCH",
             default_max_sessions().to_string(),
             "sessions per batch (422 past it)",
+        ),
+        var(
+            "MAX_PROBLEM_ISSUES",
+            default_max_problem_issues().to_string(),
+            "invalid fields one problem document lists (the total is in its detail)",
         ),
         var(
             "MAX_LOADED_VERSIONS",
@@ -381,6 +393,7 @@ impl Settings {
             ("MAX_BODY_BYTES", self.max_body_bytes),
             ("MAX_CLICKS_PER_SESSION", self.max_clicks_per_session),
             ("MAX_SESSIONS_PER_BATCH", self.max_sessions_per_batch),
+            ("MAX_PROBLEM_ISSUES", self.max_problem_issues),
             ("MAX_LOADED_VERSIONS", self.max_loaded_versions),
             ("MIN_BODY_BYTES_PER_SEC", self.min_body_bytes_per_sec),
             ("BODY_TIMEOUT_SECS", self.body_timeout_secs as usize),

@@ -309,6 +309,10 @@ fn a_problem_document_lists_at_most_1000_problems_with_the_total() {
         "{}",
         r.body["detail"]
     );
+    // The cap is a setting.
+    let app = spawn_app_with(&[("MAX_PROBLEM_ISSUES", "7")]);
+    let r = app.post_raw("/convert/batch", "text/csv", &csv, &[]);
+    assert_eq!(r.body["errors"].as_array().map(Vec::len), Some(7));
 }
 
 #[test]

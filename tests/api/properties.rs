@@ -7,10 +7,16 @@
 
 use clickstream::domain::{Click, ClickDate, Price, ProductCode, RawClick, Session, SessionId};
 use clickstream::reader::{read_clickstream_from, ReadOptions};
-use clickstream::service::scorer::batch_sessions;
+use clickstream::service::scorer::{batch_sessions, Limits};
 use clickstream::service::wire::{from_json, SessionInput};
 use proptest::prelude::*;
 use std::path::Path;
+
+const LIMITS: Limits = Limits {
+    sessions: 100,
+    clicks: 50,
+    issues: 1000,
+};
 
 const HEADER: &str = "year;month;day;order;country;session ID;page 1 (main category);page 2 (clothing model);colour;location;model photography;price;price 2;page";
 
@@ -185,23 +191,23 @@ proptest! {
 
     #[test]
     fn batch_bodies_of_any_bytes_are_read_or_refused(body in prop::collection::vec(any::<u8>(), 0..2048), is_csv in any::<bool>()) {
-        let _ = batch_sessions(&body, is_csv, 100, 50);
+        let _ = batch_sessions(&body, is_csv, LIMITS);
     }
 
     #[test]
     fn csv_batches_of_any_shape_are_read_or_refused(body in csv_like()) {
-        let _ = batch_sessions(&body, true, 100, 50);
+        let _ = batch_sessions(&body, true, LIMITS);
     }
 
     #[test]
     fn json_bodies_of_any_shape_are_read_or_refused(value in json_like()) {
         let body = value.to_string();
-        let _ = batch_sessions(body.as_bytes(), false, 100, 50);
+        let _ = batch_sessions(body.as_bytes(), false, LIMITS);
         if let Ok(input) = from_json::<SessionInput>(body.as_bytes()) {
             let _ = input.parse("", 50);
         }
         let wrapped = serde_json::json!({"sessions": [value]}).to_string();
-        let _ = batch_sessions(wrapped.as_bytes(), false, 100, 50);
+        let _ = batch_sessions(wrapped.as_bytes(), false, LIMITS);
     }
 
     #[test]
@@ -223,7 +229,7 @@ proptest! {
             prop_assert_eq!(&raws, clicks);
         }
         // The batch route reads the same body to the same sessions.
-        let batch = batch_sessions(body.as_bytes(), true, 100, 50)
+        let batch = batch_sessions(body.as_bytes(), true, LIMITS)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let batch: Vec<Session> = batch.into_iter().collect::<Result<_, _>>()
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
@@ -235,7 +241,7 @@ proptest! {
         let body = serde_json::json!({
             "sessions": sessions.iter().map(|(id, clicks)| serde_json::json!({"session_id": id, "clicks": clicks})).collect::<Vec<_>>()
         }).to_string();
-        let batch = batch_sessions(body.as_bytes(), false, 100, 50)
+        let batch = batch_sessions(body.as_bytes(), false, LIMITS)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(batch.len(), sessions.len());
         for (got, (id, clicks)) in batch.iter().zip(&sessions) {
