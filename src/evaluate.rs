@@ -9,6 +9,7 @@ use crate::ml::model_file::{self, LoadError, ModelKind};
 use crate::ml::regressor::RevenueModel;
 use crate::ml::segment::SegmentModel;
 use crate::reader::{ReadOptions, ReadStats};
+use crate::report;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ pub struct EvaluateConfig {
     pub models_dir: PathBuf,
     pub version: Option<u32>,
     pub skip_invalid: bool,
+    /// Where to write `report.html`'s model and data charts, if anywhere.
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,13 @@ pub enum EvaluateError {
     Fit(#[from] FitError),
     #[error("{0} holds no session with a valid prefix")]
     Empty(String),
+    #[error(transparent)]
+    Chart(#[from] crate::report::chart::ChartError),
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,10 +112,8 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
         Some(PrefixSet::build(&all, revenue.model.products()))
     };
     let revenue_set = revenue_set.as_ref().unwrap_or(&set);
-    let revenue_metrics = evaluation::revenue_metrics(
-        &revenue_model.predict(revenue_set.features.view()),
-        revenue_set,
-    );
+    let revenue_predictions = revenue_model.predict(revenue_set.features.view());
+    let revenue_metrics = evaluation::revenue_metrics(&revenue_predictions, revenue_set);
     let full = dataset::full_sessions(&all);
     let assigned = segment_model.assign(full.view());
     let mut counts = vec![0usize; segment_model.personas.len()];
@@ -113,6 +121,59 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
         counts[*id] += 1;
     }
     let silhouette = segment_model.silhouette(full.view(), 3000, 2008)?;
+    let personas: Vec<PersonaCount> = segment_model
+        .personas
+        .iter()
+        .map(|p| PersonaCount {
+            id: p.id,
+            name: p.name.clone(),
+            sessions: counts[p.id],
+            share: counts[p.id] as f64 / assigned.len().max(1) as f64,
+        })
+        .collect();
+    if let Some(path) = &config.html {
+        let expected: Vec<f64> = revenue_predictions.iter().map(|r| r.expected).collect();
+        let sizes: Vec<report::PersonaSize> = personas
+            .iter()
+            .map(|p| (p.name.clone(), p.sessions, p.share))
+            .collect();
+        let versions = [&convert.manifest, &revenue.manifest, &segment.manifest]
+            .iter()
+            .map(|m| format!("{} v{}", m.name, m.version))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut facts = vec![
+            format!("data: {} (sha256 {})", data.file_name, data.sha256),
+            format!("versions: {versions}"),
+            format!(
+                "every figure on every session of the file (silhouette of the personas on it: {silhouette:.4})"
+            ),
+        ];
+        facts.extend(warnings.iter().map(|w| format!("warning: {w}")));
+        let page = report::Page {
+            title: format!("Evaluation: {versions} on {}", data.file_name),
+            facts,
+            sections: vec![
+                report::data_section(&all, &set)?,
+                report::convert_section(&report::ConvertInputs {
+                    model: format!("convert v{}", convert.manifest.version),
+                    probabilities: &p,
+                    baseline: None,
+                    set: &set,
+                    threshold,
+                    top_features: &convert_model.classifier.top_features(15),
+                    bootstrap_resamples: 200,
+                    bootstrap_seed: 2008,
+                })?,
+                report::revenue_section(&expected, revenue_set)?,
+                report::segment_section(None, &sizes, &segment_model.personas)?,
+            ],
+        };
+        std::fs::write(path, page.html()).map_err(|source| EvaluateError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
     Ok(EvaluateReport {
         data_file: data.file_name,
         read: data.stats,
@@ -124,16 +185,7 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
         convert: convert_metrics,
         revenue: revenue_metrics,
         segment_silhouette: silhouette,
-        personas: segment_model
-            .personas
-            .iter()
-            .map(|p| PersonaCount {
-                id: p.id,
-                name: p.name.clone(),
-                sessions: counts[p.id],
-                share: counts[p.id] as f64 / assigned.len().max(1) as f64,
-            })
-            .collect(),
+        personas,
         warnings,
     })
 }

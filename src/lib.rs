@@ -28,6 +28,7 @@ pub mod ml;
 pub mod offline;
 pub mod progress;
 pub mod reader;
+pub mod report;
 pub mod scoring;
 pub mod service;
 pub mod train;

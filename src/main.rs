@@ -56,6 +56,10 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the model charts (conversion, revenue, segments) and the data's as
+        /// one self-contained HTML page to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Score a clickstream file without a server: the answers, columns and versions of
     /// POST /score/batch (or /convert/batch, ...), streamed.
@@ -211,9 +215,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("published {name} version {version} in {dir}");
             }
             println!(
-                "report: {} and {}",
+                "report: {}, {} and the charts in {}",
                 config.models_dir.join("report.md").display(),
-                config.models_dir.join("report.json").display()
+                config.models_dir.join("report.json").display(),
+                config.models_dir.join("report.html").display()
             );
         }
         Command::Evaluate {
@@ -226,6 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             version,
             json,
+            html,
         } => {
             let report = evaluate::evaluate(&EvaluateConfig {
                 data,
@@ -233,6 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 models_dir: models,
                 version,
                 skip_invalid,
+                html,
             })?;
             // On stderr, so they reach a person even when a script reads the JSON.
             for warning in &report.warnings {

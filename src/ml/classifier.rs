@@ -260,6 +260,35 @@ pub enum Classifier {
 }
 
 impl Classifier {
+    /// Feature importance, as (name, share of the total), largest first: total split
+    /// gain for gradient boosting, the absolute coefficient for logistic regression;
+    /// none for a random forest, whose trees do not report it.
+    pub fn top_features(&self, n: usize) -> Vec<(String, f64)> {
+        let names = crate::features::NAMES;
+        let mut scores: Vec<(String, f64)> = match self {
+            Classifier::GradientBoosting { booster } => booster
+                .calculate_feature_importance(
+                    forust_ml::gradientbooster::ImportanceMethod::TotalGain,
+                    true,
+                )
+                .into_iter()
+                .filter_map(|(i, v)| Some((names.get(i)?.to_string(), f64::from(v))))
+                .collect(),
+            Classifier::Logistic(linear) => {
+                let total: f64 = linear.coefficients.iter().map(|c| c.abs()).sum();
+                names
+                    .iter()
+                    .zip(&linear.coefficients)
+                    .map(|(n, c)| (n.to_string(), c.abs() / total))
+                    .collect()
+            }
+            Classifier::RandomForest { .. } => Vec::new(),
+        };
+        scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scores.truncate(n);
+        scores
+    }
+
     pub fn algorithm(&self) -> &'static str {
         match self {
             Classifier::GradientBoosting { .. } => "gradient boosting (forust-ml)",

@@ -49,6 +49,98 @@ pub fn roc_auc(scores: &[f64], labels: &[bool], weights: &[f64]) -> Option<f64> 
     (tp > 0.0 && fp > 0.0).then(|| area / (tp * fp))
 }
 
+/// The weighted ROC curve: (false positive rate, true positive rate) from (0, 0) to
+/// (1, 1), one point per group of tied scores, the points [`roc_auc`] integrates. Empty
+/// when a class has no weight.
+pub fn roc_curve(scores: &[f64], labels: &[bool], weights: &[f64]) -> Vec<(f64, f64)> {
+    let positives = positive_weight(labels, weights);
+    let negatives = total(weights) - positives;
+    if positives <= 0.0 || negatives <= 0.0 {
+        return Vec::new();
+    }
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut points = vec![(0.0, 0.0)];
+    for (_, dtp, dfp) in tie_groups(scores, labels, weights) {
+        tp += dtp;
+        fp += dfp;
+        points.push((fp / negatives, tp / positives));
+    }
+    points
+}
+
+/// The weighted precision-recall curve: (recall, precision) at each group of tied
+/// scores, from the highest score down, the steps [`average_precision`] sums. Empty when
+/// there is no positive weight.
+pub fn pr_curve(scores: &[f64], labels: &[bool], weights: &[f64]) -> Vec<(f64, f64)> {
+    let positives = positive_weight(labels, weights);
+    if positives <= 0.0 {
+        return Vec::new();
+    }
+    let (mut tp, mut fp) = (0.0, 0.0);
+    tie_groups(scores, labels, weights)
+        .map(|(_, dtp, dfp)| {
+            tp += dtp;
+            fp += dfp;
+            (tp / positives, ratio(tp, tp + fp))
+        })
+        .collect()
+}
+
+/// One bin of a reliability diagram: predicted probabilities in `[lower, upper)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationBin {
+    pub lower: f64,
+    pub upper: f64,
+    /// Weight of the predictions in the bin.
+    pub weight: f64,
+    /// Their weighted mean predicted probability.
+    pub predicted: f64,
+    /// The weighted share of them that converted.
+    pub observed: f64,
+}
+
+/// Predictions grouped by probability into `bins` equal-width bins (the last one closed);
+/// empty bins are left out.
+pub fn calibration(
+    probabilities: &[f64],
+    labels: &[bool],
+    weights: &[f64],
+    bins: usize,
+) -> Vec<CalibrationBin> {
+    let bins = bins.max(1);
+    let mut sums = vec![(0.0, 0.0, 0.0); bins];
+    for ((&p, &y), &w) in probabilities.iter().zip(labels).zip(weights) {
+        let i = ((p.clamp(0.0, 1.0) * bins as f64) as usize).min(bins - 1);
+        sums[i].0 += w;
+        sums[i].1 += w * p;
+        sums[i].2 += if y { w } else { 0.0 };
+    }
+    sums.into_iter()
+        .enumerate()
+        .filter(|(_, (w, _, _))| *w > 0.0)
+        .map(|(i, (w, wp, wy))| CalibrationBin {
+            lower: i as f64 / bins as f64,
+            upper: (i + 1) as f64 / bins as f64,
+            weight: w,
+            predicted: wp / w,
+            observed: wy / w,
+        })
+        .collect()
+}
+
+/// Expected calibration error: the weight-averaged gap between predicted and observed in
+/// each bin of [`calibration`].
+pub fn expected_calibration_error(bins: &[CalibrationBin]) -> f64 {
+    let weight: f64 = bins.iter().map(|b| b.weight).sum();
+    if weight <= 0.0 {
+        return 0.0;
+    }
+    bins.iter()
+        .map(|b| b.weight * (b.predicted - b.observed).abs())
+        .sum::<f64>()
+        / weight
+}
+
 /// Weighted average precision (PR-AUC as a step function, as scikit-learn computes it).
 pub fn average_precision(scores: &[f64], labels: &[bool], weights: &[f64]) -> Option<f64> {
     let positives = positive_weight(labels, weights);
@@ -248,6 +340,57 @@ mod tests {
             &[1.0; 4],
         );
         assert_eq!((t, f1), (0.7, 1.0));
+    }
+
+    #[test]
+    fn curves_pass_through_hand_computed_points() {
+        let scores = [0.9, 0.8, 0.8, 0.1];
+        let labels = [true, true, false, false];
+        let ones = [1.0; 4];
+        // Groups from the top: 0.9 (1 pos), 0.8 (1 pos, 1 neg), 0.1 (1 neg).
+        assert_eq!(
+            roc_curve(&scores, &labels, &ones),
+            vec![(0.0, 0.0), (0.0, 0.5), (0.5, 1.0), (1.0, 1.0)]
+        );
+        assert_eq!(
+            pr_curve(&scores, &labels, &ones),
+            vec![(0.5, 1.0), (1.0, 2.0 / 3.0), (1.0, 0.5)]
+        );
+        // The area under the curve's trapezoids is roc_auc.
+        let points = roc_curve(&scores, &labels, &ones);
+        let area: f64 = points
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
+            .sum();
+        assert_eq!(Some(area), roc_auc(&scores, &labels, &ones));
+        assert!(roc_curve(&scores, &[false; 4], &ones).is_empty());
+    }
+
+    #[test]
+    fn calibration_bins_and_their_error() {
+        let p = [0.05, 0.15, 0.15, 0.95, 1.0];
+        let y = [false, true, false, true, true];
+        let w = [1.0, 1.0, 3.0, 1.0, 1.0];
+        let bins = calibration(&p, &y, &w, 10);
+        let expected = [
+            (0.0, 1.0, 0.05, 0.0),
+            (0.1, 4.0, 0.15, 0.25),
+            (0.9, 2.0, 0.975, 1.0),
+        ];
+        assert_eq!(bins.len(), expected.len(), "{bins:?}");
+        for (b, (lower, weight, predicted, observed)) in bins.iter().zip(expected) {
+            let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+            assert!(
+                close(b.lower, lower)
+                    && close(b.weight, weight)
+                    && close(b.predicted, predicted)
+                    && close(b.observed, observed),
+                "{b:?}"
+            );
+        }
+        // (1 * 0.05 + 4 * 0.1 + 2 * 0.025) / 7
+        let ece = expected_calibration_error(&bins);
+        assert!((ece - 0.5 / 7.0).abs() < 1e-12, "{ece}");
     }
 
     #[test]

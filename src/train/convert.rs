@@ -162,6 +162,9 @@ pub(super) struct ConvertChoice {
     pub candidates: Vec<ConvertCandidate>,
     /// The chosen candidate's probabilities for the validation prefixes.
     pub valid_probabilities: Vec<f64>,
+    /// The first logistic regression candidate's, the baseline the report draws beside
+    /// the chosen model: its name and probabilities.
+    pub baseline_probabilities: Option<(String, Vec<f64>)>,
     pub roc_auc_95: Option<(f64, f64)>,
     pub threshold: f64,
 }
@@ -220,6 +223,7 @@ struct Search<'p, 'a> {
     specs: Vec<ConvertSpec>,
     candidates: Vec<ConvertCandidate>,
     best: Option<Best>,
+    baseline: Option<(String, Vec<f64>)>,
 }
 
 impl<'p, 'a> Search<'p, 'a> {
@@ -231,6 +235,7 @@ impl<'p, 'a> Search<'p, 'a> {
             specs: Vec::new(),
             candidates: Vec::new(),
             best: None,
+            baseline: None,
         }
     }
 
@@ -286,6 +291,10 @@ impl<'p, 'a> Search<'p, 'a> {
         let auc = m.roc_auc.unwrap_or(0.0);
         // Only calibrated candidates may ship: the service reports these probabilities.
         let calibrated = m.log_loss < m.base_rate_log_loss;
+        if self.baseline.is_none() && matches!(spec, ConvertSpec::Logistic(..)) {
+            let name = format!("{} ({})", model.classifier.algorithm(), spec.summary());
+            self.baseline = Some((name, p.clone()));
+        }
         if calibrated && self.best.as_ref().is_none_or(|b| auc > b.roc_auc) {
             self.best = Some(Best {
                 index,
@@ -313,6 +322,7 @@ impl<'p, 'a> Search<'p, 'a> {
             candidates,
             best,
             rebalanced,
+            baseline,
             ..
         } = self;
         // The rebalanced rows are the largest thing the search holds; the later stages do
@@ -347,6 +357,7 @@ impl<'p, 'a> Search<'p, 'a> {
             threshold: candidates[best.index].metrics.threshold,
             candidates,
             valid_probabilities: best.probabilities,
+            baseline_probabilities: baseline,
             roc_auc_95,
         })
     }

@@ -179,6 +179,19 @@ pub enum TrainError {
     Write(#[from] std::io::Error),
     #[error("publishing a model version: {0}")]
     Publish(#[from] crate::ml::model_file::PublishError),
+    #[error(transparent)]
+    Chart(#[from] crate::report::chart::ChartError),
+    #[error("writing {path}: {source}")]
+    WriteFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The versions are published and whole; only the report is missing.
+    #[error("published {published}, but the report could not be written: {source}")]
+    Unreported {
+        published: String,
+        source: Box<TrainError>,
+    },
 }
 
 /// Progress steps of the stages whose work does not depend on the data; the conversion
@@ -227,17 +240,30 @@ fn run(config: &TrainConfig, plan: &ConvertPlan, steps: &Steps) -> Result<TrainR
         segments,
     };
     let Refitted { models, summary } = refit::refit(&prepared, &selection, config, steps)?;
+    let page = report::charts(&file, &prepared, &selection, &summary, config, steps)?;
     let files = publish::manifests(&file, &prepared, &selection, &summary, models, config)?;
     let published = publish::publish(&config.models_dir, files, steps)?;
-    report::write(
-        file,
-        &prepared,
-        selection,
-        summary,
-        published,
-        &config.models_dir,
-        steps,
-    )
+    let listed = published
+        .iter()
+        .map(|(model, version, _)| format!("{model} v{version}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    report::write_html(page, &published, &config.models_dir)
+        .and_then(|()| {
+            report::write(
+                file,
+                &prepared,
+                selection,
+                summary,
+                published,
+                &config.models_dir,
+                steps,
+            )
+        })
+        .map_err(|e| TrainError::Unreported {
+            published: listed,
+            source: Box::new(e),
+        })
 }
 
 /// The progress bar, counting the steps taken so a stage that takes other than the steps

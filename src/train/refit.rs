@@ -4,8 +4,7 @@
 use super::prepare::Prepared;
 use super::{Selection, Steps, TrainConfig, TrainError};
 use crate::dataset::{self, PrefixSet};
-use crate::features;
-use crate::ml::classifier::{Classifier, ConvertModel};
+use crate::ml::classifier::ConvertModel;
 use crate::ml::metrics;
 use crate::ml::model_file::{ScoreDistribution, Tiers};
 use crate::ml::regressor::RevenueModel;
@@ -80,7 +79,7 @@ pub(super) fn refit(
             sessions: all.len(),
             distribution,
             tiers,
-            top_features: top_features(&convert.classifier, TOP_FEATURES),
+            top_features: convert.classifier.top_features(TOP_FEATURES),
             silhouette_all,
             personas: segments.personas.clone(),
         },
@@ -112,30 +111,4 @@ fn copy_of(model: &ConvertModel) -> Result<ConvertModel, TrainError> {
         what: "the conversion model's copy (it did not read back)",
         source,
     })
-}
-
-/// Feature importance of a fitted classifier, as (name, share of the total), largest first.
-fn top_features(classifier: &Classifier, n: usize) -> Vec<(String, f64)> {
-    let mut scores: Vec<(String, f64)> = match classifier {
-        Classifier::GradientBoosting { booster } => booster
-            .calculate_feature_importance(
-                forust_ml::gradientbooster::ImportanceMethod::TotalGain,
-                true,
-            )
-            .into_iter()
-            .filter_map(|(i, v)| Some((features::NAMES.get(i)?.to_string(), f64::from(v))))
-            .collect(),
-        Classifier::Logistic(linear) => {
-            let total: f64 = linear.coefficients.iter().map(|c| c.abs()).sum();
-            features::NAMES
-                .iter()
-                .zip(&linear.coefficients)
-                .map(|(n, c)| (n.to_string(), c.abs() / total))
-                .collect()
-        }
-        Classifier::RandomForest { .. } => Vec::new(),
-    };
-    scores.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scores.truncate(n);
-    scores
 }

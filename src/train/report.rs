@@ -1,17 +1,73 @@
-//! `report.json` and `report.md`, written beside the models after each `train`.
+//! `report.json`, `report.md` and `report.html` (the charts), written beside the models
+//! after each `train`.
 
 use super::prepare::{DataFile, Prepared, SessionCounts};
 use super::refit::RefitSummary;
-use super::{ConvertCandidate, RevenueCandidate, Selection, Steps, TrainError};
+use super::{ConvertCandidate, RevenueCandidate, Selection, Steps, TrainConfig, TrainError};
 use crate::labels::{LabelSource, LabelledSession};
 use crate::ml::segment::{KChoice, Persona};
 use crate::reader::ReadStats;
+use crate::report::{self, Page};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Progress steps of [`write`].
-pub(super) const STEPS: u64 = 1;
+/// Progress steps of [`charts`] and [`write`].
+pub(super) const STEPS: u64 = 2;
+
+/// The charts of `report.html`, drawn before anything is published: a chart that cannot
+/// be drawn stops the train while no version is visible yet.
+pub(super) fn charts(
+    file: &DataFile,
+    prepared: &Prepared,
+    selection: &Selection,
+    summary: &RefitSummary,
+    config: &TrainConfig,
+    steps: &Steps,
+) -> Result<Page, TrainError> {
+    steps.step("drawing the report's charts");
+    let convert = &selection.convert;
+    let (year, month) = prepared.split.latest;
+    let validation = format!("{year}-{month:02}");
+    let data = report::data_section(&prepared.all, &prepared.fit_set)?;
+    let chosen = convert.chosen();
+    let convert_section = report::convert_section(&report::ConvertInputs {
+        model: format!("{} ({})", chosen.algorithm, chosen.imbalance),
+        probabilities: &convert.valid_probabilities,
+        baseline: convert
+            .baseline_probabilities
+            .as_ref()
+            .map(|(name, p)| (name.as_str(), p.as_slice())),
+        set: &prepared.valid_set,
+        threshold: convert.threshold,
+        top_features: &summary.top_features,
+        bootstrap_resamples: config.auc_bootstrap_resamples,
+        bootstrap_seed: config.auc_bootstrap_seed,
+    })?;
+    let revenue = report::revenue_section(&selection.revenue.valid_expected, &prepared.valid_set)?;
+    let sizes: Vec<report::PersonaSize> = summary
+        .personas
+        .iter()
+        .map(|p| (p.name.clone(), p.sessions, p.share))
+        .collect();
+    let segments = report::segment_section(
+        Some(&selection.segments.k_choice),
+        &sizes,
+        &summary.personas,
+    )?;
+    Ok(Page {
+        title: format!("Training report: {}", file.file_name),
+        facts: vec![
+            format!("data: {} (sha256 {})", file.file_name, file.sha256),
+            format!("outcome: {}", describe_source(&file.label_source)),
+            format!(
+                "conversion and revenue figures: the validation month {validation}, models fitted on {} (before the refit on every month)",
+                months(&prepared.split.fit).join(", ")
+            ),
+        ],
+        sections: vec![data, convert_section, revenue, segments],
+    })
+}
 
 /// The last stage: the report of what was read, tried, chosen and published.
 pub(super) fn write(
@@ -55,6 +111,32 @@ pub(super) fn write(
     };
     report.write(models_dir)?;
     Ok(report)
+}
+
+/// Writes one report file; an error names it.
+fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), TrainError> {
+    std::fs::write(path, contents).map_err(|source| TrainError::WriteFile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// `report.html`: the charts drawn before publishing, with what was published.
+pub(super) fn write_html(
+    mut page: Page,
+    published: &[(String, u32, String)],
+    models_dir: &Path,
+) -> Result<(), TrainError> {
+    page.facts.push(format!(
+        "published: {}",
+        published
+            .iter()
+            .map(|(model, version, _)| format!("{model} v{version}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    write_file(&models_dir.join("report.html"), page.html())?;
+    Ok(())
 }
 
 /// The candidate table of the conversion stage, with the chosen one marked.
@@ -132,10 +214,13 @@ pub(super) fn write_refused(
         file.file_name, file.sha256
     );
     let _ = write_candidates(&mut md, candidates, None);
-    std::fs::create_dir_all(models_dir)?;
+    std::fs::create_dir_all(models_dir).map_err(|source| TrainError::WriteFile {
+        path: models_dir.to_owned(),
+        source,
+    })?;
     let md_path = models_dir.join("refused-report.md");
-    std::fs::write(models_dir.join("refused-report.json"), json)?;
-    std::fs::write(&md_path, md)?;
+    write_file(&models_dir.join("refused-report.json"), json)?;
+    write_file(&md_path, md)?;
     Ok(md_path.display().to_string())
 }
 
@@ -192,8 +277,8 @@ impl TrainReport {
             what: "the training report",
             source,
         })?;
-        std::fs::write(models_dir.join("report.json"), json)?;
-        std::fs::write(models_dir.join("report.md"), self.markdown())?;
+        write_file(&models_dir.join("report.json"), json)?;
+        write_file(&models_dir.join("report.md"), self.markdown())?;
         Ok(())
     }
 

@@ -56,6 +56,8 @@ pub(super) struct RevenueChoice {
     /// Index of the chosen one in `candidates`.
     pub index: usize,
     pub candidates: Vec<RevenueCandidate>,
+    /// The chosen candidate's expected revenue for the validation prefixes.
+    pub valid_expected: Vec<f64>,
 }
 
 impl RevenueChoice {
@@ -81,6 +83,7 @@ pub(super) fn select(
     ];
     let mut candidates = Vec::with_capacity(specs.len());
     let mut best: Option<(usize, f64)> = None;
+    let mut expected_by_candidate = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         let (conditional, secs) = timed(|| spec.fit(&fit_converting));
         let conditional = conditional?;
@@ -97,6 +100,7 @@ pub(super) fn select(
         if best.is_none_or(|b| m.rmse < b.1) {
             best = Some((i, m.rmse));
         }
+        expected_by_candidate.push(predictions.iter().map(|p| p.expected).collect());
         candidates.push(RevenueCandidate {
             algorithm: conditional.algorithm().to_owned(),
             hyperparameters: spec.hyperparameters()?,
@@ -109,5 +113,6 @@ pub(super) fn select(
         spec: specs.swap_remove(index),
         index,
         candidates,
+        valid_expected: expected_by_candidate.swap_remove(index),
     })
 }

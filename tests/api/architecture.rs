@@ -15,6 +15,7 @@ const CRATE_LAYERS: &[&str] = &[
     "dataset",
     "ml",
     "evaluation",
+    "report",
     "scoring",
     "evaluate",
     "train",

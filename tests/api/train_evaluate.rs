@@ -293,3 +293,105 @@ fn skipped_rows_are_counted_with_examples_in_the_text_of_train_and_evaluate() {
         text(&out.stderr)
     );
 }
+
+/// The figures of `report.html`, by id: the data's, then the models'.
+const DATA_FIGURES: [&str; 9] = [
+    "deepest-page",
+    "funnel",
+    "session-length",
+    "price-distribution",
+    "price-sensitivity",
+    "category-mix",
+    "country-rate",
+    "weekday-rate",
+    "correlations",
+];
+const MODEL_FIGURES: [&str; 9] = [
+    "roc",
+    "precision-recall",
+    "auc-by-prefix",
+    "calibration",
+    "confusion",
+    "feature-importance",
+    "revenue-deciles",
+    "persona-sizes",
+    "persona-profiles",
+];
+
+/// Every figure of `ids` is in `html` with its chart (an SVG named by its title and
+/// description) or its table, and the page fetches nothing from anywhere.
+fn assert_figures(html: &str, ids: &[&str]) {
+    for id in ids {
+        let start = html
+            .find(&format!("<figure id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no figure {id}"));
+        let end = start + html[start..].find("</figure>").expect("a closed figure");
+        let figure = &html[start..end];
+        let chart = figure.contains(&format!(
+            "<svg role=\"img\" aria-labelledby=\"{id}-title {id}-desc\""
+        )) && figure.contains(&format!("<title id=\"{id}-title\">"));
+        let table = figure.contains("<table><caption>");
+        assert!(chart || table, "figure {id} has neither chart nor table");
+        assert!(
+            figure.contains("<figcaption>"),
+            "figure {id} has no caption"
+        );
+    }
+    // An SVG's namespace is a name, not an address that is fetched.
+    let html = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    for outside in [
+        "<script", "<link", "src=", "@import", "url(", "http://", "https://",
+    ] {
+        assert!(!html.contains(outside), "the page refers to {outside}");
+    }
+}
+
+#[test]
+fn train_writes_report_html_and_evaluate_draws_the_same_model_charts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    synthetic_clickstream(&data, 1500, 42);
+    let models = dir.path().join("models");
+    let out = run_on("train", &data, &models, &["--min-sessions-per-class", "20"]);
+    assert!(out.status.success(), "train failed: {}", text(&out.stderr));
+    let html = fs::read_to_string(models.join("report.html")).expect("report.html");
+    assert_figures(&html, &DATA_FIGURES);
+    assert_figures(&html, &MODEL_FIGURES);
+    assert_figures(&html, &["silhouette"]);
+    // The baseline and the constant are drawn beside the chosen model.
+    assert!(
+        html.contains("logistic regression"),
+        "no baseline in the ROC legend"
+    );
+    assert!(html.contains("constant (base rate), AUC 0.500"));
+    assert!(html.contains("published: convert v1, revenue v1, segment v1"));
+
+    let other = dir.path().join("other.csv");
+    synthetic_clickstream(&other, 800, 43);
+    let page = dir.path().join("august.html");
+    let page_arg = page.to_str().expect("a UTF-8 path");
+    let out = run_on("evaluate", &other, &models, &["--html", page_arg]);
+    assert!(
+        out.status.success(),
+        "evaluate failed: {}",
+        text(&out.stderr)
+    );
+    let html = fs::read_to_string(&page).expect("the evaluate page");
+    assert_figures(&html, &DATA_FIGURES);
+    assert_figures(&html, &MODEL_FIGURES);
+    assert!(html.contains("convert v1, revenue v1, segment v1 on other.csv"));
+
+    // A page that cannot be written is named.
+    let out = run_on(
+        "evaluate",
+        &other,
+        &models,
+        &["--html", "/no/such/folder/report.html"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("/no/such/folder/report.html"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,238 @@
+//! The report as one self-contained HTML page: inline SVG and an inline style sheet, no
+//! script, font or style fetched from anywhere. Each figure carries its title, a sentence
+//! saying what it shows, and its numbers in a table under a disclosure, for screen readers
+//! and for anyone who wants the values.
+
+use std::fmt::Write as _;
+
+/// Text made safe for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A figure's numbers, as a table.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(columns: &[&str]) -> Table {
+        Table {
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn html(&self, caption: Option<&str>) -> String {
+        let mut s = String::from("<table>");
+        if let Some(caption) = caption {
+            let _ = write!(s, "<caption>{}</caption>", escape(caption));
+        }
+        s.push_str("<thead><tr>");
+        for c in &self.columns {
+            let _ = write!(s, "<th scope=\"col\">{}</th>", escape(c));
+        }
+        s.push_str("</tr></thead><tbody>");
+        for row in &self.rows {
+            s.push_str("<tr>");
+            for (i, cell) in row.iter().enumerate() {
+                let tag = if i == 0 { "th scope=\"row\"" } else { "td" };
+                let close = if i == 0 { "th" } else { "td" };
+                let _ = write!(s, "<{tag}>{}</{close}>", escape(cell));
+            }
+            s.push_str("</tr>");
+        }
+        s.push_str("</tbody></table>");
+        s
+    }
+}
+
+/// What a figure shows: a chart, or a table that is the figure itself (a confusion
+/// matrix reads best as one).
+#[derive(Debug, Clone)]
+pub enum Body {
+    Svg(String),
+    Table,
+}
+
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub id: String,
+    pub title: String,
+    /// One or two sentences: what is drawn, in which units, and what to read from it.
+    pub description: String,
+    pub body: Body,
+    pub data: Table,
+}
+
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub title: String,
+    /// A paragraph of plain text before the figures.
+    pub intro: String,
+    pub figures: Vec<Figure>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub title: String,
+    /// Lines under the title: data file, versions, date.
+    pub facts: Vec<String>,
+    pub sections: Vec<Section>,
+}
+
+const STYLE: &str = "
+body { font-family: sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #1a1a1a; line-height: 1.45; }
+h1 { font-size: 1.7rem; } h2 { font-size: 1.35rem; margin-top: 2.5rem; border-bottom: 1px solid #bbb; }
+nav ol { columns: 2; }
+figure { margin: 1.5rem 0; padding: 0.75rem; border: 1px solid #ddd; break-inside: avoid; }
+figure svg { max-width: 100%; height: auto; display: block; }
+figcaption { margin-top: 0.5rem; }
+figcaption strong { display: block; }
+table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; }
+th[scope=row] { text-align: left; }
+caption { text-align: left; font-weight: bold; }
+details summary { cursor: pointer; color: #0b4f8a; }
+.matrix td { min-width: 7rem; }
+@media print {
+  body { margin: 0; max-width: none; }
+  details > table { display: table; }
+  details summary { display: none; }
+  nav { display: none; }
+  h2 { break-before: page; }
+}
+";
+
+impl Page {
+    pub fn html(&self) -> String {
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
+            escape(&self.title),
+            escape(&self.title)
+        );
+        if !self.facts.is_empty() {
+            s.push_str("<ul class=\"facts\">");
+            for f in &self.facts {
+                let _ = write!(s, "<li>{}</li>", escape(f));
+            }
+            s.push_str("</ul>\n");
+        }
+        s.push_str("<nav aria-label=\"Figures\"><ol>");
+        for section in &self.sections {
+            for f in &section.figures {
+                let _ = write!(
+                    s,
+                    "<li><a href=\"#{}\">{}</a></li>",
+                    escape(&f.id),
+                    escape(&f.title)
+                );
+            }
+        }
+        s.push_str("</ol></nav>\n");
+        for section in &self.sections {
+            let _ = write!(
+                s,
+                "<section>\n<h2>{}</h2>\n<p>{}</p>\n",
+                escape(&section.title),
+                escape(&section.intro)
+            );
+            for f in &section.figures {
+                let _ = write!(s, "<figure id=\"{}\">", escape(&f.id));
+                match &f.body {
+                    Body::Svg(svg) => {
+                        s.push_str(svg);
+                        let _ = write!(
+                            s,
+                            "<figcaption><strong>{}</strong>{}</figcaption><details><summary>The numbers</summary>{}</details>",
+                            escape(&f.title),
+                            escape(&f.description),
+                            f.data.html(None)
+                        );
+                    }
+                    Body::Table => {
+                        let _ = write!(
+                            s,
+                            "<div class=\"matrix\">{}</div><figcaption>{}</figcaption>",
+                            f.data.html(Some(&f.title)),
+                            escape(&f.description)
+                        );
+                    }
+                }
+                s.push_str("</figure>\n");
+            }
+            s.push_str("</section>\n");
+        }
+        s.push_str("</main>\n</body>\n</html>\n");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_holds_its_figures_and_nothing_from_elsewhere() {
+        let mut data = Table::new(&["x", "y"]);
+        data.row(vec!["<1>".into(), "2".into()]);
+        let page = Page {
+            title: "Report".into(),
+            facts: vec!["data: a.csv".into()],
+            sections: vec![Section {
+                title: "Data".into(),
+                intro: "About the data.".into(),
+                figures: vec![
+                    Figure {
+                        id: "f1".into(),
+                        title: "First".into(),
+                        description: "Shows things.".into(),
+                        body: Body::Svg("<svg role=\"img\"></svg>".into()),
+                        data: data.clone(),
+                    },
+                    Figure {
+                        id: "f2".into(),
+                        title: "Second".into(),
+                        description: "A table.".into(),
+                        body: Body::Table,
+                        data,
+                    },
+                ],
+            }],
+        };
+        let html = page.html();
+        assert!(html.contains("<figure id=\"f1\"><svg role=\"img\"></svg>"));
+        assert!(html.contains("<th scope=\"row\">&lt;1&gt;</th>"));
+        assert!(html.contains("<caption>Second</caption>"));
+        assert!(html.contains("href=\"#f2\""));
+        for outside in [
+            "<script",
+            "<link",
+            "src=\"http",
+            "href=\"http",
+            "@import",
+            "url(",
+        ] {
+            assert!(!html.contains(outside), "{outside}");
+        }
+    }
+}
