@@ -1,9 +1,10 @@
 //! Prometheus metrics: one recorder per process, the names in one place. The lowest layer
 //! of the service: it knows metric names and labels, not who records them.
 
-use crate::ml::model_file::ModelName;
+use crate::ml::model_file::{ModelName, ScoreDistribution};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 const REQUEST_SECONDS: &str = "http_request_duration_seconds";
@@ -56,6 +57,7 @@ fn start_upkeep(handle: &PrometheusHandle) {
 pub fn render() -> String {
     match handle() {
         Some(h) => {
+            drift_gauges();
             h.run_upkeep();
             h.render()
         }
@@ -78,12 +80,132 @@ pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
 struct VersionMetrics {
     predictions: metrics::Counter,
     probability: metrics::Histogram,
+    /// Answers by tier: high, medium, low.
+    tiers: [metrics::Counter; 3],
+    drift: Drift,
 }
 
-fn version_metrics(model: ModelName, version: u32) -> std::sync::Arc<VersionMetrics> {
-    type Cache = std::sync::RwLock<HashMap<(ModelName, u32), std::sync::Arc<VersionMetrics>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
+/// Minutes of live conversion probabilities the drift figure covers.
+pub const DRIFT_MINUTES: u64 = 15;
+/// Live probabilities needed before the drift figure is given: fewer say little.
+pub const DRIFT_MIN_SAMPLES: u64 = 200;
+
+/// Live conversion probabilities of one version, counted in the ten bins that split its
+/// training scores into tenths (from the quantiles its manifest stores), one set of
+/// counts per minute over the last [`DRIFT_MINUTES`]. The population stability index
+/// compares the live shares with the training tenths.
+pub struct Drift {
+    /// The nine inner edges: training quantiles 10%, 20%, ..., 90%; set by the first
+    /// answer that brings its version's training distribution.
+    edges: OnceLock<Vec<f64>>,
+    /// Per slot: the minute it counts, then the ten counts.
+    slots: Vec<[AtomicU64; 11]>,
+}
+
+impl Drift {
+    pub fn new(distribution: Option<&ScoreDistribution>) -> Drift {
+        let drift = Drift {
+            edges: OnceLock::new(),
+            slots: (0..DRIFT_MINUTES)
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
+        };
+        drift.learn(distribution);
+        drift
+    }
+
+    /// Takes the training tenths from `distribution`, once.
+    fn learn(&self, distribution: Option<&ScoreDistribution>) {
+        if let Some(d) = distribution.filter(|d| d.quantiles.len() == 101) {
+            let _ = self
+                .edges
+                .get_or_init(|| (1..10).map(|i| d.quantiles[i * 10]).collect());
+        }
+    }
+
+    fn minute(now: std::time::SystemTime) -> u64 {
+        now.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 60)
+    }
+
+    /// Counts one live probability at `now`.
+    pub fn record(&self, probability: f64, now: std::time::SystemTime) {
+        let Some(edges) = self.edges.get() else {
+            return;
+        };
+        if !probability.is_finite() {
+            return;
+        }
+        let minute = Self::minute(now);
+        let slot = &self.slots[(minute % DRIFT_MINUTES) as usize];
+        // The first count of a new minute clears what the slot held a cycle ago. Two
+        // threads racing here may lose a count or two: a figure over thousands.
+        let stamp = minute + 1;
+        if slot[0].load(Ordering::Relaxed) != stamp {
+            slot[0].store(stamp, Ordering::Relaxed);
+            for c in &slot[1..] {
+                c.store(0, Ordering::Relaxed);
+            }
+        }
+        let bin = edges.partition_point(|&e| e <= probability);
+        slot[1 + bin].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The live counts per bin over the last [`DRIFT_MINUTES`] before `now`.
+    pub fn counts(&self, now: std::time::SystemTime) -> [u64; 10] {
+        let minute = Self::minute(now);
+        let mut out = [0u64; 10];
+        for slot in &self.slots {
+            let stamp = slot[0].load(Ordering::Relaxed);
+            if stamp == 0 || stamp + DRIFT_MINUTES <= minute + 1 {
+                continue;
+            }
+            for (o, c) in out.iter_mut().zip(&slot[1..]) {
+                *o += c.load(Ordering::Relaxed);
+            }
+        }
+        out
+    }
+
+    /// The population stability index of the live shares against the training tenths,
+    /// and how many live probabilities it rests on; `None` below [`DRIFT_MIN_SAMPLES`] or
+    /// without a stored training distribution.
+    pub fn psi(&self, now: std::time::SystemTime) -> Option<(f64, u64)> {
+        self.edges.get()?;
+        let counts = self.counts(now);
+        let total: u64 = counts.iter().sum();
+        (total >= DRIFT_MIN_SAMPLES).then(|| (population_stability(&counts), total))
+    }
+}
+
+/// The population stability index of `counts` against ten equal expected shares:
+/// sum of (live - expected) * ln(live / expected). Half a count is added to each bin, so
+/// an empty bin weighs much without making the sum infinite. Under 0.1 is usually read
+/// as stable, over 0.25 as a shift worth a look.
+pub fn population_stability(counts: &[u64; 10]) -> f64 {
+    let total: f64 = counts.iter().map(|&c| c as f64 + 0.5).sum();
+    counts
+        .iter()
+        .map(|&c| {
+            let live = (c as f64 + 0.5) / total;
+            (live - 0.1) * (live / 0.1).ln()
+        })
+        .sum()
+}
+
+type VersionCache = std::sync::RwLock<HashMap<(ModelName, u32), std::sync::Arc<VersionMetrics>>>;
+
+fn version_cache() -> &'static VersionCache {
+    static CACHE: OnceLock<VersionCache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn version_metrics(
+    model: ModelName,
+    version: u32,
+    distribution: Option<&ScoreDistribution>,
+) -> std::sync::Arc<VersionMetrics> {
+    let cache = version_cache();
     if let Some(found) = cache
         .read()
         .ok()
@@ -94,6 +216,10 @@ fn version_metrics(model: ModelName, version: u32) -> std::sync::Arc<VersionMetr
     let made = std::sync::Arc::new(VersionMetrics {
         predictions: metrics::counter!("predictions_total", "model" => model.as_str(), "version" => version.to_string()),
         probability: metrics::histogram!(PROBABILITY, "version" => version.to_string()),
+        tiers: ["high", "medium", "low"].map(|tier| {
+            metrics::counter!("conversion_tier_total", "version" => version.to_string(), "tier" => tier)
+        }),
+        drift: Drift::new(distribution),
     });
     if let Ok(mut c) = cache.write() {
         c.entry((model, version)).or_insert_with(|| made.clone());
@@ -102,13 +228,47 @@ fn version_metrics(model: ModelName, version: u32) -> std::sync::Arc<VersionMetr
 }
 
 pub fn prediction(model: ModelName, version: u32) {
-    version_metrics(model, version).predictions.increment(1);
+    version_metrics(model, version, None)
+        .predictions
+        .increment(1);
 }
 
-pub fn conversion_probability(version: u32, probability: f64) {
-    version_metrics(ModelName::Convert, version)
-        .probability
-        .record(probability);
+/// A live conversion answer: its probability (in the histogram and the drift counts of
+/// its version, whose training distribution is `distribution`) and its tier (0 high, 1
+/// medium, 2 low).
+pub fn conversion(
+    version: u32,
+    probability: f64,
+    tier: usize,
+    distribution: Option<&ScoreDistribution>,
+) {
+    let m = version_metrics(ModelName::Convert, version, distribution);
+    m.drift.learn(distribution);
+    m.probability.record(probability);
+    if let Some(counter) = m.tiers.get(tier) {
+        counter.increment(1);
+    }
+    m.drift.record(probability, std::time::SystemTime::now());
+}
+
+/// Sets each conversion version's drift gauges from its live counts: the population
+/// stability index (`conversion_drift_psi`) and the probabilities behind it
+/// (`conversion_drift_samples`), over the last [`DRIFT_MINUTES`].
+fn drift_gauges() {
+    let Ok(cache) = version_cache().read() else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for ((model, version), m) in cache.iter() {
+        if *model != ModelName::Convert {
+            continue;
+        }
+        if let Some((psi, samples)) = m.drift.psi(now) {
+            metrics::gauge!("conversion_drift_psi", "version" => version.to_string()).set(psi);
+            metrics::gauge!("conversion_drift_samples", "version" => version.to_string())
+                .set(samples as f64);
+        }
+    }
 }
 
 pub fn persona(version: u32, name: &str) {
@@ -173,9 +333,54 @@ pub fn shed(pool: &'static str) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn psi_is_zero_for_training_shares_and_grows_with_a_shift() {
+        assert!(population_stability(&[100; 10]).abs() < 1e-12);
+        // Everything in the top tenth: a large shift.
+        let mut shifted = [0u64; 10];
+        shifted[9] = 1000;
+        assert!(population_stability(&shifted) > 2.0);
+        // A mild tilt, computed by hand: shares 0.12 x5 and 0.08 x5 (with half-counts).
+        let tilt = [120, 120, 120, 120, 120, 80, 80, 80, 80, 80];
+        let by_hand: f64 = tilt
+            .iter()
+            .map(|&c| {
+                let a = (c as f64 + 0.5) / 1005.0;
+                (a - 0.1) * (a / 0.1).ln()
+            })
+            .sum();
+        assert!((population_stability(&tilt) - by_hand).abs() < 1e-12);
+        // 5 x 0.02 ln 1.2 + 5 x 0.02 ln 1.25, about 0.040.
+        assert!(by_hand > 0.035 && by_hand < 0.045, "{by_hand}");
+    }
+
+    #[test]
+    fn drift_counts_live_probabilities_by_training_tenth_over_the_last_minutes() {
+        let distribution = ScoreDistribution {
+            quantiles: (0..=100).map(|i| f64::from(i) / 100.0).collect(),
+        };
+        let drift = Drift::new(Some(&distribution));
+        let start = std::time::UNIX_EPOCH + std::time::Duration::from_secs(600 * 60);
+        for i in 0..300 {
+            drift.record(f64::from(i % 10) / 10.0 + 0.05, start);
+        }
+        assert_eq!(drift.counts(start), [30; 10]);
+        let (psi, samples) = drift.psi(start).expect("enough samples");
+        assert_eq!(samples, 300);
+        assert!(psi.abs() < 1e-9, "{psi}");
+        // Fifteen minutes on, the old counts have left the window.
+        let later = start + std::time::Duration::from_secs(DRIFT_MINUTES * 60);
+        assert_eq!(drift.counts(later), [0; 10]);
+        assert_eq!(drift.psi(later), None);
+        // A version without a stored distribution gives none.
+        assert_eq!(Drift::new(None).psi(start), None);
+    }
+
     #[test]
     fn the_recorder_comes_with_an_upkeep_thread() {
-        assert!(super::handle().is_some());
+        assert!(handle().is_some());
         let names = || -> Vec<String> {
             std::fs::read_dir("/proc/self/task")
                 .expect("procfs")

@@ -64,7 +64,17 @@ impl Scorer for Convert {
         let a = scoring::convert(loaded, session, query.explain)?;
         observe::prediction(ModelName::Convert, version);
         if !a.already_converted {
-            observe::conversion_probability(version, a.probability);
+            let tier = match a.tier {
+                scoring::Tier::High => 0,
+                scoring::Tier::Medium => 1,
+                scoring::Tier::Low => 2,
+            };
+            observe::conversion(
+                version,
+                a.probability,
+                tier,
+                loaded.manifest.score_distribution.as_ref(),
+            );
         }
         Ok(ConvertOutput {
             session_id: id.to_owned(),

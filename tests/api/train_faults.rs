@@ -113,7 +113,9 @@ fn train_into_a_full_disk_fails_naming_the_problem_and_leaves_no_version() {
         // they were published and that the report is what is missing.
         assert_eq!(found.len(), 3, "{size}: {found:?}");
         assert!(
-            stderr.contains("published convert v1, revenue v1, segment v1, but the report could not be written"),
+            stderr.contains(
+                "published convert v1, revenue v1, segment v1, but the report could not be written"
+            ),
             "{size}: {stderr}"
         );
     }
