@@ -35,10 +35,11 @@ pub enum ErrorCode {
     Internal,
     NotReady,
     Overloaded,
+    ReportNotFound,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::MalformedBody,
         ErrorCode::InvalidRequest,
         ErrorCode::MissingApiKey,
@@ -57,6 +58,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::NotReady,
         ErrorCode::Overloaded,
+        ErrorCode::ReportNotFound,
     ];
 
     /// The stable name clients match on.
@@ -80,6 +82,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::NotReady => "not_ready",
             ErrorCode::Overloaded => "overloaded",
+            ErrorCode::ReportNotFound => "report_not_found",
         }
     }
 
@@ -94,7 +97,8 @@ impl ErrorCode {
             ErrorCode::RouteNotFound
             | ErrorCode::ModelNotFound
             | ErrorCode::VersionNotLoaded
-            | ErrorCode::AdminDisabled => StatusCode::NOT_FOUND,
+            | ErrorCode::AdminDisabled
+            | ErrorCode::ReportNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -131,6 +135,7 @@ impl ErrorCode {
             ErrorCode::NotAcceptable => "The `Accept` header allows none of the media types the route answers in (quality values count: `q=0` refuses a type); the detail lists those offered. Batch routes answer `application/json` or `text/csv`, the other scoring routes `application/json`.",
             ErrorCode::Internal => "A model misbehaved on this input (a non-finite output, say) or a worker failed; logged with its cause.",
             ErrorCode::NotReady => "A model needed to answer has no valid version loaded; the detail says why.",
+            ErrorCode::ReportNotFound => "No `report.html` for this (in the models folder, or in the version's folder): `train` writes one with the versions it publishes.",
             ErrorCode::Overloaded => "The service holds as much request work as it may (`MAX_BODY_BYTES_IN_FLIGHT`, one pool for batch routes and one for single sessions; a batch first waits up to `BATCH_QUEUE_SECS`): nothing was read or scored. Retry after the seconds in `Retry-After`.",
         }
     }
@@ -171,6 +176,9 @@ impl ErrorCode {
                 "internal error: convert version 1 produced a non-finite probability"
             }
             ErrorCode::NotReady => "not ready: convert: no version found",
+            ErrorCode::ReportNotFound => {
+                "no training report (MODELS_DIR/report.html: No such file or directory (os error 2)); train writes one with the versions it publishes"
+            }
             ErrorCode::Overloaded => {
                 "the service is busy: 33554432 bytes of batches are in flight, and this one (12054642 bytes) found no room within the queue time; retry after 1 s"
             }
@@ -302,6 +310,7 @@ pub enum ApiError {
     WrongCredential(Credential),
     NotReady(Vec<String>),
     Internal(String),
+    ReportNotFound(String),
     /// The request's pool is full: `budget` bytes of `what` are in flight.
     Overloaded {
         what: &'static str,
@@ -338,6 +347,7 @@ impl ApiError {
             ApiError::NotReady(_) => ErrorCode::NotReady,
             ApiError::Internal(_) => ErrorCode::Internal,
             ApiError::Overloaded { .. } => ErrorCode::Overloaded,
+            ApiError::ReportNotFound(_) => ErrorCode::ReportNotFound,
         }
     }
 
@@ -370,6 +380,7 @@ impl ApiError {
                 "the body arrived too slowly: {received} bytes in {seconds:.1} s (it must be complete within {grace_secs} s, or keep arriving at {min_rate} bytes per second)"
             ),
             ApiError::RouteNotFound(what)
+            | ApiError::ReportNotFound(what)
             | ApiError::ModelNotFound(what)
             | ApiError::VersionNotLoaded(what) => what.clone(),
             ApiError::AdminDisabled => {
@@ -521,6 +532,20 @@ pub const SCORING: &[ErrorCode] = &[
 ];
 /// Errors of `GET /models`: with `API_KEYS` set it needs a key, as scoring does.
 pub const MODELS: &[ErrorCode] = &[ErrorCode::MissingApiKey, ErrorCode::InvalidApiKey];
+/// Errors of `GET /report`.
+pub const REPORT: &[ErrorCode] = &[
+    ErrorCode::MissingApiKey,
+    ErrorCode::InvalidApiKey,
+    ErrorCode::ReportNotFound,
+];
+/// Errors of `GET /models/{name}/{version}/report`.
+pub const VERSION_REPORT: &[ErrorCode] = &[
+    ErrorCode::MissingApiKey,
+    ErrorCode::InvalidApiKey,
+    ErrorCode::ModelNotFound,
+    ErrorCode::VersionNotLoaded,
+    ErrorCode::ReportNotFound,
+];
 /// Errors of `GET /models/{name}`.
 pub const MODEL: &[ErrorCode] = &[
     ErrorCode::MissingApiKey,
@@ -608,6 +633,20 @@ pub struct ScoringErrors;
 impl utoipa::IntoResponses for ScoringErrors {
     fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
         responses(SCORING)
+    }
+}
+
+pub struct VersionReportErrors;
+impl utoipa::IntoResponses for VersionReportErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        responses(VERSION_REPORT)
+    }
+}
+
+pub struct ReportErrors;
+impl utoipa::IntoResponses for ReportErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        responses(REPORT)
     }
 }
 

@@ -168,6 +168,16 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The folder of one loaded version.
+    pub fn version_dir(&self, name: ModelName, version: u32) -> Result<PathBuf, SelectError> {
+        let some = Some(version);
+        match name {
+            ModelName::Convert => self.convert.select(some, "").map(|l| l.dir.clone()),
+            ModelName::Revenue => self.revenue.select(some, "").map(|l| l.dir.clone()),
+            ModelName::Segment => self.segment.select(some, "").map(|l| l.dir.clone()),
+        }
+    }
+
     pub fn info(&self, name: ModelName) -> SlotInfo<'_> {
         match name {
             ModelName::Convert => self.convert.info(),

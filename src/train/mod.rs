@@ -242,7 +242,7 @@ fn run(config: &TrainConfig, plan: &ConvertPlan, steps: &Steps) -> Result<TrainR
     let Refitted { models, summary } = refit::refit(&prepared, &selection, config, steps)?;
     let page = report::charts(&file, &prepared, &selection, &summary, config, steps)?;
     let files = publish::manifests(&file, &prepared, &selection, &summary, models, config)?;
-    let published = publish::publish(&config.models_dir, files, steps)?;
+    let published = publish::publish(&config.models_dir, files, &page.html(), steps)?;
     let listed = published
         .iter()
         .map(|(model, version, _)| format!("{model} v{version}"))

@@ -171,9 +171,12 @@ fn manifest(
 /// Publishes each file as the next version of its model; returns (model, version, folder).
 /// All three are written to staging folders first, so that a full disk or a read-only
 /// folder stops the train before any version is visible; then each is renamed into place.
+/// Each version's folder also gets `report`, the charts of the run that made it, as
+/// `report.html`.
 pub(super) fn publish(
     models_dir: &Path,
     files: [ModelFile; 3],
+    report: &str,
     steps: &Steps,
 ) -> Result<Vec<(String, u32, String)>, TrainError> {
     steps.step("publishing model files");
@@ -181,9 +184,11 @@ pub(super) fn publish(
         .into_iter()
         .map(|ModelFile { manifest, model }| {
             let name = model.name().to_string();
-            model_file::stage(models_dir, manifest, &model).map(|s| (name, s))
+            let staged = model_file::stage(models_dir, manifest, &model)?;
+            staged.add_file(model_file::REPORT_FILE, report.as_bytes())?;
+            Ok((name, staged))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, TrainError>>()?;
     staged
         .into_iter()
         .map(|(name, staged)| {

@@ -135,7 +135,10 @@ pub(super) fn write_html(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    write_file(&models_dir.join("report.html"), page.html())?;
+    write_file(
+        &models_dir.join(crate::ml::model_file::REPORT_FILE),
+        page.html(),
+    )?;
     Ok(())
 }
 

@@ -135,6 +135,7 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
         case("GET", "/models/churn", "", "model_not_found").with(key.0, key.1),
         case("GET", "/models/churn/1", "", "model_not_found").with(key.0, key.1),
         case("GET", "/models/convert/9", "", "version_not_loaded").with(key.0, key.1),
+        case("GET", "/models/convert/1/report", "", "report_not_found").with(key.0, key.1),
         case("POST", "/admin/reload", "", "missing_admin_token"),
         case("POST", "/admin/reload", "", "invalid_admin_token")
             .with("Authorization", "Bearer nope"),
@@ -152,6 +153,7 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
             "not_ready",
         ),
         case("POST", "/admin/reload", "", "admin_disabled"),
+        case("GET", "/report", "", "report_not_found"),
     ];
     // A server whose batch pool one held body fills: the next batch is refused.
     let busy = spawn_app_with(&[

@@ -11,6 +11,7 @@ mod architecture;
 mod auth;
 mod batch;
 mod cli;
+mod console;
 mod container;
 mod contract;
 mod docs;

@@ -365,6 +365,12 @@ fn train_writes_report_html_and_evaluate_draws_the_same_model_charts() {
     );
     assert!(html.contains("constant (base rate), AUC 0.500"));
     assert!(html.contains("published: convert v1, revenue v1, segment v1"));
+    // Each version keeps the charts of the run that made it.
+    for name in ["convert", "revenue", "segment"] {
+        let kept = fs::read_to_string(models.join(name).join("1/report.html"))
+            .expect("a version's report");
+        assert_figures(&kept, &MODEL_FIGURES);
+    }
 
     let other = dir.path().join("other.csv");
     synthetic_clickstream(&other, 800, 43);

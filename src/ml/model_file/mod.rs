@@ -17,7 +17,7 @@ pub use manifest::{GoldenCase, Manifest, ScoreDistribution, Tiers, TrainingData,
 pub use name::ModelName;
 pub use storage::{
     load, load_version, publish, scan_versions, stage, versions, Staged, MANIFEST_FILE,
-    WEIGHTS_FILE,
+    REPORT_FILE, WEIGHTS_FILE,
 };
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const WEIGHTS_FILE: &str = "weights.json";
+/// The charts of the training run, in each version's folder (that run's) and beside the
+/// versions (the latest run's).
+pub const REPORT_FILE: &str = "report.html";
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -137,6 +140,13 @@ pub fn stage(
 }
 
 impl Staged {
+    /// Adds a file beside the manifest and weights (the training report): loading reads
+    /// neither it nor anything else in the folder.
+    pub fn add_file(&self, name: &str, contents: &[u8]) -> Result<(), PublishError> {
+        let path = self.folder.path().join(name);
+        write_synced(&path, contents).map_err(at(&path))
+    }
+
     /// Makes the staged folder the next version of its model by one rename, and returns
     /// that version and its folder.
     pub fn commit(mut self) -> Result<(u32, PathBuf), PublishError> {

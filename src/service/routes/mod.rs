@@ -2,6 +2,7 @@
 //! translation from HTTP to the scorers or the registry and back.
 
 pub mod admin;
+pub mod console;
 pub mod health;
 pub mod models;
 pub mod scoring;
@@ -22,5 +23,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(health::livez)
         .service(health::readyz)
         .service(health::metrics)
-        .service(admin::reload);
+        .service(admin::reload)
+        .service(console::index)
+        .service(console::script)
+        .service(console::style)
+        .service(console::report)
+        .service(console::version_report);
 }

@@ -1,0 +1,513 @@
+// The console: plain JavaScript over the service's public endpoints (/score, /score/batch,
+// /models, /metrics, /report), with nothing fetched from anywhere else.
+"use strict";
+
+const codes = JSON.parse(document.getElementById("codes").textContent);
+const $ = (id) => document.getElementById(id);
+
+// ---- talking to the service -------------------------------------------------------
+
+function headers(extra) {
+  const h = Object.assign({}, extra || {});
+  const key = $("api-key").value.trim();
+  if (key) h["X-Api-Key"] = key;
+  return h;
+}
+
+// The problem document of a refused request, as lines a person can act on.
+function problemText(p) {
+  if (!p || typeof p !== "object") return String(p);
+  const lines = [p.detail || p.title || "the request was refused"];
+  for (const e of p.errors || []) lines.push(`${e.path}: ${e.message}`);
+  return lines.join("\n");
+}
+
+async function call(path, options) {
+  const response = await fetch(path, options);
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) {
+    const error = new Error(typeof body === "string" ? body : problemText(body));
+    error.problem = body;
+    throw error;
+  }
+  return body;
+}
+
+function cell(text, numeric) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (numeric) td.className = "num";
+  return td;
+}
+
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const c of cells) tr.appendChild(c);
+  return tr;
+}
+
+// ---- screens ----------------------------------------------------------------------
+
+const screens = ["try", "file", "models", "live"];
+let liveTimer = null;
+
+function show(name) {
+  for (const s of screens) {
+    $(s).hidden = s !== name;
+    $(`tab-${s}`).setAttribute("aria-selected", String(s === name));
+  }
+  if (name === "models") loadModels();
+  if (liveTimer) { clearInterval(liveTimer); liveTimer = null; }
+  if (name === "live") { readMetrics(); liveTimer = setInterval(readMetrics, 5000); }
+}
+for (const s of screens) $(`tab-${s}`).addEventListener("click", () => show(s));
+
+// ---- try a session ----------------------------------------------------------------
+
+function options(select, list, chosen) {
+  for (const [code, label] of list) {
+    const o = document.createElement("option");
+    o.value = code;
+    o.textContent = `${label} (${code})`;
+    if (code === chosen) o.selected = true;
+    select.appendChild(o);
+  }
+}
+options($("f-category"), codes.page1_main_category, 1);
+options($("f-colour"), codes.colour, 3);
+options($("f-photo"), codes.model_photography, 1);
+options($("f-location"), codes.location, 1);
+options($("f-country"), codes.country, 29);
+
+let session = { session_id: "", clicks: [] };
+let history = [];
+
+function newSession() {
+  session = { session_id: `console-${Date.now().toString(36)}`, clicks: [] };
+  history = [];
+  $("clicks").tBodies[0].replaceChildren();
+  $("answer").replaceChildren();
+  $("try-error").textContent = "";
+  drawTrend();
+}
+newSession();
+$("new-session").addEventListener("click", newSession);
+
+function clickFromForm() {
+  const [year, month, day] = $("f-date").value.split("-").map(Number);
+  return {
+    year, month, day,
+    order: session.clicks.length + 1,
+    country: Number($("f-country").value),
+    page1_main_category: Number($("f-category").value),
+    page2_clothing_model: $("f-product").value.trim().toUpperCase(),
+    colour: Number($("f-colour").value),
+    location: Number($("f-location").value),
+    model_photography: Number($("f-photo").value),
+    price: Number($("f-price").value),
+    price_2: Number($("f-price2").value),
+    page: Number($("f-page").value),
+  };
+}
+
+function label(list, code) {
+  const found = list.find(([c]) => c === code);
+  return found ? found[1] : String(code);
+}
+
+async function scoreSession() {
+  $("try-error").textContent = "";
+  const answer = await call("/score?explain=true", {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify(session),
+  });
+  return answer;
+}
+
+function showAnswer(a) {
+  const c = a.convert, r = a.revenue, s = a.segment;
+  const box = $("answer");
+  box.replaceChildren();
+  const p = document.createElement("p");
+  p.innerHTML = "";
+  const figure = document.createElement("span");
+  figure.className = "answer-figure";
+  figure.id = "answer-probability";
+  figure.textContent = `${(100 * c.probability).toFixed(1)}%`;
+  p.append("Conversion probability ", figure, " ");
+  const tier = document.createElement("strong");
+  tier.id = "answer-tier";
+  tier.className = `tier-${c.tier}`;
+  tier.textContent = `${c.tier} tier`;
+  p.append(tier);
+  box.appendChild(p);
+  const facts = document.createElement("ul");
+  const items = [
+    c.already_converted ? "This session already holds a basket event: it has converted." :
+      `${c.will_convert ? "Predicted to convert" : "Not predicted to convert"} (threshold ${c.threshold.toFixed(4)}); higher than ${c.percentile.toFixed(0)}% of training sessions.`,
+    `Expected revenue: $${r.expected_revenue.toFixed(2)} ($${r.revenue_if_converts.toFixed(2)} if it converts).`,
+    `Persona: ${s.name}: ${s.description}`,
+    `Models: convert v${c.model_version}, revenue v${r.model_version}, segment v${s.model_version}.`,
+  ];
+  for (const text of items) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    facts.appendChild(li);
+  }
+  box.appendChild(facts);
+  if (c.explanation && c.explanation.length) {
+    const h = document.createElement("h3");
+    h.textContent = "Top drivers";
+    box.appendChild(h);
+    const t = document.createElement("table");
+    t.id = "drivers";
+    t.appendChild(row([document.createElement("th"), document.createElement("th"), document.createElement("th")]));
+    t.rows[0].cells[0].textContent = "feature";
+    t.rows[0].cells[1].textContent = "value";
+    t.rows[0].cells[2].textContent = "push on the log-odds";
+    for (const d of c.explanation) {
+      t.appendChild(row([cell(d.feature), cell(Number(d.value).toFixed(3), true), cell(Number(d.contribution).toFixed(3), true)]));
+    }
+    box.appendChild(t);
+  }
+}
+
+function drawTrend() {
+  const svg = $("trend");
+  for (const n of [...svg.childNodes]) if (n.nodeName !== "title") svg.removeChild(n);
+  const ns = "http://www.w3.org/2000/svg";
+  const w = 520, h = 200, pad = 30;
+  const top = Math.max(0.2, ...history.map((p) => p * 1.2));
+  const x = (i) => pad + (history.length > 1 ? (i * (w - 2 * pad)) / (history.length - 1) : (w - 2 * pad) / 2);
+  const y = (p) => h - pad - (p / top) * (h - 2 * pad);
+  const axis = document.createElementNS(ns, "path");
+  axis.setAttribute("d", `M${pad},${pad} V${h - pad} H${w - pad}`);
+  axis.setAttribute("stroke", "#444");
+  axis.setAttribute("fill", "none");
+  svg.appendChild(axis);
+  for (const [text, tx, ty, anchor] of [[`${(100 * top).toFixed(0)}%`, pad - 4, pad + 4, "end"], ["0%", pad - 4, h - pad, "end"], ["click", w - pad, h - 8, "end"]]) {
+    const t = document.createElementNS(ns, "text");
+    t.setAttribute("x", tx); t.setAttribute("y", ty); t.setAttribute("font-size", "11"); t.setAttribute("text-anchor", anchor);
+    t.textContent = text;
+    svg.appendChild(t);
+  }
+  if (!history.length) return;
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", history.map((p, i) => `${x(i)},${y(p)}`).join(" "));
+  line.setAttribute("fill", "none");
+  line.setAttribute("stroke", "#0072b2");
+  line.setAttribute("stroke-width", "2");
+  svg.appendChild(line);
+  history.forEach((p, i) => {
+    const dot = document.createElementNS(ns, "circle");
+    dot.setAttribute("cx", x(i)); dot.setAttribute("cy", y(p)); dot.setAttribute("r", "4"); dot.setAttribute("fill", "#0072b2");
+    const tip = document.createElementNS(ns, "title");
+    tip.textContent = `after click ${i + 1}: ${(100 * p).toFixed(1)}%`;
+    dot.appendChild(tip);
+    svg.appendChild(dot);
+  });
+}
+
+$("click-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const click = clickFromForm();
+  session.clicks.push(click);
+  try {
+    const a = await scoreSession();
+    history.push(a.convert.probability);
+    $("clicks").tBodies[0].appendChild(row([
+      cell(String(click.order), true),
+      cell(label(codes.page1_main_category, click.page1_main_category)),
+      cell(click.page2_clothing_model),
+      cell(`$${click.price}`, true),
+      cell(String(click.page), true),
+      cell(`${(100 * a.convert.probability).toFixed(1)}%`, true),
+    ]));
+    showAnswer(a);
+    drawTrend();
+  } catch (e) {
+    session.clicks.pop();
+    $("try-error").textContent = e.message;
+  }
+});
+
+$("score-paste").addEventListener("click", async () => {
+  $("try-error").textContent = "";
+  let pasted;
+  try {
+    pasted = JSON.parse($("paste").value);
+  } catch (e) {
+    $("try-error").textContent = `Not JSON: ${e.message}`;
+    return;
+  }
+  const before = session;
+  newSession();
+  session = pasted;
+  try {
+    showAnswer(await scoreSession());
+  } catch (e) {
+    session = before;
+    $("try-error").textContent = e.message;
+  }
+});
+
+// ---- score a file -----------------------------------------------------------------
+
+let scored = [];
+let sortKey = null, sortUp = true;
+
+function renderSessions() {
+  const body = $("sessions").tBodies[0];
+  body.replaceChildren();
+  const rows = [...scored];
+  if (sortKey) {
+    rows.sort((a, b) => (a[sortKey] < b[sortKey] ? -1 : a[sortKey] > b[sortKey] ? 1 : 0) * (sortUp ? 1 : -1));
+  }
+  for (const r of rows.slice(0, 1000)) {
+    body.appendChild(row([cell(r.session_id), cell(r.probability.toFixed(4), true), cell(r.tier), cell(r.expected.toFixed(2), true), cell(r.persona)]));
+  }
+}
+
+for (const b of $("sessions").querySelectorAll("th button")) {
+  b.addEventListener("click", () => {
+    sortUp = sortKey === b.dataset.key ? !sortUp : true;
+    sortKey = b.dataset.key;
+    renderSessions();
+  });
+}
+
+function drawHistogram(probabilities) {
+  const svg = $("histogram");
+  for (const n of [...svg.childNodes]) if (n.nodeName !== "title") svg.removeChild(n);
+  const ns = "http://www.w3.org/2000/svg";
+  const bins = new Array(20).fill(0);
+  for (const p of probabilities) bins[Math.min(19, Math.floor(p * 20))] += 1;
+  const w = 520, h = 200, pad = 30, most = Math.max(1, ...bins);
+  const bw = (w - 2 * pad) / bins.length;
+  bins.forEach((n, i) => {
+    const r = document.createElementNS(ns, "rect");
+    const bh = (n / most) * (h - 2 * pad);
+    r.setAttribute("x", pad + i * bw + 1); r.setAttribute("y", h - pad - bh);
+    r.setAttribute("width", bw - 2); r.setAttribute("height", bh); r.setAttribute("fill", "#0072b2");
+    const tip = document.createElementNS(ns, "title");
+    tip.textContent = `${(i * 0.05).toFixed(2)}-${((i + 1) * 0.05).toFixed(2)}: ${n} sessions`;
+    r.appendChild(tip);
+    svg.appendChild(r);
+  });
+  for (const [text, tx] of [["0", pad], ["0.5", w / 2], ["1", w - pad]]) {
+    const t = document.createElementNS(ns, "text");
+    t.setAttribute("x", tx); t.setAttribute("y", h - 10); t.setAttribute("font-size", "11"); t.setAttribute("text-anchor", "middle");
+    t.textContent = text;
+    svg.appendChild(t);
+  }
+}
+
+function share(counts, total) {
+  return Object.entries(counts).map(([k, n]) => `${k} ${(100 * n / Math.max(1, total)).toFixed(1)}%`).join(", ");
+}
+
+$("score-file").addEventListener("click", async () => {
+  $("file-error").textContent = "";
+  $("file-summary").replaceChildren();
+  for (const id of ["histogram-figure", "download", "sessions"]) $(id).hidden = true;
+  const file = $("csv-file").files[0];
+  if (!file) {
+    $("file-error").textContent = "Choose a CSV file first.";
+    return;
+  }
+  const text = await file.text();
+  try {
+    const json = await call("/score/batch", {
+      method: "POST",
+      headers: headers({ "Content-Type": "text/csv", Accept: "application/json" }),
+      body: text,
+    });
+    const csv = await call("/score/batch", {
+      method: "POST",
+      headers: headers({ "Content-Type": "text/csv", Accept: "text/csv" }),
+      body: text,
+    });
+    scored = json.results.map((a) => ({
+      session_id: a.session_id,
+      probability: a.convert.probability,
+      tier: a.convert.tier,
+      expected: a.revenue.expected_revenue,
+      persona: a.segment.name,
+    }));
+    const tiers = {}, personas = {};
+    let revenue = 0;
+    for (const r of scored) {
+      tiers[r.tier] = (tiers[r.tier] || 0) + 1;
+      personas[r.persona] = (personas[r.persona] || 0) + 1;
+      revenue += r.expected;
+    }
+    const summary = $("file-summary");
+    const list = document.createElement("ul");
+    list.id = "file-facts";
+    for (const t of [
+      `${scored.length} sessions scored`,
+      `Tiers: ${share(tiers, scored.length)}`,
+      `Personas: ${share(personas, scored.length)}`,
+      `Total expected revenue: $${revenue.toFixed(2)}`,
+    ]) {
+      const li = document.createElement("li");
+      li.textContent = t;
+      list.appendChild(li);
+    }
+    summary.appendChild(list);
+    drawHistogram(scored.map((r) => r.probability));
+    const link = $("download");
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+    sortKey = null;
+    renderSessions();
+    for (const id of ["histogram-figure", "download", "sessions"]) $(id).hidden = false;
+  } catch (e) {
+    $("file-error").textContent = e.message;
+  }
+});
+
+// ---- models -----------------------------------------------------------------------
+
+function figure(v) {
+  return typeof v === "number" ? v.toFixed(4) : "n/a";
+}
+
+async function loadModels() {
+  $("models-error").textContent = "";
+  const list = $("models-list");
+  try {
+    const models = await call("/models", { headers: headers() });
+    list.replaceChildren();
+    for (const m of models) {
+      const box = document.createElement("div");
+      box.className = "model";
+      box.id = `model-${m.name}`;
+      const h = document.createElement("h3");
+      h.textContent = `${m.name}: default version ${m.default_version ?? "none"}` +
+        (m.pinned_version ? `, pinned to ${m.pinned_version}` : "") +
+        (m.canary ? `, canary version ${m.canary.version} for ${m.canary.percent}% of sessions` : "");
+      box.appendChild(h);
+      if (m.problem) {
+        const p = document.createElement("p");
+        p.className = "error";
+        p.textContent = m.problem;
+        box.appendChild(p);
+      }
+      const t = document.createElement("table");
+      t.appendChild(row(["version", "status", "trained", "validation figures", "report"].map((x) => { const th = document.createElement("th"); th.textContent = x; return th; })));
+      for (const v of m.loaded) {
+        const detail = await call(v.manifest, { headers: headers() });
+        const val = detail.manifest.validation || {};
+        const figures = m.name === "convert" ? `ROC-AUC ${figure(val.roc_auc)}, PR-AUC ${figure(val.pr_auc)}, log loss ${figure(val.log_loss)} (constant ${figure(val.base_rate_log_loss)})` :
+          m.name === "revenue" ? `RMSE ${figure(val.rmse)} (constant ${figure(val.best_constant_rmse)}), MAE ${figure(val.mae)}` :
+          `silhouette ${figure(val.silhouette_training_months)}`;
+        const link = document.createElement("a");
+        link.href = `${v.manifest}/report`;
+        link.className = "report-link";
+        link.textContent = "charts";
+        const linkCell = document.createElement("td");
+        linkCell.appendChild(link);
+        t.appendChild(row([cell(String(v.version), true), cell(v.status), cell(detail.manifest.created_at || ""), cell(figures), linkCell]));
+      }
+      box.appendChild(t);
+      for (const f of m.failed) {
+        const p = document.createElement("p");
+        p.className = "error";
+        p.textContent = `version ${f.version} refused: ${f.reason}`;
+        box.appendChild(p);
+      }
+      list.appendChild(box);
+    }
+  } catch (e) {
+    $("models-error").textContent = e.message;
+  }
+}
+
+// A report is a page of its own; with API keys on, it is fetched with the key.
+$("models").addEventListener("click", async (event) => {
+  const link = event.target.closest("a#report-link, a.report-link");
+  if (!link || !$("api-key").value.trim()) return;
+  event.preventDefault();
+  try {
+    const html = await call(link.getAttribute("href"), { headers: headers() });
+    window.open(URL.createObjectURL(new Blob([html], { type: "text/html" })), "_blank");
+  } catch (e) {
+    $("models-error").textContent = e.message;
+  }
+});
+
+// ---- live -------------------------------------------------------------------------
+
+// Prometheus text to [{name, labels, value}].
+function parseMetrics(text) {
+  const out = [];
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const m = line.match(/^([a-zA-Z_:][\w:]*)(\{(.*)\})?\s+(\S+)/);
+    if (!m) continue;
+    const labels = {};
+    for (const [, k, v] of (m[3] || "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v;
+    out.push({ name: m[1], labels, value: Number(m[4]) });
+  }
+  return out;
+}
+
+function sumBy(samples, name, key) {
+  const out = {};
+  for (const s of samples) {
+    if (s.name !== name) continue;
+    const k = key(s.labels);
+    out[k] = (out[k] || 0) + s.value;
+  }
+  return out;
+}
+
+let previous = null, first = null;
+
+function fill(tableId, rows) {
+  const body = $(tableId).tBodies[0];
+  body.replaceChildren();
+  for (const r of rows) body.appendChild(row(r.map((x, i) => cell(String(x), i > 0))));
+}
+
+async function readMetrics() {
+  try {
+    const text = await call("/metrics", { headers: headers() });
+    const now = { at: Date.now(), samples: parseMetrics(text) };
+    const count = (snap) => sumBy(snap.samples, "http_requests_total", (l) => l.route);
+    const seconds = (snap) => sumBy(snap.samples, "http_request_duration_seconds_sum", (l) => l.route);
+    const tiers = (snap) => sumBy(snap.samples, "conversion_tier_total", (l) => l.tier);
+    const personas = (snap) => sumBy(snap.samples, "persona_assignments_total", (l) => l.persona);
+    if (!first) first = now;
+    if (previous) {
+      const dt = (now.at - previous.at) / 1000;
+      const [c1, c0, s1, s0] = [count(now), count(previous), seconds(now), seconds(previous)];
+      fill("live-routes", Object.keys(c1).sort().map((route) => {
+        const n = c1[route] - (c0[route] || 0);
+        const ms = n > 0 ? (1000 * ((s1[route] || 0) - (s0[route] || 0))) / n : 0;
+        return [route, (n / dt).toFixed(1), n > 0 ? ms.toFixed(2) : "-"];
+      }));
+    }
+    const delta = (f) => {
+      const a = f(now), b = f(first), out = {};
+      for (const k of Object.keys(a)) out[k] = a[k] - (b[k] || 0);
+      return out;
+    };
+    const shares = (counts) => {
+      const total = Object.values(counts).reduce((x, y) => x + y, 0);
+      return Object.entries(counts).sort().map(([k, n]) => [k, n, total ? `${(100 * n / total).toFixed(1)}%` : "-"]);
+    };
+    fill("live-tiers", shares(delta(tiers)));
+    fill("live-personas", shares(delta(personas)));
+    const psi = now.samples.filter((s) => s.name === "conversion_drift_psi");
+    const samples = sumBy(now.samples, "conversion_drift_samples", (l) => l.version);
+    fill("live-drift", psi.map((s) => [s.labels.version, s.value.toFixed(3), samples[s.labels.version] || 0]));
+    previous = now;
+    $("live-error").textContent = "";
+  } catch (e) {
+    $("live-error").textContent = e.message;
+  }
+}
