@@ -7,7 +7,7 @@ use crate::ml::classifier::ConvertModel;
 use crate::ml::classifier::FitError;
 use crate::ml::model_file::{self, LoadError, ModelKind};
 use crate::ml::regressor::RevenueModel;
-use crate::ml::segment::SegmentModel;
+use crate::ml::segment::{KChoice, SegmentModel};
 use crate::reader::{ReadOptions, ReadStats};
 use crate::report;
 use serde::Serialize;
@@ -166,7 +166,11 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
                     bootstrap_seed: 2008,
                 })?,
                 report::revenue_section(&expected, revenue_set)?,
-                report::segment_section(None, &sizes, &segment_model.personas)?,
+                report::segment_section(
+                    k_choice(&segment.manifest.validation, segment_model.personas.len()).as_ref(),
+                    &sizes,
+                    &segment_model.personas,
+                )?,
             ],
         };
         std::fs::write(path, page.html()).map_err(|source| EvaluateError::Write {
@@ -188,6 +192,17 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
         personas,
         warnings,
     })
+}
+
+/// The silhouette of each k that training tried, as the segment manifest records it.
+fn k_choice(validation: &serde_json::Value, k: usize) -> Option<KChoice> {
+    let silhouette_by_k = validation
+        .get("silhouette_by_k")?
+        .as_array()?
+        .iter()
+        .map(|pair| Some((pair.get(0)?.as_u64()? as usize, pair.get(1)?.as_f64()?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(KChoice { k, silhouette_by_k })
 }
 
 fn opt(v: Option<f64>) -> String {

@@ -701,6 +701,8 @@ mod tests {
                 MODELS,
                 MODEL,
                 MODEL_VERSION,
+                REPORT,
+                VERSION_REPORT,
                 READINESS,
                 ADMIN,
                 ANY_ROUTE,

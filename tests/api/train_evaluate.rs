@@ -386,6 +386,7 @@ fn train_writes_report_html_and_evaluate_draws_the_same_model_charts() {
     assert_figures(&html, &DATA_FIGURES);
     assert_figures(&html, &MODEL_FIGURES);
     assert!(html.contains("convert v1, revenue v1, segment v1 on other.csv"));
+    assert_figures(&html, &["silhouette"]);
 
     // A page that cannot be written is named.
     let out = run_on(

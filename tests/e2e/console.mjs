@@ -104,8 +104,17 @@ await page.screenshot({ path: `${shots}/console-models.png`, fullPage: true });
 // The live screen reads the metrics: rates by route, tiers, drift.
 await page.click("#tab-live");
 await page.waitForFunction(() => document.querySelectorAll("#live-tiers tbody tr").length > 0 || document.getElementById("live-error").textContent, null, { timeout: 15000 });
-await page.waitForTimeout(5500);
+// Traffic while the screen is open shows in the tier and persona shares.
+const session = readFileSync(`${fixtures}/session.json`, "utf8");
+for (let i = 0; i < 5; i++) {
+  await fetch(`${base}/score`, { method: "POST", headers: { "Content-Type": "application/json" }, body: session });
+}
+await page.waitForFunction(() => [...document.querySelectorAll("#live-tiers tbody tr td:nth-child(2)")]
+  .some((td) => Number(td.textContent) > 0), null, { timeout: 15000 }).catch(() => {});
 check((await page.locator("#live-routes tbody tr").count()) > 0, "the live screen shows requests by route");
+const answered = await page.evaluate(() => [...document.querySelectorAll("#live-tiers tbody tr td:nth-child(2)")]
+  .reduce((sum, td) => sum + Number(td.textContent), 0));
+check(answered >= 5, `the live screen counts the answers by tier (${answered})`);
 await page.screenshot({ path: `${shots}/console-live.png`, fullPage: true });
 
 // The report renders every chart: the latest run's, and the one a version links to.

@@ -465,7 +465,10 @@ function sumBy(samples, name, key) {
   return out;
 }
 
-let previous = null, first = null;
+// Reads kept for the shares: those of the last five minutes.
+const WINDOW_MS = 5 * 60 * 1000;
+let previous = null;
+let kept = [];
 
 function fill(tableId, rows) {
   const body = $(tableId).tBodies[0];
@@ -481,10 +484,13 @@ async function readMetrics() {
     const seconds = (snap) => sumBy(snap.samples, "http_request_duration_seconds_sum", (l) => l.route);
     const tiers = (snap) => sumBy(snap.samples, "conversion_tier_total", (l) => l.tier);
     const personas = (snap) => sumBy(snap.samples, "persona_assignments_total", (l) => l.persona);
-    if (!first) first = now;
+    kept.push(now);
+    kept = kept.filter((k) => now.at - k.at <= WINDOW_MS);
+    const first = kept[0];
     if (previous) {
       const dt = (now.at - previous.at) / 1000;
       const [c1, c0, s1, s0] = [count(now), count(previous), seconds(now), seconds(previous)];
+      $("live-window").textContent = `${Math.round((now.at - first.at) / 1000)} s`;
       fill("live-routes", Object.keys(c1).sort().map((route) => {
         const n = c1[route] - (c0[route] || 0);
         const ms = n > 0 ? (1000 * ((s1[route] || 0) - (s0[route] || 0))) / n : 0;
