@@ -248,7 +248,7 @@ fn run(config: &TrainConfig, plan: &ConvertPlan, steps: &Steps) -> Result<TrainR
         .map(|(model, version, _)| format!("{model} v{version}"))
         .collect::<Vec<_>>()
         .join(", ");
-    report::write_html(page, &published, &config.models_dir)
+    report::write_html(page, &listed, &config.models_dir)
         .and_then(|()| {
             report::write(
                 file,

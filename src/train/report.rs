@@ -124,17 +124,10 @@ fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), TrainError>
 /// `report.html`: the charts drawn before publishing, with what was published.
 pub(super) fn write_html(
     mut page: Page,
-    published: &[(String, u32, String)],
+    published: &str,
     models_dir: &Path,
 ) -> Result<(), TrainError> {
-    page.facts.push(format!(
-        "published: {}",
-        published
-            .iter()
-            .map(|(model, version, _)| format!("{model} v{version}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    page.facts.push(format!("published: {published}"));
     write_file(
         &models_dir.join(crate::ml::model_file::REPORT_FILE),
         page.html(),
