@@ -10,8 +10,9 @@ use super::problem::{ApiError, FieldIssue};
 use super::registry::Snapshot;
 use super::settings::Settings;
 use super::wire::{
-    from_json, no_csv_explanation, BatchInput, BatchOutput, ConvertOutput, CsvAnswer, CsvRecord,
-    OnError, RevenueOutput, ScoreOutput, SegmentOutput, Selection, SessionErrors, SessionInput,
+    from_json, no_csv_explanation, session_from_json, shape_budget, BatchInput, BatchOutput,
+    ConvertOutput, CsvAnswer, CsvRecord, OnError, RevenueOutput, ScoreOutput, SegmentOutput,
+    Selection, SessionErrors, SessionInput,
 };
 use crate::domain::{Click, Session, SessionId};
 use crate::ml::model_file::ModelName;
@@ -204,7 +205,7 @@ pub async fn single<S: Scorer>(
     let settings = &state.settings;
     let (body, _permit) =
         http::read_body(req, payload, state, Accepts::Json, Pool::Sessions).await?;
-    let input: SessionInput = from_json(&body)?;
+    let input = session_from_json(&body, &shape_budget(body.len()))?;
     let session = input
         .parse("", settings.max_clicks_per_session)
         .map_err(ApiError::Invalid)?;
@@ -509,16 +510,17 @@ fn json_sessions(
         Err(ApiError::Invalid(_)) => {
             let raw: RawBatch = from_json(body)?;
             limits.check_sessions(raw.sessions.len())?;
+            let budget = shape_budget(body.len());
             Ok(raw
                 .sessions
                 .par_iter()
                 .enumerate()
                 .map(
-                    |(i, text)| match from_json::<SessionInput>(text.get().as_bytes()) {
+                    |(i, text)| match session_from_json(text.get().as_bytes(), &budget) {
                         Ok(s) => parse(i, &s),
                         Err(e) => Err(SessionErrors {
                             index: i,
-                            session_id: None,
+                            session_id: id_of(text.get()),
                             errors: match e {
                                 ApiError::Invalid(issues) => issues
                                     .into_iter()
@@ -544,8 +546,22 @@ fn json_sessions(
     }
 }
 
+/// The id of a session whose other fields are of the wrong shape, when its own is a
+/// string: the client finds the left-out session by it.
+fn id_of(session: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id<'a> {
+        #[serde(borrow)]
+        session_id: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<Id>(session)
+        .ok()
+        .map(|s| s.session_id.into_owned())
+}
+
 /// A batch body with its sessions unread, to parse one at a time.
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawBatch<'a> {
     #[serde(borrow)]
     sessions: Vec<&'a serde_json::value::RawValue>,

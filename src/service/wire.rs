@@ -7,10 +7,12 @@ use crate::ml::model_file::ModelName;
 use crate::scoring::{Contribution, Tier};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use utoipa::ToSchema;
 
 /// One click, with the columns of the UCI data under their snake_case names.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"year": 2008, "month": 4, "day": 1, "order": 1, "country": 29, "page1_main_category": 1, "page2_clothing_model": "A13", "colour": 1, "location": 5, "model_photography": 1, "price": 28, "price_2": 2, "page": 1}))]
 pub struct ClickInput<'a> {
     #[schema(minimum = 2000, maximum = 2100)]
@@ -73,8 +75,11 @@ impl<'a> From<&'a ClickInput<'_>> for RawClick<&'a str> {
     }
 }
 
-/// One session: its id and the clicks seen so far.
+/// One session: its id and the clicks seen so far. Fields other than these are refused,
+/// naming them: a misspelt or misplaced field (`explain` belongs in the query) would
+/// otherwise be dropped without a word.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SessionInput<'a> {
     /// At most 64 characters, not blank; surrounding spaces are dropped.
     #[serde(borrow)]
@@ -113,6 +118,7 @@ fn clicks<'de: 'a, 'a, D: serde::Deserializer<'de>>(
 
 /// Many sessions in one request.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BatchInput<'a> {
     #[serde(borrow)]
     pub sessions: Vec<SessionInput<'a>>,
@@ -189,6 +195,16 @@ pub fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Api
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
+            // serde_json's reader refuses a number past f64 (`1e400`) as malformed JSON, but
+            // the path says which field it was, and the fix is the value, not the syntax.
+            let out_of_range = inner.to_string().starts_with("number out of range");
+            if out_of_range && !path.is_empty() && path != "." {
+                return Err(ApiError::invalid(
+                    path,
+                    "got a number too large to be represented, expected one in the field's range"
+                        .to_owned(),
+                ));
+            }
             if !inner.is_data() {
                 return Err(ApiError::Malformed(inner.to_string()));
             }
@@ -199,6 +215,172 @@ pub fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Api
     // A valid value followed by more (`{...}xyz`) is not a valid body.
     de.end().map_err(|e| ApiError::Malformed(e.to_string()))?;
     Ok(value)
+}
+
+/// A session from a JSON body. serde stops at the first field of the wrong shape; when it
+/// does, every other one is found too (see [`every_shape_issue`]), so a client writing its
+/// first request is not told of its missing fields one round trip at a time. `budget` is
+/// the bytes of re-reading a request may still spend on that search.
+pub fn session_from_json<'a>(
+    body: &'a [u8],
+    budget: &AtomicUsize,
+) -> Result<SessionInput<'a>, ApiError> {
+    match from_json::<SessionInput>(body) {
+        Err(ApiError::Invalid(first)) => Err(ApiError::Invalid(
+            every_shape_issue(body, budget).unwrap_or(first),
+        )),
+        other => other,
+    }
+}
+
+/// The bytes a request may spend re-reading its bodies to list their shape problems: a
+/// few times the body and a floor, so a hostile body of many small mistakes cannot make
+/// the search cost much more than reading it.
+pub fn shape_budget(body_len: usize) -> AtomicUsize {
+    AtomicUsize::new(body_len.saturating_mul(4).saturating_add(1 << 20))
+}
+
+/// Every problem of shape in a session body (missing, unknown and wrongly typed fields,
+/// anywhere in it), in the order serde meets them. Each round reads the body as a value,
+/// notes the problem serde stops at, and mends the value there so the next round goes on:
+/// an unknown field is removed, a missing one is put in and a wrong one replaced by a
+/// stand-in of the type serde asked for. What lies inside a stand-in is not reported, as
+/// the client did not send it. `None` when the body is not JSON or the first problem could
+/// not be mended.
+fn every_shape_issue(body: &[u8], budget: &AtomicUsize) -> Option<Vec<FieldIssue>> {
+    use serde_json::Value;
+    let mut value: Value = serde_json::from_slice(body).ok()?;
+    // serde would read a session from an array too (as a tuple), and its complaints about
+    // the array's items would mislead: a body that is not an object has one problem.
+    let got = match &value {
+        Value::Object(_) => None,
+        Value::Array(_) => Some("an array".to_owned()),
+        Value::String(_) => Some("a string".to_owned()),
+        Value::Number(n) => Some(format!("the number {n}")),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => Some("null".to_owned()),
+    };
+    if let Some(got) = got {
+        return Some(vec![FieldIssue {
+            path: "$".into(),
+            message: format!("got {got}, expected {}", api_type("struct SessionInput")),
+        }]);
+    }
+    let mut issues: Vec<FieldIssue> = Vec::new();
+    let mut stand_ins: Vec<Vec<Step>> = Vec::new();
+    loop {
+        let spent = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(body.len().max(1))
+        });
+        if spent.is_err() {
+            break;
+        }
+        let error = match serde_path_to_error::deserialize::<_, SessionInput>(&value) {
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        let at: Vec<Step> = error.path().iter().filter_map(Step::of).collect();
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let invented = stand_ins.iter().any(|s| at.starts_with(s));
+        if !invented {
+            let (path, message) = in_api_terms(&path, &inner);
+            issues.push(FieldIssue { path, message });
+        }
+        let text = inner.to_string();
+        let mended = if let Some(rest) = text.strip_prefix("missing field `") {
+            let mut field = at.clone();
+            field.push(Step::Key(rest.trim_end_matches('`').to_owned()));
+            let done = put(&mut value, &field, Some(Value::Null));
+            stand_ins.push(field);
+            done
+        } else if text.starts_with("unknown field `") {
+            put(&mut value, &at, None)
+        } else if let Some((_, expected)) = text.rsplit_once(", expected ") {
+            let stand_in =
+                match api_type(expected.split(" with ").next().unwrap_or(expected)).as_str() {
+                    "a whole number" => Some(Value::from(0)),
+                    "a number" => Some(Value::from(0.0)),
+                    "a string" => Some(Value::from("")),
+                    "true or false" => Some(Value::Bool(false)),
+                    "an array" | "an array of clicks" => Some(Value::Array(Vec::new())),
+                    other
+                        if other.starts_with("a click")
+                            || other.starts_with("a session")
+                            || other.starts_with("an object") =>
+                    {
+                        Some(Value::Object(serde_json::Map::new()))
+                    }
+                    _ => None,
+                };
+            let done = stand_in.is_some_and(|v| put(&mut value, &at, Some(v)));
+            stand_ins.push(at);
+            done
+        } else {
+            false
+        };
+        if !mended {
+            break;
+        }
+    }
+    (!issues.is_empty()).then_some(issues)
+}
+
+/// One step of a path into a JSON value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Index(usize),
+    Key(String),
+}
+
+impl Step {
+    fn of(segment: &serde_path_to_error::Segment) -> Option<Step> {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
+            serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Sets (or with `None` removes) the value at `at`; false when the path leads nowhere.
+fn put(root: &mut serde_json::Value, at: &[Step], new: Option<serde_json::Value>) -> bool {
+    use serde_json::Value;
+    let Some((last, parents)) = at.split_last() else {
+        return match new {
+            Some(v) => {
+                *root = v;
+                true
+            }
+            None => false,
+        };
+    };
+    let mut here = root;
+    for step in parents {
+        let next = match step {
+            Step::Index(i) => here.get_mut(*i),
+            Step::Key(k) => here.get_mut(k.as_str()),
+        };
+        match next {
+            Some(v) => here = v,
+            None => return false,
+        }
+    }
+    match (last, here, new) {
+        (Step::Key(k), Value::Object(map), Some(v)) => {
+            map.insert(k.clone(), v);
+            true
+        }
+        (Step::Key(k), Value::Object(map), None) => map.remove(k.as_str()).is_some(),
+        (Step::Index(i), Value::Array(items), Some(v)) => match items.get_mut(*i) {
+            Some(slot) => {
+                *slot = v;
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 /// A serde error as the API speaks: the field's full path, what came and what the API
@@ -227,6 +409,12 @@ fn in_api_terms(path: &str, error: &serde_json::Error) -> (String, String) {
         let field = rest.trim_end_matches('`');
         return (join(field), "required, but missing".into());
     }
+    if let Some(rest) = text.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = rest.split_once("`, expected ") {
+            // The path already ends with the unknown name.
+            return (here, unknown_name("field", field, &backquoted(expected)));
+        }
+    }
     let parts = text
         .strip_prefix("invalid type: ")
         .or_else(|| text.strip_prefix("invalid value: "))
@@ -249,6 +437,63 @@ fn in_api_terms(path: &str, error: &serde_json::Error) -> (String, String) {
         );
     }
     (here, text.to_owned())
+}
+
+/// The names between backquotes in serde's list of what it expected (`` `a`, `b` or `c` ``).
+fn backquoted(list: &str) -> Vec<&str> {
+    list.split('`').skip(1).step_by(2).collect()
+}
+
+/// What to say of a field or parameter (`kind`) that is not one: the closest known name
+/// when it looks like a slip of the keyboard, and every name that is known.
+fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
+    if known.is_empty() {
+        return format!("not a {kind} here: none is taken");
+    }
+    let closest = known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
+        .min()
+        .filter(|(distance, k)| *distance <= 2.max(k.len() / 4))
+        .map(|(_, k)| format!(" (did you mean {k}?)"))
+        .unwrap_or_default();
+    format!(
+        "not a {kind} here{closest}; the {kind}s here are {}",
+        known.join(", ")
+    )
+}
+
+/// Refuses query parameters the route does not take, naming each: a misspelt `verison=2`
+/// would otherwise be ignored and the default version would answer as if it had been
+/// asked for. `taken` holds the fields of each query the route reads.
+pub fn unknown_parameters(query_string: &str, taken: &[&[&'static str]]) -> Result<(), ApiError> {
+    if query_string.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = taken.iter().flat_map(|q| q.iter().copied()).collect();
+    let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query_string)
+        .map(actix_web::web::Query::into_inner)
+        .unwrap_or_default();
+    let mut issues: Vec<FieldIssue> = Vec::new();
+    for (name, _) in &pairs {
+        if !known.contains(&name.as_str()) && !issues.iter().any(|i| &i.path == name) {
+            issues.push(FieldIssue {
+                path: name.clone(),
+                message: unknown_name("query parameter", name, &known),
+            });
+        }
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(issues))
+    }
+}
+
+/// The field names of a query type, as its deserializer reads them: the one definition
+/// of what a route takes.
+pub fn fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    serde_aux::serde_introspection::serde_introspect::<T>()
 }
 
 /// The parameters of the scoring routes, and what each takes, in the API's words.
@@ -275,7 +520,7 @@ pub fn query_problem(query_string: &str, fallback: &str) -> ApiError {
     let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query_string)
         .map(actix_web::web::Query::into_inner)
         .unwrap_or_default();
-    let issues: Vec<FieldIssue> = pairs
+    let mut issues: Vec<FieldIssue> = pairs
         .iter()
         .filter_map(|(name, value)| {
             let (_, expected) = QUERY_PARAMETERS.iter().find(|(n, _)| n == name)?;
@@ -285,6 +530,17 @@ pub fn query_problem(query_string: &str, fallback: &str) -> ApiError {
             })
         })
         .collect();
+    // `?version=1&version=2`: which one was meant cannot be guessed.
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        let times = pairs.iter().filter(|(n, _)| n == name).count();
+        let first = pairs.iter().position(|(n, _)| n == name) == Some(i);
+        if times > 1 && first {
+            issues.push(FieldIssue {
+                path: name.clone(),
+                message: format!("given {times} times; give it once"),
+            });
+        }
+    }
     if issues.is_empty() {
         ApiError::invalid("query", fallback.to_owned())
     } else {
@@ -747,6 +1003,21 @@ mod tests {
             Err(other) => panic!("expected invalid, got {other}"),
             Ok(_) => panic!("a string was accepted as clicks"),
         }
+    }
+
+    #[test]
+    fn the_search_for_more_problems_stops_when_its_budget_is_spent() {
+        let body = br#"{"session_id": "s", "clicks": [{"year": 2008}, {"year": 2008}]}"#;
+        let count = |budget: usize| match session_from_json(body, &AtomicUsize::new(budget)) {
+            Err(ApiError::Invalid(issues)) => issues.len(),
+            other => panic!("expected invalid, got {other:?}"),
+        };
+        // Two clicks with 12 fields missing each, all found with room to spare.
+        assert_eq!(count(1 << 20), 24);
+        // No budget: serde's own first problem, still named.
+        assert_eq!(count(0), 1);
+        // A budget for a few rounds: some of the problems, then it stops.
+        assert!((2..24).contains(&count(4 * body.len())));
     }
 
     #[test]

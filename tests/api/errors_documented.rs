@@ -226,6 +226,18 @@ fn every_error_a_route_answers_is_documented_on_that_route() {
                 continue;
             };
             let response = &op["responses"][a.status.to_string()];
+            // The example shows what the route really answers: the same status, title and type
+            // ("Unprocessable Entity", not another name of 422).
+            let example =
+                &response["content"]["application/problem+json"]["examples"][c.code]["value"];
+            for field in ["status", "title", "type", "code"] {
+                if example[field] != a.body[field] {
+                    wrong.push(format!(
+                        "{label}: the example's {field} is {}, the answer's {}",
+                        example[field], a.body[field]
+                    ));
+                }
+            }
             let documented = response["description"]
                 .as_str()
                 .is_some_and(|d| d.contains(&format!("`{}`", c.code)))

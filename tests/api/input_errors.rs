@@ -145,6 +145,184 @@ fn query_parameters_are_named_with_what_they_take() {
 }
 
 #[test]
+fn unknown_and_repeated_query_parameters_are_refused_by_name() {
+    let app = spawn_app();
+    for (query, name, says) in [
+        // A misspelt version would otherwise serve the default one as if it were asked for.
+        ("/convert?verison=2", "verison", "did you mean version?"),
+        (
+            "/convert?verison=2",
+            "verison",
+            "the query parameters here are version, explain",
+        ),
+        ("/revenue?segment_version=1", "segment_version", "version"),
+        (
+            "/score?convert_verison=1",
+            "convert_verison",
+            "did you mean convert_version?",
+        ),
+        (
+            "/convert/batch?on_eror=skip",
+            "on_eror",
+            "did you mean on_error?",
+        ),
+        (
+            "/segment/batch?limit=5",
+            "limit",
+            "version, explain, on_error",
+        ),
+        ("/convert?version=1&version=2", "version", "given 2 times"),
+        (
+            "/convert?explain=true&explain=false",
+            "explain",
+            "given 2 times",
+        ),
+    ] {
+        let body = if query.contains("batch") {
+            json!({"sessions": [browsing()]})
+        } else {
+            browsing()
+        };
+        let r = app.post_json(query, &body);
+        assert_eq!(r.status, 422, "{query}: {}", r.body);
+        let (p, m) = first_issue(&r);
+        assert_eq!(p, name, "{query}: {}", r.body);
+        assert!(m.contains(says), "{query}: {m}");
+    }
+    // What each route does take still works, and a bare version on /score keeps its own
+    // explanation rather than being called unknown.
+    assert_eq!(
+        app.post_json("/convert?version=1&explain=false", &browsing())
+            .status,
+        200
+    );
+    let batch = json!({"sessions": [browsing()]});
+    assert_eq!(
+        app.post_json("/score/batch?convert_version=1&on_error=skip", &batch)
+            .status,
+        200
+    );
+    let r = app.post_json("/score?version=1", &browsing());
+    assert!(first_issue(&r).1.contains("convert_version"), "{}", r.body);
+}
+
+#[test]
+fn every_shape_problem_of_a_session_is_listed_at_once() {
+    let app = spawn_app();
+    // A first request written by hand: one click with its year only, and no id.
+    let r = app.post_json("/convert", &json!({"clicks": [{"year": 2008}]}));
+    assert_eq!(r.status, 422, "{}", r.body);
+    let issues: Vec<(String, String)> = r.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap_or("").into(),
+                e["message"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    let missing: Vec<&str> = issues
+        .iter()
+        .filter(|(_, m)| m == "required, but missing")
+        .map(|(p, _)| p.as_str())
+        .collect();
+    let click_fields =
+        clickstream::service::wire::fields::<clickstream::service::wire::ClickInput>();
+    let mut expected: Vec<String> = click_fields
+        .iter()
+        .filter(|f| **f != "year")
+        .map(|f| format!("clicks[0].{f}"))
+        .collect();
+    expected.push("session_id".into());
+    assert_eq!(missing, expected, "{}", r.body);
+    assert_eq!(r.body["detail"], "13 fields are invalid");
+
+    // Unknown, wrongly typed and missing fields, in several clicks and at the top.
+    let mut first = click(1, "A13", 28.0);
+    first["year"] = json!("2008");
+    first["colur"] = json!(3);
+    let mut third = click(3, "A13", 28.0);
+    third.as_object_mut().expect("object").remove("price");
+    let body = json!({"session_id": "s", "clicks": [first, click(2, "A13", 28.0), third, 5], "explain": true});
+    let r = app.post_json("/convert", &body);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let paths: Vec<&str> = r.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "clicks[0].colur",
+            "clicks[0].year",
+            "clicks[2].price",
+            "clicks[3]",
+            "explain"
+        ],
+        "{}",
+        r.body
+    );
+    let said = |path: &str| {
+        r.body["errors"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["path"] == path))
+            .and_then(|e| e["message"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(
+        said("clicks[0].colur").contains("did you mean colour?"),
+        "{}",
+        r.body
+    );
+    assert!(
+        said("explain").contains("the fields here are session_id, clicks"),
+        "{}",
+        r.body
+    );
+    assert!(said("clicks[3]").contains("expected a click"), "{}", r.body);
+
+    // In a batch, a session of the wrong shape is left out under its id, with all of its
+    // problems (the batch's own cap of 20 a session aside).
+    let batch =
+        json!({"sessions": [browsing(), {"session_id": "s-9", "clicks": [{"year": 2008}]}]});
+    let r = app.post_json("/convert/batch?on_error=skip", &batch);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["session_id"], "s-9", "{}", r.body);
+    assert_eq!(
+        r.body["errors"][0]["errors"].as_array().map(Vec::len),
+        Some(12),
+        "{}",
+        r.body
+    );
+
+    // A body that is not an object has one problem, not one per item.
+    let r = app.post_json("/convert", &json!([1, 2]));
+    assert_eq!(
+        r.body["errors"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.body
+    );
+    assert_eq!(first_issue(&r).0, "$");
+
+    // A number past what a double holds is the field's problem, not malformed JSON.
+    let text = serde_json::to_string(&browsing()).expect("json").replacen(
+        "\"price\":52.0",
+        "\"price\":1e400",
+        1,
+    );
+    assert!(text.contains("1e400"), "{text}");
+    let r = app.post_raw("/convert", "application/json", &text, &[]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(first_issue(&r).0, "clicks[0].price", "{}", r.body);
+}
+
+#[test]
 fn impossible_dates_say_how_long_their_month_is() {
     let app = spawn_app();
     let mut june = click(1, "A13", 28.0);

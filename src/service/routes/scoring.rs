@@ -6,8 +6,8 @@ use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ScoringErrors};
 use crate::service::scorer::{self, Convert, Revenue, Score, Segment};
 use crate::service::wire::{
-    BatchInput, BatchOptions, BatchOutput, ConvertOutput, ConvertQuery, CsvAnswer, ModelQuery,
-    RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
+    fields, unknown_parameters, BatchInput, BatchOptions, BatchOutput, ConvertOutput, ConvertQuery,
+    CsvAnswer, ModelQuery, RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
 };
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
@@ -41,6 +41,7 @@ pub async fn convert(
     query: web::Query<ConvertQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    unknown_parameters(req.query_string(), &[fields::<ConvertQuery>()])?;
     let selection = query.into_inner().parse();
     scorer::single(Convert, &req, payload, &selection, &state).await
 }
@@ -61,6 +62,7 @@ pub async fn revenue(
     query: web::Query<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    unknown_parameters(req.query_string(), &[fields::<ModelQuery>()])?;
     let selection = query.into_inner().parse(ModelName::Revenue)?;
     scorer::single(Revenue, &req, payload, &selection, &state).await
 }
@@ -81,6 +83,7 @@ pub async fn segment(
     query: web::Query<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    unknown_parameters(req.query_string(), &[fields::<ModelQuery>()])?;
     let selection = query.into_inner().parse(ModelName::Segment)?;
     scorer::single(Segment, &req, payload, &selection, &state).await
 }
@@ -103,6 +106,7 @@ pub async fn score(
     query: web::Query<ScoreQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    unknown_parameters(req.query_string(), &[fields::<ScoreQuery>()])?;
     let selection = query.into_inner().parse()?;
     scorer::single(Score, &req, payload, &selection, &state).await
 }
@@ -130,6 +134,10 @@ pub async fn convert_batch(
     options: web::Query<BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    unknown_parameters(
+        req.query_string(),
+        &[fields::<ConvertQuery>(), fields::<BatchOptions>()],
+    )?;
     let selection = query.into_inner().parse();
     scorer::batch(Convert, &req, payload, selection, options.on_error, state).await
 }
@@ -157,6 +165,10 @@ pub async fn revenue_batch(
     options: web::Query<BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    unknown_parameters(
+        req.query_string(),
+        &[fields::<ModelQuery>(), fields::<BatchOptions>()],
+    )?;
     let selection = query.into_inner().parse(ModelName::Revenue)?;
     scorer::batch(Revenue, &req, payload, selection, options.on_error, state).await
 }
@@ -184,6 +196,10 @@ pub async fn segment_batch(
     options: web::Query<BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    unknown_parameters(
+        req.query_string(),
+        &[fields::<ModelQuery>(), fields::<BatchOptions>()],
+    )?;
     let selection = query.into_inner().parse(ModelName::Segment)?;
     scorer::batch(Segment, &req, payload, selection, options.on_error, state).await
 }
@@ -213,6 +229,10 @@ pub async fn score_batch(
     options: web::Query<BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    unknown_parameters(
+        req.query_string(),
+        &[fields::<ScoreQuery>(), fields::<BatchOptions>()],
+    )?;
     let selection = query.into_inner().parse()?;
     scorer::batch(Score, &req, payload, selection, options.on_error, state).await
 }
