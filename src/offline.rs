@@ -87,6 +87,13 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
                 Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
                 _ => PathBuf::from("."),
             };
+            if !dir.is_dir() {
+                bail!(
+                    "writing {}: the folder {} does not exist",
+                    out.display(),
+                    dir.display()
+                );
+            }
             let temp = tempfile::NamedTempFile::new_in(&dir)
                 .with_context(|| format!("writing {}", out.display()))?;
             let summary = write_all(
@@ -115,6 +122,14 @@ fn load(config: &ScoreConfig) -> anyhow::Result<std::sync::Arc<Snapshot>> {
             vars.push((name.to_owned(), v.to_string()));
         }
     }
+    if !config.models_dir.is_dir() {
+        bail!(
+            "the models folder {} does not exist: pass --models DIR (the shipped versions are in the repository's models/)",
+            std::path::absolute(&config.models_dir)
+                .unwrap_or_else(|_| config.models_dir.clone())
+                .display()
+        );
+    }
     let registry = Registry::new(&Settings::from_vars(vars)?);
     registry.reload(Trigger::Start);
     let snapshot = registry.snapshot();
@@ -135,7 +150,19 @@ fn load(config: &ScoreConfig) -> anyhow::Result<std::sync::Arc<Snapshot>> {
                 .map(|(v, why)| format!("version {v}: {why}"))
                 .collect();
             match config.version {
-                Some(v) if refused.is_empty() => format!("{name}: version {v} not found"),
+                Some(v) if refused.is_empty() => {
+                    let there = crate::ml::model_file::versions(&config.models_dir, name);
+                    let there: Vec<String> = there.iter().map(u32::to_string).collect();
+                    format!(
+                        "{name}: no version {v} in {} (versions there: {})",
+                        config.models_dir.join(name.as_str()).display(),
+                        if there.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            there.join(", ")
+                        }
+                    )
+                }
                 _ if !refused.is_empty() => format!("{name}: {}", refused.join("; ")),
                 _ => format!(
                     "{name}: no version in {}",

@@ -138,3 +138,88 @@ fn split(original: &std::path::Path, out: &std::path::Path) -> std::process::Out
         .output()
         .expect("sh runs")
 }
+
+#[test]
+fn files_and_folders_that_are_not_there_are_named_with_their_cause() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("sessions.csv");
+    std::fs::write(
+        &data,
+        "year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n2008,4,1,1,29,s-1,1,A13,1,5,1,28,2,1\n",
+    )
+    .expect("data written");
+    let data = data.to_str().expect("utf-8 path");
+    let stderr = |args: &[&str], cwd: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_clickstream"))
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .expect("The clickstream binary runs.");
+        assert!(!out.status.success(), "{args:?} succeeded");
+        text(&out.stderr)
+    };
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let shipped = shipped.to_str().expect("utf-8 path");
+
+    // The default models/ is relative: run elsewhere, the folder is named in full, with
+    // the option that fixes it.
+    let elsewhere = dir.path().join("models").display().to_string();
+    for command in ["score", "evaluate"] {
+        let err = stderr(&[command, "--data", data], dir.path());
+        assert!(
+            err.contains(&format!("the models folder {elsewhere} does not exist"))
+                && err.contains("--models"),
+            "{command}: {err}"
+        );
+    }
+    // A version that is not there: the ones that are.
+    let err = stderr(
+        &[
+            "score",
+            "--data",
+            data,
+            "--models",
+            shipped,
+            "--version",
+            "7",
+        ],
+        dir.path(),
+    );
+    assert!(
+        err.contains("no version 7") && err.contains("versions there: 1"),
+        "{err}"
+    );
+    // A data file that is not there: its path and the system's reason, once.
+    let absent = dir.path().join("absent.csv").display().to_string();
+    for command in ["score", "evaluate"] {
+        let err = stderr(
+            &[command, "--data", &absent, "--models", shipped],
+            dir.path(),
+        );
+        assert!(
+            err.contains(&absent) && err.matches("No such file or directory").count() == 1,
+            "{command}: {err}"
+        );
+    }
+    // An output in a folder that is not there: the folder.
+    let out = dir.path().join("no-such-folder").join("scores.csv");
+    let err = stderr(
+        &[
+            "score",
+            "--data",
+            data,
+            "--models",
+            shipped,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        dir.path(),
+    );
+    assert!(
+        err.contains(&format!(
+            "the folder {} does not exist",
+            dir.path().join("no-such-folder").display()
+        )),
+        "{err}"
+    );
+}

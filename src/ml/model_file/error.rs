@@ -64,8 +64,25 @@ pub enum LoadError {
         session: String,
         problem: String,
     },
-    #[error("{dir}: no version of {name} (looked for numbered folders)")]
+    #[error("{dir}: no version of {name} ({})", why_none(dir))]
     NoVersion { dir: PathBuf, name: ModelName },
+}
+
+/// Why a model's folder gave no version, as far as the file system tells: a new user's
+/// first mistake is a models folder given relative to another working directory.
+fn why_none(dir: &std::path::Path) -> String {
+    let models = dir.parent().unwrap_or(dir);
+    if !models.as_os_str().is_empty() && !models.is_dir() {
+        let shown = std::path::absolute(models).unwrap_or_else(|_| models.to_owned());
+        format!(
+            "the models folder {} does not exist: pass --models DIR",
+            shown.display()
+        )
+    } else if !dir.is_dir() {
+        "the folder does not exist".to_owned()
+    } else {
+        "looked for numbered folders".to_owned()
+    }
 }
 
 /// Why a version could not be written.
