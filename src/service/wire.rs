@@ -471,9 +471,7 @@ pub fn unknown_parameters(query_string: &str, taken: &[&[&'static str]]) -> Resu
         return Ok(());
     }
     let known: Vec<&str> = taken.iter().flat_map(|q| q.iter().copied()).collect();
-    let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query_string)
-        .map(actix_web::web::Query::into_inner)
-        .unwrap_or_default();
+    let pairs = query_pairs(query_string);
     let mut issues: Vec<FieldIssue> = Vec::new();
     for (name, _) in &pairs {
         if !known.contains(&name.as_str()) && !issues.iter().any(|i| &i.path == name) {
@@ -488,6 +486,13 @@ pub fn unknown_parameters(query_string: &str, taken: &[&[&'static str]]) -> Resu
     } else {
         Err(ApiError::Invalid(issues))
     }
+}
+
+/// A query string's name and value pairs, decoded, in order; none when it cannot be read.
+fn query_pairs(query_string: &str) -> Vec<(String, String)> {
+    actix_web::web::Query::<Vec<(String, String)>>::from_query(query_string)
+        .map(actix_web::web::Query::into_inner)
+        .unwrap_or_default()
 }
 
 /// The field names of a query type, as its deserializer reads them: the one definition
@@ -517,9 +522,7 @@ fn parameter_ok(name: &str, value: &str) -> bool {
 /// A query string the route's parameters could not be read from, with the parameter named:
 /// the deserializer's own message (`invalid digit found in string`) names none.
 pub fn query_problem(query_string: &str, fallback: &str) -> ApiError {
-    let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query_string)
-        .map(actix_web::web::Query::into_inner)
-        .unwrap_or_default();
+    let pairs = query_pairs(query_string);
     let mut issues: Vec<FieldIssue> = pairs
         .iter()
         .filter_map(|(name, value)| {
