@@ -131,17 +131,22 @@ fn query_parameters_are_named_with_what_they_take() {
         ),
         ("/convert/batch?on_error=never", "on_error", "fail or skip"),
     ] {
-        let body = if query.contains("batch") {
-            json!({"sessions": [browsing()]})
-        } else {
-            browsing()
-        };
-        let r = app.post_json(query, &body);
-        assert_eq!(r.status, 422, "{query}: {}", r.body);
-        let (p, m) = first_issue(&r);
-        assert_eq!(p, name, "{query}: {}", r.body);
+        let (p, m) = refused_query(&app, query);
+        assert_eq!(p, name, "{query}: {m}");
         assert!(m.contains(expected), "{query}: {m}");
     }
+}
+
+/// The first issue of the 422 a scoring route answers to `query` with a valid body.
+fn refused_query(app: &crate::helpers::TestApp, query: &str) -> (String, String) {
+    let body = if query.contains("batch") {
+        json!({"sessions": [browsing()]})
+    } else {
+        browsing()
+    };
+    let r = app.post_json(query, &body);
+    assert_eq!(r.status, 422, "{query}: {}", r.body);
+    first_issue(&r)
 }
 
 #[test]
@@ -178,15 +183,8 @@ fn unknown_and_repeated_query_parameters_are_refused_by_name() {
             "given 2 times",
         ),
     ] {
-        let body = if query.contains("batch") {
-            json!({"sessions": [browsing()]})
-        } else {
-            browsing()
-        };
-        let r = app.post_json(query, &body);
-        assert_eq!(r.status, 422, "{query}: {}", r.body);
-        let (p, m) = first_issue(&r);
-        assert_eq!(p, name, "{query}: {}", r.body);
+        let (p, m) = refused_query(&app, query);
+        assert_eq!(p, name, "{query}: {m}");
         assert!(m.contains(says), "{query}: {m}");
     }
     // What each route does take still works, and a bare version on /score keeps its own
