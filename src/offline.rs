@@ -311,8 +311,9 @@ impl std::fmt::Display for ScoreSummary {
             .collect();
         write!(
             f,
-            "scored {} sessions (file sha256 {}) with {}",
+            "scored {} session{} (file sha256 {}) with {}",
             self.sessions,
+            if self.sessions == 1 { "" } else { "s" },
             self.sha256,
             if versions.is_empty() {
                 "no model".to_owned()
