@@ -268,6 +268,7 @@ fn every_shape_issue(body: &[u8], budget: &AtomicUsize) -> Option<Vec<FieldIssue
     }
     let mut issues: Vec<FieldIssue> = Vec::new();
     let mut stand_ins: Vec<Vec<Step>> = Vec::new();
+    let mut last: Option<(Vec<Step>, String)> = None;
     loop {
         let spent = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
             left.checked_sub(body.len().max(1))
@@ -288,6 +289,12 @@ fn every_shape_issue(body: &[u8], budget: &AtomicUsize) -> Option<Vec<FieldIssue
             issues.push(FieldIssue { path, message });
         }
         let text = inner.to_string();
+        // A mend that did not take (the same complaint at the same place) would only spend
+        // the budget again.
+        if last.as_ref() == Some(&(at.clone(), text.clone())) {
+            break;
+        }
+        last = Some((at.clone(), text.clone()));
         let mended = if let Some(rest) = text.strip_prefix("missing field `") {
             let mut field = at.clone();
             field.push(Step::Key(rest.trim_end_matches('`').to_owned()));
