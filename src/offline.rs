@@ -122,13 +122,8 @@ fn load(config: &ScoreConfig) -> anyhow::Result<std::sync::Arc<Snapshot>> {
             vars.push((name.to_owned(), v.to_string()));
         }
     }
-    if !config.models_dir.is_dir() {
-        bail!(
-            "the models folder {} does not exist: pass --models DIR (the shipped versions are in the repository's models/)",
-            std::path::absolute(&config.models_dir)
-                .unwrap_or_else(|_| config.models_dir.clone())
-                .display()
-        );
+    if let Some(absent) = crate::ml::model_file::absent_models_folder(&config.models_dir) {
+        bail!("{absent} (the shipped versions are in the repository's models/)");
     }
     let registry = Registry::new(&Settings::from_vars(vars)?);
     registry.reload(Trigger::Start);

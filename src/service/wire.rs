@@ -454,9 +454,6 @@ fn backquoted(list: &str) -> Vec<&str> {
 /// What to say of a field or parameter (`kind`) that is not one: the closest known name
 /// when it looks like a slip of the keyboard, and every name that is known.
 fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
-    if known.is_empty() {
-        return format!("not a {kind} here: none is taken");
-    }
     let closest = known
         .iter()
         .map(|k| (strsim::damerau_levenshtein(name, k), *k))

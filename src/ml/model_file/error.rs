@@ -3,7 +3,7 @@
 
 use super::manifest::FORMAT_VERSION;
 use super::name::ModelName;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -68,21 +68,29 @@ pub enum LoadError {
     NoVersion { dir: PathBuf, name: ModelName },
 }
 
-/// Why a model's folder gave no version, as far as the file system tells: a new user's
-/// first mistake is a models folder given relative to another working directory.
-fn why_none(dir: &std::path::Path) -> String {
+/// Why a model's folder gave no version, as far as the file system tells.
+fn why_none(dir: &Path) -> String {
     let models = dir.parent().unwrap_or(dir);
-    if !models.as_os_str().is_empty() && !models.is_dir() {
-        let shown = std::path::absolute(models).unwrap_or_else(|_| models.to_owned());
-        format!(
-            "the models folder {} does not exist: pass --models DIR",
-            shown.display()
-        )
+    if let Some(absent) = absent_models_folder(models) {
+        absent
     } else if !dir.is_dir() {
         "the folder does not exist".to_owned()
     } else {
         "looked for numbered folders".to_owned()
     }
+}
+
+/// What to say when the models folder itself is not there, naming it in full: a new
+/// user's first mistake is a relative folder given from another working directory.
+pub fn absent_models_folder(models: &Path) -> Option<String> {
+    if models.as_os_str().is_empty() || models.is_dir() {
+        return None;
+    }
+    let shown = std::path::absolute(models).unwrap_or_else(|_| models.to_owned());
+    Some(format!(
+        "the models folder {} does not exist: pass --models DIR",
+        shown.display()
+    ))
 }
 
 /// Why a version could not be written.

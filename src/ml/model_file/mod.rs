@@ -11,7 +11,7 @@ mod manifest;
 mod name;
 mod storage;
 
-pub use error::{LoadError, PublishError};
+pub use error::{absent_models_folder, LoadError, PublishError};
 pub use kind::{Loaded, Model, ModelKind};
 pub use manifest::{GoldenCase, Manifest, ScoreDistribution, Tiers, TrainingData, FORMAT_VERSION};
 pub use name::ModelName;
