@@ -79,6 +79,7 @@ pub async fn read_body(
         return Err(ApiError::UnsupportedMediaType {
             got: content_type,
             supported: accepts.text(),
+            instead: None,
         });
     }
     let length = req

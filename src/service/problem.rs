@@ -284,6 +284,8 @@ pub enum ApiError {
     UnsupportedMediaType {
         got: String,
         supported: &'static str,
+        /// Where a body of this media type goes instead, when another route takes it.
+        instead: Option<String>,
     },
     /// The `Accept` header allows none of `offered`.
     NotAcceptable {
@@ -362,9 +364,16 @@ impl ApiError {
                 1 => "1 field is invalid".into(),
                 n => format!("{n} fields are invalid"),
             },
-            ApiError::UnsupportedMediaType { got, supported } => {
-                format!("content type {got:?} is not supported; send {supported}")
-            }
+            ApiError::UnsupportedMediaType {
+                got,
+                supported,
+                instead,
+            } => match instead {
+                Some(route) => format!(
+                    "content type {got:?} is not supported; send {supported}, or send this body to {route}"
+                ),
+                None => format!("content type {got:?} is not supported; send {supported}"),
+            },
             ApiError::NotAcceptable { got, offered } => format!(
                 "Accept {got:?} allows none of the media types this route answers in: {offered}"
             ),

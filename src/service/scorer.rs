@@ -10,9 +10,9 @@ use super::problem::{ApiError, FieldIssue};
 use super::registry::Snapshot;
 use super::settings::Settings;
 use super::wire::{
-    from_json, no_csv_explanation, session_from_json, shape_budget, BatchInput, BatchOutput,
-    ConvertOutput, CsvAnswer, CsvRecord, OnError, RevenueOutput, ScoreOutput, SegmentOutput,
-    Selection, SessionErrors, SessionInput,
+    from_json, no_csv_explanation, point_the_way, session_from_json, shape_budget, BatchInput,
+    BatchOutput, ConvertOutput, CsvAnswer, CsvRecord, OnError, Refused, RevenueOutput, ScoreOutput,
+    SegmentOutput, Selection, SessionErrors, SessionInput,
 };
 use crate::domain::{Click, Session, SessionId};
 use crate::ml::model_file::ModelName;
@@ -203,9 +203,24 @@ pub async fn single<S: Scorer>(
 ) -> Result<HttpResponse, ApiError> {
     http::negotiate(req, &[Format::Json])?;
     let settings = &state.settings;
-    let (body, _permit) =
-        http::read_body(req, payload, state, Accepts::Json, Pool::Sessions).await?;
-    let input = session_from_json(&body, &shape_budget(body.len()))?;
+    let route = Refused::Single { path: req.path() };
+    let (body, _permit) = http::read_body(req, payload, state, Accepts::Json, Pool::Sessions)
+        .await
+        .map_err(|refused| match refused {
+            // The batch routes of the same model read CSV.
+            ApiError::UnsupportedMediaType {
+                got,
+                supported,
+                instead: None,
+            } if http::media_type(req) == "text/csv" => ApiError::UnsupportedMediaType {
+                got,
+                supported,
+                instead: Some(format!("POST {}/batch", req.path())),
+            },
+            other => other,
+        })?;
+    let input = session_from_json(&body, &shape_budget(body.len()))
+        .map_err(|refused| point_the_way(refused, &body, route))?;
     let session = input
         .parse("", settings.max_clicks_per_session)
         .map_err(ApiError::Invalid)?;
@@ -407,7 +422,8 @@ async fn sessions_of(
     let limits = Limits::of(settings);
     web::block(
         move || -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
-            let items = batch_sessions(&body, is_csv, limits)?;
+            let items = batch_sessions(&body, is_csv, limits)
+                .map_err(|refused| point_the_way(refused, &body, Refused::Batch { csv: is_csv }))?;
             if on_error == OnError::Fail && items.iter().any(Result::is_err) {
                 let mut total = 0;
                 let mut listed = Vec::new();

@@ -510,3 +510,63 @@ fn echoed_values_are_cut_short() {
         r.body
     );
 }
+
+/// A body sent to the wrong kind of route, or under the wrong media type, is told where it
+/// belongs, on every scoring route.
+#[test]
+fn a_body_on_the_wrong_route_or_media_type_is_told_where_it_belongs() {
+    let app = spawn_app();
+    let one = session("s", vec![click(1, "A13", 28.0)]);
+    let array = json!([one]).to_string();
+    let batch = json!({ "sessions": [one] }).to_string();
+    let csv = crate::helpers::csv_body();
+    for route in ["/convert", "/revenue", "/segment", "/score"] {
+        let batch_route = format!("POST {route}/batch");
+        let said = |r: &crate::helpers::Reply| {
+            let (path, message) = first_issue(r);
+            let detail = r.body["detail"].as_str().unwrap_or("").to_owned();
+            format!("{path}: {message} / {detail}")
+        };
+
+        // A JSON array to a batch route: wrap it.
+        let r = app.post_raw(&format!("{route}/batch"), "application/json", &array, &[]);
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(said(&r).contains("{\"sessions\": [...]}"), "{}", said(&r));
+
+        // CSV sent as JSON to a batch route: send it as text/csv.
+        let r = app.post_raw(&format!("{route}/batch"), "application/json", &csv, &[]);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(said(&r).contains("Content-Type: text/csv"), "{}", said(&r));
+
+        // JSON sent as CSV to a batch route: send it as application/json.
+        let r = app.post_raw(&format!("{route}/batch"), "text/csv", &batch, &[]);
+        assert!(
+            said(&r).contains("Content-Type: application/json"),
+            "{}",
+            said(&r)
+        );
+
+        // A batch, an array or a CSV file to a single-session route: the batch route.
+        for (content_type, body) in [
+            ("application/json", &batch),
+            ("application/json", &array),
+            ("application/json", &csv),
+            ("text/csv", &csv),
+        ] {
+            let r = app.post_raw(route, content_type, body, &[]);
+            assert!(
+                matches!(r.status, 400 | 415 | 422),
+                "{content_type} to {route}: {}",
+                r.body
+            );
+            assert!(
+                said(&r).contains(&batch_route),
+                "{content_type} to {route}: {}",
+                said(&r)
+            );
+        }
+    }
+    // A session that is merely wrong is not sent elsewhere.
+    let r = app.post_json("/convert", &json!({ "session_id": "s" }));
+    assert!(!first_issue(&r).1.contains("/batch"), "{:?}", first_issue(&r));
+}
