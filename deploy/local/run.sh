@@ -2,22 +2,32 @@
 # A load-balanced fleet on loopback: N replicas of the clickstream binary on 127.0.0.1
 # ports, one shared models folder (as a shared volume would be), and nginx (Debian's
 # package) in front with the shared deploy/nginx/proxy.conf.
-# Usage: deploy/local/run.sh [REPLICAS] [BINARY]   then Ctrl-C to stop.
+# Usage: deploy/local/run.sh [REPLICAS] [BINARY] [MODELS_DIR]   then Ctrl-C to stop.
+# With MODELS_DIR (say, the folder `train --models` published into), the replicas serve that
+# folder itself, so a version trained there later is picked up by a reload or a poll
+# (the replicas inherit the environment, POLL_INTERVAL_SECS included); without it, a scratch copy of the repository's version 1.
 # deploy/local/test.sh sources this file for its functions (FLEET_LIBRARY=1).
 set -euo pipefail
 fleet_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-# fleet_start N BINARY: sets FLEET_DIR, FLEET_LB (the balancer's address), REPLICA_PORTS and
-# REPLICA_PIDS; the models folder is $FLEET_DIR/models.
+# fleet_start N BINARY [MODELS_DIR]: sets FLEET_DIR, FLEET_LB (the balancer's address),
+# FLEET_MODELS (the folder the replicas serve), REPLICA_PORTS and REPLICA_PIDS. Without
+# MODELS_DIR the replicas serve $FLEET_DIR/models, a copy of the repository's version 1.
 fleet_start() {
   local n=$1
   FLEET_BIN=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
   FLEET_DIR=$(mktemp -d)
-  mkdir -p "$FLEET_DIR/models" "$FLEET_DIR/logs" "$FLEET_DIR/nginx"
-  for m in convert revenue segment; do
-    mkdir -p "$FLEET_DIR/models/$m"
-    cp -r "$fleet_root/models/$m/1" "$FLEET_DIR/models/$m/1"
-  done
+  mkdir -p "$FLEET_DIR/logs" "$FLEET_DIR/nginx"
+  if [ -n "${3:-}" ]; then
+    [ -d "$3" ] || { echo "models folder $3 does not exist" >&2; return 1; }
+    FLEET_MODELS=$(cd "$3" && pwd)
+  else
+    FLEET_MODELS=$FLEET_DIR/models
+    for m in convert revenue segment; do
+      mkdir -p "$FLEET_MODELS/$m"
+      cp -r "$fleet_root/models/$m/1" "$FLEET_MODELS/$m/1"
+    done
+  fi
   local base
   base=$("$fleet_root/deploy/free-ports" $((n + 1)))
   REPLICA_PORTS=() REPLICA_PIDS=()
@@ -60,7 +70,7 @@ CONF
 # fleet_start_replica I: (re)starts replica I on its port and waits until it is ready.
 fleet_start_replica() {
   local i=$1
-  MODELS_DIR="$FLEET_DIR/models" PORT=${REPLICA_PORTS[i]} HOST=127.0.0.1 WORKERS=1 \
+  MODELS_DIR="$FLEET_MODELS" PORT=${REPLICA_PORTS[i]} HOST=127.0.0.1 WORKERS=1 \
     LOG_FORMAT=json RUST_LOG=info "$FLEET_BIN" serve >>"$FLEET_DIR/logs/replica-$i.log" 2>&1 &
   REPLICA_PIDS[i]=$!
   fleet_wait_ready "http://127.0.0.1:${REPLICA_PORTS[i]}/readyz"
@@ -90,8 +100,8 @@ if [ -z "${FLEET_LIBRARY:-}" ]; then
   bin=${2:-$fleet_root/target/release/clickstream}
   [ -x "$bin" ] || (cd "$fleet_root" && cargo build --release --quiet)
   trap fleet_stop EXIT
-  fleet_start "${1:-3}" "$bin"
-  echo "balancer: http://$FLEET_LB  replicas: ${REPLICA_PORTS[*]}  models: $FLEET_DIR/models"
+  fleet_start "${1:-3}" "$bin" "${3:-}"
+  echo "balancer: http://$FLEET_LB  replicas: ${REPLICA_PORTS[*]}  models: $FLEET_MODELS"
   echo "Ctrl-C stops the fleet"
   wait "$FLEET_NGINX_PID"
 fi

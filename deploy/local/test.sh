@@ -10,6 +10,8 @@
 #   4 sigterm      a replica is stopped (SIGTERM) under load: it drains, no failure
 #   5 corrupt      a corrupt version lands and every replica rescans under load: none
 #                  serves it, no failure, /models on each says why
+#   6 any folder   run.sh given a models folder of its own (as `train --models` makes)
+#                  serves that folder's highest version through the balancer
 # Usage: deploy/local/test.sh [BINARY] [REPLICAS] [SECONDS per scenario]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,8 +84,8 @@ served() { # replica index -> POST /convert answered 200 so far
 # the self-test), written beside and renamed into place as a publisher does. CORRUPT=1
 # appends to its weights, so its checksum fails.
 publish() {
-  local n=$1 staging="$FLEET_DIR/models/convert/.staging-$1"
-  cp -r "$FLEET_DIR/models/convert/1" "$staging"
+  local n=$1 staging="$FLEET_MODELS/convert/.staging-$1"
+  cp -r "$FLEET_MODELS/convert/1" "$staging"
   python3 - "$staging/manifest.json" "$n" <<'PY'
 import json, sys
 path, version = sys.argv[1], int(sys.argv[2])
@@ -92,7 +94,7 @@ m["version"] = version
 json.dump(m, open(path, "w"))
 PY
   [ "${CORRUPT:-0}" = 1 ] && printf '  ' >>"$staging/weights.json"
-  mv "$staging" "$FLEET_DIR/models/convert/$n"
+  mv "$staging" "$FLEET_MODELS/convert/$n"
 }
 
 default_version() { # replica index
@@ -171,6 +173,30 @@ print(next((f["reason"] for f in m["failed"] if f["version"] == 3), ""), "|", m[
 done
 [ "$LAST_FAILED" = 0 ] || { ok=0; why+="$LAST_FAILED failed requests"; }
 verdict corrupt "$ok" "$why"
+
+# 6: run.sh, as a user starts it, over a models folder of the user's (the fleet's folder
+# now holds convert versions 1 and 2 and a corrupt 3, so its default is 2, not the
+# repository's 1).
+own=$(mktemp -d)
+cp -r "$FLEET_MODELS/." "$own/"
+deploy/local/run.sh 2 "$bin" "$own" >"$work/run.out" 2>&1 &
+run_pid=$!
+ok=0 why="run.sh never said where its balancer is"
+for _ in $(seq 100); do
+  lb=$(awk '/^balancer:/ {print $2}' "$work/run.out")
+  if [ -n "$lb" ]; then
+    got=$(curl -sf "$lb/models/convert" | python3 -c 'import json, sys; print(json.load(sys.stdin)["default_version"])' || true)
+    served=$(awk '/^balancer:/ {print $NF}' "$work/run.out")
+    if [ "$got" = 2 ] && [ "$served" = "$own" ]; then ok=1 why=""; else why="default version ${got:-none} from $served"; fi
+    break
+  fi
+  sleep 0.2
+done
+kill "$run_pid" 2>/dev/null || true
+wait "$run_pid" 2>/dev/null || true
+rm -rf "$own"
+LAST_ROW=$(printf '%-10s %s' any-folder "run.sh MODELS_DIR: the balancer answered with convert version ${got:-none}")
+verdict any-folder "$ok" "$why"
 
 echo "fleet: $replicas replicas (1 worker each) behind nginx on loopback; load: wrk, 16 connections, ${seconds} s a scenario, the event 2 s in"
 printf '%-10s %9s %7s %9s %9s\n' scenario requests failed p50 p99
