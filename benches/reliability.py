@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The reliability cases of the README's table, each against the real binary on loopback.
+"""The reliability cases of the table in docs/performance.md, each against the real binary on loopback.
 
     python3 benches/reliability.py paths   [--requests 20000]
     python3 benches/reliability.py burst   [--batches 32] [--data FILE]

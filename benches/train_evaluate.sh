@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Timed runs of `train` and `evaluate` on the April-July file: wall time and peak memory,
-# the figures the README reports. Usage: benches/train_evaluate.sh [DATA]
+# the figures docs/performance.md reports. Usage: benches/train_evaluate.sh [DATA]
 # BIN runs another build (an older commit's, say) instead of building this one.
 set -euo pipefail
 cd "$(dirname "$0")/.."

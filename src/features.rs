@@ -16,7 +16,7 @@ pub const VERSION: u32 = 1;
 /// US dollars; `last_*` describe the most recent click, where the shopper is now, and
 /// `previous_*` the click before it (0 when there is none; `clicks` tells the models).
 /// Page-number and photo-location shares were tried and left out: on the April-June to
-/// July split they lowered ROC-AUC (see the README).
+/// July split they lowered ROC-AUC (see docs/models.md).
 pub const NAMES: &[&str] = &[
     "clicks",
     "log_clicks",

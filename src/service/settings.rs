@@ -175,7 +175,7 @@ pub struct Variable {
 }
 
 /// Every variable `serve` reads, with the defaults the code uses: `serve --help` prints
-/// this list, and a test holds it to the fields of [`Settings`] and to the README.
+/// this list, and a test holds it to the fields of [`Settings`] and to docs/operations.md.
 pub fn variables() -> Vec<Variable> {
     let var = |name, default: String, meaning| Variable {
         name,
@@ -523,11 +523,11 @@ mod tests {
             default_of("MAX_SESSIONS_PER_BATCH"),
             defaults.max_sessions_per_batch.to_string()
         );
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../docs/operations.md");
         for v in variables() {
             assert!(
                 readme.contains(&format!("`{}`", v.name)),
-                "README's table lacks {}",
+                "docs/operations.md's table lacks {}",
                 v.name
             );
         }

@@ -61,3 +61,68 @@ fn every_document_named_is_in_the_repository() {
         "documents not in the repository: {missing:#?}"
     );
 }
+
+/// Every `curl` line of the README, sent as written (its method, path, headers and body
+/// file) to the real server: each answers 200, so a new user's first calls work.
+#[test]
+fn every_curl_example_in_the_readme_answers() {
+    let root = root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
+    let app = crate::helpers::spawn_app();
+    let mut sent = 0;
+    for line in readme.lines().filter(|l| l.trim_start().starts_with("curl ")) {
+        // Split on spaces, keeping quoted words whole (the examples quote headers only).
+        let mut words = Vec::new();
+        let mut rest = line.trim();
+        while !rest.is_empty() {
+            let (word, next) = match rest.strip_prefix('\'') {
+                Some(quoted) => quoted.split_once('\'').expect("a closed quote"),
+                None => rest.split_once(' ').unwrap_or((rest, "")),
+            };
+            words.push(word.to_owned());
+            rest = next.trim_start();
+        }
+        let mut method = "GET".to_owned();
+        let mut url = None;
+        let mut headers = Vec::new();
+        let mut body = None;
+        let mut i = 1;
+        while i < words.len() {
+            match words[i].as_str() {
+                "-s" => {}
+                "-X" => {
+                    i += 1;
+                    method = words[i].clone();
+                }
+                "-H" => {
+                    i += 1;
+                    let (k, v) = words[i].split_once(": ").expect("a header");
+                    headers.push((k.to_owned(), v.to_owned()));
+                }
+                "--data-binary" => {
+                    i += 1;
+                    let file = words[i].strip_prefix('@').expect("a body file");
+                    body = Some(std::fs::read(root.join(file)).expect("the body file exists"));
+                }
+                word if word.starts_with("localhost:8080") => url = Some(word.to_owned()),
+                other => panic!("a curl option the test does not know: {other} in {line}"),
+            }
+            i += 1;
+        }
+        let path = url
+            .expect("a URL")
+            .trim_start_matches("localhost:8080")
+            .to_owned();
+        let mut request = ureq::request(&method, &format!("{}{path}", app.address));
+        for (k, v) in &headers {
+            request = request.set(k, v);
+        }
+        let reply = crate::helpers::reply(match body {
+            Some(bytes) => request.send_bytes(&bytes),
+            None => request.call(),
+        });
+        assert_eq!(reply.status, 200, "{line}: {:?}", reply.body);
+        sent += 1;
+    }
+    assert!(sent >= 6, "the README shows a call for each route ({sent} found)");
+}

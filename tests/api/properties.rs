@@ -3,7 +3,7 @@
 //! error or a valid parse, never a panic; what is written can be read back unchanged.
 //!
 //! Cases per property: proptest's 256 by default, `PROPTEST_CASES` to change it (CI runs
-//! a larger count; the fuzz targets under `fuzz/` go further, see the README).
+//! a larger count; the fuzz targets under `fuzz/` go further, see docs/performance.md).
 
 use clickstream::domain::{Click, ClickDate, Price, ProductCode, RawClick, Session, SessionId};
 use clickstream::reader::{read_clickstream_from, ReadOptions};
