@@ -703,35 +703,124 @@ pub struct BatchOptions {
 /// A CSV answer's cells: the JSON answer's fields under their JSON names, in the same
 /// order; a nested answer's fields are dotted (`convert.probability`). Numbers are written
 /// as serde_json writes them, so a cell and its JSON value read back the same.
-#[derive(Default)]
-pub struct CsvRecord(csv::StringRecord);
+///
+/// Text cells go through [`guard_formula`] unless the record was made with
+/// [`FormulaGuard::Off`]: a session id or a persona name is the client's or the trainer's
+/// text, and a spreadsheet opening the answer would run one beginning with `=`.
+pub struct CsvRecord {
+    cells: csv::StringRecord,
+    guard: FormulaGuard,
+}
+
+impl Default for CsvRecord {
+    fn default() -> Self {
+        CsvRecord::new(FormulaGuard::On)
+    }
+}
+
+/// Whether the text cells of a CSV answer are kept from running as spreadsheet formulas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FormulaGuard {
+    /// Text beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
+    /// `'` (OWASP's advice for CSV injection); cells that read as numbers are kept.
+    #[default]
+    On,
+    /// Cells as they are, for programs that read the answer (`CSV_FORMULA_GUARD=false`).
+    Off,
+}
+
+impl FormulaGuard {
+    pub fn from_setting(on: bool) -> FormulaGuard {
+        if on {
+            FormulaGuard::On
+        } else {
+            FormulaGuard::Off
+        }
+    }
+}
+
+/// A text cell a spreadsheet would not run: OWASP's list of characters that start a
+/// formula (or, for tab and carriage return, hide one behind whitespace), neutralised
+/// with a leading `'`, which spreadsheets show as text and drop. A cell that is a plain
+/// number (`-12`, `+3.5`) is a value to a spreadsheet, not a formula, and is kept as sent.
+pub fn guard_formula(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') if !plain_number(cell) => {
+            Cow::Owned(format!("'{cell}"))
+        }
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// A decimal number as spreadsheets read one: a sign, digits with at most one point, and
+/// an exponent. Rust's own parser takes `inf` and `NaN` too, which a spreadsheet would
+/// read as a formula naming a function.
+fn plain_number(text: &str) -> bool {
+    let rest = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (rest, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, frac)) => {
+            (digits(whole) || whole.is_empty())
+                && (digits(frac) || frac.is_empty())
+                && !(whole.is_empty() && frac.is_empty())
+        }
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(digits)
+}
 
 impl CsvRecord {
+    pub fn new(guard: FormulaGuard) -> CsvRecord {
+        CsvRecord {
+            cells: csv::StringRecord::new(),
+            guard,
+        }
+    }
+
+    /// The one way text reaches a CSV answer.
     pub fn text(&mut self, value: &str) -> &mut Self {
-        self.0.push_field(value);
+        match self.guard {
+            FormulaGuard::On => self.cells.push_field(&guard_formula(value)),
+            FormulaGuard::Off => self.cells.push_field(value),
+        }
         self
     }
 
     pub fn int(&mut self, value: impl Into<u64>) -> &mut Self {
-        self.0.push_field(&value.into().to_string());
+        self.cells.push_field(&value.into().to_string());
         self
     }
 
     pub fn num(&mut self, value: f64) -> &mut Self {
         // `{:?}` is the shortest text that reads back as the same f64, with `.0` on whole
         // numbers, as in JSON.
-        self.0.push_field(&format!("{value:?}"));
+        self.cells.push_field(&format!("{value:?}"));
         self
     }
 
     pub fn flag(&mut self, value: bool) -> &mut Self {
-        self.0.push_field(if value { "true" } else { "false" });
+        self.cells.push_field(if value { "true" } else { "false" });
         self
     }
 
-    /// The record, for the batch flow to extend with its own trailing columns.
+    /// An empty cell (a left-out session's answer columns).
+    pub fn empty(&mut self) -> &mut Self {
+        self.cells.push_field("");
+        self
+    }
+
+    /// The guard this record writes with, for records nested in it.
+    pub fn guard(&self) -> FormulaGuard {
+        self.guard
+    }
+
+    /// The cells, to write.
     pub fn into_inner(self) -> csv::StringRecord {
-        self.0
+        self.cells
     }
 }
 
@@ -842,10 +931,11 @@ fn nested_columns<T: CsvAnswer>(part: &str) -> impl Iterator<Item = String> + '_
 }
 
 fn nested_cells<T: CsvAnswer>(answer: &T, r: &mut CsvRecord) {
-    let mut own = CsvRecord::default();
+    // The nested record guards its own text cells; its numbers must stay unguarded.
+    let mut own = CsvRecord::new(r.guard());
     answer.csv_cells(&mut own);
-    for cell in own.0.iter().skip(1) {
-        r.text(cell);
+    for cell in own.cells.iter().skip(1) {
+        r.cells.push_field(cell);
     }
 }
 
@@ -984,6 +1074,36 @@ pub fn no_csv_explanation() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_that_starts_a_formula_is_neutralised_and_numbers_are_kept() {
+        for (cell, written) in [
+            ("=1+1", "'=1+1"),
+            ("+1+1", "'+1+1"),
+            ("-1+1", "'-1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-inf", "'-inf"),
+            ("+NaN", "'+NaN"),
+            ("-", "'-"),
+            ("-.", "'-."),
+            ("-2", "-2"),
+            ("+3.5", "+3.5"),
+            ("-.5e-3", "-.5e-3"),
+            ("-1.", "-1."),
+            ("a=1", "a=1"),
+            ("", ""),
+        ] {
+            assert_eq!(guard_formula(cell), written, "{cell:?}");
+        }
+        let mut guarded = CsvRecord::default();
+        guarded.text("=x").num(-0.5).int(3u32);
+        let mut raw = CsvRecord::new(FormulaGuard::Off);
+        raw.text("=x");
+        assert_eq!(guarded.into_inner().iter().collect::<Vec<_>>(), ["'=x", "-0.5", "3"]);
+        assert_eq!(raw.into_inner().iter().collect::<Vec<_>>(), ["=x"]);
+    }
 
     #[test]
     fn a_body_that_is_not_utf8_is_malformed_not_a_panic() {
