@@ -7,6 +7,7 @@ use crate::ml::model_file::ModelName;
 use crate::scoring::{Contribution, Tier};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use utoipa::ToSchema;
 
@@ -454,11 +455,17 @@ fn backquoted(list: &str) -> Vec<&str> {
 /// What to say of a field or parameter (`kind`) that is not one: the closest known name
 /// when it looks like a slip of the keyboard, and every name that is known.
 fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
+    // The edit distance costs the product of the two lengths; a name longer than a known
+    // one by more than the distance allowed cannot be a slip of it, and a client's name
+    // may be as long as the query.
+    let within = |k: &str| 2.max(k.len() / 4);
+    let length = name.chars().count();
     let closest = known
         .iter()
+        .filter(|k| length <= k.len() + within(k))
         .map(|k| (strsim::damerau_levenshtein(name, k), *k))
         .min()
-        .filter(|(distance, k)| *distance <= 2.max(k.len() / 4))
+        .filter(|(distance, k)| *distance <= within(k))
         .map(|(_, k)| format!(" (did you mean {k}?)"))
         .unwrap_or_default();
     format!(
@@ -467,28 +474,40 @@ fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
     )
 }
 
-/// Refuses query parameters the route does not take, naming each: a misspelt `verison=2`
-/// would otherwise be ignored and the default version would answer as if it had been
-/// asked for. `taken` holds the fields of each query the route reads.
-pub fn unknown_parameters(query_string: &str, taken: &[&[&'static str]]) -> Result<(), ApiError> {
+/// Refuses query parameters the route does not take, naming each (the first
+/// `max_issues`, the total in the detail): a misspelt `verison=2` would otherwise be
+/// ignored and the default version would answer as if it had been asked for. `taken`
+/// holds the fields of each query the route reads. Linear in the query: a query is up to
+/// 64 kB of names the client chooses.
+pub fn unknown_parameters(
+    query_string: &str,
+    taken: &[&[&'static str]],
+    max_issues: usize,
+) -> Result<(), ApiError> {
     if query_string.is_empty() {
         return Ok(());
     }
     let known: Vec<&str> = taken.iter().flat_map(|q| q.iter().copied()).collect();
     let pairs = query_pairs(query_string);
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut issues: Vec<FieldIssue> = Vec::new();
+    let mut total = 0;
     for (name, _) in &pairs {
-        if !known.contains(&name.as_str()) && !issues.iter().any(|i| &i.path == name) {
+        if known.contains(&name.as_str()) || !seen.insert(name.as_str()) {
+            continue;
+        }
+        total += 1;
+        if issues.len() < max_issues {
             issues.push(FieldIssue {
                 path: name.clone(),
                 message: unknown_name("query parameter", name, &known),
             });
         }
     }
-    if issues.is_empty() {
+    if total == 0 {
         Ok(())
     } else {
-        Err(ApiError::Invalid(issues))
+        Err(ApiError::invalid_all(issues, total, max_issues))
     }
 }
 
@@ -523,35 +542,53 @@ fn parameter_ok(name: &str, value: &str) -> bool {
     }
 }
 
-/// A query string the route's parameters could not be read from, with the parameter named:
-/// the deserializer's own message (`invalid digit found in string`) names none.
-pub fn query_problem(query_string: &str, fallback: &str) -> ApiError {
+/// A query string the route's parameters could not be read from, with the parameter named
+/// (the first `max_issues` problems, the total in the detail): the deserializer's own
+/// message (`invalid digit found in string`) names none. One pass over the pairs, as
+/// [`unknown_parameters`].
+pub fn query_problem(query_string: &str, fallback: &str, max_issues: usize) -> ApiError {
     let pairs = query_pairs(query_string);
-    let mut issues: Vec<FieldIssue> = pairs
-        .iter()
-        .filter_map(|(name, value)| {
-            let (_, expected) = QUERY_PARAMETERS.iter().find(|(n, _)| n == name)?;
-            (!parameter_ok(name, value)).then(|| FieldIssue {
-                path: name.clone(),
-                message: format!("got {value:?}, expected {expected}"),
-            })
-        })
-        .collect();
+    let mut issues: Vec<FieldIssue> = Vec::new();
+    let mut total = 0;
+    let mut note = |issue: FieldIssue| {
+        total += 1;
+        if issues.len() < max_issues {
+            issues.push(issue);
+        }
+    };
+    // Each name's count, in the order names first appear.
+    let mut times: HashMap<&str, usize> = HashMap::new();
+    let mut names: Vec<&str> = Vec::new();
+    for (name, value) in &pairs {
+        let count = times.entry(name.as_str()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            continue;
+        }
+        names.push(name);
+        if let Some((_, expected)) = QUERY_PARAMETERS.iter().find(|(n, _)| n == name) {
+            if !parameter_ok(name, value) {
+                note(FieldIssue {
+                    path: name.clone(),
+                    message: format!("got {value:?}, expected {expected}"),
+                });
+            }
+        }
+    }
     // `?version=1&version=2`: which one was meant cannot be guessed.
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        let times = pairs.iter().filter(|(n, _)| n == name).count();
-        let first = pairs.iter().position(|(n, _)| n == name) == Some(i);
-        if times > 1 && first {
-            issues.push(FieldIssue {
-                path: name.clone(),
-                message: format!("given {times} times; give it once"),
+    for name in names {
+        let given = times.get(name).copied().unwrap_or(1);
+        if given > 1 {
+            note(FieldIssue {
+                path: name.to_owned(),
+                message: format!("given {given} times; give it once"),
             });
         }
     }
-    if issues.is_empty() {
+    if total == 0 {
         ApiError::invalid("query", fallback.to_owned())
     } else {
-        ApiError::Invalid(issues)
+        ApiError::invalid_all(issues, total, max_issues)
     }
 }
 

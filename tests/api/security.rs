@@ -4,7 +4,7 @@
 //! their folder, a short listen queue, and pages without framing and sniffing headers.
 
 use crate::helpers::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 // CSV answers a spreadsheet would run.
 
@@ -147,4 +147,86 @@ fn csv_uploads_with_hostile_ids_are_neutralised_too() {
     }
     assert!(rows.iter().any(|row| row[0] == "-2"), "{rows:?}");
     assert!(rows.iter().any(|row| row[0] == "'@SUM(A1)"), "{rows:?}");
+}
+
+// Queries whose handling grew faster than they did.
+
+/// actix refuses a request line past 64 KiB (the `http` crate's URI limit), so the
+/// largest queries a client can send are just under it.
+const QUERY_BYTES: usize = 60_000;
+
+fn post_convert(app: &TestApp, query: &str) -> Reply {
+    assert!(query.len() <= QUERY_BYTES + 100, "{} bytes", query.len());
+    app.post_json(&format!("/convert?{query}"), &browsing())
+}
+
+/// The document's size, and its issues.
+fn issues_of(r: &Reply) -> (usize, Vec<Value>) {
+    let size = r.body.to_string().len();
+    (size, r.body["errors"].as_array().cloned().unwrap_or_default())
+}
+
+#[test]
+fn a_query_naming_many_unknown_parameters_lists_at_most_max_problem_issues() {
+    let app = spawn_app_with(&[("MAX_PROBLEM_ISSUES", "50")]);
+    // 8,000 different unknown names: each was an issue, with a suggestion computed, and
+    // the 59 kB query came back as a 1 MB document.
+    let names: Vec<String> = (0..8_000).map(|i| format!("v{i}")).collect();
+    let query = names.join("&");
+    let r = post_convert(&app, &query);
+    assert_problem(&r, 422);
+    let (size, issues) = issues_of(&r);
+    assert_eq!(issues.len(), 50, "{}", r.body["detail"]);
+    assert!(
+        r.body["detail"].as_str().is_some_and(|d| d.contains("8000")),
+        "{}",
+        r.body["detail"]
+    );
+    assert!(size < 20_000, "a {size}-byte problem document");
+    assert_eq!(issues[0]["path"], "v0");
+}
+
+#[test]
+fn a_query_repeating_a_parameter_is_one_issue_per_name_within_the_cap() {
+    let app = spawn_app_with(&[("MAX_PROBLEM_ISSUES", "50")]);
+    // 6,000 invalid values of one parameter were 6,001 issues; now one for its value and
+    // one for the repetition.
+    let query = "version=x&".repeat(6_000);
+    let r = post_convert(&app, &query);
+    assert_problem(&r, 422);
+    let (size, issues) = issues_of(&r);
+    let paths: Vec<&str> = issues.iter().filter_map(|i| i["path"].as_str()).collect();
+    assert_eq!(paths, ["version", "version"], "{}", r.body);
+    assert!(
+        issues[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("given 6000 times")),
+        "{}",
+        r.body
+    );
+    assert!(size < 2_000, "a {size}-byte problem document");
+
+    // A name repeated 30,000 times beside a bad value (the duplicate count was quadratic:
+    // 2 s of a worker for this request): the same two kinds of issue.
+    let query = format!("version=x&{}", "a&".repeat(29_000));
+    let r = post_convert(&app, &query);
+    assert_problem(&r, 422);
+    let (_, issues) = issues_of(&r);
+    let said: Vec<String> = issues
+        .iter()
+        .map(|i| format!("{}: {}", i["path"], i["message"]))
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[1].contains("given 29000 times"), "{said:?}");
+
+    // Many different names, each repeated and each with a bad value, past the cap.
+    let query: String = (0..3_000).map(|i| format!("n{i}=&n{i}=&")).collect();
+    let query = format!("version=x&{query}");
+    let r = post_convert(&app, &query);
+    assert_problem(&r, 422);
+    let (size, issues) = issues_of(&r);
+    assert_eq!(issues.len(), 50);
+    assert!(size < 20_000, "a {size}-byte problem document");
+    // The server still answers at once to others.
+    assert_eq!(app.get("/livez").status, 200);
 }
