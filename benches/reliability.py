@@ -7,6 +7,7 @@
     python3 benches/reliability.py slow    [--clients 200]
     python3 benches/reliability.py soak    [--seconds 600] [--rate 200]
     python3 benches/reliability.py queries [--requests 20000]  (requests/200 hostile queries)
+    python3 benches/reliability.py idle    [--clients 200]     (3 x clients idle connections)
     python3 benches/reliability.py all     (every case, the soak for --seconds)
 
 Each case starts `serve` (target/release/clickstream, or --binary) on a free port over a
@@ -528,6 +529,54 @@ def case_queries(args, verdict):
         s.stop()
 
 
+def honest_convert(port, seconds, threads=4):
+    """/convert on `threads` keep-alive connections for `seconds`: statuses and latencies (ms)."""
+    statuses, latencies = {}, []
+    lock = threading.Lock()
+    deadline = time.time() + seconds
+
+    def client():
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.time() < deadline:
+            start = time.time()
+            c.request("POST", "/convert", body=SESSION, headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            with lock:
+                latencies.append((time.time() - start) * 1000)
+                statuses[r.status] = statuses.get(r.status, 0) + 1
+        c.close()
+
+    run_all([threading.Thread(target=client) for _ in range(threads)])
+    return statuses, latencies
+
+
+def case_idle(args, verdict):
+    """Connections declaring a 64 KiB body and sending nothing, while honest clients score:
+    they hold no share of the single-session pool, so /convert answers 200 as without them."""
+    n = args.clients * 3
+    print(f"idle: {n} connections declaring 64 KiB and sending nothing, honest /convert beside them")
+    s = Server(args.binary)
+    try:
+        alone, alone_ms = honest_convert(s.port, 3)
+        idle = []
+        for _ in range(n):
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            sock.sendall(b"POST /convert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n")
+            idle.append(sock)
+        time.sleep(0.5)
+        beside, beside_ms = honest_convert(s.port, 3)
+        for sock in idle:
+            sock.close()
+        p99 = (percentile(alone_ms, 99), percentile(beside_ms, 99))
+        print(f"  alone: {alone}, p99 {p99[0]:.2f} ms; beside the idle connections: {beside}, p99 {p99[1]:.2f} ms")
+        verdict.check(set(beside) == {200}, "honest /convert all answered 200 beside the idle connections")
+        verdict.check(p99[1] < max(2 * p99[0], p99[0] + 5), "their p99 stayed within twice (or 5 ms of) their p99 alone", latency=True)
+        return {"idle_connections": n, "alone": alone, "beside": beside, "p99_ms": [round(p99[0], 2), round(p99[1], 2)]}
+    finally:
+        s.stop()
+
+
 CASES = {
     "paths": case_paths,
     "burst": case_burst,
@@ -535,6 +584,7 @@ CASES = {
     "slow": case_slow,
     "soak": case_soak,
     "queries": case_queries,
+    "idle": case_idle,
 }
 
 

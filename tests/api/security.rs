@@ -230,3 +230,32 @@ fn a_query_repeating_a_parameter_is_one_issue_per_name_within_the_cap() {
     // The server still answers at once to others.
     assert_eq!(app.get("/livez").status, 200);
 }
+
+// Connections that declare a body and send nothing.
+
+#[test]
+fn connections_declaring_bodies_they_do_not_send_leave_room_for_honest_sessions() {
+    use std::io::Write;
+    // The default pool (32 MiB) and 600 connections each declaring 64 KiB: each took its
+    // declared length (up to 64 KiB) before a byte came, 37.5 MiB in all.
+    let app = spawn_app();
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let idle: Vec<std::net::TcpStream> = (0..600)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+            stream
+                .write_all(
+                    b"POST /convert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n",
+                )
+                .expect("headers");
+            stream
+        })
+        .collect();
+    // Each connection's request reaches its handler, which waits for the body.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let statuses: Vec<u16> = (0..50)
+        .map(|_| app.post_json("/convert", &browsing()).status)
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    drop(idle);
+}
