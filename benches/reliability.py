@@ -6,6 +6,8 @@
     python3 benches/reliability.py moved
     python3 benches/reliability.py slow    [--clients 200]
     python3 benches/reliability.py soak    [--seconds 600] [--rate 200]
+    python3 benches/reliability.py queries [--requests 20000]  (requests/200 hostile queries)
+    python3 benches/reliability.py idle    [--clients 200]     (3 x clients idle connections)
     python3 benches/reliability.py all     (every case, the soak for --seconds)
 
 Each case starts `serve` (target/release/clickstream, or --binary) on a free port over a
@@ -459,7 +461,131 @@ def case_soak(args, verdict):
         s.stop()
 
 
-CASES = {"paths": case_paths, "burst": case_burst, "moved": case_moved, "slow": case_slow, "soak": case_soak}
+def probe_latencies(port, stop, out):
+    """GET /livez every 20 ms on a fresh connection until `stop`; milliseconds each."""
+    while not stop.is_set():
+        start = time.time()
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            c.request("GET", "/livez")
+            c.getresponse().read()
+            c.close()
+            out.append((time.time() - start) * 1000)
+        except OSError:
+            out.append(float("inf"))
+        time.sleep(0.02)
+
+
+def case_queries(args, verdict):
+    """Hostile queries (a name 29,000 times beside a bad value; 8,000 unknown names), 4 at a
+    time: each answered 422 at once, with a bounded problem document; /livez stays fast."""
+    n = args.requests // 200
+    hostile = [
+        "version=x&" + "a&" * 29000,
+        "&".join(f"v{i}" for i in range(8000)),
+    ]
+    print(f"queries: {n} hostile queries of ~60 kB, 4 at a time, /livez probed beside them")
+    s = Server(args.binary)
+    try:
+        quiet = []
+        stop = threading.Event()
+        probe = threading.Thread(target=probe_latencies, args=(s.port, stop, quiet))
+        probe.start()
+        time.sleep(2)
+        stop.set()
+        probe.join()
+        took, sizes, statuses = [], [], {}
+        lock = threading.Lock()
+
+        def send(part):
+            for i in range(part, n, 4):
+                start = time.time()
+                status, data, _ = s.request("POST", "/convert?" + hostile[i % 2], body=SESSION, headers={"Content-Type": "application/json"})
+                with lock:
+                    took.append(time.time() - start)
+                    sizes.append(len(data))
+                    statuses[status] = statuses.get(status, 0) + 1
+
+        loud = []
+        stop = threading.Event()
+        probe = threading.Thread(target=probe_latencies, args=(s.port, stop, loud))
+        probe.start()
+        run_all([threading.Thread(target=send, args=(p,)) for p in range(4)])
+        stop.set()
+        probe.join()
+        print(f"  statuses {statuses}; each answered in {min(took) * 1000:.0f}-{max(took) * 1000:.0f} ms; problem documents up to {max(sizes)} bytes")
+        print(f"  /livez p99 {percentile(quiet, 99):.1f} ms alone, {percentile(loud, 99):.1f} ms beside them (max {max(loud):.1f} ms)")
+        verdict.check(statuses == {422: n}, "every hostile query answered 422")
+        verdict.check(max(sizes) < 256 * 1024, "problem documents under 256 kB (MAX_PROBLEM_ISSUES)")
+        verdict.check(max(took) < 1, "each answered within 1 s", latency=True)
+        verdict.check(percentile(loud, 99) < 50, "/livez kept a p99 under 50 ms", latency=True)
+        return {
+            "queries": n,
+            "answer_ms": [round(min(took) * 1000), round(max(took) * 1000)],
+            "max_document_bytes": max(sizes),
+            "livez_p99_ms": [round(percentile(quiet, 99), 1), round(percentile(loud, 99), 1)],
+        }
+    finally:
+        s.stop()
+
+
+def honest_convert(port, seconds, threads=4):
+    """/convert on `threads` keep-alive connections for `seconds`: statuses and latencies (ms)."""
+    statuses, latencies = {}, []
+    lock = threading.Lock()
+    deadline = time.time() + seconds
+
+    def client():
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.time() < deadline:
+            start = time.time()
+            c.request("POST", "/convert", body=SESSION, headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            r.read()
+            with lock:
+                latencies.append((time.time() - start) * 1000)
+                statuses[r.status] = statuses.get(r.status, 0) + 1
+        c.close()
+
+    run_all([threading.Thread(target=client) for _ in range(threads)])
+    return statuses, latencies
+
+
+def case_idle(args, verdict):
+    """Connections declaring a 64 KiB body and sending nothing, while honest clients score:
+    they hold no share of the single-session pool, so /convert answers 200 as without them."""
+    n = args.clients * 3
+    print(f"idle: {n} connections declaring 64 KiB and sending nothing, honest /convert beside them")
+    s = Server(args.binary)
+    try:
+        alone, alone_ms = honest_convert(s.port, 3)
+        idle = []
+        for _ in range(n):
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            sock.sendall(b"POST /convert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n")
+            idle.append(sock)
+        time.sleep(0.5)
+        beside, beside_ms = honest_convert(s.port, 3)
+        for sock in idle:
+            sock.close()
+        p99 = (percentile(alone_ms, 99), percentile(beside_ms, 99))
+        print(f"  alone: {alone}, p99 {p99[0]:.2f} ms; beside the idle connections: {beside}, p99 {p99[1]:.2f} ms")
+        verdict.check(set(beside) == {200}, "honest /convert all answered 200 beside the idle connections")
+        verdict.check(p99[1] < max(2 * p99[0], p99[0] + 5), "their p99 stayed within twice (or 5 ms of) their p99 alone", latency=True)
+        return {"idle_connections": n, "alone": alone, "beside": beside, "p99_ms": [round(p99[0], 2), round(p99[1], 2)]}
+    finally:
+        s.stop()
+
+
+CASES = {
+    "paths": case_paths,
+    "burst": case_burst,
+    "moved": case_moved,
+    "slow": case_slow,
+    "soak": case_soak,
+    "queries": case_queries,
+    "idle": case_idle,
+}
 
 
 def main():

@@ -50,10 +50,6 @@ impl Accepts {
     }
 }
 
-/// What a single-session body takes from its pool before it is read; more as it arrives.
-/// A 1,000-click session is about 250 kB of JSON; most are under 4 kB.
-const SESSION_UPFRONT_BYTES: usize = 64 << 10;
-
 /// Reads the body up to the configured limit, after checking its media type, and within
 /// its time: complete within `BODY_TIMEOUT_SECS`, or still arriving at
 /// `MIN_BODY_BYTES_PER_SEC` on average past it. A client sending a byte now and then can
@@ -90,14 +86,14 @@ pub async fn read_body(
         return Err(ApiError::TooLarge { limit });
     }
     // A batch takes its declared length at once, so that it waits in the queue before
-    // it is read rather than stalling half-read. A single session takes a small first
-    // share and grows with what actually arrives: a client declaring 32 MiB and sending
-    // a byte at a time must not be able to hold the single-session pool.
-    let upfront = match pool {
-        Pool::Batches => length.unwrap_or(0),
-        Pool::Sessions => length.unwrap_or(0).min(SESSION_UPFRONT_BYTES),
+    // it is read rather than stalling half-read. A single session takes nothing until its
+    // bytes arrive, then what has arrived: a declared length costs a client nothing to
+    // write, and 512 connections declaring 64 KiB each and sending nothing held the whole
+    // single-session pool, so every honest /convert got 503.
+    let admitted = match pool {
+        Pool::Batches => Some(state.admission.admit(pool, length.unwrap_or(0)).await),
+        Pool::Sessions => None,
     };
-    let admitted = state.admission.admit(pool, upfront).await;
     // The body's time starts once it is admitted: waiting in the queue is not its fault.
     let start = tokio::time::Instant::now();
     let grace = std::time::Duration::from_secs(settings.body_timeout_secs);
@@ -114,8 +110,9 @@ pub async fn read_body(
         min_rate: settings.min_body_bytes_per_sec,
     };
     let mut permit = match admitted {
-        Ok(permit) => permit,
-        Err(refused) => return Err(drain(payload, 0, limit, due, too_slow, refused).await),
+        None => None,
+        Some(Ok(permit)) => Some(permit),
+        Some(Err(refused)) => return Err(drain(payload, 0, limit, due, too_slow, refused).await),
     };
     // A small body usually arrives in one chunk: keep that one as it is, without a copy.
     let mut only: Option<Bytes> = None;
@@ -130,14 +127,22 @@ pub async fn read_body(
             break;
         };
         let chunk = chunk.map_err(|e| ApiError::Malformed(e.to_string()))?;
-        if held + chunk.len() > limit {
+        let received = held + chunk.len();
+        if received > limit {
             return Err(ApiError::TooLarge { limit });
         }
-        // A body of unknown length, or a single session past its first share, takes
-        // more of its pool as it comes.
-        if let Err(refused) = state.admission.grow(&mut permit, held + chunk.len()) {
+        // A body takes more of its pool as it comes: its first share now, for a single
+        // session, or more than it declared (or than its unknown length's first share).
+        let taken = match permit.as_mut() {
+            Some(permit) => state.admission.grow(permit, received),
+            None => state
+                .admission
+                .admit(pool, received)
+                .await
+                .map(|first| permit = Some(first)),
+        };
+        if let Err(refused) = taken {
             drop((only, body, permit));
-            let received = held + chunk.len();
             return Err(drain(payload, received, limit, due, too_slow, refused).await);
         }
         match only.take() {
@@ -149,6 +154,11 @@ pub async fn read_body(
             None => body.extend_from_slice(&chunk),
         }
     }
+    // An empty body still holds a share until its answer is made, as any other.
+    let permit = match permit {
+        Some(permit) => permit,
+        None => state.admission.admit(pool, 0).await?,
+    };
     Ok((only.unwrap_or_else(|| body.freeze()), permit))
 }
 

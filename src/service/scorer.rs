@@ -11,8 +11,8 @@ use super::registry::Snapshot;
 use super::settings::Settings;
 use super::wire::{
     from_json, no_csv_explanation, point_the_way, session_from_json, shape_budget, BatchInput,
-    BatchOutput, ConvertOutput, CsvAnswer, CsvRecord, OnError, Refused, RevenueOutput, ScoreOutput,
-    SegmentOutput, Selection, SessionErrors, SessionInput,
+    BatchOutput, ConvertOutput, CsvAnswer, CsvRecord, FormulaGuard, OnError, Refused,
+    RevenueOutput, ScoreOutput, SegmentOutput, Selection, SessionErrors, SessionInput,
 };
 use crate::domain::{Click, Session, SessionId};
 use crate::ml::model_file::ModelName;
@@ -38,12 +38,19 @@ pub trait Scorer: Copy + Send + Sync + 'static {
     /// The model versions behind an answer, for the log line.
     fn versions(output: &Self::Output) -> Vec<(ModelName, u32)>;
 
-    /// One flat CSV row for an answer, under [`CsvAnswer::csv_columns`]: a record the
-    /// batch flow may extend with trailing columns of its own before writing it.
+    /// One flat CSV row for an answer, under [`CsvAnswer::csv_columns`], its text cells
+    /// kept from running as spreadsheet formulas.
     fn write_row(output: &Self::Output) -> csv::StringRecord {
-        let mut record = CsvRecord::default();
+        Self::csv_row(output, FormulaGuard::On).into_inner()
+    }
+
+    /// [`Scorer::write_row`] with the formula guard chosen (`CSV_FORMULA_GUARD`, or the
+    /// `score` command's flag): a record the batch flow may extend with trailing columns
+    /// of its own, through the same guard, before writing it.
+    fn csv_row(output: &Self::Output, guard: FormulaGuard) -> CsvRecord {
+        let mut record = CsvRecord::new(guard);
         output.csv_cells(&mut record);
-        record.into_inner()
+        record
     }
 }
 
@@ -259,6 +266,7 @@ pub async fn batch<S: Scorer>(
         let versions: Vec<(ModelName, u32)> =
             answers.iter().flatten().flat_map(S::versions).collect();
         let skip = on_error == OnError::Skip;
+        let guard = FormulaGuard::from_setting(state.settings.csv_formula_guard);
         let (bytes, content_type) = if csv {
             let mut w = csv::Writer::from_writer(Vec::new());
             let failed = |e: csv::Error| ApiError::Internal(e.to_string());
@@ -271,23 +279,25 @@ pub async fn batch<S: Scorer>(
             for answer in &answers {
                 let record = match answer {
                     Ok(a) => {
-                        let mut record = S::write_row(a);
+                        let mut record = S::csv_row(a, guard);
                         if skip {
-                            record.push_field("");
+                            record.empty();
                         }
                         record
                     }
                     Err(refused) => {
-                        // In its place: the id, empty answer cells, and why.
-                        let mut record = csv::StringRecord::new();
-                        record.push_field(refused.session_id.as_deref().unwrap_or(""));
+                        // In its place: the id as sent, empty answer cells, and why (which
+                        // may quote the client's values), all through the same guard.
+                        let mut record = CsvRecord::new(guard);
+                        record.text(refused.session_id.as_deref().unwrap_or(""));
                         for _ in 2..width {
-                            record.push_field("");
+                            record.empty();
                         }
-                        record.push_field(&refused_text(refused));
+                        record.text(&refused_text(refused));
                         record
                     }
-                };
+                }
+                .into_inner();
                 w.write_record(&record).map_err(failed)?;
             }
             let bytes = w

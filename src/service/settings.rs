@@ -111,6 +111,11 @@ pub struct Settings {
     /// accepting (the rest wait in the listen backlog); default from the descriptor limit.
     #[serde(default)]
     pub max_connections_per_worker: Option<usize>,
+    /// `CSV_FORMULA_GUARD`: CSV answers prefix `'` to text cells a spreadsheet would run
+    /// as a formula (`=`, `+`, `-`, `@`, tab, carriage return); default true. `false` for
+    /// programs that read the cells as they are.
+    #[serde(default = "default_true")]
+    pub csv_formula_guard: bool,
 }
 
 /// envy's own message for a bad enum value does not name the variable.
@@ -165,6 +170,9 @@ fn default_batch_queue() -> u64 {
 }
 fn default_max_loaded() -> usize {
     3
+}
+fn default_true() -> bool {
+    true
 }
 
 /// One environment variable of `serve`: its name, its default in words, what it does.
@@ -281,6 +289,11 @@ pub fn variables() -> Vec<Variable> {
             "MAX_CONNECTIONS_PER_WORKER",
             "(descriptor limit - 64) / workers".into(),
             "open connections each worker accepts; the rest wait in the listen backlog",
+        ),
+        var(
+            "CSV_FORMULA_GUARD",
+            default_true().to_string(),
+            "prefix ' to CSV text cells starting with = + - @ tab or CR, so spreadsheets do not run them; false for machine readers",
         ),
     ]
 }

@@ -7,6 +7,7 @@ use crate::ml::model_file::ModelName;
 use crate::scoring::{Contribution, Tier};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use utoipa::ToSchema;
 
@@ -454,11 +455,17 @@ fn backquoted(list: &str) -> Vec<&str> {
 /// What to say of a field or parameter (`kind`) that is not one: the closest known name
 /// when it looks like a slip of the keyboard, and every name that is known.
 fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
+    // The edit distance costs the product of the two lengths; a name longer than a known
+    // one by more than the distance allowed cannot be a slip of it, and a client's name
+    // may be as long as the query.
+    let within = |k: &str| 2.max(k.len() / 4);
+    let length = name.chars().count();
     let closest = known
         .iter()
+        .filter(|k| length <= k.len() + within(k))
         .map(|k| (strsim::damerau_levenshtein(name, k), *k))
         .min()
-        .filter(|(distance, k)| *distance <= 2.max(k.len() / 4))
+        .filter(|(distance, k)| *distance <= within(k))
         .map(|(_, k)| format!(" (did you mean {k}?)"))
         .unwrap_or_default();
     format!(
@@ -467,28 +474,40 @@ fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
     )
 }
 
-/// Refuses query parameters the route does not take, naming each: a misspelt `verison=2`
-/// would otherwise be ignored and the default version would answer as if it had been
-/// asked for. `taken` holds the fields of each query the route reads.
-pub fn unknown_parameters(query_string: &str, taken: &[&[&'static str]]) -> Result<(), ApiError> {
+/// Refuses query parameters the route does not take, naming each (the first
+/// `max_issues`, the total in the detail): a misspelt `verison=2` would otherwise be
+/// ignored and the default version would answer as if it had been asked for. `taken`
+/// holds the fields of each query the route reads. Linear in the query: a query is up to
+/// 64 kB of names the client chooses.
+pub fn unknown_parameters(
+    query_string: &str,
+    taken: &[&[&'static str]],
+    max_issues: usize,
+) -> Result<(), ApiError> {
     if query_string.is_empty() {
         return Ok(());
     }
     let known: Vec<&str> = taken.iter().flat_map(|q| q.iter().copied()).collect();
     let pairs = query_pairs(query_string);
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut issues: Vec<FieldIssue> = Vec::new();
+    let mut total = 0;
     for (name, _) in &pairs {
-        if !known.contains(&name.as_str()) && !issues.iter().any(|i| &i.path == name) {
+        if known.contains(&name.as_str()) || !seen.insert(name.as_str()) {
+            continue;
+        }
+        total += 1;
+        if issues.len() < max_issues {
             issues.push(FieldIssue {
                 path: name.clone(),
                 message: unknown_name("query parameter", name, &known),
             });
         }
     }
-    if issues.is_empty() {
+    if total == 0 {
         Ok(())
     } else {
-        Err(ApiError::Invalid(issues))
+        Err(ApiError::invalid_all(issues, total, max_issues))
     }
 }
 
@@ -523,35 +542,53 @@ fn parameter_ok(name: &str, value: &str) -> bool {
     }
 }
 
-/// A query string the route's parameters could not be read from, with the parameter named:
-/// the deserializer's own message (`invalid digit found in string`) names none.
-pub fn query_problem(query_string: &str, fallback: &str) -> ApiError {
+/// A query string the route's parameters could not be read from, with the parameter named
+/// (the first `max_issues` problems, the total in the detail): the deserializer's own
+/// message (`invalid digit found in string`) names none. One pass over the pairs, as
+/// [`unknown_parameters`].
+pub fn query_problem(query_string: &str, fallback: &str, max_issues: usize) -> ApiError {
     let pairs = query_pairs(query_string);
-    let mut issues: Vec<FieldIssue> = pairs
-        .iter()
-        .filter_map(|(name, value)| {
-            let (_, expected) = QUERY_PARAMETERS.iter().find(|(n, _)| n == name)?;
-            (!parameter_ok(name, value)).then(|| FieldIssue {
-                path: name.clone(),
-                message: format!("got {value:?}, expected {expected}"),
-            })
-        })
-        .collect();
+    let mut issues: Vec<FieldIssue> = Vec::new();
+    let mut total = 0;
+    let mut note = |issue: FieldIssue| {
+        total += 1;
+        if issues.len() < max_issues {
+            issues.push(issue);
+        }
+    };
+    // Each name's count, in the order names first appear.
+    let mut times: HashMap<&str, usize> = HashMap::new();
+    let mut names: Vec<&str> = Vec::new();
+    for (name, value) in &pairs {
+        let count = times.entry(name.as_str()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            continue;
+        }
+        names.push(name);
+        if let Some((_, expected)) = QUERY_PARAMETERS.iter().find(|(n, _)| n == name) {
+            if !parameter_ok(name, value) {
+                note(FieldIssue {
+                    path: name.clone(),
+                    message: format!("got {value:?}, expected {expected}"),
+                });
+            }
+        }
+    }
     // `?version=1&version=2`: which one was meant cannot be guessed.
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        let times = pairs.iter().filter(|(n, _)| n == name).count();
-        let first = pairs.iter().position(|(n, _)| n == name) == Some(i);
-        if times > 1 && first {
-            issues.push(FieldIssue {
-                path: name.clone(),
-                message: format!("given {times} times; give it once"),
+    for name in names {
+        let given = times.get(name).copied().unwrap_or(1);
+        if given > 1 {
+            note(FieldIssue {
+                path: name.to_owned(),
+                message: format!("given {given} times; give it once"),
             });
         }
     }
-    if issues.is_empty() {
+    if total == 0 {
         ApiError::invalid("query", fallback.to_owned())
     } else {
-        ApiError::Invalid(issues)
+        ApiError::invalid_all(issues, total, max_issues)
     }
 }
 
@@ -703,35 +740,124 @@ pub struct BatchOptions {
 /// A CSV answer's cells: the JSON answer's fields under their JSON names, in the same
 /// order; a nested answer's fields are dotted (`convert.probability`). Numbers are written
 /// as serde_json writes them, so a cell and its JSON value read back the same.
-#[derive(Default)]
-pub struct CsvRecord(csv::StringRecord);
+///
+/// Text cells go through [`guard_formula`] unless the record was made with
+/// [`FormulaGuard::Off`]: a session id or a persona name is the client's or the trainer's
+/// text, and a spreadsheet opening the answer would run one beginning with `=`.
+pub struct CsvRecord {
+    cells: csv::StringRecord,
+    guard: FormulaGuard,
+}
+
+impl Default for CsvRecord {
+    fn default() -> Self {
+        CsvRecord::new(FormulaGuard::On)
+    }
+}
+
+/// Whether the text cells of a CSV answer are kept from running as spreadsheet formulas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FormulaGuard {
+    /// Text beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
+    /// `'` (OWASP's advice for CSV injection); cells that read as numbers are kept.
+    #[default]
+    On,
+    /// Cells as they are, for programs that read the answer (`CSV_FORMULA_GUARD=false`).
+    Off,
+}
+
+impl FormulaGuard {
+    pub fn from_setting(on: bool) -> FormulaGuard {
+        if on {
+            FormulaGuard::On
+        } else {
+            FormulaGuard::Off
+        }
+    }
+}
+
+/// A text cell a spreadsheet would not run: OWASP's list of characters that start a
+/// formula (or, for tab and carriage return, hide one behind whitespace), neutralised
+/// with a leading `'`, which spreadsheets show as text and drop. A cell that is a plain
+/// number (`-12`, `+3.5`) is a value to a spreadsheet, not a formula, and is kept as sent.
+pub fn guard_formula(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') if !plain_number(cell) => {
+            Cow::Owned(format!("'{cell}"))
+        }
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// A decimal number as spreadsheets read one: a sign, digits with at most one point, and
+/// an exponent. Rust's own parser takes `inf` and `NaN` too, which a spreadsheet would
+/// read as a formula naming a function.
+fn plain_number(text: &str) -> bool {
+    let rest = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (rest, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, frac)) => {
+            (digits(whole) || whole.is_empty())
+                && (digits(frac) || frac.is_empty())
+                && !(whole.is_empty() && frac.is_empty())
+        }
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(digits)
+}
 
 impl CsvRecord {
+    pub fn new(guard: FormulaGuard) -> CsvRecord {
+        CsvRecord {
+            cells: csv::StringRecord::new(),
+            guard,
+        }
+    }
+
+    /// The one way text reaches a CSV answer.
     pub fn text(&mut self, value: &str) -> &mut Self {
-        self.0.push_field(value);
+        match self.guard {
+            FormulaGuard::On => self.cells.push_field(&guard_formula(value)),
+            FormulaGuard::Off => self.cells.push_field(value),
+        }
         self
     }
 
     pub fn int(&mut self, value: impl Into<u64>) -> &mut Self {
-        self.0.push_field(&value.into().to_string());
+        self.cells.push_field(&value.into().to_string());
         self
     }
 
     pub fn num(&mut self, value: f64) -> &mut Self {
         // `{:?}` is the shortest text that reads back as the same f64, with `.0` on whole
         // numbers, as in JSON.
-        self.0.push_field(&format!("{value:?}"));
+        self.cells.push_field(&format!("{value:?}"));
         self
     }
 
     pub fn flag(&mut self, value: bool) -> &mut Self {
-        self.0.push_field(if value { "true" } else { "false" });
+        self.cells.push_field(if value { "true" } else { "false" });
         self
     }
 
-    /// The record, for the batch flow to extend with its own trailing columns.
+    /// An empty cell (a left-out session's answer columns).
+    pub fn empty(&mut self) -> &mut Self {
+        self.cells.push_field("");
+        self
+    }
+
+    /// The guard this record writes with, for records nested in it.
+    pub fn guard(&self) -> FormulaGuard {
+        self.guard
+    }
+
+    /// The cells, to write.
     pub fn into_inner(self) -> csv::StringRecord {
-        self.0
+        self.cells
     }
 }
 
@@ -842,10 +968,11 @@ fn nested_columns<T: CsvAnswer>(part: &str) -> impl Iterator<Item = String> + '_
 }
 
 fn nested_cells<T: CsvAnswer>(answer: &T, r: &mut CsvRecord) {
-    let mut own = CsvRecord::default();
+    // The nested record guards its own text cells; its numbers must stay unguarded.
+    let mut own = CsvRecord::new(r.guard());
     answer.csv_cells(&mut own);
-    for cell in own.0.iter().skip(1) {
-        r.text(cell);
+    for cell in own.cells.iter().skip(1) {
+        r.cells.push_field(cell);
     }
 }
 
@@ -1089,6 +1216,39 @@ pub fn point_the_way(refused: ApiError, body: &[u8], route: Refused) -> ApiError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_that_starts_a_formula_is_neutralised_and_numbers_are_kept() {
+        for (cell, written) in [
+            ("=1+1", "'=1+1"),
+            ("+1+1", "'+1+1"),
+            ("-1+1", "'-1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-inf", "'-inf"),
+            ("+NaN", "'+NaN"),
+            ("-", "'-"),
+            ("-.", "'-."),
+            ("-2", "-2"),
+            ("+3.5", "+3.5"),
+            ("-.5e-3", "-.5e-3"),
+            ("-1.", "-1."),
+            ("a=1", "a=1"),
+            ("", ""),
+        ] {
+            assert_eq!(guard_formula(cell), written, "{cell:?}");
+        }
+        let mut guarded = CsvRecord::default();
+        guarded.text("=x").num(-0.5).int(3u32);
+        let mut raw = CsvRecord::new(FormulaGuard::Off);
+        raw.text("=x");
+        assert_eq!(
+            guarded.into_inner().iter().collect::<Vec<_>>(),
+            ["'=x", "-0.5", "3"]
+        );
+        assert_eq!(raw.into_inner().iter().collect::<Vec<_>>(), ["=x"]);
+    }
 
     #[test]
     fn a_body_that_is_not_utf8_is_malformed_not_a_panic() {

@@ -70,7 +70,10 @@ fn every_curl_example_in_the_readme_answers() {
     let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
     let app = crate::helpers::spawn_app();
     let mut sent = 0;
-    for line in readme.lines().filter(|l| l.trim_start().starts_with("curl ")) {
+    for line in readme
+        .lines()
+        .filter(|l| l.trim_start().starts_with("curl "))
+    {
         // Split on spaces, keeping quoted words whole (the examples quote headers only).
         let mut words = Vec::new();
         let mut rest = line.trim();
@@ -124,5 +127,8 @@ fn every_curl_example_in_the_readme_answers() {
         assert_eq!(reply.status, 200, "{line}: {:?}", reply.body);
         sent += 1;
     }
-    assert!(sent >= 6, "the README shows a call for each route ({sent} found)");
+    assert!(
+        sent >= 6,
+        "the README shows a call for each route ({sent} found)"
+    );
 }

@@ -568,5 +568,9 @@ fn a_body_on_the_wrong_route_or_media_type_is_told_where_it_belongs() {
     }
     // A session that is merely wrong is not sent elsewhere.
     let r = app.post_json("/convert", &json!({ "session_id": "s" }));
-    assert!(!first_issue(&r).1.contains("/batch"), "{:?}", first_issue(&r));
+    assert!(
+        !first_issue(&r).1.contains("/batch"),
+        "{:?}",
+        first_issue(&r)
+    );
 }

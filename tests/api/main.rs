@@ -29,6 +29,7 @@ mod real_data;
 mod reload;
 mod score_command;
 mod scoring;
+mod security;
 mod slow_clients;
 mod train_evaluate;
 mod train_faults;

@@ -41,7 +41,11 @@ pub async fn convert(
     query: web::Query<ConvertQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(req.query_string(), &[fields::<ConvertQuery>()])?;
+    unknown_parameters(
+        req.query_string(),
+        &[fields::<ConvertQuery>()],
+        state.settings.max_problem_issues,
+    )?;
     let selection = query.into_inner().parse();
     scorer::single(Convert, &req, payload, &selection, &state).await
 }
@@ -62,7 +66,11 @@ pub async fn revenue(
     query: web::Query<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(req.query_string(), &[fields::<ModelQuery>()])?;
+    unknown_parameters(
+        req.query_string(),
+        &[fields::<ModelQuery>()],
+        state.settings.max_problem_issues,
+    )?;
     let selection = query.into_inner().parse(ModelName::Revenue)?;
     scorer::single(Revenue, &req, payload, &selection, &state).await
 }
@@ -83,7 +91,11 @@ pub async fn segment(
     query: web::Query<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(req.query_string(), &[fields::<ModelQuery>()])?;
+    unknown_parameters(
+        req.query_string(),
+        &[fields::<ModelQuery>()],
+        state.settings.max_problem_issues,
+    )?;
     let selection = query.into_inner().parse(ModelName::Segment)?;
     scorer::single(Segment, &req, payload, &selection, &state).await
 }
@@ -106,7 +118,11 @@ pub async fn score(
     query: web::Query<ScoreQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(req.query_string(), &[fields::<ScoreQuery>()])?;
+    unknown_parameters(
+        req.query_string(),
+        &[fields::<ScoreQuery>()],
+        state.settings.max_problem_issues,
+    )?;
     let selection = query.into_inner().parse()?;
     scorer::single(Score, &req, payload, &selection, &state).await
 }
@@ -137,6 +153,7 @@ pub async fn convert_batch(
     unknown_parameters(
         req.query_string(),
         &[fields::<ConvertQuery>(), fields::<BatchOptions>()],
+        state.settings.max_problem_issues,
     )?;
     let selection = query.into_inner().parse();
     scorer::batch(Convert, &req, payload, selection, options.on_error, state).await
@@ -168,6 +185,7 @@ pub async fn revenue_batch(
     unknown_parameters(
         req.query_string(),
         &[fields::<ModelQuery>(), fields::<BatchOptions>()],
+        state.settings.max_problem_issues,
     )?;
     let selection = query.into_inner().parse(ModelName::Revenue)?;
     scorer::batch(Revenue, &req, payload, selection, options.on_error, state).await
@@ -199,6 +217,7 @@ pub async fn segment_batch(
     unknown_parameters(
         req.query_string(),
         &[fields::<ModelQuery>(), fields::<BatchOptions>()],
+        state.settings.max_problem_issues,
     )?;
     let selection = query.into_inner().parse(ModelName::Segment)?;
     scorer::batch(Segment, &req, payload, selection, options.on_error, state).await
@@ -232,6 +251,7 @@ pub async fn score_batch(
     unknown_parameters(
         req.query_string(),
         &[fields::<ScoreQuery>(), fields::<BatchOptions>()],
+        state.settings.max_problem_issues,
     )?;
     let selection = query.into_inner().parse()?;
     scorer::batch(Score, &req, payload, selection, options.on_error, state).await

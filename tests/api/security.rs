@@ -1,0 +1,261 @@
+//! Issue 16: what a hostile client or a hostile file in the models folder could make the
+//! service do to others: CSV answers a spreadsheet would run, queries whose handling grows
+//! faster than they do, connections that hold a pool without sending, files that leave
+//! their folder, a short listen queue, and pages without framing and sniffing headers.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+
+// CSV answers a spreadsheet would run.
+
+/// Ids a spreadsheet reads as formulas (or as whitespace hiding one), and one it reads as
+/// a number; `+1+1` is not a number, so it is a formula.
+const HOSTILE_IDS: &[&str] = &[
+    "=HYPERLINK(\"http://evil.example\",\"x\")",
+    "+1+1",
+    "-2",
+    "@SUM(A1)",
+    "\tx",
+    "\rx",
+];
+
+/// A batch with each hostile id twice: once in a session that scores and once (with `!`
+/// after it) in one that cannot, whose row echoes the id as sent and quotes the bad value.
+fn hostile_batch() -> String {
+    let mut sessions = Vec::new();
+    for id in HOSTILE_IDS {
+        sessions.push(session(id, vec![click(1, "A13", 28.0)]));
+        sessions.push(session(
+            &format!("{id}!"),
+            vec![click(1, "=cmd|' /C calc'!A0", 28.0)],
+        ));
+    }
+    json!({ "sessions": sessions }).to_string()
+}
+
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| {
+            r.expect("The answer is valid CSV.")
+                .iter()
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+/// A cell a spreadsheet would run or read as hidden whitespace before one.
+fn runs_in_a_spreadsheet(cell: &str) -> bool {
+    let starts = cell.starts_with(['=', '+', '@', '\t', '\r']);
+    let minus_text = cell.starts_with('-') && cell.parse::<f64>().is_err();
+    starts || minus_text
+}
+
+const BATCH_ROUTES: &[&str] = &[
+    "/convert/batch",
+    "/revenue/batch",
+    "/segment/batch",
+    "/score/batch",
+];
+
+#[test]
+fn csv_answers_neutralise_cells_a_spreadsheet_would_run_on_every_batch_route() {
+    let app = spawn_app();
+    for route in BATCH_ROUTES {
+        let r = app.post_raw(
+            &format!("{route}?on_error=skip"),
+            "application/json",
+            &hostile_batch(),
+            &[("Accept", "text/csv")],
+        );
+        assert_eq!(r.status, 200, "{route}: {:?}", r.body);
+        let text = r.body.as_str().expect("a CSV answer");
+        let rows = csv_rows(text);
+        assert_eq!(rows.len(), 1 + 2 * HOSTILE_IDS.len(), "{route}: {text}");
+        for cell in rows.iter().flatten() {
+            assert!(
+                !runs_in_a_spreadsheet(cell),
+                "{route}: the cell {cell:?} would run in a spreadsheet"
+            );
+        }
+        let ids: Vec<&str> = rows[1..].iter().map(|row| row[0].as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                // A scored session's id is trimmed; a refused one's is echoed as sent.
+                "'=HYPERLINK(\"http://evil.example\",\"x\")",
+                "'=HYPERLINK(\"http://evil.example\",\"x\")!",
+                "'+1+1",
+                "'+1+1!",
+                "-2",
+                "'-2!",
+                "'@SUM(A1)",
+                "'@SUM(A1)!",
+                "x",
+                "'\tx!",
+                "x",
+                "'\rx!",
+            ],
+            "{route}"
+        );
+        // The error column quotes the bad product code inside its message.
+        let last = rows[2].last().expect("an error column");
+        assert!(last.contains("=cmd|"), "{route}: {last}");
+    }
+}
+
+#[test]
+fn csv_answers_keep_cells_as_sent_when_the_guard_is_off() {
+    let app = spawn_app_with(&[("CSV_FORMULA_GUARD", "false")]);
+    for route in BATCH_ROUTES {
+        let r = app.post_raw(
+            &format!("{route}?on_error=skip"),
+            "application/json",
+            &hostile_batch(),
+            &[("Accept", "text/csv")],
+        );
+        assert_eq!(r.status, 200, "{route}: {:?}", r.body);
+        let rows = csv_rows(r.body.as_str().expect("a CSV answer"));
+        assert_eq!(rows[1][0], HOSTILE_IDS[0], "{route}");
+        assert_eq!(rows[2][0], format!("{}!", HOSTILE_IDS[0]), "{route}");
+        assert_eq!(rows[10][0], "\tx!", "{route}");
+    }
+}
+
+#[test]
+fn csv_uploads_with_hostile_ids_are_neutralised_too() {
+    let app = spawn_app();
+    // The same hostile ids in a CSV upload: quoted, as a tab or a carriage return must be.
+    let mut body = format!("{CSV_HEADER}\n");
+    for id in HOSTILE_IDS {
+        let quoted = format!("\"{}\"", id.replace('"', "\"\""));
+        body.push_str(&format!("2008;7;3;1;29;{quoted};1;A13;1;5;1;28;2;1\n"));
+    }
+    let r = app.post_raw("/score/batch", "text/csv", &body, &[("Accept", "text/csv")]);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let rows = csv_rows(r.body.as_str().expect("a CSV answer"));
+    for cell in rows.iter().flatten() {
+        assert!(!runs_in_a_spreadsheet(cell), "{cell:?}");
+    }
+    assert!(rows.iter().any(|row| row[0] == "-2"), "{rows:?}");
+    assert!(rows.iter().any(|row| row[0] == "'@SUM(A1)"), "{rows:?}");
+}
+
+// Queries whose handling grew faster than they did.
+
+/// actix refuses a request line past 64 KiB (the `http` crate's URI limit), so the
+/// largest queries a client can send are just under it.
+const QUERY_BYTES: usize = 60_000;
+
+fn post_convert(app: &TestApp, query: &str) -> Reply {
+    assert!(query.len() <= QUERY_BYTES + 100, "{} bytes", query.len());
+    app.post_json(&format!("/convert?{query}"), &browsing())
+}
+
+/// The document's size, and its issues.
+fn issues_of(r: &Reply) -> (usize, Vec<Value>) {
+    let size = r.body.to_string().len();
+    (
+        size,
+        r.body["errors"].as_array().cloned().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn a_query_naming_many_unknown_parameters_lists_at_most_max_problem_issues() {
+    let app = spawn_app_with(&[("MAX_PROBLEM_ISSUES", "50")]);
+    // 8,000 different unknown names: each was an issue, with a suggestion computed, and
+    // the 59 kB query came back as a 1 MB document.
+    let names: Vec<String> = (0..8_000).map(|i| format!("v{i}")).collect();
+    let query = names.join("&");
+    let r = post_convert(&app, &query);
+    assert_problem(&r, 422);
+    let (size, issues) = issues_of(&r);
+    assert_eq!(issues.len(), 50, "{}", r.body["detail"]);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("8000")),
+        "{}",
+        r.body["detail"]
+    );
+    assert!(size < 20_000, "a {size}-byte problem document");
+    assert_eq!(issues[0]["path"], "v0");
+}
+
+#[test]
+fn a_query_repeating_a_parameter_is_one_issue_per_name_within_the_cap() {
+    let app = spawn_app_with(&[("MAX_PROBLEM_ISSUES", "50")]);
+    // 6,000 invalid values of one parameter were 6,001 issues; now one for its value and
+    // one for the repetition.
+    let query = "version=x&".repeat(6_000);
+    let r = post_convert(&app, &query);
+    assert_problem(&r, 422);
+    let (size, issues) = issues_of(&r);
+    let paths: Vec<&str> = issues.iter().filter_map(|i| i["path"].as_str()).collect();
+    assert_eq!(paths, ["version", "version"], "{}", r.body);
+    assert!(
+        issues[1]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("given 6000 times")),
+        "{}",
+        r.body
+    );
+    assert!(size < 2_000, "a {size}-byte problem document");
+
+    // A name repeated 30,000 times beside a bad value (the duplicate count was quadratic:
+    // 2 s of a worker for this request): the same two kinds of issue.
+    let query = format!("version=x&{}", "a&".repeat(29_000));
+    let r = post_convert(&app, &query);
+    assert_problem(&r, 422);
+    let (_, issues) = issues_of(&r);
+    let said: Vec<String> = issues
+        .iter()
+        .map(|i| format!("{}: {}", i["path"], i["message"]))
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[1].contains("given 29000 times"), "{said:?}");
+
+    // Many different names, each repeated and each with a bad value, past the cap.
+    let query: String = (0..3_000).map(|i| format!("n{i}=&n{i}=&")).collect();
+    let query = format!("version=x&{query}");
+    let r = post_convert(&app, &query);
+    assert_problem(&r, 422);
+    let (size, issues) = issues_of(&r);
+    assert_eq!(issues.len(), 50);
+    assert!(size < 20_000, "a {size}-byte problem document");
+    // The server still answers at once to others.
+    assert_eq!(app.get("/livez").status, 200);
+}
+
+// Connections that declare a body and send nothing.
+
+#[test]
+fn connections_declaring_bodies_they_do_not_send_leave_room_for_honest_sessions() {
+    use std::io::Write;
+    // The default pool (32 MiB) and 600 connections each declaring 64 KiB: each took its
+    // declared length (up to 64 KiB) before a byte came, 37.5 MiB in all.
+    let app = spawn_app();
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let idle: Vec<std::net::TcpStream> = (0..600)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+            stream
+                .write_all(
+                    b"POST /convert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n",
+                )
+                .expect("headers");
+            stream
+        })
+        .collect();
+    // Each connection's request reaches its handler, which waits for the body.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let statuses: Vec<u16> = (0..50)
+        .map(|_| app.post_json("/convert", &browsing()).status)
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    drop(idle);
+}
