@@ -12,6 +12,13 @@ use std::sync::Once;
 const WIDTH: u32 = 680;
 const HEIGHT: u32 = 400;
 const FONT: &str = "sans-serif";
+/// Sizes as plotters takes them; it writes `font-size` at about 0.81 of these, so tick
+/// labels come out at 12 or more in the SVG's units, and the SVG is drawn at least that
+/// large (it fills its figure's width, which is wider than the chart's own).
+const TICKS: u32 = 15;
+const AXIS_NAMES: u32 = 17;
+/// The smallest `font-size` a chart may write, in the SVG's units.
+pub const MIN_FONT_SIZE: f64 = 12.0;
 
 /// Okabe-Ito: blue, vermillion, bluish green, reddish purple, orange, sky blue.
 const PALETTE: [RGBColor; 6] = [
@@ -69,7 +76,12 @@ fn axis_number(top: f64) -> impl Fn(&f64) -> String {
 pub enum Legend {
     LowerRight,
     UpperRight,
+    /// Under the plot, outside it: for charts whose points may sit anywhere.
+    Below,
 }
+
+/// The height of one legend line drawn below a chart.
+const LEGEND_LINE: u32 = 24;
 
 /// One line of a line chart.
 #[derive(Debug, Clone)]
@@ -100,10 +112,32 @@ fn accessible(svg: String, frame: &Frame) -> String {
         id = frame.id
     );
     let svg = svg.replacen("<svg ", &head, 1);
+    // As wide as its figure, the height following the view box: no fixed pixel size.
+    let svg = responsive(&svg);
     match svg.find('>') {
         Some(end) => format!("{}{labels}{}", &svg[..=end], &svg[end + 1..]),
         None => svg,
     }
+}
+
+/// The root element's fixed `width` and `height` replaced by `width="100%"`: the view box
+/// keeps the proportions.
+fn responsive(svg: &str) -> String {
+    let Some(end) = svg.find('>') else {
+        return svg.to_owned();
+    };
+    let (head, rest) = svg.split_at(end);
+    let mut kept: Vec<&str> = Vec::new();
+    let mut parts = head.split(' ').peekable();
+    while let Some(part) = parts.next() {
+        if part.starts_with("width=\"") {
+            kept.push("width=\"100%\"");
+        } else if !part.starts_with("height=\"") {
+            kept.push(part);
+        }
+    }
+    let _ = parts.peek();
+    format!("{}{rest}", kept.join(" "))
 }
 
 /// A first series of at most this many points is drawn with a mark at each point: it is
@@ -121,14 +155,19 @@ pub fn lines(
     let (x_number, y_number) = (axis_number(x.end), axis_number(y.end));
     register_font();
     let err = failed(frame);
+    let below = match legend {
+        Legend::Below => 12 + LEGEND_LINE * series.len() as u32,
+        _ => 0,
+    };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT + below)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot, under) = root.split_vertically(HEIGHT);
+        let mut chart = ChartBuilder::on(&plot)
             .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
+            .x_label_area_size(52)
+            .y_label_area_size(76)
             .build_cartesian_2d(x, y)
             .map_err(|e| err(e.to_string()))?;
         chart
@@ -137,8 +176,8 @@ pub fn lines(
             .y_desc(frame.y_label.as_str())
             .x_label_formatter(&x_number)
             .y_label_formatter(&y_number)
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, TICKS))
+            .axis_desc_style((FONT, AXIS_NAMES))
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(|e| err(e.to_string()))?;
@@ -164,20 +203,59 @@ pub fn lines(
                     PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(match legend {
-                Legend::LowerRight => SeriesLabelPosition::LowerRight,
-                Legend::UpperRight => SeriesLabelPosition::UpperRight,
-            })
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
+        let corner = match legend {
+            Legend::LowerRight => Some(SeriesLabelPosition::LowerRight),
+            Legend::UpperRight => Some(SeriesLabelPosition::UpperRight),
+            Legend::Below => None,
+        };
+        if let Some(corner) = corner {
+            chart
+                .configure_series_labels()
+                .position(corner)
+                .label_font((FONT, TICKS))
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.4))
+                .draw()
+                .map_err(|e| err(e.to_string()))?;
+        } else {
+            legend_below(&under, series).map_err(&err)?;
+        }
         root.present().map_err(|e| err(e.to_string()))?;
     }
     Ok(accessible(svg, frame))
+}
+
+/// The series' names in a column under the plot, left-aligned with it, each after a
+/// sample of its line (solid for the first, dashed for the others).
+fn legend_below<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    series: &[Series],
+) -> Result<(), String> {
+    let left = 12 + 76;
+    for (i, s) in series.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let y = 6 + LEGEND_LINE as i32 * i as i32 + LEGEND_LINE as i32 / 2;
+        let segments: Vec<(i32, i32)> = if i == 0 {
+            vec![(0, 28)]
+        } else {
+            vec![(0, 8), (12, 20), (24, 28)]
+        };
+        for (a, b) in segments {
+            area.draw(&PathElement::new(
+                vec![(left + a, y), (left + b, y)],
+                colour.stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?;
+        }
+        let style =
+            TextStyle::from((FONT, TICKS).into_font()).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+        area.draw(&Text::new(s.name.clone(), (left + 36, y), style))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// A bar per category, along the x axis (`Vertical`) or down the y axis (`Horizontal`,
@@ -223,8 +301,8 @@ pub fn bars(
             Orientation::Vertical => {
                 let mut chart = ChartBuilder::on(&root)
                     .margin(12)
-                    .x_label_area_size(44)
-                    .y_label_area_size(64)
+                    .x_label_area_size(52)
+                    .y_label_area_size(76)
                     .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..top)
                     .map_err(|e| err(e.to_string()))?;
                 chart
@@ -235,8 +313,8 @@ pub fn bars(
                     .y_label_formatter(&number)
                     .x_desc(frame.x_label.as_str())
                     .y_desc(frame.y_label.as_str())
-                    .label_style((FONT, 12))
-                    .axis_desc_style((FONT, 14))
+                    .label_style((FONT, TICKS))
+                    .axis_desc_style((FONT, AXIS_NAMES))
                     .light_line_style(WHITE.mix(0.0))
                     .draw()
                     .map_err(|e| err(e.to_string()))?;
@@ -274,8 +352,8 @@ pub fn bars(
             Orientation::Horizontal => {
                 let mut chart = ChartBuilder::on(&root)
                     .margin(12)
-                    .x_label_area_size(44)
-                    .y_label_area_size(230)
+                    .x_label_area_size(52)
+                    .y_label_area_size(270)
                     .build_cartesian_2d(0.0..top, (0..n - 1).into_segmented())
                     .map_err(|e| err(e.to_string()))?;
                 chart
@@ -286,8 +364,8 @@ pub fn bars(
                     .x_label_formatter(&number)
                     .x_desc(frame.x_label.as_str())
                     .y_desc(frame.y_label.as_str())
-                    .label_style((FONT, 12))
-                    .axis_desc_style((FONT, 14))
+                    .label_style((FONT, TICKS))
+                    .axis_desc_style((FONT, AXIS_NAMES))
                     .light_line_style(WHITE.mix(0.0))
                     .draw()
                     .map_err(|e| err(e.to_string()))?;
@@ -366,8 +444,8 @@ pub fn heatmap(frame: &Frame, names: &[String], matrix: &[Vec<f64>]) -> Result<S
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(240)
+            .x_label_area_size(52)
+            .y_label_area_size(280)
             .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
             .map_err(|e| err(e.to_string()))?;
         chart
@@ -378,8 +456,8 @@ pub fn heatmap(frame: &Frame, names: &[String], matrix: &[Vec<f64>]) -> Result<S
             .x_label_formatter(&column_of)
             .y_label_formatter(&row_of)
             .x_desc(frame.x_label.as_str())
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, TICKS))
+            .axis_desc_style((FONT, AXIS_NAMES))
             .draw()
             .map_err(|e| err(e.to_string()))?;
         // Row 0 at the top, as a table reads.
@@ -455,6 +533,91 @@ mod tests {
             assert!(svg.contains("x (units)") || svg.contains("y (units)"));
             assert!(svg.trim_end().ends_with("</svg>"));
         }
+    }
+
+    /// The values of one attribute on every element that has it.
+    fn attribute(svg: &str, name: &str) -> Vec<f64> {
+        let key = format!(" {name}=\"");
+        svg.match_indices(&key)
+            .filter_map(|(at, _)| {
+                let rest = &svg[at + key.len()..];
+                rest[..rest.find('"')?].parse().ok()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn charts_fill_their_figure_with_type_of_at_least_12_units() {
+        let series = [Series {
+            name: "model".into(),
+            points: vec![(0.0, 0.0), (0.5, 0.8), (1.0, 1.0)],
+        }];
+        let names = ["a".to_owned(), "b".to_owned()];
+        let svgs = [
+            lines(&frame(), 0.0..1.0, 0.0..1.0, &series, Legend::LowerRight).expect("lines"),
+            lines(&frame(), 0.0..1.0, 0.0..1.0, &series, Legend::Below).expect("lines"),
+            bars(&frame(), &names, &[1.0, 2.0], None, Orientation::Vertical).expect("bars"),
+            bars(&frame(), &names, &[1.0, 2.0], None, Orientation::Horizontal).expect("bars"),
+            heatmap(&frame(), &names, &[vec![1.0, -0.5], vec![-0.5, 1.0]]).expect("heatmap"),
+        ];
+        for svg in svgs {
+            let root = &svg[..svg.find('>').expect("a root element")];
+            assert!(root.contains(" width=\"100%\""), "{root}");
+            assert!(!root.contains(" height="), "{root}");
+            assert!(root.contains(" viewBox=\"0 0 "), "{root}");
+            let sizes = attribute(&svg, "font-size");
+            assert!(!sizes.is_empty());
+            let smallest = sizes.iter().copied().fold(f64::INFINITY, f64::min);
+            assert!(smallest >= MIN_FONT_SIZE, "a font-size of {smallest}");
+        }
+    }
+
+    #[test]
+    fn a_legend_below_stays_clear_of_every_point() {
+        // Points in every corner: no corner of the plot is free for a legend.
+        let corners = vec![
+            (0.02, 0.02),
+            (0.02, 0.98),
+            (0.98, 0.02),
+            (0.98, 0.98),
+            (0.5, 0.5),
+        ];
+        let svg = lines(
+            &frame(),
+            0.0..1.0,
+            0.0..1.0,
+            &[
+                Series {
+                    name: "model, ECE 0.0123".into(),
+                    points: corners,
+                },
+                Series {
+                    name: "perfectly calibrated".into(),
+                    points: vec![(0.0, 0.0), (1.0, 1.0)],
+                },
+            ],
+            Legend::Below,
+        )
+        .expect("a chart");
+        let lowest_point = attribute(&svg, "cy")
+            .into_iter()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let radius = attribute(&svg, "r").into_iter().fold(0.0, f64::max);
+        assert_eq!(attribute(&svg, "cy").len(), 5, "a mark at each point");
+        for name in ["model, ECE 0.0123", "perfectly calibrated"] {
+            let at = svg
+                .find(&format!(">\n{name}\n<"))
+                .expect("the name in the legend");
+            let tag = &svg[svg[..at].rfind("<text").expect("a text element")..at];
+            let y = attribute(tag, "y")[0];
+            // The legend's text (its half height above its middle) sits under every mark.
+            assert!(
+                y - MIN_FONT_SIZE > lowest_point + radius,
+                "{name} at y {y}, a point at {lowest_point}"
+            );
+        }
+        // No legend box drawn inside the plot either.
+        assert!(!svg.contains("fill-opacity=\"0.9\""));
     }
 
     #[test]

@@ -217,8 +217,17 @@ pub fn data_section(sessions: &[&LabelledSession], set: &PrefixSet) -> Result<Se
         data.row(cells);
     }
     out.push(figure(&f, svg, data));
+    let converted = sessions.iter().filter(|s| s.outcome.converted).count();
     Ok(Section {
         title: "The data".into(),
+        headline: vec![(
+            "sessions".to_owned(),
+            format!(
+                "{} ({} converted)",
+                sessions.len(),
+                pct(converted as f64 / sessions.len().max(1) as f64)
+            ),
+        )],
         intro: format!(
             "{} sessions. Converted means the outcome of docs/label-contract.md (the basket proxy, or an outcomes file).",
             sessions.len()
@@ -406,7 +415,7 @@ pub fn convert_section(input: &ConvertInputs) -> Result<Section, ChartError> {
                 points: vec![(0.0, 0.0), (1.0, 1.0)],
             },
         ],
-        Legend::LowerRight,
+        Legend::Below,
     )?;
     let mut data = Table::new(&[
         "bin",
@@ -467,8 +476,44 @@ pub fn convert_section(input: &ConvertInputs) -> Result<Section, ChartError> {
         }
         out.push(figure(&f, svg, data));
     }
+    let auc = metrics::roc_auc(input.probabilities, y, w);
+    let interval = evaluation::roc_auc_interval(
+        input.probabilities,
+        set,
+        input.bootstrap_resamples,
+        input.bootstrap_seed,
+    );
+    let headline = vec![
+        (
+            "ROC-AUC".to_owned(),
+            match (auc, interval) {
+                (Some(a), Some((lo, hi))) => format!("{a:.3} (95% interval {lo:.3} to {hi:.3})"),
+                (Some(a), None) => format!("{a:.3}"),
+                _ => "n/a".into(),
+            },
+        ),
+        (
+            "average precision".to_owned(),
+            format!(
+                "{} (base rate {})",
+                ap_of(input.probabilities),
+                pct(base_rate)
+            ),
+        ),
+        ("expected calibration error".to_owned(), format!("{ece:.4}")),
+        (
+            format!("at the threshold {:.4}", input.threshold),
+            format!(
+                "precision {:.3}, recall {:.3}, F1 {:.3}",
+                c.precision(),
+                c.recall(),
+                c.f1()
+            ),
+        ),
+    ];
     Ok(Section {
         title: "Conversion".into(),
+        headline,
         intro: format!(
             "{} prefixes of {} sessions; base rate {}. Every figure weighs each session 1.",
             set.len(),
@@ -516,7 +561,7 @@ pub fn revenue_section(expected: &[f64], set: &PrefixSet) -> Result<Section, Cha
                 points: vec![(0.0, constant), (top, constant)],
             },
         ],
-        Legend::LowerRight,
+        Legend::Below,
     )?;
     let mut data = Table::new(&["decile", "mean expected ($)", "mean realised ($)"]);
     for (i, (p, r)) in deciles.iter().enumerate() {
@@ -526,8 +571,14 @@ pub fn revenue_section(expected: &[f64], set: &PrefixSet) -> Result<Section, Cha
             format!("{r:.2}"),
         ]);
     }
+    let rmse = metrics::rmse(expected, &set.revenue, &set.weight);
+    let constant_rmse = metrics::rmse(&vec![constant; expected.len()], &set.revenue, &set.weight);
     Ok(Section {
         title: "Revenue".into(),
+        headline: vec![(
+            "expected revenue RMSE".to_owned(),
+            format!("{rmse:.2} US dollars (the constant's {constant_rmse:.2})"),
+        )],
         intro: "Expected revenue is the conversion probability times the revenue if the session converts.".into(),
         figures: vec![figure(&f, svg, data)],
     })
@@ -548,8 +599,15 @@ pub fn segment_section(
         out.push(silhouette_figure(k)?);
     }
     out.extend(persona_figures(sizes, personas)?);
+    let mut headline = vec![("personas".to_owned(), personas.len().to_string())];
+    if let Some(k) = k {
+        if let Some((_, best)) = k.silhouette_by_k.iter().find(|(kk, _)| *kk == k.k) {
+            headline[0].1 = format!("{} (silhouette {best:.3})", personas.len());
+        }
+    }
     Ok(Section {
         title: "Segments".into(),
+        headline,
         intro: format!("k-means on whole sessions; {} personas.", personas.len()),
         figures: out,
     })

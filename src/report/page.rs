@@ -85,6 +85,8 @@ pub struct Figure {
 #[derive(Debug, Clone)]
 pub struct Section {
     pub title: String,
+    /// The section's headline figures, name and value, shown in the summary at the top.
+    pub headline: Vec<(String, String)>,
     /// A paragraph of plain text before the figures.
     pub intro: String,
     pub figures: Vec<Figure>,
@@ -103,7 +105,11 @@ body { font-family: sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 
 h1 { font-size: 1.7rem; } h2 { font-size: 1.35rem; margin-top: 2.5rem; border-bottom: 1px solid #bbb; }
 nav ol { columns: 2; }
 figure { margin: 1.5rem 0; padding: 0.75rem; border: 1px solid #ddd; break-inside: avoid; }
-figure svg { max-width: 100%; height: auto; display: block; }
+figure svg { width: 100%; height: auto; display: block; }
+.summary { border: 2px solid #0b4f8a; background: #f3f7fb; padding: 0.5rem 1rem; margin: 1rem 0; }
+.summary h2 { margin: 0.25rem 0 0.5rem; border: 0; font-size: 1.2rem; }
+.summary dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; margin: 0; }
+.summary dt { font-weight: bold; } .summary dd { margin: 0; }
 figcaption { margin-top: 0.5rem; }
 figcaption strong { display: block; }
 table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.9rem; }
@@ -136,6 +142,15 @@ impl Page {
                 let _ = write!(s, "<li>{}</li>", escape(f));
             }
             s.push_str("</ul>\n");
+        }
+        let headline: Vec<&(String, String)> =
+            self.sections.iter().flat_map(|x| &x.headline).collect();
+        if !headline.is_empty() {
+            s.push_str("<section class=\"summary\" aria-labelledby=\"summary-title\"><h2 id=\"summary-title\">Summary</h2><dl>");
+            for (name, value) in headline {
+                let _ = write!(s, "<dt>{}</dt><dd>{}</dd>", escape(name), escape(value));
+            }
+            s.push_str("</dl></section>\n");
         }
         s.push_str("<nav aria-label=\"Figures\"><ol>");
         for section in &self.sections {
@@ -200,6 +215,7 @@ mod tests {
             facts: vec!["data: a.csv".into()],
             sections: vec![Section {
                 title: "Data".into(),
+                headline: vec![("ROC-AUC".into(), "0.9 <best>".into())],
                 intro: "About the data.".into(),
                 figures: vec![
                     Figure {
@@ -224,6 +240,10 @@ mod tests {
         assert!(html.contains("<th scope=\"row\">&lt;1&gt;</th>"));
         assert!(html.contains("<caption>Second</caption>"));
         assert!(html.contains("href=\"#f2\""));
+        // The headline figures come first, in a summary box before the figures.
+        let summary = html.find("<section class=\"summary\"").expect("a summary");
+        assert!(summary < html.find("<figure").expect("a figure"));
+        assert!(html.contains("<dt>ROC-AUC</dt><dd>0.9 &lt;best&gt;</dd>"));
         for outside in [
             "<script",
             "<link",

@@ -164,6 +164,48 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The document as a server serves it: the scoring and model routes need the API key
+/// exactly when keys are configured. Without keys their requirement is dropped (and the
+/// `api_key` scheme with it), so `/docs` shows no lock on them; with keys it is required.
+/// The admin routes keep the admin token either way. The committed document
+/// (`clickstream openapi`) keeps the optional form, `[{}, {"api_key": []}]`, true of both.
+pub fn openapi_served(keys_configured: bool) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::SecurityRequirement;
+    let mut doc = openapi();
+    let key = SecurityRequirement::new("api_key", Vec::<String>::new());
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let Some(security) = op.security.as_mut() else {
+                continue;
+            };
+            if !security.contains(&key) {
+                continue;
+            }
+            if keys_configured {
+                *security = vec![key.clone()];
+            } else {
+                op.security = None;
+            }
+        }
+    }
+    if !keys_configured {
+        if let Some(components) = doc.components.as_mut() {
+            components.security_schemes.remove("api_key");
+        }
+    }
+    doc
+}
+
 /// Sets up logging once: JSON lines in production, readable lines on a terminal.
 pub fn init_telemetry(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -235,7 +277,7 @@ impl Application {
             settings: Arc::new(settings),
         });
         // Every documented path answers 405 with `Allow` to a method it does not serve.
-        let doc = openapi();
+        let doc = openapi_served(!state.api_keys.is_empty());
         let allowed: Vec<(String, String)> = doc
             .paths
             .paths

@@ -624,10 +624,13 @@ pub fn table_markdown() -> String {
     ErrorCode::ALL
         .iter()
         .map(|c| {
+            // The reason phrase too: it says what the number means, and keeps the status
+            // column wider than its header, whose cells Swagger UI draws without padding.
             format!(
-                "| `{}` | {} | {} |",
+                "| `{}` | {} {} | {} |",
                 c.as_str(),
                 c.status().as_u16(),
+                c.status().canonical_reason().unwrap_or(""),
                 c.description()
             )
         })

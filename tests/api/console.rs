@@ -43,6 +43,28 @@ fn the_console_is_served_from_the_binary_and_talks_only_to_its_own_origin() {
         let r = get(&app, path);
         assert_eq!((r.status(), r.content_type()), (200, kind), "{path}");
     }
+    assert!(html.contains("<link rel=\"icon\" href=\"/favicon.svg\""));
+    // The icon, where the page names it and where browsers look by default, under the
+    // same policy and no-sniffing as the page.
+    for path in ["/favicon.svg", "/favicon.ico"] {
+        let r = get(&app, path);
+        assert_eq!(
+            (r.status(), r.content_type()),
+            (200, "image/svg+xml"),
+            "{path}"
+        );
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some(policy.as_str()),
+            "{path}"
+        );
+        assert!(r.into_string().expect("text").starts_with("<svg"), "{path}");
+    }
     for outside in ["http://", "https://", "//cdn"] {
         assert!(!html.contains(outside), "the page names {outside}");
     }

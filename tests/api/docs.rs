@@ -1,6 +1,6 @@
 //! The API's documentation: the served UI and document, and the committed document.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 use std::path::Path;
 
 #[test]
@@ -82,4 +82,147 @@ fn the_document_declares_the_api_key_and_the_admin_token() {
             "{path}"
         );
     }
+}
+
+/// The error table in the document's description: a GFM table after a blank line, its
+/// header, separator and rows of one column count, no cell empty.
+fn error_table(description: &str) -> Vec<Vec<String>> {
+    let lines: Vec<&str> = description.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("| code |"))
+        .expect("the error table's header");
+    assert!(start > 0, "text before the table");
+    assert_eq!(lines[start - 1], "", "no blank line before the table");
+    let rows: Vec<Vec<String>> = lines[start..]
+        .iter()
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            assert!(l.ends_with('|'), "a row not closed: {l}");
+            l[1..l.len() - 1]
+                .split('|')
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect();
+    let width = rows[0].len();
+    assert_eq!(rows[0], ["code", "status", "meaning"]);
+    assert!(rows[1]
+        .iter()
+        .all(|c| c.len() >= 3 && c.trim_matches(':').chars().all(|ch| ch == '-')));
+    for row in &rows {
+        assert_eq!(row.len(), width, "a row of {} cells: {row:?}", row.len());
+        assert!(row.iter().all(|c| !c.is_empty()), "an empty cell: {row:?}");
+    }
+    assert!(rows.len() > 10, "the table has a row per code");
+    rows
+}
+
+#[test]
+fn the_error_table_is_a_gfm_table_whose_header_cells_stand_apart() {
+    let doc = clickstream::service::openapi();
+    let rows = error_table(doc.info.description.as_deref().expect("a description"));
+    // Swagger UI draws header cells without side padding: each column's cells must be
+    // wider than its header, or the header's words run together ("statusmeaning").
+    for (column, header) in rows[0].iter().enumerate().take(rows[0].len() - 1) {
+        let widest = rows[2..]
+            .iter()
+            .map(|r| r[column].chars().count())
+            .max()
+            .unwrap_or(0);
+        assert!(
+            widest > header.len() + 4,
+            "column {header:?}: cells of at most {widest} characters"
+        );
+    }
+    // The status says what its number means.
+    assert!(rows
+        .iter()
+        .any(|r| r[0] == "`body_too_large`" && r[1] == "413 Payload Too Large"));
+}
+
+/// The `security` of each operation, by `METHOD path`.
+fn security(doc: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut out = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("a path item") {
+            out.insert(
+                format!("{} {path}", method.to_uppercase()),
+                op.get("security")
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+            );
+        }
+    }
+    out
+}
+
+const KEYED: [&str; 6] = [
+    "POST /convert",
+    "POST /score/batch",
+    "GET /models",
+    "GET /models/{name}/{version}",
+    "GET /report",
+    "GET /models/{name}/{version}/report",
+];
+
+#[test]
+fn the_committed_document_keeps_the_key_optional_on_the_scoring_routes() {
+    let doc = serde_json::to_value(clickstream::service::openapi()).expect("JSON");
+    let security = security(&doc);
+    for op in KEYED {
+        assert_eq!(
+            security[op],
+            serde_json::json!([{}, {"api_key": []}]),
+            "{op}"
+        );
+    }
+    assert_eq!(
+        security["POST /admin/reload"],
+        serde_json::json!([{"admin_token": []}])
+    );
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+}
+
+#[test]
+fn without_keys_the_served_document_puts_no_lock_on_the_scoring_routes() {
+    let app = spawn_app();
+    let doc = app.get("/openapi.json").body;
+    let security = security(&doc);
+    for op in KEYED {
+        assert_eq!(security[op], serde_json::Value::Null, "{op}");
+    }
+    // Only the admin route asks for a credential: its token.
+    let locked: Vec<&String> = security
+        .iter()
+        .filter(|(_, s)| !s.is_null())
+        .map(|(op, _)| op)
+        .collect();
+    assert_eq!(locked, ["POST /admin/reload"]);
+    assert_eq!(
+        security["POST /admin/reload"],
+        serde_json::json!([{"admin_token": []}])
+    );
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_null());
+    assert!(doc["components"]["securitySchemes"]["admin_token"].is_object());
+}
+
+#[test]
+fn with_keys_the_served_document_requires_the_key_on_the_scoring_routes() {
+    let app = spawn_app_with(&[("API_KEYS", "k1")]);
+    // The document itself is public: /docs must load before a key is typed.
+    let doc = app.get("/openapi.json").body;
+    let security = security(&doc);
+    for op in KEYED {
+        assert_eq!(security[op], serde_json::json!([{"api_key": []}]), "{op}");
+    }
+    assert_eq!(
+        security["POST /admin/reload"],
+        serde_json::json!([{"admin_token": []}])
+    );
+    assert_eq!(security["GET /livez"], serde_json::Value::Null);
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["name"],
+        "X-Api-Key"
+    );
 }

@@ -18,8 +18,20 @@ function headers(extra) {
 function problemText(p) {
   if (!p || typeof p !== "object") return String(p);
   const lines = [p.detail || p.title || "the request was refused"];
-  for (const e of p.errors || []) lines.push(`${e.path}: ${e.message}`);
+  for (const e of p.errors || []) lines.push(`${fieldName(e.path)}: ${e.message}`);
   return lines.join("\n");
+}
+
+// A problem's field path as the session form names it: `clicks[2].page2_clothing_model`
+// is "click 3, product code"; other paths are shown as the API gives them.
+const FORM_NAMES = {
+  page2_clothing_model: "product code", page1_main_category: "category", price: "price",
+  price_2: "above its category's average price", colour: "colour", location: "photo location",
+  model_photography: "photo", country: "country", page: "page", day: "day", month: "month", year: "year",
+};
+function fieldName(path) {
+  const m = /^clicks\[(\d+)\]\.(\w+)$/.exec(String(path));
+  return m && FORM_NAMES[m[2]] ? `${path} (click ${Number(m[1]) + 1}, ${FORM_NAMES[m[2]]})` : path;
 }
 
 async function call(path, options) {
@@ -45,6 +57,32 @@ function row(cells) {
   const tr = document.createElement("tr");
   for (const c of cells) tr.appendChild(c);
   return tr;
+}
+
+// Money in the documented unit (the API's prices and revenues are US dollars), with
+// thousands separators: US$445,806.08.
+function money(v) {
+  return `US$${Number(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
+
+// A count with thousands separators: 1,000.
+function count(n) {
+  return Number(n).toLocaleString("en-US");
+}
+
+// A table in a box that scrolls sideways on a narrow screen, so the page itself does not.
+function scrolling(table) {
+  const box = document.createElement("div");
+  box.className = "scroll";
+  box.appendChild(table);
+  return box;
+}
+
+// The tiers from the lowest up, whatever order the answers came in.
+const TIERS = ["low", "medium", "high"];
+function byTier(a, b) {
+  const [i, j] = [TIERS.indexOf(a), TIERS.indexOf(b)];
+  return (i < 0 ? TIERS.length : i) - (j < 0 ? TIERS.length : j) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 // ---- screens ----------------------------------------------------------------------
@@ -89,7 +127,20 @@ function newSession() {
   $("clicks").tBodies[0].replaceChildren();
   $("answer").replaceChildren();
   $("try-error").textContent = "";
+  $("f-product").removeAttribute("aria-invalid");
   drawTrend();
+}
+
+// One row of the clicks table: the click and the probability after it.
+function clickRow(click, n, probability) {
+  return row([
+    cell(String(n), true),
+    cell(label(codes.page1_main_category, click.page1_main_category)),
+    cell(String(click.page2_clothing_model)),
+    cell(money(click.price), true),
+    cell(String(click.page), true),
+    cell(`${(100 * probability).toFixed(1)}%`, true),
+  ]);
 }
 newSession();
 $("new-session").addEventListener("click", newSession);
@@ -116,14 +167,12 @@ function label(list, code) {
   return found ? found[1] : String(code);
 }
 
-async function scoreSession() {
-  $("try-error").textContent = "";
-  const answer = await call("/score?explain=true", {
+async function scoreSession(which) {
+  return call("/score?explain=true", {
     method: "POST",
     headers: headers({ "Content-Type": "application/json" }),
-    body: JSON.stringify(session),
+    body: JSON.stringify(which || session),
   });
-  return answer;
 }
 
 function showAnswer(a) {
@@ -147,7 +196,7 @@ function showAnswer(a) {
   const items = [
     c.already_converted ? "This session already holds a basket event: it has converted." :
       `${c.will_convert ? "Predicted to convert" : "Not predicted to convert"} (threshold ${c.threshold.toFixed(4)}); higher than ${c.percentile.toFixed(0)}% of training sessions.`,
-    `Expected revenue: $${r.expected_revenue.toFixed(2)} ($${r.revenue_if_converts.toFixed(2)} if it converts).`,
+    `Expected revenue: ${money(r.expected_revenue)} (${money(r.revenue_if_converts)} if it converts).`,
     `Persona: ${s.name}: ${s.description}`,
     `Models: convert v${c.model_version}, revenue v${r.model_version}, segment v${s.model_version}.`,
   ];
@@ -170,29 +219,44 @@ function showAnswer(a) {
     for (const d of c.explanation) {
       t.appendChild(row([cell(d.feature), cell(Number(d.value).toFixed(3), true), cell(Number(d.contribution).toFixed(3), true)]));
     }
-    box.appendChild(t);
+    box.appendChild(scrolling(t));
   }
 }
 
+// The probability after each click: 0 to 100% up the side, the click numbers along the
+// bottom, everything inside the drawing.
 function drawTrend() {
   const svg = $("trend");
   for (const n of [...svg.childNodes]) if (n.nodeName !== "title") svg.removeChild(n);
   const ns = "http://www.w3.org/2000/svg";
-  const w = 520, h = 200, pad = 30;
-  const top = Math.max(0.2, ...history.map((p) => p * 1.2));
-  const x = (i) => pad + (history.length > 1 ? (i * (w - 2 * pad)) / (history.length - 1) : (w - 2 * pad) / 2);
-  const y = (p) => h - pad - (p / top) * (h - 2 * pad);
+  const w = 520, h = 200, left = 44, right = 16, top = 12, bottom = 40;
+  const x = (i) => left + (history.length > 1 ? (i * (w - left - right)) / (history.length - 1) : (w - left - right) / 2);
+  const y = (p) => h - bottom - p * (h - top - bottom);
+  const text = (content, tx, ty, anchor, cls) => {
+    const t = document.createElementNS(ns, "text");
+    t.setAttribute("x", tx); t.setAttribute("y", ty); t.setAttribute("font-size", "12"); t.setAttribute("text-anchor", anchor);
+    if (cls) t.setAttribute("class", cls);
+    t.textContent = content;
+    svg.appendChild(t);
+  };
+  for (const p of [0, 0.25, 0.5, 0.75, 1]) {
+    const grid = document.createElementNS(ns, "path");
+    grid.setAttribute("d", `M${left},${y(p)} H${w - right}`);
+    grid.setAttribute("stroke", p === 0 ? "#444" : "#e3e3e3");
+    svg.appendChild(grid);
+    text(`${100 * p}%`, left - 6, y(p) + 4, "end", "y-tick");
+  }
   const axis = document.createElementNS(ns, "path");
-  axis.setAttribute("d", `M${pad},${pad} V${h - pad} H${w - pad}`);
+  axis.setAttribute("d", `M${left},${top} V${h - bottom}`);
   axis.setAttribute("stroke", "#444");
   axis.setAttribute("fill", "none");
   svg.appendChild(axis);
-  for (const [text, tx, ty, anchor] of [[`${(100 * top).toFixed(0)}%`, pad - 4, pad + 4, "end"], ["0%", pad - 4, h - pad, "end"], ["click", w - pad, h - 8, "end"]]) {
-    const t = document.createElementNS(ns, "text");
-    t.setAttribute("x", tx); t.setAttribute("y", ty); t.setAttribute("font-size", "11"); t.setAttribute("text-anchor", anchor);
-    t.textContent = text;
-    svg.appendChild(t);
-  }
+  // A number under every click while they fit, else under every k-th.
+  const every = Math.max(1, Math.ceil(history.length / 20));
+  history.forEach((_, i) => {
+    if (i % every === 0 || i === history.length - 1) text(String(i + 1), x(i), h - bottom + 16, "middle", "x-tick");
+  });
+  text("click", (left + w - right) / 2, h - 6, "middle");
   if (!history.length) return;
   const line = document.createElementNS(ns, "polyline");
   line.setAttribute("points", history.map((p, i) => `${x(i)},${y(p)}`).join(" "));
@@ -212,27 +276,27 @@ function drawTrend() {
 
 $("click-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  $("try-error").textContent = "";
   const click = clickFromForm();
   session.clicks.push(click);
   try {
     const a = await scoreSession();
+    $("f-product").removeAttribute("aria-invalid");
     history.push(a.convert.probability);
-    $("clicks").tBodies[0].appendChild(row([
-      cell(String(click.order), true),
-      cell(label(codes.page1_main_category, click.page1_main_category)),
-      cell(click.page2_clothing_model),
-      cell(`$${click.price}`, true),
-      cell(String(click.page), true),
-      cell(`${(100 * a.convert.probability).toFixed(1)}%`, true),
-    ]));
+    $("clicks").tBodies[0].appendChild(clickRow(click, session.clicks.length, a.convert.probability));
     showAnswer(a);
     drawTrend();
   } catch (e) {
     session.clicks.pop();
+    // The API's own words: for a product code, the allowed form and an example.
+    const bad = (e.problem && e.problem.errors || []).some((x) => /page2_clothing_model$/.test(x.path));
+    if (bad) $("f-product").setAttribute("aria-invalid", "true");
     $("try-error").textContent = e.message;
   }
 });
 
+// A pasted session replaces the one on screen only once the service has scored it: a
+// refused paste leaves the session built so far as it was, with the reason shown.
 $("score-paste").addEventListener("click", async () => {
   $("try-error").textContent = "";
   let pasted;
@@ -242,32 +306,91 @@ $("score-paste").addEventListener("click", async () => {
     $("try-error").textContent = `Not JSON: ${e.message}`;
     return;
   }
-  const before = session;
-  newSession();
-  session = pasted;
   try {
-    showAnswer(await scoreSession());
+    const answer = await scoreSession(pasted);
+    // The probability after each click: every prefix of the session, in one batch.
+    const clicks = Array.isArray(pasted.clicks) ? pasted.clicks : [];
+    const prefixes = clicks.map((_, i) => ({ session_id: `${pasted.session_id}#${i + 1}`, clicks: clicks.slice(0, i + 1) }));
+    const batch = await call("/convert/batch", {
+      method: "POST",
+      headers: headers({ "Content-Type": "application/json", Accept: "application/json" }),
+      body: JSON.stringify({ sessions: prefixes }),
+    });
+    const after = batch.results.map((r) => (r && r.probability !== undefined ? r.probability : (r.convert || r).probability));
+    session = pasted;
+    history = after;
+    $("clicks").tBodies[0].replaceChildren(...clicks.map((c, i) => clickRow(c, i + 1, after[i])));
+    showAnswer(answer);
+    drawTrend();
   } catch (e) {
-    session = before;
     $("try-error").textContent = e.message;
   }
 });
 
 // ---- score a file -----------------------------------------------------------------
 
+// The table shows at most this many rows; the summary, the histogram and the download
+// cover every session.
+const SHOWN_ROWS = 1000;
 let scored = [];
 let sortKey = null, sortUp = true;
+
+// RFC 4180 text to rows of cells: quoted cells may hold commas, quotes and line breaks.
+function parseCsv(text) {
+  const rows = [];
+  let rowCells = [], cellText = "", quoted = false, i = 0;
+  while (i < text.length) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { cellText += '"'; i += 2; continue; }
+      if (ch === '"') { quoted = false; i += 1; continue; }
+      cellText += ch; i += 1; continue;
+    }
+    if (ch === '"') { quoted = true; i += 1; continue; }
+    if (ch === ",") { rowCells.push(cellText); cellText = ""; i += 1; continue; }
+    if (ch === "\r" || ch === "\n") {
+      rowCells.push(cellText); rows.push(rowCells); rowCells = []; cellText = "";
+      i += ch === "\r" && text[i + 1] === "\n" ? 2 : 1;
+      continue;
+    }
+    cellText += ch; i += 1;
+  }
+  if (cellText || rowCells.length) { rowCells.push(cellText); rows.push(rowCells); }
+  return rows;
+}
+
+// The batch route's CSV answer to the rows the screen shows.
+function scoredRows(csv) {
+  const [head, ...rows] = parseCsv(csv).filter((r) => r.length > 1);
+  const at = (name) => {
+    const i = head.indexOf(name);
+    if (i < 0) throw new Error(`the answer has no column ${name}`);
+    return i;
+  };
+  const [id, p, tier, expected, persona] = ["session_id", "convert.probability", "convert.tier", "revenue.expected_revenue", "segment.name"].map(at);
+  return rows.map((r) => ({
+    session_id: r[id],
+    probability: Number(r[p]),
+    tier: r[tier],
+    expected: Number(r[expected]),
+    persona: r[persona],
+  }));
+}
 
 function renderSessions() {
   const body = $("sessions").tBodies[0];
   body.replaceChildren();
   const rows = [...scored];
   if (sortKey) {
-    rows.sort((a, b) => (a[sortKey] < b[sortKey] ? -1 : a[sortKey] > b[sortKey] ? 1 : 0) * (sortUp ? 1 : -1));
+    const order = sortKey === "tier" ? byTier : (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+    rows.sort((a, b) => order(a[sortKey], b[sortKey]) * (sortUp ? 1 : -1));
   }
-  for (const r of rows.slice(0, 1000)) {
-    body.appendChild(row([cell(r.session_id), cell(r.probability.toFixed(4), true), cell(r.tier), cell(r.expected.toFixed(2), true), cell(r.persona)]));
+  for (const r of rows.slice(0, SHOWN_ROWS)) {
+    body.appendChild(row([cell(r.session_id), cell(r.probability.toFixed(4), true), cell(r.tier), cell(money(r.expected), true), cell(r.persona)]));
   }
+  $("sessions-shown").textContent = rows.length > SHOWN_ROWS ?
+    `Showing ${count(SHOWN_ROWS)} of ${count(rows.length)} sessions${sortKey ? `, sorted by ${sortKey}` : ""}: the download holds them all.` :
+    `All ${count(rows.length)} sessions.`;
 }
 
 for (const b of $("sessions").querySelectorAll("th button")) {
@@ -278,64 +401,71 @@ for (const b of $("sessions").querySelectorAll("th button")) {
   });
 }
 
+// Sessions in 20 bins of probability, each bar labelled with its count.
 function drawHistogram(probabilities) {
   const svg = $("histogram");
   for (const n of [...svg.childNodes]) if (n.nodeName !== "title") svg.removeChild(n);
   const ns = "http://www.w3.org/2000/svg";
   const bins = new Array(20).fill(0);
-  for (const p of probabilities) bins[Math.min(19, Math.floor(p * 20))] += 1;
-  const w = 520, h = 200, pad = 30, most = Math.max(1, ...bins);
-  const bw = (w - 2 * pad) / bins.length;
+  for (const p of probabilities) bins[Math.min(19, Math.max(0, Math.floor(p * 20)))] += 1;
+  const w = 520, h = 200, left = 12, right = 12, top = 22, bottom = 40, most = Math.max(1, ...bins);
+  const bw = (w - left - right) / bins.length;
+  const text = (content, tx, ty, cls) => {
+    const t = document.createElementNS(ns, "text");
+    t.setAttribute("x", tx); t.setAttribute("y", ty); t.setAttribute("font-size", "12"); t.setAttribute("text-anchor", "middle");
+    if (cls) t.setAttribute("class", cls);
+    t.textContent = content;
+    svg.appendChild(t);
+  };
   bins.forEach((n, i) => {
     const r = document.createElementNS(ns, "rect");
-    const bh = (n / most) * (h - 2 * pad);
-    r.setAttribute("x", pad + i * bw + 1); r.setAttribute("y", h - pad - bh);
+    const bh = (n / most) * (h - top - bottom);
+    r.setAttribute("x", left + i * bw + 1); r.setAttribute("y", h - bottom - bh);
     r.setAttribute("width", bw - 2); r.setAttribute("height", bh); r.setAttribute("fill", "#0072b2");
     const tip = document.createElementNS(ns, "title");
-    tip.textContent = `${(i * 0.05).toFixed(2)}-${((i + 1) * 0.05).toFixed(2)}: ${n} sessions`;
+    tip.textContent = `${(i * 0.05).toFixed(2)}-${((i + 1) * 0.05).toFixed(2)}: ${count(n)} sessions`;
     r.appendChild(tip);
     svg.appendChild(r);
+    // Counts above the bars; a large count in a smaller type so it stays over its bar.
+    if (n > 0) {
+      text(count(n), left + (i + 0.5) * bw, h - bottom - bh - 4, "count");
+      if (count(n).length > 4) svg.lastChild.setAttribute("font-size", "9");
+    }
   });
-  for (const [text, tx] of [["0", pad], ["0.5", w / 2], ["1", w - pad]]) {
-    const t = document.createElementNS(ns, "text");
-    t.setAttribute("x", tx); t.setAttribute("y", h - 10); t.setAttribute("font-size", "11"); t.setAttribute("text-anchor", "middle");
-    t.textContent = text;
-    svg.appendChild(t);
+  const axis = document.createElementNS(ns, "path");
+  axis.setAttribute("d", `M${left},${h - bottom} H${w - right}`);
+  axis.setAttribute("stroke", "#444");
+  svg.appendChild(axis);
+  for (const [label, p] of [["0", 0], ["0.25", 0.25], ["0.5", 0.5], ["0.75", 0.75], ["1", 1]]) {
+    text(label, left + p * (w - left - right), h - bottom + 16);
   }
+  text("conversion probability", w / 2, h - 6);
 }
 
-function share(counts, total) {
-  return Object.entries(counts).map(([k, n]) => `${k} ${(100 * n / Math.max(1, total)).toFixed(1)}%`).join(", ");
+// Shares in a fixed order: tiers low, medium, high; personas by name.
+function share(counts, total, order) {
+  return Object.entries(counts).sort(([a], [b]) => order(a, b))
+    .map(([k, n]) => `${k} ${(100 * n / Math.max(1, total)).toFixed(1)}%`).join(", ");
 }
 
+// One request: the batch route's CSV, which is both the download (byte for byte, with
+// the server's guard against spreadsheet formulas) and, parsed, the table.
 $("score-file").addEventListener("click", async () => {
   $("file-error").textContent = "";
   $("file-summary").replaceChildren();
-  for (const id of ["histogram-figure", "download", "sessions"]) $(id).hidden = true;
+  for (const id of ["histogram-figure", "download", "sessions-box"]) $(id).hidden = true;
   const file = $("csv-file").files[0];
   if (!file) {
     $("file-error").textContent = "Choose a CSV file first.";
     return;
   }
-  const text = await file.text();
   try {
-    const json = await call("/score/batch", {
-      method: "POST",
-      headers: headers({ "Content-Type": "text/csv", Accept: "application/json" }),
-      body: text,
-    });
     const csv = await call("/score/batch", {
       method: "POST",
       headers: headers({ "Content-Type": "text/csv", Accept: "text/csv" }),
-      body: text,
+      body: file,
     });
-    scored = json.results.map((a) => ({
-      session_id: a.session_id,
-      probability: a.convert.probability,
-      tier: a.convert.tier,
-      expected: a.revenue.expected_revenue,
-      persona: a.segment.name,
-    }));
+    scored = scoredRows(csv);
     const tiers = {}, personas = {};
     let revenue = 0;
     for (const r of scored) {
@@ -347,10 +477,10 @@ $("score-file").addEventListener("click", async () => {
     const list = document.createElement("ul");
     list.id = "file-facts";
     for (const t of [
-      `${scored.length} sessions scored`,
-      `Tiers: ${share(tiers, scored.length)}`,
-      `Personas: ${share(personas, scored.length)}`,
-      `Total expected revenue: $${revenue.toFixed(2)}`,
+      `${count(scored.length)} sessions scored`,
+      `Tiers: ${share(tiers, scored.length, byTier)}`,
+      `Personas: ${share(personas, scored.length, (a, b) => (a < b ? -1 : a > b ? 1 : 0))}`,
+      `Total expected revenue: ${money(revenue)}`,
     ]) {
       const li = document.createElement("li");
       li.textContent = t;
@@ -363,7 +493,7 @@ $("score-file").addEventListener("click", async () => {
     link.href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
     sortKey = null;
     renderSessions();
-    for (const id of ["histogram-figure", "download", "sessions"]) $(id).hidden = false;
+    for (const id of ["histogram-figure", "download", "sessions-box"]) $(id).hidden = false;
   } catch (e) {
     $("file-error").textContent = e.message;
   }
@@ -373,6 +503,12 @@ $("score-file").addEventListener("click", async () => {
 
 function figure(v) {
   return typeof v === "number" ? v.toFixed(4) : "n/a";
+}
+
+// An RFC 3339 time to the minute, in UTC: 2026-11-28 16:11 UTC.
+function when(text) {
+  const t = new Date(text);
+  return Number.isNaN(t.getTime()) ? String(text || "") : `${t.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 async function loadModels() {
@@ -410,9 +546,9 @@ async function loadModels() {
         link.textContent = "charts";
         const linkCell = document.createElement("td");
         linkCell.appendChild(link);
-        t.appendChild(row([cell(String(v.version), true), cell(v.status), cell(detail.manifest.created_at || ""), cell(figures), linkCell]));
+        t.appendChild(row([cell(String(v.version), true), cell(v.status), cell(when(detail.manifest.created_at)), cell(figures), linkCell]));
       }
-      box.appendChild(t);
+      box.appendChild(scrolling(t));
       for (const f of m.failed) {
         const p = document.createElement("p");
         p.className = "error";
@@ -465,6 +601,12 @@ function sumBy(samples, name, key) {
   return out;
 }
 
+// The console's own files and the documentation's: not the API's traffic.
+function isAsset(route) {
+  return ["/", "/console.js", "/console.css", "/favicon.ico", "/favicon.svg", "/openapi.json", "/docs"].includes(route) ||
+    route.startsWith("/docs/");
+}
+
 // Reads kept for the shares: those of the last five minutes.
 const WINDOW_MS = 5 * 60 * 1000;
 let previous = null;
@@ -491,7 +633,7 @@ async function readMetrics() {
       const dt = (now.at - previous.at) / 1000;
       const [c1, c0, s1, s0] = [count(now), count(previous), seconds(now), seconds(previous)];
       $("live-window").textContent = `${Math.round((now.at - first.at) / 1000)} s`;
-      fill("live-routes", Object.keys(c1).sort().map((route) => {
+      fill("live-routes", Object.keys(c1).filter((route) => !isAsset(route)).sort().map((route) => {
         const n = c1[route] - (c0[route] || 0);
         const ms = n > 0 ? (1000 * ((s1[route] || 0) - (s0[route] || 0))) / n : 0;
         return [route, (n / dt).toFixed(1), n > 0 ? ms.toFixed(2) : "-"];
@@ -502,11 +644,11 @@ async function readMetrics() {
       for (const k of Object.keys(a)) out[k] = a[k] - (b[k] || 0);
       return out;
     };
-    const shares = (counts) => {
+    const shares = (counts, order) => {
       const total = Object.values(counts).reduce((x, y) => x + y, 0);
-      return Object.entries(counts).sort().map(([k, n]) => [k, n, total ? `${(100 * n / total).toFixed(1)}%` : "-"]);
+      return Object.entries(counts).sort(([a], [b]) => (order ? order(a, b) : a < b ? -1 : a > b ? 1 : 0)).map(([k, n]) => [k, n, total ? `${(100 * n / total).toFixed(1)}%` : "-"]);
     };
-    fill("live-tiers", shares(delta(tiers)));
+    fill("live-tiers", shares(delta(tiers), byTier));
     fill("live-personas", shares(delta(personas)));
     const psi = now.samples.filter((s) => s.name === "conversion_drift_psi");
     const samples = sumBy(now.samples, "conversion_drift_samples", (l) => l.version);

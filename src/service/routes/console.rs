@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 const PAGE: &str = include_str!("../console/index.html");
 const SCRIPT: &str = include_str!("../console/console.js");
 const STYLE: &str = include_str!("../console/console.css");
+const ICON: &str = include_str!("../console/favicon.svg");
 
 /// Nothing but this service: the page may load its own script and style sheet and talk
 /// to its own origin; the report it opens from a blob keeps its inline style.
@@ -69,6 +70,20 @@ pub async fn script() -> HttpResponse {
 #[get("/console.css")]
 pub async fn style() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+/// The console's icon, an SVG.
+#[utoipa::path(tag = "console", responses((status = 200, description = "The console's icon", body = String, content_type = "image/svg+xml")))]
+#[get("/favicon.svg")]
+pub async fn icon() -> HttpResponse {
+    asset("image/svg+xml", ICON)
+}
+
+/// The same icon where browsers look for one by default.
+#[utoipa::path(tag = "console", responses((status = 200, description = "The console's icon (SVG)", body = String, content_type = "image/svg+xml")))]
+#[get("/favicon.ico")]
+pub async fn favicon() -> HttpResponse {
+    asset("image/svg+xml", ICON)
 }
 
 /// The largest report read from disk.

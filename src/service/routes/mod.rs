@@ -27,6 +27,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(console::index)
         .service(console::script)
         .service(console::style)
+        .service(console::icon)
+        .service(console::favicon)
         .service(console::report)
         .service(console::version_report);
 }
