@@ -778,7 +778,10 @@ mod tests {
                 let (a, f, r) = (incremental[i], fresh[i], reference[i]);
                 assert_eq!(a.to_bits(), f.to_bits(), "{name} at prefix {t}: {a} != {f}");
                 if i == std_at && t > TWO_PASS_STD_CLICKS {
-                    assert!((a - r).abs() <= 1e-9 * r.abs().max(1.0), "{name} at {t}: {a} vs {r}");
+                    assert!(
+                        (a - r).abs() <= 1e-9 * r.abs().max(1.0),
+                        "{name} at {t}: {a} vs {r}"
+                    );
                 } else {
                     assert_eq!(a.to_bits(), r.to_bits(), "{name} at prefix {t}: {a} != {r}");
                 }
