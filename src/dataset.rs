@@ -64,8 +64,15 @@ impl PrefixSet {
                 let k = s.valid_prefixes;
                 let products = products_for(i);
                 let mut rows = vec![0.0; k * features::COUNT];
-                for (t, row) in (1..=k).zip(rows.chunks_exact_mut(features::COUNT)) {
-                    features::extract_into(&s.session.clicks()[..t], products, row);
+                // One accumulator fed click by click: prefix t costs one click's work, not
+                // t clicks' (a long session would otherwise cost the square of its length).
+                let mut acc = features::Accumulator::new(products);
+                for (click, row) in s.session.clicks()[..k]
+                    .iter()
+                    .zip(rows.chunks_exact_mut(features::COUNT))
+                {
+                    acc.push(click);
+                    acc.write(row);
                 }
                 (rows, k)
             })

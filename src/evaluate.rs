@@ -21,6 +21,8 @@ pub struct EvaluateConfig {
     pub models_dir: PathBuf,
     pub version: Option<u32>,
     pub skip_invalid: bool,
+    /// Sessions with more clicks are skipped and counted.
+    pub max_clicks_per_session: usize,
     /// Where to write `report.html`'s model and data charts, if anywhere.
     pub html: Option<PathBuf>,
 }
@@ -72,12 +74,13 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     let convert = model_file::load_version::<ConvertModel>(dir, version)?;
     let revenue = model_file::load_version::<RevenueModel>(dir, version)?;
     let segment = model_file::load_version::<SegmentModel>(dir, version)?;
-    let data = labels::read_labelled(
+    let data = labels::read_labelled_capped(
         &config.data,
         config.outcomes.as_deref(),
         ReadOptions {
             skip_invalid: config.skip_invalid,
         },
+        config.max_clicks_per_session,
     )?;
     // A version's manifest holds the checksum of the file it was trained on.
     let trained_on: Vec<String> = [&convert.manifest, &revenue.manifest, &segment.manifest]

@@ -5,7 +5,7 @@
 use crate::domain::{Category, Click, Colour, Country, Location, Photography, ProductCode};
 use crate::labels::LabelledSession;
 use chrono::Weekday;
-use foldhash::{HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -181,147 +181,264 @@ impl ProductStats {
     }
 }
 
-/// Writes the features of `prefix` (ordered clicks 1..t) into `out`, which must hold
-/// [`COUNT`] values, using the product table of the model that will read them. An empty
-/// prefix gives all zeros.
-pub fn extract_into(prefix: &[Click], products: &ProductStats, out: &mut [f64]) {
-    assert_eq!(out.len(), COUNT, "a feature row holds COUNT values");
-    out.fill(0.0);
-    let Some(last) = prefix.last() else {
-        return;
-    };
-    let n = prefix.len();
-    let mut w = Writer { out, at: 0 };
+/// Prefixes up to this many clicks get `price_std` from the two-pass formula over their
+/// prices (the definition every version-1 model was trained and golden-checked with; it
+/// cannot be updated click by click bit for bit, as each term depends on the mean of the
+/// whole prefix). Longer prefixes take it from Welford's streaming update, equal up to
+/// rounding, so that a session's feature work stays linear in its clicks: at most this many
+/// prices are kept and re-read per prefix. It equals the default clicks-per-session cap,
+/// so every session the service accepts by default gets the two-pass value.
+pub const TWO_PASS_STD_CLICKS: usize = 1000;
 
-    let mut seen = HashSet::with_capacity(n);
-    let mut repeat_views = 0;
-    for (i, c) in prefix.iter().enumerate() {
-        let adjacent = i > 0 && prefix[i - 1].product == c.product;
-        if !seen.insert(c.product) && !adjacent {
-            repeat_views += 1;
+/// The features of a growing prefix, fed click by click: [`Accumulator::push`] costs O(1)
+/// (amortised, plus a product-table lookup) and [`Accumulator::write`] writes the row of
+/// the clicks pushed so far, so every prefix of a session costs time linear in its clicks.
+/// This is the one definition: [`extract_into`] pushes every click of a prefix and writes.
+#[derive(Debug, Clone)]
+pub struct Accumulator<'p> {
+    products: &'p ProductStats,
+    n: usize,
+    first: Option<Click>,
+    /// The last three clicks, most recent first.
+    recent: [Option<Click>; 3],
+    /// Views of each product so far: its count of keys is the distinct products.
+    views: HashMap<ProductCode, u32>,
+    repeat_views: u32,
+    categories: [usize; 4],
+    category_switches: usize,
+    price_sum: f64,
+    price_min: f64,
+    price_max: f64,
+    /// The first [`TWO_PASS_STD_CLICKS`] prices, for the two-pass `price_std`.
+    prices: Vec<f64>,
+    welford_mean: f64,
+    welford_m2: f64,
+    above_average: usize,
+    page_max: u8,
+    profile_photos: usize,
+    colours: [bool; Colour::ALL.len()],
+    distinct_colours: usize,
+    same_category_run: usize,
+    page_changes: usize,
+    next_rate_sum: f64,
+    next_rate_max: f64,
+    session_rate_sum: f64,
+    /// Product rates of the last click and the next-click rate of the one before.
+    last_rates: [f64; 2],
+    previous_next_rate: f64,
+}
+
+impl<'p> Accumulator<'p> {
+    /// An empty prefix, to be scored with the product table of the model that reads it.
+    pub fn new(products: &'p ProductStats) -> Self {
+        Accumulator {
+            products,
+            n: 0,
+            first: None,
+            recent: [None; 3],
+            views: HashMap::new(),
+            repeat_views: 0,
+            categories: [0; 4],
+            category_switches: 0,
+            // `Iterator::sum` of f64 starts from -0.0; so does this, for the same bits.
+            price_sum: -0.0,
+            price_min: f64::INFINITY,
+            price_max: f64::NEG_INFINITY,
+            prices: Vec::new(),
+            welford_mean: 0.0,
+            welford_m2: 0.0,
+            above_average: 0,
+            page_max: 0,
+            profile_photos: 0,
+            colours: [false; Colour::ALL.len()],
+            distinct_colours: 0,
+            same_category_run: 0,
+            page_changes: 0,
+            next_rate_sum: -0.0,
+            next_rate_max: 0.0,
+            session_rate_sum: -0.0,
+            last_rates: [0.0; 2],
+            previous_next_rate: products.prior_next,
         }
     }
-    w.put(n as f64);
-    w.put((n as f64).ln_1p());
-    w.put(seen.len() as f64);
-    w.put(share(seen.len(), n));
-    w.put(f64::from(repeat_views));
 
-    let mut categories = [0usize; 4];
-    for c in prefix {
-        categories[c.category.index()] += 1;
+    /// Clicks pushed so far.
+    pub fn len(&self) -> usize {
+        self.n
     }
-    for count in categories {
-        w.put(share(count, n));
-    }
-    w.put(categories.iter().filter(|&&c| c > 0).count() as f64);
-    w.put(
-        prefix
-            .windows(2)
-            .filter(|p| p[0].category != p[1].category)
-            .count() as f64,
-    );
 
-    let prices: Vec<f64> = prefix.iter().map(|c| c.price.get()).collect();
-    let mean = prices.iter().sum::<f64>() / n as f64;
-    let min = prices.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = prices.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let var = prices.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / n as f64;
-    w.put(mean);
-    w.put(min);
-    w.put(max);
-    w.put(max - min);
-    w.put(var.sqrt());
-    w.put(share(
-        prefix.iter().filter(|c| c.above_category_average).count(),
-        n,
-    ));
-    w.put(f64::from(
-        prefix.iter().map(|c| c.page.get()).max().unwrap_or(1),
-    ));
-    w.put(share(
-        prefix
-            .iter()
-            .filter(|c| c.photography == Photography::Profile)
-            .count(),
-        n,
-    ));
-    let mut colours = [false; Colour::ALL.len()];
-    for c in prefix {
-        colours[c.colour.index()] = true;
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
     }
-    w.put(colours.iter().filter(|&&seen| seen).count() as f64);
 
-    // The three most common countries of the UCI data get their own column; the generic
-    // internet domains (.biz, .com, .int, .net, .org: codes 43-47) share one.
-    let country = prefix[0].country;
-    let known = [Country::POLAND, Country::CZECH_REPUBLIC, Country::LITHUANIA];
-    for k in known {
-        w.flag(country == k);
-    }
-    let domain = (43..=47).contains(&country.code());
-    w.flag(domain);
-    w.flag(!domain && !known.contains(&country));
-
-    let weekday = prefix[0].date.weekday();
-    w.put(f64::from(weekday.num_days_from_monday()));
-    w.flag(matches!(weekday, Weekday::Sat | Weekday::Sun));
-
-    for category in Category::ALL {
-        w.flag(last.category == *category);
-    }
-    w.put(last.price.get());
-    w.put(last.price.get() / mean);
-    w.flag(last.above_category_average);
-    w.flag(matches!(
-        last.location,
-        Location::TopLeft | Location::TopMiddle | Location::TopRight
-    ));
-    w.put(last.location.code() as f64);
-    w.put(last.colour.code() as f64);
-    w.flag(last.photography == Photography::Profile);
-    let views_of_last = prefix.iter().filter(|c| c.product == last.product).count();
-    w.flag(views_of_last > 1);
-    w.put(views_of_last as f64);
-    let run = prefix
-        .iter()
-        .rev()
-        .take_while(|c| c.category == last.category)
-        .count();
-    w.put(run as f64);
-    // The two clicks before the last one, as codes and values; 0 marks "no such click"
-    // (every real code, price and page is at least 1).
-    for back in [2, 3] {
-        match n.checked_sub(back).map(|i| &prefix[i]) {
-            Some(c) => {
-                w.put(c.category.code() as f64);
-                w.put(c.price.get());
-                w.put(f64::from(c.page.get()));
-                w.put(c.location.code() as f64);
-                w.flag(c.photography == Photography::Profile);
-                w.flag(c.category == last.category);
+    /// Adds the next click of the prefix (clicks in session order).
+    pub fn push(&mut self, c: &Click) {
+        let previous = self.recent[0];
+        self.n += 1;
+        if self.first.is_none() {
+            self.first = Some(*c);
+        }
+        let adjacent = previous.is_some_and(|p| p.product == c.product);
+        let views = self.views.entry(c.product).or_insert(0);
+        if *views > 0 && !adjacent {
+            self.repeat_views += 1;
+        }
+        *views += 1;
+        self.categories[c.category.index()] += 1;
+        if let Some(p) = previous {
+            if p.category != c.category {
+                self.category_switches += 1;
             }
-            None => {
-                for _ in 0..6 {
-                    w.put(0.0);
+            if p.page != c.page {
+                self.page_changes += 1;
+            }
+        }
+        self.same_category_run = match previous {
+            Some(p) if p.category == c.category => self.same_category_run + 1,
+            _ => 1,
+        };
+        let price = c.price.get();
+        self.price_sum += price;
+        self.price_min = self.price_min.min(price);
+        self.price_max = self.price_max.max(price);
+        if self.prices.len() < TWO_PASS_STD_CLICKS {
+            self.prices.push(price);
+        }
+        let delta = price - self.welford_mean;
+        self.welford_mean += delta / self.n as f64;
+        self.welford_m2 += delta * (price - self.welford_mean);
+        if c.above_category_average {
+            self.above_average += 1;
+        }
+        self.page_max = self.page_max.max(c.page.get());
+        if c.photography == Photography::Profile {
+            self.profile_photos += 1;
+        }
+        if !std::mem::replace(&mut self.colours[c.colour.index()], true) {
+            self.distinct_colours += 1;
+        }
+        let rates = self.products.rates(c.product);
+        if previous.is_some() {
+            self.previous_next_rate = self.last_rates[0];
+        }
+        self.last_rates = rates;
+        self.next_rate_sum += rates[0];
+        self.next_rate_max = self.next_rate_max.max(rates[0]);
+        self.session_rate_sum += rates[1];
+        self.recent = [Some(*c), self.recent[0], self.recent[1]];
+    }
+
+    /// Writes the row of the clicks pushed so far into `out` ([`COUNT`] values); all zeros
+    /// before the first click.
+    pub fn write(&self, out: &mut [f64]) {
+        assert_eq!(out.len(), COUNT, "a feature row holds COUNT values");
+        out.fill(0.0);
+        let (Some(last), Some(first)) = (self.recent[0], self.first) else {
+            return;
+        };
+        let n = self.n;
+        let mut w = Writer { out, at: 0 };
+
+        w.put(n as f64);
+        w.put((n as f64).ln_1p());
+        w.put(self.views.len() as f64);
+        w.put(share(self.views.len(), n));
+        w.put(f64::from(self.repeat_views));
+
+        for count in self.categories {
+            w.put(share(count, n));
+        }
+        w.put(self.categories.iter().filter(|&&c| c > 0).count() as f64);
+        w.put(self.category_switches as f64);
+
+        let mean = self.price_sum / n as f64;
+        let var = if n <= TWO_PASS_STD_CLICKS {
+            self.prices.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / n as f64
+        } else {
+            self.welford_m2 / n as f64
+        };
+        w.put(mean);
+        w.put(self.price_min);
+        w.put(self.price_max);
+        w.put(self.price_max - self.price_min);
+        w.put(var.sqrt());
+        w.put(share(self.above_average, n));
+        w.put(f64::from(self.page_max));
+        w.put(share(self.profile_photos, n));
+        w.put(self.distinct_colours as f64);
+
+        // The three most common countries of the UCI data get their own column; the generic
+        // internet domains (.biz, .com, .int, .net, .org: codes 43-47) share one.
+        let country = first.country;
+        let known = [Country::POLAND, Country::CZECH_REPUBLIC, Country::LITHUANIA];
+        for k in known {
+            w.flag(country == k);
+        }
+        let domain = (43..=47).contains(&country.code());
+        w.flag(domain);
+        w.flag(!domain && !known.contains(&country));
+
+        let weekday = first.date.weekday();
+        w.put(f64::from(weekday.num_days_from_monday()));
+        w.flag(matches!(weekday, Weekday::Sat | Weekday::Sun));
+
+        for category in Category::ALL {
+            w.flag(last.category == *category);
+        }
+        w.put(last.price.get());
+        w.put(last.price.get() / mean);
+        w.flag(last.above_category_average);
+        w.flag(matches!(
+            last.location,
+            Location::TopLeft | Location::TopMiddle | Location::TopRight
+        ));
+        w.put(last.location.code() as f64);
+        w.put(last.colour.code() as f64);
+        w.flag(last.photography == Photography::Profile);
+        let views_of_last = self.views.get(&last.product).copied().unwrap_or(1);
+        w.flag(views_of_last > 1);
+        w.put(f64::from(views_of_last));
+        w.put(self.same_category_run as f64);
+        // The two clicks before the last one, as codes and values; 0 marks "no such click"
+        // (every real code, price and page is at least 1).
+        for c in &self.recent[1..] {
+            match c {
+                Some(c) => {
+                    w.put(c.category.code() as f64);
+                    w.put(c.price.get());
+                    w.put(f64::from(c.page.get()));
+                    w.put(c.location.code() as f64);
+                    w.flag(c.photography == Photography::Profile);
+                    w.flag(c.category == last.category);
+                }
+                None => {
+                    for _ in 0..6 {
+                        w.put(0.0);
+                    }
                 }
             }
         }
+        w.put(self.page_changes as f64);
+        let [next_last, session_last] = self.last_rates;
+        w.put(next_last);
+        w.put(self.previous_next_rate);
+        w.put(self.next_rate_sum / n as f64);
+        w.put(self.next_rate_max);
+        w.put(session_last);
+        w.put(self.session_rate_sum / n as f64);
+        debug_assert_eq!(w.at, COUNT, "every named feature is written once");
     }
-    w.put(prefix.windows(2).filter(|p| p[0].page != p[1].page).count() as f64);
-    let rates: Vec<[f64; 2]> = prefix.iter().map(|c| products.rates(c.product)).collect();
-    let [next_last, session_last] = rates[n - 1];
-    w.put(next_last);
-    w.put(if n >= 2 {
-        rates[n - 2][0]
-    } else {
-        products.prior_next
-    });
-    w.put(rates.iter().map(|r| r[0]).sum::<f64>() / n as f64);
-    w.put(rates.iter().map(|r| r[0]).fold(0.0, f64::max));
-    w.put(session_last);
-    w.put(rates.iter().map(|r| r[1]).sum::<f64>() / n as f64);
-    debug_assert_eq!(w.at, COUNT, "every named feature is written once");
+}
+
+/// Writes the features of `prefix` (ordered clicks 1..t) into `out`, which must hold
+/// [`COUNT`] values, using the product table of the model that will read them. An empty
+/// prefix gives all zeros. The same as feeding an [`Accumulator`] every click.
+pub fn extract_into(prefix: &[Click], products: &ProductStats, out: &mut [f64]) {
+    let mut acc = Accumulator::new(products);
+    for c in prefix {
+        acc.push(c);
+    }
+    acc.write(out);
 }
 
 /// Convenience for one prefix.
@@ -369,7 +486,7 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let unique: HashSet<_> = NAMES.iter().collect();
+        let unique: std::collections::HashSet<_> = NAMES.iter().collect();
         assert_eq!(unique.len(), NAMES.len());
     }
 
@@ -500,5 +617,258 @@ mod tests {
         assert!(extract(&[], &ProductStats::default())
             .iter()
             .all(|v| *v == 0.0));
+    }
+    /// The feature code as it was before features were accumulated click by click (each
+    /// prefix recomputed from its clicks): the reference the accumulator must equal.
+    fn from_scratch(prefix: &[Click], products: &ProductStats, out: &mut [f64]) {
+        assert_eq!(out.len(), COUNT, "a feature row holds COUNT values");
+        out.fill(0.0);
+        let Some(last) = prefix.last() else {
+            return;
+        };
+        let n = prefix.len();
+        let mut w = Writer { out, at: 0 };
+
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        let mut repeat_views = 0;
+        for (i, c) in prefix.iter().enumerate() {
+            let adjacent = i > 0 && prefix[i - 1].product == c.product;
+            if !seen.insert(c.product) && !adjacent {
+                repeat_views += 1;
+            }
+        }
+        w.put(n as f64);
+        w.put((n as f64).ln_1p());
+        w.put(seen.len() as f64);
+        w.put(share(seen.len(), n));
+        w.put(f64::from(repeat_views));
+
+        let mut categories = [0usize; 4];
+        for c in prefix {
+            categories[c.category.index()] += 1;
+        }
+        for count in categories {
+            w.put(share(count, n));
+        }
+        w.put(categories.iter().filter(|&&c| c > 0).count() as f64);
+        w.put(
+            prefix
+                .windows(2)
+                .filter(|p| p[0].category != p[1].category)
+                .count() as f64,
+        );
+
+        let prices: Vec<f64> = prefix.iter().map(|c| c.price.get()).collect();
+        let mean = prices.iter().sum::<f64>() / n as f64;
+        let min = prices.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = prices.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let var = prices.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / n as f64;
+        w.put(mean);
+        w.put(min);
+        w.put(max);
+        w.put(max - min);
+        w.put(var.sqrt());
+        w.put(share(
+            prefix.iter().filter(|c| c.above_category_average).count(),
+            n,
+        ));
+        w.put(f64::from(
+            prefix.iter().map(|c| c.page.get()).max().unwrap_or(1),
+        ));
+        w.put(share(
+            prefix
+                .iter()
+                .filter(|c| c.photography == Photography::Profile)
+                .count(),
+            n,
+        ));
+        let mut colours = [false; Colour::ALL.len()];
+        for c in prefix {
+            colours[c.colour.index()] = true;
+        }
+        w.put(colours.iter().filter(|&&seen| seen).count() as f64);
+
+        // The three most common countries of the UCI data get their own column; the generic
+        // internet domains (.biz, .com, .int, .net, .org: codes 43-47) share one.
+        let country = prefix[0].country;
+        let known = [Country::POLAND, Country::CZECH_REPUBLIC, Country::LITHUANIA];
+        for k in known {
+            w.flag(country == k);
+        }
+        let domain = (43..=47).contains(&country.code());
+        w.flag(domain);
+        w.flag(!domain && !known.contains(&country));
+
+        let weekday = prefix[0].date.weekday();
+        w.put(f64::from(weekday.num_days_from_monday()));
+        w.flag(matches!(weekday, Weekday::Sat | Weekday::Sun));
+
+        for category in Category::ALL {
+            w.flag(last.category == *category);
+        }
+        w.put(last.price.get());
+        w.put(last.price.get() / mean);
+        w.flag(last.above_category_average);
+        w.flag(matches!(
+            last.location,
+            Location::TopLeft | Location::TopMiddle | Location::TopRight
+        ));
+        w.put(last.location.code() as f64);
+        w.put(last.colour.code() as f64);
+        w.flag(last.photography == Photography::Profile);
+        let views_of_last = prefix.iter().filter(|c| c.product == last.product).count();
+        w.flag(views_of_last > 1);
+        w.put(views_of_last as f64);
+        let run = prefix
+            .iter()
+            .rev()
+            .take_while(|c| c.category == last.category)
+            .count();
+        w.put(run as f64);
+        // The two clicks before the last one, as codes and values; 0 marks "no such click"
+        // (every real code, price and page is at least 1).
+        for back in [2, 3] {
+            match n.checked_sub(back).map(|i| &prefix[i]) {
+                Some(c) => {
+                    w.put(c.category.code() as f64);
+                    w.put(c.price.get());
+                    w.put(f64::from(c.page.get()));
+                    w.put(c.location.code() as f64);
+                    w.flag(c.photography == Photography::Profile);
+                    w.flag(c.category == last.category);
+                }
+                None => {
+                    for _ in 0..6 {
+                        w.put(0.0);
+                    }
+                }
+            }
+        }
+        w.put(prefix.windows(2).filter(|p| p[0].page != p[1].page).count() as f64);
+        let rates: Vec<[f64; 2]> = prefix.iter().map(|c| products.rates(c.product)).collect();
+        let [next_last, session_last] = rates[n - 1];
+        w.put(next_last);
+        w.put(if n >= 2 {
+            rates[n - 2][0]
+        } else {
+            products.prior_next
+        });
+        w.put(rates.iter().map(|r| r[0]).sum::<f64>() / n as f64);
+        w.put(rates.iter().map(|r| r[0]).fold(0.0, f64::max));
+        w.put(session_last);
+        w.put(rates.iter().map(|r| r[1]).sum::<f64>() / n as f64);
+        debug_assert_eq!(w.at, COUNT, "every named feature is written once");
+    }
+
+    /// Every prefix of `clicks`, fed click by click, against `from_scratch` and against a
+    /// fresh `extract_into`: bit for bit, except `price_std` past the two-pass window, where
+    /// the streaming update must agree to rounding.
+    fn assert_incremental_equals_from_scratch(clicks: &[Click], products: &ProductStats) {
+        let std_at = index_of("price_std").unwrap_or(usize::MAX);
+        let mut acc = Accumulator::new(products);
+        let mut incremental = vec![0.0; COUNT];
+        let mut fresh = vec![0.0; COUNT];
+        let mut reference = vec![0.0; COUNT];
+        for t in 1..=clicks.len() {
+            acc.push(&clicks[t - 1]);
+            acc.write(&mut incremental);
+            extract_into(&clicks[..t], products, &mut fresh);
+            from_scratch(&clicks[..t], products, &mut reference);
+            for (i, name) in NAMES.iter().enumerate() {
+                let (a, f, r) = (incremental[i], fresh[i], reference[i]);
+                assert_eq!(a.to_bits(), f.to_bits(), "{name} at prefix {t}: {a} != {f}");
+                if i == std_at && t > TWO_PASS_STD_CLICKS {
+                    assert!(
+                        (a - r).abs() <= 1e-9 * r.abs().max(1.0),
+                        "{name} at {t}: {a} vs {r}"
+                    );
+                } else {
+                    assert_eq!(a.to_bits(), r.to_bits(), "{name} at prefix {t}: {a} != {r}");
+                }
+            }
+        }
+    }
+
+    fn generated_sessions(seed: u64) -> Vec<Vec<Click>> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let lines = ["A", "B", "C", "P"];
+        let mut lengths: Vec<usize> = (0..300).map(|_| rng.gen_range(1..40)).collect();
+        // One session longer than the two-pass window of `price_std`.
+        lengths.push(TWO_PASS_STD_CLICKS + 300);
+        lengths
+            .into_iter()
+            .map(|len| {
+                let country = rng.gen_range(1..=47);
+                let day = rng.gen_range(1..=30);
+                (0..len)
+                    .map(|order| {
+                        let line = rng.gen_range(0..lines.len());
+                        let product = format!("{}{}", lines[line], rng.gen_range(1..6));
+                        // Prices with fractions so that sums and means round.
+                        let price = f64::from(rng.gen_range(100..10_000u32)) / 97.0;
+                        Click::parse(&crate::domain::RawClick {
+                            year: 2008,
+                            month: 4,
+                            day,
+                            order: order as i64 + 1,
+                            country,
+                            page1_main_category: line as i64 + 1,
+                            page2_clothing_model: product.as_str(),
+                            colour: rng.gen_range(1..=14),
+                            location: rng.gen_range(1..=6),
+                            model_photography: rng.gen_range(1..=2),
+                            price,
+                            price_2: rng.gen_range(1..=2),
+                            page: rng.gen_range(1..=5),
+                        })
+                        .expect("generated clicks are valid")
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn incremental_features_equal_features_from_scratch_bit_for_bit() {
+        use crate::domain::{Session, SessionId};
+        use crate::labels::label_sessions;
+        for seed in [1, 2, 3] {
+            let sessions = generated_sessions(seed);
+            let typed: Vec<Session> = sessions
+                .iter()
+                .enumerate()
+                .map(|(i, clicks)| {
+                    let id = SessionId::parse(&format!("s{i}")).expect("id");
+                    Session::new(id, clicks.clone()).expect("session").0
+                })
+                .collect();
+            let (labelled, _) = label_sessions(typed, None).expect("proxy labels");
+            for products in [ProductStats::default(), ProductStats::fit(&labelled, 3.0)] {
+                for clicks in &sessions {
+                    assert_incremental_equals_from_scratch(clicks, &products);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn incremental_features_of_the_real_file_equal_features_from_scratch() {
+        let path = std::env::var_os("CLICKSTREAM_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../shared/data/e-shop-clothing-2008-apr-jul.csv")
+            });
+        if !path.exists() {
+            eprintln!("SKIPPED: the UCI clickstream is not at {}", path.display());
+            return;
+        }
+        let data = crate::labels::read_labelled(&path, None, Default::default())
+            .expect("the real file reads");
+        let products = ProductStats::fit(&data.sessions, 20.0);
+        for s in &data.sessions {
+            assert_incremental_equals_from_scratch(s.session.clicks(), &products);
+        }
     }
 }

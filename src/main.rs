@@ -1,4 +1,5 @@
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clickstream::domain::MAX_CLICKS_PER_SESSION;
 use clickstream::evaluate::{self, EvaluateConfig};
 use clickstream::service;
 use clickstream::train::{self, TrainConfig};
@@ -28,6 +29,10 @@ struct Files {
     /// Skip (and count) invalid rows instead of stopping at the first.
     #[arg(long)]
     skip_invalid: bool,
+    /// Skip (and count, with examples) sessions of more clicks than this, as the service
+    /// refuses them (MAX_CLICKS_PER_SESSION).
+    #[arg(long, value_name = "N", default_value_t = MAX_CLICKS_PER_SESSION, value_parser = at_least_one)]
+    max_clicks_per_session: usize,
 }
 
 #[derive(Subcommand)]
@@ -87,6 +92,10 @@ enum Command {
         /// Skip (and count) invalid rows instead of stopping at the first.
         #[arg(long)]
         skip_invalid: bool,
+        /// Skip (and count, with examples) sessions of more clicks than this, as the service
+        /// refuses them (MAX_CLICKS_PER_SESSION).
+        #[arg(long, value_name = "N", default_value_t = MAX_CLICKS_PER_SESSION, value_parser = at_least_one)]
+        max_clicks_per_session: usize,
     },
     /// Serve the HTTP API (configuration from the environment: PORT, MODELS_DIR, ...).
     Serve {
@@ -206,6 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     outcomes,
                     models,
                     skip_invalid,
+                    max_clicks_per_session,
                 },
             min_sessions_per_class,
             min_roc_auc,
@@ -216,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 outcomes,
                 models_dir: models,
                 skip_invalid,
+                max_clicks_per_session,
                 min_sessions_per_class,
                 min_roc_auc,
                 quiet,
@@ -242,6 +253,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     outcomes,
                     models,
                     skip_invalid,
+                    max_clicks_per_session,
                 },
             version,
             json,
@@ -253,6 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 models_dir: models,
                 version,
                 skip_invalid,
+                max_clicks_per_session,
                 html,
             })?;
             // On stderr, so they reach a person even when a script reads the JSON.
@@ -273,6 +286,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             out,
             skip_invalid,
+            max_clicks_per_session,
         } => {
             if out
                 .as_deref()
@@ -288,6 +302,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 format,
                 out,
                 skip_invalid,
+                max_clicks_per_session,
             })?;
             eprintln!("{summary}");
         }

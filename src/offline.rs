@@ -49,6 +49,8 @@ pub struct ScoreConfig {
     pub format: Format,
     pub out: Option<PathBuf>,
     pub skip_invalid: bool,
+    /// Sessions with more clicks are skipped and counted in the summary.
+    pub max_clicks_per_session: usize,
 }
 
 /// What a run did, for the summary on stderr.
@@ -73,7 +75,12 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
     let options = ReadOptions {
         skip_invalid: config.skip_invalid,
     };
-    let stream = SessionStream::new(io::BufReader::new(file), &config.data, options)?;
+    let stream = SessionStream::capped(
+        io::BufReader::new(file),
+        &config.data,
+        options,
+        config.max_clicks_per_session,
+    )?;
     match &config.out {
         None => {
             let stdout = io::stdout();

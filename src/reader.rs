@@ -2,7 +2,9 @@
 //! the common copies (`,`, snake_case header) and headerless files in the original column
 //! order. Rows become typed clicks as they stream past; only sessions are kept.
 
-use crate::domain::{Click, Field, FieldError, RawClick, Session, SessionId};
+use crate::domain::{
+    Click, Field, FieldError, RawClick, Session, SessionId, MAX_CLICKS_PER_SESSION,
+};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
@@ -13,6 +15,13 @@ use std::path::{Path, PathBuf};
 pub struct ReadOptions {
     /// Skip rows with invalid values (and count them) instead of stopping.
     pub skip_invalid: bool,
+}
+
+/// A session skipped for having more clicks than the cap.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LongSession {
+    pub session: String,
+    pub clicks: u64,
 }
 
 /// How many examples of skipped rows the report keeps.
@@ -30,26 +39,65 @@ pub struct ReadStats {
     pub ignored_columns: Vec<String>,
     /// The first few skipped rows, described as errors would have been.
     pub skipped_examples: Vec<String>,
+    /// The cap on clicks per session the file was read with.
+    pub max_clicks_per_session: usize,
+    /// Sessions skipped for having more clicks than the cap.
+    pub long_sessions_skipped: u64,
+    /// The first few of them, with their click counts.
+    pub long_session_examples: Vec<LongSession>,
 }
 
 impl ReadStats {
     /// What `--skip-invalid` left out, for the text outputs: `None` when nothing was.
     pub fn skipped_text(&self) -> Option<String> {
-        if self.invalid_rows_skipped == 0 {
+        let mut parts = Vec::new();
+        if self.invalid_rows_skipped > 0 {
+            let mut text = format!(
+                "skipped {} invalid row(s) of {} (--skip-invalid)",
+                self.invalid_rows_skipped, self.rows
+            );
+            if !self.skipped_examples.is_empty() {
+                text.push_str(", for example:");
+                for example in &self.skipped_examples {
+                    text.push_str("\n  ");
+                    text.push_str(example);
+                }
+            }
+            parts.push(text);
+        }
+        if let Some(text) = self.long_sessions_text() {
+            parts.push(text);
+        }
+        (!parts.is_empty()).then(|| parts.join("\n"))
+    }
+
+    /// The sessions skipped for their length, for the text outputs: `None` when none was.
+    pub fn long_sessions_text(&self) -> Option<String> {
+        if self.long_sessions_skipped == 0 {
             return None;
         }
-        let mut text = format!(
-            "skipped {} invalid row(s) of {} (--skip-invalid)",
-            self.invalid_rows_skipped, self.rows
-        );
-        if !self.skipped_examples.is_empty() {
-            text.push_str(", for example:");
-            for example in &self.skipped_examples {
-                text.push_str("\n  ");
-                text.push_str(example);
-            }
+        let examples: Vec<String> = self
+            .long_session_examples
+            .iter()
+            .map(|l| format!("session {:?} ({} clicks)", l.session, l.clicks))
+            .collect();
+        Some(format!(
+            "skipped {} session(s) with more than {} clicks (--max-clicks-per-session), for example: {}",
+            self.long_sessions_skipped,
+            self.max_clicks_per_session,
+            examples.join(", ")
+        ))
+    }
+
+    /// Counts a session skipped for having `clicks` clicks, over the cap.
+    fn skip_long(&mut self, id: &SessionId, clicks: u64) {
+        self.long_sessions_skipped += 1;
+        if self.long_session_examples.len() < MAX_EXAMPLES {
+            self.long_session_examples.push(LongSession {
+                session: id.to_string(),
+                clicks,
+            });
         }
-        Some(text)
     }
 }
 
@@ -256,9 +304,22 @@ pub fn read_clickstream_from<R: Read>(
     path: &Path,
     options: ReadOptions,
 ) -> Result<Clickstream, ReadError> {
+    read_clickstream_capped(source, path, options, MAX_CLICKS_PER_SESSION)
+}
+
+/// Like [`read_clickstream_from`], with sessions of more than `max_clicks` rows skipped and
+/// counted (never the whole file refused); their rows past the cap are not kept, so one
+/// endless session costs no more memory than a capped one.
+pub fn read_clickstream_capped<R: Read>(
+    source: R,
+    path: &Path,
+    options: ReadOptions,
+    max_clicks: usize,
+) -> Result<Clickstream, ReadError> {
     let mut rows = Rows::new(source, path)?;
+    rows.stats.max_clicks_per_session = max_clicks;
     let mut order_of_sessions: Vec<SessionId> = Vec::new();
-    let mut by_session: HashMap<SessionId, Vec<(u64, Click)>> = HashMap::new();
+    let mut by_session: HashMap<SessionId, Group> = HashMap::new();
     while let Some(row) = rows.next_row()? {
         match row {
             Ok(Row {
@@ -266,25 +327,43 @@ pub fn read_clickstream_from<R: Read>(
                 session,
                 click,
             }) => {
-                let clicks = by_session.entry(session).or_insert_with_key(|id| {
+                let group = by_session.entry(session).or_insert_with_key(|id| {
                     order_of_sessions.push(id.clone());
-                    Vec::new()
+                    Group::default()
                 });
-                clicks.push((line, click));
+                group.add(line, click, max_clicks);
             }
             Err(err) => rows.refuse(err, options)?,
         }
     }
     let mut sessions = Vec::with_capacity(order_of_sessions.len());
     for id in order_of_sessions {
-        let Some(lines_and_clicks) = by_session.remove(&id) else {
+        let Some(group) = by_session.remove(&id) else {
             continue;
         };
-        if let Some(session) = rows.session(id, lines_and_clicks, options)? {
+        if let Some(session) = rows.group(id, group, options, max_clicks)? {
             sessions.push(session);
         }
     }
     rows.finish(sessions)
+}
+
+/// One session's rows as they are read: the clicks up to the cap, and how many rows there
+/// were in all.
+#[derive(Default)]
+struct Group {
+    clicks: Vec<(u64, Click)>,
+    rows: u64,
+}
+
+impl Group {
+    fn add(&mut self, line: u64, click: Click, max_clicks: usize) {
+        self.rows += 1;
+        // Past the cap the session is skipped anyway: its count is all that is needed.
+        if self.clicks.len() < max_clicks {
+            self.clicks.push((line, click));
+        }
+    }
 }
 
 /// One data row, parsed.
@@ -552,6 +631,22 @@ impl<R: Read> Rows<R> {
         Ok(Some(session))
     }
 
+    /// A grouped session, or `None` when it is skipped for exceeding the cap (counted) or
+    /// nothing is left of it.
+    fn group(
+        &mut self,
+        id: SessionId,
+        group: Group,
+        options: ReadOptions,
+        max_clicks: usize,
+    ) -> Result<Option<Session>, ReadError> {
+        if group.rows > max_clicks as u64 {
+            self.stats.skip_long(&id, group.rows);
+            return Ok(None);
+        }
+        self.session(id, group.clicks, options)
+    }
+
     /// The file read to its end (so the checksum covers all of it), with its sessions.
     pub fn finish(self, sessions: Vec<Session>) -> Result<Clickstream, ReadError> {
         let Rows {
@@ -601,7 +696,8 @@ fn finish_hash<R: Read>(
 pub struct SessionStream<R: Read> {
     rows: Rows<R>,
     options: ReadOptions,
-    current: Option<(SessionId, Vec<(u64, Click)>)>,
+    max_clicks: usize,
+    current: Option<(SessionId, Group)>,
     /// Hashes of the sessions already given, to catch one that comes back: 8 bytes a
     /// session, the only memory that grows with the file.
     done: std::collections::HashSet<u64>,
@@ -610,9 +706,23 @@ pub struct SessionStream<R: Read> {
 
 impl<R: Read> SessionStream<R> {
     pub fn new(source: R, path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
+        Self::capped(source, path, options, MAX_CLICKS_PER_SESSION)
+    }
+
+    /// Like [`SessionStream::new`], with sessions of more than `max_clicks` rows skipped and
+    /// counted, as [`read_clickstream_capped`] does.
+    pub fn capped(
+        source: R,
+        path: &Path,
+        options: ReadOptions,
+        max_clicks: usize,
+    ) -> Result<Self, ReadError> {
+        let mut rows = Rows::new(source, path)?;
+        rows.stats.max_clicks_per_session = max_clicks;
         Ok(SessionStream {
-            rows: Rows::new(source, path)?,
+            rows,
             options,
+            max_clicks,
             current: None,
             done: std::collections::HashSet::new(),
             ended: false,
@@ -638,7 +748,7 @@ impl<R: Read> SessionStream<R> {
                 }
             };
             match &mut self.current {
-                Some((id, clicks)) if *id == session => clicks.push((line, click)),
+                Some((id, group)) if *id == session => group.add(line, click, self.max_clicks),
                 _ => {
                     let key = id_hash(&session);
                     if self.done.contains(&key) {
@@ -651,10 +761,14 @@ impl<R: Read> SessionStream<R> {
                             ),
                         });
                     }
-                    let finished = self.current.replace((session, vec![(line, click)]));
-                    if let Some((id, clicks)) = finished {
+                    let mut group = Group::default();
+                    group.add(line, click, self.max_clicks);
+                    let finished = self.current.replace((session, group));
+                    if let Some((id, group)) = finished {
                         self.done.insert(id_hash(&id));
-                        if let Some(s) = self.rows.session(id, clicks, self.options)? {
+                        if let Some(s) =
+                            self.rows.group(id, group, self.options, self.max_clicks)?
+                        {
                             return Ok(Some(s));
                         }
                     }
@@ -662,7 +776,7 @@ impl<R: Read> SessionStream<R> {
             }
         }
         match self.current.take() {
-            Some((id, clicks)) => self.rows.session(id, clicks, self.options),
+            Some((id, group)) => self.rows.group(id, group, self.options, self.max_clicks),
             None => Ok(None),
         }
     }
@@ -1057,5 +1171,57 @@ mod tests {
     fn a_missing_file_is_an_io_error() {
         let err = read_clickstream(Path::new("/nonexistent/x.csv"), ReadOptions::default());
         assert!(matches!(err, Err(ReadError::Io { .. })));
+    }
+
+    #[test]
+    fn sessions_over_the_cap_are_skipped_and_counted_by_both_readers() {
+        let mut text = format!("{ORIGINAL}\n");
+        for order in 1..=4 {
+            text.push_str(&format!(
+                "2008;4;1;{order};29;long;1;A{order};1;5;1;28;2;1\n"
+            ));
+        }
+        text.push_str("2008;4;1;1;29;short;1;A13;1;5;1;28;2;1\n");
+        let read = read_clickstream_capped(
+            text.as_bytes(),
+            Path::new("f.csv"),
+            ReadOptions::default(),
+            3,
+        )
+        .expect("a long session does not refuse the file");
+        assert_eq!(read.sessions.len(), 1);
+        assert_eq!(read.stats.long_sessions_skipped, 1);
+        assert_eq!(
+            read.stats.long_session_examples,
+            vec![LongSession {
+                session: "long".into(),
+                clicks: 4
+            }]
+        );
+        let mut stream = SessionStream::capped(
+            text.as_bytes(),
+            Path::new("f.csv"),
+            ReadOptions::default(),
+            3,
+        )
+        .expect("header");
+        let mut ids = Vec::new();
+        while let Some(s) = stream.next_session().expect("rows") {
+            ids.push(s.id().to_string());
+        }
+        assert_eq!(ids, vec!["short"]);
+        let (_, stats) = stream.finish().expect("end");
+        assert_eq!(stats.long_sessions_skipped, 1);
+        assert!(stats
+            .skipped_text()
+            .is_some_and(|t| t.contains("session \"long\" (4 clicks)")));
+        let read = read_clickstream_capped(
+            text.as_bytes(),
+            Path::new("f.csv"),
+            ReadOptions::default(),
+            4,
+        )
+        .expect("within the cap");
+        assert_eq!(read.sessions.len(), 2);
     }
 }

@@ -8,4 +8,4 @@ pub use click::{
     Category, Click, ClickDate, Colour, Country, Field, FieldError, Location, Order, Page,
     Photography, Price, ProductCode, RawClick,
 };
-pub use session::{Dropped, Session, SessionError, SessionId};
+pub use session::{Dropped, Session, SessionError, SessionId, MAX_CLICKS_PER_SESSION};

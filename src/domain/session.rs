@@ -1,6 +1,12 @@
 use super::{Click, Field, FieldError};
 use std::fmt;
 
+/// The default cap on a session's clicks, one definition for every reader of sessions: the
+/// service refuses a longer session (`MAX_CLICKS_PER_SESSION`), while `train`, `evaluate`
+/// and `score` skip and count it (`--max-clicks-per-session`). A session's clicks are
+/// counted as sent (rows), before exact repeats are dropped, in both.
+pub const MAX_CLICKS_PER_SESSION: usize = 1000;
+
 /// A session identifier: non-empty, at most 64 characters, no surrounding spaces.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(String);

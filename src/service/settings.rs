@@ -151,7 +151,7 @@ fn default_max_body_bytes() -> usize {
     32 << 20
 }
 fn default_max_clicks() -> usize {
-    1000
+    crate::domain::MAX_CLICKS_PER_SESSION
 }
 fn default_max_sessions() -> usize {
     50_000

@@ -43,6 +43,8 @@ pub struct TrainConfig {
     pub outcomes: Option<PathBuf>,
     pub models_dir: PathBuf,
     pub skip_invalid: bool,
+    /// Sessions with more clicks are skipped and counted in the report.
+    pub max_clicks_per_session: usize,
     /// Refuse to publish unless training and validation each hold at least this many
     /// converting and this many non-converting sessions.
     pub min_sessions_per_class: usize,
@@ -92,6 +94,7 @@ impl Default for TrainConfig {
             outcomes: None,
             models_dir: PathBuf::from("models"),
             skip_invalid: false,
+            max_clicks_per_session: crate::domain::MAX_CLICKS_PER_SESSION,
             min_sessions_per_class: 200,
             min_roc_auc: 0.55,
             boosting: vec![

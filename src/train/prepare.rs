@@ -28,12 +28,13 @@ pub(super) struct Labelled {
 
 pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, TrainError> {
     steps.step(format!("reading {}", config.data.display()));
-    let data = labels::read_labelled(
+    let data = labels::read_labelled_capped(
         &config.data,
         config.outcomes.as_deref(),
         ReadOptions {
             skip_invalid: config.skip_invalid,
         },
+        config.max_clicks_per_session,
     )?;
     Ok(Labelled {
         file: DataFile {

@@ -301,6 +301,18 @@ impl TrainReport {
         for example in &r.skipped_examples {
             writeln!(s, "  - skipped: {example}")?;
         }
+        writeln!(
+            s,
+            "- sessions over the cap of {} clicks skipped: {}",
+            r.max_clicks_per_session, r.long_sessions_skipped
+        )?;
+        for long in &r.long_session_examples {
+            writeln!(
+                s,
+                "  - skipped: session {:?} ({} clicks)",
+                long.session, long.clicks
+            )?;
+        }
         writeln!(s, "- outcome: {}", describe_source(&self.label_source))?;
         let c = &self.sessions;
         writeln!(

@@ -195,3 +195,41 @@ fn an_output_that_cannot_be_written_is_named_and_leaves_nothing() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_session_over_the_click_cap_is_skipped_and_counted_by_score() {
+    let models = crate::helpers::shipped_models();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    std::fs::write(
+        &data,
+        format!(
+            "{CSV_HEADER}\n2008;7;3;1;29;a;1;A13;1;5;1;28;2;1\n{}2008;7;3;1;9;b;4;P2;3;1;2;20;2;2\n",
+            crate::train_evaluate::long_session("long-1", 1001)
+        ),
+    )
+    .expect("write");
+    let out = score(&data, models.path(), &["--model", "convert"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answers = text(&out.stdout);
+    assert_eq!(
+        answers.lines().count(),
+        3,
+        "a header and two sessions: {answers}"
+    );
+    assert!(!answers.contains("long-1"), "{answers}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("scored 2 sessions")
+            && err.contains("skipped 1 session(s) with more than 1000 clicks")
+            && err.contains("session \"long-1\" (1001 clicks)"),
+        "{err}"
+    );
+    let out = score(
+        &data,
+        models.path(),
+        &["--model", "convert", "--max-clicks-per-session", "2000"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("long-1"));
+}

@@ -402,3 +402,80 @@ fn train_writes_report_html_and_evaluate_draws_the_same_model_charts() {
         text(&out.stderr)
     );
 }
+
+/// `rows` rows of one never-converting session (no product twice in a row) in April.
+pub fn long_session(id: &str, rows: usize) -> String {
+    let products = ["A13", "B4", "C20", "P1"];
+    (0..rows)
+        .map(|i| {
+            let p = products[i % products.len()];
+            let category = 1 + i % products.len();
+            format!("2008;4;15;{};29;{id};{category};{p};1;5;1;28;2;1\n", i + 1)
+        })
+        .collect()
+}
+
+#[test]
+fn a_session_over_the_click_cap_is_skipped_and_counted_by_train_and_evaluate() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    synthetic_clickstream(&data, 1500, 42);
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(&data)
+        .expect("open");
+    file.write_all(long_session("long-1", 1001).as_bytes())
+        .expect("append");
+    drop(file);
+    let models = dir.path().join("models");
+    let out = run_on(
+        "train",
+        &data,
+        &models,
+        &["--min-sessions-per-class", "20", "--quiet"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("skipped 1 session(s) with more than 1000 clicks")
+            && printed.contains("session \"long-1\" (1001 clicks)"),
+        "{printed}"
+    );
+    let report = read_json(&models.join("report.json"));
+    assert_eq!(report["read"]["long_sessions_skipped"], 1, "{report}");
+    assert_eq!(report["read"]["max_clicks_per_session"], 1000);
+    assert_eq!(
+        report["read"]["long_session_examples"][0],
+        serde_json::json!({"session": "long-1", "clicks": 1001})
+    );
+    let md = fs::read_to_string(models.join("report.md")).expect("report.md");
+    assert!(
+        md.contains("sessions over the cap of 1000 clicks skipped: 1")
+            && md.contains("session \"long-1\" (1001 clicks)"),
+        "{md}"
+    );
+
+    let out = run_on("evaluate", &data, &models, &["--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["read"]["long_sessions_skipped"], 1);
+    assert_eq!(json["read"]["sessions"], 1500);
+    let out = run_on("evaluate", &data, &models, &[]);
+    assert!(
+        text(&out.stdout).contains("session \"long-1\" (1001 clicks)"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A cap raised above the session's length keeps it.
+    let out = run_on(
+        "evaluate",
+        &data,
+        &models,
+        &["--json", "--max-clicks-per-session", "1001"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["read"]["long_sessions_skipped"], 0);
+    assert_eq!(json["read"]["sessions"], 1501);
+}
