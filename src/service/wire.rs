@@ -1199,7 +1199,7 @@ pub fn point_the_way(refused: ApiError, body: &[u8], route: Refused) -> ApiError
         (Refused::Single { path }, BodyShape::Array, ApiError::Invalid(_)) => ApiError::invalid(
             "$",
             format!(
-                "got an array, expected one session as an object; send many to {} as {{\"sessions\": [...]}}",
+                "got an array, expected a session object; send many to {} as {{\"sessions\": [...]}}",
                 batch_route(path)
             ),
         ),
