@@ -127,16 +127,17 @@ fn responsive(svg: &str) -> String {
         return svg.to_owned();
     };
     let (head, rest) = svg.split_at(end);
-    let mut kept: Vec<&str> = Vec::new();
-    let mut parts = head.split(' ').peekable();
-    while let Some(part) = parts.next() {
-        if part.starts_with("width=\"") {
-            kept.push("width=\"100%\"");
-        } else if !part.starts_with("height=\"") {
-            kept.push(part);
-        }
-    }
-    let _ = parts.peek();
+    let kept: Vec<&str> = head
+        .split(' ')
+        .filter(|part| !part.starts_with("height=\""))
+        .map(|part| {
+            if part.starts_with("width=\"") {
+                "width=\"100%\""
+            } else {
+                part
+            }
+        })
+        .collect();
     format!("{}{rest}", kept.join(" "))
 }
 

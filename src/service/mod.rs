@@ -149,7 +149,8 @@ fn csv_answers(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The OpenAPI document of the API, as the server serves it at `/openapi.json`.
+/// The OpenAPI document of the API, as committed in `openapi/openapi.json` (the key
+/// optional on the scoring routes); the server serves [`openapi_served`] at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = App::new()
         .into_utoipa_app()

@@ -624,21 +624,25 @@ pub fn table_markdown() -> String {
     ErrorCode::ALL
         .iter()
         .map(|c| {
-            // The reason phrase too: it says what the number means, and keeps the status
-            // column wider than its header, whose cells Swagger UI draws without padding.
             format!(
-                "| `{}` | {} {} | {} |",
+                "| `{}` | {} | {} |",
                 c.as_str(),
                 c.status().as_u16(),
-                c.status().canonical_reason().unwrap_or(""),
                 c.description()
             )
         })
         .fold(
-            "| code | status | meaning |\n|---|---|---|".to_owned(),
+            // Swagger UI draws header cells without side padding: where a column is no
+            // wider than its header, the header ran into the next ("statusmeaning").
+            // Non-breaking spaces (an entity: a table cell's own spaces are trimmed) keep
+            // the headers apart.
+            format!("| code{HEADER_GAP} | status{HEADER_GAP} | meaning |\n|---|---|---|"),
             |table, row| table + "\n" + &row,
         )
 }
+
+/// The gap after each header cell of the error table but the last.
+const HEADER_GAP: &str = "&nbsp;&nbsp;&nbsp;&nbsp;";
 
 /// The errors of the scoring routes, for their `responses(...)`.
 pub struct ScoringErrors;

@@ -234,7 +234,13 @@ const docs = await context.newPage();
 await docs.goto(`${base}/docs/`);
 await docs.waitForSelector(".info table th", { timeout: 20000 });
 const gaps = await docs.evaluate(() => {
-  const extent = (el) => { const r = document.createRange(); r.selectNodeContents(el); return r.getBoundingClientRect(); };
+  // The extent of a cell's visible words, its trailing spaces left out.
+  const extent = (el) => {
+    const text = el.firstChild, r = document.createRange();
+    r.setStart(text, 0);
+    r.setEnd(text, text.textContent.trimEnd().length);
+    return r.getBoundingClientRect();
+  };
   const th = [...document.querySelectorAll(".info table thead th")];
   return th.slice(1).map((t, i) => Math.round(extent(t).left - extent(th[i]).right));
 });
