@@ -11,8 +11,8 @@ use super::registry::Snapshot;
 use super::settings::Settings;
 use super::wire::{
     from_json, no_csv_explanation, session_from_json, shape_budget, BatchInput, BatchOutput,
-    ConvertOutput, CsvAnswer, CsvRecord, FormulaGuard, OnError, RevenueOutput, ScoreOutput, SegmentOutput,
-    Selection, SessionErrors, SessionInput,
+    ConvertOutput, CsvAnswer, CsvRecord, FormulaGuard, OnError, RevenueOutput, ScoreOutput,
+    SegmentOutput, Selection, SessionErrors, SessionInput,
 };
 use crate::domain::{Click, Session, SessionId};
 use crate::ml::model_file::ModelName;

@@ -1138,7 +1138,10 @@ mod tests {
         guarded.text("=x").num(-0.5).int(3u32);
         let mut raw = CsvRecord::new(FormulaGuard::Off);
         raw.text("=x");
-        assert_eq!(guarded.into_inner().iter().collect::<Vec<_>>(), ["'=x", "-0.5", "3"]);
+        assert_eq!(
+            guarded.into_inner().iter().collect::<Vec<_>>(),
+            ["'=x", "-0.5", "3"]
+        );
         assert_eq!(raw.into_inner().iter().collect::<Vec<_>>(), ["=x"]);
     }
 
