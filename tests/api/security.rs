@@ -421,3 +421,44 @@ fn versions_whose_files_leave_the_models_folder_are_refused_with_a_reason() {
     assert!(reason(2).contains("manifest.json"), "{}", reason(2));
     assert!(reason(3).contains("weights.json"), "{}", reason(3));
 }
+
+// The listen queue.
+
+/// The listen queue of the socket on `port`, as `ss` shows it (Send-Q of a listening
+/// socket); `None` without `ss`.
+fn listen_backlog(port: &str) -> Option<u64> {
+    let out = std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text.lines().next()?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[test]
+fn the_listen_queue_is_the_setting_not_std_s_128() {
+    let somaxconn: u64 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(4096);
+    for (env, expected) in [
+        (vec![], 4096.min(somaxconn)),
+        (vec![("LISTEN_BACKLOG", "777")], 777.min(somaxconn)),
+    ] {
+        let app = spawn_app_with(&env);
+        let port = app
+            .address
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let Some(backlog) = listen_backlog(&port) else {
+            eprintln!(
+                "ss is not installed: the backlog is measured by benches/reliability.py connect"
+            );
+            return;
+        };
+        assert_eq!(backlog, expected, "{env:?}");
+    }
+}
