@@ -310,6 +310,7 @@ impl Application {
                     ))
                 }))
                 .wrap(middleware::from_fn(http::observe_request))
+                .wrap(http::security_headers())
         })
         // Past this many open connections a worker stops accepting and the rest wait in
         // the backlog: better than every new connection failing once descriptors run out.

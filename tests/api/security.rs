@@ -462,3 +462,71 @@ fn the_listen_queue_is_the_setting_not_std_s_128() {
         assert_eq!(backlog, expected, "{env:?}");
     }
 }
+
+// Headers on every page.
+
+/// What a GET of `path` answers with: status, and the framing and sniffing headers.
+fn protection_of(app: &TestApp, path: &str) -> (u16, Option<String>, Option<String>, String) {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let response = match agent.get(&format!("{}{path}", app.address)).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{path}: {e}"),
+    };
+    let header = |name: &str| response.header(name).map(str::to_owned);
+    (
+        response.status(),
+        header("x-content-type-options"),
+        header("x-frame-options"),
+        header("content-security-policy").unwrap_or_default(),
+    )
+}
+
+#[test]
+fn every_route_forbids_framing_and_sniffing() {
+    let models = shipped_models();
+    std::fs::write(models.path().join("report.html"), "<p>report</p>").expect("write");
+    std::fs::write(models.path().join("convert/1/report.html"), "<p>v1</p>").expect("write");
+    let app = spawn_app_on(models, &[]);
+    // Every path of the route table, with its parameters filled in; a GET of a route that
+    // serves only POST is its 405.
+    let doc = app.get("/openapi.json");
+    let paths: Vec<String> = doc.body["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .map(|p| p.replace("{name}", "convert").replace("{version}", "1"))
+        .collect();
+    assert!(paths.len() >= 20, "{paths:?}");
+    let extra = [
+        "/docs",
+        "/docs/",
+        "/docs/index.html",
+        "/openapi.json",
+        "/no/such/page",
+        "/models/convert/9/report",
+        "/models/nothing",
+    ];
+    for path in paths.iter().map(String::as_str).chain(extra) {
+        let (status, nosniff, frame, policy) = protection_of(&app, path);
+        assert_eq!(nosniff.as_deref(), Some("nosniff"), "{path} ({status})");
+        assert_eq!(frame.as_deref(), Some("DENY"), "{path} ({status})");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path} ({status}): {policy:?}"
+        );
+    }
+    // The pages keep their own policies: the console's scripts from itself only, the
+    // report's inline style and no script at all.
+    let (status, _, _, policy) = protection_of(&app, "/");
+    assert_eq!(status, 200);
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    for report in ["/report", "/models/convert/1/report"] {
+        let (status, _, _, policy) = protection_of(&app, report);
+        assert_eq!(status, 200, "{report}");
+        assert!(
+            policy.contains("style-src 'unsafe-inline'") && !policy.contains("script-src"),
+            "{report}: {policy}"
+        );
+    }
+}
