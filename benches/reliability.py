@@ -8,6 +8,7 @@
     python3 benches/reliability.py soak    [--seconds 600] [--rate 200]
     python3 benches/reliability.py queries [--requests 20000]  (requests/200 hostile queries)
     python3 benches/reliability.py idle    [--clients 200]     (3 x clients idle connections)
+    python3 benches/reliability.py connect [--clients 200]     (5 x clients connections at once)
     python3 benches/reliability.py all     (every case, the soak for --seconds)
 
 Each case starts `serve` (target/release/clickstream, or --binary) on a free port over a
@@ -577,6 +578,67 @@ def case_idle(args, verdict):
         s.stop()
 
 
+def connect_burst(port, n):
+    """`n` connections opened at once (non-blocking connects, then a wait for each): the
+    seconds each took to be established, and how many never were within 5 s."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    started = {}
+    socks = []
+    for _ in range(n):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+        started[sock.fileno()] = time.time()
+        sel.register(sock, selectors.EVENT_WRITE)
+        socks.append(sock)
+    took, deadline = [], time.time() + 5
+    while len(took) < n and time.time() < deadline:
+        for key, _ in sel.select(timeout=0.1):
+            now = time.time()
+            sel.unregister(key.fileobj)
+            if key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                took.append(now - started[key.fd])
+    for sock in socks:
+        sock.close()
+    return took, n - len(took)
+
+
+def case_connect(args, verdict):
+    """1,000 connections opened at once, while the workers are busy: each is established
+    without a SYN retransmit (the first retry comes after 1 s), as the listen backlog
+    (LISTEN_BACKLOG) holds them all."""
+    n = args.clients * 5
+    print(f"connect: {n} connections opened at once while 4 clients keep the workers busy")
+    s = Server(args.binary, env={"WORKERS": "1"})
+    try:
+        stop = time.time() + 8
+        def busy():
+            c = s.connect()
+            while time.time() < stop:
+                c.request("POST", "/convert", body=SESSION, headers={"Content-Type": "application/json"})
+                c.getresponse().read()
+            c.close()
+        load = [threading.Thread(target=busy) for _ in range(4)]
+        for t in load:
+            t.start()
+        rounds = []
+        for _ in range(3):
+            rounds.append(connect_burst(s.port, n))
+            time.sleep(1)
+        for t in load:
+            t.join()
+        took = [t for r, _ in rounds for t in r]
+        missing = sum(m for _, m in rounds)
+        slow = sum(1 for t in took if t >= 0.9)
+        print(f"  3 bursts: established {len(took)} of {3 * n}; connect p50 {percentile(took, 50) * 1000:.1f} ms, p99 {percentile(took, 99) * 1000:.1f} ms, max {max(took) * 1000:.0f} ms; {slow} took a SYN retry (>= 0.9 s)")
+        verdict.check(missing == 0, "every connection was established")
+        verdict.check(slow == 0, "none waited for a SYN retransmit")
+        return {"connections": 3 * n, "connect_p99_ms": round(percentile(took, 99) * 1000, 1), "connect_max_ms": round(max(took) * 1000), "retried": slow, "missing": missing}
+    finally:
+        s.stop()
+
+
 CASES = {
     "paths": case_paths,
     "burst": case_burst,
@@ -585,6 +647,7 @@ CASES = {
     "soak": case_soak,
     "queries": case_queries,
     "idle": case_idle,
+    "connect": case_connect,
 }
 
 

@@ -27,6 +27,16 @@ pub struct AppState {
     pub admission: Admission,
 }
 
+/// Headers every answer carries unless its handler set its own: no page of this service
+/// may be framed by another site (clickjacking) nor read as another type than it says.
+/// The console keeps its stricter policy, which forbids framing too.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
+}
+
 /// Media types a route reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepts {

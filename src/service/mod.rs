@@ -236,6 +236,29 @@ fn method_not_allowed(cfg: &mut web::ServiceConfig, allowed: &[(String, String)]
     }
 }
 
+/// The listening socket, with `LISTEN_BACKLOG` as its queue: std's `TcpListener::bind`
+/// fixes the queue at 128, and actix's own `backlog` applies only to sockets it binds, so
+/// a burst of a few hundred connections had SYNs dropped and retried a second later.
+fn listen(settings: &Settings) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::ToSocketAddrs;
+    let address = (settings.host.as_str(), settings.port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the address resolves to nothing"))?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    // As std and actix do: a restart binds at once despite connections in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    let backlog = i32::try_from(settings.listen_backlog).unwrap_or(i32::MAX);
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
 /// A bound, not yet running server: tests bind port 0 and read the port back.
 pub struct Application {
     port: u16,
@@ -250,7 +273,7 @@ impl Application {
         admission::tune_allocator();
         let registry = Arc::new(Registry::new(&settings));
         registry.reload(Trigger::Start);
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port)).map_err(|e| {
+        let listener = listen(&settings).map_err(|e| {
             // The OS message alone ("Address already in use") does not say which.
             std::io::Error::new(
                 e.kind(),
@@ -330,6 +353,7 @@ impl Application {
                     ))
                 }))
                 .wrap(middleware::from_fn(http::observe_request))
+                .wrap(http::security_headers())
         })
         // Past this many open connections a worker stops accepting and the rest wait in
         // the backlog: better than every new connection failing once descriptors run out.

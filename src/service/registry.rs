@@ -85,6 +85,73 @@ fn fingerprint(dir: &Path) -> Fingerprint {
         .collect()
 }
 
+/// A file of the models folder as the service may read it: a regular file whose real
+/// path, links resolved, lies inside the real models folder. A link named `report.html`
+/// or `manifest.json` would otherwise have the service read, and serve or echo, any file
+/// the process can read (`/proc/self/environ`, `/etc/passwd`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confined {
+    /// The real path, to read.
+    File(PathBuf),
+    /// Nothing there.
+    Absent,
+    /// There, but not to be read: why, without saying where a link leads.
+    Refused(String),
+}
+
+pub fn confined(models_dir: &Path, path: &Path) -> Confined {
+    let root = match models_dir.canonicalize() {
+        Ok(root) => root,
+        Err(e) => return Confined::Refused(format!("the models folder cannot be resolved: {e}")),
+    };
+    // A dangling link is refused, not absent: a file of that name is there.
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Confined::Absent,
+        Err(e) => return Confined::Refused(e.to_string()),
+        Ok(_) => {}
+    }
+    let real = match path.canonicalize() {
+        Ok(real) => real,
+        Err(e) => return Confined::Refused(format!("it cannot be resolved: {e}")),
+    };
+    if !real.starts_with(&root) {
+        return Confined::Refused(
+            "it leads outside the models folder (through a link or its path); refused".into(),
+        );
+    }
+    match std::fs::metadata(&real) {
+        Ok(meta) if meta.is_file() => Confined::File(real),
+        Ok(_) => Confined::Refused("not a regular file; refused".into()),
+        Err(e) => Confined::Refused(e.to_string()),
+    }
+}
+
+/// Why a version's files may not be read (see [`confined`]): its manifest, and the weights
+/// file the manifest names (a name like `../../x` or `/etc/passwd` would leave the folder
+/// too). `None` when they may; a manifest that cannot be parsed is left for the loader
+/// to explain.
+fn leaves_its_folder(models_dir: &Path, dir: &Path) -> Option<String> {
+    let manifest = dir.join(model_file::MANIFEST_FILE);
+    let refused = |path: &Path, why: String| Some(format!("{}: {why}", path.display()));
+    let real = match confined(models_dir, &manifest) {
+        Confined::File(real) => real,
+        Confined::Absent => return None,
+        Confined::Refused(why) => return refused(&manifest, why),
+    };
+    #[derive(serde::Deserialize)]
+    struct Names {
+        weights_file: String,
+    }
+    let names: Names = std::fs::read(&real)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())?;
+    let weights = dir.join(&names.weights_file);
+    match confined(models_dir, &weights) {
+        Confined::Refused(why) => refused(&weights, why),
+        Confined::File(_) | Confined::Absent => None,
+    }
+}
+
 /// Why no version could answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SelectError {
@@ -467,17 +534,21 @@ impl Registry {
                 model: name,
                 version,
             };
-            match model_file::load::<M>(&path) {
+            let loaded = match leaves_its_folder(&self.dir, &path) {
+                Some(why) => Err(why),
+                None => model_file::load::<M>(&path).map_err(|e| e.to_string()),
+            };
+            match loaded {
                 Ok(m) => {
                     summary.loaded.push(at);
                     slot.loaded.insert(version, Arc::new(m));
                 }
-                Err(e) => {
+                Err(why) => {
                     summary.failed.push(Refused {
                         version: at,
-                        reason: e.to_string(),
+                        reason: why.clone(),
                     });
-                    slot.failed.insert(version, e.to_string());
+                    slot.failed.insert(version, why);
                     slot.tried.insert(version, files);
                 }
             }

@@ -116,6 +116,10 @@ pub struct Settings {
     /// programs that read the cells as they are.
     #[serde(default = "default_true")]
     pub csv_formula_guard: bool,
+    /// `LISTEN_BACKLOG`: connections the kernel queues before the server accepts them;
+    /// default 4096. Linux caps it at `net.core.somaxconn` (4096 since 5.4).
+    #[serde(default = "default_backlog")]
+    pub listen_backlog: u32,
 }
 
 /// envy's own message for a bad enum value does not name the variable.
@@ -173,6 +177,9 @@ fn default_max_loaded() -> usize {
 }
 fn default_true() -> bool {
     true
+}
+fn default_backlog() -> u32 {
+    4096
 }
 
 /// One environment variable of `serve`: its name, its default in words, what it does.
@@ -295,6 +302,11 @@ pub fn variables() -> Vec<Variable> {
             default_true().to_string(),
             "prefix ' to CSV text cells starting with = + - @ tab or CR, so spreadsheets do not run them; false for machine readers",
         ),
+        var(
+            "LISTEN_BACKLOG",
+            default_backlog().to_string(),
+            "connections the kernel queues before they are accepted (capped at net.core.somaxconn)",
+        ),
     ]
 }
 
@@ -411,6 +423,7 @@ impl Settings {
             ("MIN_BODY_BYTES_PER_SEC", self.min_body_bytes_per_sec),
             ("BODY_TIMEOUT_SECS", self.body_timeout_secs as usize),
             ("MAX_BODY_BYTES_IN_FLIGHT", self.max_body_bytes_in_flight),
+            ("LISTEN_BACKLOG", self.listen_backlog as usize),
             (
                 "MAX_CONNECTIONS_PER_WORKER",
                 self.max_connections_per_worker.unwrap_or(1),

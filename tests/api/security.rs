@@ -259,3 +259,274 @@ fn connections_declaring_bodies_they_do_not_send_leave_room_for_honest_sessions(
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     drop(idle);
 }
+
+// Files that leave the models folder.
+
+fn symlink(target: &std::path::Path, link: &std::path::Path) {
+    std::os::unix::fs::symlink(target, link).expect("A link can be made.");
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+}
+
+/// A `report.html` that is a link out, a folder or a FIFO is refused with 404, and a link
+/// that stays inside the folder is served.
+#[test]
+fn reports_that_leave_the_models_folder_or_are_not_files_are_refused() {
+    let outside = tempfile::tempdir().expect("a folder");
+    let secret = outside.path().join("secret.html");
+    std::fs::write(&secret, "<p>SECRET-OUTSIDE</p>").expect("write");
+    let models = shipped_models();
+    let root = models.path().to_owned();
+    let version = root.join("convert/1");
+    std::fs::write(version.join("report.html"), "<p>inside</p>").expect("write");
+    let app = spawn_app_on(models, &[]);
+    let report = root.join("report.html");
+    let version_report = version.join("report.html");
+
+    for (what, make) in [
+        (
+            "a link to /etc/passwd",
+            Box::new(|p: &std::path::Path| symlink("/etc/passwd".as_ref(), p))
+                as Box<dyn Fn(&std::path::Path)>,
+        ),
+        (
+            "a link to /proc/self/environ",
+            Box::new(|p: &std::path::Path| symlink("/proc/self/environ".as_ref(), p)),
+        ),
+        (
+            "a link to a file outside",
+            Box::new(|p: &std::path::Path| symlink(&secret, p)),
+        ),
+        (
+            "a relative link out",
+            Box::new(|p: &std::path::Path| {
+                let up = "../".repeat(p.components().count());
+                symlink(format!("{up}{}", secret.display()).as_ref(), p)
+            }),
+        ),
+        (
+            "a link to a folder",
+            Box::new(|p: &std::path::Path| symlink(outside.path(), p)),
+        ),
+        (
+            "a folder",
+            Box::new(|p: &std::path::Path| std::fs::create_dir(p).expect("mkdir")),
+        ),
+        ("a FIFO", Box::new(mkfifo)),
+        (
+            "a dangling link",
+            Box::new(|p: &std::path::Path| symlink("/no/such/file".as_ref(), p)),
+        ),
+    ] {
+        for (route, file) in [
+            ("/report", &report),
+            ("/models/convert/1/report", &version_report),
+        ] {
+            let _ = std::fs::remove_file(file);
+            let _ = std::fs::remove_dir(file);
+            make(file);
+            let r = app.get(route);
+            assert_problem(&r, 404);
+            let body = r.body.to_string();
+            assert!(
+                !body.contains("SECRET") && !body.contains("root:") && !body.contains("PATH="),
+                "{what} at {route}: {body}"
+            );
+        }
+        // /models says why the version's report is not served.
+        let models = app.get("/models");
+        let convert = &models.body[0]["loaded"][0];
+        assert_eq!(convert["version"], 1, "{}", models.body);
+        assert!(convert["report"].is_null(), "{what}: {convert}");
+        if what != "a dangling link" {
+            assert!(convert["report_refused"].is_string(), "{what}: {convert}");
+        }
+    }
+
+    // A link that stays inside the models folder is served, and listed.
+    let _ = std::fs::remove_file(&version_report);
+    std::fs::write(&version_report, "<p>inside</p>").expect("write");
+    let _ = std::fs::remove_file(&report);
+    symlink("convert/1/report.html".as_ref(), &report);
+    let r = app.get("/report");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body.as_str().is_some_and(|b| b.contains("inside")));
+    let listed = app.get("/models/convert");
+    assert_eq!(
+        listed.body["loaded"][0]["report"],
+        "/models/convert/1/report"
+    );
+    assert!(listed.body["loaded"][0]["report_refused"].is_null());
+}
+
+/// A version whose manifest, or the weights file its manifest names, lies outside the
+/// models folder is refused with a reason, where it loaded before.
+#[test]
+fn versions_whose_files_leave_the_models_folder_are_refused_with_a_reason() {
+    let outside = tempfile::tempdir().expect("a folder");
+    let models = shipped_models();
+    let root = models.path().to_owned();
+    // Version 2: its manifest is a link to a valid manifest outside.
+    let two = publish_copy(&root, "convert", 2);
+    let out_two = outside.path().join("two");
+    std::fs::create_dir(&out_two).expect("mkdir");
+    std::fs::rename(two.join("manifest.json"), out_two.join("manifest.json")).expect("move");
+    std::fs::copy(two.join("weights.json"), out_two.join("weights.json")).expect("copy");
+    symlink(&out_two.join("manifest.json"), &two.join("manifest.json"));
+    // Version 3: its manifest names weights outside the folder, with their checksum.
+    let three = publish_copy(&root, "convert", 3);
+    let weights = outside.path().join("weights.json");
+    std::fs::rename(three.join("weights.json"), &weights).expect("move");
+    let manifest_path = three.join("manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("read")).expect("json");
+    manifest["weights_file"] = Value::String(weights.display().to_string());
+    std::fs::write(&manifest_path, manifest.to_string()).expect("write");
+
+    let app = spawn_app_on(models, &[]);
+    let convert = app.get("/models/convert");
+    assert_eq!(convert.body["default_version"], 1, "{}", convert.body);
+    let failed = convert.body["failed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let reason = |v: u64| {
+        failed
+            .iter()
+            .find(|f| f["version"] == v)
+            .and_then(|f| f["reason"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    for v in [2, 3] {
+        let why = reason(v);
+        assert!(
+            why.contains("outside the models folder"),
+            "version {v}: {}",
+            convert.body
+        );
+    }
+    // Where a link leads is not told.
+    assert!(
+        !reason(2).contains(&outside.path().display().to_string()),
+        "{}",
+        reason(2)
+    );
+    assert!(reason(2).contains("manifest.json"), "{}", reason(2));
+    assert!(reason(3).contains("weights.json"), "{}", reason(3));
+}
+
+// The listen queue.
+
+/// The listen queue of the socket on `port`, as `ss` shows it (Send-Q of a listening
+/// socket); `None` without `ss`.
+fn listen_backlog(port: &str) -> Option<u64> {
+    let out = std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text.lines().next()?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[test]
+fn the_listen_queue_is_the_setting_not_std_s_128() {
+    let somaxconn: u64 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(4096);
+    for (env, expected) in [
+        (vec![], 4096.min(somaxconn)),
+        (vec![("LISTEN_BACKLOG", "777")], 777.min(somaxconn)),
+    ] {
+        let app = spawn_app_with(&env);
+        let port = app
+            .address
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let Some(backlog) = listen_backlog(&port) else {
+            eprintln!(
+                "ss is not installed: the backlog is measured by benches/reliability.py connect"
+            );
+            return;
+        };
+        assert_eq!(backlog, expected, "{env:?}");
+    }
+}
+
+// Headers on every page.
+
+/// What a GET of `path` answers with: status, and the framing and sniffing headers.
+fn protection_of(app: &TestApp, path: &str) -> (u16, Option<String>, Option<String>, String) {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let response = match agent.get(&format!("{}{path}", app.address)).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{path}: {e}"),
+    };
+    let header = |name: &str| response.header(name).map(str::to_owned);
+    (
+        response.status(),
+        header("x-content-type-options"),
+        header("x-frame-options"),
+        header("content-security-policy").unwrap_or_default(),
+    )
+}
+
+#[test]
+fn every_route_forbids_framing_and_sniffing() {
+    let models = shipped_models();
+    std::fs::write(models.path().join("report.html"), "<p>report</p>").expect("write");
+    std::fs::write(models.path().join("convert/1/report.html"), "<p>v1</p>").expect("write");
+    let app = spawn_app_on(models, &[]);
+    // Every path of the route table, with its parameters filled in; a GET of a route that
+    // serves only POST is its 405.
+    let doc = app.get("/openapi.json");
+    let paths: Vec<String> = doc.body["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .map(|p| p.replace("{name}", "convert").replace("{version}", "1"))
+        .collect();
+    assert!(paths.len() >= 20, "{paths:?}");
+    let extra = [
+        "/docs",
+        "/docs/",
+        "/docs/index.html",
+        "/openapi.json",
+        "/no/such/page",
+        "/models/convert/9/report",
+        "/models/nothing",
+    ];
+    for path in paths.iter().map(String::as_str).chain(extra) {
+        let (status, nosniff, frame, policy) = protection_of(&app, path);
+        assert_eq!(nosniff.as_deref(), Some("nosniff"), "{path} ({status})");
+        assert_eq!(frame.as_deref(), Some("DENY"), "{path} ({status})");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path} ({status}): {policy:?}"
+        );
+    }
+    // The pages keep their own policies: the console's scripts from itself only, the
+    // report's inline style and no script at all.
+    let (status, _, _, policy) = protection_of(&app, "/");
+    assert_eq!(status, 200);
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    for report in ["/report", "/models/convert/1/report"] {
+        let (status, _, _, policy) = protection_of(&app, report);
+        assert_eq!(status, 200, "{report}");
+        assert!(
+            policy.contains("style-src 'unsafe-inline'") && !policy.contains("script-src"),
+            "{report}: {policy}"
+        );
+    }
+}

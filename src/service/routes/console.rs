@@ -6,6 +6,7 @@ use crate::domain::Field;
 use crate::ml::model_file::{ModelName, REPORT_FILE};
 use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ReportErrors, VersionReportErrors};
+use crate::service::registry::{confined, Confined};
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
 use std::sync::OnceLock;
@@ -98,8 +99,13 @@ const MAX_REPORT_BYTES: u64 = 16 << 20;
 )]
 #[get("/report")]
 pub async fn report(_key: ApiKey, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let path = state.registry.dir().join(REPORT_FILE);
-    serve_report(path, "MODELS_DIR/report.html".into()).await
+    let dir = state.registry.dir().to_owned();
+    serve_report(
+        dir.clone(),
+        dir.join(REPORT_FILE),
+        "MODELS_DIR/report.html".into(),
+    )
+    .await
 }
 
 /// The charts of the training run that made one loaded version (`report.html` in its
@@ -123,18 +129,29 @@ pub async fn version_report(
     let name: ModelName = name.parse().map_err(ApiError::ModelNotFound)?;
     let dir = state.registry.snapshot().version_dir(name, version)?;
     let shown = format!("MODELS_DIR/{name}/{version}/report.html");
-    serve_report(dir.join(REPORT_FILE), shown).await
+    let models_dir = state.registry.dir().to_owned();
+    serve_report(models_dir, dir.join(REPORT_FILE), shown).await
 }
 
-/// A report page from disk: a regular file of at most [`MAX_REPORT_BYTES`], sent with a
-/// policy that lets it use its inline style and nothing else.
-async fn serve_report(path: std::path::PathBuf, shown: String) -> Result<HttpResponse, ApiError> {
+/// A report page from disk: a regular file inside the models folder (see [`confined`]) of
+/// at most [`MAX_REPORT_BYTES`], sent with a policy that lets it use its inline style and
+/// nothing else.
+async fn serve_report(
+    models_dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+    shown: String,
+) -> Result<HttpResponse, ApiError> {
     let html = web::block(move || -> Result<String, String> {
-        let meta = std::fs::metadata(&path).map_err(|e| e.to_string())?;
-        if !meta.is_file() || meta.len() > MAX_REPORT_BYTES {
-            return Err("not a regular file of at most 16 MiB".into());
+        let real = match confined(&models_dir, &path) {
+            Confined::File(real) => real,
+            Confined::Absent => return Err("no such file".into()),
+            Confined::Refused(why) => return Err(why),
+        };
+        let meta = std::fs::metadata(&real).map_err(|e| e.to_string())?;
+        if meta.len() > MAX_REPORT_BYTES {
+            return Err("larger than 16 MiB".into());
         }
-        std::fs::read_to_string(&path).map_err(|e| e.to_string())
+        std::fs::read_to_string(&real).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -147,7 +164,7 @@ async fn serve_report(path: std::path::PathBuf, shown: String) -> Result<HttpRes
         .content_type("text/html; charset=utf-8")
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
         ))
         .body(html))
 }

@@ -1,10 +1,10 @@
 //! What is loaded: per model, a short list of versions and their roles (default, pinned,
 //! canary) and the refused versions; each version's full manifest on its own route.
 
-use crate::ml::model_file::{Manifest, ModelName};
+use crate::ml::model_file::{Manifest, ModelName, REPORT_FILE};
 use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ModelErrors, ModelVersionErrors, ModelsErrors};
-use crate::service::registry::{SelectError, SlotInfo};
+use crate::service::registry::{confined, Confined, SelectError, SlotInfo};
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -29,6 +29,13 @@ pub struct VersionInfo {
     pub status: VersionStatus,
     /// Where its full manifest is.
     pub manifest: String,
+    /// Where its training report is, when its folder holds one that is served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// Why the `report.html` in its folder is not served (a link leading outside the
+    /// models folder, or not a regular file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_refused: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,6 +95,8 @@ impl From<SlotInfo<'_>> for ModelInfo {
                     version,
                     status: status(&slot, version),
                     manifest: format!("/models/{}/{version}", slot.name),
+                    report: None,
+                    report_refused: None,
                 })
                 .collect(),
             failed: slot
@@ -101,6 +110,38 @@ impl From<SlotInfo<'_>> for ModelInfo {
             problem: slot.problem.map(str::to_owned),
         }
     }
+}
+
+/// Each loaded version's report: its link, or why the file there is not served. Reads the
+/// folder (links resolved), so it runs off the async workers.
+async fn with_reports(
+    mut infos: Vec<ModelInfo>,
+    state: &web::Data<AppState>,
+) -> Result<Vec<ModelInfo>, ApiError> {
+    let snapshot = state.registry.snapshot();
+    let models_dir = state.registry.dir().to_owned();
+    web::block(move || {
+        for info in &mut infos {
+            let Ok(name) = info.name.parse::<ModelName>() else {
+                continue;
+            };
+            for v in &mut info.loaded {
+                let Ok(dir) = snapshot.version_dir(name, v.version) else {
+                    continue;
+                };
+                match confined(&models_dir, &dir.join(REPORT_FILE)) {
+                    Confined::File(_) => {
+                        v.report = Some(format!("/models/{name}/{}/report", v.version));
+                    }
+                    Confined::Absent => {}
+                    Confined::Refused(why) => v.report_refused = Some(why),
+                }
+            }
+        }
+        infos
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// One loaded version in full.
@@ -121,13 +162,13 @@ pub struct VersionDetail {
     responses((status = 200, description = "Every model, in short; each version's manifest is at `/models/{name}/{version}`", body = Vec<ModelInfo>), ModelsErrors)
 )]
 #[get("/models")]
-pub async fn models(_key: ApiKey, state: web::Data<AppState>) -> HttpResponse {
+pub async fn models(_key: ApiKey, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.registry.snapshot();
     let all: Vec<ModelInfo> = ModelName::ALL
         .iter()
         .map(|&n| ModelInfo::from(snapshot.info(n)))
         .collect();
-    HttpResponse::Ok().json(all)
+    Ok(HttpResponse::Ok().json(with_reports(all, &state).await?))
 }
 
 /// One model: its loaded versions and their roles, and its refused versions.
@@ -145,7 +186,9 @@ pub async fn model(
 ) -> Result<HttpResponse, ApiError> {
     let name: ModelName = path.parse().map_err(ApiError::ModelNotFound)?;
     let snapshot = state.registry.snapshot();
-    Ok(HttpResponse::Ok().json(ModelInfo::from(snapshot.info(name))))
+    let one = vec![ModelInfo::from(snapshot.info(name))];
+    let one = with_reports(one, &state).await?;
+    Ok(HttpResponse::Ok().json(&one[0]))
 }
 
 /// One loaded version with its full manifest.
