@@ -223,3 +223,24 @@ fn files_and_folders_that_are_not_there_are_named_with_their_cause() {
         "{err}"
     );
 }
+
+#[test]
+fn an_endless_row_stops_train_evaluate_and_score_naming_its_line() {
+    use crate::helpers::{run_on, shipped_models, text, CSV_HEADER};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("endless.csv");
+    // 10 MB with no line end after a header and one good row.
+    let mut body = format!("{CSV_HEADER}\n2008;4;1;1;29;s;1;A13;1;5;1;28;2;1\n").into_bytes();
+    body.resize(body.len() + 10_000_000, b'a');
+    std::fs::write(&data, body).expect("write");
+    let models = shipped_models();
+    for command in ["score", "evaluate", "train"] {
+        let out = run_on(command, &data, models.path(), &["--skip-invalid"]);
+        assert!(!out.status.success(), "{command} accepted an endless row");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("line 3: the row is longer than 65536 bytes"),
+            "{command}: {err}"
+        );
+    }
+}
