@@ -198,17 +198,7 @@ fn load(config: &ScoreConfig) -> anyhow::Result<std::sync::Arc<Snapshot>> {
                 .collect();
             match config.version {
                 Some(v) if refused.is_empty() => {
-                    let there = crate::ml::model_file::versions(&config.models_dir, name);
-                    let there: Vec<String> = there.iter().map(u32::to_string).collect();
-                    format!(
-                        "{name}: no version {v} in {} (versions there: {})",
-                        config.models_dir.join(name.as_str()).display(),
-                        if there.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            there.join(", ")
-                        }
-                    )
+                    crate::evaluate::no_such_version(&config.models_dir, name, v)
                 }
                 _ if !refused.is_empty() => format!("{name}: {}", refused.join("; ")),
                 _ => format!(

@@ -240,7 +240,9 @@ fn two_sessions() -> (tempfile::TempDir, std::path::PathBuf, tempfile::TempDir) 
     let data = dir.path().join("clicks.csv");
     std::fs::write(
         &data,
-        format!("{CSV_HEADER}\n2008;7;3;1;29;a;1;A13;1;5;1;28;2;1\n2008;7;3;1;9;b;4;P2;3;1;2;20;2;2\n"),
+        format!(
+            "{CSV_HEADER}\n2008;7;3;1;29;a;1;A13;1;5;1;28;2;1\n2008;7;3;1;9;b;4;P2;3;1;2;20;2;2\n"
+        ),
     )
     .expect("write");
     (dir, data, crate::helpers::shipped_models())
@@ -260,16 +262,24 @@ fn score_out_streams_to_a_fifo_and_a_device_and_leaves_them_what_they_are() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).expect("read the fifo"))
     };
-    let out = score(&data, models.path(), &["--out", fifo.to_str().expect("utf-8")]);
+    let out = score(
+        &data,
+        models.path(),
+        &["--out", fifo.to_str().expect("utf-8")],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let answers = reader.join().expect("reader thread");
     assert_eq!(answers.lines().count(), 3, "{answers}");
-    let kind = std::fs::symlink_metadata(&fifo).expect("still there").file_type();
+    let kind = std::fs::symlink_metadata(&fifo)
+        .expect("still there")
+        .file_type();
     assert!(kind.is_fifo(), "the fifo became {kind:?}");
 
     let out = score(&data, models.path(), &["--out", "/dev/null"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let kind = std::fs::metadata("/dev/null").expect("/dev/null").file_type();
+    let kind = std::fs::metadata("/dev/null")
+        .expect("/dev/null")
+        .file_type();
     assert!(kind.is_char_device(), "/dev/null became {kind:?}");
 }
 
@@ -281,10 +291,16 @@ fn score_out_keeps_an_existing_files_mode_and_gives_a_new_one_the_umasks() {
     let existing = dir.path().join("existing.csv");
     std::fs::write(&existing, "old").expect("write");
     std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let out = score(&data, models.path(), &["--out", existing.to_str().expect("utf-8")]);
+    let out = score(
+        &data,
+        models.path(),
+        &["--out", existing.to_str().expect("utf-8")],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(mode(&existing), 0o644);
-    assert!(std::fs::read_to_string(&existing).expect("read").contains("session_id"));
+    assert!(std::fs::read_to_string(&existing)
+        .expect("read")
+        .contains("session_id"));
 
     for (umask, expected) in [("022", 0o644), ("027", 0o640)] {
         let new = dir.path().join(format!("new-{umask}.csv"));
