@@ -1373,7 +1373,7 @@ mod tests {
         let long = "a".repeat(MAX_ROW_BYTES + 1);
         let row = "2008;4;1;1;29;s;1;A13;1;5;1;28;2;1";
         let cases = [
-            (format!("{long}"), 1, false),
+            (long.clone(), 1, false),
             (format!("{ORIGINAL}\n{row}\n{long}\n{row}\n"), 3, false),
             (format!("{ORIGINAL}\r\n{row}\r\n\r\n{long}"), 4, false),
             // An unclosed quote: short lines, one endless record.
