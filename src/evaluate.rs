@@ -5,14 +5,14 @@ use crate::evaluation::{self, ConvertMetrics, RevenueMetrics};
 use crate::labels::{self, LabelledSession};
 use crate::ml::classifier::ConvertModel;
 use crate::ml::classifier::FitError;
-use crate::ml::model_file::{self, LoadError, ModelKind};
+use crate::ml::model_file::{self, LoadError, ModelKind, ModelName};
 use crate::ml::regressor::RevenueModel;
 use crate::ml::segment::{KChoice, SegmentModel};
 use crate::reader::{ReadOptions, ReadStats};
 use crate::report;
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct EvaluateConfig {
@@ -35,6 +35,8 @@ pub enum EvaluateError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Fit(#[from] FitError),
+    #[error("{0}")]
+    NoVersion(String),
     #[error("{0} holds no session with a valid prefix")]
     Empty(String),
     #[error(transparent)]
@@ -69,8 +71,36 @@ pub struct EvaluateReport {
     pub warnings: Vec<String>,
 }
 
+/// What to say when version `v` of `name` is asked for and is not in `models_dir`: the
+/// versions that are. `evaluate` and `score` both say it.
+pub fn no_such_version(models_dir: &Path, name: ModelName, v: u32) -> String {
+    let there: Vec<String> = model_file::versions(models_dir, name)
+        .iter()
+        .map(u32::to_string)
+        .collect();
+    format!(
+        "{name}: no version {v} in {} (versions there: {})",
+        models_dir.join(name.as_str()).display(),
+        if there.is_empty() {
+            "none".to_owned()
+        } else {
+            there.join(", ")
+        }
+    )
+}
+
 pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError> {
     let (dir, version) = (&config.models_dir, config.version);
+    if let Some(v) = version {
+        let absent: Vec<String> = ModelName::ALL
+            .iter()
+            .filter(|&&name| !model_file::versions(dir, name).contains(&v))
+            .map(|&name| no_such_version(dir, name, v))
+            .collect();
+        if !absent.is_empty() {
+            return Err(EvaluateError::NoVersion(absent.join("; ")));
+        }
+    }
     let convert = model_file::load_version::<ConvertModel>(dir, version)?;
     let revenue = model_file::load_version::<RevenueModel>(dir, version)?;
     let segment = model_file::load_version::<SegmentModel>(dir, version)?;

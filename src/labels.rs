@@ -122,10 +122,18 @@ pub enum OutcomesError {
 /// Reads `session_id,converted,revenue` (comma or semicolon separated, header required).
 pub fn read_outcomes(path: &Path) -> Result<Outcomes, OutcomesError> {
     use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).map_err(|source| OutcomesError::Io {
+    let io_err = |source| OutcomesError::Io {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    // Through the row bound, so that a line with no end stops the read instead of filling
+    // memory.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(&mut crate::reader::BoundedLines::new(f), &mut bytes)
+        })
+        .map_err(io_err)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let separator = if first_line.contains(&b';') {
@@ -457,5 +465,18 @@ mod tests {
         let err = label_sessions(vec![session(vec![click(1, "A1", 10.0)])], Some(&outcomes))
             .expect_err("session s has no outcome");
         assert!(err.to_string().contains("1 session(s)"), "{err}");
+    }
+
+    #[test]
+    fn an_outcomes_line_past_the_row_bound_is_named_not_read_whole() {
+        let long = "x".repeat(crate::reader::MAX_ROW_BYTES + 1);
+        let f = write(&format!("session_id,converted,revenue\ns,1,5\n{long}"));
+        let err = read_outcomes(f.path())
+            .expect_err("overlong line")
+            .to_string();
+        assert!(
+            err.contains("line 3: the row is longer than 65536 bytes"),
+            "{err}"
+        );
     }
 }

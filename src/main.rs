@@ -51,7 +51,11 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Compute the contract's metrics of a shipped version on a clickstream file.
+    /// Compute the contract's metrics of a shipped version on a clickstream file: as text,
+    /// as JSON (--json), and as charts in one HTML page (--html FILE).
+    #[command(
+        override_usage = "clickstream evaluate --data <DATA> [--models <MODELS>] [--version <VERSION>] [--json] [--html <FILE>] [OPTIONS]"
+    )]
     Evaluate {
         #[command(flatten)]
         files: Files,
@@ -183,12 +187,31 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if !matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Healthcheck { .. }
+    ) {
+        end_quietly_on_a_closed_pipe();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", chain(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A command whose output goes to a reader that has gone (`clickstream openapi | head -1`)
+/// ends as Unix tools do, killed by SIGPIPE (status 141 in a shell), with no message: Rust
+/// ignores SIGPIPE, which turns every later write into an error or a panic of `println!`.
+/// The server keeps ignoring it, as a client that hangs up must not stop it.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of one signal before any thread is started;
+    // no handler of ours is involved.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -245,6 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.models_dir.join("report.json").display(),
                 config.models_dir.join("report.html").display()
             );
+            println!("{}", report.headline());
         }
         Command::Evaluate {
             files:

@@ -88,9 +88,25 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
             Ok(summary)
         }
         Some(out) => {
-            // Written beside its target and renamed at the end: a failed run leaves no
-            // half file where the answers were expected.
-            let dir = match out.parent() {
+            // A FIFO, a terminal, /dev/stdout or /dev/null is written to as it is: renaming a
+            // file over it would replace the special file the user named.
+            let existing = std::fs::metadata(out).ok();
+            if existing.as_ref().is_some_and(|m| !m.is_file()) {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(out)
+                    .with_context(|| format!("writing {}", out.display()))?;
+                return write_all(config, &snapshot, &selection, stream, file);
+            }
+            // A regular file is written beside its target and renamed at the end: a failed
+            // run leaves no half file where the answers were expected. Through a symbolic
+            // link, the file it points to is replaced and the link stays.
+            let target = match &existing {
+                Some(_) => std::fs::canonicalize(out)
+                    .with_context(|| format!("writing {}", out.display()))?,
+                None => out.clone(),
+            };
+            let dir = match target.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
                 _ => PathBuf::from("."),
             };
@@ -101,7 +117,7 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
                     dir.display()
                 );
             }
-            let temp = tempfile::NamedTempFile::new_in(&dir)
+            let temp = temp_file_like(&dir, existing.as_ref())
                 .with_context(|| format!("writing {}", out.display()))?;
             let summary = write_all(
                 config,
@@ -110,10 +126,39 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
                 stream,
                 temp.as_file().try_clone()?,
             )?;
-            temp.persist(out)
+            temp.persist(&target)
                 .map_err(|e| anyhow!("writing {}: {}", out.display(), e.error))?;
             Ok(summary)
         }
+    }
+}
+
+/// The temporary file that becomes the answers: with the mode of the file it replaces, or,
+/// for a new file, the mode any program's new file gets (0666 less the umask, which the
+/// system applies at creation), not the temporary file's private 0600.
+fn temp_file_like(
+    dir: &Path,
+    existing: Option<&std::fs::Metadata>,
+) -> io::Result<tempfile::NamedTempFile> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)?;
+        if let Some(m) = existing {
+            // Set explicitly: the umask only narrows modes at creation.
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(
+                    m.permissions().mode() & 0o7777,
+                ))?;
+        }
+        Ok(temp)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = existing;
+        tempfile::NamedTempFile::new_in(dir)
     }
 }
 
@@ -153,17 +198,7 @@ fn load(config: &ScoreConfig) -> anyhow::Result<std::sync::Arc<Snapshot>> {
                 .collect();
             match config.version {
                 Some(v) if refused.is_empty() => {
-                    let there = crate::ml::model_file::versions(&config.models_dir, name);
-                    let there: Vec<String> = there.iter().map(u32::to_string).collect();
-                    format!(
-                        "{name}: no version {v} in {} (versions there: {})",
-                        config.models_dir.join(name.as_str()).display(),
-                        if there.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            there.join(", ")
-                        }
-                    )
+                    crate::evaluate::no_such_version(&config.models_dir, name, v)
                 }
                 _ if !refused.is_empty() => format!("{name}: {}", refused.join("; ")),
                 _ => format!(

@@ -182,13 +182,108 @@ impl ReadError {
     }
 }
 
+/// The longest line (bytes between two line ends, `\n` or `\r`) any input file may hold: a
+/// clickstream row is under 100 bytes, an outcomes row under 100 too. A longer line stops
+/// the read with an error naming it, as soon as the bound is passed, so that a file or a
+/// stream with no line end is never held whole in memory. `--skip-invalid` does not apply:
+/// past an overlong line the reader cannot tell where the next row starts.
+pub const MAX_ROW_BYTES: usize = 64 * 1024;
+
+/// What stops a read at an overlong row; it travels inside an `io::Error` through the
+/// CSV parser and is turned back into the reader's own errors.
+#[derive(Debug)]
+pub struct RowTooLong {
+    /// The line (from 1) of the row.
+    pub line: u64,
+    /// Whether the row spans lines (a quoted field holding line ends).
+    pub spans_lines: bool,
+}
+
+impl std::fmt::Display for RowTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.what())
+    }
+}
+
+impl std::error::Error for RowTooLong {}
+
+impl RowTooLong {
+    /// What is wrong, without the line.
+    pub fn what(&self) -> String {
+        if self.spans_lines {
+            format!(
+                "the row runs on across line ends (an unclosed quote?) past {MAX_ROW_BYTES} bytes, the limit of a row"
+            )
+        } else {
+            format!("the row is longer than {MAX_ROW_BYTES} bytes, the limit of a row")
+        }
+    }
+
+    /// The overlong row an I/O error carries, if it carries one.
+    pub fn of(err: &io::Error) -> Option<&RowTooLong> {
+        err.get_ref().and_then(|e| e.downcast_ref::<RowTooLong>())
+    }
+}
+
+/// Fails a read, with [`RowTooLong`], as soon as a line passes [`MAX_ROW_BYTES`]: every
+/// input file is read through it, so memory stays bounded whatever the file holds.
+pub struct BoundedLines<R> {
+    inner: R,
+    /// Bytes since the last line end.
+    since_line_end: usize,
+    /// `\n` bytes read, for the line number.
+    newlines: u64,
+}
+
+impl<R> BoundedLines<R> {
+    pub fn new(inner: R) -> Self {
+        BoundedLines {
+            inner,
+            since_line_end: 0,
+            newlines: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for BoundedLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' || b == b'\r' {
+                self.since_line_end = 0;
+                self.newlines += u64::from(b == b'\n');
+            } else {
+                self.since_line_end += 1;
+                if self.since_line_end > MAX_ROW_BYTES {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        RowTooLong {
+                            line: self.newlines + 1,
+                            spans_lines: false,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// What the CSV parser and the buffers before it may have read past the start of the
+/// record being parsed: a record (whose quoted fields may hold line ends) is refused once
+/// the bytes read past its start exceed [`MAX_ROW_BYTES`] and this, so an unclosed quote
+/// holds at most about 136 KiB.
+const READ_AHEAD: u64 = (1 << 16) + (1 << 13);
+
 /// Hashes everything read through it, so the checksum costs no second pass, and notes
 /// where its line ends are, for line numbers.
 struct HashingReader<R> {
-    inner: R,
+    inner: BoundedLines<R>,
     hasher: Sha256,
     lines: LineCounter,
     read: u64,
+    /// Where the record being parsed starts, set before each record.
+    record_start: u64,
 }
 
 impl<R: Read> Read for HashingReader<R> {
@@ -203,9 +298,38 @@ impl<R: Read> Read for HashingReader<R> {
             }
         }
         self.read += n as u64;
+        if self.read > self.record_start + MAX_ROW_BYTES as u64 + READ_AHEAD {
+            let line = self.lines.line_of_record_at(self.record_start);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                RowTooLong {
+                    line,
+                    spans_lines: true,
+                },
+            ));
+        }
         Ok(n)
     }
 }
+
+/// The reader's error for a failed read: an overlong row is named by its line.
+fn read_failure(path: &Path, source: io::Error) -> ReadError {
+    match RowTooLong::of(&source) {
+        Some(long) => ReadError::Malformed {
+            path: path.to_owned(),
+            line: long.line,
+            message: long.what(),
+        },
+        None => ReadError::Io {
+            path: path.to_owned(),
+            source,
+        },
+    }
+}
+
+/// What the CSV parser reads from: the header line, read whole (within the row bound) to
+/// tell the layout, then the rest of the file.
+type Source<R> = io::Chain<io::Cursor<Vec<u8>>, BufReader<HashingReader<R>>>;
 
 /// Line numbers from byte offsets. The csv crate's own line count drifts on `\r\n` endings
 /// and blank lines, and the offset of a record may point at line ends skipped before it;
@@ -379,7 +503,7 @@ pub struct Row {
 /// (a bad value, bytes that are not UTF-8, a field count unlike the header's); what the
 /// caller does with a refused row is its choice ([`Rows::refuse`] applies `--skip-invalid`).
 pub struct Rows<R: Read> {
-    csv: csv::Reader<BufReader<HashingReader<R>>>,
+    csv: csv::Reader<Source<R>>,
     layout: Layout,
     path: PathBuf,
     record: csv::ByteRecord,
@@ -391,30 +515,43 @@ pub struct Rows<R: Read> {
 impl<R: Read> Rows<R> {
     /// Reads the header (or sees there is none); errors here concern the whole file.
     pub fn new(source: R, path: &Path) -> Result<Rows<R>, ReadError> {
-        let io_err = |source| ReadError::Io {
-            path: path.to_owned(),
-            source,
-        };
         let mut buffered = BufReader::with_capacity(
             1 << 16,
             HashingReader {
-                inner: source,
+                inner: BoundedLines::new(source),
                 hasher: Sha256::new(),
                 lines: LineCounter::default(),
                 read: 0,
+                record_start: 0,
             },
         );
-        // The buffer holds the first line of any sane file, so peeking does not consume it.
-        let first_bytes = {
-            let buf = buffered.fill_buf().map_err(io_err)?;
+        // The first line, whole: a pipe may give it in pieces, and a line with no end is
+        // stopped by the row bound rather than read on.
+        let mut head = Vec::new();
+        loop {
+            let buf = buffered.fill_buf().map_err(|e| read_failure(path, e))?;
             if buf.is_empty() {
-                return Err(ReadError::Empty {
-                    path: path.to_owned(),
-                });
+                break;
             }
-            let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
-            buf[..end].to_vec()
-        };
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    head.extend_from_slice(&buf[..=end]);
+                    buffered.consume(end + 1);
+                    break;
+                }
+                None => {
+                    let len = buf.len();
+                    head.extend_from_slice(buf);
+                    buffered.consume(len);
+                }
+            }
+        }
+        if head.is_empty() {
+            return Err(ReadError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        let first_bytes = head.strip_suffix(b"\n").unwrap_or(&head).to_vec();
         let first_line = String::from_utf8_lossy(&first_bytes).into_owned();
         let separator = detect_separator(&first_line).ok_or_else(|| ReadError::Separator {
             path: path.to_owned(),
@@ -484,7 +621,7 @@ impl<R: Read> Rows<R> {
             .has_headers(has_header)
             .flexible(true)
             .trim(csv::Trim::All)
-            .from_reader(buffered);
+            .from_reader(io::Cursor::new(head).chain(buffered));
         Ok(Rows {
             csv,
             fields: layout.names.len(),
@@ -500,14 +637,19 @@ impl<R: Read> Rows<R> {
     #[allow(clippy::type_complexity)]
     pub fn next_row(&mut self) -> Result<Option<Result<Row, ReadError>>, ReadError> {
         loop {
-            let more =
-                self.csv
-                    .read_byte_record(&mut self.record)
-                    .map_err(|e| ReadError::Malformed {
-                        path: self.path.clone(),
-                        line: e.position().map_or(0, |p| p.line()),
-                        message: e.to_string(),
-                    })?;
+            let start = self.csv.position().byte();
+            self.hashing().record_start = start;
+            let more = self.csv.read_byte_record(&mut self.record).map_err(|e| {
+                let long = match e.kind() {
+                    csv::ErrorKind::Io(io) => RowTooLong::of(io),
+                    _ => None,
+                };
+                ReadError::Malformed {
+                    path: self.path.clone(),
+                    line: long.map_or_else(|| e.position().map_or(0, |p| p.line()), |l| l.line),
+                    message: long.map_or_else(|| e.to_string(), RowTooLong::what),
+                }
+            })?;
             if !more {
                 return Ok(None);
             }
@@ -516,9 +658,13 @@ impl<R: Read> Rows<R> {
             }
             self.stats.rows += 1;
             let start = self.record.position().map_or(0, |p| p.byte());
-            let line = self.csv.get_mut().get_mut().lines.line_of_record_at(start);
+            let line = self.hashing().lines.line_of_record_at(start);
             return Ok(Some(self.parse(line)));
         }
+    }
+
+    fn hashing(&mut self) -> &mut HashingReader<R> {
+        self.csv.get_mut().get_mut().1.get_mut()
     }
 
     fn parse(&self, line: u64) -> Result<Row, ReadError> {
@@ -672,16 +818,13 @@ impl<R: Read> Rows<R> {
 }
 
 fn finish_hash<R: Read>(
-    csv: csv::Reader<BufReader<HashingReader<R>>>,
+    csv: csv::Reader<Source<R>>,
     path: &Path,
 ) -> Result<(String, String), ReadError> {
     // Drain whatever the CSV reader left so the checksum covers the whole file.
     let mut rest = csv.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|source| ReadError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let sha256 = hex::encode(rest.into_inner().hasher.finalize());
+    io::copy(&mut rest, &mut io::sink()).map_err(|e| read_failure(path, e))?;
+    let sha256 = hex::encode(rest.into_inner().1.into_inner().hasher.finalize());
     let file_name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -1223,5 +1366,47 @@ mod tests {
         )
         .expect("within the cap");
         assert_eq!(read.sessions.len(), 2);
+    }
+
+    #[test]
+    fn a_row_past_the_bound_stops_the_read_naming_its_line() {
+        let long = "a".repeat(MAX_ROW_BYTES + 1);
+        let row = "2008;4;1;1;29;s;1;A13;1;5;1;28;2;1";
+        let cases = [
+            (long.clone(), 1, false),
+            (format!("{ORIGINAL}\n{row}\n{long}\n{row}\n"), 3, false),
+            (format!("{ORIGINAL}\r\n{row}\r\n\r\n{long}"), 4, false),
+            // An unclosed quote: short lines, one endless record.
+            (
+                format!(
+                    "{ORIGINAL}\n{row}\n2008;4;1;2;29;\"s{}",
+                    "x;\n".repeat(100_000)
+                ),
+                3,
+                true,
+            ),
+        ];
+        for (text, line, spans) in cases {
+            for skip_invalid in [false, true] {
+                let err = read_bytes(text.as_bytes(), skip_invalid).expect_err("overlong row");
+                let message = err.to_string();
+                assert!(
+                    matches!(err, ReadError::Malformed { line: l, .. } if l == line),
+                    "{message} (expected line {line})"
+                );
+                let expected = if spans {
+                    "runs on across line ends"
+                } else {
+                    "the row is longer than 65536 bytes"
+                };
+                assert!(message.contains(expected), "{message}");
+            }
+        }
+        // A row right at the bound is read.
+        let at_bound = format!(
+            "{ORIGINAL}\n{row}{}\n",
+            " ".repeat(MAX_ROW_BYTES - row.len())
+        );
+        assert!(read_bytes(at_bound.as_bytes(), false).is_ok());
     }
 }

@@ -268,6 +268,31 @@ fn opt(v: Option<f64>) -> String {
 }
 
 impl TrainReport {
+    /// One line of what was published: the chosen models' validation figures and the
+    /// versions written.
+    pub fn headline(&self) -> String {
+        let convert = self.convert_candidates.get(self.chosen_convert);
+        let revenue = self.revenue_candidates.get(self.chosen_revenue);
+        let auc = convert
+            .and_then(|c| c.metrics.roc_auc)
+            .map_or_else(|| "n/a".to_owned(), |a| format!("{a:.4}"));
+        let log_loss = convert.map_or_else(
+            || "n/a".to_owned(),
+            |c| format!("{:.4}", c.metrics.log_loss),
+        );
+        let rmse = revenue.map_or_else(|| "n/a".to_owned(), |r| format!("{:.2}", r.metrics.rmse));
+        let versions: Vec<String> = self
+            .published
+            .iter()
+            .map(|(name, version, _)| format!("{name} v{version}"))
+            .collect();
+        format!(
+            "published {}: validation ({}) ROC-AUC {auc}, log loss {log_loss}, revenue RMSE {rmse}",
+            versions.join(", "),
+            self.validation_month
+        )
+    }
+
     pub fn write(&self, models_dir: &Path) -> Result<(), TrainError> {
         let json = serde_json::to_vec_pretty(self).map_err(|source| TrainError::Serialise {
             what: "the training report",

@@ -223,3 +223,110 @@ fn files_and_folders_that_are_not_there_are_named_with_their_cause() {
         "{err}"
     );
 }
+
+#[test]
+fn an_endless_row_stops_train_evaluate_and_score_naming_its_line() {
+    use crate::helpers::{run_on, shipped_models, text, CSV_HEADER};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("endless.csv");
+    // 10 MB with no line end after a header and one good row.
+    let mut body = format!("{CSV_HEADER}\n2008;4;1;1;29;s;1;A13;1;5;1;28;2;1\n").into_bytes();
+    body.resize(body.len() + 10_000_000, b'a');
+    std::fs::write(&data, body).expect("write");
+    let models = shipped_models();
+    for command in ["score", "evaluate", "train"] {
+        let out = run_on(command, &data, models.path(), &["--skip-invalid"]);
+        assert!(!out.status.success(), "{command} accepted an endless row");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("line 3: the row is longer than 65536 bytes"),
+            "{command}: {err}"
+        );
+    }
+}
+
+#[test]
+fn evaluate_of_an_absent_version_lists_the_versions_there() {
+    use crate::helpers::{run_on, shipped_models};
+    let models = shipped_models();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    crate::helpers::synthetic_clickstream(&data, 50, 1);
+    for command in ["evaluate", "score"] {
+        let out = run_on(command, &data, models.path(), &["--version", "7"]);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("convert: no version 7 in") && err.contains("(versions there: 1)"),
+            "{command}: {err}"
+        );
+    }
+}
+
+#[test]
+fn evaluate_html_is_in_the_usage_and_the_help() {
+    let out = run(&["evaluate", "--help"]);
+    let help = text(&out.stdout);
+    let usage = help
+        .lines()
+        .find(|l| l.starts_with("Usage:"))
+        .unwrap_or_default();
+    assert!(
+        usage.contains("--html <FILE>") && usage.contains("--json"),
+        "{help}"
+    );
+    assert!(help.contains("--html <FILE>"), "{help}");
+    let out = run(&["--help"]);
+    let help = text(&out.stdout);
+    let evaluate = help
+        .lines()
+        .find(|l| l.trim_start().starts_with("evaluate"))
+        .unwrap_or_default();
+    assert!(evaluate.contains("--html"), "{help}");
+}
+
+/// Runs the binary with its output read for a few bytes, then the pipe closed: it must end
+/// quietly, with success or killed by SIGPIPE, never a panic or an error message.
+fn assert_quiet_on_a_closed_pipe(args: &[&str]) {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clickstream"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).expect("some output");
+    drop(stdout);
+    let out = child.wait_with_output().expect("the binary ends");
+    let err = text(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("error"),
+        "{args:?}: {err}"
+    );
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{args:?}: {:?} {err}",
+        out.status
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_any_command_quietly() {
+    assert_quiet_on_a_closed_pipe(&["openapi"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    // Answers far larger than a pipe's buffer, so writes meet the closed pipe.
+    crate::helpers::synthetic_clickstream(&data, 5000, 3);
+    let models = crate::helpers::shipped_models();
+    let data = data.to_str().expect("utf-8");
+    let models = models.path().to_str().expect("utf-8");
+    for format in ["csv", "json", "jsonl"] {
+        assert_quiet_on_a_closed_pipe(&[
+            "score", "--data", data, "--models", models, "--format", format,
+        ]);
+    }
+    assert_quiet_on_a_closed_pipe(&["evaluate", "--data", data, "--models", models, "--json"]);
+}

@@ -233,3 +233,90 @@ fn a_session_over_the_click_cap_is_skipped_and_counted_by_score() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("long-1"));
 }
+
+/// A small file of two sessions, and the shipped models.
+fn two_sessions() -> (tempfile::TempDir, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    std::fs::write(
+        &data,
+        format!(
+            "{CSV_HEADER}\n2008;7;3;1;29;a;1;A13;1;5;1;28;2;1\n2008;7;3;1;9;b;4;P2;3;1;2;20;2;2\n"
+        ),
+    )
+    .expect("write");
+    (dir, data, crate::helpers::shipped_models())
+}
+
+#[test]
+fn score_out_streams_to_a_fifo_and_a_device_and_leaves_them_what_they_are() {
+    use std::os::unix::fs::FileTypeExt;
+    let (dir, data, models) = two_sessions();
+    let fifo = dir.path().join("answers.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).expect("read the fifo"))
+    };
+    let out = score(
+        &data,
+        models.path(),
+        &["--out", fifo.to_str().expect("utf-8")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answers = reader.join().expect("reader thread");
+    assert_eq!(answers.lines().count(), 3, "{answers}");
+    let kind = std::fs::symlink_metadata(&fifo)
+        .expect("still there")
+        .file_type();
+    assert!(kind.is_fifo(), "the fifo became {kind:?}");
+
+    let out = score(&data, models.path(), &["--out", "/dev/null"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let kind = std::fs::metadata("/dev/null")
+        .expect("/dev/null")
+        .file_type();
+    assert!(kind.is_char_device(), "/dev/null became {kind:?}");
+}
+
+#[test]
+fn score_out_keeps_an_existing_files_mode_and_gives_a_new_one_the_umasks() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, data, models) = two_sessions();
+    let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    let existing = dir.path().join("existing.csv");
+    std::fs::write(&existing, "old").expect("write");
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = score(
+        &data,
+        models.path(),
+        &["--out", existing.to_str().expect("utf-8")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode(&existing), 0o644);
+    assert!(std::fs::read_to_string(&existing)
+        .expect("read")
+        .contains("session_id"));
+
+    for (umask, expected) in [("022", 0o644), ("027", 0o640)] {
+        let new = dir.path().join(format!("new-{umask}.csv"));
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_clickstream"))
+            .args(["score", "--data"])
+            .arg(&data)
+            .arg("--models")
+            .arg(models.path())
+            .arg("--out")
+            .arg(&new)
+            .output()
+            .expect("sh runs");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(mode(&new), expected, "umask {umask}");
+    }
+}

@@ -437,6 +437,14 @@ fn a_session_over_the_click_cap_is_skipped_and_counted_by_train_and_evaluate() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let printed = text(&out.stdout);
+    let headline = printed.lines().last().unwrap_or_default();
+    assert!(
+        headline.starts_with("published convert v1, revenue v1, segment v1: validation (")
+            && headline.contains("ROC-AUC 0.")
+            && headline.contains("log loss 0.")
+            && headline.contains("revenue RMSE "),
+        "{printed}"
+    );
     assert!(
         printed.contains("skipped 1 session(s) with more than 1000 clicks")
             && printed.contains("session \"long-1\" (1001 clicks)"),
