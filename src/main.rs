@@ -100,6 +100,12 @@ enum Command {
         /// refuses them (MAX_CLICKS_PER_SESSION).
         #[arg(long, value_name = "N", default_value_t = MAX_CLICKS_PER_SESSION, value_parser = at_least_one)]
         max_clicks_per_session: usize,
+        /// Keep CSV text cells exactly as they are, for a program reading the answer. By
+        /// default a text cell starting with =, +, -, @, a tab or a carriage return gets a
+        /// leading ' so a spreadsheet shows it instead of running it (as the batch routes
+        /// do unless CSV_FORMULA_GUARD=false).
+        #[arg(long)]
+        no_formula_guard: bool,
     },
     /// Serve the HTTP API (configuration from the environment: PORT, MODELS_DIR, ...).
     Serve {
@@ -311,6 +317,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             skip_invalid,
             max_clicks_per_session,
+            no_formula_guard,
         } => {
             if out
                 .as_deref()
@@ -327,6 +334,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
                 skip_invalid,
                 max_clicks_per_session,
+                formula_guard: clickstream::service::wire::FormulaGuard::from_setting(
+                    !no_formula_guard,
+                ),
             })?;
             eprintln!("{summary}");
         }

@@ -9,7 +9,7 @@ use crate::reader::{ReadOptions, SessionStream};
 use crate::service::registry::{Registry, Snapshot, Trigger};
 use crate::service::scorer::{Convert, Revenue, Score, Scorer, Segment};
 use crate::service::settings::Settings;
-use crate::service::wire::{CsvAnswer, Selection};
+use crate::service::wire::{CsvAnswer, FormulaGuard, Selection};
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -51,6 +51,9 @@ pub struct ScoreConfig {
     pub skip_invalid: bool,
     /// Sessions with more clicks are skipped and counted in the summary.
     pub max_clicks_per_session: usize,
+    /// Whether CSV text cells are kept from running as spreadsheet formulas, as the batch
+    /// routes do by default (`CSV_FORMULA_GUARD`).
+    pub formula_guard: FormulaGuard,
 }
 
 /// What a run did, for the summary on stderr.
@@ -291,7 +294,9 @@ fn write_answers<S: Scorer, W: Write>(
                 }
             }
             match &mut sink {
-                Sink::Csv(w) => w.write_record(&S::write_row(answer))?,
+                Sink::Csv(w) => {
+                    w.write_record(&S::csv_row(answer, config.formula_guard).into_inner())?
+                }
                 Sink::Json(out) => {
                     if count > 0 {
                         out.write_all(b",").map_err(write_error)?;

@@ -320,3 +320,59 @@ fn score_out_keeps_an_existing_files_mode_and_gives_a_new_one_the_umasks() {
         assert_eq!(mode(&new), expected, "umask {umask}");
     }
 }
+
+/// Session ids a spreadsheet would run come back from `score` as from the batch routes:
+/// neutralised by default, byte for byte the route's answer; as sent with
+/// `--no-formula-guard`, as the routes give them with `CSV_FORMULA_GUARD=false`.
+#[test]
+fn score_guards_spreadsheet_formulas_as_the_batch_routes_do_and_can_be_told_not_to() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("hostile.csv");
+    let ids = [
+        "=HYPERLINK(\"http://x\")",
+        "+1+1",
+        "@SUM(A1)",
+        "-2",
+        "plain",
+    ];
+    let mut csv = format!("{CSV_HEADER}\n");
+    for id in ids {
+        let cell = format!("\"{}\"", id.replace('"', "\"\""));
+        csv.push_str(&format!("2008;7;3;1;29;{cell};1;A13;1;5;1;28;2;1\n"));
+    }
+    std::fs::write(&data, &csv).expect("write");
+    let first_cells = |answer: &str| -> Vec<String> {
+        csv::Reader::from_reader(answer.as_bytes())
+            .records()
+            .map(|r| r.expect("a CSV row")[0].to_owned())
+            .collect()
+    };
+    for (app, flag, expected) in [
+        (
+            spawn_app(),
+            None,
+            [
+                "'=HYPERLINK(\"http://x\")",
+                "'+1+1",
+                "'@SUM(A1)",
+                "-2",
+                "plain",
+            ],
+        ),
+        (
+            crate::helpers::spawn_app_with(&[("CSV_FORMULA_GUARD", "false")]),
+            Some("--no-formula-guard"),
+            ids,
+        ),
+    ] {
+        let out = score(&data, app.models.path(), flag.as_slice());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(first_cells(&text(&out.stdout)), expected, "{flag:?}");
+        let served = ureq::post(&format!("{}/score/batch", app.address))
+            .set("Content-Type", "text/csv")
+            .set("Accept", "text/csv")
+            .send_string(&csv)
+            .expect("the batch answers");
+        assert_eq!(text(&out.stdout), whole(served), "{flag:?}");
+    }
+}
