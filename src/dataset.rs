@@ -66,7 +66,7 @@ impl PrefixSet {
                 let mut rows = vec![0.0; k * features::COUNT];
                 // One accumulator fed click by click: prefix t costs one click's work, not
                 // t clicks' (a long session would otherwise cost the square of its length).
-                let mut acc = features::Accumulator::new(products);
+                let mut acc = features::Accumulator::with_capacity(products, k);
                 for (click, row) in s.session.clicks()[..k]
                     .iter()
                     .zip(rows.chunks_exact_mut(features::COUNT))

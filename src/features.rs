@@ -231,12 +231,19 @@ pub struct Accumulator<'p> {
 impl<'p> Accumulator<'p> {
     /// An empty prefix, to be scored with the product table of the model that reads it.
     pub fn new(products: &'p ProductStats) -> Self {
+        Accumulator::with_capacity(products, 0)
+    }
+
+    /// An accumulator with room for `clicks` clicks, so a prefix whose length is known
+    /// (a request's session) is not grown click by click: the service's one extraction
+    /// per request costs what the former single-pass code did.
+    pub fn with_capacity(products: &'p ProductStats, clicks: usize) -> Self {
         Accumulator {
             products,
             n: 0,
             first: None,
             recent: [None; 3],
-            views: HashMap::new(),
+            views: HashMap::with_capacity(clicks),
             repeat_views: 0,
             categories: [0; 4],
             category_switches: 0,
@@ -244,7 +251,7 @@ impl<'p> Accumulator<'p> {
             price_sum: -0.0,
             price_min: f64::INFINITY,
             price_max: f64::NEG_INFINITY,
-            prices: Vec::new(),
+            prices: Vec::with_capacity(clicks.min(TWO_PASS_STD_CLICKS)),
             welford_mean: 0.0,
             welford_m2: 0.0,
             above_average: 0,
@@ -303,10 +310,21 @@ impl<'p> Accumulator<'p> {
         self.price_max = self.price_max.max(price);
         if self.prices.len() < TWO_PASS_STD_CLICKS {
             self.prices.push(price);
+        } else {
+            // Past the two-pass range the deviation streams (Welford); its state is caught
+            // up from the kept prices once, so sessions within the range, every request by
+            // default, pay no division per click for it.
+            if self.n == TWO_PASS_STD_CLICKS + 1 {
+                for (i, &p) in self.prices.iter().enumerate() {
+                    let delta = p - self.welford_mean;
+                    self.welford_mean += delta / (i + 1) as f64;
+                    self.welford_m2 += delta * (p - self.welford_mean);
+                }
+            }
+            let delta = price - self.welford_mean;
+            self.welford_mean += delta / self.n as f64;
+            self.welford_m2 += delta * (price - self.welford_mean);
         }
-        let delta = price - self.welford_mean;
-        self.welford_mean += delta / self.n as f64;
-        self.welford_m2 += delta * (price - self.welford_mean);
         if c.above_category_average {
             self.above_average += 1;
         }
@@ -434,7 +452,7 @@ impl<'p> Accumulator<'p> {
 /// [`COUNT`] values, using the product table of the model that will read them. An empty
 /// prefix gives all zeros. The same as feeding an [`Accumulator`] every click.
 pub fn extract_into(prefix: &[Click], products: &ProductStats, out: &mut [f64]) {
-    let mut acc = Accumulator::new(products);
+    let mut acc = Accumulator::with_capacity(products, prefix.len());
     for c in prefix {
         acc.push(c);
     }
