@@ -104,13 +104,13 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     let convert = model_file::load_version::<ConvertModel>(dir, version)?;
     let revenue = model_file::load_version::<RevenueModel>(dir, version)?;
     let segment = model_file::load_version::<SegmentModel>(dir, version)?;
-    let data = labels::read_labelled_capped(
+    let data = labels::read_labelled(
         &config.data,
         config.outcomes.as_deref(),
         ReadOptions {
             skip_invalid: config.skip_invalid,
+            max_clicks_per_session: config.max_clicks_per_session,
         },
-        config.max_clicks_per_session,
     )?;
     // A version's manifest holds the checksum of the file it was trained on.
     let trained_on: Vec<String> = [&convert.manifest, &revenue.manifest, &segment.manifest]

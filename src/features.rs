@@ -269,15 +269,6 @@ impl<'p> Accumulator<'p> {
         }
     }
 
-    /// Clicks pushed so far.
-    pub fn len(&self) -> usize {
-        self.n
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
-
     /// Adds the next click of the prefix (clicks in session order).
     pub fn push(&mut self, c: &Click) {
         let previous = self.recent[0];

@@ -288,32 +288,13 @@ pub enum DataError {
 }
 
 /// Reads a clickstream, and an outcomes file when given, and labels every session; sessions
-/// of more than the default cap of clicks are skipped and counted in the read statistics.
+/// over `options`' cap of clicks are skipped and counted in the read statistics.
 pub fn read_labelled(
     data: &Path,
     outcomes: Option<&Path>,
     options: crate::reader::ReadOptions,
 ) -> Result<LabelledData, DataError> {
-    read_labelled_capped(
-        data,
-        outcomes,
-        options,
-        crate::domain::MAX_CLICKS_PER_SESSION,
-    )
-}
-
-/// Like [`read_labelled`], skipping and counting sessions of more than `max_clicks` clicks.
-pub fn read_labelled_capped(
-    data: &Path,
-    outcomes: Option<&Path>,
-    options: crate::reader::ReadOptions,
-    max_clicks: usize,
-) -> Result<LabelledData, DataError> {
-    let file = std::fs::File::open(data).map_err(|source| crate::reader::ReadError::Io {
-        path: data.to_owned(),
-        source,
-    })?;
-    let stream = crate::reader::read_clickstream_capped(file, data, options, max_clicks)?;
+    let stream = crate::reader::read_clickstream(data, options)?;
     let outcomes = outcomes.map(read_outcomes).transpose()?;
     let (sessions, source) = label_sessions(stream.sessions, outcomes.as_ref())?;
     Ok(LabelledData {

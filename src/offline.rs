@@ -77,13 +77,9 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
         File::open(&config.data).with_context(|| format!("reading {}", config.data.display()))?;
     let options = ReadOptions {
         skip_invalid: config.skip_invalid,
+        max_clicks_per_session: config.max_clicks_per_session,
     };
-    let stream = SessionStream::capped(
-        io::BufReader::new(file),
-        &config.data,
-        options,
-        config.max_clicks_per_session,
-    )?;
+    let stream = SessionStream::new(io::BufReader::new(file), &config.data, options)?;
     match &config.out {
         None => {
             let stdout = io::stdout();

@@ -11,10 +11,23 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ReadOptions {
     /// Skip rows with invalid values (and count them) instead of stopping.
     pub skip_invalid: bool,
+    /// Sessions of more rows are skipped and counted (never the whole file refused); their
+    /// rows past the cap are not kept, so one endless session costs no more memory than a
+    /// capped one. Default: the service's cap, [`MAX_CLICKS_PER_SESSION`].
+    pub max_clicks_per_session: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            skip_invalid: false,
+            max_clicks_per_session: MAX_CLICKS_PER_SESSION,
+        }
+    }
 }
 
 /// A session skipped for having more clicks than the cap.
@@ -428,18 +441,7 @@ pub fn read_clickstream_from<R: Read>(
     path: &Path,
     options: ReadOptions,
 ) -> Result<Clickstream, ReadError> {
-    read_clickstream_capped(source, path, options, MAX_CLICKS_PER_SESSION)
-}
-
-/// Like [`read_clickstream_from`], with sessions of more than `max_clicks` rows skipped and
-/// counted (never the whole file refused); their rows past the cap are not kept, so one
-/// endless session costs no more memory than a capped one.
-pub fn read_clickstream_capped<R: Read>(
-    source: R,
-    path: &Path,
-    options: ReadOptions,
-    max_clicks: usize,
-) -> Result<Clickstream, ReadError> {
+    let max_clicks = options.max_clicks_per_session;
     let mut rows = Rows::new(source, path)?;
     rows.stats.max_clicks_per_session = max_clicks;
     let mut order_of_sessions: Vec<SessionId> = Vec::new();
@@ -465,7 +467,7 @@ pub fn read_clickstream_capped<R: Read>(
         let Some(group) = by_session.remove(&id) else {
             continue;
         };
-        if let Some(session) = rows.group(id, group, options, max_clicks)? {
+        if let Some(session) = rows.group(id, group, options)? {
             sessions.push(session);
         }
     }
@@ -784,9 +786,8 @@ impl<R: Read> Rows<R> {
         id: SessionId,
         group: Group,
         options: ReadOptions,
-        max_clicks: usize,
     ) -> Result<Option<Session>, ReadError> {
-        if group.rows > max_clicks as u64 {
+        if group.rows > options.max_clicks_per_session as u64 {
             self.stats.skip_long(&id, group.rows);
             return Ok(None);
         }
@@ -839,7 +840,6 @@ fn finish_hash<R: Read>(
 pub struct SessionStream<R: Read> {
     rows: Rows<R>,
     options: ReadOptions,
-    max_clicks: usize,
     current: Option<(SessionId, Group)>,
     /// Hashes of the sessions already given, to catch one that comes back: 8 bytes a
     /// session, the only memory that grows with the file.
@@ -849,23 +849,11 @@ pub struct SessionStream<R: Read> {
 
 impl<R: Read> SessionStream<R> {
     pub fn new(source: R, path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
-        Self::capped(source, path, options, MAX_CLICKS_PER_SESSION)
-    }
-
-    /// Like [`SessionStream::new`], with sessions of more than `max_clicks` rows skipped and
-    /// counted, as [`read_clickstream_capped`] does.
-    pub fn capped(
-        source: R,
-        path: &Path,
-        options: ReadOptions,
-        max_clicks: usize,
-    ) -> Result<Self, ReadError> {
         let mut rows = Rows::new(source, path)?;
-        rows.stats.max_clicks_per_session = max_clicks;
+        rows.stats.max_clicks_per_session = options.max_clicks_per_session;
         Ok(SessionStream {
             rows,
             options,
-            max_clicks,
             current: None,
             done: std::collections::HashSet::new(),
             ended: false,
@@ -891,7 +879,9 @@ impl<R: Read> SessionStream<R> {
                 }
             };
             match &mut self.current {
-                Some((id, group)) if *id == session => group.add(line, click, self.max_clicks),
+                Some((id, group)) if *id == session => {
+                    group.add(line, click, self.options.max_clicks_per_session)
+                }
                 _ => {
                     let key = id_hash(&session);
                     if self.done.contains(&key) {
@@ -905,13 +895,11 @@ impl<R: Read> SessionStream<R> {
                         });
                     }
                     let mut group = Group::default();
-                    group.add(line, click, self.max_clicks);
+                    group.add(line, click, self.options.max_clicks_per_session);
                     let finished = self.current.replace((session, group));
                     if let Some((id, group)) = finished {
                         self.done.insert(id_hash(&id));
-                        if let Some(s) =
-                            self.rows.group(id, group, self.options, self.max_clicks)?
-                        {
+                        if let Some(s) = self.rows.group(id, group, self.options)? {
                             return Ok(Some(s));
                         }
                     }
@@ -919,7 +907,7 @@ impl<R: Read> SessionStream<R> {
             }
         }
         match self.current.take() {
-            Some((id, group)) => self.rows.group(id, group, self.options, self.max_clicks),
+            Some((id, group)) => self.rows.group(id, group, self.options),
             None => Ok(None),
         }
     }
@@ -994,7 +982,13 @@ mod tests {
 
     fn read(text: &str, skip_invalid: bool) -> Result<Clickstream, ReadError> {
         let f = file(text);
-        read_clickstream(f.path(), ReadOptions { skip_invalid })
+        read_clickstream(
+            f.path(),
+            ReadOptions {
+                skip_invalid,
+                ..ReadOptions::default()
+            },
+        )
     }
 
     #[test]
@@ -1198,7 +1192,14 @@ mod tests {
     }
 
     fn read_bytes(bytes: &[u8], skip_invalid: bool) -> Result<Clickstream, ReadError> {
-        read_clickstream_from(bytes, Path::new("b.csv"), ReadOptions { skip_invalid })
+        read_clickstream_from(
+            bytes,
+            Path::new("b.csv"),
+            ReadOptions {
+                skip_invalid,
+                ..ReadOptions::default()
+            },
+        )
     }
 
     #[test]
@@ -1318,6 +1319,10 @@ mod tests {
 
     #[test]
     fn sessions_over_the_cap_are_skipped_and_counted_by_both_readers() {
+        let capped = |max_clicks_per_session| ReadOptions {
+            max_clicks_per_session,
+            ..ReadOptions::default()
+        };
         let mut text = format!("{ORIGINAL}\n");
         for order in 1..=4 {
             text.push_str(&format!(
@@ -1325,13 +1330,8 @@ mod tests {
             ));
         }
         text.push_str("2008;4;1;1;29;short;1;A13;1;5;1;28;2;1\n");
-        let read = read_clickstream_capped(
-            text.as_bytes(),
-            Path::new("f.csv"),
-            ReadOptions::default(),
-            3,
-        )
-        .expect("a long session does not refuse the file");
+        let read = read_clickstream_from(text.as_bytes(), Path::new("f.csv"), capped(3))
+            .expect("a long session does not refuse the file");
         assert_eq!(read.sessions.len(), 1);
         assert_eq!(read.stats.long_sessions_skipped, 1);
         assert_eq!(
@@ -1341,13 +1341,8 @@ mod tests {
                 clicks: 4
             }]
         );
-        let mut stream = SessionStream::capped(
-            text.as_bytes(),
-            Path::new("f.csv"),
-            ReadOptions::default(),
-            3,
-        )
-        .expect("header");
+        let mut stream =
+            SessionStream::new(text.as_bytes(), Path::new("f.csv"), capped(3)).expect("header");
         let mut ids = Vec::new();
         while let Some(s) = stream.next_session().expect("rows") {
             ids.push(s.id().to_string());
@@ -1358,13 +1353,8 @@ mod tests {
         assert!(stats
             .skipped_text()
             .is_some_and(|t| t.contains("session \"long\" (4 clicks)")));
-        let read = read_clickstream_capped(
-            text.as_bytes(),
-            Path::new("f.csv"),
-            ReadOptions::default(),
-            4,
-        )
-        .expect("within the cap");
+        let read = read_clickstream_from(text.as_bytes(), Path::new("f.csv"), capped(4))
+            .expect("within the cap");
         assert_eq!(read.sessions.len(), 2);
     }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
     for skip_invalid in [false, true] {
-        if let Ok(read) = read_clickstream_from(data, Path::new("fuzz.csv"), ReadOptions { skip_invalid }) {
+        if let Ok(read) = read_clickstream_from(data, Path::new("fuzz.csv"), ReadOptions { skip_invalid, ..ReadOptions::default() }) {
             for session in &read.sessions {
                 assert!(!session.clicks().is_empty());
             }

@@ -38,15 +38,10 @@ pub trait Scorer: Copy + Send + Sync + 'static {
     /// The model versions behind an answer, for the log line.
     fn versions(output: &Self::Output) -> Vec<(ModelName, u32)>;
 
-    /// One flat CSV row for an answer, under [`CsvAnswer::csv_columns`], its text cells
-    /// kept from running as spreadsheet formulas.
-    fn write_row(output: &Self::Output) -> csv::StringRecord {
-        Self::csv_row(output, FormulaGuard::On).into_inner()
-    }
-
-    /// [`Scorer::write_row`] with the formula guard chosen (`CSV_FORMULA_GUARD`, or the
-    /// `score` command's flag): a record the batch flow may extend with trailing columns
-    /// of its own, through the same guard, before writing it.
+    /// One flat CSV row for an answer, under [`CsvAnswer::csv_columns`], with the formula
+    /// guard chosen (`CSV_FORMULA_GUARD`, or the `score` command's flag): a record the
+    /// batch flow may extend with trailing columns of its own, through the same guard,
+    /// before writing it.
     fn csv_row(output: &Self::Output, guard: FormulaGuard) -> CsvRecord {
         let mut record = CsvRecord::new(guard);
         output.csv_cells(&mut record);

@@ -749,12 +749,6 @@ pub struct CsvRecord {
     guard: FormulaGuard,
 }
 
-impl Default for CsvRecord {
-    fn default() -> Self {
-        CsvRecord::new(FormulaGuard::On)
-    }
-}
-
 /// Whether the text cells of a CSV answer are kept from running as spreadsheet formulas.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum FormulaGuard {
@@ -1239,7 +1233,7 @@ mod tests {
         ] {
             assert_eq!(guard_formula(cell), written, "{cell:?}");
         }
-        let mut guarded = CsvRecord::default();
+        let mut guarded = CsvRecord::new(FormulaGuard::On);
         guarded.text("=x").num(-0.5).int(3u32);
         let mut raw = CsvRecord::new(FormulaGuard::Off);
         raw.text("=x");

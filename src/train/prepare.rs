@@ -28,13 +28,13 @@ pub(super) struct Labelled {
 
 pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, TrainError> {
     steps.step(format!("reading {}", config.data.display()));
-    let data = labels::read_labelled_capped(
+    let data = labels::read_labelled(
         &config.data,
         config.outcomes.as_deref(),
         ReadOptions {
             skip_invalid: config.skip_invalid,
+            max_clicks_per_session: config.max_clicks_per_session,
         },
-        config.max_clicks_per_session,
     )?;
     Ok(Labelled {
         file: DataFile {

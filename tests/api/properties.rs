@@ -175,12 +175,12 @@ fn valid_sessions() -> impl Strategy<Value = Vec<(String, Vec<RawClick>)>> {
 proptest! {
     #[test]
     fn the_csv_reader_takes_any_bytes(body in prop::collection::vec(any::<u8>(), 0..2048), skip in any::<bool>()) {
-        let _ = read_clickstream_from(&body[..], Path::new("fuzz.csv"), ReadOptions { skip_invalid: skip });
+        let _ = read_clickstream_from(&body[..], Path::new("fuzz.csv"), ReadOptions { skip_invalid: skip, ..ReadOptions::default() });
     }
 
     #[test]
     fn the_csv_reader_takes_any_csv_shaped_body(body in csv_like(), skip in any::<bool>()) {
-        if let Ok(read) = read_clickstream_from(&body[..], Path::new("fuzz.csv"), ReadOptions { skip_invalid: skip }) {
+        if let Ok(read) = read_clickstream_from(&body[..], Path::new("fuzz.csv"), ReadOptions { skip_invalid: skip, ..ReadOptions::default() }) {
             // Whatever it accepts holds only valid sessions.
             for s in &read.sessions {
                 prop_assert!(!s.clicks().is_empty());
