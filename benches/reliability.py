@@ -201,7 +201,10 @@ def case_burst(args, verdict):
     """32 concurrent 12 MB CSV batches: answered 200, 429 or 503, with bounded memory."""
     data = args.data or os.environ.get("CLICKSTREAM_DATA") or os.path.join(ROOT, "..", "shared", "data", "e-shop-clothing-2008-apr-jul.csv")
     if not os.path.exists(data):
-        print(f"burst: SKIPPED, the data file is absent ({data}; set --data or CLICKSTREAM_DATA)")
+        if os.environ.get("CLICKSTREAM_REQUIRE_DATA") == "1":
+            sys.exit(f"burst: the data file is absent ({data}) and CLICKSTREAM_REQUIRE_DATA=1 requires it")
+        print(f"burst: SKIPPED, the data file is absent ({data}; set --data or CLICKSTREAM_DATA; "
+              "CLICKSTREAM_REQUIRE_DATA=1 makes this a failure)")
         return {"skipped": True}
     body = open(doubled_file(data), "rb").read()
     n = args.batches

@@ -863,16 +863,9 @@ mod tests {
 
     #[test]
     fn incremental_features_of_the_real_file_equal_features_from_scratch() {
-        let path = std::env::var_os("CLICKSTREAM_DATA")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../shared/data/e-shop-clothing-2008-apr-jul.csv")
-            });
-        if !path.exists() {
-            eprintln!("SKIPPED: the UCI clickstream is not at {}", path.display());
+        let Some(path) = crate::data_file::real_data_or_skip() else {
             return;
-        }
+        };
         let data = crate::labels::read_labelled(&path, None, Default::default())
             .expect("the real file reads");
         let products = ProductStats::fit(&data.sessions, 20.0);

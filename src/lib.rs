@@ -32,3 +32,8 @@ pub mod report;
 pub mod scoring;
 pub mod service;
 pub mod train;
+
+// The one rule for the real data file, shared with the API tests.
+#[cfg(test)]
+#[path = "../tests/support/data_file.rs"]
+mod data_file;

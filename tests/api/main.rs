@@ -7,6 +7,10 @@
 
 mod helpers;
 
+// The one rule for the real data file, shared with the library's unit tests.
+#[path = "../support/data_file.rs"]
+mod data_file;
+
 mod architecture;
 mod auth;
 mod batch;

@@ -1,38 +1,10 @@
-//! Train and evaluate on the real UCI file when it is present (CI has it at
-//! ../shared/data; CLICKSTREAM_DATA points elsewhere). Skips, saying so, when absent.
+//! Train and evaluate on the real UCI file (CI has it at ../shared/data; CLICKSTREAM_DATA
+//! points elsewhere). Skips, saying so, when absent, unless CLICKSTREAM_REQUIRE_DATA=1.
 
+use crate::data_file::real_data_or_skip;
 use crate::helpers::{read_json, run_on, text};
 use serde_json::Value;
 use std::path::PathBuf;
-
-/// The real file, or `None` after saying where it was looked for.
-pub fn real_data_or_skip() -> Option<PathBuf> {
-    match real_data() {
-        Ok(data) => Some(data),
-        Err(looked_at) => {
-            eprintln!(
-                "SKIPPED: the UCI clickstream is not at {} (set CLICKSTREAM_DATA to its path)",
-                looked_at.display()
-            );
-            None
-        }
-    }
-}
-
-/// The real file, or the path where it was looked for.
-fn real_data() -> Result<PathBuf, PathBuf> {
-    let path = std::env::var_os("CLICKSTREAM_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/data/e-shop-clothing-2008-apr-jul.csv")
-        });
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(path)
-    }
-}
 
 #[test]
 fn the_real_clickstream_trains_above_the_floors() {

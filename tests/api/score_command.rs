@@ -98,7 +98,7 @@ fn score_gives_what_the_batch_routes_give() {
 
 #[test]
 fn score_gives_what_the_batch_routes_give_on_the_real_file() {
-    let Some(path) = crate::real_data::real_data_or_skip() else {
+    let Some(path) = crate::data_file::real_data_or_skip() else {
         return;
     };
     assert_same(&spawn_app(), &path);
