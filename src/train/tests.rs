@@ -7,12 +7,69 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::fmt::Write as _;
 
+/// A file of the shipped models' folder, as JSON.
+fn shipped_json(file: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(file);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).expect("A setting serialises to JSON.")
+}
+
 #[test]
 fn defaults_keep_the_seeds_the_shipped_models_were_trained_with() {
     let config = TrainConfig::default();
-    assert_eq!(config.smote_seed, 2008);
-    assert_eq!(config.auc_bootstrap_seed, 2008);
-    assert_eq!(config.auc_bootstrap_resamples, 200);
+    let report = shipped_json("report.json");
+    let mut seeds = Vec::new();
+    // Every candidate the shipped training tried was one of today's default settings, seed
+    // included: otherwise a retrain would not give back the shipped weights.
+    let convert = [json(&config.forest), json(&config.logistic)]
+        .into_iter()
+        .chain(config.boosting.iter().map(json))
+        .collect::<Vec<_>>();
+    let candidates = report["convert_candidates"].as_array().expect("candidates");
+    for c in candidates {
+        let (model, imbalance) = (
+            &c["hyperparameters"]["model"],
+            &c["hyperparameters"]["imbalance"],
+        );
+        assert!(convert.contains(model), "{model} is no default setting");
+        if imbalance["method"] == "smote" {
+            assert_eq!(imbalance["k"], json(&config.smote_k));
+            assert_eq!(imbalance["ratio"], json(&config.smote_ratio));
+        }
+        seeds.extend(model["seed"].as_u64());
+    }
+    let revenue = [json(&config.ridge), json(&config.revenue_boosting)];
+    for c in report["revenue_candidates"].as_array().expect("candidates") {
+        assert!(revenue.contains(&c["hyperparameters"]), "{c}");
+        seeds.extend(c["hyperparameters"]["seed"].as_u64());
+    }
+    let kmeans = &shipped_json("segment/1/manifest.json")["hyperparameters"]["kmeans"];
+    assert_eq!(kmeans, &json(&config.kmeans));
+    seeds.extend(kmeans["seed"].as_u64());
+    // The files record the algorithms' seeds, not SMOTE's or the bootstrap's; the shipped
+    // training drew every random choice from the one seed they all record.
+    assert!(seeds.len() > candidates.len(), "{seeds:?}");
+    assert!(seeds.iter().all(|s| *s == seeds[0]), "{seeds:?}");
+    assert_eq!(config.smote_seed, seeds[0]);
+    assert_eq!(config.auc_bootstrap_seed, seeds[0]);
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/report.html"),
+    )
+    .expect("the shipped report");
+    let resamples = format!(
+        "of {} session-bootstrap resamples",
+        config.auc_bootstrap_resamples
+    );
+    assert!(
+        page.contains(&resamples),
+        "the shipped report lacks {resamples:?}"
+    );
 }
 
 #[test]
