@@ -337,23 +337,36 @@ mod tests {
 
     #[test]
     fn psi_is_zero_for_training_shares_and_grows_with_a_shift() {
+        // Equal counts are the training tenths exactly: nothing has moved.
         assert!(population_stability(&[100; 10]).abs() < 1e-12);
-        // Everything in the top tenth: a large shift.
+
+        // Worked by hand. Counts 7 x5 and 2 x5, plus half a count each: 7.5 and 2.5 out of
+        // 50, shares 0.15 and 0.05 against 0.1 expected.
+        //   5 x (0.15 - 0.1) x ln(0.15 / 0.1) = 0.25 ln 1.5
+        //   5 x (0.05 - 0.1) x ln(0.05 / 0.1) = 0.25 ln 2
+        // in all 0.25 ln 3 = 0.274653...
+        let halves = [7, 7, 7, 7, 7, 2, 2, 2, 2, 2];
+        let psi = population_stability(&halves);
+        assert!((psi - 0.274_653_072_167).abs() < 1e-9, "{psi}");
+
+        // A mild tilt: 120 x5 and 80 x5, 1005 with the halves, shares 120.5/1005 = 0.119900
+        // and 80.5/1005 = 0.080100.
+        //   5 x 0.019900 x ln 1.199005 = 5 x 0.019900 x 0.181492 = 0.018059
+        //   5 x 0.019900 x -ln 0.800995 = 5 x 0.019900 x 0.221901 = 0.022080
+        // in all 0.04014: under 0.1, read as stable.
+        let tilt = [120, 120, 120, 120, 120, 80, 80, 80, 80, 80];
+        let psi = population_stability(&tilt);
+        assert!((psi - 0.04014).abs() < 5e-5, "{psi}");
+
+        // Everything in the top tenth: nine shares of 0.5/1005 = 0.000498 and one of
+        // 1000.5/1005 = 0.995522.
+        //   9 x (0.000498 - 0.1) x ln 0.004975 = 9 x 0.099502 x 5.303305 = 4.74923
+        //   (0.995522 - 0.1) x ln 9.955224 = 0.895522 x 2.298097 = 2.05800
+        // in all 6.8072: far over 0.25, a shift worth a look.
         let mut shifted = [0u64; 10];
         shifted[9] = 1000;
-        assert!(population_stability(&shifted) > 2.0);
-        // A mild tilt, computed by hand: shares 0.12 x5 and 0.08 x5 (with half-counts).
-        let tilt = [120, 120, 120, 120, 120, 80, 80, 80, 80, 80];
-        let by_hand: f64 = tilt
-            .iter()
-            .map(|&c| {
-                let a = (c as f64 + 0.5) / 1005.0;
-                (a - 0.1) * (a / 0.1).ln()
-            })
-            .sum();
-        assert!((population_stability(&tilt) - by_hand).abs() < 1e-12);
-        // 5 x 0.02 ln 1.2 + 5 x 0.02 ln 1.25, about 0.040.
-        assert!(by_hand > 0.035 && by_hand < 0.045, "{by_hand}");
+        let psi = population_stability(&shifted);
+        assert!((psi - 6.8072).abs() < 5e-4, "{psi}");
     }
 
     #[test]
