@@ -100,17 +100,14 @@ fn failed(frame: &Frame) -> impl Fn(String) -> ChartError + '_ {
 /// The SVG as a screen reader needs it: `role="img"`, labelled by its own title and
 /// description.
 fn accessible(svg: String, frame: &Frame) -> String {
-    let escape = super::page::escape;
-    let head = format!(
-        "<svg role=\"img\" aria-labelledby=\"{id}-title {id}-desc\" ",
-        id = frame.id
-    );
-    let labels = format!(
-        "<title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>",
-        escape(&frame.title),
-        escape(&frame.description),
-        id = frame.id
-    );
+    // plotters writes the root element; only its opening is replaced, with the id escaped.
+    let id = maud::html! { (frame.id) }.into_string();
+    let head = format!("<svg role=\"img\" aria-labelledby=\"{id}-title {id}-desc\" ");
+    let labels = maud::html! {
+        title id={ (frame.id) "-title" } { (frame.title) }
+        desc id={ (frame.id) "-desc" } { (frame.description) }
+    }
+    .into_string();
     let svg = svg.replacen("<svg ", &head, 1);
     // As wide as its figure, the height following the view box: no fixed pixel size.
     let svg = responsive(&svg);

@@ -3,23 +3,7 @@
 //! saying what it shows, and its numbers in a table under a disclosure, for screen readers
 //! and for anyone who wants the values.
 
-use std::fmt::Write as _;
-
-/// Text made safe for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// A figure's numbers, as a table.
 #[derive(Debug, Clone, Default)]
@@ -40,27 +24,24 @@ impl Table {
         self.rows.push(cells);
     }
 
-    fn html(&self, caption: Option<&str>) -> String {
-        let mut s = String::from("<table>");
-        if let Some(caption) = caption {
-            let _ = write!(s, "<caption>{}</caption>", escape(caption));
-        }
-        s.push_str("<thead><tr>");
-        for c in &self.columns {
-            let _ = write!(s, "<th scope=\"col\">{}</th>", escape(c));
-        }
-        s.push_str("</tr></thead><tbody>");
-        for row in &self.rows {
-            s.push_str("<tr>");
-            for (i, cell) in row.iter().enumerate() {
-                let tag = if i == 0 { "th scope=\"row\"" } else { "td" };
-                let close = if i == 0 { "th" } else { "td" };
-                let _ = write!(s, "<{tag}>{}</{close}>", escape(cell));
+    fn html(&self, caption: Option<&str>) -> Markup {
+        html! {
+            table {
+                @if let Some(caption) = caption {
+                    caption { (caption) }
+                }
+                thead { tr { @for c in &self.columns { th scope="col" { (c) } } } }
+                tbody {
+                    @for row in &self.rows {
+                        tr {
+                            @for (i, cell) in row.iter().enumerate() {
+                                @if i == 0 { th scope="row" { (cell) } } @else { td { (cell) } }
+                            }
+                        }
+                    }
+                }
             }
-            s.push_str("</tr>");
         }
-        s.push_str("</tbody></table>");
-        s
     }
 }
 
@@ -128,77 +109,78 @@ details summary { cursor: pointer; color: #0b4f8a; }
 ";
 
 impl Page {
+    /// The page; maud escapes every text and attribute value, so only the charts' SVG (made
+    /// by plotters and `chart`) and the style sheet go in as they are. The line breaks only
+    /// keep the source readable.
     pub fn html(&self) -> String {
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
-            escape(&self.title),
-            escape(&self.title)
-        );
-        if !self.facts.is_empty() {
-            s.push_str("<ul class=\"facts\">");
-            for f in &self.facts {
-                let _ = write!(s, "<li>{}</li>", escape(f));
-            }
-            s.push_str("</ul>\n");
-        }
         let headline: Vec<&(String, String)> =
             self.sections.iter().flat_map(|x| &x.headline).collect();
-        if !headline.is_empty() {
-            s.push_str("<section class=\"summary\" aria-labelledby=\"summary-title\"><h2 id=\"summary-title\">Summary</h2><dl>");
-            for (name, value) in headline {
-                let _ = write!(s, "<dt>{}</dt><dd>{}</dd>", escape(name), escape(value));
-            }
-            s.push_str("</dl></section>\n");
-        }
-        s.push_str("<nav aria-label=\"Figures\"><ol>");
-        for section in &self.sections {
-            for f in &section.figures {
-                let _ = write!(
-                    s,
-                    "<li><a href=\"#{}\">{}</a></li>",
-                    escape(&f.id),
-                    escape(&f.title)
-                );
-            }
-        }
-        s.push_str("</ol></nav>\n");
-        for section in &self.sections {
-            let _ = write!(
-                s,
-                "<section>\n<h2>{}</h2>\n<p>{}</p>\n",
-                escape(&section.title),
-                escape(&section.intro)
-            );
-            for f in &section.figures {
-                let _ = write!(s, "<figure id=\"{}\">", escape(&f.id));
-                match &f.body {
-                    Body::Svg(svg) => {
-                        s.push_str(svg);
-                        let _ = write!(
-                            s,
-                            "<figcaption><strong>{}</strong>{}</figcaption><details><summary>The numbers</summary>{}</details>",
-                            escape(&f.title),
-                            escape(&f.description),
-                            f.data.html(None)
-                        );
-                    }
-                    Body::Table => {
-                        let _ = write!(
-                            s,
-                            "<div class=\"matrix\">{}</div><figcaption>{}</figcaption>",
-                            f.data.html(Some(&f.title)),
-                            escape(&f.description)
-                        );
-                    }
+        html! {
+            (DOCTYPE) "\n"
+            html lang="en" {
+                "\n"
+                head {
+                    "\n" meta charset="utf-8";
+                    "\n" meta name="viewport" content="width=device-width, initial-scale=1";
+                    "\n" title { (self.title) }
+                    "\n" style { (PreEscaped(STYLE)) }
+                    "\n"
                 }
-                s.push_str("</figure>\n");
+                "\n"
+                body {
+                    "\n"
+                    main {
+                        "\n" h1 { (self.title) } "\n"
+                        @if !self.facts.is_empty() {
+                            ul class="facts" { @for f in &self.facts { li { (f) } } } "\n"
+                        }
+                        @if !headline.is_empty() {
+                            section class="summary" aria-labelledby="summary-title" {
+                                h2 id="summary-title" { "Summary" }
+                                dl { @for (name, value) in &headline { dt { (name) } dd { (value) } } }
+                            }
+                            "\n"
+                        }
+                        nav aria-label="Figures" {
+                            ol {
+                                @for f in self.sections.iter().flat_map(|s| &s.figures) {
+                                    li { a href={ "#" (f.id) } { (f.title) } }
+                                }
+                            }
+                        }
+                        "\n"
+                        @for section in &self.sections {
+                            section {
+                                "\n" h2 { (section.title) }
+                                "\n" p { (section.intro) } "\n"
+                                @for f in &section.figures {
+                                    figure id=(f.id) { (figure_body(f)) } "\n"
+                                }
+                            }
+                            "\n"
+                        }
+                    }
+                    "\n"
+                }
+                "\n"
             }
-            s.push_str("</section>\n");
+            "\n"
         }
-        s.push_str("</main>\n</body>\n</html>\n");
-        s
+        .into_string()
+    }
+}
+
+fn figure_body(f: &Figure) -> Markup {
+    match &f.body {
+        Body::Svg(svg) => html! {
+            (PreEscaped(svg))
+            figcaption { strong { (f.title) } (f.description) }
+            details { summary { "The numbers" } (f.data.html(None)) }
+        },
+        Body::Table => html! {
+            div class="matrix" { (f.data.html(Some(&f.title))) }
+            figcaption { (f.description) }
+        },
     }
 }
 
