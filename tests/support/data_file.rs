@@ -5,6 +5,7 @@
 //! `CLICKSTREAM_REQUIRE_DATA=1` a missing file is a skip that says so (a fresh clone has no
 //! data); with it (CI sets it) the test fails, so a run without the file cannot pass as green.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Points at the real file when it is not at `../shared/data` beside the repository.
@@ -38,7 +39,10 @@ pub fn real_data_or_skip() -> Option<PathBuf> {
          (set {DATA_VARIABLE} to its path)",
         path.display()
     );
-    eprintln!(
+    // Straight to the process's stderr: the test harness captures `eprintln!` of a passing
+    // test, and a skip that nobody sees is the green run this file exists to prevent.
+    let _ = writeln!(
+        std::io::stderr(),
         "SKIPPED: the UCI clickstream is not at {} (set {DATA_VARIABLE} to its path; \
          {REQUIRE_VARIABLE}=1 makes this a failure)",
         path.display()
