@@ -301,7 +301,7 @@ fn hold_body(app: &TestApp, path: &str, length: usize) -> std::net::TcpStream {
     .expect("headers");
     stream.flush().expect("flush");
     // The server admits the body when the request reaches its handler.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    app.wait_for_bytes_in_flight("batches", length);
     stream
 }
 

@@ -237,6 +237,30 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Waits (at most 20 s) until the bodies the server has admitted to `pool` (`batches`,
+    /// `sessions`) hold at least `bytes`: a body a test keeps open has reached its handler.
+    /// In-process servers share one metrics recorder, so a test that needs this figure to be
+    /// its server's alone runs the `serve` binary ([`ServeProcess`]).
+    pub fn wait_for_bytes_in_flight(&self, pool: &str, bytes: usize) {
+        wait_until(
+            20,
+            &format!("{bytes} bytes not admitted to the {pool} pool"),
+            || {
+                let held = self
+                    .metrics()
+                    .value("body_bytes_in_flight", &[("pool", pool)])
+                    .unwrap_or(0.0);
+                if held >= bytes as f64 {
+                    Vec::new()
+                } else {
+                    vec![format!("{held} bytes in flight")]
+                }
+            },
+        );
+    }
+}
+
 /// Asks `check` every 50 ms until it reports nothing missing, for at most `seconds`;
 /// then fails, saying what is still missing.
 pub fn wait_until(seconds: u64, what: &str, mut check: impl FnMut() -> Vec<String>) {

@@ -2,19 +2,27 @@
 //! and `Retry-After`, keeps answering single sessions from their own pool, and takes
 //! batches again as soon as room comes back.
 
-use crate::helpers::{browsing, csv_body, spawn_app_with, wait_until, CSV_HEADER};
-use std::io::Write;
+use crate::helpers::{
+    browsing, csv_body, shipped_models, spawn_app_with, start_serve_process_with, wait_until,
+    CSV_HEADER,
+};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 #[test]
 fn batches_past_the_budget_wait_then_get_503_while_single_sessions_still_score() {
-    let app = spawn_app_with(&[
-        ("MAX_BODY_BYTES", "65536"),
-        ("MAX_BODY_BYTES_IN_FLIGHT", "65536"),
-        ("BATCH_QUEUE_SECS", "1"),
-        ("BODY_TIMEOUT_SECS", "60"),
-    ]);
+    // Its own process, so that the bytes in flight it waits on are its own.
+    let server = start_serve_process_with(
+        shipped_models(),
+        &[
+            ("MAX_BODY_BYTES", "65536"),
+            ("MAX_BODY_BYTES_IN_FLIGHT", "65536"),
+            ("BATCH_QUEUE_SECS", "1"),
+            ("BODY_TIMEOUT_SECS", "60"),
+        ],
+    );
+    let app = &server.app;
     let address = app.address.trim_start_matches("http://").to_owned();
     // A batch that announces 60,000 bytes and sends a few: it holds the batch pool.
     let mut held = TcpStream::connect(&address).expect("connect");
@@ -24,7 +32,7 @@ fn batches_past_the_budget_wait_then_get_503_while_single_sessions_still_score()
     )
     .expect("headers");
     held.flush().expect("flush");
-    std::thread::sleep(Duration::from_millis(300));
+    app.wait_for_bytes_in_flight("batches", 60_000);
 
     // Another batch, larger than what is left, waits for the queue time and is refused,
     // with its whole body read first so that the client gets the answer.
@@ -91,10 +99,17 @@ fn a_budget_smaller_than_one_body_is_refused_at_start() {
 fn a_worker_stops_accepting_past_its_connection_limit_and_resumes_when_one_closes() {
     let app = spawn_app_with(&[("WORKERS", "1"), ("MAX_CONNECTIONS_PER_WORKER", "2")]);
     let address = app.address.trim_start_matches("http://").to_owned();
+    // Each held connection is answered once, so the worker has taken both, and stays open.
     let held: Vec<TcpStream> = (0..2)
-        .map(|_| TcpStream::connect(&address).expect("connect"))
+        .map(|_| {
+            let mut s = TcpStream::connect(&address).expect("connect");
+            write!(s, "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).expect("an answer");
+            assert_eq!(&head, b"HTTP/1.1 200", "{}", String::from_utf8_lossy(&head));
+            s
+        })
         .collect();
-    std::thread::sleep(Duration::from_millis(200));
     // The third connection waits in the backlog: no answer while both are held.
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_millis(800))
@@ -116,11 +131,16 @@ fn a_worker_stops_accepting_past_its_connection_limit_and_resumes_when_one_close
 
 #[test]
 fn a_single_session_declaring_a_huge_body_does_not_hold_its_pool() {
-    let app = spawn_app_with(&[
-        ("MAX_BODY_BYTES", "1048576"),
-        ("MAX_BODY_BYTES_IN_FLIGHT", "1048576"),
-        ("BODY_TIMEOUT_SECS", "60"),
-    ]);
+    // Its own process, so that the bytes in flight it waits on are its own.
+    let server = start_serve_process_with(
+        shipped_models(),
+        &[
+            ("MAX_BODY_BYTES", "1048576"),
+            ("MAX_BODY_BYTES_IN_FLIGHT", "1048576"),
+            ("BODY_TIMEOUT_SECS", "60"),
+        ],
+    );
+    let app = &server.app;
     let address = app.address.trim_start_matches("http://").to_owned();
     // Each declares the whole budget and sends one byte: together they would take the pool
     // ten times over if a declared length were what a single session holds.
@@ -135,7 +155,8 @@ fn a_single_session_declaring_a_huge_body_does_not_hold_its_pool() {
             s
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // Each has taken the first share of what it sent, one KiB.
+    app.wait_for_bytes_in_flight("sessions", 10 * 1024);
     let r = app.post_json("/convert", &browsing());
     assert_eq!(r.status, 200, "{}", r.body);
     drop(held);

@@ -7,7 +7,6 @@ use crate::helpers::{
     start_serve_process, start_serve_process_on, synthetic_clickstream, wait_until, Metrics,
     ServeProcess,
 };
-use std::time::Duration;
 
 #[test]
 fn sighup_loads_a_newly_published_version() {
@@ -40,7 +39,8 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
             })
             .map_err(|e| e.to_string())
     });
-    std::thread::sleep(Duration::from_millis(150));
+    // The batch is admitted (its process's metrics are its own): it is in flight.
+    server.app.wait_for_bytes_in_flight("batches", 1);
     server.signal("TERM");
     let (status, length) = in_flight
         .join()

@@ -245,14 +245,15 @@ fn connections_declaring_bodies_they_do_not_send_leave_room_for_honest_sessions(
             let mut stream = std::net::TcpStream::connect(&address).expect("connect");
             stream
                 .write_all(
-                    b"POST /convert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n",
+                    b"POST /convert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n{",
                 )
                 .expect("headers");
             stream
         })
         .collect();
-    // Each connection's request reaches its handler, which waits for the body.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Each connection's request reaches its handler, takes the first share of the one byte
+    // it sent (one KiB) and waits for the rest.
+    app.wait_for_bytes_in_flight("sessions", 600 * 1024);
     let statuses: Vec<u16> = (0..50)
         .map(|_| app.post_json("/convert", &browsing()).status)
         .collect();
