@@ -31,4 +31,5 @@ pub mod reader;
 pub mod report;
 pub mod scoring;
 pub mod service;
+pub mod serving;
 pub mod train;

@@ -3,11 +3,12 @@
 //! admin token), and the middleware that logs and counts each request.
 
 use super::admission::{Admission, Permit, Pool};
-use super::observe;
+use super::observe::Metrics;
 use super::problem::{ApiError, Credential};
-use super::registry::Registry;
 use super::settings::Settings;
 use crate::ml::model_file::ModelName;
+pub use crate::serving::answer::Format;
+use crate::serving::registry::Registry;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -25,6 +26,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub api_keys: Vec<String>,
     pub admission: Admission,
+    /// This server's metrics: requests, answers, reloads, admission.
+    pub metrics: Metrics,
 }
 
 /// Headers every answer carries unless its handler set its own: no page of this service
@@ -205,22 +208,6 @@ pub fn media_type(req: &HttpRequest) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase()
-}
-
-/// A media type an answer can take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Csv,
-}
-
-impl Format {
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Json => "application/json",
-            Format::Csv => "text/csv",
-        }
-    }
 }
 
 /// The quality `accept` gives `media_type`: that of its most specific matching range
@@ -443,9 +430,14 @@ pub async fn observe_request(
         Some(pattern) => (pattern, None),
         None => (UNMATCHED.to_owned(), Some(shortened(req.path()))),
     };
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
     let mut res = next.call(req).await?;
     let status = res.status().as_u16();
-    observe::request(&route, method, status, start.elapsed().as_secs_f64());
+    if let Some(metrics) = metrics {
+        metrics.request(&route, method, status, start.elapsed().as_secs_f64());
+    }
     let models = res
         .response()
         .extensions()

@@ -4,7 +4,7 @@
 use crate::ml::model_file::{Manifest, ModelName, REPORT_FILE};
 use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ModelErrors, ModelVersionErrors, ModelsErrors};
-use crate::service::registry::{confined, Confined, SelectError, SlotInfo};
+use crate::serving::registry::{confined, Confined, SelectError, SlotInfo};
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
