@@ -5,12 +5,12 @@
 use actix_web::{test, web, App};
 use clickstream::domain::{Click, RawClick, Session, SessionId};
 use clickstream::features;
+use clickstream::inference::registry::Trigger;
 use clickstream::ml::classifier::ConvertModel;
 use clickstream::ml::model_file::{self, ModelKind};
 use clickstream::ml::regressor::RevenueModel;
 use clickstream::ml::segment::SegmentModel;
 use clickstream::scoring;
-use clickstream::serving::registry::Trigger;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::path::Path;

@@ -1,17 +1,17 @@
 //! `clickstream score`: a clickstream file scored without a server. The answers, CSV
 //! columns and JSON shape are the service's own: the same scorers
-//! ([`crate::serving::scorer`]) over the same registry, so the file gives byte for byte
+//! ([`crate::inference::scorer`]) over the same registry, so the file gives byte for byte
 //! what `POST /…/batch` gives. Nothing is counted: there are no metrics to keep.
 //! Sessions stream through ([`crate::reader::SessionStream`]) a chunk at a time: memory
 //! holds one chunk of sessions, whatever the size of the file.
 
+pub use crate::inference::answer::Format;
+use crate::inference::answer::JsonResults;
+use crate::inference::csv::{self, CsvRecord, FormulaGuard};
+use crate::inference::registry::{Policy, Registry, Snapshot, Trigger};
+use crate::inference::scorer::{Convert, Revenue, Score, Scorer, Segment, Selection};
 use crate::ml::model_file::ModelName;
 use crate::reader::{ReadOptions, SessionStream};
-pub use crate::serving::answer::Format;
-use crate::serving::answer::JsonResults;
-use crate::serving::csv::{self, CsvRecord, FormulaGuard};
-use crate::serving::registry::{Policy, Registry, Snapshot, Trigger};
-use crate::serving::scorer::{Convert, Revenue, Score, Scorer, Segment, Selection};
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;

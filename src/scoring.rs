@@ -36,7 +36,7 @@ pub struct Contribution {
 }
 
 // The answers below are the one definition of each answer's fields: the JSON answer embeds
-// them (`#[serde(flatten)]` in `serving::answer`), and its CSV columns, its OpenAPI schema
+// them (`#[serde(flatten)]` in `inference::answer`), and its CSV columns, its OpenAPI schema
 // and the `score` command's output are derived from them. A new field is one line here plus
 // what the compiler then points at (the constructors in this file). `Default` is what the
 // CSV columns are read from, so a field's type needs one.

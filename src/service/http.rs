@@ -6,9 +6,8 @@ use super::admission::{Admission, Permit, Pool};
 use super::observe::Metrics;
 use super::problem::{ApiError, Credential};
 use super::settings::Settings;
+use crate::inference::registry::Registry;
 use crate::ml::model_file::ModelName;
-pub use crate::serving::answer::Format;
-use crate::serving::registry::Registry;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -209,6 +208,9 @@ pub fn media_type(req: &HttpRequest) -> String {
         .trim()
         .to_ascii_lowercase()
 }
+
+/// A media type an answer can take: the model side's one output format.
+pub use crate::inference::answer::Format;
 
 /// The quality `accept` gives `media_type`: that of its most specific matching range
 /// (`text/csv` over `text/*` over `*/*`); `None` when no range matches.

@@ -1,7 +1,7 @@
 //! `clickstream serve`: the HTTP service over the versioned model files.
 //!
 //! The models, their answers and the one reload are the model side's
-//! ([`crate::serving`]); this layer adds HTTP and the metrics.
+//! ([`crate::inference`]); this layer adds HTTP and the metrics.
 //!
 //! Layers, lowest first (a module imports only those before it; ARCHITECTURE.md):
 //! `settings`, `probe` (the healthcheck client), `observe` (the metrics handle)
@@ -19,8 +19,8 @@ pub mod scorer;
 pub mod settings;
 pub mod wire;
 
+use crate::inference::registry::{CanaryShare, Policy, Registry, Trigger};
 use crate::ml::model_file::ModelName;
-use crate::serving::registry::{CanaryShare, Policy, Registry, Trigger};
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use admission::Admission;

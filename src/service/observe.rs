@@ -4,10 +4,10 @@
 //! side returns what happened ([`ReloadSummary`], the answers) and this module counts it.
 //! The metric names and labels are all here.
 
+use crate::inference::answer::{ConvertOutput, RevenueOutput, ScoreOutput, SegmentOutput};
+use crate::inference::registry::{Registry, ReloadSummary, Snapshot, Trigger};
 use crate::ml::model_file::{ModelName, ScoreDistribution};
 use crate::scoring::Tier;
-use crate::serving::answer::{ConvertOutput, RevenueOutput, ScoreOutput, SegmentOutput};
-use crate::serving::registry::{Registry, ReloadSummary, Snapshot, Trigger};
 use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,

@@ -3,9 +3,9 @@
 //! written as `application/problem+json` (RFC 9457). The OpenAPI description of each
 //! route's errors is generated from the same table.
 
+use crate::inference::registry::SelectError;
+use crate::inference::scorer;
 use crate::scoring::ScoreError;
-use crate::serving::registry::SelectError;
-use crate::serving::scorer;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;

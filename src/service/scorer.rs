@@ -1,5 +1,5 @@
 //! The HTTP flows of scoring, the same for every model's scorer
-//! ([`crate::serving::scorer`]), so `/convert` and `/convert/batch` cannot drift apart:
+//! ([`crate::inference::scorer`]), so `/convert` and `/convert/batch` cannot drift apart:
 //! one session from a JSON body, or many from a JSON or CSV body, answered as JSON or CSV
 //! and counted in the server's metrics.
 
@@ -13,10 +13,10 @@ use super::wire::{
     BatchOutput, CsvRecord, FormulaGuard, OnError, Refused, Selection, SessionErrors, SessionInput,
 };
 use crate::domain::{Click, Session, SessionId};
+use crate::inference::csv::{columns, row, NotFlat};
+use crate::inference::scorer::Scorer;
 use crate::ml::model_file::ModelName;
 use crate::reader::{ReadError, ReadOptions, Row, Rows};
-use crate::serving::csv::{columns, row, NotFlat};
-use crate::serving::scorer::Scorer;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rayon::prelude::*;
 use std::collections::HashMap;

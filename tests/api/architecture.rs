@@ -17,7 +17,7 @@ const CRATE_LAYERS: &[&str] = &[
     "evaluation",
     "report",
     "scoring",
-    "serving",
+    "inference",
     "evaluate",
     "offline",
     "train",
@@ -38,7 +38,7 @@ const SERVICE_LAYERS: &[&str] = &[
 ];
 
 /// Names of the HTTP stack, which only the service (and the binary that starts it) may use.
-/// Deriving `utoipa::ToSchema` below it is allowed: the answers (`scoring`, `serving`)
+/// Deriving `utoipa::ToSchema` below it is allowed: the answers (`scoring`, `inference`)
 /// carry their own schema, which the service's document collects; building a document
 /// (`utoipa::openapi`) or a route (`utoipa::path`, `IntoResponses`) is the service's.
 const HTTP_NAMES: &[&str] = &[

@@ -1,9 +1,9 @@
 //! Operations behind the admin token.
 
+use crate::inference::registry::{ReloadSummary, Trigger};
 use crate::service::http::{AdminToken, AppState};
 use crate::service::observe;
 use crate::service::problem::{AdminErrors, ApiError};
-use crate::serving::registry::{ReloadSummary, Trigger};
 use actix_web::{post, web, HttpResponse};
 
 /// Rescan the models folder now. Needs `Authorization: Bearer <ADMIN_TOKEN>`; without a

@@ -1,6 +1,8 @@
 //! The scoring routes: one handler per route, each a line into the shared single-session or
 //! batch flow with its model's scorer.
 
+use crate::inference::csv::columns;
+use crate::inference::scorer::{Convert, Revenue, Score, Segment};
 use crate::ml::model_file::ModelName;
 use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ScoringErrors};
@@ -9,8 +11,6 @@ use crate::service::wire::{
     fields, unknown_parameters, BatchInput, BatchOptions, BatchOutput, ConvertOutput, ConvertQuery,
     ModelQuery, RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
 };
-use crate::serving::csv::columns;
-use crate::serving::scorer::{Convert, Revenue, Score, Segment};
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
 /// The CSV body example every batch route shows.
@@ -18,7 +18,7 @@ const CSV_EXAMPLE: &str = "year,month,day,order,country,session_id,page1_main_ca
 
 /// The batch routes and the columns of their CSV answers, for the OpenAPI document (the
 /// columns come from the same definition the answers are written with; every answer has
-/// a flat form, which `serving::answer`'s tests check).
+/// a flat form, which `inference::answer`'s tests check).
 pub fn csv_answers() -> [(&'static str, Vec<String>); 4] {
     [
         (

@@ -1,10 +1,10 @@
 //! Batch answer bodies. The answers themselves, their CSV form and the formula guard are
-//! the model side's ([`crate::serving::answer`], [`crate::serving::csv`]): the `score`
+//! the model side's ([`crate::inference::answer`], [`crate::inference::csv`]): the `score`
 //! command writes them too.
 
+pub use crate::inference::answer::{ConvertOutput, RevenueOutput, ScoreOutput, SegmentOutput};
+pub use crate::inference::csv::{guard_formula, CsvRecord, FormulaGuard};
 use crate::service::problem::FieldIssue;
-pub use crate::serving::answer::{ConvertOutput, RevenueOutput, ScoreOutput, SegmentOutput};
-pub use crate::serving::csv::{guard_formula, CsvRecord, FormulaGuard};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -34,8 +34,8 @@ pub struct SessionErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inference::answer::JsonResults;
     use crate::ml::model_file::ModelName;
-    use crate::serving::answer::JsonResults;
 
     #[test]
     fn the_streamed_json_of_the_score_command_is_the_batch_routes_answer() {

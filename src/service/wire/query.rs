@@ -149,7 +149,7 @@ pub struct BatchOptions {
 }
 
 /// What every scoring route's query comes down to once parsed: the model side's own type.
-pub use crate::serving::scorer::Selection;
+pub use crate::inference::scorer::Selection;
 
 /// Query of `/convert` and `/convert/batch`.
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]

@@ -345,6 +345,16 @@ mod tests {
     }
 
     #[test]
+    fn the_model_field_is_spelt_as_the_model_names_are() {
+        for name in ModelName::ALL {
+            assert_eq!(
+                serde_json::to_value(name).expect("JSON"),
+                serde_json::Value::from(name.as_str())
+            );
+        }
+    }
+
+    #[test]
     fn streamed_results_are_the_batch_shape() {
         let mut out = JsonResults::start(Vec::new()).expect("in memory");
         out.push(&convert()).expect("in memory");
