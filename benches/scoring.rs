@@ -5,12 +5,12 @@
 use actix_web::{test, web, App};
 use clickstream::domain::{Click, RawClick, Session, SessionId};
 use clickstream::features;
+use clickstream::inference::registry::Trigger;
 use clickstream::ml::classifier::ConvertModel;
 use clickstream::ml::model_file::{self, ModelKind};
 use clickstream::ml::regressor::RevenueModel;
 use clickstream::ml::segment::SegmentModel;
 use clickstream::scoring;
-use clickstream::service::registry::Trigger;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::path::Path;
@@ -96,14 +96,8 @@ fn benches(c: &mut Criterion) {
         models.display().to_string(),
     )])
     .expect("valid settings");
-    let registry = std::sync::Arc::new(clickstream::service::registry::Registry::new(&settings));
-    registry.reload(Trigger::Start);
-    let state = web::Data::new(clickstream::service::http::AppState {
-        registry,
-        api_keys: Vec::new(),
-        admission: clickstream::service::admission::Admission::new(&settings),
-        settings: std::sync::Arc::new(settings),
-    });
+    let state = web::Data::new(clickstream::service::app_state(settings));
+    clickstream::service::observe::reload(&state.registry, &state.metrics, Trigger::Start);
     let app = runtime.block_on(test::init_service(
         App::new()
             .app_data(state)

@@ -23,6 +23,7 @@ pub mod domain;
 pub mod evaluate;
 pub mod evaluation;
 pub mod features;
+pub mod inference;
 pub mod labels;
 pub mod ml;
 pub mod offline;

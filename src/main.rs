@@ -334,7 +334,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
                 skip_invalid,
                 max_clicks_per_session,
-                formula_guard: clickstream::service::wire::FormulaGuard::from_setting(
+                formula_guard: clickstream::inference::csv::FormulaGuard::from_setting(
                     !no_formula_guard,
                 ),
             })?;

@@ -1,15 +1,17 @@
 //! `clickstream score`: a clickstream file scored without a server. The answers, CSV
-//! columns and JSON shape are the service's own: the same scorers ([`crate::service::scorer`])
-//! over the same registry, so the file gives byte for byte what `POST /…/batch` gives.
+//! columns and JSON shape are the service's own: the same scorers
+//! ([`crate::inference::scorer`]) over the same registry, so the file gives byte for byte
+//! what `POST /…/batch` gives. Nothing is counted: there are no metrics to keep.
 //! Sessions stream through ([`crate::reader::SessionStream`]) a chunk at a time: memory
 //! holds one chunk of sessions, whatever the size of the file.
 
+pub use crate::inference::answer::Format;
+use crate::inference::answer::JsonResults;
+use crate::inference::csv::{self, CsvRecord, FormulaGuard};
+use crate::inference::registry::{Policy, Registry, Snapshot, Trigger};
+use crate::inference::scorer::{Convert, Revenue, Score, Scorer, Segment, Selection};
 use crate::ml::model_file::ModelName;
 use crate::reader::{ReadOptions, SessionStream};
-use crate::service::registry::{Registry, Snapshot, Trigger};
-use crate::service::scorer::{Convert, Revenue, Score, Scorer, Segment};
-use crate::service::settings::Settings;
-use crate::service::wire::{CsvAnswer, FormulaGuard, Selection};
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -27,17 +29,6 @@ pub enum Which {
     Revenue,
     Segment,
     All,
-}
-
-/// How answers are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// The CSV answer of the batch routes (`Accept: text/csv`).
-    Csv,
-    /// The JSON answer of the batch routes: `{"results":[...]}`.
-    Json,
-    /// One JSON answer per line.
-    Jsonl,
 }
 
 #[derive(Debug, Clone)]
@@ -161,51 +152,45 @@ fn temp_file_like(
     }
 }
 
-/// The models, loaded and checked as the server loads them; `--version N` is pinned so
-/// that it is loaded whatever the bound on loaded versions.
+/// The models, loaded and checked as the server loads them: `--version N` pinned, so that
+/// it answers, else the newest valid version; one version of each, as only one answers.
 fn load(config: &ScoreConfig) -> anyhow::Result<std::sync::Arc<Snapshot>> {
-    let mut vars = vec![(
-        "MODELS_DIR".to_owned(),
-        config.models_dir.display().to_string(),
-    )];
-    if let Some(v) = config.version {
-        for name in ["PIN_CONVERT", "PIN_REVENUE", "PIN_SEGMENT"] {
-            vars.push((name.to_owned(), v.to_string()));
-        }
-    }
     if let Some(absent) = crate::ml::model_file::absent_models_folder(&config.models_dir) {
         bail!("{absent} (the shipped versions are in the repository's models/)");
     }
-    let registry = Registry::new(&Settings::from_vars(vars)?);
-    registry.reload(Trigger::Start);
-    let snapshot = registry.snapshot();
     let needed: &[ModelName] = match config.model {
         Which::Convert => &[ModelName::Convert],
         Which::Revenue => &[ModelName::Revenue],
         Which::Segment => &[ModelName::Segment],
         Which::All => &ModelName::ALL,
     };
+    // A version that is not in the folder at all: the ones that are, as `evaluate` says.
+    if let Some(v) = config.version {
+        let absent: Vec<String> = needed
+            .iter()
+            .filter(|&&name| {
+                !crate::ml::model_file::versions(&config.models_dir, name).contains(&v)
+            })
+            .map(|&name| crate::evaluate::no_such_version(&config.models_dir, name, v))
+            .collect();
+        if !absent.is_empty() {
+            bail!("no model to score with: {}", absent.join("; "));
+        }
+    }
+    let policy = Policy {
+        pins: config
+            .version
+            .map(|v| needed.iter().map(|&name| (name, v)).collect())
+            .unwrap_or_default(),
+        canary: None,
+        max_loaded: 1,
+    };
+    let registry = Registry::new(&config.models_dir, policy);
+    registry.reload(Trigger::Start);
+    let snapshot = registry.snapshot();
     let missing: Vec<String> = needed
         .iter()
-        .filter(|&&name| snapshot.info(name).default.is_none())
-        .map(|&name| {
-            let info = snapshot.info(name);
-            let refused: Vec<String> = info
-                .failed
-                .iter()
-                .map(|(v, why)| format!("version {v}: {why}"))
-                .collect();
-            match config.version {
-                Some(v) if refused.is_empty() => {
-                    crate::evaluate::no_such_version(&config.models_dir, name, v)
-                }
-                _ if !refused.is_empty() => format!("{name}: {}", refused.join("; ")),
-                _ => format!(
-                    "{name}: no version in {}",
-                    config.models_dir.join(name.as_str()).display()
-                ),
-            }
-        })
+        .filter_map(|&name| snapshot.why_no_version(name))
         .collect();
     if !missing.is_empty() {
         bail!("no model to score with: {}", missing.join("; "));
@@ -235,7 +220,7 @@ fn write_answers<S: Scorer, W: Write>(
     snapshot: &Snapshot,
     selection: &Selection,
     mut stream: SessionStream<io::BufReader<File>>,
-    mut out: BufWriter<W>,
+    out: BufWriter<W>,
 ) -> anyhow::Result<ScoreSummary> {
     let write_error = |e: io::Error| match &config.out {
         Some(path) => anyhow!("writing {}: {e}", path.display()),
@@ -251,14 +236,11 @@ fn write_answers<S: Scorer, W: Write>(
     });
     let mut sink = match config.format {
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record(S::Output::csv_columns())?;
+            let mut w = ::csv::Writer::from_writer(out);
+            w.write_record(csv::columns::<S::Output>()?)?;
             Sink::Csv(w)
         }
-        Format::Json => {
-            out.write_all(b"{\"results\":[").map_err(write_error)?;
-            Sink::Json(out)
-        }
+        Format::Json => Sink::Json(JsonResults::start(out).map_err(write_error)?),
         Format::Jsonl => Sink::Jsonl(out),
     };
     let mut versions: Vec<(ModelName, u32)> = Vec::new();
@@ -291,14 +273,11 @@ fn write_answers<S: Scorer, W: Write>(
             }
             match &mut sink {
                 Sink::Csv(w) => {
-                    w.write_record(&S::csv_row(answer, config.formula_guard).into_inner())?
+                    let mut record = CsvRecord::new(config.formula_guard);
+                    csv::row(answer, &mut record)?;
+                    w.write_record(&record.into_inner())?
                 }
-                Sink::Json(out) => {
-                    if count > 0 {
-                        out.write_all(b",").map_err(write_error)?;
-                    }
-                    serde_json::to_writer(&mut *out, answer)?;
-                }
+                Sink::Json(out) => out.push(answer).map_err(write_error)?,
                 Sink::Jsonl(out) => {
                     serde_json::to_writer(&mut *out, answer)?;
                     out.write_all(b"\n").map_err(write_error)?;
@@ -312,10 +291,10 @@ fn write_answers<S: Scorer, W: Write>(
     }
     match sink {
         Sink::Csv(mut w) => w.flush().map_err(write_error)?,
-        Sink::Json(mut out) => {
-            out.write_all(b"]}").map_err(write_error)?;
-            out.flush().map_err(write_error)?;
-        }
+        Sink::Json(out) => out
+            .finish()
+            .and_then(|mut out| out.flush())
+            .map_err(write_error)?,
         Sink::Jsonl(mut out) => out.flush().map_err(write_error)?,
     }
     if let Some(bar) = progress {
@@ -334,8 +313,8 @@ fn write_answers<S: Scorer, W: Write>(
 /// Where answers go, in their format.
 #[allow(clippy::large_enum_variant)] // One per run; boxing buys nothing.
 enum Sink<W: Write> {
-    Csv(csv::Writer<BufWriter<W>>),
-    Json(BufWriter<W>),
+    Csv(::csv::Writer<BufWriter<W>>),
+    Json(JsonResults<BufWriter<W>>),
     Jsonl(BufWriter<W>),
 }
 

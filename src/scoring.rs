@@ -10,12 +10,20 @@ use crate::ml::regressor::RevenueModel;
 use crate::ml::segment::SegmentModel;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+// Spelt by serde (`rename_all`) only: the JSON answer, the OpenAPI schema, the CSV cell
+// and the metric label all take that spelling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     High,
     Medium,
+    #[default]
     Low,
+}
+
+impl Tier {
+    /// Every tier, in the order of their discriminants (a tier indexes arrays by `as usize`).
+    pub const ALL: [Tier; 3] = [Tier::High, Tier::Medium, Tier::Low];
 }
 
 /// One feature's push on the conversion log-odds.
@@ -27,30 +35,49 @@ pub struct Contribution {
     pub contribution: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+// The answers below are the one definition of each answer's fields: the JSON answer embeds
+// them (`#[serde(flatten)]` in `inference::answer`), and its CSV columns, its OpenAPI schema
+// and the `score` command's output are derived from them. A new field is one line here plus
+// what the compiler then points at (the constructors in this file). `Default` is what the
+// CSV columns are read from, so a field's type needs one.
+
+/// The conversion answer for one session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConvertAnswer {
+    /// P(the session converts | the clicks so far).
     pub probability: f64,
+    /// `probability >= threshold`.
     pub will_convert: bool,
+    /// Decision threshold chosen on validation data (best F1).
     pub threshold: f64,
+    /// Where the probability falls among training sessions, 0-100.
     pub percentile: f64,
     pub tier: Tier,
+    /// The clicks already hold a basket event: the session has converted.
     pub already_converted: bool,
+    /// With `?explain=true`: the features that pushed the score most, either way.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Vec<Contribution>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The revenue answer for one session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RevenueAnswer {
+    /// P(convert) x revenue if it converts, US dollars.
     pub expected_revenue: f64,
     pub revenue_if_converts: f64,
     pub probability: f64,
+    /// The basket is known; the revenue is the basket's.
     pub already_converted: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The persona of one session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SegmentAnswer {
     pub persona_id: usize,
     pub name: String,
     pub description: String,
+    /// Distance to the persona's centroid, in standard deviations.
     pub distance: f64,
 }
 

@@ -7,7 +7,7 @@
 //! Batches and single sessions draw on separate pools of the same size, so a burst of
 //! batches from marketing automation never refuses the storefront's live sessions.
 
-use super::observe;
+use super::observe::Metrics;
 use super::problem::ApiError;
 use super::settings::Settings;
 use std::sync::Arc;
@@ -40,6 +40,8 @@ pub struct Admission {
     batches: Arc<Semaphore>,
     capacity: u32,
     queue: Duration,
+    /// Each pool's `body_bytes_in_flight` and `requests_shed_total`, sessions then batches.
+    counted: [(metrics::Gauge, metrics::Counter); 2],
 }
 
 /// A body's share of its pool, given back when dropped.
@@ -49,6 +51,8 @@ pub struct Permit {
     units: u32,
     /// The size of the pool.
     capacity: u32,
+    /// Its pool's bytes in flight.
+    in_flight: metrics::Gauge,
 }
 
 impl Permit {
@@ -60,7 +64,7 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        observe::body_bytes_in_flight(self.pool.as_str(), -(self.units as f64 * UNIT as f64));
+        self.in_flight.decrement(self.units as f64 * UNIT as f64);
         if self.pool == Pool::Batches {
             // The permit is given back after this returns: the pool is idle when all the
             // others are free.
@@ -104,13 +108,27 @@ fn units(bytes: usize) -> u32 {
 }
 
 impl Admission {
-    pub fn new(settings: &Settings) -> Admission {
+    pub fn new(settings: &Settings, metrics: &Metrics) -> Admission {
         let capacity = units(settings.max_body_bytes_in_flight);
+        let counted = [Pool::Sessions, Pool::Batches].map(|p| {
+            (
+                metrics.body_bytes_in_flight(p.as_str()),
+                metrics.shed(p.as_str()),
+            )
+        });
         Admission {
             sessions: Arc::new(Semaphore::new(capacity as usize)),
             batches: Arc::new(Semaphore::new(capacity as usize)),
             capacity,
             queue: Duration::from_secs(settings.batch_queue_secs),
+            counted,
+        }
+    }
+
+    fn counted(&self, pool: Pool) -> &(metrics::Gauge, metrics::Counter) {
+        match pool {
+            Pool::Sessions => &self.counted[0],
+            Pool::Batches => &self.counted[1],
         }
     }
 
@@ -122,7 +140,7 @@ impl Admission {
     }
 
     fn refused(&self, pool: Pool, bytes: usize) -> ApiError {
-        observe::shed(pool.as_str());
+        self.counted(pool).1.increment(1);
         ApiError::Overloaded {
             what: pool.as_str(),
             bytes,
@@ -144,12 +162,14 @@ impl Admission {
                 .and_then(Result::ok),
         };
         let held = held.ok_or_else(|| self.refused(pool, bytes))?;
-        observe::body_bytes_in_flight(pool.as_str(), wanted as f64 * UNIT as f64);
+        let in_flight = self.counted(pool).0.clone();
+        in_flight.increment(wanted as f64 * UNIT as f64);
         Ok(Permit {
             held,
             pool,
             units: wanted,
             capacity: self.capacity,
+            in_flight,
         })
     }
 
@@ -174,7 +194,7 @@ impl Admission {
             .map_err(|_| self.refused(permit.pool, bytes))?;
         permit.held.merge(extra);
         permit.units += more;
-        observe::body_bytes_in_flight(permit.pool.as_str(), more as f64 * UNIT as f64);
+        permit.in_flight.increment(more as f64 * UNIT as f64);
         if permit.units < wanted {
             return Err(self.refused(permit.pool, bytes));
         }
@@ -193,7 +213,7 @@ mod tests {
             ("BATCH_QUEUE_SECS".to_owned(), "1".to_owned()),
         ])
         .expect("valid settings");
-        Admission::new(&settings)
+        Admission::new(&settings, &Metrics::new())
     }
 
     #[tokio::test]

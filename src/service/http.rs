@@ -3,10 +3,10 @@
 //! admin token), and the middleware that logs and counts each request.
 
 use super::admission::{Admission, Permit, Pool};
-use super::observe;
+use super::observe::Metrics;
 use super::problem::{ApiError, Credential};
-use super::registry::Registry;
 use super::settings::Settings;
+use crate::inference::registry::Registry;
 use crate::ml::model_file::ModelName;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -25,6 +25,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub api_keys: Vec<String>,
     pub admission: Admission,
+    /// This server's metrics: requests, answers, reloads, admission.
+    pub metrics: Metrics,
 }
 
 /// Headers every answer carries unless its handler set its own: no page of this service
@@ -207,21 +209,8 @@ pub fn media_type(req: &HttpRequest) -> String {
         .to_ascii_lowercase()
 }
 
-/// A media type an answer can take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Csv,
-}
-
-impl Format {
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Json => "application/json",
-            Format::Csv => "text/csv",
-        }
-    }
-}
+/// A media type an answer can take: the model side's one output format.
+pub use crate::inference::answer::Format;
 
 /// The quality `accept` gives `media_type`: that of its most specific matching range
 /// (`text/csv` over `text/*` over `*/*`); `None` when no range matches.
@@ -443,9 +432,14 @@ pub async fn observe_request(
         Some(pattern) => (pattern, None),
         None => (UNMATCHED.to_owned(), Some(shortened(req.path()))),
     };
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
     let mut res = next.call(req).await?;
     let status = res.status().as_u16();
-    observe::request(&route, method, status, start.elapsed().as_secs_f64());
+    if let Some(metrics) = metrics {
+        metrics.request(&route, method, status, start.elapsed().as_secs_f64());
+    }
     let models = res
         .response()
         .extensions()

@@ -1,28 +1,32 @@
 //! `clickstream serve`: the HTTP service over the versioned model files.
 //!
+//! The models, their answers and the one reload are the model side's
+//! ([`crate::inference`]); this layer adds HTTP and the metrics.
+//!
 //! Layers, lowest first (a module imports only those before it; ARCHITECTURE.md):
-//! `settings`, `probe` (the healthcheck client), `observe` (metric names) -> `registry` (typed model slots, the one reload)
+//! `settings`, `probe` (the healthcheck client), `observe` (the metrics handle)
 //! -> `problem` (the error table) -> `wire` (request and answer bodies) -> `http`
-//! (plumbing: bodies, media types, credentials, request logs) -> `scorer` (one per model)
-//! -> `routes` (handlers and the route table) -> this module (the server).
+//! (plumbing: bodies, media types, credentials, request logs) -> `scorer` (the single and
+//! batch flows) -> `routes` (handlers and the route table) -> this module (the server).
 
 pub mod admission;
 pub mod http;
 pub mod observe;
 pub mod probe;
 pub mod problem;
-pub mod registry;
 pub mod routes;
 pub mod scorer;
 pub mod settings;
 pub mod wire;
 
+use crate::inference::registry::{CanaryShare, Policy, Registry, Trigger};
+use crate::ml::model_file::ModelName;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use admission::Admission;
 use http::AppState;
+use observe::Metrics;
 use problem::ApiError;
-use registry::{Registry, Trigger};
 use settings::{LogFormat, Settings};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -259,20 +263,54 @@ fn listen(settings: &Settings) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Which versions serve, from the settings (`PIN_<MODEL>`, `CANARY`,
+/// `MAX_LOADED_VERSIONS`).
+pub fn policy(settings: &Settings) -> Policy {
+    Policy {
+        pins: ModelName::ALL
+            .into_iter()
+            .filter_map(|m| Some((m, settings.pin(m)?)))
+            .collect(),
+        canary: settings.canary.map(|c| {
+            (
+                c.model,
+                CanaryShare {
+                    version: c.version,
+                    percent: c.percent,
+                },
+            )
+        }),
+        max_loaded: settings.max_loaded_versions,
+    }
+}
+
+/// What every worker shares: the registry over `MODELS_DIR` (empty until its first
+/// reload), this server's metrics, and the admission pools.
+pub fn app_state(settings: Settings) -> AppState {
+    let metrics = Metrics::new();
+    AppState {
+        registry: Arc::new(Registry::new(&settings.models_dir, policy(&settings))),
+        api_keys: settings.api_keys(),
+        admission: Admission::new(&settings, &metrics),
+        metrics,
+        settings: Arc::new(settings),
+    }
+}
+
 /// A bound, not yet running server: tests bind port 0 and read the port back.
 pub struct Application {
     port: u16,
     server: Server,
     poll_interval: Option<std::time::Duration>,
-    pub registry: Arc<Registry>,
+    state: web::Data<AppState>,
 }
 
 impl Application {
     pub fn build(settings: Settings) -> std::io::Result<Application> {
-        observe::handle();
         admission::tune_allocator();
-        let registry = Arc::new(Registry::new(&settings));
-        registry.reload(Trigger::Start);
+        let state = web::Data::new(app_state(settings));
+        observe::reload(&state.registry, &state.metrics, Trigger::Start);
+        let settings = state.settings.clone();
         let listener = listen(&settings).map_err(|e| {
             // The OS message alone ("Address already in use") does not say which.
             std::io::Error::new(
@@ -294,12 +332,6 @@ impl Application {
         });
         let connections = settings.connections_per_worker(worker_count);
         let max_issues = settings.max_problem_issues;
-        let state = web::Data::new(AppState {
-            registry: registry.clone(),
-            api_keys: settings.api_keys(),
-            admission: Admission::new(&settings),
-            settings: Arc::new(settings),
-        });
         // Every documented path answers 405 with `Allow` to a method it does not serve.
         let doc = openapi_served(!state.api_keys.is_empty());
         let allowed: Vec<(String, String)> = doc
@@ -322,6 +354,7 @@ impl Application {
                 (path.clone(), methods.join(", "))
             })
             .collect();
+        let shared = state.clone();
         let server = HttpServer::new(move || {
             let allowed = allowed.clone();
             let query_errors = web::QueryConfig::default().error_handler(move |e, req| {
@@ -334,7 +367,7 @@ impl Application {
                 .openapi(ApiDoc::openapi())
                 .configure(routes::configure)
                 .split_for_parts();
-            app.app_data(state.clone())
+            app.app_data(shared.clone())
                 .app_data(query_errors)
                 .app_data(path_errors)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
@@ -364,7 +397,7 @@ impl Application {
             port,
             server: server.shutdown_timeout(30).run(),
             poll_interval,
-            registry,
+            state,
         })
     }
 
@@ -382,14 +415,14 @@ impl Application {
             use tokio::signal::unix::{signal, SignalKind};
             match signal(SignalKind::hangup()) {
                 Ok(mut hangups) => {
-                    let registry = self.registry.clone();
+                    let state = self.state.clone();
                     tokio::spawn(async move {
                         while hangups.recv().await.is_some() {
-                            let registry = registry.clone();
+                            let state = state.clone();
                             // The reload logs and counts itself; a failed worker is all
                             // that is left to report.
                             if let Err(e) = tokio::task::spawn_blocking(move || {
-                                registry.reload(Trigger::Sighup)
+                                observe::reload(&state.registry, &state.metrics, Trigger::Sighup)
                             })
                             .await
                             {
@@ -403,15 +436,17 @@ impl Application {
         }
         tracing::info!(port = self.port, "serving");
         if let Some(every) = self.poll_interval {
-            let registry = self.registry.clone();
+            let state = self.state.clone();
             tokio::spawn(async move {
                 let mut ticks = tokio::time::interval(every);
                 ticks.tick().await;
                 loop {
                     ticks.tick().await;
-                    let registry = registry.clone();
-                    if let Err(e) =
-                        tokio::task::spawn_blocking(move || registry.reload(Trigger::Poll)).await
+                    let state = state.clone();
+                    if let Err(e) = tokio::task::spawn_blocking(move || {
+                        observe::reload(&state.registry, &state.metrics, Trigger::Poll)
+                    })
+                    .await
                     {
                         tracing::error!(error = %e, "a polling reload did not finish");
                     }

@@ -1,87 +1,309 @@
-//! Prometheus metrics: one recorder per process, the names in one place. The lowest layer
-//! of the service: it knows metric names and labels, not who records them.
+//! Prometheus metrics as a handle the HTTP layer owns: each [`Metrics`] has its own
+//! recorder, its per-version handles and its upkeep, so two servers in one process (as in
+//! the API tests) count apart, and nothing below the service records anything: the model
+//! side returns what happened ([`ReloadSummary`], the answers) and this module counts it.
+//! The metric names and labels are all here.
 
+use crate::inference::answer::{ConvertOutput, RevenueOutput, ScoreOutput, SegmentOutput};
+use crate::inference::registry::{Registry, ReloadSummary, Snapshot, Trigger};
 use crate::ml::model_file::{ModelName, ScoreDistribution};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use crate::scoring::Tier;
+use metrics::{Counter, Gauge, Histogram};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 const REQUEST_SECONDS: &str = "http_request_duration_seconds";
 const PROBABILITY: &str = "conversion_probability";
 
-/// The process-wide recorder (installed on first use; later servers in the same process,
-/// as in tests, share it).
-pub fn handle() -> Option<&'static PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let seconds = [
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ];
-            let probabilities: Vec<f64> = (1..=20).map(|i| f64::from(i) * 0.05).collect();
-            PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.into()), &seconds)
-                .and_then(|b| {
-                    b.set_buckets_for_metric(Matcher::Full(PROBABILITY.into()), &probabilities)
-                })
-                .and_then(|b| b.install_recorder())
-                .map_err(|e| tracing::warn!(error = %e, "metrics are disabled"))
-                .ok()
-                .inspect(start_upkeep)
-        })
-        .as_ref()
-}
-
 /// How often recorded histogram samples are folded into their buckets.
 const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// A server's metrics; clones share them.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    /// Handles of each model version, made on its first answer.
+    versions: RwLock<HashMap<(ModelName, u32), Arc<VersionMetrics>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// An empty set of metrics, with its upkeep thread.
+    pub fn new() -> Metrics {
+        let seconds = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        ];
+        let probabilities: Vec<f64> = (1..=20).map(|i| f64::from(i) * 0.05).collect();
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.into()), &seconds)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(PROBABILITY.into()), &probabilities)
+            })
+            .unwrap_or_else(|e| {
+                // Only an empty bucket list fails, and these are not: plain buckets then.
+                tracing::warn!(error = %e, "metrics buckets refused; using the defaults");
+                PrometheusBuilder::new()
+            });
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let inner = Arc::new(Inner {
+            recorder,
+            handle,
+            versions: RwLock::default(),
+        });
+        start_upkeep(Arc::downgrade(&inner));
+        Metrics { inner }
+    }
+
+    /// Runs `register` against this handle's recorder: the `metrics` macros inside it
+    /// make handles of this server's metrics, not of a process-wide recorder.
+    fn with<T>(&self, register: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.inner.recorder, register)
+    }
+
+    /// The text exposition format of everything recorded so far.
+    pub fn render(&self) -> String {
+        self.drift_gauges();
+        self.inner.handle.run_upkeep();
+        self.inner.handle.render()
+    }
+
+    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let labels = [
+            ("route", route.to_owned()),
+            ("method", method.to_owned()),
+            ("status", status.to_string()),
+        ];
+        self.with(|| {
+            metrics::counter!("http_requests_total", &labels).increment(1);
+            metrics::histogram!(REQUEST_SECONDS, &labels).record(seconds);
+        });
+    }
+
+    /// The handles of one model version, made on first use; `distribution` (the version's
+    /// training scores, for the drift figure) is asked for only then.
+    fn version(
+        &self,
+        model: ModelName,
+        version: u32,
+        distribution: impl FnOnce() -> Option<ScoreDistribution>,
+    ) -> Arc<VersionMetrics> {
+        if let Some(found) = self
+            .inner
+            .versions
+            .read()
+            .ok()
+            .and_then(|c| c.get(&(model, version)).cloned())
+        {
+            return found;
+        }
+        let made = Arc::new(self.with(|| VersionMetrics {
+            predictions: metrics::counter!("predictions_total", "model" => model.as_str(), "version" => version.to_string()),
+            probability: metrics::histogram!(PROBABILITY, "version" => version.to_string()),
+            tiers: Tier::ALL.map(|tier| {
+                metrics::counter!("conversion_tier_total", "version" => version.to_string(), "tier" => tier_label(tier))
+            }),
+            drift: Drift::new(distribution().as_ref()),
+        }));
+        match self.inner.versions.write() {
+            Ok(mut c) => c.entry((model, version)).or_insert(made).clone(),
+            Err(_) => made,
+        }
+    }
+
+    /// Sets each conversion version's drift gauges from its live counts: the population
+    /// stability index (`conversion_drift_psi`) and the probabilities behind it
+    /// (`conversion_drift_samples`), over the last [`DRIFT_MINUTES`].
+    fn drift_gauges(&self) {
+        let Ok(versions) = self.inner.versions.read() else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        self.with(|| {
+            for ((model, version), m) in versions.iter() {
+                if *model != ModelName::Convert {
+                    continue;
+                }
+                if let Some((psi, samples)) = m.drift.psi(now) {
+                    metrics::gauge!("conversion_drift_psi", "version" => version.to_string())
+                        .set(psi);
+                    metrics::gauge!("conversion_drift_samples", "version" => version.to_string())
+                        .set(samples as f64);
+                }
+            }
+        });
+    }
+
+    /// Counts one reload and what it did: `model_reloads_total` by trigger,
+    /// `model_loads_total` by result, and from the snapshot it made, `model_info`,
+    /// `model_failed_versions` and `model_folder_problem`.
+    pub fn reloaded(&self, trigger: Trigger, summary: &ReloadSummary, snapshot: &Snapshot) {
+        self.with(|| {
+            metrics::counter!("model_reloads_total", "trigger" => trigger.as_str()).increment(1);
+            let loads = |model: ModelName, result: &'static str| {
+                metrics::counter!("model_loads_total", "model" => model.as_str(), "result" => result)
+                    .increment(1);
+            };
+            for loaded in &summary.loaded {
+                loads(loaded.model, "loaded");
+            }
+            for refused in &summary.failed {
+                loads(refused.version.model, "failed");
+            }
+            let info = |model: ModelName, version: u32, value: f64| {
+                metrics::gauge!("model_info", "model" => model.as_str(), "version" => version.to_string())
+                    .set(value);
+            };
+            // 1 for the default version, 0.5 for another loaded one, 0 once unloaded.
+            for gone in &summary.unloaded {
+                info(gone.model, gone.version, 0.0);
+            }
+            for name in ModelName::ALL {
+                let slot = snapshot.info(name);
+                for (version, _) in &slot.loaded {
+                    let value = if slot.default == Some(*version) { 1.0 } else { 0.5 };
+                    info(name, *version, value);
+                }
+                metrics::gauge!("model_failed_versions", "model" => name.as_str())
+                    .set(slot.failed.len() as f64);
+                // 1 while the last scan could not replace the loaded versions (folder
+                // gone, unreadable or without a valid version), which keep serving.
+                metrics::gauge!("model_folder_problem", "model" => name.as_str())
+                    .set(if slot.problem.is_some() { 1.0 } else { 0.0 });
+            }
+        });
+    }
+
+    /// Request bodies admitted and not yet answered, in bytes, of one pool.
+    pub fn body_bytes_in_flight(&self, pool: &'static str) -> Gauge {
+        self.with(|| metrics::gauge!("body_bytes_in_flight", "pool" => pool))
+    }
+
+    /// Requests refused because a pool had no room (503).
+    pub fn shed(&self, pool: &'static str) -> Counter {
+        self.with(|| metrics::counter!("requests_shed_total", "pool" => pool))
+    }
+}
+
+/// The service's one reload: the registry's, then counted in `metrics`. Start-up, `SIGHUP`,
+/// polling and `/admin/reload` all go through it.
+pub fn reload(registry: &Registry, metrics: &Metrics, trigger: Trigger) -> ReloadSummary {
+    let summary = registry.reload(trigger);
+    // Reloads run one at a time, so this is the snapshot that reload made, unless another
+    // has followed it already: that one then counts its own, later.
+    metrics.reloaded(trigger, &summary, &registry.snapshot());
+    summary
+}
+
+/// The `tier` label: the tier as its answers spell it (serde's name).
+fn tier_label(tier: Tier) -> String {
+    match serde_json::to_value(tier) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{tier:?}"),
+    }
+}
+
 /// The recorder keeps every histogram sample until upkeep folds it into the buckets; with
 /// no one scraping `/metrics` that grew without bound (about 16 bytes per request: a load
-/// test of several million requests took the server to 254 MiB). `install_recorder`
-/// leaves upkeep to the caller, so a small thread runs it.
-fn start_upkeep(handle: &PrometheusHandle) {
-    let handle = handle.clone();
+/// test of several million requests took the server to 254 MiB). A recorder that is not
+/// installed gets no upkeep of its own, so a small thread runs it, until the metrics it
+/// keeps are dropped.
+fn start_upkeep(metrics: Weak<Inner>) {
     let spawned = std::thread::Builder::new()
         .name("metrics-upkeep".into())
         .spawn(move || loop {
             std::thread::sleep(UPKEEP_EVERY);
-            handle.run_upkeep();
+            match metrics.upgrade() {
+                Some(inner) => inner.handle.run_upkeep(),
+                None => return,
+            }
         });
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "metrics upkeep did not start: histograms will grow until scraped");
     }
 }
 
-/// The text exposition format of everything recorded so far.
-pub fn render() -> String {
-    match handle() {
-        Some(h) => {
-            drift_gauges();
-            h.run_upkeep();
-            h.render()
+/// What an answer adds to the metrics: the predictions of its versions, and for
+/// conversion its probability and tier, for a segment its persona.
+pub trait Recorded {
+    /// `snapshot` is the one the answer came from (for a version's training scores).
+    fn record(&self, metrics: &Metrics, snapshot: &Snapshot);
+}
+
+impl Recorded for ConvertOutput {
+    fn record(&self, metrics: &Metrics, snapshot: &Snapshot) {
+        let version = self.model_version;
+        let m = metrics.version(ModelName::Convert, version, || {
+            snapshot
+                .convert
+                .get(version)
+                .ok()
+                .and_then(|l| l.manifest.score_distribution.clone())
+        });
+        m.predictions.increment(1);
+        let a = &self.answer;
+        if !a.already_converted {
+            m.probability.record(a.probability);
+            if let Some(counter) = m.tiers.get(a.tier as usize) {
+                counter.increment(1);
+            }
+            m.drift.record(a.probability, std::time::SystemTime::now());
         }
-        None => String::new(),
     }
 }
 
-pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
-    let labels = [
-        ("route", route.to_owned()),
-        ("method", method.to_owned()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!(REQUEST_SECONDS, &labels).record(seconds);
+impl Recorded for RevenueOutput {
+    fn record(&self, metrics: &Metrics, _: &Snapshot) {
+        metrics
+            .version(ModelName::Revenue, self.model_version, || None)
+            .predictions
+            .increment(1);
+    }
+}
+
+impl Recorded for SegmentOutput {
+    fn record(&self, metrics: &Metrics, _: &Snapshot) {
+        metrics
+            .version(ModelName::Segment, self.model_version, || None)
+            .predictions
+            .increment(1);
+        let (version, persona) = (self.model_version.to_string(), self.answer.name.clone());
+        metrics.with(|| {
+            metrics::counter!("persona_assignments_total", "version" => version, "persona" => persona)
+                .increment(1);
+        });
+    }
+}
+
+impl Recorded for ScoreOutput {
+    fn record(&self, metrics: &Metrics, snapshot: &Snapshot) {
+        self.convert.record(metrics, snapshot);
+        self.revenue.record(metrics, snapshot);
+        self.segment.record(metrics, snapshot);
+    }
 }
 
 /// Metric handles of one model version, made once: the scoring path then only bumps
 /// atomics instead of building and hashing label sets per request.
 struct VersionMetrics {
-    predictions: metrics::Counter,
-    probability: metrics::Histogram,
-    /// Answers by tier: high, medium, low.
-    tiers: [metrics::Counter; 3],
+    predictions: Counter,
+    probability: Histogram,
+    /// Answers by tier, indexed by [`Tier`].
+    tiers: [Counter; 3],
     drift: Drift,
 }
 
@@ -193,144 +415,6 @@ pub fn population_stability(counts: &[u64; 10]) -> f64 {
         .sum()
 }
 
-type VersionCache = std::sync::RwLock<HashMap<(ModelName, u32), std::sync::Arc<VersionMetrics>>>;
-
-fn version_cache() -> &'static VersionCache {
-    static CACHE: OnceLock<VersionCache> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
-
-fn version_metrics(
-    model: ModelName,
-    version: u32,
-    distribution: Option<&ScoreDistribution>,
-) -> std::sync::Arc<VersionMetrics> {
-    let cache = version_cache();
-    if let Some(found) = cache
-        .read()
-        .ok()
-        .and_then(|c| c.get(&(model, version)).cloned())
-    {
-        return found;
-    }
-    let made = std::sync::Arc::new(VersionMetrics {
-        predictions: metrics::counter!("predictions_total", "model" => model.as_str(), "version" => version.to_string()),
-        probability: metrics::histogram!(PROBABILITY, "version" => version.to_string()),
-        tiers: ["high", "medium", "low"].map(|tier| {
-            metrics::counter!("conversion_tier_total", "version" => version.to_string(), "tier" => tier)
-        }),
-        drift: Drift::new(distribution),
-    });
-    if let Ok(mut c) = cache.write() {
-        c.entry((model, version)).or_insert_with(|| made.clone());
-    }
-    made
-}
-
-pub fn prediction(model: ModelName, version: u32) {
-    version_metrics(model, version, None)
-        .predictions
-        .increment(1);
-}
-
-/// A live conversion answer: its probability (in the histogram and the drift counts of
-/// its version, whose training distribution is `distribution`) and its tier (0 high, 1
-/// medium, 2 low).
-pub fn conversion(
-    version: u32,
-    probability: f64,
-    tier: usize,
-    distribution: Option<&ScoreDistribution>,
-) {
-    let m = version_metrics(ModelName::Convert, version, distribution);
-    m.drift.learn(distribution);
-    m.probability.record(probability);
-    if let Some(counter) = m.tiers.get(tier) {
-        counter.increment(1);
-    }
-    m.drift.record(probability, std::time::SystemTime::now());
-}
-
-/// Sets each conversion version's drift gauges from its live counts: the population
-/// stability index (`conversion_drift_psi`) and the probabilities behind it
-/// (`conversion_drift_samples`), over the last [`DRIFT_MINUTES`].
-fn drift_gauges() {
-    let Ok(cache) = version_cache().read() else {
-        return;
-    };
-    let now = std::time::SystemTime::now();
-    for ((model, version), m) in cache.iter() {
-        if *model != ModelName::Convert {
-            continue;
-        }
-        if let Some((psi, samples)) = m.drift.psi(now) {
-            metrics::gauge!("conversion_drift_psi", "version" => version.to_string()).set(psi);
-            metrics::gauge!("conversion_drift_samples", "version" => version.to_string())
-                .set(samples as f64);
-        }
-    }
-}
-
-pub fn persona(version: u32, name: &str) {
-    metrics::counter!("persona_assignments_total", "version" => version.to_string(), "persona" => name.to_owned())
-        .increment(1);
-}
-
-/// One reload ran, for whatever reason (`start`, `sighup`, `poll`, `admin`).
-pub fn reload(trigger: &'static str) {
-    metrics::counter!("model_reloads_total", "trigger" => trigger).increment(1);
-}
-
-/// A version was read from disk: loaded, or refused.
-pub fn model_load(model: ModelName, loaded: bool) {
-    let result = if loaded { "loaded" } else { "failed" };
-    metrics::counter!("model_loads_total", "model" => model.as_str(), "result" => result)
-        .increment(1);
-}
-
-/// Where a version stands, as the `model_info` gauge shows it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum VersionState {
-    /// Loaded and answering requests that name no version.
-    Default,
-    Loaded,
-    Unloaded,
-}
-
-pub fn model_info(model: ModelName, version: u32, state: VersionState) {
-    let value = match state {
-        VersionState::Default => 1.0,
-        VersionState::Loaded => 0.5,
-        VersionState::Unloaded => 0.0,
-    };
-    metrics::gauge!("model_info", "model" => model.as_str(), "version" => version.to_string())
-        .set(value);
-}
-
-pub fn failed_versions(model: ModelName, count: usize) {
-    metrics::gauge!("model_failed_versions", "model" => model.as_str()).set(count as f64);
-}
-
-/// 1 while the last scan could not replace a model's loaded versions (folder gone,
-/// unreadable or without a valid version), which keep serving; 0 otherwise.
-pub fn stale_versions(model: ModelName, stale: bool) {
-    metrics::gauge!("model_folder_problem", "model" => model.as_str()).set(if stale {
-        1.0
-    } else {
-        0.0
-    });
-}
-
-/// Request bodies admitted and not yet answered, in bytes, per pool.
-pub fn body_bytes_in_flight(pool: &'static str, delta: f64) {
-    metrics::gauge!("body_bytes_in_flight", "pool" => pool).increment(delta);
-}
-
-/// A request refused because its pool had no room (503).
-pub fn shed(pool: &'static str) {
-    metrics::counter!("requests_shed_total", "pool" => pool).increment(1);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,7 +477,7 @@ mod tests {
 
     #[test]
     fn the_recorder_comes_with_an_upkeep_thread() {
-        assert!(handle().is_some());
+        let _metrics = Metrics::new();
         let names = || -> Vec<String> {
             std::fs::read_dir("/proc/self/task")
                 .expect("procfs")

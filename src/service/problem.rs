@@ -3,7 +3,8 @@
 //! written as `application/problem+json` (RFC 9457). The OpenAPI description of each
 //! route's errors is generated from the same table.
 
-use super::registry::SelectError;
+use crate::inference::registry::SelectError;
+use crate::inference::scorer;
 use crate::scoring::ScoreError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -510,6 +511,15 @@ impl From<SelectError> for ApiError {
         match e {
             SelectError::VersionNotLoaded { .. } => ApiError::VersionNotLoaded(e.to_string()),
             SelectError::NoVersion(_) => ApiError::NotReady(vec![e.to_string()]),
+        }
+    }
+}
+
+impl From<scorer::Error> for ApiError {
+    fn from(e: scorer::Error) -> ApiError {
+        match e {
+            scorer::Error::Select(e) => e.into(),
+            scorer::Error::Score(e) => e.into(),
         }
     }
 }

@@ -1,199 +1,26 @@
-//! One scorer per model behind one trait: it picks the version (`?version=`, canary,
-//! default or pin), scores with [`crate::scoring`], builds the wire answer and records its
-//! metrics. The single-session and batch flows below are the same for every scorer, so
-//! `/convert` and `/convert/batch` cannot drift apart.
+//! The HTTP flows of scoring, the same for every model's scorer
+//! ([`crate::inference::scorer`]), so `/convert` and `/convert/batch` cannot drift apart:
+//! one session from a JSON body, or many from a JSON or CSV body, answered as JSON or CSV
+//! and counted in the server's metrics.
 
 use super::admission::{Permit, Pool};
 use super::http::{self, Accepts, AppState, Format};
-use super::observe;
+use super::observe::Recorded;
 use super::problem::{ApiError, FieldIssue};
-use super::registry::Snapshot;
 use super::settings::Settings;
 use super::wire::{
     from_json, no_csv_explanation, point_the_way, session_from_json, shape_budget, BatchInput,
-    BatchOutput, ConvertOutput, CsvAnswer, CsvRecord, FormulaGuard, OnError, Refused,
-    RevenueOutput, ScoreOutput, SegmentOutput, Selection, SessionErrors, SessionInput,
+    BatchOutput, CsvRecord, FormulaGuard, OnError, Refused, Selection, SessionErrors, SessionInput,
 };
 use crate::domain::{Click, Session, SessionId};
+use crate::inference::csv::{columns, row, NotFlat};
+use crate::inference::scorer::Scorer;
 use crate::ml::model_file::ModelName;
 use crate::reader::{ReadError, ReadOptions, Row, Rows};
-use crate::scoring;
 use actix_web::{web, HttpRequest, HttpResponse};
 use rayon::prelude::*;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
-
-pub trait Scorer: Copy + Send + Sync + 'static {
-    type Output: Serialize + CsvAnswer + Send + 'static;
-
-    /// Answers one session with the versions `snapshot` holds, and records the metrics.
-    fn score(
-        self,
-        snapshot: &Snapshot,
-        session: &Session,
-        query: &Selection,
-    ) -> Result<Self::Output, ApiError>;
-
-    /// The model versions behind an answer, for the log line.
-    fn versions(output: &Self::Output) -> Vec<(ModelName, u32)>;
-
-    /// One flat CSV row for an answer, under [`CsvAnswer::csv_columns`], with the formula
-    /// guard chosen (`CSV_FORMULA_GUARD`, or the `score` command's flag): a record the
-    /// batch flow may extend with trailing columns of its own, through the same guard,
-    /// before writing it.
-    fn csv_row(output: &Self::Output, guard: FormulaGuard) -> CsvRecord {
-        let mut record = CsvRecord::new(guard);
-        output.csv_cells(&mut record);
-        record
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Convert;
-
-impl Scorer for Convert {
-    type Output = ConvertOutput;
-
-    fn score(
-        self,
-        snapshot: &Snapshot,
-        session: &Session,
-        query: &Selection,
-    ) -> Result<ConvertOutput, ApiError> {
-        let id = session.id().as_str();
-        let loaded = snapshot.convert.select(query.convert_version, id)?;
-        let version = loaded.manifest.version;
-        let a = scoring::convert(loaded, session, query.explain)?;
-        observe::prediction(ModelName::Convert, version);
-        if !a.already_converted {
-            let tier = match a.tier {
-                scoring::Tier::High => 0,
-                scoring::Tier::Medium => 1,
-                scoring::Tier::Low => 2,
-            };
-            observe::conversion(
-                version,
-                a.probability,
-                tier,
-                loaded.manifest.score_distribution.as_ref(),
-            );
-        }
-        Ok(ConvertOutput {
-            session_id: id.to_owned(),
-            model: ModelName::Convert.to_string(),
-            model_version: version,
-            probability: a.probability,
-            will_convert: a.will_convert,
-            threshold: a.threshold,
-            percentile: a.percentile,
-            tier: a.tier,
-            already_converted: a.already_converted,
-            explanation: a.explanation,
-        })
-    }
-
-    fn versions(output: &ConvertOutput) -> Vec<(ModelName, u32)> {
-        vec![(ModelName::Convert, output.model_version)]
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Revenue;
-
-impl Scorer for Revenue {
-    type Output = RevenueOutput;
-
-    fn score(
-        self,
-        snapshot: &Snapshot,
-        session: &Session,
-        query: &Selection,
-    ) -> Result<RevenueOutput, ApiError> {
-        let id = session.id().as_str();
-        let loaded = snapshot.revenue.select(query.revenue_version, id)?;
-        let version = loaded.manifest.version;
-        let a = scoring::revenue(loaded, session)?;
-        observe::prediction(ModelName::Revenue, version);
-        Ok(RevenueOutput {
-            session_id: id.to_owned(),
-            model: ModelName::Revenue.to_string(),
-            model_version: version,
-            expected_revenue: a.expected_revenue,
-            revenue_if_converts: a.revenue_if_converts,
-            probability: a.probability,
-            already_converted: a.already_converted,
-        })
-    }
-
-    fn versions(output: &RevenueOutput) -> Vec<(ModelName, u32)> {
-        vec![(ModelName::Revenue, output.model_version)]
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Segment;
-
-impl Scorer for Segment {
-    type Output = SegmentOutput;
-
-    fn score(
-        self,
-        snapshot: &Snapshot,
-        session: &Session,
-        query: &Selection,
-    ) -> Result<SegmentOutput, ApiError> {
-        let id = session.id().as_str();
-        let loaded = snapshot.segment.select(query.segment_version, id)?;
-        let version = loaded.manifest.version;
-        let a = scoring::segment(loaded, session)?;
-        observe::prediction(ModelName::Segment, version);
-        observe::persona(version, &a.name);
-        Ok(SegmentOutput {
-            session_id: id.to_owned(),
-            model: ModelName::Segment.to_string(),
-            model_version: version,
-            persona_id: a.persona_id,
-            name: a.name,
-            description: a.description,
-            distance: a.distance,
-        })
-    }
-
-    fn versions(output: &SegmentOutput) -> Vec<(ModelName, u32)> {
-        vec![(ModelName::Segment, output.model_version)]
-    }
-}
-
-/// All three answers, from one snapshot.
-#[derive(Debug, Clone, Copy)]
-pub struct Score;
-
-impl Scorer for Score {
-    type Output = ScoreOutput;
-
-    fn score(
-        self,
-        snapshot: &Snapshot,
-        session: &Session,
-        query: &Selection,
-    ) -> Result<ScoreOutput, ApiError> {
-        Ok(ScoreOutput {
-            session_id: session.id().to_string(),
-            convert: Convert.score(snapshot, session, query)?,
-            revenue: Revenue.score(snapshot, session, query)?,
-            segment: Segment.score(snapshot, session, query)?,
-        })
-    }
-
-    fn versions(output: &ScoreOutput) -> Vec<(ModelName, u32)> {
-        vec![
-            (ModelName::Convert, output.convert.model_version),
-            (ModelName::Revenue, output.revenue.model_version),
-            (ModelName::Segment, output.segment.model_version),
-        ]
-    }
-}
 
 /// One session from a JSON body: read within the limits, parsed into domain values, scored.
 pub async fn single<S: Scorer>(
@@ -202,7 +29,10 @@ pub async fn single<S: Scorer>(
     payload: web::Payload,
     query: &Selection,
     state: &AppState,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, ApiError>
+where
+    S::Output: Recorded,
+{
     http::negotiate(req, &[Format::Json])?;
     let settings = &state.settings;
     let route = Refused::Single { path: req.path() };
@@ -226,7 +56,9 @@ pub async fn single<S: Scorer>(
     let session = input
         .parse("", settings.max_clicks_per_session)
         .map_err(ApiError::Invalid)?;
-    let out = scorer.score(&state.registry.snapshot(), &session, query)?;
+    let snapshot = state.registry.snapshot();
+    let out = scorer.score(&snapshot, &session, query)?;
+    out.record(&state.metrics, &snapshot);
     let versions = S::versions(&out);
     Ok(http::with_versions(HttpResponse::Ok().json(&out), versions))
 }
@@ -241,7 +73,10 @@ pub async fn batch<S: Scorer>(
     query: Selection,
     on_error: OnError,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, ApiError>
+where
+    S::Output: Recorded,
+{
     let csv = http::negotiate(req, &[Format::Json, Format::Csv])? == Format::Csv;
     if csv && query.explain {
         return Err(no_csv_explanation());
@@ -254,7 +89,11 @@ pub async fn batch<S: Scorer>(
         let answers: Vec<Result<S::Output, SessionErrors>> = items
             .into_par_iter()
             .map(|item| match item {
-                Ok(s) => scorer.score(&snapshot, &s, &query).map(Ok),
+                Ok(s) => {
+                    let out = scorer.score(&snapshot, &s, &query)?;
+                    out.record(&state.metrics, &snapshot);
+                    Ok(Ok(out))
+                }
                 Err(refused) => Ok(Err(refused)),
             })
             .collect::<Result<_, ApiError>>()?;
@@ -265,7 +104,8 @@ pub async fn batch<S: Scorer>(
         let (bytes, content_type) = if csv {
             let mut w = csv::Writer::from_writer(Vec::new());
             let failed = |e: csv::Error| ApiError::Internal(e.to_string());
-            let mut header = S::Output::csv_columns();
+            let flat = |e: NotFlat| ApiError::Internal(e.to_string());
+            let mut header = columns::<S::Output>().map_err(flat)?;
             if skip {
                 header.push("error".into());
             }
@@ -274,7 +114,8 @@ pub async fn batch<S: Scorer>(
             for answer in &answers {
                 let record = match answer {
                     Ok(a) => {
-                        let mut record = S::csv_row(a, guard);
+                        let mut record = CsvRecord::new(guard);
+                        row(a, &mut record).map_err(flat)?;
                         if skip {
                             record.empty();
                         }

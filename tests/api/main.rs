@@ -2,8 +2,7 @@
 //! (in this process or the real `serve` binary) and builds requests; each other module
 //! holds the tests of one area.
 //!
-//! Servers started in this process share its one metrics recorder: a test that reads a
-//! metric uses a model version that no other test publishes.
+//! Each server has its own metrics, so a test reads exact counts of the server it started.
 
 mod helpers;
 

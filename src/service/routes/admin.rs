@@ -1,8 +1,9 @@
 //! Operations behind the admin token.
 
+use crate::inference::registry::{ReloadSummary, Trigger};
 use crate::service::http::{AdminToken, AppState};
+use crate::service::observe;
 use crate::service::problem::{AdminErrors, ApiError};
-use crate::service::registry::{ReloadSummary, Trigger};
 use actix_web::{post, web, HttpResponse};
 
 /// Rescan the models folder now. Needs `Authorization: Bearer <ADMIN_TOKEN>`; without a
@@ -17,9 +18,9 @@ pub async fn reload(
     _admin: AdminToken,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let registry = state.registry.clone();
-    let summary = web::block(move || registry.reload(Trigger::Admin))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let summary =
+        web::block(move || observe::reload(&state.registry, &state.metrics, Trigger::Admin))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(summary))
 }

@@ -3,10 +3,10 @@
 //! charts from the models folder.
 
 use crate::domain::Field;
+use crate::inference::registry::{confined, Confined};
 use crate::ml::model_file::{ModelName, REPORT_FILE};
 use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ReportErrors, VersionReportErrors};
-use crate::service::registry::{confined, Confined};
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
 use std::sync::OnceLock;

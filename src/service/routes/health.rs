@@ -1,7 +1,6 @@
 //! Probes and metrics for orchestrators.
 
 use crate::service::http::AppState;
-use crate::service::observe;
 use crate::service::problem::{ApiError, ReadinessErrors};
 use actix_web::{get, route, web, HttpResponse};
 use serde::Serialize;
@@ -52,8 +51,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 /// version, conversion probabilities, personas, model loads and a `model_info` gauge.
 #[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 #[get("/metrics")]
-pub async fn metrics() -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(observe::render())
+        .body(state.metrics.render())
 }

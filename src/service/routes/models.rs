@@ -1,10 +1,10 @@
 //! What is loaded: per model, a short list of versions and their roles (default, pinned,
 //! canary) and the refused versions; each version's full manifest on its own route.
 
+use crate::inference::registry::{confined, Confined, SelectError, SlotInfo};
 use crate::ml::model_file::{Manifest, ModelName, REPORT_FILE};
 use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ModelErrors, ModelVersionErrors, ModelsErrors};
-use crate::service::registry::{confined, Confined, SelectError, SlotInfo};
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;

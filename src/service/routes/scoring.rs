@@ -1,13 +1,15 @@
 //! The scoring routes: one handler per route, each a line into the shared single-session or
 //! batch flow with its model's scorer.
 
+use crate::inference::csv::columns;
+use crate::inference::scorer::{Convert, Revenue, Score, Segment};
 use crate::ml::model_file::ModelName;
 use crate::service::http::{ApiKey, AppState};
 use crate::service::problem::{ApiError, ScoringErrors};
-use crate::service::scorer::{self, Convert, Revenue, Score, Segment};
+use crate::service::scorer;
 use crate::service::wire::{
     fields, unknown_parameters, BatchInput, BatchOptions, BatchOutput, ConvertOutput, ConvertQuery,
-    CsvAnswer, ModelQuery, RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
+    ModelQuery, RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
 };
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
@@ -15,13 +17,23 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 const CSV_EXAMPLE: &str = "year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n2008,4,1,1,29,s-1,1,A13,1,5,1,28,2,1\n";
 
 /// The batch routes and the columns of their CSV answers, for the OpenAPI document (the
-/// columns come from the same definition the answers are written with).
+/// columns come from the same definition the answers are written with; every answer has
+/// a flat form, which `inference::answer`'s tests check).
 pub fn csv_answers() -> [(&'static str, Vec<String>); 4] {
     [
-        ("/convert/batch", ConvertOutput::csv_columns()),
-        ("/revenue/batch", RevenueOutput::csv_columns()),
-        ("/segment/batch", SegmentOutput::csv_columns()),
-        ("/score/batch", ScoreOutput::csv_columns()),
+        (
+            "/convert/batch",
+            columns::<ConvertOutput>().unwrap_or_default(),
+        ),
+        (
+            "/revenue/batch",
+            columns::<RevenueOutput>().unwrap_or_default(),
+        ),
+        (
+            "/segment/batch",
+            columns::<SegmentOutput>().unwrap_or_default(),
+        ),
+        ("/score/batch", columns::<ScoreOutput>().unwrap_or_default()),
     ]
 }
 

@@ -148,15 +148,8 @@ pub struct BatchOptions {
     pub on_error: OnError,
 }
 
-/// Which version of each model answers, and whether to explain: what every scoring route's
-/// query comes down to once parsed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Selection {
-    pub convert_version: Option<u32>,
-    pub revenue_version: Option<u32>,
-    pub segment_version: Option<u32>,
-    pub explain: bool,
-}
+/// What every scoring route's query comes down to once parsed: the model side's own type.
+pub use crate::inference::scorer::Selection;
 
 /// Query of `/convert` and `/convert/batch`.
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]

@@ -2,10 +2,10 @@
 //! in atomically (arc-swap): a request holds the snapshot it started with until it ends.
 //! Each model has its own typed slot, so the conversion route can only be handed a
 //! conversion model. [`Registry::reload`] is the only way in: start-up, `SIGHUP`, polling
-//! and `/admin/reload` all go through it, and it logs and counts what it did.
+//! and `/admin/reload` all go through it; it logs what it did and returns it
+//! ([`ReloadSummary`]), for the service to count. Which versions serve is a [`Policy`]:
+//! values the service builds from its settings and the `score` command from its flags.
 
-use super::observe::{self, VersionState};
-use super::settings::{Canary, Settings};
 use crate::ml::classifier::ConvertModel;
 use crate::ml::model_file::{self, Loaded, Manifest, ModelKind, ModelName};
 use crate::ml::regressor::RevenueModel;
@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Where a model's canary sends its share of sessions.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct CanaryShare {
-    version: u32,
-    percent: u8,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CanaryShare {
+    pub version: u32,
+    /// 0..=100 percent of the sessions, by [`stable_percent`] of their id.
+    pub percent: u8,
 }
 
 /// The versions of one model held in memory, and those that failed to load.
@@ -166,22 +167,29 @@ pub enum SelectError {
 }
 
 impl<M: ModelKind> Slot<M> {
-    /// The version that answers: the one asked for, else the canary's for sessions its hash
-    /// picks, else the default.
-    pub fn select(
-        &self,
-        requested: Option<u32>,
-        session_id: &str,
-    ) -> Result<&Loaded<M>, SelectError> {
-        if let Some(v) = requested {
-            return self.loaded.get(&v).map(Arc::as_ref).ok_or_else(|| {
-                SelectError::VersionNotLoaded {
-                    model: M::NAME,
-                    requested: v,
-                    available: self.loaded.keys().copied().collect(),
-                }
-            });
-        }
+    /// A loaded version, by its number.
+    pub fn get(&self, version: u32) -> Result<&Loaded<M>, SelectError> {
+        self.loaded
+            .get(&version)
+            .map(Arc::as_ref)
+            .ok_or_else(|| SelectError::VersionNotLoaded {
+                model: M::NAME,
+                requested: version,
+                available: self.loaded.keys().copied().collect(),
+            })
+    }
+
+    /// The version answering requests that name none (the newest valid one, or the pin).
+    pub fn default_version(&self) -> Result<&Loaded<M>, SelectError> {
+        self.default
+            .and_then(|v| self.loaded.get(&v))
+            .map(Arc::as_ref)
+            .ok_or(SelectError::NoVersion(M::NAME))
+    }
+
+    /// The version a session that names none is sent to: the canary's, for the share of
+    /// sessions its hash picks, else the default.
+    pub fn route(&self, session_id: &str) -> Result<&Loaded<M>, SelectError> {
         if let Some(c) = self.canary {
             if stable_percent(session_id) < c.percent {
                 if let Some(m) = self.loaded.get(&c.version) {
@@ -189,10 +197,7 @@ impl<M: ModelKind> Slot<M> {
                 }
             }
         }
-        self.default
-            .and_then(|v| self.loaded.get(&v))
-            .map(Arc::as_ref)
-            .ok_or(SelectError::NoVersion(M::NAME))
+        self.default_version()
     }
 
     /// What `/models`, readiness and the metrics show of this slot.
@@ -237,11 +242,10 @@ pub struct Snapshot {
 impl Snapshot {
     /// The folder of one loaded version.
     pub fn version_dir(&self, name: ModelName, version: u32) -> Result<PathBuf, SelectError> {
-        let some = Some(version);
         match name {
-            ModelName::Convert => self.convert.select(some, "").map(|l| l.dir.clone()),
-            ModelName::Revenue => self.revenue.select(some, "").map(|l| l.dir.clone()),
-            ModelName::Segment => self.segment.select(some, "").map(|l| l.dir.clone()),
+            ModelName::Convert => self.convert.get(version).map(|l| l.dir.clone()),
+            ModelName::Revenue => self.revenue.get(version).map(|l| l.dir.clone()),
+            ModelName::Segment => self.segment.get(version).map(|l| l.dir.clone()),
         }
     }
 
@@ -253,36 +257,40 @@ impl Snapshot {
         }
     }
 
+    /// Why `name` has no default version, naming the model; `None` when it has one. The
+    /// one explanation, for readiness and for the `score` command alike.
+    pub fn why_no_version(&self, name: ModelName) -> Option<String> {
+        let info = self.info(name);
+        if info.default.is_some() {
+            return None;
+        }
+        let failed: Vec<String> = info
+            .failed
+            .iter()
+            .map(|(v, why)| format!("version {v}: {why}"))
+            .collect();
+        Some(if !self.models_dir_exists {
+            format!(
+                "{name}: no version found: the models folder {} does not exist",
+                self.models_dir.display()
+            )
+        } else if let Some(problem) = info.problem {
+            format!("{name}: no version loaded: {problem}")
+        } else if !failed.is_empty() {
+            format!("{name}: no valid version ({})", failed.join("; "))
+        } else {
+            format!(
+                "{name}: no version found in {}",
+                self.models_dir.join(name.as_str()).display()
+            )
+        })
+    }
+
     /// Ready when every model has a default version loaded; otherwise the reasons.
     pub fn readiness(&self) -> Result<(), Vec<String>> {
         let problems: Vec<String> = ModelName::ALL
             .iter()
-            .map(|&name| self.info(name))
-            .filter(|info| info.default.is_none())
-            .map(|info| {
-                let failed: Vec<String> = info
-                    .failed
-                    .iter()
-                    .map(|(v, why)| format!("version {v}: {why}"))
-                    .collect();
-                if !self.models_dir_exists {
-                    format!(
-                        "{}: no version found: the models folder {} does not exist",
-                        info.name,
-                        self.models_dir.display()
-                    )
-                } else if let Some(problem) = info.problem {
-                    format!("{}: no version loaded: {problem}", info.name)
-                } else if !failed.is_empty() {
-                    format!("{}: no valid version ({})", info.name, failed.join("; "))
-                } else {
-                    format!(
-                        "{}: no version found in {}",
-                        info.name,
-                        self.models_dir.join(info.name.as_str()).display()
-                    )
-                }
-            })
+            .filter_map(|&name| self.why_no_version(name))
             .collect();
         if problems.is_empty() {
             Ok(())
@@ -378,11 +386,17 @@ fn as_texts<S: Serializer, T: fmt::Display>(items: &[T], s: S) -> Result<S::Ok, 
     s.collect_seq(items.iter().map(ToString::to_string))
 }
 
-/// Which version each model serves by default, and its canary: fixed at start-up.
-struct Policy {
-    pins: BTreeMap<ModelName, u32>,
-    canary: Option<Canary>,
-    max_loaded: usize,
+/// Which versions a registry loads and serves: fixed when it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The version each model serves by default, loaded or not (`PIN_<MODEL>`,
+    /// `score --version`); without one, the newest valid version.
+    pub pins: BTreeMap<ModelName, u32>,
+    /// A model's canary and its share of the sessions that name no version (`CANARY`).
+    pub canary: Option<(ModelName, CanaryShare)>,
+    /// Versions of each model kept loaded, newest first, besides the pinned and canary
+    /// ones (`MAX_LOADED_VERSIONS`).
+    pub max_loaded: usize,
 }
 
 impl Policy {
@@ -392,11 +406,8 @@ impl Policy {
 
     fn canary(&self, model: ModelName) -> Option<CanaryShare> {
         self.canary
-            .filter(|c| c.model == model)
-            .map(|c| CanaryShare {
-                version: c.version,
-                percent: c.percent,
-            })
+            .filter(|(m, _)| *m == model)
+            .map(|(_, share)| share)
     }
 }
 
@@ -414,21 +425,14 @@ impl Registry {
         &self.dir
     }
 
-    /// An empty registry: nothing loads until the first [`Registry::reload`].
-    pub fn new(settings: &Settings) -> Registry {
+    /// An empty registry over the models folder `dir`: nothing loads until the first
+    /// [`Registry::reload`].
+    pub fn new(dir: &Path, policy: Policy) -> Registry {
         // Absolute, so that messages name the folder whatever the working directory.
-        let dir = std::path::absolute(&settings.models_dir)
-            .unwrap_or_else(|_| settings.models_dir.clone());
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
         Registry {
             dir,
-            policy: Policy {
-                pins: ModelName::ALL
-                    .into_iter()
-                    .filter_map(|m| Some((m, settings.pin(m)?)))
-                    .collect(),
-                canary: settings.canary,
-                max_loaded: settings.max_loaded_versions,
-            },
+            policy,
             current: ArcSwap::from_pointee(Snapshot::default()),
             reloading: Mutex::new(()),
         }
@@ -438,8 +442,8 @@ impl Registry {
         self.current.load_full()
     }
 
-    /// Rescans the folder and swaps the new snapshot in; then logs the reload and records
-    /// it in the metrics (`model_reloads_total`, `model_loads_total`, `model_info`).
+    /// Rescans the folder and swaps the new snapshot in; then logs the reload. What it did
+    /// comes back, for the caller to count.
     pub fn reload(&self, trigger: Trigger) -> ReloadSummary {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.snapshot();
@@ -451,8 +455,9 @@ impl Registry {
             models_dir: self.dir.clone(),
             models_dir_exists: self.dir.is_dir(),
         };
-        self.current.store(Arc::new(next));
-        record(trigger, &summary, &old, &self.snapshot());
+        let next = Arc::new(next);
+        self.current.store(next.clone());
+        log(trigger, &summary, &old, &next);
         summary
     }
 
@@ -592,9 +597,8 @@ fn kept<M>(
     }
 }
 
-/// Logs and counts one reload. A poll that changed nothing stays quiet: it runs every few
-/// seconds.
-fn record(trigger: Trigger, summary: &ReloadSummary, old: &Snapshot, snapshot: &Snapshot) {
+/// Logs one reload. A poll that changed nothing stays quiet: it runs every few seconds.
+fn log(trigger: Trigger, summary: &ReloadSummary, old: &Snapshot, snapshot: &Snapshot) {
     let label = trigger.as_str();
     // Said once when it starts and once when it ends, not at every poll in between.
     for name in ModelName::ALL {
@@ -609,9 +613,7 @@ fn record(trigger: Trigger, summary: &ReloadSummary, old: &Snapshot, snapshot: &
                 }
             }
         }
-        observe::stale_versions(name, now.is_some());
     }
-    observe::reload(label);
     if trigger != Trigger::Poll || summary.changed() {
         let texts =
             |items: &[VersionRef]| items.iter().map(ToString::to_string).collect::<Vec<_>>();
@@ -640,27 +642,6 @@ fn record(trigger: Trigger, summary: &ReloadSummary, old: &Snapshot, snapshot: &
             reason = %refused.reason,
             "model version refused"
         );
-    }
-    for loaded in &summary.loaded {
-        observe::model_load(loaded.model, true);
-    }
-    for refused in &summary.failed {
-        observe::model_load(refused.version.model, false);
-    }
-    for gone in &summary.unloaded {
-        observe::model_info(gone.model, gone.version, VersionState::Unloaded);
-    }
-    for name in ModelName::ALL {
-        let info = snapshot.info(name);
-        for (version, _) in &info.loaded {
-            let state = if info.default == Some(*version) {
-                VersionState::Default
-            } else {
-                VersionState::Loaded
-            };
-            observe::model_info(name, *version, state);
-        }
-        observe::failed_versions(name, info.failed.len());
     }
 }
 
@@ -695,16 +676,18 @@ mod tests {
     #[test]
     fn an_empty_folder_is_not_ready_and_says_why() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let settings =
-            Settings::from_vars([("MODELS_DIR".to_string(), dir.path().display().to_string())])
-                .expect("valid settings");
-        let registry = Registry::new(&settings);
+        let policy = Policy {
+            pins: BTreeMap::new(),
+            canary: None,
+            max_loaded: 3,
+        };
+        let registry = Registry::new(dir.path(), policy);
         registry.reload(Trigger::Start);
         let problems = registry.snapshot().readiness().expect_err("nothing loaded");
         assert_eq!(problems.len(), 3);
         assert!(problems[0].contains("no version found"), "{problems:?}");
         assert_eq!(
-            registry.snapshot().convert.select(None, "s").err(),
+            registry.snapshot().convert.route("s").err(),
             Some(SelectError::NoVersion(ModelName::Convert))
         );
     }
