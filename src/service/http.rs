@@ -4,7 +4,7 @@
 
 use super::admission::{Admission, Permit, Pool};
 use super::observe;
-use super::problem::{ApiError, Credential};
+use super::problem::{shortened, ApiError, Credential};
 use super::registry::Registry;
 use super::settings::Settings;
 use crate::ml::model_file::ModelName;
@@ -415,13 +415,6 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
-fn shortened(path: &str) -> String {
-    match path.char_indices().nth(LOGGED_PATH_CHARS) {
-        Some((cut, _)) => format!("{}...", &path[..cut]),
-        None => path.to_owned(),
-    }
-}
-
 /// Logs each request with its id, route, status, latency and model versions, counts it in
 /// the metrics, and echoes (or makes) its `X-Request-Id`.
 pub async fn observe_request(
@@ -441,7 +434,10 @@ pub async fn observe_request(
     // per raw path let anyone grow the metrics (and the process) without bound.
     let (route, unmatched_path) = match req.match_pattern() {
         Some(pattern) => (pattern, None),
-        None => (UNMATCHED.to_owned(), Some(shortened(req.path()))),
+        None => (
+            UNMATCHED.to_owned(),
+            Some(shortened(req.path().to_owned(), LOGGED_PATH_CHARS)),
+        ),
     };
     let mut res = next.call(req).await?;
     let status = res.status().as_u16();
