@@ -7,6 +7,7 @@ use super::observe;
 use super::problem::{shortened, ApiError, Credential};
 use super::registry::Registry;
 use super::settings::Settings;
+use super::wire::{self, NoParameters};
 use crate::ml::model_file::ModelName;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -15,6 +16,7 @@ use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 use std::future::{ready, Ready};
 use std::sync::Arc;
 use std::time::Instant;
@@ -359,6 +361,24 @@ impl FromRequest for AdminToken {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "));
             authorize(Credential::AdminToken, &[token.expose()], presented).map(|()| AdminToken)
+        }))
+    }
+}
+
+/// A route's query parameters: those of `T`, and of `U` for a route that takes a second
+/// set (a batch route's options). Read once, through [`wire::read_query`]: a parameter
+/// neither takes, one given twice or a value that does not read is refused by name (422),
+/// so a route that takes its query this way cannot forget to check it.
+pub struct StrictQuery<T, U = NoParameters>(pub T, pub U);
+
+impl<T: DeserializeOwned, U: DeserializeOwned> FromRequest for StrictQuery<T, U> {
+    type Error = ApiError;
+    type Future = Ready<Result<StrictQuery<T, U>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(state(req).and_then(|state| {
+            let (t, u) = wire::read_query(req.query_string(), state.settings.max_problem_issues)?;
+            Ok(StrictQuery(t, u))
         }))
     }
 }
