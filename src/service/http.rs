@@ -11,8 +11,9 @@ use super::wire::{self, NoParameters};
 use crate::ml::model_file::ModelName;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, Accept, Header, HeaderName, HeaderValue, Quality};
 use actix_web::middleware::Next;
+use actix_web::mime;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -226,28 +227,25 @@ impl Format {
 }
 
 /// The quality `accept` gives `media_type`: that of its most specific matching range
-/// (`text/csv` over `text/*` over `*/*`); `None` when no range matches.
-fn quality(accept: &str, media_type: &str) -> Option<f32> {
+/// (`text/csv` over `text/*` over `*/*`, RFC 9110 12.5.1); `None` when no range matches.
+/// actix's typed `Accept` reads the ranges and their qualities; it ranks what a client
+/// prefers but does not match a server's offers against ranges, which is this.
+fn quality(accept: &Accept, media_type: &str) -> Option<Quality> {
     let (kind, _) = media_type.split_once('/')?;
-    let mut best: Option<(u8, f32)> = None;
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let specificity = match name.split_once('/') {
-            _ if name == media_type => 3,
-            Some((k, "*")) if k == kind => 2,
-            Some(("*", "*")) => 1,
-            _ => continue,
+    let mut best: Option<(u8, Quality)> = None;
+    for range in accept.iter() {
+        let (range_kind, range_sub) = (range.item.type_(), range.item.subtype());
+        let specificity = if range.item.essence_str() == media_type {
+            3
+        } else if range_sub == mime::STAR && range_kind.as_str() == kind {
+            2
+        } else if range_kind == mime::STAR && range_sub == mime::STAR {
+            1
+        } else {
+            continue;
         };
-        // A q that does not read as a number in 0..=1 is the default, 1 (RFC 9110 12.4.2).
-        let q = parts
-            .filter_map(|p| p.trim().split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
-            .and_then(|(_, v)| v.trim().parse::<f32>().ok())
-            .filter(|q| (0.0..=1.0).contains(q))
-            .unwrap_or(1.0);
         if best.is_none_or(|(s, _)| specificity > s) {
-            best = Some((specificity, q));
+            best = Some((specificity, range.quality));
         }
     }
     best.map(|(_, q)| q)
@@ -255,21 +253,23 @@ fn quality(accept: &str, media_type: &str) -> Option<f32> {
 
 /// The answer's format from the request's `Accept` header, with quality values: the offer
 /// the client rates highest, the first offer on a tie or without the header; 406 when
-/// every offer is refused (`q=0`) or matches no range.
+/// every offer is refused (`q=0`) or matches no range (ranges that do not read are
+/// skipped, as actix's parser does).
 pub fn negotiate(req: &HttpRequest, offers: &[Format]) -> Result<Format, ApiError> {
-    let accept: Vec<&str> = req
+    let first = offers.first().copied().unwrap_or(Format::Json);
+    let given: Vec<&str> = req
         .headers()
         .get_all(header::ACCEPT)
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let accept = accept.join(",");
-    let first = offers.first().copied().unwrap_or(Format::Json);
-    if accept.trim().is_empty() {
+    let given = given.join(",");
+    if given.trim().is_empty() {
         return Ok(first);
     }
-    let mut chosen: Option<(Format, f32)> = None;
+    let accept = Accept::parse(req).unwrap_or_else(|_| Accept(Vec::new()));
+    let mut chosen: Option<(Format, Quality)> = None;
     for &offer in offers {
-        if let Some(q) = quality(&accept, offer.media_type()).filter(|q| *q > 0.0) {
+        if let Some(q) = quality(&accept, offer.media_type()).filter(|q| *q > Quality::ZERO) {
             if chosen.is_none_or(|(_, best)| q > best) {
                 chosen = Some((offer, q));
             }
@@ -278,7 +278,7 @@ pub fn negotiate(req: &HttpRequest, offers: &[Format]) -> Result<Format, ApiErro
     chosen
         .map(|(f, _)| f)
         .ok_or_else(|| ApiError::NotAcceptable {
-            got: accept,
+            got: given,
             offered: offers
                 .iter()
                 .map(|f| f.media_type())
@@ -532,5 +532,7 @@ mod tests {
         assert!(pick("text/html").is_err());
         assert!(pick("*/*;q=0").is_err());
         assert!(pick("text/*;q=0, application/json;q=0").is_err());
+        assert!(pick("garbage").is_err(), "a range that does not read matches nothing");
+        assert_eq!(pick("garbage, text/csv"), Ok(Format::Csv));
     }
 }
