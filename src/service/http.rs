@@ -4,17 +4,20 @@
 
 use super::admission::{Admission, Permit, Pool};
 use super::observe::Metrics;
-use super::problem::{ApiError, Credential};
+use super::problem::{shortened, ApiError, Credential};
 use super::settings::Settings;
+use super::wire::{self, NoParameters};
 use crate::inference::registry::Registry;
 use crate::ml::model_file::ModelName;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, Accept, Header, HeaderName, HeaderValue, Quality};
 use actix_web::middleware::Next;
+use actix_web::mime;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 use std::future::{ready, Ready};
 use std::sync::Arc;
 use std::time::Instant;
@@ -213,28 +216,25 @@ pub fn media_type(req: &HttpRequest) -> String {
 pub use crate::inference::answer::Format;
 
 /// The quality `accept` gives `media_type`: that of its most specific matching range
-/// (`text/csv` over `text/*` over `*/*`); `None` when no range matches.
-fn quality(accept: &str, media_type: &str) -> Option<f32> {
+/// (`text/csv` over `text/*` over `*/*`, RFC 9110 12.5.1); `None` when no range matches.
+/// actix's typed `Accept` reads the ranges and their qualities; it ranks what a client
+/// prefers but does not match a server's offers against ranges, which is this.
+fn quality(accept: &Accept, media_type: &str) -> Option<Quality> {
     let (kind, _) = media_type.split_once('/')?;
-    let mut best: Option<(u8, f32)> = None;
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let specificity = match name.split_once('/') {
-            _ if name == media_type => 3,
-            Some((k, "*")) if k == kind => 2,
-            Some(("*", "*")) => 1,
-            _ => continue,
+    let mut best: Option<(u8, Quality)> = None;
+    for range in accept.iter() {
+        let (range_kind, range_sub) = (range.item.type_(), range.item.subtype());
+        let specificity = if range.item.essence_str() == media_type {
+            3
+        } else if range_sub == mime::STAR && range_kind.as_str() == kind {
+            2
+        } else if range_kind == mime::STAR && range_sub == mime::STAR {
+            1
+        } else {
+            continue;
         };
-        // A q that does not read as a number in 0..=1 is the default, 1 (RFC 9110 12.4.2).
-        let q = parts
-            .filter_map(|p| p.trim().split_once('='))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
-            .and_then(|(_, v)| v.trim().parse::<f32>().ok())
-            .filter(|q| (0.0..=1.0).contains(q))
-            .unwrap_or(1.0);
         if best.is_none_or(|(s, _)| specificity > s) {
-            best = Some((specificity, q));
+            best = Some((specificity, range.quality));
         }
     }
     best.map(|(_, q)| q)
@@ -242,21 +242,23 @@ fn quality(accept: &str, media_type: &str) -> Option<f32> {
 
 /// The answer's format from the request's `Accept` header, with quality values: the offer
 /// the client rates highest, the first offer on a tie or without the header; 406 when
-/// every offer is refused (`q=0`) or matches no range.
+/// every offer is refused (`q=0`) or matches no range (ranges that do not read are
+/// skipped, as actix's parser does).
 pub fn negotiate(req: &HttpRequest, offers: &[Format]) -> Result<Format, ApiError> {
-    let accept: Vec<&str> = req
+    let first = offers.first().copied().unwrap_or(Format::Json);
+    let given: Vec<&str> = req
         .headers()
         .get_all(header::ACCEPT)
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let accept = accept.join(",");
-    let first = offers.first().copied().unwrap_or(Format::Json);
-    if accept.trim().is_empty() {
+    let given = given.join(",");
+    if given.trim().is_empty() {
         return Ok(first);
     }
-    let mut chosen: Option<(Format, f32)> = None;
+    let accept = Accept::parse(req).unwrap_or_else(|_| Accept(Vec::new()));
+    let mut chosen: Option<(Format, Quality)> = None;
     for &offer in offers {
-        if let Some(q) = quality(&accept, offer.media_type()).filter(|q| *q > 0.0) {
+        if let Some(q) = quality(&accept, offer.media_type()).filter(|q| *q > Quality::ZERO) {
             if chosen.is_none_or(|(_, best)| q > best) {
                 chosen = Some((offer, q));
             }
@@ -265,7 +267,7 @@ pub fn negotiate(req: &HttpRequest, offers: &[Format]) -> Result<Format, ApiErro
     chosen
         .map(|(f, _)| f)
         .ok_or_else(|| ApiError::NotAcceptable {
-            got: accept,
+            got: given,
             offered: offers
                 .iter()
                 .map(|f| f.media_type())
@@ -352,6 +354,24 @@ impl FromRequest for AdminToken {
     }
 }
 
+/// A route's query parameters: those of `T`, and of `U` for a route that takes a second
+/// set (a batch route's options). Read once, through [`wire::read_query`]: a parameter
+/// neither takes, one given twice or a value that does not read is refused by name (422),
+/// so a route that takes its query this way cannot forget to check it.
+pub struct StrictQuery<T, U = NoParameters>(pub T, pub U);
+
+impl<T: DeserializeOwned, U: DeserializeOwned> FromRequest for StrictQuery<T, U> {
+    type Error = ApiError;
+    type Future = Ready<Result<StrictQuery<T, U>, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(state(req).and_then(|state| {
+            let (t, u) = wire::read_query(req.query_string(), state.settings.max_problem_issues)?;
+            Ok(StrictQuery(t, u))
+        }))
+    }
+}
+
 /// The model versions that answered, for the request's log line.
 #[derive(Debug, Clone)]
 pub struct ModelVersions(pub String);
@@ -404,13 +424,6 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
-fn shortened(path: &str) -> String {
-    match path.char_indices().nth(LOGGED_PATH_CHARS) {
-        Some((cut, _)) => format!("{}...", &path[..cut]),
-        None => path.to_owned(),
-    }
-}
-
 /// Logs each request with its id, route, status, latency and model versions, counts it in
 /// the metrics, and echoes (or makes) its `X-Request-Id`.
 pub async fn observe_request(
@@ -430,7 +443,10 @@ pub async fn observe_request(
     // per raw path let anyone grow the metrics (and the process) without bound.
     let (route, unmatched_path) = match req.match_pattern() {
         Some(pattern) => (pattern, None),
-        None => (UNMATCHED.to_owned(), Some(shortened(req.path()))),
+        None => (
+            UNMATCHED.to_owned(),
+            Some(shortened(req.path().to_owned(), LOGGED_PATH_CHARS)),
+        ),
     };
     let metrics = req
         .app_data::<web::Data<AppState>>()
@@ -510,5 +526,7 @@ mod tests {
         assert!(pick("text/html").is_err());
         assert!(pick("*/*;q=0").is_err());
         assert!(pick("text/*;q=0, application/json;q=0").is_err());
+        assert!(pick("garbage").is_err(), "a range that does not read matches nothing");
+        assert_eq!(pick("garbage, text/csv"), Ok(Format::Csv));
     }
 }

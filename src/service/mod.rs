@@ -331,7 +331,6 @@ impl Application {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
         let connections = settings.connections_per_worker(worker_count);
-        let max_issues = settings.max_problem_issues;
         // Every documented path answers 405 with `Allow` to a method it does not serve.
         let doc = openapi_served(!state.api_keys.is_empty());
         let allowed: Vec<(String, String)> = doc
@@ -357,9 +356,10 @@ impl Application {
         let shared = state.clone();
         let server = HttpServer::new(move || {
             let allowed = allowed.clone();
-            let query_errors = web::QueryConfig::default().error_handler(move |e, req| {
-                wire::query_problem(req.query_string(), &e.to_string(), max_issues).into()
-            });
+            // The routes read their queries with `http::StrictQuery`; this keeps any other
+            // reader's refusal a problem document, not actix's plain text.
+            let query_errors = web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::invalid("query", e.to_string()).into());
             let path_errors = web::PathConfig::default()
                 .error_handler(|e, _| ApiError::RouteNotFound(e.to_string()).into());
             let (app, _) = App::new()

@@ -14,189 +14,142 @@ use std::fmt;
 use utoipa::openapi::{self, RefOr};
 use utoipa::ToSchema;
 
-/// Every error the API can answer. Adding one means choosing its status, its text and the
-/// routes that document it: each `match` below is exhaustive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ErrorCode {
-    MalformedBody,
-    InvalidRequest,
-    MissingApiKey,
-    InvalidApiKey,
-    MissingAdminToken,
-    InvalidAdminToken,
-    RouteNotFound,
-    ModelNotFound,
-    VersionNotLoaded,
-    AdminDisabled,
-    MethodNotAllowed,
-    BodyTooLarge,
-    BodyTimeout,
-    UnsupportedMediaType,
-    NotAcceptable,
-    Internal,
-    NotReady,
-    Overloaded,
-    ReportNotFound,
+/// Writes the error table: the `ErrorCode` enum, `ErrorCode::ALL` in the rows' order, and
+/// for each code its name, status, description and example. A row is the one place a code
+/// is defined; the example is a real `ApiError`, so the documented body is what the server
+/// answers (a test holds each example to its row's code).
+macro_rules! error_table {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident = $name:literal, $status:ident,
+            $description:literal,
+            $example:expr;
+    )+) => {
+        /// Every error the API can answer: one row of the table each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The stable name clients match on.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)+
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)+
+                }
+            }
+
+            /// What the code means, for the OpenAPI document.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $description,)+
+                }
+            }
+
+            /// An error of this code as a real request meets it, for the documented
+            /// examples.
+            pub fn example_error(self) -> ApiError {
+                match self {
+                    $(ErrorCode::$variant => $example,)+
+                }
+            }
+        }
+    };
+}
+
+error_table! {
+    MalformedBody = "malformed_body", BAD_REQUEST,
+        "The body could not be read: not JSON, not CSV, or cut short.",
+        ApiError::Malformed("EOF while parsing an object at line 1 column 15".into());
+    InvalidRequest = "invalid_request", UNPROCESSABLE_ENTITY,
+        "Invalid fields, each with its path (`clicks[3].price`, `sessions[2].clicks[0].colour`, `line 7, column price`, `query`), or a limit on clicks or sessions passed.",
+        ApiError::invalid(
+            "clicks[3].price",
+            "got \"0\", expected a price in US dollars greater than 0 and at most 100000",
+        );
+    MissingApiKey = "missing_api_key", UNAUTHORIZED,
+        "API keys are configured and the request has no `X-Api-Key` header.",
+        ApiError::MissingCredential(Credential::ApiKey);
+    InvalidApiKey = "invalid_api_key", UNAUTHORIZED,
+        "The `X-Api-Key` header holds no configured key.",
+        ApiError::WrongCredential(Credential::ApiKey);
+    MissingAdminToken = "missing_admin_token", UNAUTHORIZED,
+        "No `Authorization: Bearer <ADMIN_TOKEN>` header.",
+        ApiError::MissingCredential(Credential::AdminToken);
+    InvalidAdminToken = "invalid_admin_token", UNAUTHORIZED,
+        "The bearer token is not the admin token.",
+        ApiError::WrongCredential(Credential::AdminToken);
+    RouteNotFound = "route_not_found", NOT_FOUND,
+        "No route has this path; see `/docs`.",
+        ApiError::RouteNotFound("no such route; see /docs for the API".into());
+    ModelNotFound = "model_not_found", NOT_FOUND,
+        "No model has this name; models are convert, revenue and segment.",
+        ApiError::ModelNotFound("unknown model \"churn\"; models are convert, revenue, segment".into());
+    VersionNotLoaded = "version_not_loaded", NOT_FOUND,
+        "The version asked for (`?version=`, `?convert_version=`..., or `/models/{name}/{version}`) is not loaded; the detail lists those that are.",
+        ApiError::VersionNotLoaded("version 9 of convert is not loaded; loaded versions: [1]".into());
+    AdminDisabled = "admin_disabled", NOT_FOUND,
+        "The admin routes are disabled: no `ADMIN_TOKEN` is configured.",
+        ApiError::AdminDisabled;
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED,
+        "The path exists but not with this method; `Allow` lists those it serves.",
+        ApiError::MethodNotAllowed("POST".into());
+    BodyTooLarge = "body_too_large", PAYLOAD_TOO_LARGE,
+        "The body is larger than `MAX_BODY_BYTES`.",
+        ApiError::TooLarge { limit: 32 << 20 };
+    BodyTimeout = "body_timeout", REQUEST_TIMEOUT,
+        "The body did not arrive in time: it must be complete within `BODY_TIMEOUT_SECS`, or keep arriving at `MIN_BODY_BYTES_PER_SEC` on average; the connection is closed.",
+        ApiError::BodyTimeout { received: 12, seconds: 10.0, grace_secs: 10, min_rate: 16 << 10 };
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
+        "The body is not of a media type the route reads.",
+        ApiError::UnsupportedMediaType {
+            got: "text/plain".into(),
+            supported: "application/json",
+            instead: None,
+        };
+    NotAcceptable = "not_acceptable", NOT_ACCEPTABLE,
+        "The `Accept` header allows none of the media types the route answers in (quality values count: `q=0` refuses a type); the detail lists those offered. Batch routes answer `application/json` or `text/csv`, the other scoring routes `application/json`.",
+        ApiError::NotAcceptable {
+            got: "text/html".into(),
+            offered: "application/json, text/csv".into(),
+        };
+    Internal = "internal", INTERNAL_SERVER_ERROR,
+        "A model misbehaved on this input (a non-finite output, say) or a worker failed; logged with its cause.",
+        ApiError::Internal("convert version 1 produced a non-finite probability".into());
+    NotReady = "not_ready", SERVICE_UNAVAILABLE,
+        "A model needed to answer has no valid version loaded; the detail says why.",
+        ApiError::NotReady(vec!["convert: no version found".into()]);
+    Overloaded = "overloaded", SERVICE_UNAVAILABLE,
+        "The service holds as much request work as it may (`MAX_BODY_BYTES_IN_FLIGHT`, one pool for batch routes and one for single sessions; a batch first waits up to `BATCH_QUEUE_SECS`): nothing was read or scored. Retry after the seconds in `Retry-After`.",
+        ApiError::Overloaded {
+            what: "batches",
+            bytes: 12_054_642,
+            budget: 32 << 20,
+            retry_after_secs: 1,
+        };
+    ReportNotFound = "report_not_found", NOT_FOUND,
+        "No `report.html` for this (in the models folder, or in the version's folder): `train` writes one with the versions it publishes.",
+        ApiError::ReportNotFound("no training report (MODELS_DIR/report.html: No such file or directory (os error 2)); train writes one with the versions it publishes".into());
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 19] = [
-        ErrorCode::MalformedBody,
-        ErrorCode::InvalidRequest,
-        ErrorCode::MissingApiKey,
-        ErrorCode::InvalidApiKey,
-        ErrorCode::MissingAdminToken,
-        ErrorCode::InvalidAdminToken,
-        ErrorCode::RouteNotFound,
-        ErrorCode::ModelNotFound,
-        ErrorCode::VersionNotLoaded,
-        ErrorCode::AdminDisabled,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::BodyTooLarge,
-        ErrorCode::BodyTimeout,
-        ErrorCode::UnsupportedMediaType,
-        ErrorCode::NotAcceptable,
-        ErrorCode::Internal,
-        ErrorCode::NotReady,
-        ErrorCode::Overloaded,
-        ErrorCode::ReportNotFound,
-    ];
-
-    /// The stable name clients match on.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::MalformedBody => "malformed_body",
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::MissingApiKey => "missing_api_key",
-            ErrorCode::InvalidApiKey => "invalid_api_key",
-            ErrorCode::MissingAdminToken => "missing_admin_token",
-            ErrorCode::InvalidAdminToken => "invalid_admin_token",
-            ErrorCode::RouteNotFound => "route_not_found",
-            ErrorCode::ModelNotFound => "model_not_found",
-            ErrorCode::VersionNotLoaded => "version_not_loaded",
-            ErrorCode::AdminDisabled => "admin_disabled",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::BodyTooLarge => "body_too_large",
-            ErrorCode::BodyTimeout => "body_timeout",
-            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
-            ErrorCode::NotAcceptable => "not_acceptable",
-            ErrorCode::Internal => "internal",
-            ErrorCode::NotReady => "not_ready",
-            ErrorCode::Overloaded => "overloaded",
-            ErrorCode::ReportNotFound => "report_not_found",
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        match self {
-            ErrorCode::MalformedBody => StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidRequest => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::MissingApiKey
-            | ErrorCode::InvalidApiKey
-            | ErrorCode::MissingAdminToken
-            | ErrorCode::InvalidAdminToken => StatusCode::UNAUTHORIZED,
-            ErrorCode::RouteNotFound
-            | ErrorCode::ModelNotFound
-            | ErrorCode::VersionNotLoaded
-            | ErrorCode::AdminDisabled
-            | ErrorCode::ReportNotFound => StatusCode::NOT_FOUND,
-            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::NotReady | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
     /// The problem `type`: a tag URI (RFC 4151), stable and unique, naming the code. It is
     /// an identifier, not a page to fetch; the codes are documented in the OpenAPI document.
     pub fn type_uri(self) -> String {
         format!("tag:clickstream,2026:problem:{}", self.as_str())
     }
 
-    /// What the code means, for the OpenAPI document.
-    pub fn description(self) -> &'static str {
-        match self {
-            ErrorCode::MalformedBody => "The body could not be read: not JSON, not CSV, or cut short.",
-            ErrorCode::InvalidRequest => "Invalid fields, each with its path (`clicks[3].price`, `sessions[2].clicks[0].colour`, `line 7, column price`, `query`), or a limit on clicks or sessions passed.",
-            ErrorCode::MissingApiKey => "API keys are configured and the request has no `X-Api-Key` header.",
-            ErrorCode::InvalidApiKey => "The `X-Api-Key` header holds no configured key.",
-            ErrorCode::MissingAdminToken => "No `Authorization: Bearer <ADMIN_TOKEN>` header.",
-            ErrorCode::InvalidAdminToken => "The bearer token is not the admin token.",
-            ErrorCode::RouteNotFound => "No route has this path; see `/docs`.",
-            ErrorCode::ModelNotFound => "No model has this name; models are convert, revenue and segment.",
-            ErrorCode::VersionNotLoaded => "The version asked for (`?version=`, `?convert_version=`..., or `/models/{name}/{version}`) is not loaded; the detail lists those that are.",
-            ErrorCode::AdminDisabled => "The admin routes are disabled: no `ADMIN_TOKEN` is configured.",
-            ErrorCode::MethodNotAllowed => "The path exists but not with this method; `Allow` lists those it serves.",
-            ErrorCode::BodyTooLarge => "The body is larger than `MAX_BODY_BYTES`.",
-            ErrorCode::BodyTimeout => "The body did not arrive in time: it must be complete within `BODY_TIMEOUT_SECS`, or keep arriving at `MIN_BODY_BYTES_PER_SEC` on average; the connection is closed.",
-            ErrorCode::UnsupportedMediaType => "The body is not of a media type the route reads.",
-            ErrorCode::NotAcceptable => "The `Accept` header allows none of the media types the route answers in (quality values count: `q=0` refuses a type); the detail lists those offered. Batch routes answer `application/json` or `text/csv`, the other scoring routes `application/json`.",
-            ErrorCode::Internal => "A model misbehaved on this input (a non-finite output, say) or a worker failed; logged with its cause.",
-            ErrorCode::NotReady => "A model needed to answer has no valid version loaded; the detail says why.",
-            ErrorCode::ReportNotFound => "No `report.html` for this (in the models folder, or in the version's folder): `train` writes one with the versions it publishes.",
-            ErrorCode::Overloaded => "The service holds as much request work as it may (`MAX_BODY_BYTES_IN_FLIGHT`, one pool for batch routes and one for single sessions; a batch first waits up to `BATCH_QUEUE_SECS`): nothing was read or scored. Retry after the seconds in `Retry-After`.",
-        }
-    }
-
-    /// A detail as a real answer would carry it, for the documented examples.
-    fn example_detail(self) -> &'static str {
-        match self {
-            ErrorCode::MalformedBody => {
-                "the body could not be read: EOF while parsing an object at line 1 column 15"
-            }
-            ErrorCode::InvalidRequest => "1 field is invalid",
-            ErrorCode::MissingApiKey => "an API key is required in X-Api-Key",
-            ErrorCode::InvalidApiKey => "the API key is not valid",
-            ErrorCode::MissingAdminToken => "Authorization: Bearer <token> is required",
-            ErrorCode::InvalidAdminToken => "the admin token is not valid",
-            ErrorCode::RouteNotFound => "no such route; see /docs for the API",
-            ErrorCode::ModelNotFound => {
-                "unknown model \"churn\"; models are convert, revenue, segment"
-            }
-            ErrorCode::VersionNotLoaded => {
-                "version 9 of convert is not loaded; loaded versions: [1]"
-            }
-            ErrorCode::AdminDisabled => {
-                "the admin routes are disabled: no ADMIN_TOKEN is configured"
-            }
-            ErrorCode::MethodNotAllowed => "this path serves POST only",
-            ErrorCode::BodyTooLarge => "the body is larger than the limit of 33554432 bytes",
-            ErrorCode::BodyTimeout => {
-                "the body arrived too slowly: 12 bytes in 10.0 s (it must be complete within 10 s, or keep arriving at 16384 bytes per second)"
-            }
-            ErrorCode::UnsupportedMediaType => {
-                "content type \"text/plain\" is not supported; send application/json"
-            }
-            ErrorCode::NotAcceptable => {
-                "Accept \"text/html\" allows none of the media types this route answers in: application/json, text/csv"
-            }
-            ErrorCode::Internal => {
-                "internal error: convert version 1 produced a non-finite probability"
-            }
-            ErrorCode::NotReady => "not ready: convert: no version found",
-            ErrorCode::ReportNotFound => {
-                "no training report (MODELS_DIR/report.html: No such file or directory (os error 2)); train writes one with the versions it publishes"
-            }
-            ErrorCode::Overloaded => {
-                "the service is busy: 33554432 bytes of batches are in flight, and this one (12054642 bytes) found no room within the queue time; retry after 1 s"
-            }
-        }
-    }
-
+    /// The documented example: the problem its row's error answers.
     fn example(self) -> Problem {
-        let errors = match self {
-            ErrorCode::InvalidRequest => vec![FieldIssue {
-                path: "clicks[3].price".into(),
-                message:
-                    "got \"0\", expected a price in US dollars greater than 0 and at most 100000"
-                        .into(),
-            }],
-            _ => Vec::new(),
-        };
-        Problem::new(self, self.example_detail().to_owned(), errors)
+        self.example_error().problem()
     }
 }
 
@@ -236,12 +189,12 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").into(),
             status: status.as_u16(),
             code: code.as_str().into(),
-            detail: shortened(detail),
+            detail: shortened(detail, MAX_ECHO_CHARS),
             errors: errors
                 .into_iter()
                 .map(|e| FieldIssue {
-                    path: shortened(e.path),
-                    message: shortened(e.message),
+                    path: shortened(e.path, MAX_ECHO_CHARS),
+                    message: shortened(e.message, MAX_ECHO_CHARS),
                 })
                 .collect(),
         }
@@ -251,10 +204,11 @@ impl Problem {
 /// The longest text a problem echoes in one place, in characters.
 const MAX_ECHO_CHARS: usize = 300;
 
-/// Text cut to [`MAX_ECHO_CHARS`]: messages quote what the client sent, and a 10 MB
-/// session id must not come back as 10 MB.
-fn shortened(text: String) -> String {
-    match text.char_indices().nth(MAX_ECHO_CHARS) {
+/// `text` cut to `max_chars` characters, saying how many more there were: problems and log
+/// lines quote what a client sent, and a 10 MB session id must not come back (or be
+/// logged) as 10 MB.
+pub fn shortened(text: String, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
         Some((cut, _)) => {
             let rest = text[cut..].chars().count();
             format!("{}... ({rest} more characters)", &text[..cut])
@@ -534,59 +488,76 @@ impl From<ScoreError> for ApiError {
     }
 }
 
-/// Errors of the scoring routes, single and batch.
-pub const SCORING: &[ErrorCode] = &[
-    ErrorCode::MalformedBody,
-    ErrorCode::MissingApiKey,
-    ErrorCode::InvalidApiKey,
-    ErrorCode::VersionNotLoaded,
-    ErrorCode::BodyTooLarge,
-    ErrorCode::BodyTimeout,
-    ErrorCode::UnsupportedMediaType,
-    ErrorCode::NotAcceptable,
-    ErrorCode::InvalidRequest,
-    ErrorCode::Internal,
-    ErrorCode::NotReady,
-    ErrorCode::Overloaded,
-];
-/// Errors of `GET /models`: with `API_KEYS` set it needs a key, as scoring does.
-pub const MODELS: &[ErrorCode] = &[ErrorCode::MissingApiKey, ErrorCode::InvalidApiKey];
-/// Errors of `GET /report`.
-pub const REPORT: &[ErrorCode] = &[
-    ErrorCode::MissingApiKey,
-    ErrorCode::InvalidApiKey,
-    ErrorCode::ReportNotFound,
-];
-/// Errors of `GET /models/{name}/{version}/report`.
-pub const VERSION_REPORT: &[ErrorCode] = &[
-    ErrorCode::MissingApiKey,
-    ErrorCode::InvalidApiKey,
-    ErrorCode::ModelNotFound,
-    ErrorCode::VersionNotLoaded,
-    ErrorCode::ReportNotFound,
-];
-/// Errors of `GET /models/{name}`.
-pub const MODEL: &[ErrorCode] = &[
-    ErrorCode::MissingApiKey,
-    ErrorCode::InvalidApiKey,
-    ErrorCode::ModelNotFound,
-];
-/// Errors of `GET /models/{name}/{version}`.
-pub const MODEL_VERSION: &[ErrorCode] = &[
-    ErrorCode::MissingApiKey,
-    ErrorCode::InvalidApiKey,
-    ErrorCode::ModelNotFound,
-    ErrorCode::VersionNotLoaded,
-];
-/// Errors of `GET /readyz`.
-pub const READINESS: &[ErrorCode] = &[ErrorCode::NotReady];
-/// Errors of `POST /admin/reload`.
-pub const ADMIN: &[ErrorCode] = &[
-    ErrorCode::MissingAdminToken,
-    ErrorCode::InvalidAdminToken,
-    ErrorCode::AdminDisabled,
-    ErrorCode::Internal,
-];
+/// Writes each route group's error set and the type its `#[utoipa::path]` names in
+/// `responses(...)`, whose OpenAPI responses are generated from the table.
+macro_rules! error_sets {
+    ($(
+        $(#[$doc:meta])*
+        $set:ident => $responses:ident: [$($code:ident),+ $(,)?];
+    )+) => {
+        $(
+            $(#[$doc])*
+            pub const $set: &[ErrorCode] = &[$(ErrorCode::$code),+];
+
+            #[doc = concat!("The OpenAPI responses of [`", stringify!($set), "`].")]
+            pub struct $responses;
+
+            impl utoipa::IntoResponses for $responses {
+                fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+                    responses($set)
+                }
+            }
+        )+
+
+        /// Every set a route documents, and those any route may meet.
+        #[cfg(test)]
+        const DOCUMENTED: &[&[ErrorCode]] = &[$($set,)+ ANY_ROUTE];
+    };
+}
+
+error_sets! {
+    /// Errors of the scoring routes, single and batch.
+    SCORING => ScoringErrors: [
+        MalformedBody,
+        MissingApiKey,
+        InvalidApiKey,
+        VersionNotLoaded,
+        BodyTooLarge,
+        BodyTimeout,
+        UnsupportedMediaType,
+        NotAcceptable,
+        InvalidRequest,
+        Internal,
+        NotReady,
+        Overloaded,
+    ];
+    /// Errors of `GET /models`: with `API_KEYS` set it needs a key, as scoring does.
+    MODELS => ModelsErrors: [MissingApiKey, InvalidApiKey];
+    /// Errors of `GET /report`.
+    REPORT => ReportErrors: [MissingApiKey, InvalidApiKey, ReportNotFound];
+    /// Errors of `GET /models/{name}/{version}/report`.
+    VERSION_REPORT => VersionReportErrors: [
+        MissingApiKey,
+        InvalidApiKey,
+        ModelNotFound,
+        VersionNotLoaded,
+        ReportNotFound,
+    ];
+    /// Errors of `GET /models/{name}`.
+    MODEL => ModelErrors: [MissingApiKey, InvalidApiKey, ModelNotFound];
+    /// Errors of `GET /models/{name}/{version}`.
+    MODEL_VERSION => ModelVersionErrors: [
+        MissingApiKey,
+        InvalidApiKey,
+        ModelNotFound,
+        VersionNotLoaded,
+    ];
+    /// Errors of `GET /readyz`.
+    READINESS => ReadinessErrors: [NotReady];
+    /// Errors of `POST /admin/reload`.
+    ADMIN => AdminErrors: [MissingAdminToken, InvalidAdminToken, AdminDisabled, Internal];
+}
+
 /// Errors any request may meet whatever its route: listed in the document's description.
 pub const ANY_ROUTE: &[ErrorCode] = &[ErrorCode::RouteNotFound, ErrorCode::MethodNotAllowed];
 
@@ -654,63 +625,6 @@ pub fn table_markdown() -> String {
 /// The gap after each header cell of the error table but the last.
 const HEADER_GAP: &str = "&nbsp;&nbsp;&nbsp;&nbsp;";
 
-/// The errors of the scoring routes, for their `responses(...)`.
-pub struct ScoringErrors;
-impl utoipa::IntoResponses for ScoringErrors {
-    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
-        responses(SCORING)
-    }
-}
-
-pub struct VersionReportErrors;
-impl utoipa::IntoResponses for VersionReportErrors {
-    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
-        responses(VERSION_REPORT)
-    }
-}
-
-pub struct ReportErrors;
-impl utoipa::IntoResponses for ReportErrors {
-    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
-        responses(REPORT)
-    }
-}
-
-pub struct ModelsErrors;
-impl utoipa::IntoResponses for ModelsErrors {
-    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
-        responses(MODELS)
-    }
-}
-
-pub struct ModelErrors;
-impl utoipa::IntoResponses for ModelErrors {
-    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
-        responses(MODEL)
-    }
-}
-
-pub struct ModelVersionErrors;
-impl utoipa::IntoResponses for ModelVersionErrors {
-    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
-        responses(MODEL_VERSION)
-    }
-}
-
-pub struct ReadinessErrors;
-impl utoipa::IntoResponses for ReadinessErrors {
-    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
-        responses(READINESS)
-    }
-}
-
-pub struct AdminErrors;
-impl utoipa::IntoResponses for AdminErrors {
-    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
-        responses(ADMIN)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -722,21 +636,58 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len(), "a code name is repeated");
         for code in ErrorCode::ALL {
-            let documented = [
-                SCORING,
-                MODELS,
-                MODEL,
-                MODEL_VERSION,
-                REPORT,
-                VERSION_REPORT,
-                READINESS,
-                ADMIN,
-                ANY_ROUTE,
-            ]
-            .iter()
-            .any(|set| set.contains(&code));
+            let documented = DOCUMENTED.iter().any(|set| set.contains(code));
             assert!(documented, "{code:?} is in no documented set");
         }
+    }
+
+    /// The body `error` answers with, as JSON.
+    async fn answered(error: &ApiError) -> serde_json::Value {
+        let body = actix_web::body::to_bytes(error.error_response().into_body())
+            .await
+            .unwrap_or_default();
+        serde_json::from_slice(&body).unwrap_or_default()
+    }
+
+    #[actix_web::test]
+    async fn each_documented_example_is_what_its_error_answers() {
+        for &code in ErrorCode::ALL {
+            let error = code.example_error();
+            assert_eq!(
+                error.code(),
+                code,
+                "the example of {code:?} is of another code"
+            );
+            let documented = responses(&[code])
+                .remove(&code.status().as_u16().to_string())
+                .and_then(|response| match response {
+                    RefOr::T(response) => response.content.get("application/problem+json").cloned(),
+                    RefOr::Ref(_) => None,
+                })
+                .and_then(|content| match content {
+                    RefOr::T(content) => content.examples.get(code.as_str()).cloned(),
+                    RefOr::Ref(_) => None,
+                })
+                .and_then(|example| match example {
+                    RefOr::T(example) => example.value,
+                    RefOr::Ref(_) => None,
+                });
+            assert_eq!(
+                documented,
+                Some(answered(&error).await),
+                "{code:?}: the documented example differs from the answer"
+            );
+        }
+    }
+
+    #[test]
+    fn long_text_is_cut_saying_how_much_was_left_out() {
+        assert_eq!(shortened("abc".into(), 3), "abc");
+        assert_eq!(shortened("abcdé".into(), 3), "abc... (2 more characters)");
+        let problem = ApiError::invalid("x".repeat(1000), "y").problem();
+        assert!(problem.errors[0]
+            .path
+            .ends_with("... (700 more characters)"));
     }
 
     #[test]

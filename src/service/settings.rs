@@ -35,91 +35,207 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// Every setting, with its environment variable and default.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Settings {
-    /// `PORT`, default 8080.
-    #[serde(default = "default_port")]
-    pub port: u16,
-    /// `HOST`, default 0.0.0.0.
-    #[serde(default = "default_host")]
-    pub host: String,
-    /// `MODELS_DIR`, default `models`.
-    #[serde(default = "default_models_dir")]
-    pub models_dir: PathBuf,
-    /// `ADMIN_TOKEN`: bearer token of `POST /admin/reload`; unset disables the route.
-    #[serde(default)]
-    pub admin_token: Option<Secret>,
-    /// `API_KEYS`: comma-separated keys; when set, scoring routes need `X-Api-Key`.
-    #[serde(default)]
-    pub api_keys: Option<Secret>,
-    /// `WORKERS`: HTTP worker threads, default one per core.
-    #[serde(default)]
-    pub workers: Option<usize>,
-    /// `LOG_FORMAT`: `json` or `pretty` (default).
-    #[serde(default, deserialize_with = "log_format")]
-    pub log_format: LogFormat,
-    /// `PIN_CONVERT`, `PIN_REVENUE`, `PIN_SEGMENT`: the version each model serves by
-    /// default instead of its highest valid one.
-    #[serde(default)]
-    pub pin_convert: Option<u32>,
-    #[serde(default)]
-    pub pin_revenue: Option<u32>,
-    #[serde(default)]
-    pub pin_segment: Option<u32>,
-    /// `CANARY`: `model:version:percent`, e.g. `convert:3:10` sends 10% of sessions (by a
-    /// stable hash of the session id) to version 3 of convert. Parsed once, here.
-    #[serde(default, deserialize_with = "canary")]
-    pub canary: Option<Canary>,
-    /// `POLL_INTERVAL_SECS`: rescan the models folder this often; unset or 0 disables.
-    #[serde(default)]
-    pub poll_interval_secs: Option<u64>,
-    /// `MAX_BODY_BYTES`, default 32 MiB (the April-July CSV is 6 MB).
-    #[serde(default = "default_max_body_bytes")]
-    pub max_body_bytes: usize,
-    /// `MAX_CLICKS_PER_SESSION`, default 1000.
-    #[serde(default = "default_max_clicks")]
-    pub max_clicks_per_session: usize,
-    /// `MAX_SESSIONS_PER_BATCH`, default 50000.
-    #[serde(default = "default_max_sessions")]
-    pub max_sessions_per_batch: usize,
-    /// `MAX_PROBLEM_ISSUES`: invalid fields one problem document lists (the detail gives
-    /// the total), default 1000.
-    #[serde(default = "default_max_problem_issues")]
-    pub max_problem_issues: usize,
-    /// `MAX_LOADED_VERSIONS`: versions of each model kept in memory, default 3.
-    #[serde(default = "default_max_loaded")]
-    pub max_loaded_versions: usize,
-    /// `BODY_TIMEOUT_SECS`: a request body must be complete within this time, or keep
-    /// arriving at `MIN_BODY_BYTES_PER_SEC` on average beyond it; default 10.
-    #[serde(default = "default_body_timeout")]
-    pub body_timeout_secs: u64,
-    /// `MIN_BODY_BYTES_PER_SEC`: the slowest average body rate accepted past the timeout,
-    /// default 16384 (a 32 MiB batch may then take 34 minutes; a byte a second, 10 s).
-    #[serde(default = "default_min_body_rate")]
-    pub min_body_bytes_per_sec: usize,
-    /// `MAX_BODY_BYTES_IN_FLIGHT`: request bodies held at once, across all requests, in
-    /// each of two pools (batch routes; single-session routes); default 32 MiB. A batch's
-    /// working memory is about twelve times its body.
-    #[serde(default = "default_max_body_bytes")]
-    pub max_body_bytes_in_flight: usize,
-    /// `BATCH_QUEUE_SECS`: how long a batch waits for room in its pool before a 503,
-    /// default 5.
-    #[serde(default = "default_batch_queue")]
-    pub batch_queue_secs: u64,
-    /// `MAX_CONNECTIONS_PER_WORKER`: open connections each worker accepts before it stops
-    /// accepting (the rest wait in the listen backlog); default from the descriptor limit.
-    #[serde(default)]
-    pub max_connections_per_worker: Option<usize>,
-    /// `CSV_FORMULA_GUARD`: CSV answers prefix `'` to text cells a spreadsheet would run
-    /// as a formula (`=`, `+`, `-`, `@`, tab, carriage return); default true. `false` for
-    /// programs that read the cells as they are.
-    #[serde(default = "default_true")]
-    pub csv_formula_guard: bool,
-    /// `LISTEN_BACKLOG`: connections the kernel queues before the server accepts them;
-    /// default 4096. Linux caps it at `net.core.somaxconn` (4096 since 5.4).
-    #[serde(default = "default_backlog")]
-    pub listen_backlog: u32,
+/// Writes the settings from one table: the `Settings` fields (read by envy, each named
+/// by its variable in lower case), their defaults, `variables()` (what `serve --help`
+/// prints) and the table of docs/operations.md. A row's doc comment is the field's
+/// documentation and the document's text; `help` is the short form `serve --help` shows;
+/// `shown` says the default in words where its value alone would not.
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:literal])+
+        $field:ident: $ty:ty = $default:expr,
+            $(shown $shown:literal,)?
+            $(with $with:literal,)?
+            help $help:literal;
+    )+) => {
+        /// Every setting, from the environment variable of its name in capitals.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(default)]
+        pub struct Settings {
+            $(
+                $(#[doc = $doc])+
+                $(#[serde(deserialize_with = $with)])?
+                pub $field: $ty,
+            )+
+        }
+
+        impl Default for Settings {
+            fn default() -> Settings {
+                Settings {
+                    $($field: $default,)+
+                }
+            }
+        }
+
+        /// Every variable `serve` reads, in the table's order, with the defaults the code
+        /// uses.
+        pub fn variables() -> Vec<Variable> {
+            let defaults = Settings::default();
+            vec![$(
+                Variable {
+                    name: stringify!($field).to_ascii_uppercase(),
+                    default: shown!(defaults.$field $(, $shown)?),
+                    help: $help,
+                    doc: [$($doc.trim()),+].join(" "),
+                },
+            )+]
+        }
+    };
+}
+
+/// A default in words: the row's own, or its value's.
+macro_rules! shown {
+    ($value:expr) => {
+        Shown::shown(&$value)
+    };
+    ($value:expr, $words:literal) => {
+        String::from($words)
+    };
+}
+
+/// A default value as `serve --help` and the document say it.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+macro_rules! shown_as_displayed {
+    ($($ty:ty),+) => {
+        $(impl Shown for $ty {
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        })+
+    };
+}
+shown_as_displayed!(u16, u32, u64, usize, bool, String);
+
+impl Shown for PathBuf {
+    fn shown(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+impl Shown for LogFormat {
+    fn shown(&self) -> String {
+        match self {
+            LogFormat::Json => "json",
+            LogFormat::Pretty => "pretty",
+        }
+        .into()
+    }
+}
+
+settings! {
+    /// The port to listen on.
+    port: u16 = 8080,
+        help "port to listen on";
+    /// The address to listen on.
+    host: String = "0.0.0.0".into(),
+        help "address to listen on";
+    /// The versioned model files; when it is missing or holds no valid version of a model,
+    /// `serve` warns at start-up and `/readyz` names the absolute folder.
+    models_dir: PathBuf = PathBuf::from("models"),
+        help "folder of versioned model files";
+    /// The bearer token of `POST /admin/reload`; unset, the route does not exist.
+    admin_token: Option<Secret> = None,
+        shown "unset (admin routes off)",
+        help "bearer token of POST /admin/reload";
+    /// Comma-separated keys; scoring routes then need `X-Api-Key` (declared in the OpenAPI
+    /// document as the `api_key` scheme, so Swagger's "Authorize" sends it). The served
+    /// `/openapi.json` follows the setting: without keys the scoring routes carry no
+    /// security requirement (no lock in `/docs`), with keys they require `api_key`; the
+    /// committed `openapi/openapi.json` declares the key optional
+    /// (`[{}, {"api_key": []}]`), true either way.
+    api_keys: Option<Secret> = None,
+        shown "unset (scoring is open)",
+        help "comma-separated keys; scoring routes then need X-Api-Key";
+    /// HTTP worker threads.
+    workers: Option<usize> = None,
+        shown "one per core",
+        help "HTTP worker threads";
+    /// `json` or `pretty`; `RUST_LOG` sets levels (default `info`).
+    log_format: LogFormat = LogFormat::Pretty,
+        with "log_format",
+        help "json or pretty (RUST_LOG sets levels, default info)";
+    /// The version of convert served by default instead of its highest valid one.
+    pin_convert: Option<u32> = None,
+        shown "unset (highest valid version)",
+        help "version of convert served by default";
+    /// The version of revenue served by default instead of its highest valid one.
+    pin_revenue: Option<u32> = None,
+        shown "unset (highest valid version)",
+        help "version of revenue served by default";
+    /// The version of segment served by default instead of its highest valid one.
+    pin_segment: Option<u32> = None,
+        shown "unset (highest valid version)",
+        help "version of segment served by default";
+    /// `model:version:percent`, e.g. `convert:3:10` sends 10% of sessions (by a stable
+    /// hash of the session id) to version 3 of convert. Parsed once, here.
+    canary: Option<Canary> = None,
+        shown "unset (off)",
+        with "canary",
+        help "model:version:percent, e.g. convert:3:10";
+    /// Rescan the models folder this often, in seconds; unset or 0 disables.
+    poll_interval_secs: Option<u64> = None,
+        shown "unset (off)",
+        help "rescan the models folder this often";
+    /// The request body limit (413 past it); the April-July CSV is 6 MB.
+    max_body_bytes: usize = 32 << 20,
+        help "request body limit (413 past it)";
+    /// Clicks per session (422 past it).
+    max_clicks_per_session: usize = crate::domain::MAX_CLICKS_PER_SESSION,
+        help "clicks per session (422 past it)";
+    /// Sessions per batch (422 past it).
+    max_sessions_per_batch: usize = 50_000,
+        help "sessions per batch (422 past it)";
+    /// Invalid fields one problem document lists; its detail gives the total. (Echoed
+    /// values are cut to 300 characters, a fixed bound: it limits the size of one answer,
+    /// and no legitimate value is longer.)
+    max_problem_issues: usize = 1000,
+        help "invalid fields one problem document lists (the total is in its detail)";
+    /// Versions of each model kept in memory (pins and canary always).
+    max_loaded_versions: usize = 3,
+        help "versions of each model kept in memory";
+    /// A request body must be complete within this time, or keep arriving at
+    /// `MIN_BODY_BYTES_PER_SEC` on average; otherwise 408 `body_timeout` and the
+    /// connection is closed.
+    body_timeout_secs: u64 = 10,
+        help "a body must be complete within this time, or keep arriving at MIN_BODY_BYTES_PER_SEC (408 otherwise)";
+    /// The slowest average body rate accepted past `BODY_TIMEOUT_SECS` (a 32 MiB batch may
+    /// take 34 minutes; a byte a second is cut off at 10 s).
+    min_body_bytes_per_sec: usize = 16 << 10,
+        help "slowest average body rate accepted past BODY_TIMEOUT_SECS";
+    /// Request bodies held at once across all requests, in each of two pools (batch
+    /// routes; single-session routes), counted from `Content-Length` before the body is
+    /// read and held until the answer is made; past it, 503 `overloaded` with
+    /// `Retry-After: 1`. A batch's working memory is about twelve times its body, so the
+    /// default bounds batches to about 400 MB. Must be at least `MAX_BODY_BYTES`.
+    max_body_bytes_in_flight: usize = 32 << 20,
+        help "bodies held at once in each pool (batch routes; single-session routes); 503 with Retry-After past it";
+    /// How long a batch waits for room in its pool before its 503, in seconds (single
+    /// sessions never wait).
+    batch_queue_secs: u64 = 5,
+        help "how long a batch waits for room in its pool before a 503";
+    /// Open connections each worker accepts; past it the worker stops accepting and new
+    /// connections wait in the listen backlog instead of failing with "Too many open
+    /// files".
+    max_connections_per_worker: Option<usize> = None,
+        shown "(descriptor limit - 64) / workers",
+        help "open connections each worker accepts; the rest wait in the listen backlog";
+    /// Text cells of CSV answers that begin with `=`, `+`, `-`, `@`, a tab or a carriage
+    /// return get a leading `'`, so a spreadsheet shows them rather than running them
+    /// (OWASP's advice on CSV injection); cells that read as numbers (`-2`, `+3.5`, `1e5`)
+    /// are kept. `false` for programs that read the cells as they are
+    /// (`score --no-formula-guard` likewise).
+    csv_formula_guard: bool = true,
+        help "prefix ' to CSV text cells starting with = + - @ tab or CR, so spreadsheets do not run them; false for machine readers";
+    /// Connections the kernel queues before a worker accepts them; Linux caps it at
+    /// `net.core.somaxconn` (4096 since kernel 5.4; `/proc/sys/net/core/somaxconn`). The
+    /// listener is made with this backlog (socket2), since one bound by the standard
+    /// library had 128: a burst of 1,000 connections then waited a second for a resent
+    /// SYN.
+    listen_backlog: u32 = 4096,
+        help "connections the kernel queues before they are accepted (capped at net.core.somaxconn)";
 }
 
 /// envy's own message for a bad enum value does not name the variable.
@@ -142,172 +258,13 @@ fn canary<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Canary>, D::E
     })
 }
 
-fn default_port() -> u16 {
-    8080
-}
-fn default_host() -> String {
-    "0.0.0.0".into()
-}
-fn default_models_dir() -> PathBuf {
-    PathBuf::from("models")
-}
-fn default_max_body_bytes() -> usize {
-    32 << 20
-}
-fn default_max_clicks() -> usize {
-    crate::domain::MAX_CLICKS_PER_SESSION
-}
-fn default_max_sessions() -> usize {
-    50_000
-}
-fn default_body_timeout() -> u64 {
-    10
-}
-fn default_min_body_rate() -> usize {
-    16 << 10
-}
-fn default_max_problem_issues() -> usize {
-    1000
-}
-fn default_batch_queue() -> u64 {
-    5
-}
-fn default_max_loaded() -> usize {
-    3
-}
-fn default_true() -> bool {
-    true
-}
-fn default_backlog() -> u32 {
-    4096
-}
-
-/// One environment variable of `serve`: its name, its default in words, what it does.
+/// One environment variable of `serve`: its name, its default in words, what it does in
+/// short (`serve --help`) and in full (docs/operations.md).
 pub struct Variable {
-    pub name: &'static str,
+    pub name: String,
     pub default: String,
-    pub meaning: &'static str,
-}
-
-/// Every variable `serve` reads, with the defaults the code uses: `serve --help` prints
-/// this list, and a test holds it to the fields of [`Settings`] and to docs/operations.md.
-pub fn variables() -> Vec<Variable> {
-    let var = |name, default: String, meaning| Variable {
-        name,
-        default,
-        meaning,
-    };
-    let unset = |what: &str| format!("unset ({what})");
-    vec![
-        var("PORT", default_port().to_string(), "port to listen on"),
-        var("HOST", default_host(), "address to listen on"),
-        var(
-            "MODELS_DIR",
-            default_models_dir().display().to_string(),
-            "folder of versioned model files",
-        ),
-        var(
-            "ADMIN_TOKEN",
-            unset("admin routes off"),
-            "bearer token of POST /admin/reload",
-        ),
-        var(
-            "API_KEYS",
-            unset("scoring is open"),
-            "comma-separated keys; scoring routes then need X-Api-Key",
-        ),
-        var("WORKERS", "one per core".into(), "HTTP worker threads"),
-        var(
-            "LOG_FORMAT",
-            "pretty".into(),
-            "json or pretty (RUST_LOG sets levels, default info)",
-        ),
-        var(
-            "PIN_CONVERT",
-            unset("highest valid version"),
-            "version of convert served by default",
-        ),
-        var(
-            "PIN_REVENUE",
-            unset("highest valid version"),
-            "version of revenue served by default",
-        ),
-        var(
-            "PIN_SEGMENT",
-            unset("highest valid version"),
-            "version of segment served by default",
-        ),
-        var(
-            "CANARY",
-            unset("off"),
-            "model:version:percent, e.g. convert:3:10",
-        ),
-        var(
-            "POLL_INTERVAL_SECS",
-            unset("off"),
-            "rescan the models folder this often",
-        ),
-        var(
-            "MAX_BODY_BYTES",
-            default_max_body_bytes().to_string(),
-            "request body limit (413 past it)",
-        ),
-        var(
-            "MAX_CLICKS_PER_SESSION",
-            default_max_clicks().to_string(),
-            "clicks per session (422 past it)",
-        ),
-        var(
-            "MAX_SESSIONS_PER_BATCH",
-            default_max_sessions().to_string(),
-            "sessions per batch (422 past it)",
-        ),
-        var(
-            "MAX_PROBLEM_ISSUES",
-            default_max_problem_issues().to_string(),
-            "invalid fields one problem document lists (the total is in its detail)",
-        ),
-        var(
-            "MAX_LOADED_VERSIONS",
-            default_max_loaded().to_string(),
-            "versions of each model kept in memory",
-        ),
-        var(
-            "BODY_TIMEOUT_SECS",
-            default_body_timeout().to_string(),
-            "a body must be complete within this time, or keep arriving at MIN_BODY_BYTES_PER_SEC (408 otherwise)",
-        ),
-        var(
-            "MIN_BODY_BYTES_PER_SEC",
-            default_min_body_rate().to_string(),
-            "slowest average body rate accepted past BODY_TIMEOUT_SECS",
-        ),
-        var(
-            "MAX_BODY_BYTES_IN_FLIGHT",
-            default_max_body_bytes().to_string(),
-            "bodies held at once in each pool (batch routes; single-session routes); 503 with Retry-After past it",
-        ),
-        var(
-            "BATCH_QUEUE_SECS",
-            default_batch_queue().to_string(),
-            "how long a batch waits for room in its pool before a 503",
-        ),
-        var(
-            "MAX_CONNECTIONS_PER_WORKER",
-            "(descriptor limit - 64) / workers".into(),
-            "open connections each worker accepts; the rest wait in the listen backlog",
-        ),
-        var(
-            "CSV_FORMULA_GUARD",
-            default_true().to_string(),
-            "prefix ' to CSV text cells starting with = + - @ tab or CR, so spreadsheets do not run them; false for machine readers",
-        ),
-        var(
-            "LISTEN_BACKLOG",
-            default_backlog().to_string(),
-            "connections the kernel queues before they are accepted (capped at net.core.somaxconn)",
-        ),
-    ]
+    pub help: &'static str,
+    pub doc: String,
 }
 
 /// The variables as `serve --help` shows them.
@@ -320,11 +277,44 @@ pub fn variables_help() -> String {
     for v in rows {
         text.push_str(&format!(
             "  {:<width$}  {} [default: {}]\n",
-            v.name, v.meaning, v.default
+            v.name, v.help, v.default
         ));
     }
     text.push_str("\nExample: PORT=9000 MODELS_DIR=/srv/models clickstream serve");
     text
+}
+
+/// Where docs/operations.md's table of variables begins and ends.
+const TABLE_START: &str = "<!-- settings table: generated from src/service/settings.rs -->";
+const TABLE_END: &str = "<!-- end of the settings table -->";
+
+/// The variables as docs/operations.md shows them: a Markdown table between the two
+/// markers.
+pub fn variables_markdown() -> String {
+    let cell = |text: &str| text.replace('|', "\\|");
+    let mut table = format!("{TABLE_START}\n| variable | default | meaning |\n|---|---|---|\n");
+    for v in variables() {
+        table.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            v.name,
+            cell(&v.default),
+            cell(&v.doc)
+        ));
+    }
+    table + TABLE_END
+}
+
+/// `document` with its settings table replaced by the code's; `None` when it has no
+/// markers.
+pub fn with_variables_markdown(document: &str) -> Option<String> {
+    let start = document.find(TABLE_START)?;
+    let end = start + document[start..].find(TABLE_END)? + TABLE_END.len();
+    Some(format!(
+        "{}{}{}",
+        &document[..start],
+        variables_markdown(),
+        &document[end..]
+    ))
 }
 
 /// The soft limit on open descriptors, where the platform tells it.
@@ -514,25 +504,9 @@ mod tests {
     }
 
     #[test]
-    fn the_variable_list_names_every_setting_and_its_real_default() {
-        let defaults = Settings::from_vars(vars(&[])).expect("defaults are valid");
-        // Debug prints every field as `name: value`: the settings that exist.
-        let debug = format!("{defaults:?}");
-        let fields: Vec<String> = debug
-            .split(['{', ','])
-            .filter_map(|part| part.split_once(':').map(|(name, _)| name.trim().to_owned()))
-            .filter(|name| {
-                !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-            })
-            .collect();
-        let listed: Vec<String> = variables()
-            .iter()
-            .map(|v| v.name.to_ascii_lowercase())
-            .collect();
-        assert_eq!(
-            fields, listed,
-            "Settings fields and the variable list differ"
-        );
+    fn the_variable_list_says_the_defaults_the_code_uses() {
+        let read = Settings::from_vars(vars(&[])).expect("defaults are valid");
+        assert_eq!(format!("{read:?}"), format!("{:?}", Settings::default()));
         let default_of = |name: &str| {
             variables()
                 .into_iter()
@@ -540,23 +514,42 @@ mod tests {
                 .map(|v| v.default)
                 .unwrap_or_default()
         };
-        assert_eq!(default_of("PORT"), defaults.port.to_string());
-        assert_eq!(
-            default_of("MAX_BODY_BYTES"),
-            defaults.max_body_bytes.to_string()
-        );
-        assert_eq!(
-            default_of("MAX_SESSIONS_PER_BATCH"),
-            defaults.max_sessions_per_batch.to_string()
-        );
-        let readme = include_str!("../../docs/operations.md");
+        assert_eq!(default_of("PORT"), "8080");
+        assert_eq!(default_of("MODELS_DIR"), "models");
+        assert_eq!(default_of("LOG_FORMAT"), "pretty");
+        assert_eq!(default_of("MAX_BODY_BYTES"), (32 << 20).to_string());
+        assert_eq!(default_of("WORKERS"), "one per core");
+        // Each variable is read into the field of its name.
+        let set = Settings::from_vars(vars(&[("MAX_SESSIONS_PER_BATCH", "7"), ("HOST", "::1")]))
+            .expect("valid settings");
+        assert_eq!((set.max_sessions_per_batch, set.host.as_str()), (7, "::1"));
+        let help = variables_help();
         for v in variables() {
             assert!(
-                readme.contains(&format!("`{}`", v.name)),
-                "docs/operations.md's table lacks {}",
+                help.contains(&format!("  {} ", v.name)),
+                "{} not in --help",
                 v.name
             );
         }
+    }
+
+    #[test]
+    fn docs_operations_md_has_the_settings_table_of_the_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md");
+        let document = std::fs::read_to_string(&path).expect("docs/operations.md is readable");
+        let generated = with_variables_markdown(&document)
+            .expect("docs/operations.md has the settings table's markers");
+        if generated == document {
+            return;
+        }
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, generated).expect("docs/operations.md is writable");
+            return;
+        }
+        panic!(
+            "docs/operations.md's settings table differs from src/service/settings.rs; \
+             regenerate it with `UPDATE_DOCS=1 cargo test --release --lib settings`"
+        );
     }
 
     #[test]

@@ -4,12 +4,12 @@
 use crate::inference::csv::columns;
 use crate::inference::scorer::{Convert, Revenue, Score, Segment};
 use crate::ml::model_file::ModelName;
-use crate::service::http::{ApiKey, AppState};
+use crate::service::http::{ApiKey, AppState, StrictQuery};
 use crate::service::problem::{ApiError, ScoringErrors};
 use crate::service::scorer;
 use crate::service::wire::{
-    fields, unknown_parameters, BatchInput, BatchOptions, BatchOutput, ConvertOutput, ConvertQuery,
-    ModelQuery, RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
+    BatchInput, BatchOptions, BatchOutput, ConvertOutput, ConvertQuery, ModelQuery,
+    RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
 };
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
@@ -50,15 +50,10 @@ pub async fn convert(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ConvertQuery>,
+    query: StrictQuery<ConvertQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(
-        req.query_string(),
-        &[fields::<ConvertQuery>()],
-        state.settings.max_problem_issues,
-    )?;
-    let selection = query.into_inner().parse();
+    let selection = query.0.parse();
     scorer::single(Convert, &req, payload, &selection, &state).await
 }
 
@@ -75,15 +70,10 @@ pub async fn revenue(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ModelQuery>,
+    query: StrictQuery<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(
-        req.query_string(),
-        &[fields::<ModelQuery>()],
-        state.settings.max_problem_issues,
-    )?;
-    let selection = query.into_inner().parse(ModelName::Revenue)?;
+    let selection = query.0.parse(ModelName::Revenue)?;
     scorer::single(Revenue, &req, payload, &selection, &state).await
 }
 
@@ -100,15 +90,10 @@ pub async fn segment(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ModelQuery>,
+    query: StrictQuery<ModelQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(
-        req.query_string(),
-        &[fields::<ModelQuery>()],
-        state.settings.max_problem_issues,
-    )?;
-    let selection = query.into_inner().parse(ModelName::Segment)?;
+    let selection = query.0.parse(ModelName::Segment)?;
     scorer::single(Segment, &req, payload, &selection, &state).await
 }
 
@@ -127,15 +112,10 @@ pub async fn score(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ScoreQuery>,
+    query: StrictQuery<ScoreQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(
-        req.query_string(),
-        &[fields::<ScoreQuery>()],
-        state.settings.max_problem_issues,
-    )?;
-    let selection = query.into_inner().parse()?;
+    let selection = query.0.parse()?;
     scorer::single(Score, &req, payload, &selection, &state).await
 }
 
@@ -158,17 +138,11 @@ pub async fn convert_batch(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ConvertQuery>,
-    options: web::Query<BatchOptions>,
+    query: StrictQuery<ConvertQuery, BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(
-        req.query_string(),
-        &[fields::<ConvertQuery>(), fields::<BatchOptions>()],
-        state.settings.max_problem_issues,
-    )?;
-    let selection = query.into_inner().parse();
-    scorer::batch(Convert, &req, payload, selection, options.on_error, state).await
+    let selection = query.0.parse();
+    scorer::batch(Convert, &req, payload, selection, query.1.on_error, state).await
 }
 
 /// Expected revenue of many sessions.
@@ -190,17 +164,11 @@ pub async fn revenue_batch(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ModelQuery>,
-    options: web::Query<BatchOptions>,
+    query: StrictQuery<ModelQuery, BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(
-        req.query_string(),
-        &[fields::<ModelQuery>(), fields::<BatchOptions>()],
-        state.settings.max_problem_issues,
-    )?;
-    let selection = query.into_inner().parse(ModelName::Revenue)?;
-    scorer::batch(Revenue, &req, payload, selection, options.on_error, state).await
+    let selection = query.0.parse(ModelName::Revenue)?;
+    scorer::batch(Revenue, &req, payload, selection, query.1.on_error, state).await
 }
 
 /// Personas of many sessions.
@@ -222,17 +190,11 @@ pub async fn segment_batch(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ModelQuery>,
-    options: web::Query<BatchOptions>,
+    query: StrictQuery<ModelQuery, BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(
-        req.query_string(),
-        &[fields::<ModelQuery>(), fields::<BatchOptions>()],
-        state.settings.max_problem_issues,
-    )?;
-    let selection = query.into_inner().parse(ModelName::Segment)?;
-    scorer::batch(Segment, &req, payload, selection, options.on_error, state).await
+    let selection = query.0.parse(ModelName::Segment)?;
+    scorer::batch(Segment, &req, payload, selection, query.1.on_error, state).await
 }
 
 /// All three answers for many sessions. Versions as on `/score`: one parameter per model,
@@ -256,15 +218,9 @@ pub async fn score_batch(
     _key: ApiKey,
     req: HttpRequest,
     payload: web::Payload,
-    query: web::Query<ScoreQuery>,
-    options: web::Query<BatchOptions>,
+    query: StrictQuery<ScoreQuery, BatchOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    unknown_parameters(
-        req.query_string(),
-        &[fields::<ScoreQuery>(), fields::<BatchOptions>()],
-        state.settings.max_problem_issues,
-    )?;
-    let selection = query.into_inner().parse()?;
-    scorer::batch(Score, &req, payload, selection, options.on_error, state).await
+    let selection = query.0.parse()?;
+    scorer::batch(Score, &req, payload, selection, query.1.on_error, state).await
 }
