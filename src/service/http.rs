@@ -526,7 +526,10 @@ mod tests {
         assert!(pick("text/html").is_err());
         assert!(pick("*/*;q=0").is_err());
         assert!(pick("text/*;q=0, application/json;q=0").is_err());
-        assert!(pick("garbage").is_err(), "a range that does not read matches nothing");
+        assert!(
+            pick("garbage").is_err(),
+            "a range that does not read matches nothing"
+        );
         assert_eq!(pick("garbage, text/csv"), Ok(Format::Csv));
     }
 }

@@ -8,8 +8,8 @@ use crate::service::http::{ApiKey, AppState, StrictQuery};
 use crate::service::problem::{ApiError, ScoringErrors};
 use crate::service::scorer;
 use crate::service::wire::{
-    BatchInput, BatchOptions, BatchOutput, ConvertOutput, ConvertQuery, ModelQuery,
-    RevenueOutput, ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
+    BatchInput, BatchOptions, BatchOutput, ConvertOutput, ConvertQuery, ModelQuery, RevenueOutput,
+    ScoreOutput, ScoreQuery, SegmentOutput, SessionInput,
 };
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
