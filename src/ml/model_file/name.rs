@@ -4,8 +4,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// Spelt in one place, [`ModelName::as_str`]: serde writes and reads that spelling too (a
+/// manifest's `name`, an answer's `model`), so no renaming rule can drift from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum ModelName {
     Convert,
     Revenue,
@@ -27,6 +29,19 @@ impl ModelName {
 impl fmt::Display for ModelName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl From<ModelName> for &'static str {
+    fn from(name: ModelName) -> &'static str {
+        name.as_str()
+    }
+}
+
+impl TryFrom<String> for ModelName {
+    type Error = String;
+    fn try_from(name: String) -> Result<ModelName, String> {
+        name.parse()
     }
 }
 
