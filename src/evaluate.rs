@@ -153,7 +153,11 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     for (id, _) in &assigned {
         counts[*id] += 1;
     }
-    let silhouette = segment_model.silhouette(full.view(), 3000, 2008)?;
+    let silhouette = segment_model.silhouette(
+        full.view(),
+        crate::ml::segment::SILHOUETTE_SAMPLE,
+        crate::ml::segment::SILHOUETTE_SEED,
+    )?;
     let personas: Vec<PersonaCount> = segment_model
         .personas
         .iter()
@@ -195,8 +199,8 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
                     set: &set,
                     threshold,
                     top_features: &convert_model.classifier.top_features(15),
-                    bootstrap_resamples: 200,
-                    bootstrap_seed: 2008,
+                    bootstrap_resamples: evaluation::AUC_BOOTSTRAP_RESAMPLES,
+                    bootstrap_seed: evaluation::AUC_BOOTSTRAP_SEED,
                 })?,
                 report::revenue_section(&expected, revenue_set)?,
                 report::segment_section(
@@ -218,7 +222,12 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
             .iter()
             .map(|m| (m.name.to_string(), m.version))
             .collect(),
-        convert_roc_auc_95: evaluation::roc_auc_interval(&p, &set, 200, 2008),
+        convert_roc_auc_95: evaluation::roc_auc_interval(
+            &p,
+            &set,
+            evaluation::AUC_BOOTSTRAP_RESAMPLES,
+            evaluation::AUC_BOOTSTRAP_SEED,
+        ),
         convert: convert_metrics,
         revenue: revenue_metrics,
         segment_silhouette: silhouette,

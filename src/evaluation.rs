@@ -132,6 +132,11 @@ pub fn revenue_metrics(predictions: &[RevenuePrediction], set: &PrefixSet) -> Re
     }
 }
 
+/// The session bootstrap behind every reported ROC-AUC interval: `train`'s default and
+/// what `evaluate` uses, so a model's interval is recomputed the way it was reported.
+pub const AUC_BOOTSTRAP_RESAMPLES: usize = 200;
+pub const AUC_BOOTSTRAP_SEED: u64 = 2008;
+
 /// A 95% interval for the session-weighted ROC-AUC, by resampling sessions with
 /// replacement (`resamples` times, seeded): how far the figure could move on another month
 /// of the same shop.

@@ -245,6 +245,10 @@ impl SegmentModel {
     }
 }
 
+/// The silhouette's sample: `train`'s default when choosing k and what `evaluate` reports.
+pub const SILHOUETTE_SAMPLE: usize = 3000;
+pub const SILHOUETTE_SEED: u64 = 2008;
+
 impl SegmentModel {
     /// Silhouette of this model's assignment of `x` (full-session feature rows), on a
     /// seeded sample of at most `sample` rows.

@@ -142,14 +142,14 @@ impl Default for TrainConfig {
                 k_max: 8,
                 runs: 3,
                 max_iterations: 200,
-                silhouette_sample: 3000,
+                silhouette_sample: crate::ml::segment::SILHOUETTE_SAMPLE,
                 seed: 2008,
             },
             product_smoothing: 50.0,
             folds: 5,
             golden_sessions: 5,
-            auc_bootstrap_resamples: 200,
-            auc_bootstrap_seed: 2008,
+            auc_bootstrap_resamples: crate::evaluation::AUC_BOOTSTRAP_RESAMPLES,
+            auc_bootstrap_seed: crate::evaluation::AUC_BOOTSTRAP_SEED,
             quiet: false,
         }
     }
