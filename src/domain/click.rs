@@ -1,3 +1,4 @@
+use super::schema::{FieldSpec, UCI};
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -21,6 +22,50 @@ pub struct RawClick<S = String> {
     pub price: f64,
     pub price_2: i64,
     pub page: i64,
+}
+
+impl<S> RawClick<S> {
+    /// Sets the whole-number member of `field`; false when it holds no whole number.
+    pub fn set_whole(&mut self, field: Field, value: i64) -> bool {
+        let member = match field {
+            Field::Year => &mut self.year,
+            Field::Month => &mut self.month,
+            Field::Day => &mut self.day,
+            Field::Order => &mut self.order,
+            Field::Country => &mut self.country,
+            Field::Category => &mut self.page1_main_category,
+            Field::Colour => &mut self.colour,
+            Field::Location => &mut self.location,
+            Field::Photography => &mut self.model_photography,
+            Field::Price2 => &mut self.price_2,
+            Field::Page => &mut self.page,
+            Field::SessionId | Field::Product | Field::Price => return false,
+        };
+        *member = value;
+        true
+    }
+
+    /// Sets the number member of `field`; false when it holds no number.
+    pub fn set_number(&mut self, field: Field, value: f64) -> bool {
+        match field {
+            Field::Price => {
+                self.price = value;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Sets the text member of `field`; false when it holds no text.
+    pub fn set_text(&mut self, field: Field, value: S) -> bool {
+        match field {
+            Field::Product => {
+                self.page2_clothing_model = value;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A click column, named as in the snake_case copies of the data (and in the HTTP API).
@@ -60,108 +105,39 @@ impl Field {
         Field::Page,
     ];
 
+    /// The field's row in the click table.
+    fn spec(self) -> Option<&'static FieldSpec> {
+        UCI.spec(self)
+    }
+
+    /// The name in the API and in the snake_case copies of the data.
     pub fn name(self) -> &'static str {
-        match self {
-            Field::Year => "year",
-            Field::Month => "month",
-            Field::Day => "day",
-            Field::Order => "order",
-            Field::Country => "country",
-            Field::SessionId => "session_id",
-            Field::Category => "page1_main_category",
-            Field::Product => "page2_clothing_model",
-            Field::Colour => "colour",
-            Field::Location => "location",
-            Field::Photography => "model_photography",
-            Field::Price => "price",
-            Field::Price2 => "price_2",
-            Field::Page => "page",
-        }
+        self.spec().map_or("?", |s| s.name.as_ref())
     }
 
     /// The header the UCI file uses for this column.
     pub fn original_name(self) -> &'static str {
-        match self {
-            Field::Year => "year",
-            Field::Month => "month",
-            Field::Day => "day",
-            Field::Order => "order",
-            Field::Country => "country",
-            Field::SessionId => "session ID",
-            Field::Category => "page 1 (main category)",
-            Field::Product => "page 2 (clothing model)",
-            Field::Colour => "colour",
-            Field::Location => "location",
-            Field::Photography => "model photography",
-            Field::Price => "price",
-            Field::Price2 => "price 2",
-            Field::Page => "page",
-        }
+        self.spec().map_or("?", |s| s.header.as_ref())
     }
 
     /// What the column accepts, in words a user can act on.
-    pub fn allowed(self) -> &'static str {
-        match self {
-            Field::Year => "an integer year from 2000 to 2100",
-            Field::Month => "an integer month from 1 to 12",
-            Field::Day => "an integer day that exists in its month",
-            Field::Order => "an integer from 1 to 100000",
-            Field::Country => "an integer country code from 1 to 47",
-            Field::SessionId => "a non-empty identifier of at most 64 characters",
-            Field::Category => "1 (trousers), 2 (skirts), 3 (blouses) or 4 (sale)",
-            Field::Product => {
-                "a product code: one letter A, B, C or P followed by 1 to 3 digits, e.g. A13"
-            }
-            Field::Colour => "an integer colour code from 1 to 14",
-            Field::Location => "an integer photo location from 1 to 6",
-            Field::Photography => "1 (en face) or 2 (profile)",
-            Field::Price => "a price in US dollars greater than 0 and at most 100000",
-            Field::Price2 => "1 (above its category's average price) or 2 (not above)",
-            Field::Page => "an integer page from 1 to 5",
-        }
+    pub fn allowed(self) -> String {
+        self.spec().map_or_else(String::new, FieldSpec::allowed)
     }
-}
 
-impl Field {
-    /// What each code of a coded column means, from the types that parse it: the one
-    /// source of the code tables in `docs/codes.md` and the OpenAPI document. `None` for
-    /// columns holding plain values.
+    /// What each code of a coded column means: the one source of the code tables in
+    /// `docs/codes.md`, the console and the OpenAPI document. `None` for columns holding
+    /// plain values.
     pub fn codes(self) -> Option<Vec<(i64, &'static str)>> {
-        fn of<T: Copy>(
-            all: &[T],
-            code: fn(T) -> i64,
-            label: fn(T) -> &'static str,
-        ) -> Vec<(i64, &'static str)> {
-            all.iter().map(|&v| (code(v), label(v))).collect()
-        }
-        Some(match self {
-            Field::Country => (1..=47)
-                .filter_map(|c| Country::parse(c).ok())
-                .map(|c| (i64::from(c.code()), c.name()))
-                .collect(),
-            Field::Category => of(Category::ALL, Category::code, Category::label),
-            Field::Colour => of(Colour::ALL, Colour::code, Colour::label),
-            Field::Location => of(Location::ALL, Location::code, Location::label),
-            Field::Photography => of(Photography::ALL, Photography::code, Photography::label),
-            Field::Price2 => PRICE_2_CODES.to_vec(),
-            Field::Page => PAGES.to_vec(),
-            _ => return None,
-        })
+        let codes = self.spec()?.codes()?;
+        Some(codes.iter().map(|c| (c.code, c.meaning.as_ref())).collect())
+    }
+
+    /// Whether a whole number is in the column's range or vocabulary, as the table says.
+    fn admits(self, value: i64) -> bool {
+        self.spec().is_some_and(|s| s.admits_whole(value))
     }
 }
-
-/// `price 2` (is the price above the average of its main category?), as [`Click::parse`]
-/// reads it.
-const PRICE_2_CODES: [(i64, &str); 2] = [(1, "yes"), (2, "no")];
-
-/// The shop's pages, as [`Page::parse`] accepts them.
-const PAGES: [(i64, &str); 5] = [
-    (1, "page 1 of the shop"),
-    (2, "page 2 of the shop"),
-    (3, "page 3 of the shop"),
-    (4, "page 4 of the shop"),
-    (5, "page 5 of the shop"),
-];
 
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -286,7 +262,7 @@ coded_enum!(Photography: Field::Photography => {
 
 /// Country of each code, 1..=47, as `docs/codes.md` gives them (12 is unidentified; 43-47
 /// are top-level domains).
-const COUNTRY_NAMES: [&str; 47] = [
+pub(crate) const COUNTRY_NAMES: [&str; 47] = [
     "Australia",
     "Austria",
     "Belgium",
@@ -349,7 +325,7 @@ impl Country {
 
     pub fn parse(code: i64) -> Result<Self, FieldError> {
         match u8::try_from(code) {
-            Ok(c @ 1..=47) => Ok(Country(c)),
+            Ok(c) if Field::Country.admits(code) => Ok(Country(c)),
             _ => Err(FieldError::new(Field::Country, code)),
         }
     }
@@ -360,7 +336,10 @@ impl Country {
 
     /// What the code stands for.
     pub fn name(self) -> &'static str {
-        COUNTRY_NAMES[usize::from(self.0) - 1]
+        COUNTRY_NAMES
+            .get(usize::from(self.0).wrapping_sub(1))
+            .copied()
+            .unwrap_or("unknown")
     }
 }
 
@@ -371,7 +350,7 @@ pub struct Page(u8);
 impl Page {
     pub fn parse(page: i64) -> Result<Self, FieldError> {
         match u8::try_from(page) {
-            Ok(p @ 1..=5) => Ok(Page(p)),
+            Ok(p) if Field::Page.admits(page) => Ok(Page(p)),
             _ => Err(FieldError::new(Field::Page, page)),
         }
     }
@@ -388,7 +367,7 @@ pub struct Order(u32);
 impl Order {
     pub fn parse(order: i64) -> Result<Self, FieldError> {
         match u32::try_from(order) {
-            Ok(o @ 1..=100_000) => Ok(Order(o)),
+            Ok(o) if Field::Order.admits(order) => Ok(Order(o)),
             _ => Err(FieldError::new(Field::Order, order)),
         }
     }
@@ -404,7 +383,10 @@ pub struct Price(f64);
 
 impl Price {
     pub fn parse(price: f64) -> Result<Self, FieldError> {
-        if price.is_finite() && price > 0.0 && price <= 100_000.0 {
+        if UCI
+            .spec(Field::Price)
+            .is_some_and(|s| s.admits_number(price))
+        {
             Ok(Price(price))
         } else {
             Err(FieldError::new(Field::Price, price))
@@ -512,24 +494,30 @@ impl ClickDate {
     /// month is reported on `day`.
     pub fn parse(year: i64, month: i64, day: i64) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        if !(2000..=2100).contains(&year) {
-            errors.push(FieldError::new(Field::Year, year));
+        for (field, value) in [
+            (Field::Year, year),
+            (Field::Month, month),
+            (Field::Day, day),
+        ] {
+            if !field.admits(value) {
+                errors.push(FieldError::new(field, value));
+            }
         }
-        if !(1..=12).contains(&month) {
-            errors.push(FieldError::new(Field::Month, month));
-        }
-        if !(1..=31).contains(&day) {
-            errors.push(FieldError::new(Field::Day, day));
-        }
+        let (Ok(y), Ok(m), Ok(d)) = (
+            i32::try_from(year),
+            u32::try_from(month),
+            u32::try_from(day),
+        ) else {
+            return Err(errors);
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
-        // The ranges above make these conversions lossless.
-        NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32)
+        NaiveDate::from_ymd_opt(y, m, d)
             .map(ClickDate)
             .ok_or_else(|| {
                 let mut error = FieldError::new(Field::Day, day);
-                error.note = Some(days_in(year as i32, month as u32));
+                error.note = Some(days_in(y, m));
                 vec![error]
             })
     }
@@ -597,9 +585,9 @@ impl Click {
         let above = keep(
             &mut errors,
             match raw.price_2 {
-                // PRICE_2_CODES says the same in words.
-                1 => Ok(true),
-                2 => Ok(false),
+                // The table's vocabulary for price 2 says the same in words.
+                1 if Field::Price2.admits(1) => Ok(true),
+                2 if Field::Price2.admits(2) => Ok(false),
                 other => Err(FieldError::new(Field::Price2, other)),
             },
         );

@@ -11,6 +11,7 @@ mod architecture;
 mod auth;
 mod batch;
 mod cli;
+mod click_table;
 mod console;
 mod container;
 mod contract;
