@@ -2,6 +2,7 @@ use super::schema::{FieldSpec, UCI};
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::LazyLock;
 
 /// The click fields as they arrive from outside, before any domain check. Numbers are
 /// wide on purpose so that an out-of-range value reaches [`Click::parse`] and gets a
@@ -135,9 +136,17 @@ impl Field {
 
     /// Whether a whole number is in the column's range or vocabulary, as the table says.
     fn admits(self, value: i64) -> bool {
-        self.spec().is_some_and(|s| s.admits_whole(value))
+        match BOUNDS.get(self as usize).copied().flatten() {
+            Some((min, max)) => (min..=max).contains(&value),
+            None => self.spec().is_some_and(|s| s.admits_whole(value)),
+        }
     }
 }
+
+/// The bounds of each column whose values are a run of whole numbers (a range, or codes
+/// with no gap), from the table: read for every field of every click, so found once.
+static BOUNDS: LazyLock<[Option<(i64, i64)>; Field::ALL.len()]> =
+    LazyLock::new(|| Field::ALL.map(|f| UCI.spec(f).and_then(FieldSpec::run_of_wholes)));
 
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

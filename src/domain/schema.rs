@@ -177,6 +177,18 @@ impl FieldSpec {
         }
     }
 
+    /// The bounds of a field whose values are every whole number between two: a range, or
+    /// codes with no gap.
+    pub fn run_of_wholes(&self) -> Option<(i64, i64)> {
+        match &self.rule {
+            Rule::Whole { min, max } => Some((*min, *max)),
+            Rule::Codes(codes) if codes.windows(2).all(|w| w[1].code == w[0].code + 1) => {
+                self.whole_range()
+            }
+            _ => None,
+        }
+    }
+
     /// The smallest and largest whole value, for documents.
     pub fn whole_range(&self) -> Option<(i64, i64)> {
         match &self.rule {
