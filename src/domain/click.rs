@@ -1,3 +1,5 @@
+use super::field::COUNTRY_NAMES;
+pub use super::field::{Category, Colour, Field, Location, Photography};
 use super::schema::{FieldSpec, UCI};
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
@@ -69,76 +71,12 @@ impl<S> RawClick<S> {
     }
 }
 
-/// A click column, named as in the snake_case copies of the data (and in the HTTP API).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Field {
-    Year,
-    Month,
-    Day,
-    Order,
-    Country,
-    SessionId,
-    Category,
-    Product,
-    Colour,
-    Location,
-    Photography,
-    Price,
-    Price2,
-    Page,
-}
-
 impl Field {
-    pub const ALL: [Field; 14] = [
-        Field::Year,
-        Field::Month,
-        Field::Day,
-        Field::Order,
-        Field::Country,
-        Field::SessionId,
-        Field::Category,
-        Field::Product,
-        Field::Colour,
-        Field::Location,
-        Field::Photography,
-        Field::Price,
-        Field::Price2,
-        Field::Page,
-    ];
-
-    /// The field's row in the click table.
-    fn spec(self) -> Option<&'static FieldSpec> {
-        UCI.spec(self)
-    }
-
-    /// The name in the API and in the snake_case copies of the data.
-    pub fn name(self) -> &'static str {
-        self.spec().map_or("?", |s| s.name.as_ref())
-    }
-
-    /// The header the UCI file uses for this column.
-    pub fn original_name(self) -> &'static str {
-        self.spec().map_or("?", |s| s.header.as_ref())
-    }
-
-    /// What the column accepts, in words a user can act on.
-    pub fn allowed(self) -> String {
-        self.spec().map_or_else(String::new, FieldSpec::allowed)
-    }
-
-    /// What each code of a coded column means: the one source of the code tables in
-    /// `docs/codes.md`, the console and the OpenAPI document. `None` for columns holding
-    /// plain values.
-    pub fn codes(self) -> Option<Vec<(i64, &'static str)>> {
-        let codes = self.spec()?.codes()?;
-        Some(codes.iter().map(|c| (c.code, c.meaning.as_ref())).collect())
-    }
-
     /// Whether a whole number is in the column's range or vocabulary, as the table says.
     fn admits(self, value: i64) -> bool {
         match BOUNDS.get(self as usize).copied().flatten() {
             Some((min, max)) => (min..=max).contains(&value),
-            None => self.spec().is_some_and(|s| s.admits_whole(value)),
+            None => UCI.spec(self).is_some_and(|s| s.admits_whole(value)),
         }
     }
 }
@@ -147,12 +85,6 @@ impl Field {
 /// with no gap), from the table: read for every field of every click, so found once.
 static BOUNDS: LazyLock<[Option<(i64, i64)>; Field::ALL.len()]> =
     LazyLock::new(|| Field::ALL.map(|f| UCI.spec(f).and_then(FieldSpec::run_of_wholes)));
-
-impl fmt::Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// One field that failed its domain check.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,133 +125,6 @@ impl fmt::Display for FieldError {
         )
     }
 }
-
-/// Maps the integer codes of a categorical column to an enum, both ways.
-macro_rules! coded_enum {
-    ($(#[$meta:meta])* $name:ident : $field:expr => { $($variant:ident = $code:expr, $label:expr;)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn from_code(code: i64) -> Result<Self, FieldError> {
-                match code {
-                    $($code => Ok($name::$variant),)+
-                    _ => Err(FieldError::new($field, code)),
-                }
-            }
-
-            pub fn code(self) -> i64 {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            pub fn label(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-
-            /// Position in [`Self::ALL`], for one-hot encodings.
-            pub fn index(self) -> usize {
-                self as usize
-            }
-        }
-    };
-}
-
-coded_enum!(
-    /// Main category of the page (`page 1 (main category)`).
-    Category: Field::Category => {
-    Trousers = 1, "trousers";
-    Skirts = 2, "skirts";
-    Blouses = 3, "blouses";
-    Sale = 4, "sale";
-});
-
-coded_enum!(Colour: Field::Colour => {
-    Beige = 1, "beige";
-    Black = 2, "black";
-    Blue = 3, "blue";
-    Brown = 4, "brown";
-    Burgundy = 5, "burgundy";
-    Gray = 6, "gray";
-    Green = 7, "green";
-    NavyBlue = 8, "navy blue";
-    ManyColours = 9, "of many colors";
-    Olive = 10, "olive";
-    Pink = 11, "pink";
-    Red = 12, "red";
-    Violet = 13, "violet";
-    White = 14, "white";
-});
-
-coded_enum!(
-    /// Where the product photo sits on the screen (six parts).
-    Location: Field::Location => {
-    TopLeft = 1, "top left";
-    TopMiddle = 2, "top in the middle";
-    TopRight = 3, "top right";
-    BottomLeft = 4, "bottom left";
-    BottomMiddle = 5, "bottom in the middle";
-    BottomRight = 6, "bottom right";
-});
-
-coded_enum!(Photography: Field::Photography => {
-    EnFace = 1, "en face";
-    Profile = 2, "profile";
-});
-
-/// Country of each code, 1..=47, as `docs/codes.md` gives them (12 is unidentified; 43-47
-/// are top-level domains).
-pub(crate) const COUNTRY_NAMES: [&str; 47] = [
-    "Australia",
-    "Austria",
-    "Belgium",
-    "British Virgin Islands",
-    "Cayman Islands",
-    "Christmas Island",
-    "Croatia",
-    "Cyprus",
-    "Czech Republic",
-    "Denmark",
-    "Estonia",
-    "unidentified",
-    "Faroe Islands",
-    "Finland",
-    "France",
-    "Germany",
-    "Greece",
-    "Hungary",
-    "Iceland",
-    "India",
-    "Ireland",
-    "Italy",
-    "Latvia",
-    "Lithuania",
-    "Luxembourg",
-    "Mexico",
-    "Netherlands",
-    "Norway",
-    "Poland",
-    "Portugal",
-    "Romania",
-    "Russia",
-    "San Marino",
-    "Slovakia",
-    "Slovenia",
-    "Spain",
-    "Sweden",
-    "Switzerland",
-    "Ukraine",
-    "United Arab Emirates",
-    "United Kingdom",
-    "USA",
-    "biz (*.biz)",
-    "com (*.com)",
-    "int (*.int)",
-    "net (*.net)",
-    "org (*.org)",
-];
 
 /// Country code of the IP address, 1..=47 (see `docs/codes.md`; 29 is Poland).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -554,6 +359,11 @@ impl fmt::Display for ClickDate {
     }
 }
 
+/// A code of a coded column as its value, or the field's error.
+fn coded<T>(field: Field, code: i64, from_code: fn(i64) -> Option<T>) -> Result<T, FieldError> {
+    from_code(code).ok_or_else(|| FieldError::new(field, code))
+}
+
 /// Keeps the value of a field check, or records its error so that all are reported.
 fn keep<T>(errors: &mut Vec<FieldError>, checked: Result<T, FieldError>) -> Option<T> {
     checked.map_err(|e| errors.push(e)).ok()
@@ -582,14 +392,34 @@ impl Click {
         let mut errors = Vec::new();
         let order = keep(&mut errors, Order::parse(raw.order));
         let country = keep(&mut errors, Country::parse(raw.country));
-        let category = keep(&mut errors, Category::from_code(raw.page1_main_category));
+        let category = keep(
+            &mut errors,
+            coded(
+                Field::Category,
+                raw.page1_main_category,
+                Category::from_code,
+            ),
+        );
         let product = keep(
             &mut errors,
             ProductCode::parse(raw.page2_clothing_model.as_ref()),
         );
-        let colour = keep(&mut errors, Colour::from_code(raw.colour));
-        let location = keep(&mut errors, Location::from_code(raw.location));
-        let photography = keep(&mut errors, Photography::from_code(raw.model_photography));
+        let colour = keep(
+            &mut errors,
+            coded(Field::Colour, raw.colour, Colour::from_code),
+        );
+        let location = keep(
+            &mut errors,
+            coded(Field::Location, raw.location, Location::from_code),
+        );
+        let photography = keep(
+            &mut errors,
+            coded(
+                Field::Photography,
+                raw.model_photography,
+                Photography::from_code,
+            ),
+        );
         let price = keep(&mut errors, Price::parse(raw.price));
         let above = keep(
             &mut errors,
@@ -769,5 +599,36 @@ mod tests {
     fn errors_say_what_was_allowed() {
         let text = FieldError::new(Field::Page, 9).to_string();
         assert!(text.contains("page") && text.contains("1 to 5"), "{text}");
+    }
+
+    /// The product parser is hand-written for speed; the pattern the documents give must
+    /// say the same, on every short string over the characters that matter.
+    #[test]
+    fn the_product_pattern_and_its_parser_agree() {
+        use crate::domain::schema::Rule;
+        let Some(Rule::Text {
+            pattern: Some(pattern),
+            ..
+        }) = UCI.spec(Field::Product).map(|s| &s.rule)
+        else {
+            panic!("the product field has a pattern");
+        };
+        let regex = regex::Regex::new(&pattern.regex).expect("the pattern compiles");
+        let alphabet = ['A', 'B', 'C', 'P', 'a', 'Z', '0', '1', '9', ' ', '-'];
+        let mut texts = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = texts
+                .iter()
+                .filter(|t| t.chars().count() == texts.last().map_or(0, |l| l.chars().count()))
+                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        for text in texts {
+            // The parser trims surrounding spaces, as every field read from a file is.
+            let by_regex = regex.is_match(text.trim());
+            let by_parser = ProductCode::parse(&text).is_ok();
+            assert_eq!(by_regex, by_parser, "{text:?}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! body); everything inside the crate relies on them being valid.
 
 mod click;
+mod field;
 pub mod schema;
 pub(crate) mod session;
 

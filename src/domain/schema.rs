@@ -5,8 +5,9 @@
 //! the catalogue issue loads such a table from a file, which is why it is a `Vec` of
 //! values rather than a struct with one member per column.
 
-use super::click::{Category, Colour, Field, Location, Photography, COUNTRY_NAMES};
+use super::field::{Category, Colour, Field, Location, Photography, COUNTRY_NAMES};
 use std::borrow::Cow;
+use std::fmt;
 use std::sync::LazyLock;
 
 /// Text of a table: written in the code for the UCI shop, owned when loaded.
@@ -257,6 +258,43 @@ impl FieldSpec {
     }
 }
 
+/// What the rest of the crate asks of a column, read from the UCI table.
+impl Field {
+    /// The field's row in the click table.
+    fn spec(self) -> Option<&'static FieldSpec> {
+        UCI.spec(self)
+    }
+
+    /// The name in the API and in the snake_case copies of the data.
+    pub fn name(self) -> &'static str {
+        self.spec().map_or("?", |s| s.name.as_ref())
+    }
+
+    /// The header the UCI file uses for this column.
+    pub fn original_name(self) -> &'static str {
+        self.spec().map_or("?", |s| s.header.as_ref())
+    }
+
+    /// What the column accepts, in words a user can act on.
+    pub fn allowed(self) -> String {
+        self.spec().map_or_else(String::new, FieldSpec::allowed)
+    }
+
+    /// What each code of a coded column means: the one source of the code tables in
+    /// `docs/codes.md`, the console and the OpenAPI document. `None` for columns holding
+    /// plain values.
+    pub fn codes(self) -> Option<Vec<(i64, &'static str)>> {
+        let codes = self.spec()?.codes()?;
+        Some(codes.iter().map(|c| (c.code, c.meaning.as_ref())).collect())
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Vocabularies of at most this many codes are spelt out in the allowed text; longer ones
 /// are given as their range.
 const SPELT_OUT: usize = 4;
@@ -476,36 +514,6 @@ mod tests {
                 Example::Text(v) => spec.admits_length(v),
             };
             assert!(ok, "{}: {}", spec.name, spec.example);
-        }
-    }
-
-    /// The product parser is hand-written for speed; the pattern the documents give must
-    /// say the same, on every short string over the characters that matter.
-    #[test]
-    fn the_product_pattern_and_its_parser_agree() {
-        let Some(Rule::Text {
-            pattern: Some(pattern),
-            ..
-        }) = UCI.spec(Field::Product).map(|s| &s.rule)
-        else {
-            panic!("the product field has a pattern");
-        };
-        let regex = regex::Regex::new(&pattern.regex).expect("the pattern compiles");
-        let alphabet = ['A', 'B', 'C', 'P', 'a', 'Z', '0', '1', '9', ' ', '-'];
-        let mut texts = vec![String::new()];
-        for _ in 0..5 {
-            let longer: Vec<String> = texts
-                .iter()
-                .filter(|t| t.chars().count() == texts.last().map_or(0, |l| l.chars().count()))
-                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
-                .collect();
-            texts.extend(longer);
-        }
-        for text in texts {
-            // The parser trims surrounding spaces, as every field read from a file is.
-            let by_regex = regex.is_match(text.trim());
-            let by_parser = super::super::ProductCode::parse(&text).is_ok();
-            assert_eq!(by_regex, by_parser, "{text:?}");
         }
     }
 }
