@@ -107,7 +107,7 @@ pub enum OutcomesError {
         line: u64,
         column: &'static str,
         value: String,
-        allowed: &'static str,
+        allowed: String,
     },
     #[error("{path}: line {line}: session {session:?} appears twice")]
     Duplicate {
@@ -165,16 +165,16 @@ pub fn read_outcomes(path: &Path) -> Result<Outcomes, OutcomesError> {
     for record in reader.records() {
         let record = record.map_err(csv_err)?;
         let line = record.position().map_or(0, |p| p.line());
-        let invalid = |column, value: &str, allowed| OutcomesError::Invalid {
+        let invalid = |column, value: &str, allowed: &str| OutcomesError::Invalid {
             path: path.to_owned(),
             line,
             column,
             value: value.to_owned(),
-            allowed,
+            allowed: allowed.to_owned(),
         };
         let id_text = record.get(0).unwrap_or("");
         let id = SessionId::parse(id_text)
-            .map_err(|e| invalid("session_id", id_text, e.field.allowed()))?;
+            .map_err(|e| invalid("session_id", id_text, &e.field.allowed()))?;
         let converted_text = record.get(1).unwrap_or("");
         let converted = match converted_text.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" => true,

@@ -2,6 +2,7 @@
 //! the common copies (`,`, snake_case header) and headerless files in the original column
 //! order. Rows become typed clicks as they stream past; only sessions are kept.
 
+use crate::domain::schema::{Example, Kind, UCI};
 use crate::domain::{
     Click, Field, FieldError, RawClick, Session, SessionId, MAX_CLICKS_PER_SESSION,
 };
@@ -137,15 +138,12 @@ pub enum ReadError {
         missing: String,
         found: String,
     },
-    #[error(
-        "{path}: line {line}: column {column:?}: value {value:?} is invalid; allowed: {allowed}"
-    )]
+    #[error("{path}: line {line}: {}", BadValue::list(values))]
     Invalid {
         path: PathBuf,
         line: u64,
-        column: String,
-        value: String,
-        allowed: Box<str>,
+        /// Every bad value of the row, in column order; never empty.
+        values: Vec<BadValue>,
         /// The row's session id, when its column could be read.
         session: Option<String>,
     },
@@ -181,6 +179,30 @@ pub enum ReadError {
         session: String,
         order: u32,
     },
+}
+
+/// One bad value of a row: its column as the file names it, the value, and what the
+/// column allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadValue {
+    pub column: String,
+    pub value: String,
+    pub allowed: Box<str>,
+}
+
+impl BadValue {
+    fn list(values: &[BadValue]) -> String {
+        values
+            .iter()
+            .map(|v| {
+                format!(
+                    "column {:?}: value {:?} is invalid; allowed: {}",
+                    v.column, v.value, v.allowed
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 impl ReadError {
@@ -379,21 +401,9 @@ impl LineCounter {
     }
 }
 
-/// Reduces a header to letters and digits so `session ID` and `session_id`, or
-/// `page 1 (main category)` and `page1_main_category`, meet.
-fn header_key(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
+/// The click field a file's column header stands for, from the click table.
 fn column_of(name: &str) -> Option<Field> {
-    let key = header_key(name);
-    Field::ALL
-        .iter()
-        .copied()
-        .find(|f| header_key(f.name()) == key || header_key(f.original_name()) == key)
+    UCI.by_header(name).map(|s| s.field)
 }
 
 /// Position of each field in a row, and the column names to use in messages.
@@ -699,12 +709,17 @@ impl<R: Read> Rows<R> {
             })?;
         }
         parse_row(&text)
-            .map_err(|err| ReadError::Invalid {
+            .map_err(|errors| ReadError::Invalid {
                 path: path(),
                 line,
-                column: self.layout.column_name(err.field),
-                allowed: err.expected().into(),
-                value: err.value,
+                values: errors
+                    .into_iter()
+                    .map(|err| BadValue {
+                        column: self.layout.column_name(err.field),
+                        allowed: err.expected().into(),
+                        value: err.value,
+                    })
+                    .collect(),
                 session: session.clone(),
             })
             .map(|(session, click)| Row {
@@ -923,47 +938,83 @@ fn id_hash(id: &SessionId) -> u64 {
     BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id)
 }
 
-fn parse_row(text: &[&str; Field::ALL.len()]) -> Result<(SessionId, Click), FieldError> {
+/// A row's text as a session id and a click, or every bad value of it in column order:
+/// values of the wrong type by the click table's kinds, then the domain checks of the rest.
+fn parse_row(text: &[&str; Field::ALL.len()]) -> Result<(SessionId, Click), Vec<FieldError>> {
     let text = |field: Field| text[field as usize];
-    let int = |field: Field| -> Result<i64, FieldError> {
-        let t = text(field);
-        t.parse::<i64>()
-            .ok()
-            .or_else(|| {
-                // Some exports write integer codes as `4.0`.
-                t.parse::<f64>()
-                    .ok()
-                    .filter(|v| v.fract() == 0.0 && v.abs() < 1e15)
-                    .map(|v| v as i64)
-            })
-            .ok_or_else(|| FieldError::new(field, t))
+    let mut errors = Vec::new();
+    let id = SessionId::parse(text(Field::SessionId))
+        .map_err(|e| errors.push(e))
+        .ok();
+    // A value of the wrong type stands in as the table's example, so the other fields
+    // are still checked; the click is not kept.
+    let mut wrong_type: Vec<Field> = Vec::new();
+    let price = text(Field::Price).parse::<f64>().unwrap_or_else(|_| {
+        wrong_type.push(Field::Price);
+        match UCI.spec(Field::Price).map(|s| &s.example) {
+            Some(Example::Number(v)) => *v,
+            _ => 1.0,
+        }
+    });
+    let mut whole = |field: Field| -> i64 {
+        whole_number(text(field)).unwrap_or_else(|| {
+            wrong_type.push(field);
+            example_whole(field)
+        })
     };
-    let id = SessionId::parse(text(Field::SessionId))?;
-    let price_text = text(Field::Price);
     let raw = RawClick {
-        year: int(Field::Year)?,
-        month: int(Field::Month)?,
-        day: int(Field::Day)?,
-        order: int(Field::Order)?,
-        country: int(Field::Country)?,
-        page1_main_category: int(Field::Category)?,
-        page2_clothing_model: text(Field::Product).to_owned(),
-        colour: int(Field::Colour)?,
-        location: int(Field::Location)?,
-        model_photography: int(Field::Photography)?,
-        price: price_text
-            .parse::<f64>()
-            .map_err(|_| FieldError::new(Field::Price, price_text))?,
-        price_2: int(Field::Price2)?,
-        page: int(Field::Page)?,
+        year: whole(Field::Year),
+        month: whole(Field::Month),
+        day: whole(Field::Day),
+        order: whole(Field::Order),
+        country: whole(Field::Country),
+        page1_main_category: whole(Field::Category),
+        page2_clothing_model: text(Field::Product),
+        colour: whole(Field::Colour),
+        location: whole(Field::Location),
+        model_photography: whole(Field::Photography),
+        price,
+        price_2: whole(Field::Price2),
+        page: whole(Field::Page),
     };
-    let click = Click::parse(&raw).map_err(|errors| {
-        errors
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| FieldError::new(Field::Order, "?"))
-    })?;
-    Ok((id, click))
+    let date_stood_in = wrong_type
+        .iter()
+        .any(|f| matches!(f, Field::Year | Field::Month | Field::Day));
+    errors.extend(wrong_type.iter().map(|&f| FieldError::new(f, text(f))));
+    let click = Click::parse(&raw)
+        .map_err(|more| {
+            // A month's length is only known from real parts of the date.
+            errors.extend(
+                more.into_iter()
+                    .filter(|e| !(date_stood_in && e.note.is_some())),
+            )
+        })
+        .ok();
+    match (id, click) {
+        (Some(id), Some(click)) if errors.is_empty() => Ok((id, click)),
+        _ => {
+            errors.sort_by_key(|e| e.field as usize);
+            Err(errors)
+        }
+    }
+}
+
+/// A whole number as files write it; some exports write integer codes as `4.0`.
+fn whole_number(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().or_else(|| {
+        text.parse::<f64>()
+            .ok()
+            .filter(|v| v.fract() == 0.0 && v.abs() < 1e15)
+            .map(|v| v as i64)
+    })
+}
+
+/// The table's example of a whole-number field, to stand in for a value of the wrong type.
+fn example_whole(field: Field) -> i64 {
+    match UCI.spec(field).map(|s| (s.kind(), &s.example)) {
+        Some((Kind::Whole, Example::Whole(v))) => *v,
+        _ => 1,
+    }
 }
 
 #[cfg(test)]
@@ -1034,15 +1085,16 @@ mod tests {
             "{ORIGINAL}\n2008;4;1;1;29;1;1;A13;1;5;1;28;2;1\n2008;4;1;2;29;1;1;A16;1;9;1;33;2;1\n"
         );
         let err = read(&text, false).expect_err("location 9 is invalid");
-        let ReadError::Invalid {
-            line,
+        let ReadError::Invalid { line, values, .. } = &err else {
+            panic!("expected an invalid-value error, got {err}");
+        };
+        let [BadValue {
             column,
             value,
             allowed,
-            ..
-        } = &err
+        }] = values.as_slice()
         else {
-            panic!("expected an invalid-value error, got {err}");
+            panic!("expected one bad value, got {values:?}");
         };
         assert_eq!(
             (*line, column.as_str(), value.as_str()),
@@ -1060,7 +1112,27 @@ mod tests {
         let text = format!("{SNAKE}\n2008,4,1,1,29,1,1,A13,1,5,1,cheap,2,1\n");
         let err = read(&text, false).expect_err("price is not a number");
         assert!(
-            matches!(err, ReadError::Invalid { ref column, .. } if column == "price"),
+            matches!(err, ReadError::Invalid { ref values, .. } if values[0].column == "price"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_bad_value_of_a_row_is_named_in_column_order() {
+        // A wrong type (page), an impossible day of a real month, a code out of range.
+        let text = format!("{SNAKE}\n2008,6,31,1,29,s,1,A13,1,9,1,28,2,x\n");
+        let err = read(&text, false).expect_err("three bad values");
+        let ReadError::Invalid { values, .. } = &err else {
+            panic!("expected invalid values, got {err}");
+        };
+        let columns: Vec<&str> = values.iter().map(|v| v.column.as_str()).collect();
+        assert_eq!(columns, ["day", "location", "page"], "{err}");
+        assert!(values[0].allowed.contains("June has 30 days"), "{err}");
+        // A month of the wrong type says nothing of the day's length.
+        let text = format!("{SNAKE}\n2008,x,31,1,29,s,1,A13,1,5,1,28,2,1\n");
+        let err = read(&text, false).expect_err("bad month");
+        assert!(
+            matches!(&err, ReadError::Invalid { values, .. } if values.len() == 1 && values[0].column == "month"),
             "{err}"
         );
     }

@@ -1,6 +1,10 @@
+use super::field::COUNTRY_NAMES;
+pub use super::field::{Category, Colour, Field, Location, Photography};
+use super::schema::{FieldSpec, UCI};
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::LazyLock;
 
 /// The click fields as they arrive from outside, before any domain check. Numbers are
 /// wide on purpose so that an out-of-range value reaches [`Click::parse`] and gets a
@@ -23,151 +27,64 @@ pub struct RawClick<S = String> {
     pub page: i64,
 }
 
-/// A click column, named as in the snake_case copies of the data (and in the HTTP API).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Field {
-    Year,
-    Month,
-    Day,
-    Order,
-    Country,
-    SessionId,
-    Category,
-    Product,
-    Colour,
-    Location,
-    Photography,
-    Price,
-    Price2,
-    Page,
-}
-
-impl Field {
-    pub const ALL: [Field; 14] = [
-        Field::Year,
-        Field::Month,
-        Field::Day,
-        Field::Order,
-        Field::Country,
-        Field::SessionId,
-        Field::Category,
-        Field::Product,
-        Field::Colour,
-        Field::Location,
-        Field::Photography,
-        Field::Price,
-        Field::Price2,
-        Field::Page,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Year => "year",
-            Field::Month => "month",
-            Field::Day => "day",
-            Field::Order => "order",
-            Field::Country => "country",
-            Field::SessionId => "session_id",
-            Field::Category => "page1_main_category",
-            Field::Product => "page2_clothing_model",
-            Field::Colour => "colour",
-            Field::Location => "location",
-            Field::Photography => "model_photography",
-            Field::Price => "price",
-            Field::Price2 => "price_2",
-            Field::Page => "page",
-        }
+impl<S> RawClick<S> {
+    /// Sets the whole-number member of `field`; false when it holds no whole number.
+    pub fn set_whole(&mut self, field: Field, value: i64) -> bool {
+        let member = match field {
+            Field::Year => &mut self.year,
+            Field::Month => &mut self.month,
+            Field::Day => &mut self.day,
+            Field::Order => &mut self.order,
+            Field::Country => &mut self.country,
+            Field::Category => &mut self.page1_main_category,
+            Field::Colour => &mut self.colour,
+            Field::Location => &mut self.location,
+            Field::Photography => &mut self.model_photography,
+            Field::Price2 => &mut self.price_2,
+            Field::Page => &mut self.page,
+            Field::SessionId | Field::Product | Field::Price => return false,
+        };
+        *member = value;
+        true
     }
 
-    /// The header the UCI file uses for this column.
-    pub fn original_name(self) -> &'static str {
-        match self {
-            Field::Year => "year",
-            Field::Month => "month",
-            Field::Day => "day",
-            Field::Order => "order",
-            Field::Country => "country",
-            Field::SessionId => "session ID",
-            Field::Category => "page 1 (main category)",
-            Field::Product => "page 2 (clothing model)",
-            Field::Colour => "colour",
-            Field::Location => "location",
-            Field::Photography => "model photography",
-            Field::Price => "price",
-            Field::Price2 => "price 2",
-            Field::Page => "page",
-        }
-    }
-
-    /// What the column accepts, in words a user can act on.
-    pub fn allowed(self) -> &'static str {
-        match self {
-            Field::Year => "an integer year from 2000 to 2100",
-            Field::Month => "an integer month from 1 to 12",
-            Field::Day => "an integer day that exists in its month",
-            Field::Order => "an integer from 1 to 100000",
-            Field::Country => "an integer country code from 1 to 47",
-            Field::SessionId => "a non-empty identifier of at most 64 characters",
-            Field::Category => "1 (trousers), 2 (skirts), 3 (blouses) or 4 (sale)",
-            Field::Product => {
-                "a product code: one letter A, B, C or P followed by 1 to 3 digits, e.g. A13"
+    /// Sets the number member of `field`; false when it holds no number.
+    pub fn set_number(&mut self, field: Field, value: f64) -> bool {
+        match field {
+            Field::Price => {
+                self.price = value;
+                true
             }
-            Field::Colour => "an integer colour code from 1 to 14",
-            Field::Location => "an integer photo location from 1 to 6",
-            Field::Photography => "1 (en face) or 2 (profile)",
-            Field::Price => "a price in US dollars greater than 0 and at most 100000",
-            Field::Price2 => "1 (above its category's average price) or 2 (not above)",
-            Field::Page => "an integer page from 1 to 5",
+            _ => false,
+        }
+    }
+
+    /// Sets the text member of `field`; false when it holds no text.
+    pub fn set_text(&mut self, field: Field, value: S) -> bool {
+        match field {
+            Field::Product => {
+                self.page2_clothing_model = value;
+                true
+            }
+            _ => false,
         }
     }
 }
 
 impl Field {
-    /// What each code of a coded column means, from the types that parse it: the one
-    /// source of the code tables in `docs/codes.md` and the OpenAPI document. `None` for
-    /// columns holding plain values.
-    pub fn codes(self) -> Option<Vec<(i64, &'static str)>> {
-        fn of<T: Copy>(
-            all: &[T],
-            code: fn(T) -> i64,
-            label: fn(T) -> &'static str,
-        ) -> Vec<(i64, &'static str)> {
-            all.iter().map(|&v| (code(v), label(v))).collect()
+    /// Whether a whole number is in the column's range or vocabulary, as the table says.
+    fn admits(self, value: i64) -> bool {
+        match BOUNDS.get(self as usize).copied().flatten() {
+            Some((min, max)) => (min..=max).contains(&value),
+            None => UCI.spec(self).is_some_and(|s| s.admits_whole(value)),
         }
-        Some(match self {
-            Field::Country => (1..=47)
-                .filter_map(|c| Country::parse(c).ok())
-                .map(|c| (i64::from(c.code()), c.name()))
-                .collect(),
-            Field::Category => of(Category::ALL, Category::code, Category::label),
-            Field::Colour => of(Colour::ALL, Colour::code, Colour::label),
-            Field::Location => of(Location::ALL, Location::code, Location::label),
-            Field::Photography => of(Photography::ALL, Photography::code, Photography::label),
-            Field::Price2 => PRICE_2_CODES.to_vec(),
-            Field::Page => PAGES.to_vec(),
-            _ => return None,
-        })
     }
 }
 
-/// `price 2` (is the price above the average of its main category?), as [`Click::parse`]
-/// reads it.
-const PRICE_2_CODES: [(i64, &str); 2] = [(1, "yes"), (2, "no")];
-
-/// The shop's pages, as [`Page::parse`] accepts them.
-const PAGES: [(i64, &str); 5] = [
-    (1, "page 1 of the shop"),
-    (2, "page 2 of the shop"),
-    (3, "page 3 of the shop"),
-    (4, "page 4 of the shop"),
-    (5, "page 5 of the shop"),
-];
-
-impl fmt::Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The bounds of each column whose values are a run of whole numbers (a range, or codes
+/// with no gap), from the table: read for every field of every click, so found once.
+static BOUNDS: LazyLock<[Option<(i64, i64)>; Field::ALL.len()]> =
+    LazyLock::new(|| Field::ALL.map(|f| UCI.spec(f).and_then(FieldSpec::run_of_wholes)));
 
 /// One field that failed its domain check.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,133 +126,6 @@ impl fmt::Display for FieldError {
     }
 }
 
-/// Maps the integer codes of a categorical column to an enum, both ways.
-macro_rules! coded_enum {
-    ($(#[$meta:meta])* $name:ident : $field:expr => { $($variant:ident = $code:expr, $label:expr;)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn from_code(code: i64) -> Result<Self, FieldError> {
-                match code {
-                    $($code => Ok($name::$variant),)+
-                    _ => Err(FieldError::new($field, code)),
-                }
-            }
-
-            pub fn code(self) -> i64 {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            pub fn label(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-
-            /// Position in [`Self::ALL`], for one-hot encodings.
-            pub fn index(self) -> usize {
-                self as usize
-            }
-        }
-    };
-}
-
-coded_enum!(
-    /// Main category of the page (`page 1 (main category)`).
-    Category: Field::Category => {
-    Trousers = 1, "trousers";
-    Skirts = 2, "skirts";
-    Blouses = 3, "blouses";
-    Sale = 4, "sale";
-});
-
-coded_enum!(Colour: Field::Colour => {
-    Beige = 1, "beige";
-    Black = 2, "black";
-    Blue = 3, "blue";
-    Brown = 4, "brown";
-    Burgundy = 5, "burgundy";
-    Gray = 6, "gray";
-    Green = 7, "green";
-    NavyBlue = 8, "navy blue";
-    ManyColours = 9, "of many colors";
-    Olive = 10, "olive";
-    Pink = 11, "pink";
-    Red = 12, "red";
-    Violet = 13, "violet";
-    White = 14, "white";
-});
-
-coded_enum!(
-    /// Where the product photo sits on the screen (six parts).
-    Location: Field::Location => {
-    TopLeft = 1, "top left";
-    TopMiddle = 2, "top in the middle";
-    TopRight = 3, "top right";
-    BottomLeft = 4, "bottom left";
-    BottomMiddle = 5, "bottom in the middle";
-    BottomRight = 6, "bottom right";
-});
-
-coded_enum!(Photography: Field::Photography => {
-    EnFace = 1, "en face";
-    Profile = 2, "profile";
-});
-
-/// Country of each code, 1..=47, as `docs/codes.md` gives them (12 is unidentified; 43-47
-/// are top-level domains).
-const COUNTRY_NAMES: [&str; 47] = [
-    "Australia",
-    "Austria",
-    "Belgium",
-    "British Virgin Islands",
-    "Cayman Islands",
-    "Christmas Island",
-    "Croatia",
-    "Cyprus",
-    "Czech Republic",
-    "Denmark",
-    "Estonia",
-    "unidentified",
-    "Faroe Islands",
-    "Finland",
-    "France",
-    "Germany",
-    "Greece",
-    "Hungary",
-    "Iceland",
-    "India",
-    "Ireland",
-    "Italy",
-    "Latvia",
-    "Lithuania",
-    "Luxembourg",
-    "Mexico",
-    "Netherlands",
-    "Norway",
-    "Poland",
-    "Portugal",
-    "Romania",
-    "Russia",
-    "San Marino",
-    "Slovakia",
-    "Slovenia",
-    "Spain",
-    "Sweden",
-    "Switzerland",
-    "Ukraine",
-    "United Arab Emirates",
-    "United Kingdom",
-    "USA",
-    "biz (*.biz)",
-    "com (*.com)",
-    "int (*.int)",
-    "net (*.net)",
-    "org (*.org)",
-];
-
 /// Country code of the IP address, 1..=47 (see `docs/codes.md`; 29 is Poland).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Country(u8);
@@ -349,7 +139,7 @@ impl Country {
 
     pub fn parse(code: i64) -> Result<Self, FieldError> {
         match u8::try_from(code) {
-            Ok(c @ 1..=47) => Ok(Country(c)),
+            Ok(c) if Field::Country.admits(code) => Ok(Country(c)),
             _ => Err(FieldError::new(Field::Country, code)),
         }
     }
@@ -360,7 +150,10 @@ impl Country {
 
     /// What the code stands for.
     pub fn name(self) -> &'static str {
-        COUNTRY_NAMES[usize::from(self.0) - 1]
+        COUNTRY_NAMES
+            .get(usize::from(self.0).wrapping_sub(1))
+            .copied()
+            .unwrap_or("unknown")
     }
 }
 
@@ -371,7 +164,7 @@ pub struct Page(u8);
 impl Page {
     pub fn parse(page: i64) -> Result<Self, FieldError> {
         match u8::try_from(page) {
-            Ok(p @ 1..=5) => Ok(Page(p)),
+            Ok(p) if Field::Page.admits(page) => Ok(Page(p)),
             _ => Err(FieldError::new(Field::Page, page)),
         }
     }
@@ -388,7 +181,7 @@ pub struct Order(u32);
 impl Order {
     pub fn parse(order: i64) -> Result<Self, FieldError> {
         match u32::try_from(order) {
-            Ok(o @ 1..=100_000) => Ok(Order(o)),
+            Ok(o) if Field::Order.admits(order) => Ok(Order(o)),
             _ => Err(FieldError::new(Field::Order, order)),
         }
     }
@@ -404,7 +197,10 @@ pub struct Price(f64);
 
 impl Price {
     pub fn parse(price: f64) -> Result<Self, FieldError> {
-        if price.is_finite() && price > 0.0 && price <= 100_000.0 {
+        if UCI
+            .spec(Field::Price)
+            .is_some_and(|s| s.admits_number(price))
+        {
             Ok(Price(price))
         } else {
             Err(FieldError::new(Field::Price, price))
@@ -512,24 +308,30 @@ impl ClickDate {
     /// month is reported on `day`.
     pub fn parse(year: i64, month: i64, day: i64) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        if !(2000..=2100).contains(&year) {
-            errors.push(FieldError::new(Field::Year, year));
+        for (field, value) in [
+            (Field::Year, year),
+            (Field::Month, month),
+            (Field::Day, day),
+        ] {
+            if !field.admits(value) {
+                errors.push(FieldError::new(field, value));
+            }
         }
-        if !(1..=12).contains(&month) {
-            errors.push(FieldError::new(Field::Month, month));
-        }
-        if !(1..=31).contains(&day) {
-            errors.push(FieldError::new(Field::Day, day));
-        }
+        let (Ok(y), Ok(m), Ok(d)) = (
+            i32::try_from(year),
+            u32::try_from(month),
+            u32::try_from(day),
+        ) else {
+            return Err(errors);
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
-        // The ranges above make these conversions lossless.
-        NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32)
+        NaiveDate::from_ymd_opt(y, m, d)
             .map(ClickDate)
             .ok_or_else(|| {
                 let mut error = FieldError::new(Field::Day, day);
-                error.note = Some(days_in(year as i32, month as u32));
+                error.note = Some(days_in(y, m));
                 vec![error]
             })
     }
@@ -555,6 +357,11 @@ impl fmt::Display for ClickDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
+}
+
+/// A code of a coded column as its value, or the field's error.
+fn coded<T>(field: Field, code: i64, from_code: fn(i64) -> Option<T>) -> Result<T, FieldError> {
+    from_code(code).ok_or_else(|| FieldError::new(field, code))
 }
 
 /// Keeps the value of a field check, or records its error so that all are reported.
@@ -585,21 +392,41 @@ impl Click {
         let mut errors = Vec::new();
         let order = keep(&mut errors, Order::parse(raw.order));
         let country = keep(&mut errors, Country::parse(raw.country));
-        let category = keep(&mut errors, Category::from_code(raw.page1_main_category));
+        let category = keep(
+            &mut errors,
+            coded(
+                Field::Category,
+                raw.page1_main_category,
+                Category::from_code,
+            ),
+        );
         let product = keep(
             &mut errors,
             ProductCode::parse(raw.page2_clothing_model.as_ref()),
         );
-        let colour = keep(&mut errors, Colour::from_code(raw.colour));
-        let location = keep(&mut errors, Location::from_code(raw.location));
-        let photography = keep(&mut errors, Photography::from_code(raw.model_photography));
+        let colour = keep(
+            &mut errors,
+            coded(Field::Colour, raw.colour, Colour::from_code),
+        );
+        let location = keep(
+            &mut errors,
+            coded(Field::Location, raw.location, Location::from_code),
+        );
+        let photography = keep(
+            &mut errors,
+            coded(
+                Field::Photography,
+                raw.model_photography,
+                Photography::from_code,
+            ),
+        );
         let price = keep(&mut errors, Price::parse(raw.price));
         let above = keep(
             &mut errors,
             match raw.price_2 {
-                // PRICE_2_CODES says the same in words.
-                1 => Ok(true),
-                2 => Ok(false),
+                // The table's vocabulary for price 2 says the same in words.
+                1 if Field::Price2.admits(1) => Ok(true),
+                2 if Field::Price2.admits(2) => Ok(false),
                 other => Err(FieldError::new(Field::Price2, other)),
             },
         );
@@ -772,5 +599,36 @@ mod tests {
     fn errors_say_what_was_allowed() {
         let text = FieldError::new(Field::Page, 9).to_string();
         assert!(text.contains("page") && text.contains("1 to 5"), "{text}");
+    }
+
+    /// The product parser is hand-written for speed; the pattern the documents give must
+    /// say the same, on every short string over the characters that matter.
+    #[test]
+    fn the_product_pattern_and_its_parser_agree() {
+        use crate::domain::schema::Rule;
+        let Some(Rule::Text {
+            pattern: Some(pattern),
+            ..
+        }) = UCI.spec(Field::Product).map(|s| &s.rule)
+        else {
+            panic!("the product field has a pattern");
+        };
+        let regex = regex::Regex::new(&pattern.regex).expect("the pattern compiles");
+        let alphabet = ['A', 'B', 'C', 'P', 'a', 'Z', '0', '1', '9', ' ', '-'];
+        let mut texts = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = texts
+                .iter()
+                .filter(|t| t.chars().count() == texts.last().map_or(0, |l| l.chars().count()))
+                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        for text in texts {
+            // The parser trims surrounding spaces, as every field read from a file is.
+            let by_regex = regex.is_match(text.trim());
+            let by_parser = ProductCode::parse(&text).is_ok();
+            assert_eq!(by_regex, by_parser, "{text:?}");
+        }
     }
 }

@@ -2,10 +2,13 @@
 //! body); everything inside the crate relies on them being valid.
 
 mod click;
+mod field;
+pub mod schema;
 pub(crate) mod session;
 
 pub use click::{
     Category, Click, ClickDate, Colour, Country, Field, FieldError, Location, Order, Page,
     Photography, Price, ProductCode, RawClick,
 };
+pub use schema::{ClickSchema, FieldSpec, UCI};
 pub use session::{Dropped, Session, SessionError, SessionId, MAX_CLICKS_PER_SESSION};

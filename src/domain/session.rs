@@ -14,7 +14,10 @@ pub struct SessionId(String);
 impl SessionId {
     pub fn parse(id: &str) -> Result<Self, FieldError> {
         let id = id.trim();
-        if id.is_empty() || id.chars().count() > 64 {
+        if !super::UCI
+            .spec(Field::SessionId)
+            .is_some_and(|s| s.admits_length(id))
+        {
             return Err(FieldError::new(Field::SessionId, id));
         }
         Ok(SessionId(id.to_owned()))

@@ -96,33 +96,6 @@ pub fn codes_text(codes: &[(i64, &str)]) -> String {
         .join(", ")
 }
 
-/// Appends to each coded click field's description what every code means, from the
-/// domain types that parse them, so `/docs` is enough to build a request.
-fn click_codes(openapi: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{schema::Schema, RefOr};
-    let Some(RefOr::T(Schema::Object(click))) = openapi
-        .components
-        .as_mut()
-        .and_then(|c| c.schemas.get_mut("ClickInput"))
-    else {
-        return;
-    };
-    for field in crate::domain::Field::ALL {
-        let (Some(codes), Some(RefOr::T(Schema::Object(property)))) =
-            (field.codes(), click.properties.get_mut(field.name()))
-        else {
-            continue;
-        };
-        let description = property.description.get_or_insert_with(String::new);
-        if !description.is_empty() {
-            description.push(' ');
-        }
-        description.push_str("Codes: ");
-        description.push_str(&codes_text(&codes));
-        description.push('.');
-    }
-}
-
 /// Describes the `text/csv` answers of the batch routes with the columns they are written
 /// with.
 fn csv_answers(openapi: &mut utoipa::openapi::OpenApi) {
@@ -164,7 +137,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .1;
     // The paths and their schemas exist only once the routes are configured: after the
     // modifiers.
-    click_codes(&mut doc);
     csv_answers(&mut doc);
     doc
 }

@@ -9,8 +9,8 @@ use super::observe::Recorded;
 use super::problem::{ApiError, FieldIssue};
 use super::settings::Settings;
 use super::wire::{
-    from_json, no_csv_explanation, point_the_way, session_from_json, shape_budget, BatchInput,
-    BatchOutput, CsvRecord, FormulaGuard, OnError, Refused, Selection, SessionErrors, SessionInput,
+    batch_from_json, no_csv_explanation, point_the_way, session_from_json, BatchOutput, CsvRecord,
+    FormulaGuard, OnError, Refusal, Refused, Selection, SessionErrors, ISSUES_PER_SESSION,
 };
 use crate::domain::{Click, Session, SessionId};
 use crate::inference::csv::{columns, row, NotFlat};
@@ -51,7 +51,7 @@ where
             },
             other => other,
         })?;
-    let input = session_from_json(&body, &shape_budget(body.len()))
+    let input = session_from_json(&body, settings.max_problem_issues)
         .map_err(|refused| point_the_way(refused, &body, route))?;
     let session = input
         .parse("", settings.max_clicks_per_session)
@@ -190,26 +190,24 @@ struct Encoded {
     versions: Vec<(ModelName, u32)>,
 }
 
-/// A refused CSV row as a field issue: where it is and what was wrong. `None` for errors
-/// about the whole body.
-fn row_issue(e: &ReadError) -> Option<FieldIssue> {
-    let (path, message) = match e {
-        ReadError::Invalid {
-            line,
-            column,
-            value,
-            allowed,
-            ..
-        } => (
-            format!("line {line}, column {column}"),
-            format!("got {value:?}, expected {allowed}"),
-        ),
+/// A refused CSV row as field issues, one per bad value: where it is and what was wrong.
+/// Empty for errors about the whole body.
+fn row_issues(e: &ReadError) -> Vec<FieldIssue> {
+    let one = |path: String, message: String| vec![FieldIssue { path, message }];
+    match e {
+        ReadError::Invalid { line, values, .. } => values
+            .iter()
+            .map(|v| FieldIssue {
+                path: format!("line {line}, column {}", v.column),
+                message: format!("got {:?}, expected {}", v.value, v.allowed),
+            })
+            .collect(),
         ReadError::NotUtf8 {
             line,
             column,
             value,
             ..
-        } => (
+        } => one(
             format!("line {line}, column {column}"),
             format!("got {value:?}, which is not valid UTF-8 text"),
         ),
@@ -218,7 +216,7 @@ fn row_issue(e: &ReadError) -> Option<FieldIssue> {
             found,
             expected,
             ..
-        } => (
+        } => one(
             format!("line {line}"),
             format!("{found} fields, but the header has {expected}"),
         ),
@@ -227,30 +225,28 @@ fn row_issue(e: &ReadError) -> Option<FieldIssue> {
             session,
             order,
             ..
-        } => (
+        } => one(
             format!("line {line}"),
             format!("session {session:?} already has a different click with order {order}"),
         ),
         ReadError::MissingColumns { missing, .. } => {
-            ("header".to_owned(), format!("missing column(s) {missing}"))
+            one("header".to_owned(), format!("missing column(s) {missing}"))
         }
         ReadError::Empty { .. }
         | ReadError::Separator { .. }
         | ReadError::Malformed { .. }
-        | ReadError::Io { .. } => return None,
-    };
-    Some(FieldIssue { path, message })
-}
-
-fn csv_problem(e: ReadError) -> ApiError {
-    match row_issue(&e) {
-        Some(issue) => ApiError::Invalid(vec![issue]),
-        None => ApiError::Malformed(e.to_string()),
+        | ReadError::Io { .. } => Vec::new(),
     }
 }
 
-/// Problems kept for one left-out session; the rest are counted in its last message.
-const ISSUES_PER_SESSION: usize = 20;
+fn csv_problem(e: ReadError) -> ApiError {
+    let issues = row_issues(&e);
+    if issues.is_empty() {
+        ApiError::Malformed(e.to_string())
+    } else {
+        ApiError::Invalid(issues)
+    }
+}
 
 /// The sessions of a batch body, every field checked, within the batch limits: each one
 /// parsed, or why it cannot be. Under `fail` any problem refuses the batch, listing every
@@ -268,13 +264,13 @@ async fn sessions_of(
     let limits = Limits::of(settings);
     web::block(
         move || -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
-            let items = batch_sessions(&body, is_csv, limits)
+            let items = read_batch(&body, is_csv, limits)
                 .map_err(|refused| point_the_way(refused, &body, Refused::Batch { csv: is_csv }))?;
             if on_error == OnError::Fail && items.iter().any(Result::is_err) {
                 let mut total = 0;
                 let mut listed = Vec::new();
                 for refused in items.into_iter().filter_map(Result::err) {
-                    total += refused.errors.len();
+                    total += refused.total;
                     let room = limits.issues.saturating_sub(listed.len());
                     listed.extend(refused.errors.into_iter().take(room));
                 }
@@ -286,8 +282,9 @@ async fn sessions_of(
                 .into_iter()
                 .map(|item| {
                     item.map_err(|refused| SessionErrors {
-                        errors: capped(refused.errors),
-                        ..refused
+                        index: refused.index,
+                        session_id: refused.session_id,
+                        errors: capped(refused.errors, refused.total),
                     })
                 })
                 .collect();
@@ -338,6 +335,25 @@ pub fn batch_sessions(
     is_csv: bool,
     limits: Limits,
 ) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
+    Ok(read_batch(body, is_csv, limits)?
+        .into_iter()
+        .map(|item| {
+            item.map_err(|refused| SessionErrors {
+                index: refused.index,
+                session_id: refused.session_id,
+                errors: refused.errors,
+            })
+        })
+        .collect())
+}
+
+/// Each session of a batch body parsed, or refused with its problems (the first ones
+/// listed, all counted).
+fn read_batch(
+    body: &[u8],
+    is_csv: bool,
+    limits: Limits,
+) -> Result<Vec<Result<Session, Refusal>>, ApiError> {
     if is_csv {
         csv_sessions(body, limits)
     } else {
@@ -345,93 +361,37 @@ pub fn batch_sessions(
     }
 }
 
-fn json_sessions(
-    body: &[u8],
-    limits: Limits,
-) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
-    let parse = |i: usize, s: &SessionInput| {
-        s.parse(&format!("sessions[{i}]."), limits.clicks)
-            .map_err(|errors| SessionErrors {
-                index: i,
-                session_id: Some(s.session_id.to_string()),
-                errors,
-            })
-    };
-    match from_json::<BatchInput>(body) {
-        Ok(input) => {
-            limits.check_sessions(input.sessions.len())?;
-            Ok(input
-                .sessions
-                .par_iter()
-                .enumerate()
-                .map(|(i, s)| parse(i, s))
-                .collect())
-        }
-        // A session of the wrong shape sinks the typed parse of the whole body; to skip it
-        // alone, or to list every session's problems, each session is parsed on its own.
-        Err(ApiError::Invalid(_)) => {
-            let raw: RawBatch = from_json(body)?;
-            limits.check_sessions(raw.sessions.len())?;
-            let budget = shape_budget(body.len());
-            Ok(raw
-                .sessions
-                .par_iter()
-                .enumerate()
-                .map(
-                    |(i, text)| match session_from_json(text.get().as_bytes(), &budget) {
-                        Ok(s) => parse(i, &s),
-                        Err(e) => Err(SessionErrors {
-                            index: i,
-                            session_id: id_of(text.get()),
-                            errors: match e {
-                                ApiError::Invalid(issues) => issues
-                                    .into_iter()
-                                    .map(|issue| FieldIssue {
-                                        path: match issue.path.as_str() {
-                                            "$" => format!("sessions[{i}]"),
-                                            p => format!("sessions[{i}].{p}"),
-                                        },
-                                        message: issue.message,
-                                    })
-                                    .collect(),
-                                other => vec![FieldIssue {
-                                    path: format!("sessions[{i}]"),
-                                    message: other.to_string(),
-                                }],
-                            },
-                        }),
-                    },
-                )
-                .collect())
-        }
-        Err(e) => Err(e),
-    }
+/// A JSON batch in one pass; the sessions of the right shape are then checked on all
+/// cores.
+fn json_sessions(body: &[u8], limits: Limits) -> Result<Vec<Result<Session, Refusal>>, ApiError> {
+    let read = batch_from_json(body, limits.sessions, limits.issues)?;
+    Ok(read
+        .par_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Ok(s) => s
+                .parse(&format!("sessions[{i}]."), limits.clicks)
+                .map_err(|errors| Refusal {
+                    index: i,
+                    session_id: Some(s.session_id.to_string()),
+                    total: errors.len(),
+                    errors,
+                }),
+            Err(refused) => Err(Refusal {
+                index: refused.index,
+                session_id: refused.session_id.clone(),
+                errors: refused.errors.clone(),
+                total: refused.total,
+            }),
+        })
+        .collect())
 }
 
-/// The id of a session whose other fields are of the wrong shape, when its own is a
-/// string: the client finds the left-out session by it.
-fn id_of(session: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Id<'a> {
-        #[serde(borrow)]
-        session_id: std::borrow::Cow<'a, str>,
-    }
-    serde_json::from_str::<Id>(session)
-        .ok()
-        .map(|s| s.session_id.into_owned())
-}
-
-/// A batch body with its sessions unread, to parse one at a time.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBatch<'a> {
-    #[serde(borrow)]
-    sessions: Vec<&'a serde_json::value::RawValue>,
-}
-
-fn capped(mut errors: Vec<FieldIssue>) -> Vec<FieldIssue> {
-    if errors.len() > ISSUES_PER_SESSION {
-        let more = errors.len() - ISSUES_PER_SESSION + 1;
+/// A left-out session's first problems, the rest (of `total`) counted in the last line.
+fn capped(mut errors: Vec<FieldIssue>, total: usize) -> Vec<FieldIssue> {
+    if total > ISSUES_PER_SESSION || errors.len() > ISSUES_PER_SESSION {
+        let total = total.max(errors.len());
+        let more = total - ISSUES_PER_SESSION + 1;
         errors.truncate(ISSUES_PER_SESSION - 1);
         errors.push(FieldIssue {
             path: "...".into(),
@@ -444,10 +404,7 @@ fn capped(mut errors: Vec<FieldIssue>) -> Vec<FieldIssue> {
 /// A CSV body's sessions, in order of first appearance, each with every problem of its
 /// rows. A row that names no valid session belongs to none and so cannot be skipped: it
 /// refuses the batch.
-fn csv_sessions(
-    body: &[u8],
-    limits: Limits,
-) -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
+fn csv_sessions(body: &[u8], limits: Limits) -> Result<Vec<Result<Session, Refusal>>, ApiError> {
     struct Gathered {
         index: usize,
         raw_id: String,
@@ -489,24 +446,29 @@ fn csv_sessions(
                     .push((line, click));
             }
             Err(e) => {
-                let Some(issue) = row_issue(&e) else {
+                let issues = row_issues(&e);
+                if issues.is_empty() {
                     return Err(csv_problem(e));
-                };
+                }
                 let id = e
                     .session()
                     .and_then(|raw| SessionId::parse(raw).ok().map(|id| (id, raw.to_owned())));
                 match id {
-                    Some((id, raw)) => gather(&mut order, &mut by_id, id, &raw).issues.push(issue),
+                    Some((id, raw)) => gather(&mut order, &mut by_id, id, &raw)
+                        .issues
+                        .extend(issues),
                     None => {
-                        orphan_total += 1;
-                        if orphans.len() < limits.issues {
-                            orphans.push(FieldIssue {
-                                path: issue.path,
-                                message: format!(
-                                    "{} (the row names no valid session, so it cannot be skipped)",
-                                    issue.message
-                                ),
-                            });
+                        for issue in issues {
+                            orphan_total += 1;
+                            if orphans.len() < limits.issues {
+                                orphans.push(FieldIssue {
+                                    path: issue.path,
+                                    message: format!(
+                                        "{} (the row names no valid session, so it cannot be skipped)",
+                                        issue.message
+                                    ),
+                                });
+                            }
                         }
                     }
                 }
@@ -523,9 +485,10 @@ fn csv_sessions(
         let Some(g) = by_id.remove(&id) else {
             continue;
         };
-        let refuse = |errors: Vec<FieldIssue>| SessionErrors {
+        let refuse = |errors: Vec<FieldIssue>| Refusal {
             index: g.index,
             session_id: Some(g.raw_id.clone()),
+            total: errors.len(),
             errors,
         };
         if !g.issues.is_empty() {
@@ -545,7 +508,7 @@ fn csv_sessions(
         match rows.session(id, g.rows, ReadOptions::default()) {
             Ok(Some(session)) => items.push(Ok(session)),
             Ok(None) => {}
-            Err(e) => items.push(Err(refuse(row_issue(&e).into_iter().collect()))),
+            Err(e) => items.push(Err(refuse(row_issues(&e)))),
         }
     }
     Ok(items)

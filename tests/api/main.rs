@@ -14,6 +14,7 @@ mod architecture;
 mod auth;
 mod batch;
 mod cli;
+mod click_table;
 mod console;
 mod container;
 mod contract;

@@ -13,8 +13,10 @@ use crate::service::wire::{
 };
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
-/// The CSV body example every batch route shows.
-const CSV_EXAMPLE: &str = "year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n2008,4,1,1,29,s-1,1,A13,1,5,1,28,2,1\n";
+/// The CSV body example every batch route shows, from the click table's examples.
+fn csv_example() -> String {
+    crate::domain::UCI.csv_example()
+}
 
 /// The batch routes and the columns of their CSV answers, for the OpenAPI document (the
 /// columns come from the same definition the answers are written with; every answer has
@@ -124,7 +126,7 @@ pub async fn score(
     tag = "scoring",
     request_body(content(
         (BatchInput = "application/json"),
-        (String = "text/csv", example = json!(CSV_EXAMPLE))
+        (String = "text/csv", example = json!(csv_example()))
     )),
     params(ConvertQuery, BatchOptions),
     security((), ("api_key" = [])),
@@ -150,7 +152,7 @@ pub async fn convert_batch(
     tag = "scoring",
     request_body(content(
         (BatchInput = "application/json"),
-        (String = "text/csv", example = json!(CSV_EXAMPLE))
+        (String = "text/csv", example = json!(csv_example()))
     )),
     params(ModelQuery, BatchOptions),
     security((), ("api_key" = [])),
@@ -176,7 +178,7 @@ pub async fn revenue_batch(
     tag = "scoring",
     request_body(content(
         (BatchInput = "application/json"),
-        (String = "text/csv", example = json!(CSV_EXAMPLE))
+        (String = "text/csv", example = json!(csv_example()))
     )),
     params(ModelQuery, BatchOptions),
     security((), ("api_key" = [])),
@@ -204,7 +206,7 @@ pub async fn segment_batch(
     tag = "scoring",
     request_body(content(
         (BatchInput = "application/json"),
-        (String = "text/csv", example = json!(CSV_EXAMPLE))
+        (String = "text/csv", example = json!(csv_example()))
     )),
     params(ScoreQuery, BatchOptions),
     security((), ("api_key" = [])),

@@ -1,125 +1,912 @@
-//! Request bodies: a click, a session, a batch, parsed from JSON with every problem named.
+//! Request bodies: a click, a session, a batch, read from JSON in one pass. The readers
+//! are serde seeds that take any JSON value where a field should be and note every
+//! missing, unknown and wrongly typed field with its path, so nothing is re-parsed and no
+//! serde message text is read; the click's fields, their types and names come from the
+//! click table ([`UCI`]).
 
 use super::unknown_name;
-use crate::domain::{Click, RawClick, Session, SessionError, SessionId};
+use crate::domain::schema::{Kind, UCI};
+use crate::domain::{Click, FieldSpec, RawClick, Session, SessionError, SessionId};
 use crate::service::problem::{ApiError, FieldIssue};
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Serialize;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::fmt;
+use std::sync::LazyLock;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
 use utoipa::ToSchema;
 
-/// One click, with the columns of the UCI data under their snake_case names.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"year": 2008, "month": 4, "day": 1, "order": 1, "country": 29, "page1_main_category": 1, "page2_clothing_model": "A13", "colour": 1, "location": 5, "model_photography": 1, "price": 28, "price_2": 2, "page": 1}))]
-pub struct ClickInput<'a> {
-    #[schema(minimum = 2000, maximum = 2100)]
-    pub year: i64,
-    #[schema(minimum = 1, maximum = 12)]
-    pub month: i64,
-    /// A day that exists in its month.
-    #[schema(minimum = 1, maximum = 31)]
-    pub day: i64,
-    /// Position of the click in the session, unique within it; clicks may come in any order.
-    #[schema(minimum = 1, maximum = 100000)]
-    pub order: i64,
-    /// Country of the IP address.
-    #[schema(minimum = 1, maximum = 47)]
-    pub country: i64,
-    /// Main category of the page.
-    #[schema(minimum = 1, maximum = 4)]
-    pub page1_main_category: i64,
-    /// Product code, e.g. `A13`.
-    #[serde(borrow)]
-    #[schema(value_type = String, pattern = "^[ABCP][0-9]{1,3}$")]
-    pub page2_clothing_model: Cow<'a, str>,
-    /// Colour of the product.
-    #[schema(minimum = 1, maximum = 14)]
-    pub colour: i64,
-    /// Where the product photo sits on the screen, in six parts.
-    #[schema(minimum = 1, maximum = 6)]
-    pub location: i64,
-    /// How the model is photographed.
-    #[schema(minimum = 1, maximum = 2)]
-    pub model_photography: i64,
-    /// Price in US dollars.
-    #[schema(exclusive_minimum = 0, maximum = 100000)]
-    pub price: f64,
-    /// Whether the price is above the average price of its main category.
-    #[schema(minimum = 1, maximum = 2)]
-    pub price_2: i64,
-    /// Page of the shop.
-    #[schema(minimum = 1, maximum = 5)]
-    pub page: i64,
-}
-
-impl<'a> From<&'a ClickInput<'_>> for RawClick<&'a str> {
-    fn from(c: &'a ClickInput<'_>) -> RawClick<&'a str> {
-        RawClick {
-            year: c.year,
-            month: c.month,
-            day: c.day,
-            order: c.order,
-            country: c.country,
-            page1_main_category: c.page1_main_category,
-            page2_clothing_model: &c.page2_clothing_model,
-            colour: c.colour,
-            location: c.location,
-            model_photography: c.model_photography,
-            price: c.price,
-            price_2: c.price_2,
-            page: c.page,
-        }
-    }
-}
+/// One click, its fields those of the click table (but the session id, which is the
+/// session's). Its OpenAPI schema is generated from the table, see [`click_schema`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ClickInput<'a>(pub RawClick<Cow<'a, str>>);
 
 /// One session: its id and the clicks seen so far. Fields other than these are refused,
 /// naming them: a misspelt or misplaced field (`explain` belongs in the query) would
 /// otherwise be dropped without a word.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionInput<'a> {
     /// At most 64 characters, not blank; surrounding spaces are dropped.
-    #[serde(borrow)]
     #[schema(value_type = String, example = "s-1001", min_length = 1, max_length = 64, pattern = "\\S")]
     pub session_id: Cow<'a, str>,
     /// At least one; at most `MAX_CLICKS_PER_SESSION` (1000 by default).
-    #[serde(borrow, deserialize_with = "clicks")]
     #[schema(min_items = 1)]
     pub clicks: Vec<ClickInput<'a>>,
 }
 
-/// serde_json gives no length for arrays, so serde's `Vec` grows from empty, copying
-/// clicks at each doubling; a live session's clicks fit the first allocation here.
-fn clicks<'de: 'a, 'a, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<ClickInput<'a>>, D::Error> {
-    struct Clicks<'a>(std::marker::PhantomData<ClickInput<'a>>);
-    impl<'de: 'a, 'a> serde::de::Visitor<'de> for Clicks<'a> {
-        type Value = Vec<ClickInput<'a>>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an array of clicks")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).clamp(16, 1024));
-            while let Some(click) = seq.next_element()? {
-                out.push(click);
-            }
-            Ok(out)
-        }
-    }
-    deserializer.deserialize_seq(Clicks(std::marker::PhantomData))
-}
-
 /// Many sessions in one request.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchInput<'a> {
-    #[serde(borrow)]
     pub sessions: Vec<SessionInput<'a>>,
+}
+
+impl utoipa::PartialSchema for ClickInput<'_> {
+    fn schema() -> RefOr<Schema> {
+        click_schema().into()
+    }
+}
+
+impl ToSchema for ClickInput<'_> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ClickInput")
+    }
+}
+
+/// The OpenAPI schema of a click, from the click table: each field's type, range or
+/// pattern, description (with what each code means) and example.
+pub fn click_schema() -> Schema {
+    let mut object = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .description(Some(
+            "One click, with the columns of the UCI data under their snake_case names.",
+        ))
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ));
+    let mut example = serde_json::Map::new();
+    for spec in UCI.click_fields() {
+        object = object
+            .property(spec.name.as_ref(), field_schema(spec))
+            .required(spec.name.as_ref());
+        example.insert(spec.name.to_string(), spec.example.json());
+    }
+    // The committed document has used `example` since its first version; `examples`
+    // would be a change of shape for its readers.
+    #[allow(
+        deprecated,
+        reason = "OpenAPI 3.1 keeps `example`, and the document has it"
+    )]
+    let object = object.example(Some(serde_json::Value::Object(example)));
+    Schema::Object(object.build())
+}
+
+/// A bound as the document writes it: whole bounds as integers.
+fn number(value: f64) -> utoipa::Number {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        utoipa::Number::Int(value as isize)
+    } else {
+        utoipa::Number::Float(value)
+    }
+}
+
+fn field_schema(spec: &FieldSpec) -> Schema {
+    use crate::domain::schema::Rule;
+    let mut description = spec.description.to_string();
+    if let Some(codes) = spec.codes() {
+        let listed: Vec<(i64, &str)> = codes.iter().map(|c| (c.code, c.meaning.as_ref())).collect();
+        description.push_str(" Codes: ");
+        description.push_str(&crate::service::codes_text(&listed));
+        description.push('.');
+    }
+    let builder = ObjectBuilder::new().description(Some(description));
+    let builder = match &spec.rule {
+        Rule::Whole { .. } | Rule::Codes(_) => {
+            let (min, max) = spec.whole_range().unwrap_or((i64::MIN, i64::MAX));
+            builder
+                .schema_type(SchemaType::Type(Type::Integer))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(min))
+                .maximum(Some(max))
+        }
+        Rule::Number { above, max } => builder
+            .schema_type(SchemaType::Type(Type::Number))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
+            .exclusive_minimum(Some(number(*above)))
+            .maximum(Some(number(*max))),
+        Rule::Text { max_chars, pattern } => {
+            let builder = builder.schema_type(SchemaType::Type(Type::String));
+            match pattern {
+                Some(p) => builder.pattern(Some(p.regex.as_ref())),
+                None => builder.min_length(Some(1)).max_length(Some(*max_chars)),
+            }
+        }
+    };
+    Schema::Object(builder.build())
+}
+
+/// Problems noted per session beyond which a batch keeps only counts, unless the batch's
+/// own listing still has room (see [`Issues`]).
+pub const ISSUES_PER_SESSION: usize = 20;
+
+/// Where a value sits in a body: a chain on the stack, written out only when a problem is
+/// noted, so a valid body pays nothing for paths.
+#[derive(Clone, Copy)]
+enum At<'p> {
+    Root,
+    Key(&'p At<'p>, &'p str),
+    Index(&'p At<'p>, usize),
+}
+
+impl At<'_> {
+    /// `clicks[3].price`, `sessions[0]`; `$` for the body itself.
+    fn path(&self) -> String {
+        fn write(at: &At, out: &mut String) {
+            match at {
+                At::Root => {}
+                At::Key(parent, key) => {
+                    write(parent, out);
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(key);
+                }
+                At::Index(parent, i) => {
+                    write(parent, out);
+                    out.push_str(&format!("[{i}]"));
+                }
+            }
+        }
+        let mut out = String::new();
+        write(self, &mut out);
+        if out.is_empty() {
+            out.push('$');
+        }
+        out
+    }
+}
+
+/// The problems of one session's shape: the first ones listed, all counted. A session
+/// keeps its first [`Issues::own`] problems, and more while the body's shared listing
+/// (`shared`, up to `shared_cap`) has room, so a body of many small mistakes costs memory
+/// for what a problem document can show, not for each mistake.
+pub struct Issues<'b> {
+    pub listed: Vec<FieldIssue>,
+    pub total: usize,
+    own: usize,
+    shared: &'b Cell<usize>,
+    shared_cap: usize,
+    /// Where a value that could not be read at all was, for the one such failure that
+    /// is the value's fault (a number past what a double holds).
+    unreadable: Option<String>,
+}
+
+impl<'b> Issues<'b> {
+    fn new(own: usize, shared: &'b Cell<usize>, shared_cap: usize) -> Self {
+        Issues {
+            listed: Vec::new(),
+            total: 0,
+            own,
+            shared,
+            shared_cap,
+            unreadable: None,
+        }
+    }
+
+    fn note(&mut self, at: &At, message: impl FnOnce() -> String) {
+        self.total += 1;
+        if self.listed.len() < self.own || self.shared.get() < self.shared_cap {
+            self.shared.set(self.shared.get() + 1);
+            self.listed.push(FieldIssue {
+                path: at.path(),
+                message: message(),
+            });
+        }
+    }
+
+    fn wrong(&mut self, at: &At, got: &Got, expected: &str) {
+        self.note(at, || format!("got {}, expected {expected}", got.words()));
+    }
+
+    fn unknown(&mut self, at: &At, name: &str, known: &[&str]) {
+        self.note(&At::Key(at, name), || unknown_name("field", name, known));
+    }
+
+    fn missing(&mut self, at: &At, name: &str) {
+        self.note(&At::Key(at, name), || "required, but missing".to_owned());
+    }
+
+    fn twice(&mut self, at: &At, name: &str) {
+        self.note(&At::Key(at, name), || format!("duplicate field `{name}`"));
+    }
+
+    /// Notes where an unreadable value was, the innermost place first.
+    fn unreadable_at(&mut self, at: &At) {
+        if self.unreadable.is_none() {
+            self.unreadable = Some(at.path());
+        }
+    }
+}
+
+/// Any JSON value, as far as a type check needs it: scalars kept, arrays and objects read
+/// past.
+enum Got<'de> {
+    Whole(i64),
+    Big(u64),
+    Number(f64),
+    Text(Cow<'de, str>),
+    Bool(bool),
+    Null,
+    Array,
+    Object,
+}
+
+impl Got<'_> {
+    /// What came, in JSON words.
+    fn words(&self) -> String {
+        match self {
+            Got::Whole(v) => format!("the number {v}"),
+            Got::Big(v) => format!("the number {v}"),
+            Got::Number(v) => {
+                // As JSON writes it: a float keeps its decimal point.
+                let text = v.to_string();
+                if text.contains(['.', 'e', 'i', 'N']) {
+                    format!("the number {text}")
+                } else {
+                    format!("the number {text}.0")
+                }
+            }
+            Got::Text(t) => format!("the string {t:?}"),
+            Got::Bool(b) => b.to_string(),
+            Got::Null => "null".to_owned(),
+            Got::Array => "an array".to_owned(),
+            Got::Object => "an object".to_owned(),
+        }
+    }
+}
+
+/// Reads any value as a [`Got`].
+struct AnyValue;
+
+impl<'de> DeserializeSeed<'de> for AnyValue {
+    type Value = Got<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Got<'de>, D::Error> {
+        d.deserialize_any(Shaped(Scalar))
+    }
+}
+
+/// What to do with the value a [`Shaped`] visitor meets: the expected shape's reading,
+/// or, for any other JSON value, what to do with it (note it as a wrong type, say).
+trait Shape<'de>: Sized {
+    type Out;
+
+    fn map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        let mut map = map;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(self.other(Got::Object))
+    }
+
+    fn seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Out, A::Error> {
+        let mut seq = seq;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(self.other(Got::Array))
+    }
+
+    fn other(self, got: Got<'de>) -> Self::Out;
+}
+
+/// A visitor taking every JSON value, handing it to its [`Shape`].
+struct Shaped<S>(S);
+
+impl<'de, S: Shape<'de>> Visitor<'de> for Shaped<S> {
+    type Value = S::Out;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<S::Out, E> {
+        Ok(self.0.other(Got::Bool(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<S::Out, E> {
+        Ok(self.0.other(Got::Whole(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<S::Out, E> {
+        Ok(self.0.other(match i64::try_from(v) {
+            Ok(v) => Got::Whole(v),
+            Err(_) => Got::Big(v),
+        }))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<S::Out, E> {
+        Ok(self.0.other(Got::Number(v)))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<S::Out, E> {
+        Ok(self.0.other(Got::Text(Cow::Borrowed(v))))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<S::Out, E> {
+        Ok(self.0.other(Got::Text(Cow::Owned(v.to_owned()))))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<S::Out, E> {
+        Ok(self.0.other(Got::Text(Cow::Owned(v))))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<S::Out, E> {
+        Ok(self.0.other(Got::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<S::Out, E> {
+        Ok(self.0.other(Got::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<S::Out, A::Error> {
+        self.0.seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<S::Out, A::Error> {
+        self.0.map(map)
+    }
+}
+
+/// Any value as it is.
+struct Scalar;
+
+impl<'de> Shape<'de> for Scalar {
+    type Out = Got<'de>;
+
+    fn other(self, got: Got<'de>) -> Got<'de> {
+        got
+    }
+}
+
+/// A value read through a [`Shape`], as a seed.
+struct Read<S>(S);
+
+impl<'de, S: Shape<'de>> DeserializeSeed<'de> for Read<S> {
+    type Value = S::Out;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<S::Out, D::Error> {
+        d.deserialize_any(Shaped(self.0))
+    }
+}
+
+/// A key of an object: the position of a known name, or the name.
+enum Key<'de> {
+    Known(usize),
+    Unknown(Cow<'de, str>),
+}
+
+struct KeyIn<'k>(&'k [&'k str]);
+
+impl<'de> DeserializeSeed<'de> for KeyIn<'_> {
+    type Value = Key<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
+        struct Names<'k>(&'k [&'k str]);
+        impl<'de> Visitor<'de> for Names<'_> {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(match self.0.iter().position(|n| *n == v) {
+                    Some(i) => Key::Known(i),
+                    None => Key::Unknown(Cow::Borrowed(v)),
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(match self.0.iter().position(|n| *n == v) {
+                    Some(i) => Key::Known(i),
+                    None => Key::Unknown(Cow::Owned(v.to_owned())),
+                })
+            }
+        }
+        d.deserialize_str(Names(self.0))
+    }
+}
+
+/// The click table's JSON fields, in table order.
+static CLICK_FIELDS: LazyLock<Vec<&'static FieldSpec>> =
+    LazyLock::new(|| UCI.click_fields().collect());
+static CLICK_NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| UCI.click_names());
+static CLICK_EXPECTED: LazyLock<String> = LazyLock::new(|| UCI.click_expected());
+const SESSION_FIELDS: &[&str] = &["session_id", "clicks"];
+const BATCH_FIELDS: &[&str] = &["sessions"];
+const SESSION_EXPECTED: &str = "a session: an object with session_id and clicks";
+const BATCH_EXPECTED: &str = "an object with sessions, an array of sessions";
+
+/// A click's value, checked against the value's type in the table; the ranges are the
+/// domain's to check.
+struct ClickShape<'p, 'i, 'b> {
+    at: At<'p>,
+    issues: &'i mut Issues<'b>,
+}
+
+impl<'de> Shape<'de> for ClickShape<'_, '_, '_> {
+    type Out = Option<ClickInput<'de>>;
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+        let fields: &[&FieldSpec] = &CLICK_FIELDS;
+        let mut raw = RawClick {
+            year: 0,
+            month: 0,
+            day: 0,
+            order: 0,
+            country: 0,
+            page1_main_category: 0,
+            page2_clothing_model: Cow::Borrowed(""),
+            colour: 0,
+            location: 0,
+            model_photography: 0,
+            price: 0.0,
+            price_2: 0,
+            page: 0,
+        };
+        let mut seen = 0u64;
+        let mut whole = true;
+        while let Some(key) = map.next_key_seed(KeyIn(CLICK_NAMES.as_slice()))? {
+            let (i, spec) = match key {
+                Key::Known(i) if i < 64 => match fields.get(i) {
+                    Some(spec) => (i, *spec),
+                    None => continue,
+                },
+                Key::Known(_) => continue,
+                Key::Unknown(name) => {
+                    self.issues.unknown(&self.at, &name, CLICK_NAMES.as_slice());
+                    map.next_value::<IgnoredAny>()?;
+                    whole = false;
+                    continue;
+                }
+            };
+            if seen & (1 << i) != 0 {
+                self.issues.twice(&self.at, &spec.name);
+                map.next_value::<IgnoredAny>()?;
+                whole = false;
+                continue;
+            }
+            seen |= 1 << i;
+            let got = map.next_value_seed(AnyValue).inspect_err(|_| {
+                self.issues.unreadable_at(&At::Key(&self.at, &spec.name));
+            })?;
+            let set = match (spec.kind(), got) {
+                (Kind::Whole, Got::Whole(v)) => raw.set_whole(spec.field, v),
+                (Kind::Number, Got::Whole(v)) => raw.set_number(spec.field, v as f64),
+                (Kind::Number, Got::Big(v)) => raw.set_number(spec.field, v as f64),
+                (Kind::Number, Got::Number(v)) => raw.set_number(spec.field, v),
+                (Kind::Text, Got::Text(t)) => raw.set_text(spec.field, t),
+                (kind, got) => {
+                    self.issues
+                        .wrong(&At::Key(&self.at, &spec.name), &got, kind.expected());
+                    false
+                }
+            };
+            whole &= set;
+        }
+        for (i, spec) in fields.iter().enumerate() {
+            if seen & (1 << i) == 0 {
+                self.issues.missing(&self.at, &spec.name);
+                whole = false;
+            }
+        }
+        Ok((whole && self.issues.total == 0).then_some(ClickInput(raw)))
+    }
+
+    fn other(self, got: Got<'de>) -> Self::Out {
+        self.issues.wrong(&self.at, &got, &CLICK_EXPECTED);
+        None
+    }
+}
+
+/// A session's clicks.
+struct ClicksShape<'p, 'i, 'b> {
+    at: At<'p>,
+    issues: &'i mut Issues<'b>,
+}
+
+impl<'de> Shape<'de> for ClicksShape<'_, '_, '_> {
+    type Out = Vec<ClickInput<'de>>;
+
+    fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
+        // serde_json gives no length for arrays; a live session's clicks fit the first
+        // allocation here.
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).clamp(16, 1024));
+        let mut i = 0;
+        loop {
+            let shape = ClickShape {
+                at: At::Index(&self.at, i),
+                issues: &mut *self.issues,
+            };
+            match seq.next_element_seed(Read(shape))? {
+                Some(Some(click)) => out.push(click),
+                Some(None) => {}
+                None => break,
+            }
+            i += 1;
+        }
+        Ok(out)
+    }
+
+    fn other(self, got: Got<'de>) -> Self::Out {
+        self.issues.wrong(&self.at, &got, "an array of clicks");
+        Vec::new()
+    }
+}
+
+/// A session object; `None` when it has a problem of shape (noted).
+struct SessionShape<'p, 'i, 'b> {
+    at: At<'p>,
+    issues: &'i mut Issues<'b>,
+    /// The session's id as sent, when it is a string, kept even when the rest is wrong.
+    id: &'i mut Option<String>,
+}
+
+impl<'de> Shape<'de> for SessionShape<'_, '_, '_> {
+    type Out = Option<SessionInput<'de>>;
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+        let mut session_id: Option<Cow<'de, str>> = None;
+        let mut clicks: Option<Vec<ClickInput<'de>>> = None;
+        let (mut id_seen, mut clicks_seen) = (false, false);
+        while let Some(key) = map.next_key_seed(KeyIn(SESSION_FIELDS))? {
+            match key {
+                Key::Known(0) if !id_seen => {
+                    id_seen = true;
+                    let at = At::Key(&self.at, "session_id");
+                    let got = map
+                        .next_value_seed(AnyValue)
+                        .inspect_err(|_| self.issues.unreadable_at(&at))?;
+                    match got {
+                        Got::Text(t) => session_id = Some(t),
+                        got => self.issues.wrong(&at, &got, "a string"),
+                    }
+                }
+                Key::Known(1) if !clicks_seen => {
+                    clicks_seen = true;
+                    let at = At::Key(&self.at, "clicks");
+                    let shape = ClicksShape {
+                        at,
+                        issues: &mut *self.issues,
+                    };
+                    clicks = Some(map.next_value_seed(Read(shape))?);
+                }
+                Key::Known(i) => {
+                    let name = SESSION_FIELDS.get(i).copied().unwrap_or("?");
+                    self.issues.twice(&self.at, name);
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Key::Unknown(name) => {
+                    self.issues.unknown(&self.at, &name, SESSION_FIELDS);
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !id_seen {
+            self.issues.missing(&self.at, "session_id");
+        }
+        if !clicks_seen {
+            self.issues.missing(&self.at, "clicks");
+        }
+        *self.id = session_id.as_ref().map(|id| id.to_string());
+        Ok(match (session_id, clicks) {
+            (Some(session_id), Some(clicks)) if self.issues.total == 0 => {
+                Some(SessionInput { session_id, clicks })
+            }
+            _ => None,
+        })
+    }
+
+    fn other(self, got: Got<'de>) -> Self::Out {
+        self.issues.wrong(&self.at, &got, SESSION_EXPECTED);
+        None
+    }
+}
+
+/// A session whose shape is wrong: where it is in the batch, its id as sent when it is a
+/// string, the problems listed and how many there were.
+#[derive(Debug)]
+pub struct Refusal {
+    pub index: usize,
+    pub session_id: Option<String>,
+    pub errors: Vec<FieldIssue>,
+    pub total: usize,
+}
+
+/// A batch's sessions, each read or refused, and how many there were.
+struct SessionsShape<'c> {
+    max_sessions: usize,
+    shared: &'c Cell<usize>,
+    shared_cap: usize,
+    count: &'c mut usize,
+}
+
+impl<'de> Shape<'de> for SessionsShape<'_> {
+    type Out = Result<Vec<Result<SessionInput<'de>, Refusal>>, String>;
+
+    fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
+        let sessions = At::Key(&At::Root, "sessions");
+        let mut out = Vec::new();
+        loop {
+            let index = *self.count;
+            if index >= self.max_sessions {
+                // Past the limit the batch is refused; the rest is only counted.
+                match seq.next_element::<IgnoredAny>()? {
+                    Some(_) => *self.count += 1,
+                    None => break,
+                }
+                continue;
+            }
+            let mut issues = Issues::new(ISSUES_PER_SESSION, self.shared, self.shared_cap);
+            let mut id = None;
+            let shape = SessionShape {
+                at: At::Index(&sessions, index),
+                issues: &mut issues,
+                id: &mut id,
+            };
+            let read = match seq.next_element_seed(Read(shape))? {
+                Some(read) => read,
+                None => break,
+            };
+            *self.count += 1;
+            out.push(match read {
+                Some(session) => Ok(session),
+                None => Err(Refusal {
+                    index,
+                    session_id: id,
+                    errors: issues.listed,
+                    total: issues.total,
+                }),
+            });
+        }
+        Ok(Ok(out))
+    }
+
+    fn other(self, got: Got<'de>) -> Self::Out {
+        Err(got.words())
+    }
+}
+
+/// The batch object.
+struct BatchShape<'i, 'b, 'c> {
+    issues: &'i mut Issues<'b>,
+    sessions: SessionsShape<'c>,
+}
+
+impl<'de> Shape<'de> for BatchShape<'_, '_, '_> {
+    type Out = Option<Vec<Result<SessionInput<'de>, Refusal>>>;
+
+    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+        let mut sessions = None;
+        let mut shape = Some(self.sessions);
+        while let Some(key) = map.next_key_seed(KeyIn(BATCH_FIELDS))? {
+            match (key, shape.take()) {
+                (Key::Known(_), Some(s)) => match map.next_value_seed(Read(s))? {
+                    Ok(read) => sessions = Some(read),
+                    Err(got) => self.issues.note(&At::Key(&At::Root, "sessions"), || {
+                        format!("got {got}, expected an array")
+                    }),
+                },
+                (Key::Known(_), None) => {
+                    self.issues.twice(&At::Root, "sessions");
+                    map.next_value::<IgnoredAny>()?;
+                }
+                (Key::Unknown(name), s) => {
+                    shape = s;
+                    self.issues.unknown(&At::Root, &name, BATCH_FIELDS);
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if shape.is_some() {
+            self.issues.missing(&At::Root, "sessions");
+        }
+        Ok(sessions.filter(|_| self.issues.total == 0))
+    }
+
+    fn other(self, got: Got<'de>) -> Self::Out {
+        self.issues.wrong(&At::Root, &got, BATCH_EXPECTED);
+        None
+    }
+}
+
+/// A one-pass reader of a whole body.
+trait BodyReader<'a> {
+    type Out;
+
+    fn read<D: de::Deserializer<'a>>(
+        self,
+        d: D,
+        issues: &mut Issues,
+    ) -> Result<Option<Self::Out>, D::Error>;
+}
+
+/// Runs a one-pass reader over a JSON body: a body that is not JSON is malformed, one
+/// with problems of shape is invalid, naming each (the first `cap`, with the total).
+fn read_json<'a, B: BodyReader<'a>>(
+    body: &'a [u8],
+    cap: usize,
+    reader: B,
+) -> Result<B::Out, ApiError> {
+    let shared = Cell::new(0);
+    let mut issues = Issues::new(cap, &shared, 0);
+    // Checking the UTF-8 once for the whole body spares serde_json a check per string.
+    let read = match std::str::from_utf8(body) {
+        Ok(text) => run(
+            serde_json::Deserializer::from_str(text),
+            reader,
+            &mut issues,
+        ),
+        Err(_) => run(
+            serde_json::Deserializer::from_slice(body),
+            reader,
+            &mut issues,
+        ),
+    };
+    let value = match read {
+        Ok(value) => value,
+        Err(e) => {
+            // serde_json refuses a number past f64 (`1e400`) as malformed JSON, with no
+            // category of its own; the place says which field it was, and the fix is the
+            // value, not the syntax. An API test pins this wording.
+            if let Some(path) = issues.unreadable.take() {
+                if e.is_syntax() && e.to_string().starts_with("number out of range") {
+                    return Err(ApiError::invalid(
+                        path,
+                        "got a number too large to be represented, expected one in the field's range",
+                    ));
+                }
+            }
+            return Err(ApiError::Malformed(e.to_string()));
+        }
+    };
+    if issues.total > 0 {
+        return Err(ApiError::invalid_all(issues.listed, issues.total, cap));
+    }
+    value.ok_or_else(|| ApiError::Malformed("the body has no value".to_owned()))
+}
+
+/// Reads the body's one value and checks nothing follows it (`{...}xyz` is not a body);
+/// a body whose value has problems of shape is refused for those first.
+fn run<'a, R: serde_json::de::Read<'a>, B: BodyReader<'a>>(
+    mut de: serde_json::Deserializer<R>,
+    reader: B,
+    issues: &mut Issues,
+) -> Result<Option<B::Out>, serde_json::Error> {
+    let value = reader.read(&mut de, issues)?;
+    if issues.total == 0 {
+        de.end()?;
+    }
+    Ok(value)
+}
+
+struct OneSession;
+
+impl<'a> BodyReader<'a> for OneSession {
+    type Out = SessionInput<'a>;
+
+    fn read<D: de::Deserializer<'a>>(
+        self,
+        d: D,
+        issues: &mut Issues,
+    ) -> Result<Option<SessionInput<'a>>, D::Error> {
+        let mut id = None;
+        let shape = SessionShape {
+            at: At::Root,
+            issues,
+            id: &mut id,
+        };
+        Read(shape).deserialize(d)
+    }
+}
+
+struct Batch<'c> {
+    sessions: SessionsShape<'c>,
+}
+
+impl<'a> BodyReader<'a> for Batch<'_> {
+    type Out = Vec<Result<SessionInput<'a>, Refusal>>;
+
+    fn read<D: de::Deserializer<'a>>(
+        self,
+        d: D,
+        issues: &mut Issues,
+    ) -> Result<Option<Self::Out>, D::Error> {
+        let shape = BatchShape {
+            issues,
+            sessions: self.sessions,
+        };
+        Read(shape).deserialize(d)
+    }
+}
+
+/// A session from a JSON body, in one pass, with every problem of shape named (the first
+/// `cap`, and how many in all).
+pub fn session_from_json(body: &[u8], cap: usize) -> Result<SessionInput<'_>, ApiError> {
+    read_json(body, cap, OneSession)
+}
+
+/// A batch from a JSON body, in one pass: each session read, or refused with its problems
+/// of shape. A problem of the batch's own shape (not an object, no `sessions`, an unknown
+/// member) refuses the whole body; so does a batch of more than `max_sessions` sessions.
+/// Each refused session lists its first [`ISSUES_PER_SESSION`] problems, and more while
+/// the batch has listed fewer than `cap`.
+pub fn batch_from_json(
+    body: &[u8],
+    max_sessions: usize,
+    cap: usize,
+) -> Result<Vec<Result<SessionInput<'_>, Refusal>>, ApiError> {
+    let shared = Cell::new(0);
+    let mut count = 0;
+    let sessions = read_json(
+        body,
+        cap,
+        Batch {
+            sessions: SessionsShape {
+                max_sessions,
+                shared: &shared,
+                shared_cap: cap,
+                count: &mut count,
+            },
+        },
+    )?;
+    if count > max_sessions {
+        return Err(ApiError::invalid(
+            "sessions",
+            format!("{count} sessions is more than the limit of {max_sessions} per batch"),
+        ));
+    }
+    Ok(sessions)
+}
+
+/// The bodies [`from_json`] reads.
+pub trait JsonBody<'a>: Sized {
+    fn from_body(body: &'a [u8], cap: usize) -> Result<Self, ApiError>;
+}
+
+impl<'a> JsonBody<'a> for SessionInput<'a> {
+    fn from_body(body: &'a [u8], cap: usize) -> Result<Self, ApiError> {
+        session_from_json(body, cap)
+    }
+}
+
+impl<'a> JsonBody<'a> for BatchInput<'a> {
+    /// The whole batch, or the problems of every session.
+    fn from_body(body: &'a [u8], cap: usize) -> Result<Self, ApiError> {
+        let mut sessions = Vec::new();
+        let mut listed = Vec::new();
+        let mut total = 0;
+        for item in batch_from_json(body, usize::MAX, cap)? {
+            match item {
+                Ok(s) => sessions.push(s),
+                Err(refusal) => {
+                    total += refusal.total;
+                    listed.extend(refusal.errors);
+                }
+            }
+        }
+        if total > 0 {
+            return Err(ApiError::invalid_all(listed, total, cap));
+        }
+        Ok(BatchInput { sessions })
+    }
+}
+
+/// The problems a body lists when the caller gives no cap of its own: the service's
+/// default `MAX_PROBLEM_ISSUES`.
+const DEFAULT_CAP: usize = 1000;
+
+/// Parses a JSON body in one pass, naming every problem of shape with its path.
+pub fn from_json<'a, T: JsonBody<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    T::from_body(body, DEFAULT_CAP)
 }
 
 impl SessionInput<'_> {
@@ -153,7 +940,7 @@ impl SessionInput<'_> {
         }
         let mut clicks = Vec::with_capacity(self.clicks.len());
         for (i, c) in self.clicks.iter().enumerate() {
-            match Click::parse(&RawClick::from(c)) {
+            match Click::parse(&c.0) {
                 Ok(click) => clicks.push(click),
                 Err(errors) => issues.extend(errors.into_iter().map(|e| FieldIssue {
                     path: format!("{prefix}clicks[{i}].{}", e.field),
@@ -178,312 +965,36 @@ impl SessionInput<'_> {
     }
 }
 
-/// Parses a JSON body, naming the path of a value of the wrong type.
-pub fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
-    // Tracking paths costs on every value; only a failed parse pays for it. Checking the
-    // UTF-8 once for the whole body spares serde_json a check per string.
-    if let Ok(text) = std::str::from_utf8(body) {
-        if let Ok(value) = serde_json::from_str(text) {
-            return Ok(value);
-        }
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = match serde_path_to_error::deserialize(&mut de) {
-        Ok(value) => value,
-        Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            // serde_json's reader refuses a number past f64 (`1e400`) as malformed JSON, but
-            // the path says which field it was, and the fix is the value, not the syntax.
-            let out_of_range = inner.to_string().starts_with("number out of range");
-            if out_of_range && !path.is_empty() && path != "." {
-                return Err(ApiError::invalid(
-                    path,
-                    "got a number too large to be represented, expected one in the field's range"
-                        .to_owned(),
-                ));
+/// A click's field names, for [`super::fields`]: the click is read by its table, and
+/// serde's introspection asks for a struct's names.
+impl<'de> serde::Deserialize<'de> for ClickInput<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Strict;
+        impl<'de> Visitor<'de> for Strict {
+            type Value = ClickInput<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(&CLICK_EXPECTED)
             }
-            if !inner.is_data() {
-                return Err(ApiError::Malformed(inner.to_string()));
-            }
-            let (path, message) = in_api_terms(&path, &inner);
-            return Err(ApiError::invalid(path, message));
-        }
-    };
-    // A valid value followed by more (`{...}xyz`) is not a valid body.
-    de.end().map_err(|e| ApiError::Malformed(e.to_string()))?;
-    Ok(value)
-}
-
-/// A session from a JSON body. serde stops at the first field of the wrong shape; when it
-/// does, every other one is found too (see [`every_shape_issue`]), so a client writing its
-/// first request is not told of its missing fields one round trip at a time. `budget` is
-/// the bytes of re-reading a request may still spend on that search.
-pub fn session_from_json<'a>(
-    body: &'a [u8],
-    budget: &AtomicUsize,
-) -> Result<SessionInput<'a>, ApiError> {
-    match from_json::<SessionInput>(body) {
-        Err(ApiError::Invalid(first)) => Err(ApiError::Invalid(
-            every_shape_issue(body, budget).unwrap_or(first),
-        )),
-        other => other,
-    }
-}
-
-/// The bytes a request may spend re-reading its bodies to list their shape problems: a
-/// few times the body and a floor, so a hostile body of many small mistakes cannot make
-/// the search cost much more than reading it.
-pub fn shape_budget(body_len: usize) -> AtomicUsize {
-    AtomicUsize::new(body_len.saturating_mul(4).saturating_add(1 << 20))
-}
-
-/// Every problem of shape in a session body (missing, unknown and wrongly typed fields,
-/// anywhere in it), in the order serde meets them. Each round reads the body as a value,
-/// notes the problem serde stops at, and mends the value there so the next round goes on:
-/// an unknown field is removed, a missing one is put in and a wrong one replaced by a
-/// stand-in of the type serde asked for. What lies inside a stand-in is not reported, as
-/// the client did not send it. `None` when the body is not JSON or the first problem could
-/// not be mended.
-fn every_shape_issue(body: &[u8], budget: &AtomicUsize) -> Option<Vec<FieldIssue>> {
-    use serde_json::Value;
-    let mut value: Value = serde_json::from_slice(body).ok()?;
-    // serde would read a session from an array too (as a tuple), and its complaints about
-    // the array's items would mislead: a body that is not an object has one problem.
-    let got = match &value {
-        Value::Object(_) => None,
-        Value::Array(_) => Some("an array".to_owned()),
-        Value::String(_) => Some("a string".to_owned()),
-        Value::Number(n) => Some(format!("the number {n}")),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Null => Some("null".to_owned()),
-    };
-    if let Some(got) = got {
-        return Some(vec![FieldIssue {
-            path: "$".into(),
-            message: format!("got {got}, expected {}", api_type("struct SessionInput")),
-        }]);
-    }
-    let mut issues: Vec<FieldIssue> = Vec::new();
-    let mut stand_ins: Vec<Vec<Step>> = Vec::new();
-    let mut last: Option<(Vec<Step>, String)> = None;
-    loop {
-        let spent = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-            left.checked_sub(body.len().max(1))
-        });
-        if spent.is_err() {
-            break;
-        }
-        let error = match serde_path_to_error::deserialize::<_, SessionInput>(&value) {
-            Ok(_) => break,
-            Err(e) => e,
-        };
-        let at: Vec<Step> = error.path().iter().filter_map(Step::of).collect();
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        let invented = stand_ins.iter().any(|s| at.starts_with(s));
-        if !invented {
-            let (path, message) = in_api_terms(&path, &inner);
-            issues.push(FieldIssue { path, message });
-        }
-        let text = inner.to_string();
-        // A mend that did not take (the same complaint at the same place) would only spend
-        // the budget again.
-        if last.as_ref() == Some(&(at.clone(), text.clone())) {
-            break;
-        }
-        last = Some((at.clone(), text.clone()));
-        let mended = if let Some(rest) = text.strip_prefix("missing field `") {
-            let mut field = at.clone();
-            field.push(Step::Key(rest.trim_end_matches('`').to_owned()));
-            let done = put(&mut value, &field, Some(Value::Null));
-            stand_ins.push(field);
-            done
-        } else if text.starts_with("unknown field `") {
-            put(&mut value, &at, None)
-        } else if let Some((_, expected)) = text.rsplit_once(", expected ") {
-            let stand_in =
-                match api_type(expected.split(" with ").next().unwrap_or(expected)).as_str() {
-                    "a whole number" => Some(Value::from(0)),
-                    "a number" => Some(Value::from(0.0)),
-                    "a string" => Some(Value::from("")),
-                    "true or false" => Some(Value::Bool(false)),
-                    "an array" | "an array of clicks" => Some(Value::Array(Vec::new())),
-                    other
-                        if other.starts_with("a click")
-                            || other.starts_with("a session")
-                            || other.starts_with("an object") =>
-                    {
-                        Some(Value::Object(serde_json::Map::new()))
-                    }
-                    _ => None,
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let shared = Cell::new(0);
+                let mut issues = Issues::new(1, &shared, 0);
+                let shape = ClickShape {
+                    at: At::Root,
+                    issues: &mut issues,
                 };
-            let done = stand_in.is_some_and(|v| put(&mut value, &at, Some(v)));
-            stand_ins.push(at);
-            done
-        } else {
-            false
-        };
-        if !mended {
-            break;
-        }
-    }
-    (!issues.is_empty()).then_some(issues)
-}
-
-/// One step of a path into a JSON value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
-    Index(usize),
-    Key(String),
-}
-
-impl Step {
-    fn of(segment: &serde_path_to_error::Segment) -> Option<Step> {
-        match segment {
-            serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
-            serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
-            _ => None,
-        }
-    }
-}
-
-/// Sets (or with `None` removes) the value at `at`; false when the path leads nowhere.
-fn put(root: &mut serde_json::Value, at: &[Step], new: Option<serde_json::Value>) -> bool {
-    use serde_json::Value;
-    let Some((last, parents)) = at.split_last() else {
-        return match new {
-            Some(v) => {
-                *root = v;
-                true
+                match shape.map(map)? {
+                    Some(click) => Ok(click),
+                    None => Err(de::Error::custom(
+                        issues
+                            .listed
+                            .first()
+                            .map(|i| format!("{}: {}", i.path, i.message))
+                            .unwrap_or_default(),
+                    )),
+                }
             }
-            None => false,
-        };
-    };
-    let mut here = root;
-    for step in parents {
-        let next = match step {
-            Step::Index(i) => here.get_mut(*i),
-            Step::Key(k) => here.get_mut(k.as_str()),
-        };
-        match next {
-            Some(v) => here = v,
-            None => return false,
         }
-    }
-    match (last, here, new) {
-        (Step::Key(k), Value::Object(map), Some(v)) => {
-            map.insert(k.clone(), v);
-            true
-        }
-        (Step::Key(k), Value::Object(map), None) => map.remove(k.as_str()).is_some(),
-        (Step::Index(i), Value::Array(items), Some(v)) => match items.get_mut(*i) {
-            Some(slot) => {
-                *slot = v;
-                true
-            }
-            None => false,
-        },
-        _ => false,
-    }
-}
-
-/// A serde error as the API speaks: the field's full path, what came and what the API
-/// expects there, without Rust type names.
-fn in_api_terms(path: &str, error: &serde_json::Error) -> (String, String) {
-    let root = path == "." || path.is_empty();
-    let text = error.to_string();
-    // serde_json appends the position; the path says where already.
-    let text = match text.rfind(" at line ") {
-        Some(cut) => &text[..cut],
-        None => &text,
-    };
-    let join = |field: &str| {
-        if root {
-            field.to_owned()
-        } else {
-            format!("{path}.{field}")
-        }
-    };
-    let here = if root {
-        "$".to_owned()
-    } else {
-        path.to_owned()
-    };
-    if let Some(rest) = text.strip_prefix("missing field `") {
-        let field = rest.trim_end_matches('`');
-        return (join(field), "required, but missing".into());
-    }
-    if let Some(rest) = text.strip_prefix("unknown field `") {
-        if let Some((field, expected)) = rest.split_once("`, expected ") {
-            // The path already ends with the unknown name.
-            return (here, unknown_name("field", field, &backquoted(expected)));
-        }
-    }
-    let parts = text
-        .strip_prefix("invalid type: ")
-        .or_else(|| text.strip_prefix("invalid value: "))
-        .and_then(|rest| rest.rsplit_once(", expected "));
-    if let Some((got, expected)) = parts {
-        return (
-            here,
-            format!("got {}, expected {}", json_value(got), api_type(expected)),
-        );
-    }
-    // An array where an object belongs: serde reads it as a tuple of the wrong length.
-    let parts = text
-        .strip_prefix("invalid length ")
-        .and_then(|rest| rest.split_once(", expected "));
-    if let Some((_, expected)) = parts {
-        let expected = expected.split(" with ").next().unwrap_or(expected);
-        return (
-            here,
-            format!("got an array, expected {}", api_type(expected)),
-        );
-    }
-    (here, text.to_owned())
-}
-
-/// The names between backquotes in serde's list of what it expected (`` `a`, `b` or `c` ``).
-fn backquoted(list: &str) -> Vec<&str> {
-    list.split('`').skip(1).step_by(2).collect()
-}
-
-/// serde's name for what came (`string "x"`, `integer `5``) as JSON words.
-fn json_value(got: &str) -> String {
-    let quoted = |prefix: &str| {
-        got.strip_prefix(prefix)
-            .map(|v| v.trim_matches('`').to_owned())
-    };
-    if let Some(v) = got.strip_prefix("string ") {
-        format!("the string {v}")
-    } else if let Some(v) = quoted("integer ").or_else(|| quoted("floating point ")) {
-        format!("the number {v}")
-    } else if let Some(v) = quoted("boolean ") {
-        v
-    } else {
-        match got {
-            "map" => "an object".into(),
-            "sequence" => "an array".into(),
-            "null" | "unit value" => "null".into(),
-            other => other.to_owned(),
-        }
-    }
-}
-
-/// serde's name for what was expected (`i64`, `struct ClickInput`) as the API's.
-fn api_type(expected: &str) -> String {
-    match expected {
-        "i64" | "u64" | "i32" | "u32" | "usize" | "u16" | "u8" => "a whole number".into(),
-        "f64" | "f32" => "a number".into(),
-        "a string" | "a borrowed string" | "a string or bytes" => "a string".into(),
-        "a boolean" => "true or false".into(),
-        "struct ClickInput" => "a click: an object with year, month, day, order, country, page1_main_category, page2_clothing_model, colour, location, model_photography, price, price_2 and page".into(),
-        "struct SessionInput" => "a session: an object with session_id and clicks".into(),
-        "struct BatchInput" => "an object with sessions, an array of sessions".into(),
-        "a sequence" => "an array".into(),
-        other if other.starts_with("struct ") => "an object".into(),
-        other => other.to_owned(),
+        d.deserialize_struct("ClickInput", CLICK_NAMES.as_slice(), Strict)
     }
 }
 
@@ -501,45 +1012,62 @@ mod tests {
         }
     }
 
-    #[test]
-    fn clicks_that_are_not_an_array_are_named() {
-        let body = br#"{"session_id": "s", "clicks": "many"}"#;
-        match from_json::<SessionInput>(body) {
+    fn issues_of(body: &[u8], cap: usize) -> (Vec<FieldIssue>, usize) {
+        match session_from_json(body, cap) {
             Err(ApiError::Invalid(issues)) => {
-                assert_eq!(issues[0].path, "clicks");
-                assert!(
-                    issues[0].message.contains("an array of clicks"),
-                    "{}",
-                    issues[0].message
-                );
+                let n = issues.len();
+                (issues, n)
             }
-            Err(other) => panic!("expected invalid, got {other}"),
-            Ok(_) => panic!("a string was accepted as clicks"),
+            Err(ApiError::InvalidMany { listed, total }) => (listed, total),
+            other => panic!("expected invalid, got {other:?}"),
         }
     }
 
     #[test]
-    fn the_search_for_more_problems_stops_when_its_budget_is_spent() {
+    fn clicks_that_are_not_an_array_are_named() {
+        let (issues, _) = issues_of(br#"{"session_id": "s", "clicks": "many"}"#, 10);
+        assert_eq!(issues[0].path, "clicks");
+        assert_eq!(
+            issues[0].message,
+            "got the string \"many\", expected an array of clicks"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_counted_and_the_first_ones_listed() {
         let body = br#"{"session_id": "s", "clicks": [{"year": 2008}, {"year": 2008}]}"#;
-        let count = |budget: usize| match session_from_json(body, &AtomicUsize::new(budget)) {
-            Err(ApiError::Invalid(issues)) => issues.len(),
-            other => panic!("expected invalid, got {other:?}"),
-        };
-        // Two clicks with 12 fields missing each, all found with room to spare.
-        assert_eq!(count(1 << 20), 24);
-        // No budget: serde's own first problem, still named.
-        assert_eq!(count(0), 1);
-        // A budget for a few rounds: some of the problems, then it stops.
-        assert!((2..24).contains(&count(4 * body.len())));
+        // Two clicks with 12 fields missing each.
+        assert_eq!(issues_of(body, 1000).1, 24);
+        let (listed, total) = issues_of(body, 5);
+        assert_eq!((listed.len(), total), (5, 24));
+        assert_eq!(listed[0].path, "clicks[0].month");
     }
 
     #[test]
     fn a_value_of_the_wrong_type_is_named_by_its_path() {
-        let body = br#"{"session_id": "s", "clicks": [{"year": "2008"}]}"#;
-        match from_json::<SessionInput>(body) {
-            Err(ApiError::Invalid(issues)) => assert_eq!(issues[0].path, "clicks[0].year"),
-            Err(other) => panic!("expected invalid, got {other}"),
-            Ok(_) => panic!("a string year was accepted"),
+        let (issues, _) = issues_of(br#"{"session_id": "s", "clicks": [{"year": "2008"}]}"#, 10);
+        assert_eq!(issues[0].path, "clicks[0].year");
+        assert_eq!(
+            issues[0].message,
+            "got the string \"2008\", expected a whole number"
+        );
+    }
+
+    #[test]
+    fn floats_read_as_json_writes_them() {
+        assert_eq!(Got::Number(2008.0).words(), "the number 2008.0");
+        assert_eq!(Got::Number(2008.5).words(), "the number 2008.5");
+    }
+
+    #[test]
+    fn a_batch_past_its_limit_is_refused_with_its_count() {
+        let body = br#"{"sessions": [1, 2, 3, 4]}"#;
+        match batch_from_json(body, 2, 10) {
+            Err(ApiError::Invalid(issues)) => {
+                assert_eq!(issues[0].path, "sessions");
+                assert!(issues[0].message.starts_with("4 sessions"), "{issues:?}");
+            }
+            other => panic!("expected the limit, got {other:?}"),
         }
     }
 }
