@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 /// domain error naming the field, instead of a type error from the decoder. The product
 /// code may be borrowed (`RawClick<&str>`) so a request body is checked without copies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawClick<S = String> {
     pub year: i64,
     pub month: i64,
