@@ -29,6 +29,25 @@ pub struct RawClick<S = String> {
 }
 
 impl<S> RawClick<S> {
+    /// The same click with its text member changed (a borrowed code owned, say).
+    pub fn map_text<T>(self, f: impl FnOnce(S) -> T) -> RawClick<T> {
+        RawClick {
+            year: self.year,
+            month: self.month,
+            day: self.day,
+            order: self.order,
+            country: self.country,
+            page1_main_category: self.page1_main_category,
+            page2_clothing_model: f(self.page2_clothing_model),
+            colour: self.colour,
+            location: self.location,
+            model_photography: self.model_photography,
+            price: self.price,
+            price_2: self.price_2,
+            page: self.page,
+        }
+    }
+
     /// Sets the whole-number member of `field`; false when it holds no whole number.
     pub fn set_whole(&mut self, field: Field, value: i64) -> bool {
         let member = match field {

@@ -842,9 +842,12 @@ struct Direct<'a> {
     clicks: Vec<DirectClick<'a>>,
 }
 
+/// The product code as `&str`: serde's `Cow<str>` would own a copy of every code (its
+/// borrowing is for a field typed `Cow` itself, not a generic member); a code with an
+/// escape cannot be borrowed, so such a body goes to the seeds, which read it right.
 #[derive(serde::Deserialize)]
 #[serde(transparent)]
-struct DirectClick<'a>(#[serde(borrow)] RawClick<Cow<'a, str>>);
+struct DirectClick<'a>(#[serde(borrow)] RawClick<&'a str>);
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -857,7 +860,11 @@ impl<'a> From<Direct<'a>> for SessionInput<'a> {
     fn from(d: Direct<'a>) -> SessionInput<'a> {
         SessionInput {
             session_id: d.session_id,
-            clicks: d.clicks.into_iter().map(|c| ClickInput(c.0)).collect(),
+            clicks: d
+                .clicks
+                .into_iter()
+                .map(|c| ClickInput(c.0.map_text(Cow::Borrowed)))
+                .collect(),
         }
     }
 }
