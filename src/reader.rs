@@ -215,6 +215,29 @@ impl ReadError {
             _ => None,
         }
     }
+
+    /// The line an error concerns, when it concerns one.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            ReadError::Invalid { line, .. }
+            | ReadError::NotUtf8 { line, .. }
+            | ReadError::FieldCount { line, .. }
+            | ReadError::Malformed { line, .. }
+            | ReadError::ConflictingOrder { line, .. } => Some(*line),
+            ReadError::Io { .. }
+            | ReadError::Empty { .. }
+            | ReadError::Separator { .. }
+            | ReadError::MissingColumns { .. } => None,
+        }
+    }
+
+    /// How many problems the error reports: one per bad value of a row, else one.
+    pub fn problems(&self) -> usize {
+        match self {
+            ReadError::Invalid { values, .. } => values.len(),
+            _ => 1,
+        }
+    }
 }
 
 /// The longest line (bytes between two line ends, `\n` or `\r`) any input file may hold: a
@@ -451,54 +474,267 @@ pub fn read_clickstream_from<R: Read>(
     path: &Path,
     options: ReadOptions,
 ) -> Result<Clickstream, ReadError> {
-    let max_clicks = options.max_clicks_per_session;
-    let mut rows = Rows::new(source, path)?;
-    rows.stats.max_clicks_per_session = max_clicks;
-    let mut order_of_sessions: Vec<SessionId> = Vec::new();
-    let mut by_session: HashMap<SessionId, Group> = HashMap::new();
-    while let Some(row) = rows.next_row()? {
-        match row {
+    let mut grouper = Grouper::new(source, path, Policy::Read(options))?;
+    let gathered = grouper.whole()?;
+    let mut sessions = Vec::with_capacity(gathered.len());
+    for (id, gathering) in gathered {
+        match grouper.close(id, gathering)? {
+            Closed::Session(session) => sessions.push(session),
+            Closed::Skipped => {}
+            // The read policy stops at the row, or skips it, before any session is refused.
+            Closed::Refused(refused) => return Err(refused.into_error(path)),
+        }
+    }
+    grouper.rows.finish(sessions)
+}
+
+/// How the one grouping of rows into sessions treats a refused row and a session over the
+/// clicks cap: the commands' rules or the batch routes'. Both modes ([`Grouper::whole`],
+/// [`SessionStream`]) take either.
+#[derive(Debug, Clone, Copy)]
+pub enum Policy {
+    /// `train`, `evaluate` and `score`: a refused row stops the read or, with
+    /// `--skip-invalid`, is counted and skipped; a session over the cap is skipped and
+    /// counted, so one long session never refuses a file of many.
+    Read(ReadOptions),
+    /// The CSV batch routes: a refused row that names a valid session is kept with it and
+    /// refuses that session alone, with every problem of its rows; a row that names none
+    /// cannot be left out with a session, so it is an orphan (the first `orphans` kept, every
+    /// problem counted), which the route refuses the batch for; a session over `max_clicks`
+    /// is refused with its count, since its client asked for an answer about it.
+    Batch { max_clicks: usize, orphans: usize },
+}
+
+impl Policy {
+    fn max_clicks(self) -> usize {
+        match self {
+            Policy::Read(options) => options.max_clicks_per_session,
+            Policy::Batch { max_clicks, .. } => max_clicks,
+        }
+    }
+}
+
+/// One session's rows as they are read, in either mode: its place in order of first
+/// appearance, its clicks up to the cap, how many rows there were in all, and (under the
+/// batch policy) its refused rows.
+#[derive(Debug)]
+pub struct Gathering {
+    index: usize,
+    clicks: Vec<(u64, Click)>,
+    rows: u64,
+    refused: Vec<ReadError>,
+}
+
+impl Gathering {
+    fn new(index: usize) -> Gathering {
+        Gathering {
+            index,
+            clicks: Vec::new(),
+            rows: 0,
+            refused: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, line: u64, click: Click, max_clicks: usize) {
+        self.rows += 1;
+        // Past the cap the session is skipped or refused anyway: its count is all that is
+        // needed, so an endless session costs no more memory than a capped one.
+        if self.clicks.len() < max_clicks {
+            self.clicks.push((line, click));
+        }
+    }
+
+    fn take(&mut self, taken: Taken, max_clicks: usize) {
+        match taken {
+            Taken::Click(line, click) => self.add(line, click, max_clicks),
+            Taken::Refused(err) => self.refused.push(err),
+        }
+    }
+}
+
+/// A row as the policy takes it into its session.
+enum Taken {
+    Click(u64, Click),
+    /// A refused row kept with the session it names (batch policy).
+    Refused(ReadError),
+}
+
+/// A session the batch policy refuses whole.
+#[derive(Debug)]
+pub struct Refused {
+    /// Its place among the file's sessions, in order of first appearance.
+    pub index: usize,
+    pub id: SessionId,
+    pub why: Why,
+}
+
+/// Why the batch policy refuses a session.
+#[derive(Debug)]
+pub enum Why {
+    /// Its refused rows, in file order; never empty.
+    Rows(Vec<ReadError>),
+    /// More rows than the cap.
+    Long { clicks: u64, max_clicks: usize },
+    /// Its rows do not make a session (two different clicks with one order).
+    Session(ReadError),
+}
+
+impl Refused {
+    /// The refusal as the reader's error, for a caller that stops at the first problem.
+    pub fn into_error(self, path: &Path) -> ReadError {
+        match self.why {
+            Why::Rows(errors) => errors.into_iter().next().unwrap_or(ReadError::Malformed {
+                path: path.to_owned(),
+                line: 0,
+                message: format!("session {:?} was refused", self.id.as_str()),
+            }),
+            Why::Long { clicks, max_clicks } => ReadError::Malformed {
+                path: path.to_owned(),
+                line: 0,
+                message: format!(
+                    "session {:?}: {clicks} clicks is more than the limit of {max_clicks} per session",
+                    self.id.as_str()
+                ),
+            },
+            Why::Session(err) => err,
+        }
+    }
+}
+
+/// A gathered session once closed by its policy.
+#[derive(Debug)]
+pub enum Closed {
+    Session(Session),
+    /// Skipped and counted (over the cap under the read policy), or nothing left of it.
+    Skipped,
+    Refused(Refused),
+}
+
+/// Rows not kept with any session under the batch policy: the first few, and how many
+/// problems they hold in all (one per bad value, as they are listed).
+#[derive(Debug, Default)]
+pub struct Orphans {
+    pub listed: Vec<ReadError>,
+    pub problems: usize,
+}
+
+/// The one grouping of a file's rows into sessions, under a [`Policy`]: the whole file at
+/// once ([`Grouper::whole`], for `train`, `evaluate` and the batch routes) or a session at a
+/// time ([`SessionStream`], for `score`); each gathered session is finished by
+/// [`Grouper::close`].
+pub struct Grouper<R: Read> {
+    rows: Rows<R>,
+    policy: Policy,
+    /// Rows that named no valid session (batch policy).
+    pub orphans: Orphans,
+}
+
+impl<R: Read> Grouper<R> {
+    /// Reads the header; errors here concern the whole file.
+    pub fn new(source: R, path: &Path, policy: Policy) -> Result<Self, ReadError> {
+        let mut rows = Rows::new(source, path)?;
+        rows.stats.max_clicks_per_session = policy.max_clicks();
+        Ok(Grouper {
+            rows,
+            policy,
+            orphans: Orphans::default(),
+        })
+    }
+
+    /// The next data row as the policy takes it, with its session; `None` for a row it
+    /// leaves out (skipped or an orphan). The outer `None` is the end of the file.
+    #[allow(clippy::type_complexity)]
+    fn next_taken(&mut self) -> Result<Option<Option<(SessionId, u64, Taken)>>, ReadError> {
+        let Some(row) = self.rows.next_row()? else {
+            return Ok(None);
+        };
+        let err = match row {
             Ok(Row {
                 line,
                 session,
                 click,
-            }) => {
-                let group = by_session.entry(session).or_insert_with_key(|id| {
-                    order_of_sessions.push(id.clone());
-                    Group::default()
-                });
-                group.add(line, click, max_clicks);
-            }
-            Err(err) => rows.refuse(err, options)?,
-        }
-    }
-    let mut sessions = Vec::with_capacity(order_of_sessions.len());
-    for id in order_of_sessions {
-        let Some(group) = by_session.remove(&id) else {
-            continue;
+            }) => return Ok(Some(Some((session, line, Taken::Click(line, click))))),
+            Err(err) => err,
         };
-        if let Some(session) = rows.group(id, group, options)? {
-            sessions.push(session);
+        match self.policy {
+            Policy::Read(options) => {
+                self.rows.refuse(err, options)?;
+                Ok(Some(None))
+            }
+            Policy::Batch { orphans, .. } => {
+                let line = err.line().unwrap_or(0);
+                match err.session().and_then(|raw| SessionId::parse(raw).ok()) {
+                    Some(id) => Ok(Some(Some((id, line, Taken::Refused(err))))),
+                    None => {
+                        self.orphans.problems += err.problems();
+                        if self.orphans.listed.len() < orphans {
+                            self.orphans.listed.push(err);
+                        }
+                        Ok(Some(None))
+                    }
+                }
+            }
         }
     }
-    rows.finish(sessions)
-}
 
-/// One session's rows as they are read: the clicks up to the cap, and how many rows there
-/// were in all.
-#[derive(Default)]
-struct Group {
-    clicks: Vec<(u64, Click)>,
-    rows: u64,
-}
-
-impl Group {
-    fn add(&mut self, line: u64, click: Click, max_clicks: usize) {
-        self.rows += 1;
-        // Past the cap the session is skipped anyway: its count is all that is needed.
-        if self.clicks.len() < max_clicks {
-            self.clicks.push((line, click));
+    /// Every session of the file, in order of first appearance, wherever their rows are.
+    pub fn whole(&mut self) -> Result<Vec<(SessionId, Gathering)>, ReadError> {
+        let max_clicks = self.policy.max_clicks();
+        let mut gathered: Vec<(SessionId, Gathering)> = Vec::new();
+        let mut by_id: HashMap<SessionId, usize> = HashMap::new();
+        while let Some(taken) = self.next_taken()? {
+            let Some((session, _, taken)) = taken else {
+                continue;
+            };
+            let at = *by_id.entry(session).or_insert_with_key(|id| {
+                gathered.push((id.clone(), Gathering::new(gathered.len())));
+                gathered.len() - 1
+            });
+            gathered[at].1.take(taken, max_clicks);
         }
+        Ok(gathered)
+    }
+
+    /// A gathered session finished by the policy: exact duplicates dropped and counted; over
+    /// the cap skipped and counted (read) or refused (batch); two different clicks with one
+    /// order an error or skipped (read) or refused (batch); refused rows refuse it (batch).
+    pub fn close(&mut self, id: SessionId, gathering: Gathering) -> Result<Closed, ReadError> {
+        let max_clicks = self.policy.max_clicks();
+        let options = match self.policy {
+            Policy::Read(options) => options,
+            Policy::Batch { .. } => {
+                let refuse = |id, why| {
+                    Ok(Closed::Refused(Refused {
+                        index: gathering.index,
+                        id,
+                        why,
+                    }))
+                };
+                if !gathering.refused.is_empty() {
+                    return refuse(id, Why::Rows(gathering.refused));
+                }
+                if gathering.rows > max_clicks as u64 {
+                    let clicks = gathering.rows;
+                    return refuse(id, Why::Long { clicks, max_clicks });
+                }
+                return match self
+                    .rows
+                    .session(id.clone(), gathering.clicks, ReadOptions::default())
+                {
+                    Ok(Some(session)) => Ok(Closed::Session(session)),
+                    Ok(None) => Ok(Closed::Skipped),
+                    Err(err) => refuse(id, Why::Session(err)),
+                };
+            }
+        };
+        if gathering.rows > max_clicks as u64 {
+            self.rows.stats.skip_long(&id, gathering.rows);
+            return Ok(Closed::Skipped);
+        }
+        Ok(match self.rows.session(id, gathering.clicks, options)? {
+            Some(session) => Closed::Session(session),
+            None => Closed::Skipped,
+        })
     }
 }
 
@@ -513,7 +749,7 @@ pub struct Row {
 /// The data rows of a clickstream file or body, one at a time, after its header: the one
 /// place rows are decoded and checked. Each row is a click or the error that refuses it
 /// (a bad value, bytes that are not UTF-8, a field count unlike the header's); what the
-/// caller does with a refused row is its choice ([`Rows::refuse`] applies `--skip-invalid`).
+/// [`Grouper`] does with a refused row is its [`Policy`]'s choice.
 pub struct Rows<R: Read> {
     csv: csv::Reader<Source<R>>,
     layout: Layout,
@@ -730,7 +966,7 @@ impl<R: Read> Rows<R> {
     }
 
     /// Applies `--skip-invalid` to a refused row: counted with an example, or the error.
-    pub fn refuse(&mut self, err: ReadError, options: ReadOptions) -> Result<(), ReadError> {
+    fn refuse(&mut self, err: ReadError, options: ReadOptions) -> Result<(), ReadError> {
         if !options.skip_invalid {
             return Err(err);
         }
@@ -748,7 +984,7 @@ impl<R: Read> Rows<R> {
 
     /// One session from its rows: exact duplicates dropped and counted, two different
     /// clicks with one order an error (or skipped). `None` when nothing is left of it.
-    pub fn session(
+    fn session(
         &mut self,
         id: SessionId,
         lines_and_clicks: Vec<(u64, Click)>,
@@ -794,23 +1030,8 @@ impl<R: Read> Rows<R> {
         Ok(Some(session))
     }
 
-    /// A grouped session, or `None` when it is skipped for exceeding the cap (counted) or
-    /// nothing is left of it.
-    fn group(
-        &mut self,
-        id: SessionId,
-        group: Group,
-        options: ReadOptions,
-    ) -> Result<Option<Session>, ReadError> {
-        if group.rows > options.max_clicks_per_session as u64 {
-            self.stats.skip_long(&id, group.rows);
-            return Ok(None);
-        }
-        self.session(id, group.clicks, options)
-    }
-
     /// The file read to its end (so the checksum covers all of it), with its sessions.
-    pub fn finish(self, sessions: Vec<Session>) -> Result<Clickstream, ReadError> {
+    fn finish(self, sessions: Vec<Session>) -> Result<Clickstream, ReadError> {
         let Rows {
             csv, path, stats, ..
         } = self;
@@ -824,7 +1045,7 @@ impl<R: Read> Rows<R> {
     }
 
     /// The file read to its end: its checksum and name, for a reader that kept no sessions.
-    pub fn finish_stream(self) -> Result<(String, ReadStats), ReadError> {
+    fn finish_stream(self) -> Result<(String, ReadStats), ReadError> {
         let Rows {
             csv, path, stats, ..
         } = self;
@@ -853,9 +1074,10 @@ fn finish_hash<R: Read>(
 /// after another session's is an error naming its line, as scoring its two parts apart
 /// would give answers the whole-file readers do not.
 pub struct SessionStream<R: Read> {
-    rows: Rows<R>,
-    options: ReadOptions,
-    current: Option<(SessionId, Group)>,
+    grouper: Grouper<R>,
+    current: Option<(SessionId, Gathering)>,
+    /// Sessions begun so far, for each one's place.
+    begun: usize,
     /// Hashes of the sessions already given, to catch one that comes back: 8 bytes a
     /// session, the only memory that grows with the file.
     done: std::collections::HashSet<u64>,
@@ -864,12 +1086,10 @@ pub struct SessionStream<R: Read> {
 
 impl<R: Read> SessionStream<R> {
     pub fn new(source: R, path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
-        let mut rows = Rows::new(source, path)?;
-        rows.stats.max_clicks_per_session = options.max_clicks_per_session;
         Ok(SessionStream {
-            rows,
-            options,
+            grouper: Grouper::new(source, path, Policy::Read(options))?,
             current: None,
+            begun: 0,
             done: std::collections::HashSet::new(),
             ended: false,
         })
@@ -877,31 +1097,36 @@ impl<R: Read> SessionStream<R> {
 
     /// The next whole session, or `None` at the end of the file.
     pub fn next_session(&mut self) -> Result<Option<Session>, ReadError> {
+        while let Some(closed) = self.next_closed()? {
+            match closed {
+                Closed::Session(session) => return Ok(Some(session)),
+                Closed::Skipped => {}
+                Closed::Refused(refused) => {
+                    return Err(refused.into_error(&self.grouper.rows.path));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The next gathered session, closed by the policy, or `None` at the end of the file.
+    fn next_closed(&mut self) -> Result<Option<Closed>, ReadError> {
+        let max_clicks = self.grouper.policy.max_clicks();
         while !self.ended {
-            let Some(row) = self.rows.next_row()? else {
+            let Some(taken) = self.grouper.next_taken()? else {
                 self.ended = true;
                 break;
             };
-            let Row {
-                line,
-                session,
-                click,
-            } = match row {
-                Ok(row) => row,
-                Err(err) => {
-                    self.rows.refuse(err, self.options)?;
-                    continue;
-                }
+            let Some((session, line, taken)) = taken else {
+                continue;
             };
             match &mut self.current {
-                Some((id, group)) if *id == session => {
-                    group.add(line, click, self.options.max_clicks_per_session)
-                }
+                Some((id, gathering)) if *id == session => gathering.take(taken, max_clicks),
                 _ => {
                     let key = id_hash(&session);
                     if self.done.contains(&key) {
                         return Err(ReadError::Malformed {
-                            path: self.rows.path.clone(),
+                            path: self.grouper.rows.path.clone(),
                             line,
                             message: format!(
                                 "session {:?} comes back after other sessions' rows; streaming needs each session's rows together (sort the file by session)",
@@ -909,27 +1134,25 @@ impl<R: Read> SessionStream<R> {
                             ),
                         });
                     }
-                    let mut group = Group::default();
-                    group.add(line, click, self.options.max_clicks_per_session);
-                    let finished = self.current.replace((session, group));
-                    if let Some((id, group)) = finished {
+                    let mut gathering = Gathering::new(self.begun);
+                    self.begun += 1;
+                    gathering.take(taken, max_clicks);
+                    if let Some((id, finished)) = self.current.replace((session, gathering)) {
                         self.done.insert(id_hash(&id));
-                        if let Some(s) = self.rows.group(id, group, self.options)? {
-                            return Ok(Some(s));
-                        }
+                        return self.grouper.close(id, finished).map(Some);
                     }
                 }
             }
         }
         match self.current.take() {
-            Some((id, group)) => self.rows.group(id, group, self.options),
+            Some((id, gathering)) => self.grouper.close(id, gathering).map(Some),
             None => Ok(None),
         }
     }
 
     /// Reads to the end of the file: its checksum and what was read.
     pub fn finish(self) -> Result<(String, ReadStats), ReadError> {
-        self.rows.finish_stream()
+        self.grouper.rows.finish_stream()
     }
 }
 
@@ -1381,6 +1604,60 @@ mod tests {
             err.to_string().contains("line 5") && err.to_string().contains("sort the file"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_batch_policy_keeps_bad_rows_with_their_session_and_refuses_long_ones() {
+        // Session a: a bad row (location 9); b: over the cap of 2; c: whole; then a row
+        // whose session id is empty, which names no session.
+        let text = format!(
+            "{SNAKE}\n2008,4,1,1,29,a,1,A13,1,5,1,28,2,1\n2008,4,1,2,29,a,1,A13,1,9,1,28,2,1\n\
+             2008,4,1,1,29,b,1,A13,1,5,1,28,2,1\n2008,4,1,2,29,b,1,A13,1,5,1,28,2,1\n\
+             2008,4,1,3,29,b,1,A13,1,5,1,28,2,1\n2008,4,1,1,29,c,1,A13,1,5,1,28,2,1\n\
+             2008,4,1,1,29,,1,A13,1,9,1,28,2,1\n"
+        );
+        let policy = Policy::Batch {
+            max_clicks: 2,
+            orphans: 10,
+        };
+        let mut grouper =
+            Grouper::new(text.as_bytes(), Path::new("b.csv"), policy).expect("header");
+        let gathered = grouper.whole().expect("rows");
+        // The orphan: an empty session id and the bad location, two problems.
+        assert_eq!(
+            (grouper.orphans.listed.len(), grouper.orphans.problems),
+            (1, 2)
+        );
+        let closed: Vec<Closed> = gathered
+            .into_iter()
+            .map(|(id, g)| {
+                grouper
+                    .close(id, g)
+                    .expect("the batch policy refuses, never stops")
+            })
+            .collect();
+        match closed.as_slice() {
+            [Closed::Refused(Refused {
+                index: 0,
+                why: Why::Rows(rows),
+                ..
+            }), Closed::Refused(Refused {
+                index: 1,
+                why:
+                    Why::Long {
+                        clicks: 3,
+                        max_clicks: 2,
+                    },
+                ..
+            }), Closed::Session(c)] => {
+                assert!(matches!(
+                    rows.as_slice(),
+                    [ReadError::Invalid { line: 3, .. }]
+                ));
+                assert_eq!(c.id().as_str(), "c");
+            }
+            other => panic!("unexpected sessions: {other:?}"),
+        }
     }
 
     #[test]

@@ -12,14 +12,13 @@ use super::wire::{
     batch_from_json, no_csv_explanation, point_the_way, session_from_json, BatchOutput, CsvRecord,
     FormulaGuard, OnError, Refusal, Refused, Selection, SessionErrors, ISSUES_PER_SESSION,
 };
-use crate::domain::{Click, Session, SessionId};
+use crate::domain::Session;
 use crate::inference::csv::{columns, row, NotFlat};
 use crate::inference::scorer::Scorer;
 use crate::ml::model_file::ModelName;
-use crate::reader::{ReadError, ReadOptions, Row, Rows};
+use crate::reader::{Closed, Grouper, Policy, ReadError, Why};
 use actix_web::{web, HttpRequest, HttpResponse};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// One session from a JSON body: read within the limits, parsed into domain values, scored.
@@ -402,113 +401,62 @@ fn capped(mut errors: Vec<FieldIssue>, total: usize) -> Vec<FieldIssue> {
 }
 
 /// A CSV body's sessions, in order of first appearance, each with every problem of its
-/// rows. A row that names no valid session belongs to none and so cannot be skipped: it
-/// refuses the batch.
+/// rows: the reader's one grouping under the batch policy, its answer as the route's. A row
+/// that names no valid session belongs to none and so cannot be skipped: it refuses the
+/// batch.
 fn csv_sessions(body: &[u8], limits: Limits) -> Result<Vec<Result<Session, Refusal>>, ApiError> {
-    struct Gathered {
-        index: usize,
-        raw_id: String,
-        rows: Vec<(u64, Click)>,
-        issues: Vec<FieldIssue>,
-    }
-    let mut rows = Rows::new(body, Path::new("request body")).map_err(csv_problem)?;
-    let mut order: Vec<SessionId> = Vec::new();
-    let mut by_id: HashMap<SessionId, Gathered> = HashMap::new();
-    let mut orphans: Vec<FieldIssue> = Vec::new();
-    let mut orphan_total = 0;
-    fn gather<'m>(
-        order: &mut Vec<SessionId>,
-        by_id: &'m mut HashMap<SessionId, Gathered>,
-        id: SessionId,
-        raw: &str,
-    ) -> &'m mut Gathered {
-        let index = order.len();
-        by_id.entry(id.clone()).or_insert_with(|| {
-            order.push(id);
-            Gathered {
-                index,
-                raw_id: raw.to_owned(),
-                rows: Vec::new(),
-                issues: Vec::new(),
-            }
-        })
-    }
-    while let Some(row) = rows.next_row().map_err(csv_problem)? {
-        match row {
-            Ok(Row {
-                line,
-                session,
-                click,
-            }) => {
-                let raw = session.as_str().to_owned();
-                gather(&mut order, &mut by_id, session, &raw)
-                    .rows
-                    .push((line, click));
-            }
-            Err(e) => {
-                let issues = row_issues(&e);
-                if issues.is_empty() {
-                    return Err(csv_problem(e));
-                }
-                let id = e
-                    .session()
-                    .and_then(|raw| SessionId::parse(raw).ok().map(|id| (id, raw.to_owned())));
-                match id {
-                    Some((id, raw)) => gather(&mut order, &mut by_id, id, &raw)
-                        .issues
-                        .extend(issues),
-                    None => {
-                        for issue in issues {
-                            orphan_total += 1;
-                            if orphans.len() < limits.issues {
-                                orphans.push(FieldIssue {
-                                    path: issue.path,
-                                    message: format!(
-                                        "{} (the row names no valid session, so it cannot be skipped)",
-                                        issue.message
-                                    ),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if orphan_total > 0 {
-        return Err(ApiError::invalid_all(orphans, orphan_total, limits.issues));
-    }
-    limits.check_sessions(order.len())?;
-    let max_clicks = limits.clicks;
-    let mut items = Vec::with_capacity(order.len());
-    for id in order {
-        let Some(g) = by_id.remove(&id) else {
-            continue;
-        };
-        let refuse = |errors: Vec<FieldIssue>| Refusal {
-            index: g.index,
-            session_id: Some(g.raw_id.clone()),
-            total: errors.len(),
-            errors,
-        };
-        if !g.issues.is_empty() {
-            items.push(Err(refuse(g.issues)));
-            continue;
-        }
-        if g.rows.len() > max_clicks {
-            items.push(Err(refuse(vec![FieldIssue {
-                path: format!("session {}", g.raw_id),
+    let policy = Policy::Batch {
+        max_clicks: limits.clicks,
+        // Every orphan row holds a problem at least, so these hold the first ones listed.
+        orphans: limits.issues,
+    };
+    let mut grouper = Grouper::new(body, Path::new("request body"), policy).map_err(csv_problem)?;
+    let gathered = grouper.whole().map_err(csv_problem)?;
+    if grouper.orphans.problems > 0 {
+        let listed = grouper
+            .orphans
+            .listed
+            .iter()
+            .flat_map(row_issues)
+            .take(limits.issues)
+            .map(|issue| FieldIssue {
+                path: issue.path,
                 message: format!(
-                    "{} clicks is more than the limit of {max_clicks} per session",
-                    g.rows.len()
+                    "{} (the row names no valid session, so it cannot be skipped)",
+                    issue.message
                 ),
-            }])));
-            continue;
-        }
-        match rows.session(id, g.rows, ReadOptions::default()) {
-            Ok(Some(session)) => items.push(Ok(session)),
-            Ok(None) => {}
-            Err(e) => items.push(Err(refuse(row_issues(&e)))),
+            })
+            .collect();
+        return Err(ApiError::invalid_all(
+            listed,
+            grouper.orphans.problems,
+            limits.issues,
+        ));
+    }
+    limits.check_sessions(gathered.len())?;
+    let mut items = Vec::with_capacity(gathered.len());
+    for (id, gathering) in gathered {
+        match grouper.close(id, gathering).map_err(csv_problem)? {
+            Closed::Session(session) => items.push(Ok(session)),
+            Closed::Skipped => {}
+            Closed::Refused(refused) => {
+                let errors = match &refused.why {
+                    Why::Rows(rows) => rows.iter().flat_map(row_issues).collect(),
+                    Why::Long { clicks, max_clicks } => vec![FieldIssue {
+                        path: format!("session {}", refused.id),
+                        message: format!(
+                            "{clicks} clicks is more than the limit of {max_clicks} per session"
+                        ),
+                    }],
+                    Why::Session(e) => row_issues(e),
+                };
+                items.push(Err(Refusal {
+                    index: refused.index,
+                    session_id: Some(refused.id.to_string()),
+                    total: errors.len(),
+                    errors,
+                }));
+            }
         }
     }
     Ok(items)

@@ -904,11 +904,7 @@ pub fn batch_from_json(
                 ),
             ));
         }
-        return Ok(batch
-            .sessions
-            .into_iter()
-            .map(|s| Ok(s.into()))
-            .collect());
+        return Ok(batch.sessions.into_iter().map(|s| Ok(s.into())).collect());
     }
     let shared = Cell::new(0);
     let mut count = 0;
