@@ -27,7 +27,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Json,
@@ -116,12 +116,12 @@ impl Shown for PathBuf {
 }
 
 impl Shown for LogFormat {
+    /// Spelt as the variable is read: serde's one renaming rule.
     fn shown(&self) -> String {
-        match self {
-            LogFormat::Json => "json",
-            LogFormat::Pretty => "pretty",
-        }
-        .into()
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 }
 
@@ -240,14 +240,17 @@ settings! {
 
 /// envy's own message for a bad enum value does not name the variable.
 fn log_format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LogFormat, D::Error> {
+    use serde::de::IntoDeserializer;
     let text = String::deserialize(d)?;
-    match text.to_ascii_lowercase().as_str() {
-        "json" => Ok(LogFormat::Json),
-        "pretty" => Ok(LogFormat::Pretty),
-        _ => Err(serde::de::Error::custom(format!(
+    // Any case, then serde's own spelling of the variants.
+    let lower = text.to_ascii_lowercase();
+    let read: Result<LogFormat, serde::de::value::Error> =
+        LogFormat::deserialize(lower.as_str().into_deserializer());
+    read.map_err(|_| {
+        serde::de::Error::custom(format!(
             "LOG_FORMAT={text:?} is invalid: expected json or pretty"
-        ))),
-    }
+        ))
+    })
 }
 
 /// `CANARY` from its text form; the message names the variable, as envy's would not.
