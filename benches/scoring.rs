@@ -61,7 +61,13 @@ fn benches(c: &mut Criterion) {
     let session = ten_clicks();
 
     c.bench_function("features: 10-click session", |b| {
-        b.iter(|| features::extract(black_box(session.clicks()), convert.model.products()))
+        b.iter(|| {
+            features::extract(
+                features::Plan::uci(),
+                black_box(session.clicks()),
+                convert.model.products(),
+            )
+        })
     });
     c.bench_function("convert: 10-click session", |b| {
         b.iter(|| scoring::convert(&convert, black_box(&session), false).expect("scores"))

@@ -28,10 +28,7 @@ fn main() -> anyhow::Result<()> {
         for (name, set) in [("fit", &fit_set), ("valid", &valid_set)] {
             let mut w =
                 csv::Writer::from_path(std::path::Path::new(&dir).join(format!("{name}.csv")))?;
-            let mut header: Vec<String> = clickstream::features::NAMES
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let mut header: Vec<String> = clickstream::features::Plan::uci().names().to_vec();
             header.extend(["y".into(), "w".into(), "sid".into()]);
             w.write_record(&header)?;
             for i in 0..set.len() {

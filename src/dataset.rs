@@ -1,7 +1,7 @@
 //! Turns labelled sessions into example matrices: one row per valid prefix (for the
 //! conversion and revenue models) or per full session (for segments).
 
-use crate::features::{self, ProductStats};
+use crate::features::{self, Plan, ProductStats};
 use crate::labels::LabelledSession;
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -57,19 +57,21 @@ impl PrefixSet {
         sessions: &[&LabelledSession],
         products_for: impl Fn(usize) -> &'a ProductStats + Sync,
     ) -> PrefixSet {
+        let plan = features_plan();
+        let width = plan.len();
         let per_session: Vec<(Vec<f64>, usize)> = sessions
             .par_iter()
             .enumerate()
             .map(|(i, s)| {
                 let k = s.valid_prefixes;
                 let products = products_for(i);
-                let mut rows = vec![0.0; k * features::COUNT];
+                let mut rows = vec![0.0; k * width];
                 // One accumulator fed click by click: prefix t costs one click's work, not
                 // t clicks' (a long session would otherwise cost the square of its length).
-                let mut acc = features::Accumulator::with_capacity(products, k);
+                let mut acc = features::Accumulator::with_capacity(plan, products, k);
                 for (click, row) in s.session.clicks()[..k]
                     .iter()
-                    .zip(rows.chunks_exact_mut(features::COUNT))
+                    .zip(rows.chunks_exact_mut(width))
                 {
                     acc.push(click);
                     acc.write(row);
@@ -78,9 +80,9 @@ impl PrefixSet {
             })
             .collect();
         let n: usize = per_session.iter().map(|(_, k)| k).sum();
-        let mut data = Vec::with_capacity(n * features::COUNT);
+        let mut data = Vec::with_capacity(n * width);
         let mut set = PrefixSet {
-            features: Array2::zeros((0, features::COUNT)),
+            features: Array2::zeros((0, width)),
             converted: Vec::with_capacity(n),
             revenue: Vec::with_capacity(n),
             weight: Vec::with_capacity(n),
@@ -96,10 +98,10 @@ impl PrefixSet {
                 set.session.push(i);
                 set.prefix_len.push(t);
             }
-            debug_assert_eq!(set.weight.len() * features::COUNT, data.len(), "{k} rows");
+            debug_assert_eq!(set.weight.len() * width, data.len(), "{k} rows");
         }
-        set.features = Array2::from_shape_vec((n, features::COUNT), data)
-            .expect("rows were written COUNT values at a time");
+        set.features = Array2::from_shape_vec((n, width), data)
+            .expect("rows were written one plan's width at a time");
         set
     }
 
@@ -136,14 +138,21 @@ impl PrefixSet {
 /// no product rates, so none are given).
 pub fn full_sessions(sessions: &[&LabelledSession]) -> Array2<f64> {
     let none = ProductStats::default();
-    let mut out = Array2::zeros((sessions.len(), features::COUNT));
+    let plan = features_plan();
+    let mut out = Array2::zeros((sessions.len(), plan.len()));
     out.axis_iter_mut(ndarray::Axis(0))
         .into_par_iter()
         .zip(sessions.par_iter())
         .for_each(|(mut row, s)| {
             if let Some(row) = row.as_slice_mut() {
-                features::extract_into(s.session.clicks(), &none, row);
+                features::extract_into(plan, s.session.clicks(), &none, row);
             }
         });
     out
+}
+
+/// The plan training and evaluation compute: the UCI shop's, the only one models are
+/// trained on until `train --schema` passes a schema's plan down to here.
+fn features_plan() -> &'static Plan {
+    Plan::uci()
 }

@@ -13,9 +13,10 @@
 //!     price: 28.0, price_2: 2, page: 1,
 //! };
 //! let click = Click::parse(&raw).expect("a valid click");
-//! let row = features::extract(&[click], &ProductStats::default());
-//! assert_eq!(row.len(), features::COUNT);
-//! assert_eq!(row[features::index_of("clicks").expect("a feature")], 1.0);
+//! let plan = features::Plan::uci();
+//! let row = features::extract(plan, &[click], &ProductStats::default());
+//! assert_eq!(row.len(), plan.len());
+//! assert_eq!(row[plan.index_of("clicks").expect("a feature")], 1.0);
 //! ```
 
 pub mod dataset;

@@ -153,7 +153,7 @@ pub fn convert(
                 .into_iter()
                 .enumerate()
                 .map(|(i, contribution)| Contribution {
-                    feature: features::NAMES[i].to_owned(),
+                    feature: features::Plan::uci().names()[i].clone(),
                     value: x[[0, i]],
                     contribution,
                 })

@@ -264,7 +264,7 @@ impl Classifier {
     /// gain for gradient boosting, the absolute coefficient for logistic regression;
     /// none for a random forest, whose trees do not report it.
     pub fn top_features(&self, n: usize) -> Vec<(String, f64)> {
-        let names = crate::features::NAMES;
+        let names = crate::features::Plan::uci().names();
         let mut scores: Vec<(String, f64)> = match self {
             Classifier::GradientBoosting { booster } => booster
                 .calculate_feature_importance(

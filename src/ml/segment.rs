@@ -108,7 +108,9 @@ pub fn segment_features() -> Vec<SegmentFeature> {
         .iter()
         .map(|&(name, log1p)| SegmentFeature {
             name: name.to_owned(),
-            index: features::index_of(name).expect("segment features are feature names"),
+            index: features::Plan::uci()
+                .index_of(name)
+                .expect("segment features are feature names"),
             log1p,
         })
         .collect()

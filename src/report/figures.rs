@@ -279,7 +279,7 @@ pub fn feature_columns(set: &PrefixSet) -> (Vec<String>, Vec<Vec<f64>>) {
     let mut names = Vec::new();
     let mut columns = Vec::new();
     for name in CORRELATED_FEATURES {
-        if let Some(j) = crate::features::NAMES.iter().position(|n| *n == name) {
+        if let Some(j) = crate::features::Plan::uci().index_of(name) {
             names.push(name.to_owned());
             columns.push(set.features.column(j).to_vec());
         }

@@ -155,7 +155,7 @@ fn manifest(
         trainer_version: env!("CARGO_PKG_VERSION").to_owned(),
         algorithm,
         hyperparameters,
-        feature_schema: features::schema(),
+        feature_schema: features::Plan::uci().schema(),
         training,
         validation,
         threshold: None,

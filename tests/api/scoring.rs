@@ -49,10 +49,12 @@ fn explain_lists_the_features_that_pushed_the_score() {
     let c = app.post_json("/convert?explain=true", &browsing());
     let parts = c.body["explanation"].as_array().expect("an explanation");
     assert!(!parts.is_empty() && parts.len() <= 6);
-    let known = clickstream::features::NAMES;
+    let known = clickstream::features::Plan::uci();
     for part in parts {
         assert!(
-            known.contains(&part["feature"].as_str().expect("name")),
+            known
+                .index_of(part["feature"].as_str().expect("name"))
+                .is_some(),
             "{part}"
         );
     }

@@ -44,7 +44,8 @@ fn train_publishes_versions_that_evaluate_reads() {
         assert!(manifest["golden"].as_array().is_some_and(|g| !g.is_empty()));
         assert_eq!(manifest["training"]["file_name"], "clicks.csv");
         // The schema the code writes rows in (version and names), read from the code.
-        let schema = serde_json::to_value(clickstream::features::schema()).expect("json");
+        let schema =
+            serde_json::to_value(clickstream::features::Plan::uci().schema()).expect("json");
         assert_eq!(manifest["feature_schema"], schema);
     }
     let convert = read_json(&models.join("convert/1/manifest.json"));

@@ -5,7 +5,7 @@
 use super::manifest::{GoldenCase, Manifest};
 use super::name::ModelName;
 use crate::domain::{Click, Session};
-use crate::features::{self, ProductStats};
+use crate::features::{self, Plan, ProductStats};
 use crate::ml::classifier::ConvertModel;
 use crate::ml::regressor::RevenueModel;
 use crate::ml::segment::SegmentModel;
@@ -32,7 +32,7 @@ pub trait ModelKind: Sized + Send + Sync + 'static {
     fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64>;
     /// The numbers a golden case records for one session's clicks.
     fn session_outputs(&self, clicks: &[Click]) -> Vec<f64> {
-        self.outputs(features::row(clicks, self.products()).view())
+        self.outputs(features::row(Plan::uci(), clicks, self.products()).view())
     }
     /// The model of a decoded weights file, if it is of this kind (else the kind it is).
     fn from_model(model: Model) -> Result<Self, ModelName>;
@@ -168,6 +168,6 @@ pub struct Loaded<M> {
 impl<M: ModelKind> Loaded<M> {
     /// The feature row of a prefix, with this model's product table.
     pub fn row(&self, clicks: &[Click]) -> ndarray::Array2<f64> {
-        features::row(clicks, self.model.products())
+        features::row(Plan::uci(), clicks, self.model.products())
     }
 }

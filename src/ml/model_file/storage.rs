@@ -219,7 +219,7 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
             found: manifest.version,
         });
     }
-    let schema = features::schema();
+    let schema = features::Plan::uci().schema();
     if manifest.feature_schema != schema {
         let first_difference = schema
             .names

@@ -3,7 +3,7 @@
 use super::*;
 use crate::domain::session::tests::click;
 use crate::domain::{Session, SessionId};
-use crate::features;
+use crate::features::{self, Plan};
 use crate::labels::LabelSource;
 use crate::ml::classifier::ConvertModel;
 use crate::ml::classifier::{BoostingParams, Classifier};
@@ -33,9 +33,11 @@ fn small_model() -> (Model, Vec<Session>) {
         .collect();
     let rows: Vec<f64> = sessions
         .iter()
-        .flat_map(|s| features::extract(s.clicks(), &features::ProductStats::default()))
+        .flat_map(|s| {
+            features::extract(Plan::uci(), s.clicks(), &features::ProductStats::default())
+        })
         .collect();
-    let x = Array2::from_shape_vec((sessions.len(), features::COUNT), rows).expect("shape");
+    let x = Array2::from_shape_vec((sessions.len(), Plan::uci().len()), rows).expect("shape");
     let y: Vec<bool> = (0..sessions.len()).map(|i| i % 3 == 0).collect();
     let params = BoostingParams {
         iterations: 5,
@@ -70,7 +72,7 @@ fn manifest(model: &Model, sessions: &[Session]) -> Manifest {
         trainer_version: "test".into(),
         algorithm: "test".into(),
         hyperparameters: serde_json::Value::Null,
-        feature_schema: features::schema(),
+        feature_schema: Plan::uci().schema(),
         training: TrainingData {
             file_name: "t.csv".into(),
             sha256: String::new(),

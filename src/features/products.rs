@@ -1,0 +1,82 @@
+//! The product table: what training taught about each product, read by the product-rate
+//! families.
+
+use crate::domain::ProductCode;
+use crate::labels::LabelledSession;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What training taught about each product: how often a valid click on it was followed by
+/// a click on the same product (the basket event), and how often sessions viewing it
+/// converted. Rates are smoothed towards the overall rate by `smoothing` pseudo-clicks so
+/// that rare products fall back on the average. A model stores the table it was trained
+/// with; an empty table gives every product the priors.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProductStats {
+    pub smoothing: f64,
+    pub prior_next: f64,
+    pub prior_session: f64,
+    /// Per product: [next-click rate, session conversion rate], both smoothed.
+    pub products: BTreeMap<ProductCode, [f64; 2]>,
+}
+
+impl ProductStats {
+    /// Learns the table from the valid clicks (those of valid prefixes) of `sessions`.
+    pub fn fit<'a>(
+        sessions: impl IntoIterator<Item = &'a LabelledSession>,
+        smoothing: f64,
+    ) -> ProductStats {
+        let mut counts: BTreeMap<ProductCode, [f64; 3]> = BTreeMap::new();
+        let mut total = [0.0; 3];
+        for s in sessions {
+            let clicks = s.session.clicks();
+            let converted = if s.outcome.converted { 1.0 } else { 0.0 };
+            for (i, click) in clicks.iter().enumerate().take(s.valid_prefixes) {
+                let next_same = clicks
+                    .get(i + 1)
+                    .is_some_and(|n| n.product == click.product);
+                let add = [1.0, if next_same { 1.0 } else { 0.0 }, converted];
+                let entry = counts.entry(click.product).or_default();
+                for j in 0..3 {
+                    entry[j] += add[j];
+                    total[j] += add[j];
+                }
+            }
+        }
+        let prior_next = if total[0] > 0.0 {
+            total[1] / total[0]
+        } else {
+            0.0
+        };
+        let prior_session = if total[0] > 0.0 {
+            total[2] / total[0]
+        } else {
+            0.0
+        };
+        let products = counts
+            .into_iter()
+            .map(|(code, [n, next, conv])| {
+                (
+                    code,
+                    [
+                        (next + smoothing * prior_next) / (n + smoothing),
+                        (conv + smoothing * prior_session) / (n + smoothing),
+                    ],
+                )
+            })
+            .collect();
+        ProductStats {
+            smoothing,
+            prior_next,
+            prior_session,
+            products,
+        }
+    }
+
+    pub(super) fn rates(&self, product: ProductCode) -> [f64; 2] {
+        self.products
+            .get(&product)
+            .copied()
+            .unwrap_or([self.prior_next, self.prior_session])
+    }
+}

@@ -1,0 +1,80 @@
+//! What the extractor reads of a click, by role and by the plan's [`Of`]: the one place
+//! that knows the click's shape, so a click of any schema only changes this file.
+
+use super::plan::Of;
+use crate::domain::{Click, Field, ProductCode};
+use chrono::Weekday;
+
+/// A click as the extractor sees it.
+pub trait ClickValues {
+    /// The click's values of the category and its attributes, at [`Of::index`].
+    type Values: AsRef<[i64]>;
+    fn product(&self) -> ProductCode;
+    fn price(&self) -> f64;
+    /// The click's day of the week.
+    fn weekday(&self) -> Weekday;
+    /// The category's and every attribute's value: a coded one's code, or a number's bits
+    /// (`f64::to_bits`), so one row of whole numbers holds a click and coded values are
+    /// compared, counted and looked up without a conversion.
+    fn values(&self) -> Self::Values;
+}
+
+impl Of {
+    /// Where a click's [`ClickValues::values`] hold this value.
+    pub fn index(self) -> usize {
+        match self {
+            Of::Category => 0,
+            Of::Attribute(field) => match field {
+                Field::Country => 1,
+                Field::Colour => 2,
+                Field::Location => 3,
+                Field::Photography => 4,
+                Field::Price2 => 5,
+                Field::Page => 6,
+                // Not attributes: a plan cannot name them (`Of` comes from the table's
+                // attribute rows); they read the category's place.
+                Field::Year
+                | Field::Month
+                | Field::Day
+                | Field::Order
+                | Field::SessionId
+                | Field::Category
+                | Field::Product
+                | Field::Price => 0,
+            },
+        }
+    }
+}
+
+impl ClickValues for Click {
+    type Values = [i64; 7];
+
+    #[inline]
+    fn product(&self) -> ProductCode {
+        self.product
+    }
+
+    #[inline]
+    fn price(&self) -> f64 {
+        self.price.get()
+    }
+
+    #[inline]
+    fn weekday(&self) -> Weekday {
+        self.date.weekday()
+    }
+
+    #[inline]
+    fn values(&self) -> [i64; 7] {
+        [
+            self.category.code(),
+            i64::from(self.country.code()),
+            self.colour.code(),
+            self.location.code(),
+            self.photography.code(),
+            // The table's vocabulary of `price_2`: 1 above the category's average, 2 not.
+            if self.above_category_average { 1 } else { 2 },
+            i64::from(self.page.get()),
+        ]
+    }
+}

@@ -1,0 +1,527 @@
+//! The extractor's tests: version 1's values by hand, the plan-driven extractor against
+//! version 1's hard-coded one and against features from scratch, bit for bit, and every
+//! way a plan can be refused.
+
+use super::reference::{self, V1Accumulator};
+use super::*;
+use crate::domain::session::tests::click;
+use crate::domain::{ProductCode, UCI};
+
+fn uci() -> &'static Plan {
+    Plan::uci()
+}
+
+fn value(row: &[f64], name: &str) -> f64 {
+    row[uci()
+        .index_of(name)
+        .unwrap_or_else(|| panic!("{name} is a feature"))]
+}
+
+#[test]
+fn the_uci_plan_is_version_1_in_its_order_and_names() {
+    assert_eq!(uci().names(), reference::NAMES);
+    assert_eq!(uci().schema().version, 1);
+}
+
+#[test]
+fn features_of_a_hand_made_session() {
+    // 2008-04-01 was a Tuesday; the test clicks are from Poland, location top left,
+    // en face, colour beige, page 1, not above average.
+    let prefix = [
+        click(1, "A1", 10.0),
+        click(2, "B2", 20.0),
+        click(3, "A1", 10.0),
+        click(4, "C3", 60.0),
+    ];
+    let row = extract(uci(), &prefix, &ProductStats::default());
+    assert_eq!(row.len(), uci().len());
+    let expect = [
+        ("clicks", 4.0),
+        ("distinct_products", 3.0),
+        ("distinct_product_share", 0.75),
+        ("repeat_views", 1.0),
+        ("share_trousers", 0.5),
+        ("share_skirts", 0.25),
+        ("share_blouses", 0.25),
+        ("share_sale", 0.0),
+        ("distinct_categories", 3.0),
+        ("category_switches", 3.0),
+        ("price_mean", 25.0),
+        ("price_min", 10.0),
+        ("price_max", 60.0),
+        ("price_spread", 50.0),
+        (
+            "price_std",
+            (((15.0f64).powi(2) * 2.0 + 25.0 + 35.0f64.powi(2)) / 4.0).sqrt(),
+        ),
+        ("share_above_average_price", 0.0),
+        ("page_max", 1.0),
+        ("share_profile_photo", 0.0),
+        ("distinct_colours", 1.0),
+        ("country_poland", 1.0),
+        ("country_internet_domain", 0.0),
+        ("country_other", 0.0),
+        ("weekday", 1.0),
+        ("weekend", 0.0),
+        ("last_blouses", 1.0),
+        ("last_price", 60.0),
+        ("last_price_vs_mean", 2.4),
+        ("last_top_row", 1.0),
+        ("last_location", 1.0),
+        ("last_colour", 1.0),
+        ("last_seen_before", 0.0),
+        ("last_view_count", 1.0),
+        ("last_same_category_run", 1.0),
+        ("previous_category", 1.0),
+        ("previous_price", 10.0),
+        ("previous_page", 1.0),
+        ("previous_location", 1.0),
+        ("previous_same_category", 0.0),
+        ("second_previous_category", 2.0),
+        ("second_previous_price", 20.0),
+        ("page_changes", 0.0),
+    ];
+    for (name, expected) in expect {
+        let got = value(&row, name);
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "{name}: {got} != {expected}"
+        );
+    }
+    let again = extract(uci(), &prefix[..3], &ProductStats::default());
+    assert_eq!(value(&again, "last_seen_before"), 1.0);
+    assert_eq!(value(&again, "last_view_count"), 2.0);
+    assert_eq!(value(&again, "last_same_category_run"), 1.0);
+    let first = extract(uci(), &prefix[..1], &ProductStats::default());
+    assert_eq!(value(&first, "previous_price"), 0.0);
+    assert_eq!(value(&first, "category_switches"), 0.0);
+}
+
+#[test]
+fn product_rates_are_learned_from_valid_clicks_and_smoothed() {
+    use crate::domain::{Session, SessionId};
+    use crate::labels::label_sessions;
+    let session = |id: &str, clicks| {
+        Session::new(SessionId::parse(id).expect("id"), clicks)
+            .expect("session")
+            .0
+    };
+    // s1 converts at click 3 (B2 twice); its valid clicks are A1, B2. s2 never converts.
+    let (labelled, _) = label_sessions(
+        vec![
+            session(
+                "s1",
+                vec![
+                    click(1, "A1", 10.0),
+                    click(2, "B2", 20.0),
+                    click(3, "B2", 20.0),
+                ],
+            ),
+            session("s2", vec![click(1, "A1", 10.0), click(2, "C3", 30.0)]),
+        ],
+        None,
+    )
+    .expect("proxy labels");
+    let stats = ProductStats::fit(&labelled, 0.0);
+    // Valid clicks: A1 (s1), B2 (s1, followed by B2), A1 (s2), C3 (s2).
+    assert_eq!(stats.prior_next, 0.25);
+    assert_eq!(stats.prior_session, 0.5);
+    let code = |c: &str| ProductCode::parse(c).expect("code");
+    assert_eq!(stats.products[&code("B2")], [1.0, 1.0]);
+    assert_eq!(stats.products[&code("A1")], [0.0, 0.5]);
+    let smoothed = ProductStats::fit(&labelled, 2.0);
+    // B2: (1 + 2 * 0.25) / (1 + 2)
+    assert!((smoothed.products[&code("B2")][0] - 0.5).abs() < 1e-12);
+
+    let row = extract(uci(), &[click(1, "A1", 10.0), click(2, "B2", 20.0)], &stats);
+    assert_eq!(value(&row, "product_next_rate_last"), 1.0);
+    assert_eq!(value(&row, "product_next_rate_previous"), 0.0);
+    assert_eq!(value(&row, "product_next_rate_mean"), 0.5);
+    assert_eq!(value(&row, "product_next_rate_max"), 1.0);
+    assert_eq!(value(&row, "product_session_rate_mean"), 0.75);
+    // A product never seen in training gets the priors.
+    let unseen = extract(uci(), &[click(1, "P9", 5.0)], &stats);
+    assert_eq!(value(&unseen, "product_next_rate_last"), 0.25);
+    assert_eq!(value(&unseen, "product_session_rate_last"), 0.5);
+}
+
+#[test]
+fn an_empty_prefix_gives_zeros() {
+    assert!(extract(uci(), &[], &ProductStats::default())
+        .iter()
+        .all(|v| *v == 0.0));
+}
+
+/// Every prefix of `clicks`, fed click by click to the plan's accumulator, against
+/// version 1's hard-coded accumulator, against a fresh `extract_into` and against
+/// `from_scratch`: bit for bit, except `price_std` past the two-pass window, where the
+/// streaming update must agree with the two-pass formula to rounding.
+fn assert_plan_equals_version_1(clicks: &[Click], products: &ProductStats) {
+    let plan = uci();
+    let std_at = plan.index_of("price_std").unwrap_or(usize::MAX);
+    let mut acc = Accumulator::new(plan, products);
+    let mut v1 = V1Accumulator::new(products);
+    let [mut incremental, mut old, mut fresh, mut scratch] = [(); 4].map(|_| vec![0.0; plan.len()]);
+    for t in 1..=clicks.len() {
+        acc.push(&clicks[t - 1]);
+        acc.write(&mut incremental);
+        v1.push(&clicks[t - 1]);
+        v1.write(&mut old);
+        extract_into(plan, &clicks[..t], products, &mut fresh);
+        reference::from_scratch(&clicks[..t], products, &mut scratch);
+        for (i, name) in plan.names().iter().enumerate() {
+            let (a, o, f, r) = (incremental[i], old[i], fresh[i], scratch[i]);
+            assert_eq!(
+                a.to_bits(),
+                o.to_bits(),
+                "{name} at prefix {t}: {a} != version 1's {o}"
+            );
+            assert_eq!(a.to_bits(), f.to_bits(), "{name} at prefix {t}: {a} != {f}");
+            if i == std_at && t > TWO_PASS_STD_CLICKS {
+                assert!(
+                    (a - r).abs() <= 1e-9 * r.abs().max(1.0),
+                    "{name} at {t}: {a} vs {r}"
+                );
+            } else {
+                assert_eq!(a.to_bits(), r.to_bits(), "{name} at prefix {t}: {a} != {r}");
+            }
+        }
+    }
+}
+
+fn generated_sessions(seed: u64) -> Vec<Vec<Click>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let lines = ["A", "B", "C", "P"];
+    let mut lengths: Vec<usize> = (0..300).map(|_| rng.gen_range(1..40)).collect();
+    // One session longer than the two-pass window of `price_std`.
+    lengths.push(TWO_PASS_STD_CLICKS + 300);
+    lengths
+        .into_iter()
+        .map(|len| {
+            let country = rng.gen_range(1..=47);
+            let day = rng.gen_range(1..=30);
+            (0..len)
+                .map(|order| {
+                    let line = rng.gen_range(0..lines.len());
+                    let product = format!("{}{}", lines[line], rng.gen_range(1..6));
+                    // Prices with fractions so that sums and means round.
+                    let price = f64::from(rng.gen_range(100..10_000u32)) / 97.0;
+                    Click::parse(&crate::domain::RawClick {
+                        year: 2008,
+                        month: 4,
+                        day,
+                        order: order as i64 + 1,
+                        country,
+                        page1_main_category: line as i64 + 1,
+                        page2_clothing_model: product.as_str(),
+                        colour: rng.gen_range(1..=14),
+                        location: rng.gen_range(1..=6),
+                        model_photography: rng.gen_range(1..=2),
+                        price,
+                        price_2: rng.gen_range(1..=2),
+                        page: rng.gen_range(1..=5),
+                    })
+                    .expect("generated clicks are valid")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_plan_equals_version_1_bit_for_bit_on_generated_sessions() {
+    use crate::domain::{Session, SessionId};
+    use crate::labels::label_sessions;
+    for seed in [1, 2, 3] {
+        let sessions = generated_sessions(seed);
+        let typed: Vec<Session> = sessions
+            .iter()
+            .enumerate()
+            .map(|(i, clicks)| {
+                let id = SessionId::parse(&format!("s{i}")).expect("id");
+                Session::new(id, clicks.clone()).expect("session").0
+            })
+            .collect();
+        let (labelled, _) = label_sessions(typed, None).expect("proxy labels");
+        for products in [ProductStats::default(), ProductStats::fit(&labelled, 3.0)] {
+            for clicks in &sessions {
+                assert_plan_equals_version_1(clicks, &products);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_plan_equals_version_1_bit_for_bit_on_every_session_of_the_real_file() {
+    let Some(path) = crate::data_file::real_data_or_skip() else {
+        return;
+    };
+    let data =
+        crate::labels::read_labelled(&path, None, Default::default()).expect("the real file reads");
+    let products = ProductStats::fit(&data.sessions, 20.0);
+    for s in &data.sessions {
+        assert_plan_equals_version_1(s.session.clicks(), &products);
+    }
+}
+
+fn compile(toml: &str) -> Result<Plan, PlanError> {
+    FeaturePlan::from_toml(toml)?.compile(&UCI)
+}
+
+/// A plan of the families version 1 does not use, over a hand-made session.
+#[test]
+fn families_beyond_version_1_compute_what_the_schema_says() {
+    let plan = compile(
+        r#"
+        [session]                     # another section of the schema: not the plan's
+        columns = ["session_id"]
+
+        [[feature]]
+        name = "mean_page"
+        family = "mean"
+        of = "page"
+        [[feature]]
+        name = "max_colour"
+        family = "max"
+        of = "colour"
+        [[feature]]
+        name = "share_not_trousers_or_skirts"
+        family = "share"
+        of = "category"
+        other = true
+        [[feature]]
+        name = "share_trousers_or_skirts"
+        family = "share"
+        of = "category"
+        values = [2, 1, 2]
+        [[feature]]
+        name = "distinct_countries"
+        family = "distinct"
+        of = "country"
+        [[feature]]
+        name = "colour_switches"
+        family = "switches"
+        of = "colour"
+        [[feature]]
+        name = "last_top_row"
+        family = "is"
+        of = "location"
+        values = [1, 2, 3]
+        [[feature]]
+        name = "last_elsewhere"
+        family = "is"
+        of = "location"
+        other = true
+        [[feature]]
+        name = "second_previous_colour"
+        family = "value"
+        of = "colour"
+        at = 2
+        [[feature]]
+        name = "first_profile"
+        family = "first_is"
+        of = "model_photography"
+        values = [2]
+        "#,
+    )
+    .expect("the plan compiles");
+    let with = |c: Click, colour: i64, page: i64, country: i64, location: i64| {
+        let mut raw = c.to_raw();
+        raw.colour = colour;
+        raw.page = page;
+        raw.country = country;
+        raw.location = location;
+        Click::parse(&raw).expect("a valid click")
+    };
+    let clicks = [
+        with(click(1, "A1", 10.0), 3, 1, 29, 1),
+        with(click(2, "C2", 20.0), 3, 2, 29, 5),
+        with(click(3, "P3", 30.0), 9, 4, 44, 6),
+    ];
+    let row = extract(&plan, &clicks, &ProductStats::default());
+    let expected = [
+        7.0 / 3.0,
+        9.0,
+        2.0 / 3.0,
+        1.0 / 3.0,
+        2.0,
+        1.0,
+        0.0,
+        1.0,
+        3.0,
+        0.0,
+    ];
+    for ((name, got), want) in plan.names().iter().zip(&row).zip(expected) {
+        assert_eq!(*got, want, "{name}");
+    }
+    // Two clicks: no click two back, so 0.
+    let two = extract(&plan, &clicks[..2], &ProductStats::default());
+    assert_eq!(
+        two[plan.index_of("second_previous_colour").expect("named")],
+        0.0
+    );
+    assert_eq!(two[plan.index_of("last_elsewhere").expect("named")], 1.0);
+}
+
+#[test]
+fn plans_that_do_not_fit_the_schema_are_refused_naming_the_feature() {
+    let one = |body: &str| compile(&format!("[[feature]]\nname = \"f\"\n{body}"));
+    let cases: Vec<(&str, PlanError)> = vec![
+        (
+            "family = \"share\"\nvalues = [1]",
+            PlanError::Missing {
+                feature: "f".into(),
+                family: "share".into(),
+                parameter: "of",
+            },
+        ),
+        (
+            "family = \"share\"\nof = \"category\"",
+            PlanError::Missing {
+                feature: "f".into(),
+                family: "share".into(),
+                parameter: "values",
+            },
+        ),
+        (
+            "family = \"clicks\"\nof = \"category\"",
+            PlanError::Unexpected {
+                feature: "f".into(),
+                family: "clicks".into(),
+                parameter: "of",
+            },
+        ),
+        (
+            "family = \"distinct\"\nof = \"page\"\nother = true",
+            PlanError::Unexpected {
+                feature: "f".into(),
+                family: "distinct".into(),
+                parameter: "values",
+            },
+        ),
+        (
+            "family = \"share\"\nof = \"page\"\nat = 1\nvalues = [1]",
+            PlanError::Unexpected {
+                feature: "f".into(),
+                family: "share".into(),
+                parameter: "at",
+            },
+        ),
+        (
+            "family = \"share\"\nof = \"page\"\nvalues = [1]\nother = true",
+            PlanError::ValuesAndOther {
+                feature: "f".into(),
+            },
+        ),
+        (
+            "family = \"share\"\nof = \"page\"\nvalues = []",
+            PlanError::NoValues {
+                feature: "f".into(),
+            },
+        ),
+        (
+            "family = \"price\"\nat = 3",
+            PlanError::TooFarBack {
+                feature: "f".into(),
+                at: 3,
+            },
+        ),
+        (
+            "family = \"max\"\nof = \"shoe_size\"",
+            PlanError::UnknownOf {
+                feature: "f".into(),
+                of: "shoe_size".into(),
+                known: "category, country, colour, location, model_photography, price_2, page"
+                    .into(),
+            },
+        ),
+        (
+            "family = \"share\"\nof = \"page\"\nvalues = [1, 4097]",
+            PlanError::SpreadOut {
+                feature: "f".into(),
+                span: 4097,
+            },
+        ),
+        (
+            "family = \"duration\"",
+            PlanError::Unavailable {
+                feature: "f".into(),
+                family: "duration".into(),
+                why: "it needs the click's timestamp, which the click does not carry yet",
+            },
+        ),
+        (
+            "family = \"price_vs_category\"",
+            PlanError::Unavailable {
+                feature: "f".into(),
+                family: "price_vs_category".into(),
+                why: "it needs category prices learned at training, which models do not record yet",
+            },
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(one(body).err(), Some(expected), "{body}");
+    }
+    // The price is a role, not an attribute; the product is text.
+    for of in ["price", "page2_clothing_model", "year"] {
+        assert!(
+            matches!(
+                one(&format!("family = \"max\"\nof = \"{of}\"")),
+                Err(PlanError::UnknownOf { .. })
+            ),
+            "{of}"
+        );
+    }
+    assert_eq!(compile("").err(), Some(PlanError::Empty));
+    assert_eq!(
+        compile("[[feature]]\nname = \"a\"\nfamily = \"clicks\"\n[[feature]]\nname = \"a\"\nfamily = \"log_clicks\"")
+            .err(),
+        Some(PlanError::Duplicate { name: "a".into() })
+    );
+    for text in [
+        "[[feature]]\nname = \"f\"\nfamily = \"clickz\"",
+        "[[feature]]\nname = \"f\"\nfamily = \"clicks\"\nweight = 2",
+        "[[feature]]\nname = \"f\"\nfamily = \"price\"\nat = -1",
+        "[[feature]\nname = \"f\"",
+    ] {
+        assert!(matches!(compile(text), Err(PlanError::Toml(_))), "{text}");
+    }
+}
+
+#[test]
+fn not_coded_attributes_are_refused_for_code_families() {
+    use crate::domain::schema::{ClickSchema, Example, FieldSpec, Role, Rule};
+    use crate::domain::Field;
+    // A table whose `page` is a number, as a schema's number attribute would be.
+    let mut table: ClickSchema = UCI.clone();
+    let page = FieldSpec {
+        rule: Rule::Number {
+            above: 0.0,
+            max: 10.0,
+        },
+        example: Example::Number(1.0),
+        ..table.spec(Field::Page).expect("page").clone()
+    };
+    table.fields.retain(|s| s.field != Field::Page);
+    table.fields.push(page);
+    assert_eq!(table.named("page").map(|s| s.role), Some(Role::Attribute));
+    let plan = |family: &str| {
+        FeaturePlan::from_toml(&format!(
+            "[[feature]]\nname = \"f\"\nfamily = \"{family}\"\nof = \"page\"\nvalues = [1]"
+        ))
+        .and_then(|p| p.compile(&table))
+    };
+    assert_eq!(
+        plan("share").err(),
+        Some(PlanError::NotCoded {
+            feature: "f".into(),
+            family: "share".into(),
+            of: "page".into(),
+        })
+    );
+    let mean =
+        FeaturePlan::from_toml("[[feature]]\nname = \"f\"\nfamily = \"mean\"\nof = \"page\"")
+            .and_then(|p| p.compile(&table));
+    assert!(mean.is_ok(), "{mean:?}");
+}
