@@ -5,7 +5,8 @@
 //! click table ([`UCI`]).
 
 use super::unknown_name;
-use crate::domain::schema::{Kind, UCI};
+use crate::domain::schema::Kind;
+use crate::domain::UCI;
 use crate::domain::{Click, FieldSpec, RawClick, Session, SessionError, SessionId};
 use crate::service::problem::{ApiError, FieldIssue};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
