@@ -325,6 +325,66 @@ fn example(role: &str, name: &str, c: &Column, rule: &Rule) -> Result<Example, S
 /// The UCI shop's schema file, as shipped.
 pub const UCI_FILE: &str = include_str!("../../schemas/uci.toml");
 
+/// The schema a model was trained on, as its manifest carries it: the file's own text
+/// (comments and all, so a reader sees what the shop wrote) under its name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct SchemaRecord {
+    pub name: String,
+    pub text: String,
+}
+
+impl SchemaRecord {
+    /// The UCI shop's, which models written before schemas were recorded were trained on.
+    pub fn uci() -> SchemaRecord {
+        SchemaRecord {
+            name: "uci-clothing-2008".into(),
+            text: UCI_FILE.into(),
+        }
+    }
+
+    /// Why clicks checked against `serving` cannot be scored by a model trained on this
+    /// schema, if they cannot: the first column whose name, header, role or rule differs.
+    pub fn mismatch(&self, serving: &ClickSchema) -> Option<String> {
+        let trained = match SchemaFile::parse(&self.text).and_then(|f| f.table(Field::from_name)) {
+            Ok(table) => table,
+            Err(e) => {
+                return Some(format!(
+                    "its schema {:?} cannot be used here: {e}",
+                    self.name
+                ))
+            }
+        };
+        let differs = |a: &FieldSpec, b: &FieldSpec| {
+            a.name != b.name || a.header != b.header || a.role != b.role || a.rule != b.rule
+        };
+        for (i, served) in serving.fields.iter().enumerate() {
+            match trained.fields.get(i) {
+                Some(t) if !differs(t, served) => {}
+                Some(t) => {
+                    return Some(format!(
+                        "it was trained on schema {:?}, whose column {} ({:?}) is {:?} ({}) in the schema this service checks clicks against",
+                        self.name, i + 1, t.name, served.name, served.allowed()
+                    ))
+                }
+                None => {
+                    return Some(format!(
+                        "it was trained on schema {:?}, which lacks column {:?}",
+                        self.name, served.name
+                    ))
+                }
+            }
+        }
+        (trained.fields.len() > serving.fields.len()).then(|| {
+            format!(
+                "it was trained on schema {:?}, which has {} columns where this service checks {}",
+                self.name,
+                trained.fields.len(),
+                serving.fields.len()
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 use super::prepare::{DataFile, Prepared};
 use super::refit::{RefitModels, RefitSummary};
 use super::{to_json, Selection, Steps, TrainConfig, TrainError};
+use crate::domain::schema_file::SchemaRecord;
 use crate::domain::Session;
 use crate::features;
 use crate::labels::LabelledSession;
@@ -156,6 +157,7 @@ fn manifest(
         algorithm,
         hyperparameters,
         feature_schema: features::schema(),
+        click_schema: SchemaRecord::uci(),
         training,
         validation,
         threshold: None,

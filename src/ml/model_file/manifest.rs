@@ -2,6 +2,7 @@
 //! numbers the service needs beside the weights, and the golden cases.
 
 use super::name::ModelName;
+use crate::domain::schema_file::SchemaRecord;
 use crate::domain::RawClick;
 use crate::features::FeatureSchema;
 use crate::labels::LabelSource;
@@ -112,6 +113,10 @@ pub struct Manifest {
     pub algorithm: String,
     pub hyperparameters: serde_json::Value,
     pub feature_schema: FeatureSchema,
+    /// The shop's click schema the model was trained on; absent in files written before
+    /// schemas were recorded, which were all trained on the UCI shop's.
+    #[serde(default = "SchemaRecord::uci")]
+    pub click_schema: SchemaRecord,
     pub training: TrainingData,
     pub validation: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
