@@ -54,12 +54,12 @@ pub const GAP: [[f64; 6]; 2] = [
 /// P(the next click stays in the current click's subtree | z): the next leaf is drawn by
 /// popularity within the subtree (the category at depth 2) with this probability, else by
 /// popularity over the whole shop.
-pub const STAY: [f64; 2] = [0.40, 0.85];
+pub const STAY: [f64; 2] = [0.35, 0.90];
 /// The taste for price: a product's weight within its leaf has the factor
 /// exp(PRICE_TASTE[z] * ln(price / mean price of its depth-2 category)).
-pub const PRICE_TASTE: [f64; 2] = [0.3, -1.2];
+pub const PRICE_TASTE: [f64; 2] = [0.2, -0.8];
 /// The weight factor of a product launched in the last `NEW_DAYS` days.
-pub const NEW_TASTE: [f64; 2] = [1.0, 4.0];
+pub const NEW_TASTE: [f64; 2] = [1.0, 2.5];
 /// How long a launched product counts as new.
 pub const NEW_DAYS: i64 = 21;
 
