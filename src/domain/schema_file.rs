@@ -9,6 +9,9 @@ use std::collections::BTreeSet;
 /// The format's only version so far.
 const FORMAT: u32 = 1;
 
+/// The length of a text column that declares none.
+const DEFAULT_MAX_CHARS: usize = 256;
+
 /// The schema file as written: one table per role, arrays of tables for the others.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,20 +191,30 @@ impl SchemaFile {
         Ok(out)
     }
 
+    /// Checks every column's name, rule and example, for any shop: what `train --schema`
+    /// says of a file before it reads any data.
+    pub fn check(&self) -> Result<Vec<(Role, String, Rule)>, SchemaError> {
+        let mut out = Vec::new();
+        let mut names = BTreeSet::new();
+        for (role, role_name, column) in self.roles()? {
+            let name = column_name(role, role_name, column)?;
+            if !names.insert(name.clone()) {
+                return Err(column_error(role_name, format!("{name:?} is named twice")));
+            }
+            let rule = rule(role_name, &name, column)?;
+            example(role_name, &name, column, &rule)?;
+            out.push((role, name, rule));
+        }
+        Ok(out)
+    }
+
     /// The click table, each row bound to a typed member by `bind` (the UCI click's
     /// members, until clicks of any schema are typed by the table alone).
     pub fn table(&self, bind: impl Fn(&str) -> Option<Field>) -> Result<ClickSchema, SchemaError> {
         let mut fields = Vec::new();
         let mut names = BTreeSet::new();
         for (role, role_name, column) in self.roles()? {
-            let name = column
-                .name
-                .clone()
-                .or_else(|| match role {
-                    Role::Attribute | Role::Passthrough => None,
-                    _ => Some(role_name.trim_start_matches("date.").to_owned()),
-                })
-                .ok_or_else(|| column_error(role_name, "has no name"))?;
+            let name = column_name(role, role_name, column)?;
             if !names.insert(name.clone()) {
                 return Err(column_error(role_name, format!("{name:?} is named twice")));
             }
@@ -215,7 +228,12 @@ impl SchemaFile {
             let example = example(role_name, &name, column, &rule)?;
             fields.push(FieldSpec {
                 field,
-                header: column.column.clone().unwrap_or_else(|| name.clone()).into(),
+                header: column
+                    .column
+                    .clone()
+                    .or_else(|| (!column.columns.is_empty()).then(|| column.columns.join("/")))
+                    .unwrap_or_else(|| name.clone())
+                    .into(),
                 name: name.into(),
                 role,
                 noun: column.noun.clone().unwrap_or_default().into(),
@@ -248,6 +266,19 @@ impl SchemaFile {
     }
 }
 
+/// A column's API name: its own, else its role's (an attribute or passthrough must name
+/// itself).
+fn column_name(role: Role, role_name: &str, column: &Column) -> Result<String, SchemaError> {
+    column
+        .name
+        .clone()
+        .or_else(|| match role {
+            Role::Attribute | Role::Passthrough => None,
+            _ => Some(role_name.trim_start_matches("date.").to_owned()),
+        })
+        .ok_or_else(|| column_error(role_name, "has no name"))
+}
+
 /// The rule a column's keys declare: codes, a number range, a text, or a whole range.
 fn rule(role: &str, name: &str, c: &Column) -> Result<Rule, SchemaError> {
     let at = || format!("{role} {name:?}");
@@ -275,8 +306,28 @@ fn rule(role: &str, name: &str, c: &Column) -> Result<Rule, SchemaError> {
             .ok_or_else(|| column_error(&at(), "a number range needs a `max` above `above`"))?;
         return Ok(Rule::Number { above, max });
     }
-    if c.max_chars.is_some() || c.pattern.is_some() || role == "session" || role == "product" {
-        let max_chars = c.max_chars.unwrap_or(64);
+    let text_by_default = matches!(role, "session" | "product" | "category" | "passthrough")
+        || (role == "attribute" && c.kind.as_deref() == Some("categorical"));
+    if role == "timestamp" {
+        return match c.format.as_deref() {
+            Some("rfc3339") => Ok(Rule::Text {
+                max_chars: 40,
+                pattern: None,
+            }),
+            Some("unix_seconds" | "unix_millis" | "unix_micros") => Ok(Rule::Whole {
+                min: 0,
+                max: i64::MAX,
+            }),
+            other => Err(column_error(
+                &at(),
+                format!(
+                    "format {other:?} is not one of rfc3339, unix_seconds, unix_millis or unix_micros"
+                ),
+            )),
+        };
+    }
+    if c.max_chars.is_some() || c.pattern.is_some() || text_by_default {
+        let max_chars = c.max_chars.unwrap_or(DEFAULT_MAX_CHARS);
         if max_chars == 0 {
             return Err(column_error(&at(), "max_chars must be at least 1"));
         }
@@ -424,6 +475,29 @@ max = 10
             names,
             file.columns.iter().map(String::as_str).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn every_shipped_schema_file_is_valid() {
+        for (file, text) in [
+            ("schemas/uci.toml", UCI_FILE),
+            (
+                "examples/second-shop/schema.toml",
+                include_str!("../../examples/second-shop/schema.toml"),
+            ),
+            (
+                "examples/ga4/schema.toml",
+                include_str!("../../examples/ga4/schema.toml"),
+            ),
+        ] {
+            let columns = SchemaFile::parse(text)
+                .and_then(|f| f.check())
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(
+                columns.iter().any(|(role, _, _)| *role == Role::Product),
+                "{file}"
+            );
+        }
     }
 
     #[test]
