@@ -93,7 +93,7 @@ pub struct ValidationPeriod {
     #[serde(flatten)]
     pub days: Days,
     pub rule: PeriodRule,
-    /// "2008-07-01 to 2008-07-29, the latest calendar month"
+    /// "2008-07-01 to 2008-07-31, the latest calendar month"
     pub words: String,
 }
 
@@ -132,6 +132,13 @@ impl Tally {
         }
     }
 
+    fn plus(self, more: Tally) -> Tally {
+        Tally {
+            converting: self.converting + more.converting,
+            other: self.other + more.other,
+        }
+    }
+
     fn minus(self, part: Tally) -> Tally {
         Tally {
             converting: self.converting - part.converting,
@@ -153,6 +160,116 @@ impl Tally {
     }
 }
 
+/// The sessions' classes by the day of their first click, which is all the choice of a
+/// period looks at.
+struct Calendar {
+    by_day: BTreeMap<NaiveDate, Tally>,
+    all: Tally,
+    /// The data's first and last days.
+    data: Days,
+    min_per_class: usize,
+}
+
+impl Calendar {
+    fn new(sessions: &[LabelledSession], min_per_class: usize) -> Result<Calendar, TrainError> {
+        let mut by_day: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
+        let mut all = Tally::default();
+        for s in sessions {
+            by_day
+                .entry(s.session.first_day())
+                .or_default()
+                .add(s.outcome.converted);
+            all.add(s.outcome.converted);
+        }
+        let (Some((&first_day, _)), Some((&last_day, _))) =
+            (by_day.first_key_value(), by_day.last_key_value())
+        else {
+            return Err(TrainError::TooThin("the data holds no session".into()));
+        };
+        Ok(Calendar {
+            by_day,
+            all,
+            data: Days {
+                first_day,
+                last_day,
+            },
+            min_per_class,
+        })
+    }
+
+    /// The sessions starting on `day` or later.
+    fn from(&self, day: NaiveDate) -> Tally {
+        self.by_day
+            .range(day..)
+            .fold(Tally::default(), |sum, (_, t)| sum.plus(*t))
+    }
+
+    fn too_thin(&self, part: &str, tally: Tally) -> TrainError {
+        TrainError::TooThin(format!(
+            "the {part} holds {}; at least {} of each are required (--min-sessions-per-class)",
+            tally.words(),
+            self.min_per_class
+        ))
+    }
+
+    fn asked(&self, day: NaiveDate) -> Result<NaiveDate, TrainError> {
+        let data = self.data;
+        if day < data.first_day || day > data.last_day {
+            return Err(TrainError::ValidateFrom(format!(
+                "--validate-from {day} is outside the data, which runs from {data}"
+            )));
+        }
+        if day == data.first_day {
+            return Err(TrainError::ValidateFrom(format!(
+                "--validate-from {day} leaves no session to train on: the data runs from {data}; give a later day"
+            )));
+        }
+        let valid = self.from(day);
+        for (part, tally) in [
+            ("training period", self.all.minus(valid)),
+            ("validation period", valid),
+        ] {
+            if !tally.meets(self.min_per_class) {
+                return Err(self.too_thin(&format!("{part} of --validate-from {day}"), tally));
+            }
+        }
+        Ok(day)
+    }
+
+    fn default_start(&self) -> Result<(NaiveDate, PeriodRule), TrainError> {
+        let (min, data) = (self.min_per_class, self.data);
+        let month = data.last_day.with_day(1).unwrap_or(data.last_day);
+        let valid = self.from(month);
+        if month > data.first_day && valid.meets(min) && self.all.minus(valid).meets(min) {
+            return Ok((month, PeriodRule::LatestMonth));
+        }
+        // Each day back adds sessions to validation and takes them from training, so the
+        // first day whose trailing period meets the floors is the only one that can leave
+        // training enough.
+        let mut valid = Tally::default();
+        let shortest = self.by_day.iter().rev().find_map(|(&day, t)| {
+            valid = valid.plus(*t);
+            valid.meets(min).then_some((day, valid))
+        });
+        let Some((day, valid)) = shortest else {
+            return Err(TrainError::TooThin(format!(
+                "the data ({data}) holds {}; training and validation each need at least {min} of each (--min-sessions-per-class)",
+                self.all.words()
+            )));
+        };
+        let fit = self.all.minus(valid);
+        if !fit.meets(min) {
+            return Err(self.too_thin(
+                &format!(
+                    "training period before the shortest trailing period meeting the floors (from {day})"
+                ),
+                fit,
+            ));
+        }
+        Ok((day, PeriodRule::TrailingDays))
+    }
+}
+
 /// The one time split of `train`: sessions whose first click is on or after the
 /// validation period's first day validate, the others train.
 ///
@@ -166,110 +283,31 @@ pub fn split(
     validate_from: Option<NaiveDate>,
     min_per_class: usize,
 ) -> Result<Split<'_>, TrainError> {
-    let mut by_day: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
-    let mut all = Tally::default();
-    for s in sessions {
-        by_day
-            .entry(s.session.first_day())
-            .or_default()
-            .add(s.outcome.converted);
-        all.add(s.outcome.converted);
-    }
-    let (Some((&first, _)), Some((&last, _))) = (by_day.first_key_value(), by_day.last_key_value())
-    else {
-        return Err(TrainError::TooThin("the data holds no session".into()));
-    };
-    let data = Days {
-        first_day: first,
-        last_day: last,
-    };
-    // Sessions of the days from `day` on.
-    let from = |day: NaiveDate| {
-        by_day
-            .range(day..)
-            .fold(Tally::default(), |mut sum, (_, t)| {
-                sum.converting += t.converting;
-                sum.other += t.other;
-                sum
-            })
-    };
-    let too_thin = |part: &str, tally: Tally| {
-        TrainError::TooThin(format!(
-            "the {part} holds {}; at least {min_per_class} of each are required (--min-sessions-per-class)",
-            tally.words()
-        ))
-    };
+    let calendar = Calendar::new(sessions, min_per_class)?;
     let (start, rule) = match validate_from {
-        Some(day) => {
-            if day < first || day > last {
-                return Err(TrainError::ValidateFrom(format!(
-                    "--validate-from {day} is outside the data, which runs from {data}"
-                )));
-            }
-            if day == first {
-                return Err(TrainError::ValidateFrom(format!(
-                    "--validate-from {day} leaves no session to train on: the data runs from {data}; give a later day"
-                )));
-            }
-            let valid = from(day);
-            let fit = all.minus(valid);
-            for (part, tally) in [("training period", fit), ("validation period", valid)] {
-                if !tally.meets(min_per_class) {
-                    return Err(too_thin(&format!("{part} of --validate-from {day}"), tally));
-                }
-            }
-            (day, PeriodRule::Asked)
-        }
-        None => {
-            let month = last.with_day(1).unwrap_or(last);
-            let valid = from(month);
-            if month > first && valid.meets(min_per_class) && all.minus(valid).meets(min_per_class)
-            {
-                (month, PeriodRule::LatestMonth)
-            } else {
-                // Each day back adds sessions to validation and takes them from training,
-                // so the first day whose trailing period meets the floors is the only one
-                // that can leave training enough.
-                let mut valid = Tally::default();
-                let shortest = by_day.iter().rev().find_map(|(&day, t)| {
-                    valid.converting += t.converting;
-                    valid.other += t.other;
-                    valid.meets(min_per_class).then_some((day, valid))
-                });
-                let Some((day, valid)) = shortest else {
-                    return Err(TrainError::TooThin(format!(
-                        "the data ({data}) holds {}; training and validation each need at least {min_per_class} of each (--min-sessions-per-class)",
-                        all.words()
-                    )));
-                };
-                let fit = all.minus(valid);
-                if !fit.meets(min_per_class) {
-                    return Err(too_thin(
-                        &format!(
-                            "training period before the shortest trailing period meeting the floors (from {day})"
-                        ),
-                        fit,
-                    ));
-                }
-                (day, PeriodRule::TrailingDays)
-            }
-        }
+        Some(day) => (calendar.asked(day)?, PeriodRule::Asked),
+        None => calendar.default_start()?,
     };
     let (valid, fit): (Vec<_>, Vec<_>) = sessions
         .iter()
         .partition(|s| s.session.first_day() >= start);
+    let Days {
+        first_day,
+        last_day,
+    } = calendar.data;
     let training = Days {
-        first_day: first,
-        last_day: by_day
+        first_day,
+        last_day: calendar
+            .by_day
             .range(..start)
             .next_back()
-            .map_or(first, |(&day, _)| day),
+            .map_or(first_day, |(&day, _)| day),
     };
     Ok(Split {
         validation: ValidationPeriod::new(
             Days {
                 first_day: start,
-                last_day: last,
+                last_day,
             },
             rule,
         ),
@@ -287,7 +325,7 @@ pub(super) struct Prepared<'a> {
     pub sessions: SessionCounts,
     /// Training prefixes, their product rates out of fold.
     pub fit_set: PrefixSet,
-    /// Product rates of the training months, the only ones validation prefixes may see.
+    /// Product rates of the training period, the only ones validation prefixes may see.
     pub fit_products: ProductStats,
     pub valid_set: PrefixSet,
 }
