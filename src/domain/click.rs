@@ -406,6 +406,12 @@ impl ClickDate {
     }
 }
 
+impl From<ClickDate> for NaiveDate {
+    fn from(date: ClickDate) -> NaiveDate {
+        date.0
+    }
+}
+
 impl fmt::Display for ClickDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
