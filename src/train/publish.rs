@@ -61,6 +61,7 @@ pub(super) fn manifests(
         sessions: file.stats.sessions,
         examples: examples as u64,
         label_source: file.label_source.clone(),
+        validation_period: Some(prepared.split.validation.words.clone()),
     };
     let chosen_convert = selection.convert.chosen();
     let chosen_revenue = selection.revenue.chosen();

@@ -482,4 +482,14 @@ fn one_month_of_clicks_trains_and_the_report_names_its_validation_period() {
     assert!(report
         .headline()
         .contains(&format!("validation ({})", period.days)));
+    for model in ["convert", "revenue", "segment"] {
+        let manifest: serde_json::Value =
+            serde_json::from_str(&read(&format!("{model}/1/manifest.json")))
+                .expect("a JSON manifest");
+        assert_eq!(
+            manifest["training"]["validation_period"].as_str(),
+            Some(period.words.as_str()),
+            "{model}"
+        );
+    }
 }

@@ -22,6 +22,10 @@ pub struct TrainingData {
     /// Rows the model was fitted on (prefixes or sessions).
     pub examples: u64,
     pub label_source: LabelSource,
+    /// The period the validation figures were measured on, and why it was chosen
+    /// ("2008-07-01 to 2008-07-31, the latest calendar month"); absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_period: Option<String>,
 }
 
 /// Where a conversion probability falls among training sessions.

@@ -79,6 +79,7 @@ fn manifest(model: &Model, sessions: &[Session]) -> Manifest {
             sessions: 0,
             examples: 0,
             label_source: LabelSource::BasketProxy,
+            validation_period: None,
         },
         validation: serde_json::Value::Null,
         threshold: Some(0.5),
