@@ -150,7 +150,7 @@ impl SchemaFile {
     }
 
     /// Every column of the file, with its role, in the file's order of roles.
-    pub fn roles(&self) -> Result<Vec<(Role, &str, &Column)>, SchemaError> {
+    pub fn roles(&self) -> Result<Vec<(Role, &'static str, &Column)>, SchemaError> {
         let mut out = vec![(Role::SessionId, "session", &self.session)];
         if let Some(order) = &self.order {
             out.push((Role::Order, "order", order));
@@ -193,7 +193,7 @@ impl SchemaFile {
 
     /// Checks every column's name, rule and example, for any shop: what `train --schema`
     /// says of a file before it reads any data.
-    pub fn check(&self) -> Result<Vec<(Role, String, Rule)>, SchemaError> {
+    pub fn check(&self) -> Result<Vec<Checked<'_>>, SchemaError> {
         let mut out = Vec::new();
         let mut names = BTreeSet::new();
         for (role, role_name, column) in self.roles()? {
@@ -202,8 +202,15 @@ impl SchemaFile {
                 return Err(column_error(role_name, format!("{name:?} is named twice")));
             }
             let rule = rule(role_name, &name, column)?;
-            example(role_name, &name, column, &rule)?;
-            out.push((role, name, rule));
+            let example = example(role_name, &name, column, &rule)?;
+            out.push(Checked {
+                role,
+                role_name,
+                name,
+                rule,
+                example,
+                column,
+            });
         }
         Ok(out)
     }
@@ -212,35 +219,32 @@ impl SchemaFile {
     /// members, until clicks of any schema are typed by the table alone).
     pub fn table(&self, bind: impl Fn(&str) -> Option<Field>) -> Result<ClickSchema, SchemaError> {
         let mut fields = Vec::new();
-        let mut names = BTreeSet::new();
-        for (role, role_name, column) in self.roles()? {
-            let name = column_name(role, role_name, column)?;
-            if !names.insert(name.clone()) {
-                return Err(column_error(role_name, format!("{name:?} is named twice")));
-            }
-            let field = bind(&name).ok_or_else(|| {
+        for c in self.check()? {
+            let field = bind(&c.name).ok_or_else(|| {
                 column_error(
-                    role_name,
-                    format!("{name:?} is not a member of the clicks this build can type yet"),
+                    c.role_name,
+                    format!(
+                        "{:?} is not a member of the clicks this build can type yet",
+                        c.name
+                    ),
                 )
             })?;
-            let rule = rule(role_name, &name, column)?;
-            let example = example(role_name, &name, column, &rule)?;
+            let column = c.column;
             fields.push(FieldSpec {
                 field,
                 header: column
                     .column
                     .clone()
                     .or_else(|| (!column.columns.is_empty()).then(|| column.columns.join("/")))
-                    .unwrap_or_else(|| name.clone())
+                    .unwrap_or_else(|| c.name.clone())
                     .into(),
-                name: name.into(),
-                role,
+                name: c.name.into(),
+                role: c.role,
                 noun: column.noun.clone().unwrap_or_default().into(),
-                rule,
+                rule: c.rule,
                 condition: column.condition.clone().map(Text::from),
                 description: column.description.clone().unwrap_or_default().into(),
-                example,
+                example: c.example,
             });
         }
         if !self.columns.is_empty() {
@@ -264,6 +268,19 @@ impl SchemaFile {
         }
         Ok(ClickSchema { fields })
     }
+}
+
+/// One column of a checked schema: its role, name, rule and example, and the column as
+/// written.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    pub role: Role,
+    /// The role's name in the file (`date.year`, `attribute`), for errors.
+    pub role_name: &'static str,
+    pub name: String,
+    pub rule: Rule,
+    pub example: Example,
+    pub column: &'a Column,
 }
 
 /// A column's API name: its own, else its role's (an attribute or passthrough must name
@@ -490,13 +507,9 @@ max = 10
                 include_str!("../../examples/ga4/schema.toml"),
             ),
         ] {
-            let columns = SchemaFile::parse(text)
-                .and_then(|f| f.check())
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
-            assert!(
-                columns.iter().any(|(role, _, _)| *role == Role::Product),
-                "{file}"
-            );
+            let schema = SchemaFile::parse(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let columns = schema.check().unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(columns.iter().any(|c| c.role == Role::Product), "{file}");
         }
     }
 
