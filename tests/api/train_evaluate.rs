@@ -176,6 +176,64 @@ fn train_refuses_thin_data_and_weak_models_and_says_why() {
 }
 
 #[test]
+fn validate_from_chooses_the_validation_period_and_a_day_outside_the_data_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("clicks.csv");
+    synthetic_clickstream(&data, 600, 7);
+    let models = dir.path().join("models");
+    let out = run_on(
+        "train",
+        &data,
+        &models,
+        &["--quiet", "--validate-from", "2008-6-15"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--validate-from"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run_on(
+        "train",
+        &data,
+        &models,
+        &["--quiet", "--validate-from", "2009-01-01"],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("2009-01-01 is outside the data, which runs from 2008-04-"),
+        "{err}"
+    );
+    assert!(
+        !models.join("convert/1").exists(),
+        "nothing may be published"
+    );
+
+    let out = run_on(
+        "train",
+        &data,
+        &models,
+        &[
+            "--quiet",
+            "--min-sessions-per-class",
+            "10",
+            "--validate-from",
+            "2008-06-01",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = fs::read_to_string(models.join("report.md")).expect("report.md");
+    assert!(report.contains("as asked (--validate-from)"), "{report}");
+    let manifest = read_json(&models.join("convert/1/manifest.json"));
+    let period = manifest["training"]["validation_period"]
+        .as_str()
+        .unwrap_or("");
+    assert!(period.starts_with("2008-06-"), "{period}");
+}
+
+#[test]
 fn train_reports_the_bad_row_of_an_invalid_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("bad.csv");
