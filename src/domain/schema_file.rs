@@ -41,9 +41,6 @@ pub struct SchemaFile {
     pub passthrough: Vec<Column>,
     #[serde(default)]
     pub outcome: Outcome,
-    /// The feature plan, read by `features`.
-    #[serde(default, rename = "feature")]
-    pub features: Vec<toml::Table>,
 }
 
 /// The day of a click: three whole-number columns, or one `YYYY-MM-DD` column.
@@ -385,7 +382,7 @@ fn example(role: &str, name: &str, c: &Column, rule: &Rule) -> Result<Example, S
         (Some(_), _) => return Err(wrong()),
         (None, Rule::Whole { min, .. }) => Example::Whole(*min),
         (None, Rule::Codes(codes)) => Example::Whole(codes.first().map_or(0, |c| c.code)),
-        (None, Rule::Number { max, .. }) => Example::Number(max.min(1.0)),
+        (None, Rule::Number { max, .. }) => Example::Number(*max),
         (None, Rule::Text { .. }) => Example::Text("x".into()),
     })
 }
@@ -510,6 +507,23 @@ max = 10
             let schema = SchemaFile::parse(text).unwrap_or_else(|e| panic!("{file}: {e}"));
             let columns = schema.check().unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(columns.iter().any(|c| c.role == Role::Product), "{file}");
+        }
+    }
+
+    #[test]
+    fn a_column_without_an_example_gets_one_its_rule_admits() {
+        let text = minimal().replace("above = 0\nmax = 10", "above = 5\nmax = 10");
+        let file = SchemaFile::parse(&text).expect("the file parses");
+        let checked = file.check().expect("a valid schema");
+        let price = checked
+            .iter()
+            .find(|c| c.role == Role::Price)
+            .expect("a price column");
+        match (&price.example, &price.rule) {
+            (Example::Number(v), Rule::Number { above, max }) => {
+                assert!(v > above && v <= max, "{v}")
+            }
+            other => panic!("{other:?}"),
         }
     }
 
