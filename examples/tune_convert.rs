@@ -13,14 +13,16 @@ use clickstream::labels;
 use clickstream::ml::classifier::{rebalance, BoostingParams, Classifier, Imbalance};
 use clickstream::ml::metrics;
 use clickstream::reader::ReadOptions;
-use clickstream::train::{split_latest_month, TrainConfig};
+use clickstream::train::{split, TrainConfig};
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
         .ok_or_else(|| anyhow::anyhow!("usage: tune_convert FILE"))?;
     let data = labels::read_labelled(path.as_ref(), None, ReadOptions::default())?;
-    let split = split_latest_month(&data.sessions);
+    let config = TrainConfig::default();
+    let split = split(&data.sessions, None, config.min_sessions_per_class)?;
+    eprintln!("validation: {}", split.validation.words);
     let (fit, valid) = (split.fit, split.valid);
     let (fit_set, products) = PrefixSet::build_out_of_fold(&fit, 5, 50.0);
     let valid_set = PrefixSet::build(&valid, &products);
@@ -43,7 +45,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     // The trainer's own candidates, then leaf-wise variants that were tried and not kept.
-    let shipped = TrainConfig::default().boosting;
+    let shipped = config.boosting;
     let base = shipped[0].clone();
     let mut grid = shipped;
     grid.extend([

@@ -1,4 +1,4 @@
-//! The contract's metrics of a model on a set of prefixes. Training (July validation) and
+//! The contract's metrics of a model on a set of prefixes. Training (the validation period) and
 //! `clickstream evaluate` both report through these functions.
 
 use crate::dataset::PrefixSet;

@@ -311,6 +311,19 @@ mod tests {
     use super::*;
     use crate::domain::session::tests::click;
 
+    #[test]
+    fn the_ga4_examples_outcomes_file_is_read_as_the_schema_keys_its_sessions() {
+        // examples/ga4/outcomes.sql's output on its fixture (tests/ga4/run.sh holds the two
+        // equal): the composite key user_pseudo_id/ga_session_id, 1/0, revenue.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ga4/expected-outcomes.csv");
+        let outcomes = read_outcomes(&path).expect("the GA4 outcomes file reads");
+        assert_eq!(outcomes.by_session.len(), 3);
+        let bought = SessionId::parse("1234567890.1712048400/1712134800").expect("an id");
+        let outcome = outcomes.by_session[&bought];
+        assert!(outcome.converted);
+        assert!((outcome.revenue - 189.99).abs() < 1e-9);
+    }
+
     fn session(clicks: Vec<Click>) -> Session {
         let id = SessionId::parse("s").expect("valid id");
         Session::new(id, clicks).expect("valid session").0

@@ -47,6 +47,11 @@ enum Command {
         /// Minimum validation ROC-AUC of the conversion model to publish, 0 to 1.
         #[arg(long, default_value_t = TrainConfig::default().min_roc_auc, value_parser = unit_interval)]
         min_roc_auc: f64,
+        /// Validate on the sessions starting on or after this day (YYYY-MM-DD), train on
+        /// those before. Default: the latest calendar month when both sides meet
+        /// --min-sessions-per-class, else the shortest trailing period that does.
+        #[arg(long, value_name = "DATE", value_parser = day)]
+        validate_from: Option<chrono::NaiveDate>,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
@@ -137,6 +142,15 @@ fn unit_interval(text: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
         Ok(v) => Err(format!("{v} is not between 0 and 1")),
         Err(_) => Err(format!("{text:?} is not a number between 0 and 1")),
+    }
+}
+
+/// `--validate-from`: a calendar day written in full, as the reports write it.
+fn day(text: &str) -> Result<chrono::NaiveDate, String> {
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        // The length check refuses the short forms the parser lets through (2008-7-1).
+        Ok(day) if text.len() == "YYYY-MM-DD".len() => Ok(day),
+        _ => Err(format!("{text:?} is not a day written YYYY-MM-DD")),
     }
 }
 
@@ -248,6 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             min_sessions_per_class,
             min_roc_auc,
+            validate_from,
             quiet,
         } => {
             let config = TrainConfig {
@@ -258,6 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 max_clicks_per_session,
                 min_sessions_per_class,
                 min_roc_auc,
+                validate_from,
                 quiet,
                 ..TrainConfig::default()
             };
@@ -424,9 +440,37 @@ mod tests {
                 "0",
             ],
             &["clickstream", "healthcheck", "--timeout-ms", "0"],
+            &[
+                "clickstream",
+                "train",
+                "--data",
+                "x.csv",
+                "--validate-from",
+                "2008-7-1",
+            ],
+            &[
+                "clickstream",
+                "train",
+                "--data",
+                "x.csv",
+                "--validate-from",
+                "2008-02-30",
+            ],
         ] {
             let parsed = command().try_get_matches_from(args);
             assert!(parsed.is_err(), "{args:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn validate_from_reads_a_day_written_in_full() {
+        assert_eq!(
+            day("2008-07-20"),
+            Ok(chrono::NaiveDate::from_ymd_opt(2008, 7, 20).expect("a real day"))
+        );
+        for text in ["2008-7-20", "20/07/2008", "2008-07-32", " 2008-07-20"] {
+            let err = day(text).expect_err(text);
+            assert!(err.contains("YYYY-MM-DD"), "{err}");
         }
     }
 }

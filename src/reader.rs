@@ -2,7 +2,8 @@
 //! the common copies (`,`, snake_case header) and headerless files in the original column
 //! order. Rows become typed clicks as they stream past; only sessions are kept.
 
-use crate::domain::schema::{Example, Kind, UCI};
+use crate::domain::schema::{Example, Kind};
+use crate::domain::UCI;
 use crate::domain::{
     Click, Field, FieldError, RawClick, Session, SessionId, MAX_CLICKS_PER_SESSION,
 };

@@ -192,7 +192,13 @@ for _ in $(seq 100); do
   fi
   sleep 0.2
 done
-kill "$run_pid" 2>/dev/null || true
+# A TERM that lands between run.sh's last echo and its `wait` is held by bash until nginx
+# exits, which it never does (seen once in CI under load: the run hung): so it is sent
+# again until run.sh has stopped its fleet and exited.
+for _ in $(seq 50); do
+  kill "$run_pid" 2>/dev/null || break
+  sleep 0.2
+done
 wait "$run_pid" 2>/dev/null || true
 rm -rf "$own"
 LAST_ROW=$(printf '%-10s %s' any-folder "run.sh MODELS_DIR: the balancer answered with convert version ${got:-none}")

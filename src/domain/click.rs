@@ -1,6 +1,6 @@
-use super::field::COUNTRY_NAMES;
 pub use super::field::{Category, Colour, Field, Location, Photography};
-use super::schema::{Rule, UCI};
+use super::schema::Rule;
+use super::uci::UCI;
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -207,10 +207,7 @@ impl Country {
 
     /// What the code stands for.
     pub fn name(self) -> &'static str {
-        COUNTRY_NAMES
-            .get(usize::from(self.0).wrapping_sub(1))
-            .copied()
-            .unwrap_or("unknown")
+        super::uci::meaning(Field::Country, i64::from(self.0))
     }
 }
 
@@ -406,6 +403,12 @@ impl ClickDate {
 
     pub fn day(self) -> u32 {
         self.0.day()
+    }
+}
+
+impl From<ClickDate> for NaiveDate {
+    fn from(date: ClickDate) -> NaiveDate {
+        date.0
     }
 }
 

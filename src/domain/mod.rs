@@ -4,11 +4,14 @@
 mod click;
 mod field;
 pub mod schema;
+pub mod schema_file;
 pub(crate) mod session;
+pub mod uci;
 
 pub use click::{
     Category, Click, ClickDate, Colour, Country, Field, FieldError, Location, Order, Page,
     Photography, Price, ProductCode, RawClick,
 };
-pub use schema::{ClickSchema, FieldSpec, UCI};
+pub use schema::{ClickSchema, FieldSpec};
 pub use session::{Dropped, Session, SessionError, SessionId, MAX_CLICKS_PER_SESSION};
+pub use uci::UCI;

@@ -5,10 +5,8 @@
 //! the catalogue issue loads such a table from a file, which is why it is a `Vec` of
 //! values rather than a struct with one member per column.
 
-use super::field::{Category, Colour, Field, Location, Photography, COUNTRY_NAMES};
+use super::field::Field;
 use std::borrow::Cow;
-use std::fmt;
-use std::sync::LazyLock;
 
 /// Text of a table: written in the code for the UCI shop, owned when loaded.
 pub type Text = Cow<'static, str>;
@@ -28,8 +26,12 @@ pub enum Role {
     Category,
     /// The product's price.
     Price,
+    /// The click's event time.
+    Timestamp,
     /// Any other attribute of the click.
     Attribute,
+    /// A column carried from input to output untouched.
+    Passthrough,
 }
 
 /// The type of a field's values as they travel.
@@ -258,43 +260,6 @@ impl FieldSpec {
     }
 }
 
-/// What the rest of the crate asks of a column, read from the UCI table.
-impl Field {
-    /// The field's row in the click table.
-    fn spec(self) -> Option<&'static FieldSpec> {
-        UCI.spec(self)
-    }
-
-    /// The name in the API and in the snake_case copies of the data.
-    pub fn name(self) -> &'static str {
-        self.spec().map_or("?", |s| s.name.as_ref())
-    }
-
-    /// The header the UCI file uses for this column.
-    pub fn original_name(self) -> &'static str {
-        self.spec().map_or("?", |s| s.header.as_ref())
-    }
-
-    /// What the column accepts, in words a user can act on.
-    pub fn allowed(self) -> String {
-        self.spec().map_or_else(String::new, FieldSpec::allowed)
-    }
-
-    /// What each code of a coded column means: the one source of the code tables in
-    /// `docs/codes.md`, the console and the OpenAPI document. `None` for columns holding
-    /// plain values.
-    pub fn codes(self) -> Option<Vec<(i64, &'static str)>> {
-        let codes = self.spec()?.codes()?;
-        Some(codes.iter().map(|c| (c.code, c.meaning.as_ref())).collect())
-    }
-}
-
-impl fmt::Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// Vocabularies of at most this many codes are spelt out in the allowed text; longer ones
 /// are given as their range.
 const SPELT_OUT: usize = 4;
@@ -366,154 +331,4 @@ fn header_key(name: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect()
-}
-
-/// `price 2` (is the price above the average of its main category?).
-pub(crate) const PRICE_2_CODES: [(i64, &str); 2] = [(1, "yes"), (2, "no")];
-
-/// The shop's pages.
-const PAGES: [(i64, &str); 5] = [
-    (1, "page 1 of the shop"),
-    (2, "page 2 of the shop"),
-    (3, "page 3 of the shop"),
-    (4, "page 4 of the shop"),
-    (5, "page 5 of the shop"),
-];
-
-fn codes(pairs: impl IntoIterator<Item = (i64, &'static str)>) -> Rule {
-    let mut codes: Vec<Code> = pairs
-        .into_iter()
-        .map(|(code, meaning)| Code {
-            code,
-            meaning: meaning.into(),
-        })
-        .collect();
-    codes.sort_by_key(|c| c.code);
-    Rule::Codes(codes)
-}
-
-fn of<T: Copy>(all: &[T], code: fn(T) -> i64, label: fn(T) -> &'static str) -> Rule {
-    codes(all.iter().map(|&v| (code(v), label(v))))
-}
-
-/// The UCI shop's click (e-shop clothing 2008), the fields in its file's column order.
-pub static UCI: LazyLock<ClickSchema> = LazyLock::new(|| ClickSchema {
-    fields: Field::ALL.into_iter().map(uci_field).collect(),
-});
-
-fn uci_field(field: Field) -> FieldSpec {
-    let whole = |min, max| Rule::Whole { min, max };
-    #[rustfmt::skip]
-    let (name, header, role, noun, rule, description, example): (_, _, _, _, _, &str, _) = match field {
-        Field::Year => ("year", "year", Role::Date, "year", whole(2000, 2100),
-            "Year of the click.", Example::Whole(2008)),
-        Field::Month => ("month", "month", Role::Date, "month", whole(1, 12),
-            "Month of the click.", Example::Whole(4)),
-        Field::Day => ("day", "day", Role::Date, "day", whole(1, 31),
-            "A day that exists in its month.", Example::Whole(1)),
-        Field::Order => ("order", "order", Role::Order, "", whole(1, 100_000),
-            "Position of the click in the session, unique within it; clicks may come in any order.",
-            Example::Whole(1)),
-        Field::Country => ("country", "country", Role::Attribute, "country code",
-            codes((1..).zip(COUNTRY_NAMES)), "Country of the IP address.", Example::Whole(29)),
-        Field::SessionId => ("session_id", "session ID", Role::SessionId, "identifier",
-            Rule::Text { max_chars: 64, pattern: None },
-            "The visit the click belongs to; surrounding spaces are dropped.",
-            Example::Text("s-1".into())),
-        Field::Category => ("page1_main_category", "page 1 (main category)", Role::Category, "",
-            of(Category::ALL, Category::code, Category::label), "Main category of the page.",
-            Example::Whole(1)),
-        Field::Product => ("page2_clothing_model", "page 2 (clothing model)", Role::Product,
-            "product code",
-            Rule::Text { max_chars: 4, pattern: Some(Pattern {
-                regex: "^[ABCP][0-9]{1,3}$".into(),
-                words: "one letter A, B, C or P followed by 1 to 3 digits".into(),
-            }) },
-            "Product code, e.g. `A13`.", Example::Text("A13".into())),
-        Field::Colour => ("colour", "colour", Role::Attribute, "colour code",
-            of(Colour::ALL, Colour::code, Colour::label), "Colour of the product.",
-            Example::Whole(1)),
-        Field::Location => ("location", "location", Role::Attribute, "photo location",
-            of(Location::ALL, Location::code, Location::label),
-            "Where the product photo sits on the screen, in six parts.", Example::Whole(5)),
-        Field::Photography => ("model_photography", "model photography", Role::Attribute, "",
-            of(Photography::ALL, Photography::code, Photography::label),
-            "How the model is photographed.", Example::Whole(1)),
-        Field::Price => ("price", "price", Role::Price, "price in US dollars",
-            Rule::Number { above: 0.0, max: 100_000.0 }, "Price in US dollars.",
-            Example::Number(28.0)),
-        Field::Price2 => ("price_2", "price 2", Role::Attribute,
-            "whether the price is above its category's average", codes(PRICE_2_CODES),
-            "Whether the price is above the average price of its main category.",
-            Example::Whole(2)),
-        Field::Page => ("page", "page", Role::Attribute, "page", codes(PAGES),
-            "Page of the shop.", Example::Whole(1)),
-    };
-    FieldSpec {
-        field,
-        name: name.into(),
-        header: header.into(),
-        role,
-        noun: noun.into(),
-        rule,
-        condition: (field == Field::Day).then(|| "that exists in its month".into()),
-        description: description.into(),
-        example,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_uci_table_holds_every_typed_member_once_in_column_order() {
-        let fields: Vec<Field> = UCI.fields.iter().map(|s| s.field).collect();
-        assert_eq!(fields, Field::ALL);
-        for field in Field::ALL {
-            assert_eq!(UCI.spec(field).map(|s| s.field), Some(field));
-        }
-    }
-
-    #[test]
-    fn allowed_texts_come_from_the_rules() {
-        let allowed = |f: Field| UCI.spec(f).map(FieldSpec::allowed).unwrap_or_default();
-        assert_eq!(allowed(Field::Order), "an integer from 1 to 100000");
-        assert_eq!(
-            allowed(Field::Colour),
-            "an integer colour code from 1 to 14"
-        );
-        assert_eq!(
-            allowed(Field::Category),
-            "1 (trousers), 2 (skirts), 3 (blouses) or 4 (sale)"
-        );
-        assert_eq!(
-            allowed(Field::Price),
-            "a price in US dollars greater than 0 and at most 100000"
-        );
-        assert_eq!(
-            allowed(Field::Product),
-            "a product code: one letter A, B, C or P followed by 1 to 3 digits, e.g. A13"
-        );
-        assert_eq!(
-            allowed(Field::SessionId),
-            "a non-empty identifier of at most 64 characters"
-        );
-        assert_eq!(
-            allowed(Field::Day),
-            "an integer day from 1 to 31 that exists in its month"
-        );
-    }
-
-    #[test]
-    fn every_example_is_admitted_by_its_own_rule() {
-        for spec in &UCI.fields {
-            let ok = match &spec.example {
-                Example::Whole(v) => spec.admits_whole(*v),
-                Example::Number(v) => spec.admits_number(*v),
-                Example::Text(v) => spec.admits_length(v),
-            };
-            assert!(ok, "{}: {}", spec.name, spec.example);
-        }
-    }
 }

@@ -110,6 +110,12 @@ impl Session {
         let date = self.clicks[0].date;
         (date.year(), date.month())
     }
+
+    /// The day of the session's first click, which places the session in time for the
+    /// training split.
+    pub fn first_day(&self) -> chrono::NaiveDate {
+        self.clicks[0].date.into()
+    }
 }
 
 #[cfg(test)]

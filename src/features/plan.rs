@@ -4,8 +4,10 @@
 //! it against the shop's click table once and gives the [`Plan`] the extractor runs: what
 //! each click must update (a handful of tracked attributes) and what each feature reads.
 
-use crate::domain::schema::{ClickSchema, FieldSpec, Kind, Role, UCI};
+use crate::domain::schema::{ClickSchema, FieldSpec, Kind, Role};
+use crate::domain::schema_file::{SchemaFile, UCI_FILE};
 use crate::domain::Field;
+use crate::domain::UCI;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -212,9 +214,24 @@ pub enum PlanError {
 }
 
 impl FeaturePlan {
-    /// The `[[feature]]` entries of a schema file.
+    /// The `[[feature]]` entries of a TOML text (other keys are left alone).
     pub fn from_toml(text: &str) -> Result<FeaturePlan, PlanError> {
         toml::from_str(text).map_err(|e| PlanError::Toml(e.to_string()))
+    }
+
+    /// The plan a schema file carries: its `[[feature]]` entries, which the schema's own
+    /// reader keeps as written, read here into their one shape.
+    pub fn from_schema(file: &SchemaFile) -> Result<FeaturePlan, PlanError> {
+        let features = file
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                FeatureSpec::deserialize(entry.clone())
+                    .map_err(|e| PlanError::Toml(format!("[[feature]] entry {}: {e}", i + 1)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(FeaturePlan { features })
     }
 
     /// Checks the plan against the shop's click table and compiles it for the extractor.
@@ -953,7 +970,9 @@ impl<'a> Builder<'a> {
     }
 }
 static UCI_PLAN: LazyLock<Plan> = LazyLock::new(|| {
-    FeaturePlan::from_toml(include_str!("../../schemas/uci.toml"))
+    SchemaFile::parse(UCI_FILE)
+        .map_err(|e| PlanError::Toml(e.to_string()))
+        .and_then(|file| FeaturePlan::from_schema(&file))
         .and_then(|plan| plan.compile(&UCI))
         .unwrap_or_else(|e| panic!("The UCI plan built into the binary is invalid: {e}."))
 });

@@ -46,6 +46,7 @@ macro_rules! settings {
         $field:ident: $ty:ty = $default:expr,
             $(shown $shown:literal,)?
             $(with $with:literal,)?
+            $(at_least $min:literal,)?
             help $help:literal;
     )+) => {
         /// Every setting, from the environment variable of its name in capitals.
@@ -67,6 +68,23 @@ macro_rules! settings {
             }
         }
 
+        impl Settings {
+            /// The first setting below the least its row allows, with its value and that
+            /// least.
+            fn below_minimum(&self) -> Option<(String, String, u64)> {
+                $($(
+                    if AtLeast::below(&self.$field, $min) {
+                        return Some((
+                            stringify!($field).to_ascii_uppercase(),
+                            AtLeast::shown(&self.$field),
+                            $min,
+                        ));
+                    }
+                )?)+
+                None
+            }
+        }
+
         /// Every variable `serve` reads, in the table's order, with the defaults the code
         /// uses.
         pub fn variables() -> Vec<Variable> {
@@ -77,9 +95,51 @@ macro_rules! settings {
                     default: shown!(defaults.$field $(, $shown)?),
                     help: $help,
                     doc: [$($doc.trim()),+].join(" "),
+                    least: least!($($min)?),
                 },
             )+]
         }
+    };
+}
+
+/// A number setting's check against the least its row allows; an unset optional one
+/// passes (its default applies).
+trait AtLeast {
+    fn below(&self, min: u64) -> bool;
+    fn shown(&self) -> String;
+}
+
+macro_rules! at_least_for_numbers {
+    ($($ty:ty),+) => {
+        $(impl AtLeast for $ty {
+            fn below(&self, min: u64) -> bool {
+                u64::try_from(*self).is_ok_and(|v| v < min)
+            }
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        })+
+    };
+}
+
+at_least_for_numbers!(usize, u64, u32);
+
+impl<T: AtLeast> AtLeast for Option<T> {
+    fn below(&self, min: u64) -> bool {
+        self.as_ref().is_some_and(|v| v.below(min))
+    }
+    fn shown(&self) -> String {
+        self.as_ref().map_or_else(String::new, AtLeast::shown)
+    }
+}
+
+/// A row's least value, when it has one.
+macro_rules! least {
+    () => {
+        None
+    };
+    ($min:literal) => {
+        Some($min)
     };
 }
 
@@ -152,6 +212,7 @@ settings! {
     /// HTTP worker threads.
     workers: Option<usize> = None,
         shown "one per core",
+        at_least 1,
         help "HTTP worker threads";
     /// `json` or `pretty`; `RUST_LOG` sets levels (default `info`).
     log_format: LogFormat = LogFormat::Pretty,
@@ -181,29 +242,36 @@ settings! {
         help "rescan the models folder this often";
     /// The request body limit (413 past it); the April-July CSV is 6 MB.
     max_body_bytes: usize = 32 << 20,
+        at_least 1,
         help "request body limit (413 past it)";
     /// Clicks per session (422 past it).
     max_clicks_per_session: usize = crate::domain::MAX_CLICKS_PER_SESSION,
+        at_least 1,
         help "clicks per session (422 past it)";
     /// Sessions per batch (422 past it).
     max_sessions_per_batch: usize = 50_000,
+        at_least 1,
         help "sessions per batch (422 past it)";
     /// Invalid fields one problem document lists; its detail gives the total. (Echoed
     /// values are cut to 300 characters, a fixed bound: it limits the size of one answer,
     /// and no legitimate value is longer.)
     max_problem_issues: usize = 1000,
+        at_least 1,
         help "invalid fields one problem document lists (the total is in its detail)";
     /// Versions of each model kept in memory (pins and canary always).
     max_loaded_versions: usize = 3,
+        at_least 1,
         help "versions of each model kept in memory";
     /// A request body must be complete within this time, or keep arriving at
     /// `MIN_BODY_BYTES_PER_SEC` on average; otherwise 408 `body_timeout` and the
     /// connection is closed.
     body_timeout_secs: u64 = 10,
+        at_least 1,
         help "a body must be complete within this time, or keep arriving at MIN_BODY_BYTES_PER_SEC (408 otherwise)";
     /// The slowest average body rate accepted past `BODY_TIMEOUT_SECS` (a 32 MiB batch may
     /// take 34 minutes; a byte a second is cut off at 10 s).
     min_body_bytes_per_sec: usize = 16 << 10,
+        at_least 1,
         help "slowest average body rate accepted past BODY_TIMEOUT_SECS";
     /// Request bodies held at once across all requests, in each of two pools (batch
     /// routes; single-session routes), counted from `Content-Length` before the body is
@@ -211,6 +279,7 @@ settings! {
     /// `Retry-After: 1`. A batch's working memory is about twelve times its body, so the
     /// default bounds batches to about 400 MB. Must be at least `MAX_BODY_BYTES`.
     max_body_bytes_in_flight: usize = 32 << 20,
+        at_least 1,
         help "bodies held at once in each pool (batch routes; single-session routes); 503 with Retry-After past it";
     /// How long a batch waits for room in its pool before its 503, in seconds (single
     /// sessions never wait).
@@ -221,6 +290,7 @@ settings! {
     /// files".
     max_connections_per_worker: Option<usize> = None,
         shown "(descriptor limit - 64) / workers",
+        at_least 1,
         help "open connections each worker accepts; the rest wait in the listen backlog";
     /// Text cells of CSV answers that begin with `=`, `+`, `-`, `@`, a tab or a carriage
     /// return get a leading `'`, so a spreadsheet shows them rather than running them
@@ -235,6 +305,7 @@ settings! {
     /// library had 128: a burst of 1,000 connections then waited a second for a resent
     /// SYN.
     listen_backlog: u32 = 4096,
+        at_least 1,
         help "connections the kernel queues before they are accepted (capped at net.core.somaxconn)";
 }
 
@@ -268,6 +339,8 @@ pub struct Variable {
     pub default: String,
     pub help: &'static str,
     pub doc: String,
+    /// The least value accepted, checked at start-up.
+    pub least: Option<u64>,
 }
 
 /// The variables as `serve --help` shows them.
@@ -297,8 +370,12 @@ pub fn variables_markdown() -> String {
     let cell = |text: &str| text.replace('|', "\\|");
     let mut table = format!("{TABLE_START}\n| variable | default | meaning |\n|---|---|---|\n");
     for v in variables() {
+        let least = v
+            .least
+            .map(|min| format!(" At least {min}."))
+            .unwrap_or_default();
         table.push_str(&format!(
-            "| `{}` | {} | {} |\n",
+            "| `{}` | {} | {}{least} |\n",
             v.name,
             cell(&v.default),
             cell(&v.doc)
@@ -377,7 +454,7 @@ pub enum SettingsError {
     Env(#[from] envy::Error),
     #[error("configuration: {name}={value:?} is invalid: {problem}")]
     Invalid {
-        name: &'static str,
+        name: String,
         value: String,
         problem: String,
     },
@@ -399,32 +476,13 @@ impl Settings {
     }
 
     fn check(&self) -> Result<(), SettingsError> {
-        let invalid = |name, value: String, problem: &str| SettingsError::Invalid {
-            name,
+        let invalid = |name: &str, value: String, problem: &str| SettingsError::Invalid {
+            name: name.to_owned(),
             value,
             problem: problem.into(),
         };
-        if self.workers == Some(0) {
-            return Err(invalid("WORKERS", "0".into(), "must be at least 1"));
-        }
-        for (name, value) in [
-            ("MAX_BODY_BYTES", self.max_body_bytes),
-            ("MAX_CLICKS_PER_SESSION", self.max_clicks_per_session),
-            ("MAX_SESSIONS_PER_BATCH", self.max_sessions_per_batch),
-            ("MAX_PROBLEM_ISSUES", self.max_problem_issues),
-            ("MAX_LOADED_VERSIONS", self.max_loaded_versions),
-            ("MIN_BODY_BYTES_PER_SEC", self.min_body_bytes_per_sec),
-            ("BODY_TIMEOUT_SECS", self.body_timeout_secs as usize),
-            ("MAX_BODY_BYTES_IN_FLIGHT", self.max_body_bytes_in_flight),
-            ("LISTEN_BACKLOG", self.listen_backlog as usize),
-            (
-                "MAX_CONNECTIONS_PER_WORKER",
-                self.max_connections_per_worker.unwrap_or(1),
-            ),
-        ] {
-            if value == 0 {
-                return Err(invalid(name, "0".into(), "must be at least 1"));
-            }
+        if let Some((name, value, min)) = self.below_minimum() {
+            return Err(invalid(&name, value, &format!("must be at least {min}")));
         }
         if self.max_body_bytes_in_flight < self.max_body_bytes {
             return Err(invalid(
@@ -504,6 +562,25 @@ mod tests {
         assert!(err.to_string().contains("WORKERS"), "{err}");
         let err = Settings::from_vars(vars(&[("LOG_FORMAT", "xml")])).expect_err("bad format");
         assert!(err.to_string().contains("LOG_FORMAT"), "{err}");
+    }
+
+    #[test]
+    fn every_setting_below_its_least_is_refused_by_name() {
+        let bounded: Vec<Variable> = variables()
+            .into_iter()
+            .filter(|v| v.least.is_some())
+            .collect();
+        assert!(bounded.len() >= 10, "the table marks its bounded settings");
+        for v in bounded {
+            let below = v.least.map_or(0, |m| m - 1).to_string();
+            let err = Settings::from_vars(vars(&[(v.name.as_str(), below.as_str())]))
+                .expect_err("a value below the least is refused");
+            assert!(
+                err.to_string().contains(&v.name) && err.to_string().contains("at least"),
+                "{}: {err}",
+                v.name
+            );
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Choosing the conversion model on the validation month, in two stages.
+//! Choosing the conversion model on the validation period, in two stages.
 //!
 //! Stage 1 tries every imbalance treatment and algorithm, boosting with its first setting.
 //! Stage 2 tries the other boosting settings with stage 1's winning treatment, and only if

@@ -1,8 +1,8 @@
-//! `clickstream train`: read, label, split (latest month validates), choose models on
+//! `clickstream train`: read, label, split (the latest period validates), choose models on
 //! validation only, refit on everything, publish versioned model files and a report.
 //!
 //! [`train`] runs the stages in order, each a function of its own file returning a small
-//! typed result: `prepare` (read, label, split, prefix features), `convert` (the conversion
+//! typed result: `prepare` (read, label, the time split, prefix features), `convert` (the conversion
 //! model, in two stages), `revenue`, `segments` (k), `refit` (all months), `publish`
 //! (manifests, model files) and `report`. Each stage declares the progress steps it takes,
 //! so the bar's length comes from the plan.
@@ -18,7 +18,7 @@ mod segments;
 mod tests;
 
 pub use convert::ConvertCandidate;
-pub use prepare::{split_latest_month, Split};
+pub use prepare::{split, Days, PeriodRule, Split, ValidationPeriod};
 pub use report::{describe_source, TrainReport};
 pub use revenue::RevenueCandidate;
 
@@ -27,6 +27,7 @@ use crate::ml::classifier::{BoostingParams, FitError, ForestParams, LogisticPara
 use crate::ml::regressor::RidgeParams;
 use crate::ml::segment::KMeansParams;
 use crate::progress::Progress;
+use chrono::NaiveDate;
 use convert::{ConvertChoice, ConvertPlan};
 use prepare::Labelled;
 use refit::Refitted;
@@ -48,6 +49,9 @@ pub struct TrainConfig {
     /// Refuse to publish unless training and validation each hold at least this many
     /// converting and this many non-converting sessions.
     pub min_sessions_per_class: usize,
+    /// The first day of validation; `None` picks the latest calendar month, or the
+    /// shortest trailing period meeting `min_sessions_per_class` (see [`split`]).
+    pub validate_from: Option<NaiveDate>,
     /// Refuse to publish when the chosen conversion model's validation ROC-AUC is lower.
     pub min_roc_auc: f64,
     pub boosting: Vec<BoostingParams>,
@@ -96,6 +100,7 @@ impl Default for TrainConfig {
             skip_invalid: false,
             max_clicks_per_session: crate::domain::MAX_CLICKS_PER_SESSION,
             min_sessions_per_class: 200,
+            validate_from: None,
             min_roc_auc: 0.55,
             boosting: vec![
                 boosting.clone(),
@@ -159,8 +164,9 @@ impl Default for TrainConfig {
 pub enum TrainError {
     #[error(transparent)]
     Data(#[from] labels::DataError),
-    #[error("the data holds only {0}: validation needs a later month than training")]
-    OneMonth(String),
+    /// `--validate-from` names a day that leaves a side of the split empty.
+    #[error("{0}")]
+    ValidateFrom(String),
     #[error("not publishing: the data is too thin: {0}")]
     TooThin(String),
     #[error("not publishing: {0}")]
@@ -228,7 +234,13 @@ fn run(config: &TrainConfig, plan: &ConvertPlan, steps: &Steps) -> Result<TrainR
     let prepared = prepare::prepare(&sessions, config, steps)?;
     let convert = match convert::select(plan, &prepared, config, steps) {
         Err(TrainError::Refused { reason, candidates }) => {
-            let written = report::write_refused(&file, &reason, &candidates, &config.models_dir)?;
+            let written = report::write_refused(
+                &file,
+                &prepared.split.validation,
+                &reason,
+                &candidates,
+                &config.models_dir,
+            )?;
             return Err(TrainError::BelowFloor(format!(
                 "{reason}; every candidate's figures are in {written}"
             )));

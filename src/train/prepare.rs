@@ -1,4 +1,4 @@
-//! The first stages: read and label the data, split it by month, refuse data too thin to
+//! The first stages: read and label the data, split it in time, refuse data too thin to
 //! judge a model on, and build the prefix features every model reads.
 
 use super::{Steps, TrainConfig, TrainError};
@@ -6,7 +6,10 @@ use crate::dataset::PrefixSet;
 use crate::features::ProductStats;
 use crate::labels::{self, LabelSource, LabelledSession};
 use crate::reader::{ReadOptions, ReadStats};
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
 
 /// Progress steps of [`read`].
 pub(super) const READ_STEPS: u64 = 1;
@@ -47,22 +50,271 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
     })
 }
 
-/// The contract's time split: the latest month validates, the months before train.
+/// How the validation period was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodRule {
+    /// The latest calendar month, when both sides meet the class-count floors.
+    LatestMonth,
+    /// The shortest trailing run of whole days whose sessions meet the floors, when the
+    /// latest month does not.
+    TrailingDays,
+    /// From the day `--validate-from` names.
+    Asked,
+}
+
+impl PeriodRule {
+    fn words(self) -> &'static str {
+        match self {
+            PeriodRule::LatestMonth => "the latest calendar month",
+            PeriodRule::TrailingDays => "the shortest trailing period meeting the floors",
+            PeriodRule::Asked => "as asked (--validate-from)",
+        }
+    }
+}
+
+/// A run of calendar days, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Days {
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+}
+
+impl fmt::Display for Days {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} to {}", self.first_day, self.last_day)
+    }
+}
+
+/// The validation period as the report names it: from the day the rule starts it (the
+/// month's first day, the trailing period's or the asked one) to the data's last day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValidationPeriod {
+    #[serde(flatten)]
+    pub days: Days,
+    pub rule: PeriodRule,
+    /// "2008-07-01 to 2008-07-31, the latest calendar month"
+    pub words: String,
+}
+
+impl ValidationPeriod {
+    fn new(days: Days, rule: PeriodRule) -> ValidationPeriod {
+        ValidationPeriod {
+            days,
+            rule,
+            words: format!("{days}, {}", rule.words()),
+        }
+    }
+}
+
+/// The contract's time split: the latest period validates, the days before it train.
 pub struct Split<'a> {
-    /// (year, month) of the validation month.
-    pub latest: (i32, u32),
+    pub validation: ValidationPeriod,
+    /// The first and last days the training sessions start on.
+    pub training: Days,
     pub fit: Vec<&'a LabelledSession>,
     pub valid: Vec<&'a LabelledSession>,
 }
 
-pub fn split_latest_month(sessions: &[LabelledSession]) -> Split<'_> {
-    let latest = sessions
+/// Converting and other sessions of a set of days.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    converting: usize,
+    other: usize,
+}
+
+impl Tally {
+    fn add(&mut self, converted: bool) {
+        if converted {
+            self.converting += 1;
+        } else {
+            self.other += 1;
+        }
+    }
+
+    fn plus(self, more: Tally) -> Tally {
+        Tally {
+            converting: self.converting + more.converting,
+            other: self.other + more.other,
+        }
+    }
+
+    fn minus(self, part: Tally) -> Tally {
+        Tally {
+            converting: self.converting - part.converting,
+            other: self.other - part.other,
+        }
+    }
+
+    /// A side with no session of a class cannot be judged, whatever the floor says.
+    fn meets(self, min_per_class: usize) -> bool {
+        let floor = min_per_class.max(1);
+        self.converting >= floor && self.other >= floor
+    }
+
+    fn words(self) -> String {
+        format!(
+            "{} converting and {} non-converting sessions",
+            self.converting, self.other
+        )
+    }
+}
+
+/// The sessions' classes by the day of their first click, which is all the choice of a
+/// period looks at.
+struct Calendar {
+    by_day: BTreeMap<NaiveDate, Tally>,
+    all: Tally,
+    /// The data's first and last days.
+    data: Days,
+    min_per_class: usize,
+}
+
+impl Calendar {
+    fn new(sessions: &[LabelledSession], min_per_class: usize) -> Result<Calendar, TrainError> {
+        let mut by_day: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
+        let mut all = Tally::default();
+        for s in sessions {
+            by_day
+                .entry(s.session.first_day())
+                .or_default()
+                .add(s.outcome.converted);
+            all.add(s.outcome.converted);
+        }
+        let (Some((&first_day, _)), Some((&last_day, _))) =
+            (by_day.first_key_value(), by_day.last_key_value())
+        else {
+            return Err(TrainError::TooThin("the data holds no session".into()));
+        };
+        Ok(Calendar {
+            by_day,
+            all,
+            data: Days {
+                first_day,
+                last_day,
+            },
+            min_per_class,
+        })
+    }
+
+    /// The sessions starting on `day` or later.
+    fn from(&self, day: NaiveDate) -> Tally {
+        self.by_day
+            .range(day..)
+            .fold(Tally::default(), |sum, (_, t)| sum.plus(*t))
+    }
+
+    fn too_thin(&self, part: &str, tally: Tally) -> TrainError {
+        TrainError::TooThin(format!(
+            "the {part} holds {}; at least {} of each are required (--min-sessions-per-class)",
+            tally.words(),
+            self.min_per_class
+        ))
+    }
+
+    fn asked(&self, day: NaiveDate) -> Result<NaiveDate, TrainError> {
+        let data = self.data;
+        if day < data.first_day || day > data.last_day {
+            return Err(TrainError::ValidateFrom(format!(
+                "--validate-from {day} is outside the data, which runs from {data}"
+            )));
+        }
+        if day == data.first_day {
+            return Err(TrainError::ValidateFrom(format!(
+                "--validate-from {day} leaves no session to train on: the data runs from {data}; give a later day"
+            )));
+        }
+        let valid = self.from(day);
+        for (part, tally) in [
+            ("training period", self.all.minus(valid)),
+            ("validation period", valid),
+        ] {
+            if !tally.meets(self.min_per_class) {
+                return Err(self.too_thin(&format!("{part} of --validate-from {day}"), tally));
+            }
+        }
+        Ok(day)
+    }
+
+    fn default_start(&self) -> Result<(NaiveDate, PeriodRule), TrainError> {
+        let (min, data) = (self.min_per_class, self.data);
+        let month = data.last_day.with_day(1).unwrap_or(data.last_day);
+        let valid = self.from(month);
+        if month > data.first_day && valid.meets(min) && self.all.minus(valid).meets(min) {
+            return Ok((month, PeriodRule::LatestMonth));
+        }
+        // Each day back adds sessions to validation and takes them from training, so the
+        // first day whose trailing period meets the floors is the only one that can leave
+        // training enough.
+        let mut valid = Tally::default();
+        let shortest = self.by_day.iter().rev().find_map(|(&day, t)| {
+            valid = valid.plus(*t);
+            valid.meets(min).then_some((day, valid))
+        });
+        let Some((day, valid)) = shortest else {
+            return Err(TrainError::TooThin(format!(
+                "the data ({data}) holds {}; training and validation each need at least {min} of each (--min-sessions-per-class)",
+                self.all.words()
+            )));
+        };
+        let fit = self.all.minus(valid);
+        if !fit.meets(min) {
+            return Err(self.too_thin(
+                &format!(
+                    "training period before the shortest trailing period meeting the floors (from {day})"
+                ),
+                fit,
+            ));
+        }
+        Ok((day, PeriodRule::TrailingDays))
+    }
+}
+
+/// The one time split of `train`: sessions whose first click is on or after the
+/// validation period's first day validate, the others train.
+///
+/// The period starts on `validate_from` when given (a day after the data's first and not
+/// after its last). Otherwise it is the latest calendar month when both sides meet the
+/// class-count floors, else the shortest trailing period of whole days whose sessions meet
+/// them while the days before still do; when none does, the data is too thin. Either way
+/// both sides must meet the floors.
+pub fn split(
+    sessions: &[LabelledSession],
+    validate_from: Option<NaiveDate>,
+    min_per_class: usize,
+) -> Result<Split<'_>, TrainError> {
+    let calendar = Calendar::new(sessions, min_per_class)?;
+    let (start, rule) = match validate_from {
+        Some(day) => (calendar.asked(day)?, PeriodRule::Asked),
+        None => calendar.default_start()?,
+    };
+    let (valid, fit): (Vec<_>, Vec<_>) = sessions
         .iter()
-        .map(|s| s.session.month())
-        .max()
-        .unwrap_or_default();
-    let (valid, fit) = sessions.iter().partition(|s| s.session.month() == latest);
-    Split { latest, fit, valid }
+        .partition(|s| s.session.first_day() >= start);
+    let Days {
+        first_day,
+        last_day,
+    } = calendar.data;
+    let training = Days {
+        first_day,
+        last_day: calendar
+            .by_day
+            .range(..start)
+            .next_back()
+            .map_or(first_day, |(&day, _)| day),
+    };
+    Ok(Split {
+        validation: ValidationPeriod::new(
+            Days {
+                first_day: start,
+                last_day,
+            },
+            rule,
+        ),
+        training,
+        fit,
+        valid,
+    })
 }
 
 /// The split sessions and their prefix features.
@@ -73,7 +325,7 @@ pub(super) struct Prepared<'a> {
     pub sessions: SessionCounts,
     /// Training prefixes, their product rates out of fold.
     pub fit_set: PrefixSet,
-    /// Product rates of the training months, the only ones validation prefixes may see.
+    /// Product rates of the training period, the only ones validation prefixes may see.
     pub fit_products: ProductStats,
     pub valid_set: PrefixSet,
 }
@@ -83,31 +335,12 @@ pub(super) fn prepare<'a>(
     config: &TrainConfig,
     steps: &Steps,
 ) -> Result<Prepared<'a>, TrainError> {
-    let split = split_latest_month(sessions);
-    if split.fit.is_empty() {
-        let (year, month) = split.latest;
-        return Err(TrainError::OneMonth(format!("{year}-{month:02}")));
-    }
+    let split = split(
+        sessions,
+        config.validate_from,
+        config.min_sessions_per_class,
+    )?;
     let counts = SessionCounts::new(&split.fit, &split.valid);
-    let min = config.min_sessions_per_class;
-    for (part, pos, neg) in [
-        (
-            "training",
-            counts.training_converting,
-            counts.training_not_converting,
-        ),
-        (
-            "validation",
-            counts.validation_converting,
-            counts.validation_not_converting,
-        ),
-    ] {
-        if pos < min || neg < min {
-            return Err(TrainError::TooThin(format!(
-                "the {part} months hold {pos} converting and {neg} non-converting sessions; at least {min} of each are required (--min-sessions-per-class)"
-            )));
-        }
-    }
 
     steps.step("computing prefix features");
     let (fit_set, fit_products) =

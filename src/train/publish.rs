@@ -5,6 +5,7 @@
 use super::prepare::{DataFile, Prepared};
 use super::refit::{RefitModels, RefitSummary};
 use super::{to_json, Selection, Steps, TrainConfig, TrainError};
+use crate::domain::schema_file::SchemaRecord;
 use crate::domain::Session;
 use crate::features;
 use crate::labels::LabelledSession;
@@ -60,6 +61,7 @@ pub(super) fn manifests(
         sessions: file.stats.sessions,
         examples: examples as u64,
         label_source: file.label_source.clone(),
+        validation_period: Some(prepared.split.validation.words.clone()),
     };
     let chosen_convert = selection.convert.chosen();
     let chosen_revenue = selection.revenue.chosen();
@@ -156,6 +158,7 @@ fn manifest(
         algorithm,
         hyperparameters,
         feature_schema: features::Plan::uci().schema(),
+        click_schema: SchemaRecord::uci(),
         training,
         validation,
         threshold: None,

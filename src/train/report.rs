@@ -1,7 +1,7 @@
 //! `report.json`, `report.md` and `report.html` (the charts), written beside the models
 //! after each `train`.
 
-use super::prepare::{DataFile, Prepared, SessionCounts};
+use super::prepare::{DataFile, Days, Prepared, SessionCounts, ValidationPeriod};
 use super::refit::RefitSummary;
 use super::{ConvertCandidate, RevenueCandidate, Selection, Steps, TrainConfig, TrainError};
 use crate::labels::{LabelSource, LabelledSession};
@@ -27,8 +27,6 @@ pub(super) fn charts(
 ) -> Result<Page, TrainError> {
     steps.step("drawing the report's charts");
     let convert = &selection.convert;
-    let (year, month) = prepared.split.latest;
-    let validation = format!("{year}-{month:02}");
     let data = report::data_section(&prepared.all, &prepared.fit_set)?;
     let chosen = convert.chosen();
     let convert_section = report::convert_section(&report::ConvertInputs {
@@ -61,8 +59,8 @@ pub(super) fn charts(
             format!("data: {} (sha256 {})", file.file_name, file.sha256),
             format!("outcome: {}", describe_source(&file.label_source)),
             format!(
-                "conversion and revenue figures: the validation month {validation}, models fitted on {} (before the refit on every month)",
-                months(&prepared.split.fit).join(", ")
+                "conversion and revenue figures: the validation period {}; models fitted on {} (before the refit on all the data)",
+                prepared.split.validation.words, prepared.split.training
             ),
         ],
         sections: vec![data, convert_section, revenue, segments],
@@ -80,7 +78,6 @@ pub(super) fn write(
     steps: &Steps,
 ) -> Result<TrainReport, TrainError> {
     steps.step("writing report");
-    let (year, month) = prepared.split.latest;
     let Selection {
         convert,
         revenue,
@@ -92,7 +89,8 @@ pub(super) fn write(
         read: file.stats,
         label_source: file.label_source,
         training_months: months(&prepared.split.fit),
-        validation_month: format!("{year}-{month:02}"),
+        training_days: prepared.split.training,
+        validation: prepared.split.validation.clone(),
         sessions: prepared.sessions.clone(),
         prefixes: (prepared.fit_set.len(), prepared.valid_set.len()),
         convert_candidates: convert.candidates,
@@ -178,6 +176,7 @@ struct RefusedReport<'a> {
     data_file: &'a str,
     data_sha256: &'a str,
     read: &'a ReadStats,
+    validation: &'a ValidationPeriod,
     convert_candidates: &'a [ConvertCandidate],
 }
 
@@ -185,6 +184,7 @@ struct RefusedReport<'a> {
 /// versions that were published. Returns the Markdown file's path, for the error message.
 pub(super) fn write_refused(
     file: &DataFile,
+    validation: &ValidationPeriod,
     reason: &str,
     candidates: &[ConvertCandidate],
     models_dir: &Path,
@@ -195,6 +195,7 @@ pub(super) fn write_refused(
         data_file: &file.file_name,
         data_sha256: &file.sha256,
         read: &file.stats,
+        validation,
         convert_candidates: candidates,
     };
     let json = serde_json::to_vec_pretty(&report).map_err(|source| TrainError::Serialise {
@@ -206,9 +207,10 @@ pub(super) fn write_refused(
     let _ = writeln!(md, "Nothing was published: {reason}.\n");
     let _ = writeln!(
         md,
-        "- data: `{}` (sha256 `{}`)\n",
+        "- data: `{}` (sha256 `{}`)",
         file.file_name, file.sha256
     );
+    let _ = writeln!(md, "- validation period {}\n", validation.words);
     let _ = write_candidates(&mut md, candidates, None);
     std::fs::create_dir_all(models_dir).map_err(|source| TrainError::WriteFile {
         path: models_dir.to_owned(),
@@ -241,10 +243,13 @@ pub struct TrainReport {
     pub data_sha256: String,
     pub read: ReadStats,
     pub label_source: LabelSource,
+    /// The calendar months the training sessions start in.
     pub training_months: Vec<String>,
-    pub validation_month: String,
+    /// The first and last days the training sessions start on.
+    pub training_days: Days,
+    pub validation: ValidationPeriod,
     pub sessions: SessionCounts,
-    /// Valid prefixes in training and validation months.
+    /// Valid prefixes in training and validation.
     pub prefixes: (usize, usize),
     pub convert_candidates: Vec<ConvertCandidate>,
     pub chosen_convert: usize,
@@ -289,7 +294,7 @@ impl TrainReport {
         format!(
             "published {}: validation ({}) ROC-AUC {auc}, log loss {log_loss}, revenue RMSE {rmse}",
             versions.join(", "),
-            self.validation_month
+            self.validation.days
         )
     }
 
@@ -342,16 +347,13 @@ impl TrainReport {
         let c = &self.sessions;
         writeln!(
             s,
-            "- training months {}: {} converting / {} other sessions, {} valid prefixes",
-            self.training_months.join(", "),
-            c.training_converting,
-            c.training_not_converting,
-            self.prefixes.0
+            "- training period {}: {} converting / {} other sessions, {} valid prefixes",
+            self.training_days, c.training_converting, c.training_not_converting, self.prefixes.0
         )?;
         writeln!(
             s,
-            "- validation month {}: {} converting / {} other sessions, {} valid prefixes\n",
-            self.validation_month,
+            "- validation period {}: {} converting / {} other sessions, {} valid prefixes\n",
+            self.validation.words,
             c.validation_converting,
             c.validation_not_converting,
             self.prefixes.1
@@ -434,7 +436,7 @@ impl TrainReport {
             .iter()
             .map(|(k, sil)| format!("k={k}: {sil:.3}"))
             .collect();
-        writeln!(s, "Silhouette on training months by k: {}. Chosen k = {}; silhouette {:.3} (training months), {:.3} (all months, shipped).\n", by_k.join(", "), self.k_choice.k, self.silhouette_training, self.silhouette_all)?;
+        writeln!(s, "Silhouette on the training period by k: {}. Chosen k = {}; silhouette {:.3} (training period), {:.3} (all the data, shipped).\n", by_k.join(", "), self.k_choice.k, self.silhouette_training, self.silhouette_all)?;
         if let Some(first) = self.personas.first() {
             let header: Vec<&str> = first.centroid.iter().map(|(n, _)| n.as_str()).collect();
             writeln!(s, "| persona | sessions | share | {} |", header.join(" | "))?;

@@ -2,7 +2,10 @@ use super::convert::{ConvertPlan, ConvertSpec};
 use super::refit::score_distribution;
 use super::*;
 use crate::dataset::PrefixSet;
+use crate::domain::Session;
+use crate::labels::LabelledSession;
 use crate::ml::classifier::Imbalance;
+use chrono::{Datelike, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::fmt::Write as _;
@@ -132,19 +135,42 @@ fn the_score_distribution_holds_a_quantile_per_percent() {
     assert_eq!(q[100], 0.999);
 }
 
-/// Trains on a small synthetic clickstream with quick settings and `boosting`; returns
-/// the outcome, the steps planned in all and for the conversion stage, and those taken.
+/// Trains on a small synthetic April-June clickstream with quick settings and `boosting`;
+/// returns the outcome, the steps planned in all and for the conversion stage, and those
+/// taken.
 fn train_quickly(boosting: BoostingParams) -> (Result<TrainReport, TrainError>, Counts) {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let data = dir.path().join("clicks.csv");
-    std::fs::write(&data, synthetic_clickstream(900, 7)).expect("write the clickstream");
-    let defaults = TrainConfig::default();
     let config = TrainConfig {
-        data,
-        models_dir: dir.path().join("models"),
-        min_sessions_per_class: 5,
-        min_roc_auc: 0.0,
         boosting: vec![boosting.clone(), boosting],
+        min_sessions_per_class: 5,
+        ..quick_config(dir.path(), &synthetic_clickstream(900, 7, 4, 3))
+    };
+    let plan = ConvertPlan::new(&config).expect("a plan");
+    let steps = Steps::new(FIXED_STEPS + plan.steps(), true);
+    let outcome = run(&config, &plan, &steps);
+    let counts = Counts {
+        planned: steps.planned,
+        convert: plan.steps(),
+        taken: steps.taken.get(),
+    };
+    (outcome, counts)
+}
+
+/// Quick settings that train on `clicks`, written into `dir`, and publish there.
+fn quick_config(dir: &std::path::Path, clicks: &str) -> TrainConfig {
+    let data = dir.join("clicks.csv");
+    std::fs::write(&data, clicks).expect("write the clickstream");
+    let defaults = TrainConfig::default();
+    let boosting = BoostingParams {
+        iterations: 30,
+        learning_rate: 0.1,
+        ..defaults.boosting[0].clone()
+    };
+    TrainConfig {
+        data,
+        models_dir: dir.join("models"),
+        min_roc_auc: 0.0,
+        boosting: vec![boosting],
         forest: ForestParams {
             trees: 3,
             ..defaults.forest.clone()
@@ -156,16 +182,7 @@ fn train_quickly(boosting: BoostingParams) -> (Result<TrainReport, TrainError>, 
         },
         quiet: true,
         ..defaults
-    };
-    let plan = ConvertPlan::new(&config).expect("a plan");
-    let steps = Steps::new(FIXED_STEPS + plan.steps(), true);
-    let outcome = run(&config, &plan, &steps);
-    let counts = Counts {
-        planned: steps.planned,
-        convert: plan.steps(),
-        taken: steps.taken.get(),
-    };
-    (outcome, counts)
+    }
 }
 
 struct Counts {
@@ -209,12 +226,13 @@ fn stage_2_takes_its_steps_when_boosting_does_not_win_stage_1() {
     assert_eq!(counts.taken, before_convert + counts.convert);
 }
 
-/// April-June clicks in the UCI format; Czech sessions viewing sale items convert most.
-fn synthetic_clickstream(sessions: usize, seed: u64) -> String {
+/// Clicks in the UCI format, the sessions spread in order over `months` months of 2008
+/// from `first_month`; Czech sessions viewing sale items convert most.
+fn synthetic_clickstream(sessions: usize, seed: u64, first_month: usize, months: usize) -> String {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut out = String::from("year;month;day;order;country;session ID;page 1 (main category);page 2 (clothing model);colour;location;model photography;price;price 2;page\n");
     for s in 0..sessions {
-        let month = 4 + s * 3 / sessions;
+        let month = first_month + s * months / sessions;
         let day = rng.gen_range(1..=28);
         let czech = rng.gen_bool(0.3);
         let sale = rng.gen_bool(0.4);
@@ -258,4 +276,220 @@ fn synthetic_clickstream(sessions: usize, seed: u64) -> String {
         }
     }
     out
+}
+
+/// `per_day` converting and `per_day` other sessions starting on each day of `days`.
+fn sessions_on(days: &[NaiveDate], per_day: usize) -> Vec<LabelledSession> {
+    let mut sessions = Vec::new();
+    for day in days {
+        for converted in [true, false] {
+            for _ in 0..per_day {
+                let mut click = crate::domain::session::tests::click(1, "A13", 28.0);
+                click.date = crate::domain::ClickDate::parse(
+                    i64::from(day.year()),
+                    i64::from(day.month()),
+                    i64::from(day.day()),
+                )
+                .expect("a real day");
+                let id = crate::domain::SessionId::parse(&format!("s{}", sessions.len()))
+                    .expect("a valid id");
+                let (session, _) = Session::new(id, vec![click]).expect("a valid session");
+                sessions.push(LabelledSession {
+                    session,
+                    outcome: crate::labels::Outcome {
+                        converted,
+                        revenue: if converted { 28.0 } else { 0.0 },
+                    },
+                    valid_prefixes: 1,
+                });
+            }
+        }
+    }
+    sessions
+}
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().expect("a day written YYYY-MM-DD")
+}
+
+/// Every day from `first` to `last`, both included.
+fn days(first: &str, last: &str) -> Vec<NaiveDate> {
+    day(first)
+        .iter_days()
+        .take_while(|d| *d <= day(last))
+        .collect()
+}
+
+/// The converting and other sessions of each side, training first.
+fn sides(split: &Split) -> [usize; 4] {
+    let converting = |set: &[&LabelledSession]| set.iter().filter(|s| s.outcome.converted).count();
+    [
+        converting(&split.fit),
+        split.fit.len() - converting(&split.fit),
+        converting(&split.valid),
+        split.valid.len() - converting(&split.valid),
+    ]
+}
+
+#[test]
+fn the_latest_calendar_month_validates_when_both_sides_meet_the_floors() {
+    let sessions = sessions_on(&days("2008-04-01", "2008-07-29"), 1);
+    let split = split(&sessions, None, 20).expect("a split");
+    assert_eq!(split.validation.rule, PeriodRule::LatestMonth);
+    assert_eq!(
+        split.validation.words,
+        "2008-07-01 to 2008-07-29, the latest calendar month"
+    );
+    assert_eq!(split.training.to_string(), "2008-04-01 to 2008-06-30");
+    assert_eq!(sides(&split), [91, 91, 29, 29]);
+    assert!(split.valid.iter().all(|s| s.session.month() == (2008, 7)));
+}
+
+#[test]
+fn a_thin_latest_month_gives_way_to_the_shortest_trailing_period_that_meets_the_floors() {
+    // Five sessions of each class in July: ten are needed, so validation reaches back five
+    // days into June (each day adds one of each).
+    let mut sessions = sessions_on(&days("2008-04-01", "2008-06-30"), 1);
+    sessions.extend(sessions_on(&days("2008-07-01", "2008-07-05"), 1));
+    let split = split(&sessions, None, 10).expect("a split");
+    assert_eq!(split.validation.rule, PeriodRule::TrailingDays);
+    assert_eq!(
+        split.validation.words,
+        "2008-06-26 to 2008-07-05, the shortest trailing period meeting the floors"
+    );
+    assert_eq!(split.training.to_string(), "2008-04-01 to 2008-06-25");
+    assert_eq!(sides(&split), [86, 86, 10, 10]);
+}
+
+#[test]
+fn one_month_of_data_validates_on_its_last_days() {
+    let sessions = sessions_on(&days("2008-07-01", "2008-07-31"), 2);
+    let split = split(&sessions, None, 5).expect("a split");
+    assert_eq!(split.validation.rule, PeriodRule::TrailingDays);
+    // Two of each class a day: three days hold the five needed.
+    assert_eq!(
+        split.validation.days.to_string(),
+        "2008-07-29 to 2008-07-31"
+    );
+    assert_eq!(split.training.to_string(), "2008-07-01 to 2008-07-28");
+    assert_eq!(sides(&split), [56, 56, 6, 6]);
+}
+
+#[test]
+fn a_latest_month_that_leaves_training_thin_gives_way_to_a_shorter_period() {
+    // Two days of April cannot train on their own; July's last days validate.
+    let mut sessions = sessions_on(&days("2008-04-01", "2008-04-02"), 1);
+    sessions.extend(sessions_on(&days("2008-07-01", "2008-07-31"), 1));
+    let split = split(&sessions, None, 10).expect("a split");
+    assert_eq!(split.validation.rule, PeriodRule::TrailingDays);
+    assert_eq!(
+        split.validation.days.to_string(),
+        "2008-07-22 to 2008-07-31"
+    );
+    assert_eq!(sides(&split), [23, 23, 10, 10]);
+}
+
+#[test]
+fn validate_from_splits_on_the_day_asked_that_day_validating() {
+    let sessions = sessions_on(&days("2008-04-01", "2008-07-31"), 1);
+    let split = split(&sessions, Some(day("2008-07-20")), 5).expect("a split");
+    assert_eq!(split.validation.rule, PeriodRule::Asked);
+    assert_eq!(
+        split.validation.words,
+        "2008-07-20 to 2008-07-31, as asked (--validate-from)"
+    );
+    assert_eq!(split.training.to_string(), "2008-04-01 to 2008-07-19");
+    assert_eq!(sides(&split), [110, 110, 12, 12]);
+}
+
+#[test]
+fn validate_from_outside_the_data_or_on_its_first_day_is_refused_naming_its_days() {
+    let sessions = sessions_on(&days("2008-04-01", "2008-07-31"), 1);
+    for asked in ["2008-03-31", "2008-08-01", "2008-04-01"] {
+        let err = split(&sessions, Some(day(asked)), 5)
+            .err()
+            .unwrap_or_else(|| panic!("{asked} was accepted"));
+        let text = err.to_string();
+        assert!(matches!(err, TrainError::ValidateFrom(_)), "{text}");
+        assert!(
+            text.contains(&format!("--validate-from {asked}"))
+                && text.contains("2008-04-01 to 2008-07-31"),
+            "{text}"
+        );
+    }
+    // The last day is the latest that leaves validation a session.
+    let split = split(&sessions, Some(day("2008-07-31")), 1).expect("a split");
+    assert_eq!(sides(&split)[2..], [1, 1]);
+}
+
+#[test]
+fn a_split_under_the_floors_is_refused_with_its_counts() {
+    let sessions = sessions_on(&days("2008-04-01", "2008-07-31"), 1);
+    let err = split(&sessions, Some(day("2008-07-30")), 5)
+        .err()
+        .expect("two days cannot validate");
+    assert!(matches!(err, TrainError::TooThin(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("validation period of --validate-from 2008-07-30 holds 2 converting and 2 non-converting sessions"),
+        "{err}"
+    );
+    // 122 of each in all: no split leaves 100 of each on both sides, though one side could.
+    let err = split(&sessions, None, 100).err().expect("too thin");
+    assert!(matches!(err, TrainError::TooThin(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("holds 22 converting and 22 non-converting sessions"),
+        "{err}"
+    );
+    let err = split(&sessions, None, 1000).err().expect("too thin");
+    assert!(
+        err.to_string().contains(
+            "the data (2008-04-01 to 2008-07-31) holds 122 converting and 122 non-converting sessions"
+        ),
+        "{err}"
+    );
+    let err = split(&[], None, 1).err().expect("no data");
+    assert!(matches!(err, TrainError::TooThin(_)), "{err}");
+}
+
+#[test]
+fn one_month_of_clicks_trains_and_the_report_names_its_validation_period() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = TrainConfig {
+        min_sessions_per_class: 20,
+        ..quick_config(dir.path(), &synthetic_clickstream(400, 7, 7, 1))
+    };
+    let report = train(&config).expect("one month of clicks trains");
+    let period = &report.validation;
+    assert_eq!(period.rule, PeriodRule::TrailingDays);
+    assert_eq!(period.days.last_day.month(), 7);
+    assert!(period.days.first_day.day() > 1, "{}", period.words);
+    assert!(report.sessions.validation_converting >= 20);
+    let words = format!("validation period {}", period.words);
+    let read = |name: &str| {
+        std::fs::read_to_string(config.models_dir.join(name)).expect("a written report")
+    };
+    assert!(read("report.md").contains(&words), "{words}");
+    assert!(read("report.html").contains(&words), "{words}");
+    let json: serde_json::Value =
+        serde_json::from_str(&read("report.json")).expect("the report is JSON");
+    assert_eq!(json["validation"]["rule"], "trailing_days");
+    assert_eq!(
+        json["validation"]["first_day"],
+        period.days.first_day.to_string()
+    );
+    assert!(report
+        .headline()
+        .contains(&format!("validation ({})", period.days)));
+    for model in ["convert", "revenue", "segment"] {
+        let manifest: serde_json::Value =
+            serde_json::from_str(&read(&format!("{model}/1/manifest.json")))
+                .expect("a JSON manifest");
+        assert_eq!(
+            manifest["training"]["validation_period"].as_str(),
+            Some(period.words.as_str()),
+            "{model}"
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! OpenAPI click schema lists exactly the table's fields with their ranges.
 
 use crate::helpers::{spawn_app, Reply};
-use clickstream::domain::schema::{Example, FieldSpec, Kind, Role, Rule, UCI};
+use clickstream::domain::schema::{Example, FieldSpec, Kind, Role, Rule};
+use clickstream::domain::UCI;
 use serde_json::{json, Map, Value};
 
 /// A value of the field's type outside its range, vocabulary or pattern.

@@ -122,24 +122,31 @@ fn train_publishes_versions_that_evaluate_reads() {
     );
 }
 
-#[test]
-fn train_refuses_thin_data_and_weak_models_and_says_why() {
+/// 600 synthetic sessions (April to June 2008) in a temporary folder, and where models go.
+fn six_hundred_sessions() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("clicks.csv");
     synthetic_clickstream(&data, 600, 7);
     let models = dir.path().join("models");
-    let out = run_on(
-        "train",
+    (dir, data, models)
+}
+
+/// Runs `train` on `data` and returns its error text, which it must fail with.
+fn train_fails(data: &std::path::Path, models: &std::path::Path, args: &[&str]) -> String {
+    let out = run_on("train", data, models, args);
+    assert!(!out.status.success(), "train must refuse {args:?}");
+    text(&out.stderr)
+}
+
+#[test]
+fn train_refuses_thin_data_and_weak_models_and_says_why() {
+    let (_dir, data, models) = six_hundred_sessions();
+    let err = train_fails(
         &data,
         &models,
         &["--quiet", "--min-sessions-per-class", "100000"],
     );
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("too thin"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(err.contains("too thin"), "{err}");
 
     let out = run_on(
         "train",
@@ -174,6 +181,47 @@ fn train_refuses_thin_data_and_weak_models_and_says_why() {
         .as_array()
         .is_some_and(|c| c.len() >= 3));
     assert!(!models.join("report.md").exists());
+}
+
+#[test]
+fn validate_from_chooses_the_validation_period_and_a_day_outside_the_data_is_named() {
+    let (_dir, data, models) = six_hundred_sessions();
+    let err = train_fails(&data, &models, &["--quiet", "--validate-from", "2008-6-15"]);
+    assert!(err.contains("--validate-from"), "{err}");
+    let err = train_fails(
+        &data,
+        &models,
+        &["--quiet", "--validate-from", "2009-01-01"],
+    );
+    assert!(
+        err.contains("2009-01-01 is outside the data, which runs from 2008-04-"),
+        "{err}"
+    );
+    assert!(
+        !models.join("convert/1").exists(),
+        "nothing may be published"
+    );
+
+    let out = run_on(
+        "train",
+        &data,
+        &models,
+        &[
+            "--quiet",
+            "--min-sessions-per-class",
+            "10",
+            "--validate-from",
+            "2008-06-01",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = fs::read_to_string(models.join("report.md")).expect("report.md");
+    assert!(report.contains("as asked (--validate-from)"), "{report}");
+    let manifest = read_json(&models.join("convert/1/manifest.json"));
+    let period = manifest["training"]["validation_period"]
+        .as_str()
+        .unwrap_or("");
+    assert!(period.starts_with("2008-06-"), "{period}");
 }
 
 #[test]

@@ -23,7 +23,8 @@ check() {
   local case=$1 file=$2 anchor=$3 line=$4 expected=$5 fix=$6
   local copy="$work/$case"
   mkdir -p "$copy"
-  cp -r "$repo/Cargo.toml" "$repo/Cargo.lock" "$repo/src" "$copy/"
+  # The library compiles in the UCI shop's schema file (include_str!).
+  cp -r "$repo/Cargo.toml" "$repo/Cargo.lock" "$repo/src" "$repo/schemas" "$copy/"
   [ -d "$repo/benches" ] && cp -r "$repo/benches" "$copy/"
   python3 - "$copy/$file" "$anchor" "$line" <<'PY'
 import sys

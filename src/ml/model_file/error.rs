@@ -36,6 +36,8 @@ pub enum LoadError {
         expected_count: usize,
         detail: String,
     },
+    #[error("{path}: refused: {why}")]
+    ClickSchema { path: PathBuf, why: String },
     #[error(
         "{path}: checksum mismatch: the manifest says sha256 {expected}, the file has {actual}"
     )]

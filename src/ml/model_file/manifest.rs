@@ -2,6 +2,7 @@
 //! numbers the service needs beside the weights, and the golden cases.
 
 use super::name::ModelName;
+use crate::domain::schema_file::SchemaRecord;
 use crate::domain::RawClick;
 use crate::features::FeatureSchema;
 use crate::labels::LabelSource;
@@ -21,6 +22,10 @@ pub struct TrainingData {
     /// Rows the model was fitted on (prefixes or sessions).
     pub examples: u64,
     pub label_source: LabelSource,
+    /// The period the validation figures were measured on, and why it was chosen
+    /// ("2008-07-01 to 2008-07-31, the latest calendar month"); absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_period: Option<String>,
 }
 
 /// Where a conversion probability falls among training sessions.
@@ -112,6 +117,10 @@ pub struct Manifest {
     pub algorithm: String,
     pub hyperparameters: serde_json::Value,
     pub feature_schema: FeatureSchema,
+    /// The shop's click schema the model was trained on; absent in files written before
+    /// schemas were recorded, which were all trained on the UCI shop's.
+    #[serde(default = "SchemaRecord::uci")]
+    pub click_schema: SchemaRecord,
     pub training: TrainingData,
     pub validation: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]

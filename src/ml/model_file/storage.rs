@@ -7,6 +7,7 @@ use super::golden;
 use super::kind::{Loaded, Model, ModelKind};
 use super::manifest::{Manifest, FORMAT_VERSION};
 use super::name::ModelName;
+use crate::domain::UCI;
 use crate::features;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -236,6 +237,12 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
             expected_version: schema.version,
             expected_count: schema.names.len(),
             detail: first_difference,
+        });
+    }
+    if let Some(why) = manifest.click_schema.mismatch(&UCI) {
+        return Err(LoadError::ClickSchema {
+            path: manifest_path,
+            why,
         });
     }
     let weights_path = dir.join(&manifest.weights_file);

@@ -73,6 +73,7 @@ fn manifest(model: &Model, sessions: &[Session]) -> Manifest {
         algorithm: "test".into(),
         hyperparameters: serde_json::Value::Null,
         feature_schema: Plan::uci().schema(),
+        click_schema: crate::domain::schema_file::SchemaRecord::uci(),
         training: TrainingData {
             file_name: "t.csv".into(),
             sha256: String::new(),
@@ -80,6 +81,7 @@ fn manifest(model: &Model, sessions: &[Session]) -> Manifest {
             sessions: 0,
             examples: 0,
             label_source: LabelSource::BasketProxy,
+            validation_period: None,
         },
         validation: serde_json::Value::Null,
         threshold: Some(0.5),
@@ -155,6 +157,44 @@ fn a_changed_weights_file_fails_the_checksum() {
         .err()
         .expect("checksum must fail");
     assert!(matches!(err, LoadError::Checksum { .. }), "{err}");
+}
+
+#[test]
+fn a_model_carries_its_click_schema_and_one_the_service_cannot_check_is_refused() {
+    let (_dir, path, _) = published();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(path.join(MANIFEST_FILE)).expect("read the manifest"))
+            .expect("a JSON manifest");
+    assert_eq!(
+        manifest["click_schema"]["text"].as_str(),
+        Some(crate::domain::schema_file::UCI_FILE),
+        "a trained model records the schema it was trained on"
+    );
+    // A manifest written before schemas were recorded was trained on the UCI shop's.
+    edit_manifest(&path, |m| {
+        m.as_object_mut().map(|o| o.remove("click_schema"));
+    });
+    assert!(load::<ConvertModel>(&path).is_ok());
+    let narrowed = crate::domain::schema_file::UCI_FILE.replace("max = 100000\n", "max = 500\n");
+    edit_manifest(&path, |m| {
+        m["click_schema"] = serde_json::json!({"name": "narrow", "text": narrowed});
+    });
+    let err = load::<ConvertModel>(&path)
+        .err()
+        .expect("another schema must fail");
+    assert!(matches!(err, LoadError::ClickSchema { .. }), "{err}");
+    assert!(err.to_string().contains("\"narrow\""), "{err}");
+    assert!(err.to_string().contains("\"order\""), "{err}");
+    edit_manifest(&path, |m| {
+        m["click_schema"] = serde_json::json!({"name": "broken", "text": "schema = 1"});
+    });
+    let err = load::<ConvertModel>(&path)
+        .err()
+        .expect("an unreadable schema must fail");
+    assert!(
+        err.to_string().contains("\"broken\" cannot be used here"),
+        "{err}"
+    );
 }
 
 #[test]

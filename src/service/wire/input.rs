@@ -5,7 +5,8 @@
 //! click table ([`UCI`]).
 
 use super::unknown_name;
-use crate::domain::schema::{Kind, UCI};
+use crate::domain::schema::Kind;
+use crate::domain::UCI;
 use crate::domain::{Click, FieldSpec, RawClick, Session, SessionError, SessionId};
 use crate::service::problem::{ApiError, FieldIssue};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -517,9 +518,7 @@ impl<'de> Shape<'de> for ClicksShape<'_, '_, '_> {
     type Out = Vec<ClickInput<'de>>;
 
     fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
-        // serde_json gives no length for arrays; a live session's clicks fit the first
-        // allocation here.
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).clamp(16, 1024));
+        let mut out = Vec::with_capacity(clicks_capacity(seq.size_hint()));
         let mut i = 0;
         loop {
             let shape = ClickShape {
@@ -849,6 +848,14 @@ struct Direct<'a> {
 #[serde(transparent)]
 struct DirectClick<'a>(#[serde(borrow)] RawClick<&'a str>);
 
+/// Room for a session's clicks before they are read: serde_json gives no length for
+/// arrays, so a typical live session gets room at once, a longer one grows as usual, and a
+/// format that states a length (bounded here, as it is not yet checked against the click
+/// cap) gets no more than it could hold.
+fn clicks_capacity(hint: Option<usize>) -> usize {
+    hint.unwrap_or(0).clamp(16, 1024)
+}
+
 /// The clicks straight into the session's vector: serde's own `Vec` starts empty (JSON
 /// gives no length) and grows by copying, and a vector of `DirectClick` would be copied
 /// once more into `ClickInput`s; this is the request's hottest loop.
@@ -860,9 +867,7 @@ fn direct_clicks<'de, D: de::Deserializer<'de>>(d: D) -> Result<Vec<ClickInput<'
             f.write_str("an array of clicks")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            // Room for a typical session; a longer one grows as usual, and the click cap
-            // is checked after the read, so a body cannot ask for more than it holds.
-            let mut clicks = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(16));
+            let mut clicks = Vec::with_capacity(clicks_capacity(seq.size_hint()));
             while let Some(DirectClick(raw)) = seq.next_element()? {
                 clicks.push(ClickInput(raw.map_text(Cow::Borrowed)));
             }
