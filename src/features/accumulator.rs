@@ -8,9 +8,14 @@ use chrono::Weekday;
 use foldhash::{HashMap, HashMapExt};
 use smallvec::SmallVec;
 
-/// Values and tallies an accumulator keeps inline: the UCI plan needs 28 and 15; larger
-/// plans spill to the heap.
+/// Tallies an accumulator keeps inline: the UCI plan needs 28; larger plans spill to the
+/// heap.
 const INLINE: usize = 32;
+
+/// Click values an accumulator keeps inline: the first click's row and the rows of the
+/// clicks not yet folded (and the last three), so that a request's session of up to a
+/// dozen UCI clicks is extracted without a heap buffer.
+const ROWS_INLINE: usize = 96;
 
 /// Prefixes up to this many clicks get `price_std` from the two-pass formula over their
 /// prices (the definition every version-1 model was trained and golden-checked with; it
@@ -40,8 +45,8 @@ pub struct Accumulator<'p> {
     price_max: f64,
     /// The prices of the last three clicks, a ring like the slots' rows.
     recent_prices: [f64; 3],
-    /// Which row of the ring of the last three clicks holds the last click: a ring costs
-    /// one store per value where shifting three rows would cost three.
+    /// Which of `recent_prices` holds the last click's: a ring costs one store per price
+    /// where shifting three would cost three.
     head: usize,
     /// The first [`TWO_PASS_STD_CLICKS`] prices, for the two-pass `price_std`.
     prices: Vec<f64>,
@@ -49,16 +54,21 @@ pub struct Accumulator<'p> {
     welford_m2: f64,
     weekday: Weekday,
     same_category_run: usize,
-    /// The slots' values (codes, or numbers' bits): three rows, the ring of the last three
-    /// clicks, then the first click's row.
-    rows: SmallVec<[i64; INLINE]>,
+    /// The slots' values (codes, or numbers' bits), one row of `width` per click: the first
+    /// click's, then those of the clicks from `kept` on. Rows are folded into the tallies
+    /// and cells in batches, column by column (see [`Accumulator::fold`]), and all but the
+    /// last three are then let go.
+    rows: SmallVec<[i64; ROWS_INLINE]>,
+    kept: usize,
+    /// Clicks folded into the tallies and cells so far.
+    done: usize,
     /// The running maxima and sums, laid out by the plan.
     cells: SmallVec<[f64; 4]>,
-    /// Counts and distinct bitsets, laid out by the plan.
+    /// Per-code counts, distinct counts and switches, laid out by the plan.
     tallies: SmallVec<[u32; INLINE]>,
-    /// Distinct values outside their bitset's range, by slot: none for a checked click,
+    /// Codes outside their hist's range, `(hist, code, clicks)`: none for a checked click,
     /// kept so that no value can be miscounted.
-    strays: Vec<(usize, i64)>,
+    strays: Vec<(usize, i64, u32)>,
     next_rate_sum: f64,
     next_rate_max: f64,
     session_rate_sum: f64,
@@ -67,12 +77,17 @@ pub struct Accumulator<'p> {
     previous_next_rate: f64,
 }
 
-/// A slot's value as a number: a code, or a number from its bits.
-fn decode(value: i64, number: bool) -> f64 {
-    if number {
-        f64::from_bits(value as u64)
+/// `len` zeros, inline in `buf` (zeros) when they fit: one fill of a fixed buffer, not a
+/// loop of pushes.
+fn zeros<A>(buf: A, len: usize) -> SmallVec<A>
+where
+    A: smallvec::Array,
+    A::Item: Copy + Default,
+{
+    if len <= A::size() {
+        SmallVec::from_buf_and_len(buf, len)
     } else {
-        value as f64
+        SmallVec::from_vec(vec![A::Item::default(); len])
     }
 }
 
@@ -121,9 +136,11 @@ impl<'p> Accumulator<'p> {
             welford_m2: 0.0,
             weekday: Weekday::Mon,
             same_category_run: 0,
-            rows: SmallVec::from_elem(0, 4 * plan.width()),
+            rows: zeros([0; ROWS_INLINE], (clicks.max(3) + 1) * plan.width()),
+            kept: 0,
+            done: 0,
             cells: SmallVec::from_slice(&plan.initial_cells),
-            tallies: SmallVec::from_elem(0, plan.tallies),
+            tallies: zeros([0; INLINE], plan.tallies),
             strays: Vec::new(),
             next_rate_sum: -0.0,
             next_rate_max: 0.0,
@@ -174,66 +191,19 @@ impl<'p> Accumulator<'p> {
             self.push_price(price);
         }
 
+        // The click's values are read once, into its row; everything counted from them is
+        // folded in by column when the row is next written.
         let w = plan.width();
-        let (rows, first_row) = self.rows.split_at_mut(3 * w);
-        let (now, before) = (head * w, previous * w);
-        let values = c.values();
-        let values = values.as_ref();
-        let read = w.min(values.len());
-        rows[now..now + read].copy_from_slice(&values[..read]);
-        let row = &rows[now..now + w];
-        let tallies = &mut self.tallies[..];
+        let end = w + (self.n - self.kept) * w;
+        if self.rows.len() < end {
+            self.rows.resize(end.max(2 * self.rows.len()), 0);
+        }
+        // Rows are written in place into zeros (a click holding fewer values leaves its
+        // row's tail at 0); the buffer grows only past the capacity asked for.
+        let (first_row, rows) = self.rows.split_at_mut(w);
+        c.write_values(&mut rows[end - 2 * w..end - w]);
         if first {
-            first_row.copy_from_slice(row);
-        } else {
-            let before = &rows[before..before + w];
-            for s in &plan.switches {
-                if row[s.slot] != before[s.slot] {
-                    tallies[s.count] += 1;
-                }
-            }
-        }
-        for s in &plan.shares {
-            let at = row[s.slot].wrapping_sub(s.first) as u64;
-            let count = if at < s.span {
-                plan.lookup[s.lookup_at + at as usize] as usize
-            } else {
-                s.unlisted
-            };
-            tallies[count] += 1;
-        }
-        for d in &plan.distincts {
-            let code = row[d.slot];
-            let bit = code.wrapping_sub(d.lowest) as u64;
-            let newly = if bit < (d.words * 32) as u64 {
-                let word = &mut tallies[d.bits + (bit / 32) as usize];
-                let mask = 1u32 << (bit % 32);
-                let unseen = *word & mask == 0;
-                *word |= mask;
-                unseen
-            } else if self.strays.contains(&(d.slot, code)) {
-                false
-            } else {
-                self.strays.push((d.slot, code));
-                true
-            };
-            if newly {
-                tallies[d.count] += 1;
-            }
-        }
-        let cells = &mut self.cells[..];
-        for m in &plan.maxima {
-            cells[m.cell] = cells[m.cell].max(decode(row[m.slot], m.number));
-        }
-        for m in &plan.sums {
-            cells[m.cell] += decode(row[m.slot], m.number);
-        }
-        if needs.same_category_run {
-            let run = !first
-                && plan
-                    .category_slot
-                    .is_some_and(|s| rows[now + s] == rows[before + s]);
-            self.same_category_run = if run { self.same_category_run + 1 } else { 1 };
+            first_row.copy_from_slice(&rows[..w]);
         }
 
         if needs.rates {
@@ -270,7 +240,8 @@ impl<'p> Accumulator<'p> {
 
     /// Writes the row of the clicks pushed so far into `out` (one value per feature of the
     /// plan, in its order); all zeros before the first click.
-    pub fn write(&self, out: &mut [f64]) {
+    pub fn write(&mut self, out: &mut [f64]) {
+        self.fold();
         assert_eq!(
             out.len(),
             self.plan.len(),
@@ -285,64 +256,190 @@ impl<'p> Accumulator<'p> {
         let n = self.n;
         let nf = n as f64;
         let w = plan.width();
-        // The ring's rows of the last click, the one before and the one before that, as
-        // far back as there are clicks: a click that is not there gives 0, as every real
-        // code, price and page is at least 1 (and `clicks` tells the models).
-        let h = self.head;
-        let ring = [h, (h + 2) % 3, (h + 1) % 3];
+        // The rows of the last click, the one before and the one before that, as far back
+        // as there are clicks (the last three are always kept).
+        let kept = self.kept;
+        let at_row = |at: usize| w + (n - 1 - at - kept) * w;
+        let recent = [at_row(0), at_row(1.min(n - 1)), at_row(2.min(n - 1)), 0];
         let rows = &self.rows[..];
+        let first_row = &rows[..w];
         let cells = &self.cells[..];
         let tallies = &self.tallies[..];
-        let back = |slot: usize, at: u8| {
-            let at = usize::from(at);
-            match ring.get(at) {
-                Some(row) if at < n => rows.get(row * w + slot).copied(),
-                _ => None,
+        // A click that is not there gives 0 (every real code, price and page is at least 1,
+        // and `clicks` tells the models); the families that must tell it from a zero check
+        // `at < n` themselves.
+        let back = |at: usize, slot: usize| {
+            if at < n {
+                rows[recent[at & 3] + slot]
+            } else {
+                0
             }
         };
-        let number = |slot: usize| plan.number_slots.get(slot).copied().unwrap_or(false);
-        let count = |i: usize| tallies.get(i).map_or(0, |&c| c as usize);
+        let h = self.head;
+        let ring_prices = [h, (h + 2) % 3, (h + 1) % 3];
 
         let scalars = self.scalars();
         for &(o, k) in &writes.scalars {
             out[o] = scalars[k as usize];
         }
-        for &(o, start, end) in &writes.shares {
-            let counts = writes.share_counts.get(start..end).unwrap_or_default();
-            out[o] = share(counts.iter().map(|&k| count(k)).sum(), n);
+        // Counts are whole numbers, so a share is the same f64 whichever integer type holds
+        // its count.
+        let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+        for &(o, tally, other) in &writes.single_shares {
+            let count = tallies[tally];
+            out[o] = f64::from(if other {
+                n32.saturating_sub(count)
+            } else {
+                count
+            }) / nf;
+        }
+        for s in &writes.shares {
+            let mut count: usize = writes.share_counts[s.counts.0..s.counts.1]
+                .iter()
+                .map(|&k| tallies[k] as usize)
+                .sum();
+            for &(hist, code) in &writes.share_strays[s.strays.0..s.strays.1] {
+                count += self.stray_count(hist, code);
+            }
+            out[s.out] = share(if s.other { n - count } else { count }, n);
         }
         for &(o, k) in &writes.counts {
-            out[o] = count(k) as f64;
+            out[o] = f64::from(tallies[k]);
         }
         for &(o, cell) in &writes.cells {
-            out[o] = cells.get(cell).copied().unwrap_or(0.0);
+            out[o] = cells[cell];
         }
         for &(o, cell) in &writes.means {
-            out[o] = cells.get(cell).copied().unwrap_or(0.0) / nf;
+            out[o] = cells[cell] / nf;
         }
-        for &(o, slot, at) in &writes.values {
-            out[o] = back(slot, at).map_or(0.0, |v| decode(v, number(slot)));
+        for &(o, at, slot) in &writes.code_values {
+            out[o] = back(at, slot) as f64;
+        }
+        for &(o, at, slot) in &writes.number_values {
+            out[o] = f64::from_bits(back(at, slot) as u64);
         }
         for is in &writes.is {
             let v = match is.at {
-                None => rows.get(3 * w + is.slot).copied(),
-                Some(at) => back(is.slot, at),
+                None => Some(first_row[is.slot]),
+                Some(at) => (at < n).then(|| back(at, is.slot)),
             };
-            out[is.out] = v.map_or(0.0, |v| flag(is.values.contains(&v) != is.other));
+            out[is.out] = v.map_or(0.0, |v| flag(is.listed.contains(v) != is.other));
         }
         for &(o, at) in &writes.prices {
-            let at = usize::from(at);
-            out[o] = match ring.get(at) {
-                Some(&row) if at < n => self.recent_prices[row],
-                _ => 0.0,
+            out[o] = if at < n {
+                self.recent_prices[ring_prices[at]]
+            } else {
+                0.0
             };
         }
         for &(o, at) in &writes.same_category {
             let same = plan
                 .category_slot
-                .and_then(|s| Some(back(s, at)? == back(s, 0)?));
-            out[o] = same.map_or(0.0, flag);
+                .is_some_and(|s| at < n && back(at, s) == back(0, s));
+            out[o] = flag(same);
         }
+    }
+
+    /// Folds the rows of the clicks pushed since the last fold into the tallies and cells:
+    /// each of the plan's lists runs down its column of the new rows, so a list's entry is
+    /// read once per batch, not once per click. Then lets go of all but the last three
+    /// rows once the inline buffer is full.
+    fn fold(&mut self) {
+        let (n, done) = (self.n, self.done);
+        if done == n {
+            return;
+        }
+        self.done = n;
+        let plan = self.plan;
+        let w = plan.width();
+        let kept = self.kept;
+        // The new rows, and the same with the row before them (when there is one), for the
+        // lists that compare a click with the one before it.
+        let rows = self.rows.get(w..w + (n - kept) * w).unwrap_or_default();
+        let new = rows.get((done - kept) * w..).unwrap_or_default();
+        let with_before = rows.get((done.max(1) - 1 - kept) * w..).unwrap_or_default();
+        let column = |rows, slot| column(rows, slot, w);
+        let tallies = &mut self.tallies[..];
+        for (i, h) in plan.hists.iter().enumerate() {
+            // The hist's fields in locals, its counts as one slice: each click is then a
+            // load, a compare and an increment.
+            let (slot, lowest) = (h.slot, h.lowest);
+            let mut distinct = 0;
+            if let Some(counts) = tallies.get_mut(h.base..h.base + h.span as usize) {
+                if h.distinct_read {
+                    for code in column(new, slot) {
+                        match counts.get_mut(code.wrapping_sub(lowest) as u64 as usize) {
+                            Some(count) => {
+                                distinct += u32::from(*count == 0);
+                                *count += 1;
+                            }
+                            None => distinct += u32::from(stray(&mut self.strays, i, code)),
+                        }
+                    }
+                } else {
+                    for code in column(new, slot) {
+                        match counts.get_mut(code.wrapping_sub(lowest) as u64 as usize) {
+                            Some(count) => *count += 1,
+                            None => distinct += u32::from(stray(&mut self.strays, i, code)),
+                        }
+                    }
+                }
+            }
+            tallies[h.distinct] += distinct;
+        }
+        for &(slot, code, tally) in &plan.code_counts {
+            let count = column(new, slot).map(|v| u32::from(v == code)).sum::<u32>();
+            tallies[tally] += count;
+        }
+        for s in &plan.switches {
+            let mut values = column(with_before, s.slot);
+            let mut changes = 0;
+            if let Some(mut before) = values.next() {
+                for v in values {
+                    changes += u32::from(v != before);
+                    before = v;
+                }
+            }
+            tallies[s.count] += changes;
+        }
+        let cells = &mut self.cells[..];
+        for &(slot, cell) in &plan.code_folds.max {
+            cells[cell] = column(new, slot).fold(cells[cell], |m, v| m.max(v as f64));
+        }
+        for &(slot, cell) in &plan.code_folds.sum {
+            cells[cell] = column(new, slot).fold(cells[cell], |m, v| m + v as f64);
+        }
+        for &(slot, cell) in &plan.number_folds.max {
+            cells[cell] =
+                column(new, slot).fold(cells[cell], |m, v| m.max(f64::from_bits(v as u64)));
+        }
+        for &(slot, cell) in &plan.number_folds.sum {
+            cells[cell] = column(new, slot).fold(cells[cell], |m, v| m + f64::from_bits(v as u64));
+        }
+        if let (true, Some(slot)) = (plan.needs.same_category_run, plan.category_slot) {
+            let mut values = column(with_before, slot);
+            let mut run = self.same_category_run;
+            let mut before = if done == 0 { None } else { values.next() };
+            for v in values {
+                run = if before == Some(v) { run + 1 } else { 1 };
+                before = Some(v);
+            }
+            self.same_category_run = run;
+        }
+        // Once the buffer is full, the folded rows but the last three make room.
+        if n - kept > 3 && w + (n - kept + 1) * w > self.rows.len() {
+            let drop = n - 3 - kept;
+            self.rows.drain(w..w + drop * w);
+            self.kept += drop;
+        }
+    }
+
+    /// Clicks counted at a code outside its hist's range.
+    fn stray_count(&self, hist: usize, code: i64) -> usize {
+        self.strays
+            .iter()
+            .find(|&&(h, c, _)| h == hist && c == code)
+            .map_or(0, |&(_, _, k)| k as usize)
     }
 
     /// The features of the prefix as a whole, by [`Scalar`]; of a prefix of at least one
@@ -387,5 +484,49 @@ impl<'p> Accumulator<'p> {
         s[Scalar::ProductSessionRateLast as usize] = self.last_rates[1];
         s[Scalar::ProductSessionRateMean as usize] = self.session_rate_sum / nf;
         s
+    }
+}
+
+/// One slot's values down rows of `width`.
+fn column(rows: &[i64], slot: usize, width: usize) -> Column<'_> {
+    Column {
+        rows,
+        at: slot,
+        width,
+    }
+}
+
+/// A plain index walk down a column: one compare per value, which `step_by` over a
+/// slice's iterator does not compile to.
+struct Column<'a> {
+    rows: &'a [i64],
+    at: usize,
+    width: usize,
+}
+
+impl Iterator for Column<'_> {
+    type Item = i64;
+
+    #[inline]
+    fn next(&mut self) -> Option<i64> {
+        let value = *self.rows.get(self.at)?;
+        // A row is at least one value wide wherever there are rows to walk.
+        self.at += self.width.max(1);
+        Some(value)
+    }
+}
+
+/// Counts a code outside its hist's range; whether it is the first of its code.
+#[cold]
+fn stray(strays: &mut Vec<(usize, i64, u32)>, hist: usize, code: i64) -> bool {
+    match strays.iter_mut().find(|(h, c, _)| *h == hist && *c == code) {
+        Some((_, _, k)) => {
+            *k += 1;
+            false
+        }
+        None => {
+            strays.push((hist, code, 1));
+            true
+        }
     }
 }

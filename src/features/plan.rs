@@ -20,14 +20,6 @@ pub const VERSION: u32 = 1;
 /// The deepest click back that `at` may name: the extractor keeps the last three clicks.
 pub const MAX_AT: u8 = 2;
 
-/// The widest run of codes, from the lowest to the highest, that the `share` features of
-/// one attribute may list: each click finds its code's count at its position in the run.
-pub const MAX_SPAN: u64 = 4096;
-
-/// The widest bitset of distinct values, in 32-bit words: wider ranges keep the values
-/// past it in a list.
-const MAX_BITSET_WORDS: usize = 1024;
-
 /// What a model was trained on: checked when a model file loads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeatureSchema {
@@ -200,11 +192,6 @@ pub enum PlanError {
         family: String,
         of: String,
     },
-    #[error(
-        "feature {feature:?}: the shares of its attribute list codes {span} apart; they may \
-         span at most {MAX_SPAN}"
-    )]
-    SpreadOut { feature: String, span: u64 },
     #[error("feature {feature:?}: `{family}` is not available: {why}")]
     Unavailable {
         feature: String,
@@ -259,18 +246,8 @@ impl FeaturePlan {
         if needs_category {
             builder.plan.category_slot = Some(builder.slot(Of::Category));
         }
-        for (spec, r) in self.features.iter().zip(&resolved) {
-            let op = builder.op(r, &resolved);
-            if let Some(span) = (0..builder.keys.len())
-                .map(|slot| builder.span(slot))
-                .find(|&span| span > MAX_SPAN)
-            {
-                return Err(PlanError::SpreadOut {
-                    feature: spec.name.clone(),
-                    span,
-                });
-            }
-            builder.plan.ops.push(op);
+        for (out, r) in resolved.iter().enumerate() {
+            builder.feature(out, r, &resolved);
         }
         Ok(builder.finish())
     }
@@ -408,32 +385,33 @@ fn known_of(table: &ClickSchema) -> String {
 ///
 /// Per click, an accumulator copies the click's values (the category's and attributes', as
 /// far as the plan reads them) into a row of a ring of the last three clicks' rows, and
-/// then runs a few short lists (`switches`, `shares`, `distincts`, `maxima`, `sums`), each
-/// touching only the attributes that need it: no loop over the features, no name, no
-/// allocation per click.
+/// then runs three short lists, each touching only the attributes that need it: the
+/// per-code counts of the coded attributes that shares and distinct counts read
+/// ([`Hist`]), the switches, and the running maxima and sums. Every index is placed here,
+/// once: no loop over the features, no name, no family `match` and no allocation per
+/// click.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub(super) names: Vec<String>,
-    /// What each feature writes, in row order: what `writes` is grouped from.
-    pub(super) ops: Vec<Op>,
-    /// The same features grouped by what they read, each with its place in the row: a
-    /// row is written list by list, each loop of one kind, not feature by feature.
+    /// The features grouped by what they read, each with its place in the row: a row is
+    /// written list by list, each loop of one kind, not feature by feature.
     pub(super) writes: Writes,
-    /// What each slot holds: a click's value at [`Of::index`] is its slot, so a row is
-    /// the click's values copied whole, up to the last the plan reads.
-    pub(super) reads: Vec<Option<Of>>,
-    /// Whether a slot holds a number's bits rather than a code.
+    /// Whether each slot holds a number's bits rather than a code: a click's value at
+    /// [`Of::index`] is its slot, so a row is the click's values copied whole, up to the
+    /// last the plan reads.
     pub(super) number_slots: Vec<bool>,
+    pub(super) hists: Vec<Hist>,
+    /// Clicks holding one code, `(slot, code, tally)`: the shares of a slot that lists a
+    /// code or two and needs no distinct count are a compare per click, not a hist.
+    pub(super) code_counts: Vec<(usize, i64, usize)>,
     pub(super) switches: Vec<Counted>,
-    pub(super) shares: Vec<Shares>,
-    pub(super) distincts: Vec<DistinctSet>,
-    pub(super) maxima: Vec<Folded>,
-    pub(super) sums: Vec<Folded>,
-    /// Each counted code's position in the tallies, by attribute (see [`Shares`]).
-    pub(super) lookup: Vec<u32>,
+    /// Running maxima and sums of coded slots (a code is its own value) ...
+    pub(super) code_folds: Folds,
+    /// ... and of number slots (read from the bits).
+    pub(super) number_folds: Folds,
     /// An accumulator's running maxima and sums before the first click.
     pub(super) initial_cells: Vec<f64>,
-    /// Length of an accumulator's tallies: counts and bitsets.
+    /// Length of an accumulator's tallies: per-code counts, distinct counts, switches.
     pub(super) tallies: usize,
     pub(super) needs: Needs,
     /// The slot of the category, when the families comparing categories need it.
@@ -456,28 +434,75 @@ pub(super) struct Needs {
     pub log_clicks: bool,
 }
 
+/// The clicks of a coded slot counted per code: one count per code of the table's range
+/// from `lowest` (`span` of them, from `base` in the tallies), so a click costs one
+/// increment whatever the shares list, and the shares, the other share and the distinct
+/// count (at `distinct`) are all read from it. A code outside the range, which a checked
+/// click cannot hold, is counted in the accumulator's strays instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Hist {
+    pub slot: usize,
+    pub lowest: i64,
+    pub span: u64,
+    pub base: usize,
+    pub distinct: usize,
+    /// Whether a feature reads the distinct count: else it is not kept.
+    pub distinct_read: bool,
+}
+
+/// A count kept for one slot: the clicks whose value differs from the click before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Counted {
+    pub slot: usize,
+    /// Its place in the tallies.
+    pub count: usize,
+}
+
+/// Running maxima and sums, each `(slot, cell)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Folds {
+    pub max: Vec<(usize, usize)>,
+    pub sum: Vec<(usize, usize)>,
+}
+
 /// A plan's features grouped by what they read; each entry starts with the feature's place
 /// in the row.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Writes {
     /// Features of the prefix as a whole, from the accumulator's [`Scalar`]s.
     pub scalars: Vec<(usize, Scalar)>,
-    /// Shares: the counts from `start` to `end` in `share_counts`, over the clicks.
-    pub shares: Vec<(usize, usize, usize)>,
+    /// Shares of one count, `(out, tally, other)`: most shares list one code.
+    pub single_shares: Vec<(usize, usize, bool)>,
+    pub shares: Vec<ShareWrite>,
+    /// The per-code counts each share adds up, in the tallies.
     pub share_counts: Vec<usize>,
+    /// The codes a share lists outside its slot's range: `(hist, code)`.
+    pub share_strays: Vec<(usize, i64)>,
     /// A count in the tallies, as it is.
     pub counts: Vec<(usize, usize)>,
     /// A cell, as it is or over the clicks.
     pub cells: Vec<(usize, usize)>,
     pub means: Vec<(usize, usize)>,
-    /// A slot's value `at` clicks back.
-    pub values: Vec<(usize, usize, u8)>,
+    /// A coded slot's value `at` clicks back: `(out, at, slot)`.
+    pub code_values: Vec<(usize, usize, usize)>,
+    /// A number slot's value `at` clicks back.
+    pub number_values: Vec<(usize, usize, usize)>,
     /// Whether a slot's value is listed.
     pub is: Vec<IsWrite>,
     /// The price `at` clicks back.
-    pub prices: Vec<(usize, u8)>,
+    pub prices: Vec<(usize, usize)>,
     /// Whether the click `at` back has the last click's category.
-    pub same_category: Vec<(usize, u8)>,
+    pub same_category: Vec<(usize, usize)>,
+}
+
+/// A share: the counts from `counts.0` to `counts.1` in `share_counts` and the strays from
+/// `strays.0` to `strays.1` in `share_strays`, added up; with `other`, the clicks left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ShareWrite {
+    pub out: usize,
+    pub counts: (usize, usize),
+    pub strays: (usize, usize),
+    pub other: bool,
 }
 
 /// The test of an `is` or `first_is` feature.
@@ -486,9 +511,43 @@ pub(super) struct IsWrite {
     pub out: usize,
     pub slot: usize,
     /// Clicks back, or the first click.
-    pub at: Option<u8>,
-    pub values: Vec<i64>,
+    pub at: Option<usize>,
+    pub listed: Listed,
     pub other: bool,
+}
+
+/// Codes to test a value against.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Listed {
+    /// Codes within 64 of the lowest: bit `code - base` is set for each.
+    Bits { base: i64, bits: u64 },
+    /// Any other list, sorted.
+    Codes(Vec<i64>),
+}
+
+impl Listed {
+    fn of(codes: &[i64]) -> Listed {
+        match (codes.first(), codes.last()) {
+            (Some(&base), Some(&last)) if last.abs_diff(base) < 64 => Listed::Bits {
+                base,
+                bits: codes
+                    .iter()
+                    .fold(0, |bits, &c| bits | 1 << c.abs_diff(base)),
+            },
+            _ => Listed::Codes(codes.to_vec()),
+        }
+    }
+
+    #[inline]
+    pub(super) fn contains(&self, value: i64) -> bool {
+        match self {
+            Listed::Bits { base, bits } => {
+                let at = value.wrapping_sub(*base) as u64;
+                at < 64 && (bits >> at) & 1 == 1
+            }
+            Listed::Codes(codes) => codes.binary_search(&value).is_ok(),
+        }
+    }
 }
 
 /// The features of the prefix as a whole, each computed once per row.
@@ -522,115 +581,8 @@ impl Scalar {
     pub const COUNT: usize = 22;
 }
 
-/// A count kept for one slot: the clicks whose value differs from the click before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Counted {
-    pub slot: usize,
-    /// Its place in the tallies.
-    pub count: usize,
-}
-
-/// The counts of the codes some `share` of one slot lists: a code from `first` to
-/// `first + span - 1` finds its count's place in the tallies at `lookup[lookup_at + code -
-/// first]`; any other code counts at `unlisted`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Shares {
-    pub slot: usize,
-    pub first: i64,
-    pub span: u64,
-    pub lookup_at: usize,
-    pub unlisted: usize,
-}
-
-/// The distinct values of one slot: a bitset of the table's range from `lowest`, `words`
-/// long from `bits` in the tallies (values outside it, which a checked click cannot hold,
-/// go to a small list), and their count at `count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct DistinctSet {
-    pub slot: usize,
-    pub lowest: i64,
-    pub words: usize,
-    pub bits: usize,
-    pub count: usize,
-}
-
-/// A running maximum or sum of one slot, kept in the cells at `cell`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Folded {
-    pub slot: usize,
-    pub cell: usize,
-    /// The slot holds a number's bits, not a code.
-    pub number: bool,
-}
-
-/// What one feature writes.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Op {
-    Clicks,
-    LogClicks,
-    DistinctProducts,
-    DistinctProductShare,
-    RepeatViews,
-    /// The share of clicks whose code is one of `codes`: the sum of these counts (placed
-    /// once the plan's every listed code is known).
-    Share {
-        slot: usize,
-        codes: Vec<i64>,
-        counts: Vec<usize>,
-    },
-    /// The share of clicks whose code none of the slot's shares lists: the count there.
-    ShareOther {
-        slot: usize,
-        count: usize,
-    },
-    /// Whether the click `at` back (or the first, `at: None`) holds one of `values`, or,
-    /// with `other`, none of them.
-    Is {
-        slot: usize,
-        at: Option<u8>,
-        values: Vec<i64>,
-        other: bool,
-    },
-    /// A count in the tallies, as it is (distinct values, switches).
-    Count {
-        count: usize,
-    },
-    /// A running maximum in the cells.
-    Cell {
-        cell: usize,
-    },
-    /// A running sum in the cells over the clicks: a mean.
-    CellMean {
-        cell: usize,
-    },
-    Value {
-        slot: usize,
-        at: u8,
-    },
-    PriceMean,
-    PriceMin,
-    PriceMax,
-    PriceSpread,
-    PriceStd,
-    Weekday,
-    Weekend,
-    Price {
-        at: u8,
-    },
-    SameCategory {
-        at: u8,
-    },
-    LastPriceVsMean,
-    LastSeenBefore,
-    LastViewCount,
-    LastSameCategoryRun,
-    ProductNextRateLast,
-    ProductNextRatePrevious,
-    ProductNextRateMean,
-    ProductNextRateMax,
-    ProductSessionRateLast,
-    ProductSessionRateMean,
-}
+/// The widest range of codes counted per code; codes past it count as strays.
+const MAX_BUCKETS: u64 = 4096;
 
 impl Plan {
     /// The UCI shop's plan (`schemas/uci.toml`): version 1's 60 features.
@@ -666,9 +618,32 @@ impl Plan {
         }
     }
 
+    /// Whether the feature at `index` is read from the product table: the others are the
+    /// same whichever table the row is extracted with.
+    pub fn reads_products(&self, index: usize) -> bool {
+        self.writes
+            .scalars
+            .iter()
+            .any(|&(out, scalar)| out == index && scalar.reads_products())
+    }
+
     /// The tracked attributes: the ring's rows and the first click's row are this wide.
     pub(super) fn width(&self) -> usize {
-        self.reads.len()
+        self.number_slots.len()
+    }
+}
+
+impl Scalar {
+    fn reads_products(self) -> bool {
+        matches!(
+            self,
+            Scalar::ProductNextRateLast
+                | Scalar::ProductNextRatePrevious
+                | Scalar::ProductNextRateMean
+                | Scalar::ProductNextRateMax
+                | Scalar::ProductSessionRateLast
+                | Scalar::ProductSessionRateMean
+        )
     }
 }
 
@@ -676,10 +651,25 @@ impl Plan {
 struct Builder<'a> {
     table: &'a ClickSchema,
     plan: Plan,
-    /// Per slot: the codes its shares list, sorted.
-    keys: Vec<Vec<i64>>,
     /// Per cell, its slot and whether it is a maximum (else a sum).
     cells: Vec<(usize, bool)>,
+    /// Counts placed after the per-code counts: `(out, which)`, the distinct count of a
+    /// hist or a switch count, resolved in `finish`.
+    counts: Vec<(usize, Count)>,
+    /// Shares and distinct counts, placed in `finish` once every slot's are known:
+    /// `(out, of, slot, codes, other)` and `(out, of, slot)`.
+    shares: Vec<(usize, Of, usize, Vec<i64>, bool)>,
+    distincts: Vec<(usize, Of, usize)>,
+}
+
+/// A slot whose shares list at most this many codes, with no distinct count, is counted
+/// code by code rather than in a hist.
+const MAX_CODE_COUNTS: usize = 2;
+
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    Distinct(usize),
+    Switches(usize),
 }
 
 impl<'a> Builder<'a> {
@@ -688,79 +678,75 @@ impl<'a> Builder<'a> {
             table,
             plan: Plan {
                 names,
-                ops: Vec::new(),
                 writes: Writes::default(),
-                reads: Vec::new(),
                 number_slots: Vec::new(),
+                hists: Vec::new(),
+                code_counts: Vec::new(),
                 switches: Vec::new(),
-                shares: Vec::new(),
-                distincts: Vec::new(),
-                maxima: Vec::new(),
-                sums: Vec::new(),
-                lookup: Vec::new(),
+                code_folds: Folds::default(),
+                number_folds: Folds::default(),
                 initial_cells: Vec::new(),
                 tallies: 0,
                 needs: Needs::default(),
                 category_slot: None,
             },
-            keys: Vec::new(),
             cells: Vec::new(),
+            counts: Vec::new(),
+            shares: Vec::new(),
+            distincts: Vec::new(),
         }
     }
 
     /// The slot holding `of`, kept from first use.
     fn slot(&mut self, of: Of) -> usize {
         let slot = of.index();
-        if self.plan.reads.len() <= slot {
-            self.plan.reads.resize(slot + 1, None);
+        if self.plan.number_slots.len() <= slot {
             self.plan.number_slots.resize(slot + 1, false);
-            self.keys.resize(slot + 1, Vec::new());
         }
-        self.plan.reads[slot] = Some(of);
         self.plan.number_slots[slot] =
             resolve_spec(of, self.table).is_some_and(|s| s.kind() == Kind::Number);
         slot
     }
 
-    /// A new place in the tallies, `len` long.
-    fn tally(&mut self, len: usize) -> usize {
-        self.plan.tallies += len;
-        self.plan.tallies - len
+    fn is_number(&self, slot: usize) -> bool {
+        self.plan.number_slots.get(slot).copied().unwrap_or(false)
+    }
+
+    /// The per-code counts of a coded slot, placed on first use over the table's range.
+    fn hist(&mut self, of: Of, slot: usize) -> usize {
+        if let Some(i) = self.plan.hists.iter().position(|h| h.slot == slot) {
+            return i;
+        }
+        let (lowest, highest) = resolve_spec(of, self.table)
+            .and_then(|s| s.whole_range())
+            .unwrap_or((0, 0));
+        let span = highest.abs_diff(lowest).saturating_add(1).min(MAX_BUCKETS);
+        let base = self.plan.tallies;
+        self.plan.tallies += span as usize;
+        self.plan.hists.push(Hist {
+            slot,
+            lowest,
+            span,
+            base,
+            // Placed in `finish`, after every hist's counts.
+            distinct: usize::MAX,
+            distinct_read: false,
+        });
+        self.plan.hists.len() - 1
     }
 
     fn switches(&mut self, slot: usize) -> usize {
-        if let Some(c) = self.plan.switches.iter().find(|c| c.slot == slot) {
-            return c.count;
+        if let Some(i) = self.plan.switches.iter().position(|c| c.slot == slot) {
+            return i;
         }
-        let count = self.tally(1);
-        self.plan.switches.push(Counted { slot, count });
-        count
-    }
-
-    fn distinct(&mut self, slot: usize) -> usize {
-        if let Some(d) = self.plan.distincts.iter().find(|d| d.slot == slot) {
-            return d.count;
-        }
-        let spec = self.plan.reads[slot].and_then(|of| resolve_spec(of, self.table));
-        let (lowest, highest) = spec.and_then(|s| s.whole_range()).unwrap_or((0, 0));
-        // A range too wide for a bitset leaves its values to the small list.
-        let words = usize::try_from(highest.saturating_sub(lowest) / 32 + 1)
-            .unwrap_or(0)
-            .min(MAX_BITSET_WORDS);
-        let count = self.tally(1);
-        let bits = self.tally(words);
-        self.plan.distincts.push(DistinctSet {
+        self.plan.switches.push(Counted {
             slot,
-            lowest,
-            words,
-            bits,
-            count,
+            count: usize::MAX,
         });
-        count
+        self.plan.switches.len() - 1
     }
 
     /// The cell of a slot's running maximum (`max`) or sum, added on first use.
-    /// The cell of a slot's running maximum or sum, added on first use.
     fn cell(&mut self, slot: usize, max: bool) -> usize {
         let found = self.cells.iter().position(|&c| c == (slot, max));
         found.unwrap_or_else(|| {
@@ -769,9 +755,102 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn op(&mut self, r: &Resolved, all: &[Resolved]) -> Op {
+    /// A share over `codes` of a hist: its per-code counts and its codes out of range.
+    fn share(&mut self, out: usize, hist: usize, codes: &[i64], other: bool) {
+        let h = self.plan.hists[hist];
+        let w = &mut self.plan.writes;
+        let (counts, strays) = (w.share_counts.len(), w.share_strays.len());
+        for &code in codes {
+            let at = code.wrapping_sub(h.lowest) as u64;
+            if at < h.span {
+                w.share_counts.push(h.base + at as usize);
+            } else {
+                w.share_strays.push((hist, code));
+            }
+        }
+        if let ([count], true) = (&w.share_counts[counts..], strays == w.share_strays.len()) {
+            let single = (out, *count, other);
+            w.share_counts.truncate(counts);
+            w.single_shares.push(single);
+            return;
+        }
+        w.shares.push(ShareWrite {
+            out,
+            counts: (counts, w.share_counts.len()),
+            strays: (strays, w.share_strays.len()),
+            other,
+        });
+    }
+
+    /// A share over `codes` of a slot counted code by code.
+    fn share_of_codes(&mut self, out: usize, slot: usize, codes: &[i64], other: bool) {
+        let mut tallies: Vec<usize> = Vec::with_capacity(codes.len());
+        for &code in codes {
+            let found = self
+                .plan
+                .code_counts
+                .iter()
+                .find(|&&(s, c, _)| s == slot && c == code);
+            let tally = match found {
+                Some(&(_, _, tally)) => tally,
+                None => {
+                    let tally = self.plan.tallies;
+                    self.plan.tallies += 1;
+                    self.plan.code_counts.push((slot, code, tally));
+                    tally
+                }
+            };
+            tallies.push(tally);
+        }
+        let w = &mut self.plan.writes;
+        if let [tally] = tallies[..] {
+            w.single_shares.push((out, tally, other));
+        } else {
+            let counts = w.share_counts.len();
+            w.share_counts.extend(tallies);
+            w.shares.push(ShareWrite {
+                out,
+                counts: (counts, w.share_counts.len()),
+                strays: (0, 0),
+                other,
+            });
+        }
+    }
+
+    /// Places the shares and distinct counts: a slot with a distinct count, or whose
+    /// shares list more than [`MAX_CODE_COUNTS`] codes, gets a hist; the others count
+    /// their listed codes one by one.
+    fn place_shares(&mut self) {
+        let shares = std::mem::take(&mut self.shares);
+        let distincts = std::mem::take(&mut self.distincts);
+        let hist_slot = |slot: usize| {
+            let listed: HashSet<i64> = shares
+                .iter()
+                .filter(|s| s.2 == slot)
+                .flat_map(|s| s.3.iter().copied())
+                .collect();
+            distincts.iter().any(|d| d.2 == slot) || listed.len() > MAX_CODE_COUNTS
+        };
+        for &(out, of, slot) in &distincts {
+            let hist = self.hist(of, slot);
+            self.plan.hists[hist].distinct_read = true;
+            self.counts.push((out, Count::Distinct(hist)));
+        }
+        for (out, of, slot, codes, other) in &shares {
+            if hist_slot(*slot) {
+                let hist = self.hist(*of, *slot);
+                self.share(*out, hist, codes, *other);
+            } else {
+                self.share_of_codes(*out, *slot, codes, *other);
+            }
+        }
+    }
+
+    fn feature(&mut self, out: usize, r: &Resolved, all: &[Resolved]) {
         // Only the families that take `of` read `slot`, and `check` made them give it.
+        let of = r.of.unwrap_or(Of::Category);
         let slot = r.of.map_or(usize::MAX, |of| self.slot(of));
+        let at = usize::from(r.at);
         // `other` is the complement of what the family's other features over the same
         // attribute (and click) list.
         let listed = || {
@@ -784,191 +863,163 @@ impl<'a> Builder<'a> {
             v.dedup();
             v
         };
-        let needs = &mut self.plan.needs;
-        match r.family {
-            Family::Clicks => Op::Clicks,
+        let scalar = match r.family {
+            Family::Clicks => Scalar::Clicks,
             Family::LogClicks => {
-                needs.log_clicks = true;
-                Op::LogClicks
+                self.plan.needs.log_clicks = true;
+                Scalar::LogClicks
             }
             Family::DistinctProducts => {
-                needs.views = true;
-                Op::DistinctProducts
+                self.plan.needs.views = true;
+                Scalar::DistinctProducts
             }
             Family::DistinctProductShare => {
-                needs.views = true;
-                Op::DistinctProductShare
+                self.plan.needs.views = true;
+                Scalar::DistinctProductShare
             }
             Family::RepeatViews => {
-                needs.views = true;
-                Op::RepeatViews
-            }
-            Family::Share if r.other => {
-                let keys = listed();
-                self.add_keys(slot, &keys);
-                Op::ShareOther { slot, count: 0 }
+                self.plan.needs.views = true;
+                Scalar::RepeatViews
             }
             Family::Share => {
-                self.add_keys(slot, &r.values);
-                Op::Share {
-                    slot,
-                    codes: r.values.clone(),
-                    counts: Vec::new(),
-                }
+                let codes = if r.other { listed() } else { r.values.clone() };
+                self.shares.push((out, of, slot, codes, r.other));
+                return;
             }
-            Family::FirstIs | Family::Is => Op::Is {
-                slot,
-                at: (r.family == Family::Is).then_some(r.at),
-                values: if r.other { listed() } else { r.values.clone() },
-                other: r.other,
-            },
-            Family::Distinct => Op::Count {
-                count: self.distinct(slot),
-            },
-            Family::Switches | Family::Changes => Op::Count {
-                count: self.switches(slot),
-            },
-            Family::Max => Op::Cell {
-                cell: self.cell(slot, true),
-            },
-            Family::Mean => Op::CellMean {
-                cell: self.cell(slot, false),
-            },
-            Family::Value => Op::Value { slot, at: r.at },
-            Family::PriceMean => Op::PriceMean,
-            Family::PriceMin => Op::PriceMin,
-            Family::PriceMax => Op::PriceMax,
-            Family::PriceSpread => Op::PriceSpread,
+            Family::FirstIs | Family::Is => {
+                let codes = if r.other { listed() } else { r.values.clone() };
+                self.plan.writes.is.push(IsWrite {
+                    out,
+                    slot,
+                    at: (r.family == Family::Is).then_some(at),
+                    listed: Listed::of(&codes),
+                    other: r.other,
+                });
+                return;
+            }
+            Family::Distinct => {
+                self.distincts.push((out, of, slot));
+                return;
+            }
+            Family::Switches | Family::Changes => {
+                let i = self.switches(slot);
+                self.counts.push((out, Count::Switches(i)));
+                return;
+            }
+            Family::Max => {
+                let cell = self.cell(slot, true);
+                self.plan.writes.cells.push((out, cell));
+                return;
+            }
+            Family::Mean => {
+                let cell = self.cell(slot, false);
+                self.plan.writes.means.push((out, cell));
+                return;
+            }
+            Family::Value => {
+                if self.is_number(slot) {
+                    self.plan.writes.number_values.push((out, at, slot));
+                } else {
+                    self.plan.writes.code_values.push((out, at, slot));
+                }
+                return;
+            }
+            Family::PriceMean => Scalar::PriceMean,
+            Family::PriceMin => Scalar::PriceMin,
+            Family::PriceMax => Scalar::PriceMax,
+            Family::PriceSpread => Scalar::PriceSpread,
             Family::PriceStd => {
-                needs.price_std = true;
-                Op::PriceStd
+                self.plan.needs.price_std = true;
+                Scalar::PriceStd
             }
             Family::Weekday => {
-                needs.weekday = true;
-                Op::Weekday
+                self.plan.needs.weekday = true;
+                Scalar::Weekday
             }
             Family::Weekend => {
-                needs.weekday = true;
-                Op::Weekend
+                self.plan.needs.weekday = true;
+                Scalar::Weekend
             }
-            Family::Price => Op::Price { at: r.at },
-            Family::SameCategory => Op::SameCategory { at: r.at },
-            Family::LastPriceVsMean => Op::LastPriceVsMean,
+            Family::Price => {
+                self.plan.writes.prices.push((out, at));
+                return;
+            }
+            Family::SameCategory => {
+                self.plan.writes.same_category.push((out, at));
+                return;
+            }
+            Family::LastPriceVsMean => Scalar::LastPriceVsMean,
             Family::LastSeenBefore => {
-                needs.views = true;
-                Op::LastSeenBefore
+                self.plan.needs.views = true;
+                Scalar::LastSeenBefore
             }
             Family::LastViewCount => {
-                needs.views = true;
-                Op::LastViewCount
+                self.plan.needs.views = true;
+                Scalar::LastViewCount
             }
             Family::LastSameCategoryRun => {
-                needs.same_category_run = true;
-                Op::LastSameCategoryRun
+                self.plan.needs.same_category_run = true;
+                Scalar::LastSameCategoryRun
             }
-            Family::ProductNextRateLast => self.rates(Op::ProductNextRateLast),
-            Family::ProductNextRatePrevious => self.rates(Op::ProductNextRatePrevious),
-            Family::ProductNextRateMean => self.rates(Op::ProductNextRateMean),
-            Family::ProductNextRateMax => self.rates(Op::ProductNextRateMax),
-            Family::ProductSessionRateLast => self.rates(Op::ProductSessionRateLast),
-            Family::ProductSessionRateMean => self.rates(Op::ProductSessionRateMean),
+            Family::ProductNextRateLast => self.rates(Scalar::ProductNextRateLast),
+            Family::ProductNextRatePrevious => self.rates(Scalar::ProductNextRatePrevious),
+            Family::ProductNextRateMean => self.rates(Scalar::ProductNextRateMean),
+            Family::ProductNextRateMax => self.rates(Scalar::ProductNextRateMax),
+            Family::ProductSessionRateLast => self.rates(Scalar::ProductSessionRateLast),
+            Family::ProductSessionRateMean => self.rates(Scalar::ProductSessionRateMean),
             // `check` refused these.
             Family::PriceVsCategory
             | Family::ShareAboveCategoryPrice
             | Family::Duration
             | Family::TimePerClick
-            | Family::TimeSincePrevious => Op::Clicks,
-        }
+            | Family::TimeSincePrevious => Scalar::Clicks,
+        };
+        self.plan.writes.scalars.push((out, scalar));
     }
 
-    fn rates(&mut self, op: Op) -> Op {
+    fn rates(&mut self, scalar: Scalar) -> Scalar {
         self.plan.needs.rates = true;
-        op
+        scalar
     }
 
-    fn add_keys(&mut self, slot: usize, codes: &[i64]) {
-        let keys = &mut self.keys[slot];
-        for &code in codes {
-            if let Err(i) = keys.binary_search(&code) {
-                keys.insert(i, code);
-            }
-        }
-    }
-
-    /// How many codes the slot's listed ones run over, from the lowest to the highest.
-    fn span(&self, slot: usize) -> u64 {
-        match self.keys.get(slot).map(|k| (k.first(), k.last())) {
-            Some((Some(&first), Some(&last))) => last.abs_diff(first).saturating_add(1),
-            _ => 0,
-        }
-    }
-
-    /// Places the share counts and the cells, and points the features at them.
+    /// Places the distinct and switch counts after the per-code counts, and the cells.
     fn finish(mut self) -> Plan {
-        let mut unlisted_of = vec![usize::MAX; self.keys.len()];
-        let mut counts_of = vec![0; self.keys.len()];
-        for slot in 0..self.keys.len() {
-            let span = self.span(slot);
-            let Some(&first) = self.keys[slot].first() else {
-                continue;
+        self.place_shares();
+        for h in &mut self.plan.hists {
+            h.distinct = self.plan.tallies;
+            self.plan.tallies += 1;
+        }
+        for s in &mut self.plan.switches {
+            s.count = self.plan.tallies;
+            self.plan.tallies += 1;
+        }
+        for &(out, count) in &self.counts {
+            let at = match count {
+                Count::Distinct(h) => self.plan.hists[h].distinct,
+                Count::Switches(s) => self.plan.switches[s].count,
             };
-            let counts = self.tally(self.keys[slot].len() + 1);
-            let unlisted = counts + self.keys[slot].len();
-            let lookup_at = self.plan.lookup.len();
-            let keys = &self.keys[slot];
-            // At most MAX_SPAN codes, as `compile` checked.
-            self.plan.lookup.extend((0..span).map(|at| {
-                let code = first.saturating_add_unsigned(at);
-                let place = keys.binary_search(&code).map_or(unlisted, |k| counts + k);
-                place as u32
-            }));
-            self.plan.shares.push(Shares {
-                slot,
-                first,
-                span,
-                lookup_at,
-                unlisted,
-            });
-            unlisted_of[slot] = unlisted;
-            counts_of[slot] = counts;
+            self.plan.writes.counts.push((out, at));
         }
         for (cell, &(slot, max)) in self.cells.iter().enumerate() {
-            let placed = Folded {
-                slot,
-                cell,
-                number: self.plan.number_slots.get(slot).copied().unwrap_or(false),
+            let number = self.plan.number_slots.get(slot).copied().unwrap_or(false);
+            let folds = if number {
+                &mut self.plan.number_folds
+            } else {
+                &mut self.plan.code_folds
             };
             if max {
-                self.plan.maxima.push(placed);
+                folds.max.push((slot, cell));
                 self.plan.initial_cells.push(f64::NEG_INFINITY);
             } else {
-                self.plan.sums.push(placed);
+                folds.sum.push((slot, cell));
                 // `Iterator::sum` of f64 starts from -0.0; so does this, for the same bits.
                 self.plan.initial_cells.push(-0.0);
             }
         }
-        for op in &mut self.plan.ops {
-            match op {
-                Op::ShareOther { slot, count } => *count = unlisted_of[*slot],
-                Op::Share {
-                    slot,
-                    codes,
-                    counts,
-                } => {
-                    let keys = &self.keys[*slot];
-                    *counts = codes
-                        .iter()
-                        .filter_map(|code| keys.binary_search(code).ok())
-                        .map(|k| counts_of[*slot] + k)
-                        .collect();
-                }
-                _ => {}
-            }
-        }
-        self.plan.writes = group(&self.plan.ops);
         self.plan
     }
 }
+
 static UCI_PLAN: LazyLock<Plan> = LazyLock::new(|| {
     SchemaFile::parse(UCI_FILE)
         .map_err(|e| PlanError::Toml(e.to_string()))
@@ -976,87 +1027,3 @@ static UCI_PLAN: LazyLock<Plan> = LazyLock::new(|| {
         .and_then(|plan| plan.compile(&UCI))
         .unwrap_or_else(|e| panic!("The UCI plan built into the binary is invalid: {e}."))
 });
-
-/// The plan's features grouped by kind, each with its place in the row.
-fn group(ops: &[Op]) -> Writes {
-    let mut w = Writes::default();
-    for (out, op) in ops.iter().enumerate() {
-        let scalar = match op {
-            Op::Clicks => Scalar::Clicks,
-            Op::LogClicks => Scalar::LogClicks,
-            Op::DistinctProducts => Scalar::DistinctProducts,
-            Op::DistinctProductShare => Scalar::DistinctProductShare,
-            Op::RepeatViews => Scalar::RepeatViews,
-            Op::PriceMean => Scalar::PriceMean,
-            Op::PriceMin => Scalar::PriceMin,
-            Op::PriceMax => Scalar::PriceMax,
-            Op::PriceSpread => Scalar::PriceSpread,
-            Op::PriceStd => Scalar::PriceStd,
-            Op::Weekday => Scalar::Weekday,
-            Op::Weekend => Scalar::Weekend,
-            Op::LastPriceVsMean => Scalar::LastPriceVsMean,
-            Op::LastSeenBefore => Scalar::LastSeenBefore,
-            Op::LastViewCount => Scalar::LastViewCount,
-            Op::LastSameCategoryRun => Scalar::LastSameCategoryRun,
-            Op::ProductNextRateLast => Scalar::ProductNextRateLast,
-            Op::ProductNextRatePrevious => Scalar::ProductNextRatePrevious,
-            Op::ProductNextRateMean => Scalar::ProductNextRateMean,
-            Op::ProductNextRateMax => Scalar::ProductNextRateMax,
-            Op::ProductSessionRateLast => Scalar::ProductSessionRateLast,
-            Op::ProductSessionRateMean => Scalar::ProductSessionRateMean,
-            Op::Share { counts, .. } => {
-                let start = w.share_counts.len();
-                w.share_counts.extend_from_slice(counts);
-                w.shares.push((out, start, w.share_counts.len()));
-                continue;
-            }
-            Op::ShareOther { count, .. } => {
-                w.share_counts.push(*count);
-                w.shares
-                    .push((out, w.share_counts.len() - 1, w.share_counts.len()));
-                continue;
-            }
-            Op::Is {
-                slot,
-                at,
-                values,
-                other,
-            } => {
-                w.is.push(IsWrite {
-                    out,
-                    slot: *slot,
-                    at: *at,
-                    values: values.clone(),
-                    other: *other,
-                });
-                continue;
-            }
-            Op::Count { count } => {
-                w.counts.push((out, *count));
-                continue;
-            }
-            Op::Cell { cell } => {
-                w.cells.push((out, *cell));
-                continue;
-            }
-            Op::CellMean { cell } => {
-                w.means.push((out, *cell));
-                continue;
-            }
-            Op::Value { slot, at } => {
-                w.values.push((out, *slot, *at));
-                continue;
-            }
-            Op::Price { at } => {
-                w.prices.push((out, *at));
-                continue;
-            }
-            Op::SameCategory { at } => {
-                w.same_category.push((out, *at));
-                continue;
-            }
-        };
-        w.scalars.push((out, scalar));
-    }
-    w
-}

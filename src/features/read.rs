@@ -7,16 +7,15 @@ use chrono::Weekday;
 
 /// A click as the extractor sees it.
 pub trait ClickValues {
-    /// The click's values of the category and its attributes, at [`Of::index`].
-    type Values: AsRef<[i64]>;
     fn product(&self) -> ProductCode;
     fn price(&self) -> f64;
     /// The click's day of the week.
     fn weekday(&self) -> Weekday;
-    /// The category's and every attribute's value: a coded one's code, or a number's bits
-    /// (`f64::to_bits`), so one row of whole numbers holds a click and coded values are
-    /// compared, counted and looked up without a conversion.
-    fn values(&self) -> Self::Values;
+    /// Writes the category's and every attribute's value, at [`Of::index`], into `out`
+    /// (as many as it holds; the rest is left as it is): a coded one's code, or a
+    /// number's bits (`f64::to_bits`), so one row of whole numbers holds a click and coded
+    /// values are compared, counted and looked up without a conversion.
+    fn write_values(&self, out: &mut [i64]);
 }
 
 impl Of {
@@ -47,8 +46,6 @@ impl Of {
 }
 
 impl ClickValues for Click {
-    type Values = [i64; 7];
-
     #[inline]
     fn product(&self) -> ProductCode {
         self.product
@@ -65,8 +62,8 @@ impl ClickValues for Click {
     }
 
     #[inline]
-    fn values(&self) -> [i64; 7] {
-        [
+    fn write_values(&self, out: &mut [i64]) {
+        let values = [
             self.category.code(),
             i64::from(self.country.code()),
             self.colour.code(),
@@ -75,6 +72,15 @@ impl ClickValues for Click {
             // The table's vocabulary of `price_2`: 1 above the category's average, 2 not.
             if self.above_category_average { 1 } else { 2 },
             i64::from(self.page.get()),
-        ]
+        ];
+        // A row as wide as the click is seven stores, not a call to copy a slice of
+        // unknown length; a narrower plan takes what it reads.
+        match out.first_chunk_mut::<7>() {
+            Some(whole) => *whole = values,
+            None => {
+                let n = out.len();
+                out.copy_from_slice(&values[..n]);
+            }
+        }
     }
 }

@@ -440,13 +440,6 @@ fn plans_that_do_not_fit_the_schema_are_refused_naming_the_feature() {
             },
         ),
         (
-            "family = \"share\"\nof = \"page\"\nvalues = [1, 4097]",
-            PlanError::SpreadOut {
-                feature: "f".into(),
-                span: 4097,
-            },
-        ),
-        (
             "family = \"duration\"",
             PlanError::Unavailable {
                 feature: "f".into(),
@@ -527,4 +520,92 @@ fn not_coded_attributes_are_refused_for_code_families() {
         FeaturePlan::from_toml("[[feature]]\nname = \"f\"\nfamily = \"mean\"\nof = \"page\"")
             .and_then(|p| p.compile(&table));
     assert!(mean.is_ok(), "{mean:?}");
+}
+
+/// A click of another shape: values outside the table's ranges, which a checked click
+/// cannot hold but a click type of another schema might.
+struct Loose {
+    product: ProductCode,
+    values: [i64; 7],
+}
+
+impl ClickValues for Loose {
+    fn product(&self) -> ProductCode {
+        self.product
+    }
+    fn price(&self) -> f64 {
+        10.0
+    }
+    fn weekday(&self) -> chrono::Weekday {
+        chrono::Weekday::Tue
+    }
+    fn write_values(&self, out: &mut [i64]) {
+        let n = out.len().min(7);
+        out[..n].copy_from_slice(&self.values[..n]);
+    }
+}
+
+/// Codes outside the table's range are counted, not dropped: shares, the other share and
+/// distinct counts see them, incrementally and in one batch alike.
+#[test]
+fn codes_outside_the_tables_range_are_counted() {
+    let plan = compile(
+        r#"
+        [[feature]]
+        name = "share_nine"
+        family = "share"
+        of = "category"
+        values = [9]
+        [[feature]]
+        name = "share_one_or_nine"
+        family = "share"
+        of = "category"
+        values = [1, 9]
+        [[feature]]
+        name = "share_rest"
+        family = "share"
+        of = "category"
+        other = true
+        [[feature]]
+        name = "distinct_categories"
+        family = "distinct"
+        of = "category"
+        [[feature]]
+        name = "share_page_99"
+        family = "share"
+        of = "page"
+        values = [99]
+        [[feature]]
+        name = "max_page"
+        family = "max"
+        of = "page"
+        "#,
+    )
+    .expect("the plan compiles");
+    let product = ProductCode::parse("A1").expect("a product code");
+    let categories = [1, 9, -3, 9, 2, 1];
+    let clicks: Vec<Loose> = categories
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| Loose {
+            product,
+            values: [c, 0, 0, 0, 0, 0, if i == 2 { 99 } else { 1 }],
+        })
+        .collect();
+    let none = ProductStats::default();
+    let mut acc = Accumulator::new(&plan, &none);
+    let mut incremental = vec![0.0; plan.len()];
+    for (t, click) in clicks.iter().enumerate() {
+        acc.push(click);
+        acc.write(&mut incremental);
+        let mut batch = Accumulator::new(&plan, &none);
+        for c in &clicks[..=t] {
+            batch.push(c);
+        }
+        let mut once = vec![0.0; plan.len()];
+        batch.write(&mut once);
+        assert_eq!(incremental, once, "prefix {}", t + 1);
+    }
+    let n = categories.len() as f64;
+    assert_eq!(incremental, [2.0 / n, 4.0 / n, 2.0 / n, 4.0, 1.0 / n, 99.0]);
 }
