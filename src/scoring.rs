@@ -2,7 +2,7 @@
 //! asks. Features come from the same module the trainer uses.
 
 use crate::domain::Session;
-use crate::features;
+use crate::features::{self, RowKey};
 use crate::labels;
 use crate::ml::classifier::ConvertModel;
 use crate::ml::model_file::{Loaded, Manifest, ModelKind, ModelName};
@@ -125,10 +125,44 @@ fn only<M: ModelKind, T>(values: Vec<T>, loaded: &Loaded<M>) -> Result<T, ScoreE
     })
 }
 
+/// One request's feature row, kept for the next model that can read it: [`RowKey`]s,
+/// decided at load, say which can. A request's models score from one extraction when
+/// their keys agree, and each extracts its own otherwise.
+#[derive(Default)]
+pub struct Rows {
+    made: Option<(RowKey, ndarray::Array2<f64>)>,
+}
+
+impl Rows {
+    /// The row `loaded` reads for `session`: the one made already when its key allows,
+    /// else a new extraction, kept in its place.
+    pub fn of<M: ModelKind>(
+        &mut self,
+        loaded: &Loaded<M>,
+        session: &Session,
+    ) -> &ndarray::Array2<f64> {
+        let made = match self.made.take() {
+            Some((key, row)) if loaded.row_key.can_read(&key) => (key, row),
+            _ => (loaded.row_key.clone(), loaded.row(session.clicks())),
+        };
+        &self.made.insert(made).1
+    }
+}
+
 pub fn convert(
     loaded: &Loaded<ConvertModel>,
     session: &Session,
     explain: bool,
+) -> Result<ConvertAnswer, ScoreError> {
+    convert_with(loaded, session, explain, &mut Rows::default())
+}
+
+/// [`convert`], reading its row from (or leaving it in) a request's [`Rows`].
+pub fn convert_with(
+    loaded: &Loaded<ConvertModel>,
+    session: &Session,
+    explain: bool,
+    rows: &mut Rows,
 ) -> Result<ConvertAnswer, ScoreError> {
     let manifest = &loaded.manifest;
     let threshold = manifest.decision_threshold();
@@ -143,7 +177,7 @@ pub fn convert(
             explanation: None,
         });
     }
-    let x = loaded.row(session.clicks());
+    let x = rows.of(loaded, session);
     let p = only(loaded.model.probabilities(x.view()), loaded)?;
     let probability = finite(p, loaded, "probability")?;
     let tier = tier(manifest, probability);
@@ -196,6 +230,15 @@ pub fn revenue(
     loaded: &Loaded<RevenueModel>,
     session: &Session,
 ) -> Result<RevenueAnswer, ScoreError> {
+    revenue_with(loaded, session, &mut Rows::default())
+}
+
+/// [`revenue`], reading its row from (or leaving it in) a request's [`Rows`].
+pub fn revenue_with(
+    loaded: &Loaded<RevenueModel>,
+    session: &Session,
+    rows: &mut Rows,
+) -> Result<RevenueAnswer, ScoreError> {
     if labels::first_basket(session.clicks()).is_some() {
         // The basket is known: its revenue is the contract's, not a forecast.
         let known = labels::proxy_outcome(session.clicks()).revenue;
@@ -206,7 +249,7 @@ pub fn revenue(
             already_converted: true,
         });
     }
-    let x = loaded.row(session.clicks());
+    let x = rows.of(loaded, session);
     let p = only(loaded.model.predict(x.view()), loaded)?;
     Ok(RevenueAnswer {
         expected_revenue: finite(p.expected, loaded, "expected revenue")?,
@@ -220,7 +263,16 @@ pub fn segment(
     loaded: &Loaded<SegmentModel>,
     session: &Session,
 ) -> Result<SegmentAnswer, ScoreError> {
-    let x = loaded.row(session.clicks());
+    segment_with(loaded, session, &mut Rows::default())
+}
+
+/// [`segment`], reading its row from (or leaving it in) a request's [`Rows`].
+pub fn segment_with(
+    loaded: &Loaded<SegmentModel>,
+    session: &Session,
+    rows: &mut Rows,
+) -> Result<SegmentAnswer, ScoreError> {
+    let x = rows.of(loaded, session);
     let (id, distance) = only(loaded.model.assign(x.view()), loaded)?;
     let persona = loaded
         .model
@@ -258,6 +310,60 @@ mod tests {
             .flat_map(|&p| [p, p.next_up(), p.next_down()])
             .filter(|p| (0.0..=1.0).contains(p))
             .collect()
+    }
+
+    /// The shipped versions share one extraction in `/score` (convert and revenue carry
+    /// equal product tables; segments read no product rate), and a shared row gives each
+    /// model exactly the answer its own extraction gives.
+    #[test]
+    fn models_sharing_a_row_answer_as_with_their_own() {
+        use crate::domain::session::tests::click;
+        use crate::domain::SessionId;
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let shipped = "the shipped models load";
+        let convert = model_file::load_version::<ConvertModel>(&models, None).expect(shipped);
+        let revenue = model_file::load_version::<RevenueModel>(&models, None).expect(shipped);
+        let segment = model_file::load_version::<SegmentModel>(&models, None).expect(shipped);
+        assert!(revenue.row_key.can_read(&convert.row_key));
+        assert!(segment.row_key.can_read(&convert.row_key));
+        // Convert's row is not segment's: segment extracts with an empty product table.
+        assert!(!convert.row_key.can_read(&segment.row_key));
+        let products = ["A1", "B2", "A1", "C3", "P4", "P4", "B2"];
+        for len in 1..=products.len() {
+            let clicks = products[..len]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| click(i as i64 + 1, p, 10.0 + i as f64))
+                .collect();
+            let id = SessionId::parse("s").expect("an id");
+            let session = Session::new(id, clicks).expect("a session").0;
+            let rows = &mut Rows::default();
+            let shared = (
+                convert_with(&convert, &session, true, rows).expect("scores"),
+                revenue_with(&revenue, &session, rows).expect("scores"),
+                segment_with(&segment, &session, rows).expect("scores"),
+            );
+            let own = (
+                super::convert(&convert, &session, true).expect("scores"),
+                super::revenue(&revenue, &session).expect("scores"),
+                super::segment(&segment, &session).expect("scores"),
+            );
+            assert_eq!(shared, own, "{len} clicks");
+        }
+    }
+
+    #[test]
+    fn a_model_with_another_product_table_extracts_its_own_row() {
+        let plan = features::Plan::uci();
+        let mut other = features::ProductStats::default();
+        other.prior_next = 0.5;
+        let table = RowKey::new(plan, &other, None);
+        let empty = RowKey::new(plan, &features::ProductStats::default(), None);
+        assert!(!table.can_read(&empty));
+        assert!(table.can_read(&table.clone()));
+        // A model reading only `clicks` reads any table's row.
+        let clicks = plan.index_of("clicks").expect("a feature");
+        assert!(RowKey::new(plan, &other, Some(&[clicks])).can_read(&empty));
     }
 
     #[test]

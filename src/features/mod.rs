@@ -20,6 +20,44 @@ pub use read::ClickValues;
 
 use crate::domain::Click;
 
+/// What one model's feature row is made of, decided when the model loads: the plan, the
+/// product table it is extracted with (by content: a digest of the table as stored), and
+/// whether the model reads any feature of that table. A model can read a row extracted
+/// for another model when [`RowKey::can_read`] says so, which is how one request scores
+/// its three models from one extraction when they agree: convert and revenue trained
+/// together carry equal tables, and segments read no product rate at all.
+#[derive(Debug, Clone)]
+pub struct RowKey {
+    plan: &'static Plan,
+    table: [u8; 32],
+    reads_table: bool,
+}
+
+impl RowKey {
+    /// The key of a model extracting with `products` and reading the features at `reads`
+    /// (every feature when `None`).
+    pub fn new(plan: &'static Plan, products: &ProductStats, reads: Option<&[usize]>) -> RowKey {
+        use sha2::{Digest, Sha256};
+        // The stored form is the table's whole content (the index is derived from it).
+        let stored = serde_json::to_vec(products).unwrap_or_default();
+        let reads_table = match reads {
+            None => (0..plan.len()).any(|i| plan.reads_products(i)),
+            Some(indices) => indices.iter().any(|&i| plan.reads_products(i)),
+        };
+        RowKey {
+            plan,
+            table: Sha256::digest(&stored).into(),
+            reads_table,
+        }
+    }
+
+    /// Whether this key's model reads the same values from a row made for `made`: the
+    /// same plan, and the same table unless the model reads none of it.
+    pub fn can_read(&self, made: &RowKey) -> bool {
+        std::ptr::eq(self.plan, made.plan) && (!self.reads_table || self.table == made.table)
+    }
+}
+
 /// Writes the features of `prefix` (ordered clicks 1..t) into `out`, which must hold one
 /// value per feature of `plan`, using the product table of the model that will read them.
 /// An empty prefix gives all zeros. The same as feeding an [`Accumulator`] every click.

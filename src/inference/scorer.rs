@@ -7,7 +7,7 @@ use super::answer::{ConvertOutput, RevenueOutput, ScoreOutput, SegmentOutput};
 use super::registry::{SelectError, Slot, Snapshot};
 use crate::domain::Session;
 use crate::ml::model_file::{Loaded, ModelKind, ModelName};
-use crate::scoring::{self, ScoreError};
+use crate::scoring::{self, Rows, ScoreError};
 use serde::Serialize;
 
 /// Which version of each model answers, and whether to explain: what every scoring route's
@@ -69,17 +69,30 @@ impl Scorer for Convert {
         session: &Session,
         selection: &Selection,
     ) -> Result<ConvertOutput, Error> {
+        self.score_with(snapshot, session, selection, &mut Rows::default())
+    }
+
+    fn versions(output: &ConvertOutput) -> Vec<(ModelName, u32)> {
+        vec![(ModelName::Convert, output.model_version)]
+    }
+}
+
+impl Convert {
+    /// The answer, reading the feature row from (or leaving it in) the request's `rows`.
+    fn score_with(
+        self,
+        snapshot: &Snapshot,
+        session: &Session,
+        selection: &Selection,
+        rows: &mut Rows,
+    ) -> Result<ConvertOutput, Error> {
         let loaded = pick(&snapshot.convert, selection.convert_version, session)?;
         Ok(ConvertOutput {
             session_id: session.id().as_str().to_owned(),
             model: ModelName::Convert,
             model_version: loaded.manifest.version,
-            answer: scoring::convert(loaded, session, selection.explain)?,
+            answer: scoring::convert_with(loaded, session, selection.explain, rows)?,
         })
-    }
-
-    fn versions(output: &ConvertOutput) -> Vec<(ModelName, u32)> {
-        vec![(ModelName::Convert, output.model_version)]
     }
 }
 
@@ -95,17 +108,30 @@ impl Scorer for Revenue {
         session: &Session,
         selection: &Selection,
     ) -> Result<RevenueOutput, Error> {
+        self.score_with(snapshot, session, selection, &mut Rows::default())
+    }
+
+    fn versions(output: &RevenueOutput) -> Vec<(ModelName, u32)> {
+        vec![(ModelName::Revenue, output.model_version)]
+    }
+}
+
+impl Revenue {
+    /// The answer, reading the feature row from (or leaving it in) the request's `rows`.
+    fn score_with(
+        self,
+        snapshot: &Snapshot,
+        session: &Session,
+        selection: &Selection,
+        rows: &mut Rows,
+    ) -> Result<RevenueOutput, Error> {
         let loaded = pick(&snapshot.revenue, selection.revenue_version, session)?;
         Ok(RevenueOutput {
             session_id: session.id().as_str().to_owned(),
             model: ModelName::Revenue,
             model_version: loaded.manifest.version,
-            answer: scoring::revenue(loaded, session)?,
+            answer: scoring::revenue_with(loaded, session, rows)?,
         })
-    }
-
-    fn versions(output: &RevenueOutput) -> Vec<(ModelName, u32)> {
-        vec![(ModelName::Revenue, output.model_version)]
     }
 }
 
@@ -121,17 +147,30 @@ impl Scorer for Segment {
         session: &Session,
         selection: &Selection,
     ) -> Result<SegmentOutput, Error> {
+        self.score_with(snapshot, session, selection, &mut Rows::default())
+    }
+
+    fn versions(output: &SegmentOutput) -> Vec<(ModelName, u32)> {
+        vec![(ModelName::Segment, output.model_version)]
+    }
+}
+
+impl Segment {
+    /// The answer, reading the feature row from (or leaving it in) the request's `rows`.
+    fn score_with(
+        self,
+        snapshot: &Snapshot,
+        session: &Session,
+        selection: &Selection,
+        rows: &mut Rows,
+    ) -> Result<SegmentOutput, Error> {
         let loaded = pick(&snapshot.segment, selection.segment_version, session)?;
         Ok(SegmentOutput {
             session_id: session.id().as_str().to_owned(),
             model: ModelName::Segment,
             model_version: loaded.manifest.version,
-            answer: scoring::segment(loaded, session)?,
+            answer: scoring::segment_with(loaded, session, rows)?,
         })
-    }
-
-    fn versions(output: &SegmentOutput) -> Vec<(ModelName, u32)> {
-        vec![(ModelName::Segment, output.model_version)]
     }
 }
 
@@ -148,11 +187,13 @@ impl Scorer for Score {
         session: &Session,
         selection: &Selection,
     ) -> Result<ScoreOutput, Error> {
+        // One extraction for the three models when their row keys agree (see `Rows`).
+        let rows = &mut Rows::default();
         Ok(ScoreOutput {
             session_id: session.id().as_str().to_owned(),
-            convert: Convert.score(snapshot, session, selection)?,
-            revenue: Revenue.score(snapshot, session, selection)?,
-            segment: Segment.score(snapshot, session, selection)?,
+            convert: Convert.score_with(snapshot, session, selection, rows)?,
+            revenue: Revenue.score_with(snapshot, session, selection, rows)?,
+            segment: Segment.score_with(snapshot, session, selection, rows)?,
         })
     }
 

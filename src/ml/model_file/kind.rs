@@ -30,6 +30,11 @@ pub trait ModelKind: Sized + Send + Sync + 'static {
     fn products(&self) -> &ProductStats;
     /// The numbers a golden case records for one feature row.
     fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64>;
+    /// The features the model reads, by position, when it reads only some: what decides
+    /// which rows it can share ([`features::RowKey`]).
+    fn reads(&self) -> Option<Vec<usize>> {
+        None
+    }
     /// The numbers a golden case records for one session's clicks.
     fn session_outputs(&self, clicks: &[Click]) -> Vec<f64> {
         self.outputs(features::row(Plan::uci(), clicks, self.products()).view())
@@ -97,6 +102,9 @@ impl ModelKind for SegmentModel {
         static NONE: std::sync::OnceLock<ProductStats> = std::sync::OnceLock::new();
         NONE.get_or_init(ProductStats::default)
     }
+    fn reads(&self) -> Option<Vec<usize>> {
+        Some(self.features.iter().map(|f| f.index).collect())
+    }
     fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64> {
         self.assign(row)
             .into_iter()
@@ -163,6 +171,8 @@ pub struct Loaded<M> {
     pub manifest: Manifest,
     pub model: M,
     pub dir: PathBuf,
+    /// What its feature row is made of, decided at load.
+    pub row_key: features::RowKey,
 }
 
 impl<M: ModelKind> Loaded<M> {

@@ -273,10 +273,16 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
         problem,
     })?;
     golden::check(&manifest, &model, &manifest_path)?;
+    let row_key = features::RowKey::new(
+        features::Plan::uci(),
+        model.products(),
+        model.reads().as_deref(),
+    );
     Ok(Loaded {
         manifest,
         model,
         dir: dir.to_owned(),
+        row_key,
     })
 }
 
