@@ -6,6 +6,7 @@ mod field;
 pub mod schema;
 pub mod schema_file;
 pub(crate) mod session;
+pub mod shop;
 pub mod uci;
 
 pub use click::{
