@@ -203,7 +203,12 @@ impl FieldSpec {
 
     /// What the field accepts, in words a user can act on, from its rule.
     pub fn allowed(&self) -> String {
-        allowed(&self.noun, &self.rule, self.condition.as_deref(), &self.example)
+        allowed(
+            &self.noun,
+            &self.rule,
+            self.condition.as_deref(),
+            &self.example,
+        )
     }
 }
 

@@ -126,9 +126,7 @@ impl ShopColumn {
         };
         let text = raw.trim();
         let fits = match &self.rule {
-            Rule::Text { max_chars, .. } => {
-                !text.is_empty() && text.chars().count() <= *max_chars
-            }
+            Rule::Text { max_chars, .. } => !text.is_empty() && text.chars().count() <= *max_chars,
             _ => false,
         };
         if !fits || self.pattern.as_ref().is_some_and(|p| !p.is_match(text)) {
@@ -341,10 +339,12 @@ impl ShopSchema {
             let pattern = match &checked.rule {
                 Rule::Text {
                     pattern: Some(p), ..
-                } => Some(regex::Regex::new(&p.regex).map_err(|e| SchemaError::Column {
-                    role: checked.role_name.to_owned(),
-                    problem: format!("its pattern is not a regular expression: {e}"),
-                })?),
+                } => Some(
+                    regex::Regex::new(&p.regex).map_err(|e| SchemaError::Column {
+                        role: checked.role_name.to_owned(),
+                        problem: format!("its pattern is not a regular expression: {e}"),
+                    })?,
+                ),
                 _ => None,
             };
             let path = match (&c.separator, c.depth) {
@@ -385,16 +385,15 @@ impl ShopSchema {
         let required = |role_name: &str| {
             find(role_name).ok_or_else(|| schema_error(format!("the schema has no [{role_name}]")))
         };
-        let day = match (find("date.year"), find("date.month"), find("date.day")) {
-            (Some(year), Some(month), Some(day)) => Day::Parts { year, month, day },
-            (None, None, None) if find("timestamp").is_some() => Day::Timestamp,
-            _ => {
-                return Err(schema_error(
+        let day =
+            match (find("date.year"), find("date.month"), find("date.day")) {
+                (Some(year), Some(month), Some(day)) => Day::Parts { year, month, day },
+                (None, None, None) if find("timestamp").is_some() => Day::Timestamp,
+                _ => return Err(schema_error(
                     "date: give all three of [date.year], [date.month] and [date.day], or none \
                      and a [timestamp]",
-                ))
-            }
-        };
+                )),
+            };
         let of_role = |role: Role| -> Vec<usize> {
             (0..columns.len())
                 .filter(|&i| columns[i].role == role)
@@ -521,16 +520,18 @@ impl ShopSchema {
         errors: &mut Vec<ColumnError>,
     ) -> Option<ShopClick> {
         let before = errors.len();
-        let order = match self.order {
-            Some(i) => Some(keep(errors, self.columns[i].whole(cell(i)))),
-            None => None,
-        };
+        let order = self
+            .order
+            .map(|i| keep(errors, self.columns[i].whole(cell(i))));
         let time = match self.timestamp {
             Some(i) => {
                 let column = &self.columns[i];
                 let c = cell(i);
                 let format = column.time.unwrap_or(TimeFormat::Rfc3339);
-                Some(keep(errors, format.millis(c).ok_or_else(|| column.error(c.to_string()))))
+                Some(keep(
+                    errors,
+                    format.millis(c).ok_or_else(|| column.error(c.to_string())),
+                ))
             }
             None => None,
         };
@@ -542,13 +543,23 @@ impl ShopSchema {
                 match (y, m, d) {
                     (Some(y), Some(m), Some(d)) => {
                         let date = i32::try_from(y).ok().and_then(|y| {
-                            NaiveDate::from_ymd_opt(y, u32::try_from(m).ok()?, u32::try_from(d).ok()?)
+                            NaiveDate::from_ymd_opt(
+                                y,
+                                u32::try_from(m).ok()?,
+                                u32::try_from(d).ok()?,
+                            )
                         });
                         let column = &self.columns[day];
-                        keep(errors, date.ok_or_else(|| ColumnError {
-                            expected: format!("{} (no such day in {y}-{m:02})", column.allowed()),
-                            ..column.error(d.to_string())
-                        }))
+                        keep(
+                            errors,
+                            date.ok_or_else(|| ColumnError {
+                                expected: format!(
+                                    "{} (no such day in {y}-{m:02})",
+                                    column.allowed()
+                                ),
+                                ..column.error(d.to_string())
+                            }),
+                        )
                     }
                     _ => None,
                 }
@@ -562,9 +573,10 @@ impl ShopSchema {
         let category = {
             let column = &self.columns[self.category];
             match column.rule {
-                Rule::Codes(_) | Rule::Whole { .. } => {
-                    keep(errors, column.whole(cell(self.category)).map(|c| c.to_string()))
-                }
+                Rule::Codes(_) | Rule::Whole { .. } => keep(
+                    errors,
+                    column.whole(cell(self.category)).map(|c| c.to_string()),
+                ),
                 _ => keep(errors, column.text(cell(self.category))),
             }
         };
@@ -651,12 +663,12 @@ impl ShopSession {
         schema: &ShopSchema,
         id: String,
         mut rows: Vec<(u64, ShopClick, Vec<String>)>,
-    ) -> Result<ShopSession, ShopSessionError> {
+    ) -> Result<ShopSession, Box<ShopSessionError>> {
         if let Some((first_line, _, first)) = rows.first() {
             for (line, _, values) in &rows[1..] {
                 if let Some(k) = (0..values.len()).find(|&k| values[k] != first[k]) {
                     let column = schema.passthrough().nth(k);
-                    return Err(ShopSessionError::Passthrough {
+                    return Err(Box::new(ShopSessionError::Passthrough {
                         session: id,
                         name: column.map_or_else(String::new, |c| c.name.clone()),
                         role: "passthrough",
@@ -664,7 +676,7 @@ impl ShopSession {
                         a: first[k].clone(),
                         second: *line,
                         b: values[k].clone(),
-                    });
+                    }));
                 }
             }
         }
@@ -679,12 +691,12 @@ impl ShopSession {
                         if last.1 == row.1 {
                             repeats += 1;
                         } else {
-                            return Err(ShopSessionError::ConflictingOrder {
+                            return Err(Box::new(ShopSessionError::ConflictingOrder {
                                 session: id,
                                 order: row.1.order.unwrap_or_default(),
                                 first: last.0,
                                 second: row.0,
-                            });
+                            }));
                         }
                     }
                     _ => kept.push(row),
@@ -756,7 +768,10 @@ mod tests {
         let schema = shop();
         let binding = schema.bind(&HEADER).expect("the header binds");
         let errors = schema
-            .row(&binding, &["s-1", "yesterday", "", "boots", "-3", "", "c-7"])
+            .row(
+                &binding,
+                &["s-1", "yesterday", "", "boots", "-3", "", "c-7"],
+            )
             .expect_err("four bad values");
         let named: Vec<(&str, &str)> = errors.iter().map(|e| (e.name.as_str(), e.role)).collect();
         assert_eq!(
@@ -778,9 +793,19 @@ mod tests {
     #[test]
     fn a_missing_column_is_named_with_its_role_and_the_headers_present() {
         let err = shop()
-            .bind(&["session_id", "sku", "category", "price", "device", "customer_id"])
+            .bind(&[
+                "session_id",
+                "sku",
+                "category",
+                "price",
+                "device",
+                "customer_id",
+            ])
             .expect_err("no event_time");
-        assert!(err.contains("\"event_time\" for the timestamp (timestamp)"), "{err}");
+        assert!(
+            err.contains("\"event_time\" for the timestamp (timestamp)"),
+            "{err}"
+        );
         assert!(err.contains("it has: session_id, sku"), "{err}");
     }
 
@@ -803,7 +828,9 @@ mod tests {
             })
             .collect();
         let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-        let row = schema.row(&binding, &cells).expect("its examples are valid");
+        let row = schema
+            .row(&binding, &cells)
+            .expect("its examples are valid");
         assert_eq!(row.session, "u1/42");
         assert_eq!(row.click.time, Some(1_712_000_000_123));
     }
