@@ -289,3 +289,40 @@ fn the_best_score_is_calibrated() {
         );
     }
 }
+
+#[test]
+fn the_project_reads_the_generated_shop_by_its_schema_file_alone() {
+    use clickstream::domain::shop::ShopSchema;
+    use clickstream::reader::shop::read_shop_clickstream;
+    let dir = tempfile::tempdir().expect("a temporary folder can be made");
+    let shop = generate(2000, 11);
+    shop.write(dir.path(), 11).expect("the files are written");
+    let text = String::from_utf8(read(dir.path(), "schema.toml")).expect("UTF-8");
+    let schema = ShopSchema::parse(&text).expect("the shipped schema compiles");
+    let read = read_shop_clickstream(
+        &dir.path().join("clicks.csv"),
+        &schema,
+        clickstream::reader::ReadOptions::default(),
+    )
+    .expect("every row is valid by the schema");
+    let mut truth = csv::Reader::from_path(dir.path().join("truth.csv")).expect("truth.csv opens");
+    let sessions: HashSet<String> = truth
+        .records()
+        .map(|r| r.expect("a truth row")[0].to_owned())
+        .collect();
+    assert_eq!(read.sessions.len(), sessions.len());
+    assert_eq!(read.stats.invalid_rows_skipped, 0);
+    for session in &read.sessions {
+        assert!(
+            sessions.contains(&session.id),
+            "{} is not in truth.csv",
+            session.id
+        );
+        assert!(session.clicks.windows(2).all(|w| w[0].time <= w[1].time));
+        assert!(session
+            .clicks
+            .iter()
+            .all(|c| c.category.matches('/').count() <= 1));
+        assert_eq!(session.passthrough.len(), 1);
+    }
+}
