@@ -1,6 +1,7 @@
 //! Typed clicks and sessions. Raw input becomes these types at the edge (CSV reader, HTTP
 //! body); everything inside the crate relies on them being valid.
 
+pub mod catalogue;
 mod click;
 mod field;
 pub mod schema;
