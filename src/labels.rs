@@ -1,7 +1,7 @@
 //! The outcome of a session and the prefixes a model may score, exactly as
 //! `docs/label-contract.md` defines them. Nothing else in the crate decides what converted.
 
-use crate::domain::{Click, Session, SessionId};
+use crate::domain::{AnyClick, AnySession, Session, SessionId};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -26,27 +26,27 @@ pub enum LabelSource {
 
 /// Indices (0-based) of the basket events: clicks on the same product as the click
 /// immediately before them.
-pub fn basket_events(clicks: &[Click]) -> impl Iterator<Item = usize> + '_ {
+pub fn basket_events<C: AnyClick>(clicks: &[C]) -> impl Iterator<Item = usize> + '_ {
     clicks
         .windows(2)
         .enumerate()
-        .filter(|(_, pair)| pair[0].product == pair[1].product)
+        .filter(|(_, pair)| pair[0].product() == pair[1].product())
         .map(|(i, _)| i + 1)
 }
 
 /// Index (0-based) of the first basket event, if any.
-pub fn first_basket(clicks: &[Click]) -> Option<usize> {
+pub fn first_basket<C: AnyClick>(clicks: &[C]) -> Option<usize> {
     basket_events(clicks).next()
 }
 
 /// The proxy outcome: converted iff there is a basket event; revenue is the sum of the
 /// prices of the distinct products that had one (each counted once, at the price of its
 /// first basket event).
-pub fn proxy_outcome(clicks: &[Click]) -> Outcome {
+pub fn proxy_outcome<C: AnyClick>(clicks: &[C]) -> Outcome {
     let mut seen = HashSet::new();
     let revenue = basket_events(clicks)
-        .filter(|&i| seen.insert(clicks[i].product))
-        .map(|i| clicks[i].price.get())
+        .filter(|&i| seen.insert(clicks[i].product()))
+        .map(|i| clicks[i].price())
         .sum();
     Outcome {
         converted: !seen.is_empty(),
@@ -54,16 +54,16 @@ pub fn proxy_outcome(clicks: &[Click]) -> Outcome {
     }
 }
 
-/// A session with its outcome and the number of its valid prefixes.
+/// A session of any shop with its outcome and the number of its valid prefixes.
 #[derive(Debug, Clone)]
-pub struct LabelledSession {
-    pub session: Session,
+pub struct LabelledSession<S = Session> {
+    pub session: S,
     pub outcome: Outcome,
     /// Prefixes 1..=k are valid examples; each weighs 1/k.
     pub valid_prefixes: usize,
 }
 
-impl LabelledSession {
+impl<S> LabelledSession<S> {
     /// Prefix lengths of the valid examples, each with its weight.
     pub fn prefixes(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
         let weight = 1.0 / self.valid_prefixes as f64;
@@ -73,7 +73,7 @@ impl LabelledSession {
 
 /// Number of valid prefixes: clicks before the first basket event under the proxy (the
 /// prediction point comes before the shopper acts), every prefix with an outcomes file.
-pub fn valid_prefix_count(clicks: &[Click], source: &LabelSource) -> usize {
+pub fn valid_prefix_count<C: AnyClick>(clicks: &[C], source: &LabelSource) -> usize {
     match source {
         LabelSource::BasketProxy => first_basket(clicks).unwrap_or(clicks.len()),
         LabelSource::OutcomesFile { .. } => clicks.len(),
@@ -222,10 +222,10 @@ pub fn read_outcomes(path: &Path) -> Result<Outcomes, OutcomesError> {
 
 /// Attaches outcomes to sessions: the proxy, or the user's outcomes (every session must
 /// have one; outcomes for sessions not in the clickstream are ignored).
-pub fn label_sessions(
-    sessions: Vec<Session>,
+pub fn label_sessions<S: AnySession>(
+    sessions: Vec<S>,
     outcomes: Option<&Outcomes>,
-) -> Result<(Vec<LabelledSession>, LabelSource), OutcomesError> {
+) -> Result<(Vec<LabelledSession<S>>, LabelSource), OutcomesError> {
     let source = match outcomes {
         None => LabelSource::BasketProxy,
         Some(o) => LabelSource::OutcomesFile {
@@ -236,8 +236,8 @@ pub fn label_sessions(
     if let Some(o) = outcomes {
         let missing: Vec<&str> = sessions
             .iter()
-            .filter(|s| !o.by_session.contains_key(s.id()))
-            .map(|s| s.id().as_str())
+            .filter(|s| !o.by_session.contains_key(s.name()))
+            .map(|s| s.name())
             .collect();
         if !missing.is_empty() {
             return Err(OutcomesError::Missing {
@@ -256,7 +256,7 @@ pub fn label_sessions(
         .map(|session| {
             let outcome = match outcomes {
                 None => proxy_outcome(session.clicks()),
-                Some(o) => o.by_session[session.id()],
+                Some(o) => o.by_session[session.name()],
             };
             let valid_prefixes = valid_prefix_count(session.clicks(), &source);
             LabelledSession {
@@ -310,6 +310,7 @@ pub fn read_labelled(
 mod tests {
     use super::*;
     use crate::domain::session::tests::click;
+    use crate::domain::Click;
 
     #[test]
     fn the_ga4_examples_outcomes_file_is_read_as_the_schema_keys_its_sessions() {

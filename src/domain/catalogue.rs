@@ -4,7 +4,7 @@
 //! schema, and [`Catalogue::code`] turns a parsed [`ShopClick`] into a [`CodedClick`] by it,
 //! so a value never seen in training is scored as "other" and counted, never refused.
 
-use super::shop::{ShopClick, ShopSchema, Value};
+use super::shop::{ShopClick, ShopSchema, ShopSession, Value};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -31,14 +31,29 @@ pub struct Catalogue {
     pub attributes: Vec<Vec<String>>,
 }
 
+/// A product id as the features and the product table compare it: a 64-bit hash of its
+/// text. Model files keep the ids themselves (the key is remade when they load), so the
+/// hash need only be the same within one process; two ids of one shop meet by chance with
+/// a probability of about n²/2⁶⁵ (3·10⁻⁸ for a million products).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProductKey(u64);
+
+impl ProductKey {
+    pub fn of(id: &str) -> ProductKey {
+        use std::hash::BuildHasher;
+        ProductKey(foldhash::fast::FixedState::with_seed(0x00c1_1c45).hash_one(id))
+    }
+}
+
 /// A click as the features read it: its values coded by a catalogue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CodedClick {
     pub date: NaiveDate,
     /// Milliseconds since the epoch, when the schema has a timestamp.
     pub time: Option<i64>,
-    /// The product id as given: the product table looks it up, unseen or not.
+    /// The product id as given, unseen or not, and its key.
     pub product: String,
+    pub product_key: ProductKey,
     pub price: f64,
     /// The mean price of the click's category in training (the overall mean for a
     /// category training never saw).
@@ -46,6 +61,43 @@ pub struct CodedClick {
     /// The category's code, then each attribute's: a code of its vocabulary (learned or
     /// fixed), a whole number, or a number's bits (`f64::to_bits`).
     pub values: Vec<i64>,
+}
+
+/// A shop's session with its clicks coded, in click order, never empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodedSession {
+    pub id: String,
+    pub clicks: Vec<CodedClick>,
+    /// One per declared passthrough column.
+    pub passthrough: Vec<String>,
+}
+
+impl super::AnyClick for CodedClick {
+    type Product = ProductKey;
+
+    fn product(&self) -> ProductKey {
+        self.product_key
+    }
+
+    fn price(&self) -> f64 {
+        self.price
+    }
+
+    fn day(&self) -> NaiveDate {
+        self.date
+    }
+}
+
+impl super::AnySession for CodedSession {
+    type Click = CodedClick;
+
+    fn name(&self) -> &str {
+        &self.id
+    }
+
+    fn clicks(&self) -> &[CodedClick] {
+        &self.clicks
+    }
 }
 
 /// Values a catalogue did not know: what the service counts, by field.
@@ -82,6 +134,24 @@ fn top(counts: HashMap<&str, u64>, n: usize) -> Vec<String> {
 }
 
 impl Catalogue {
+    /// A session coded by this catalogue.
+    pub fn code_session(
+        &self,
+        schema: &ShopSchema,
+        session: &ShopSession,
+        unseen: &mut Unseen,
+    ) -> CodedSession {
+        CodedSession {
+            id: session.id.clone(),
+            clicks: session
+                .clicks
+                .iter()
+                .map(|c| self.code(schema, c, unseen))
+                .collect(),
+            passthrough: session.passthrough.clone(),
+        }
+    }
+
     /// Learns a catalogue from training clicks.
     pub fn learn<'a>(
         schema: &ShopSchema,
@@ -168,6 +238,7 @@ impl Catalogue {
         CodedClick {
             date: click.date,
             time: click.time,
+            product_key: ProductKey::of(&click.product),
             product: click.product.clone(),
             price: click.price,
             category_price,
@@ -205,7 +276,10 @@ mod tests {
         ];
         let catalogue = Catalogue::learn(&schema, clicks.iter(), 2, 2);
         assert_eq!(catalogue.categories, ["boots", "socks"]);
-        assert_eq!(catalogue.attributes, [vec!["mobile".to_owned(), "desktop".to_owned()]]);
+        assert_eq!(
+            catalogue.attributes,
+            [vec!["mobile".to_owned(), "desktop".to_owned()]]
+        );
         assert_eq!(catalogue.category_prices["boots"], 60.0);
         assert_eq!(catalogue.mean_price, 56.25);
         let mut unseen = Unseen::default();
@@ -216,7 +290,13 @@ mod tests {
         let coded = catalogue.code(&schema, &click("hats", 30.0, "watch"), &mut unseen);
         assert_eq!(coded.values, [OTHER, OTHER]);
         assert_eq!(coded.category_price, 56.25);
-        assert_eq!(unseen, Unseen { category: 1, attributes: vec![1] });
+        assert_eq!(
+            unseen,
+            Unseen {
+                category: 1,
+                attributes: vec![1]
+            }
+        );
         // Ranked out of the top two, but seen: its own mean price, not counted as unseen.
         let coded = catalogue.code(&schema, &click("tents", 30.0, "tablet"), &mut unseen);
         assert_eq!((coded.values[0], coded.category_price), (OTHER, 100.0));

@@ -15,5 +15,7 @@ pub use click::{
     Photography, Price, ProductCode, RawClick,
 };
 pub use schema::{ClickSchema, FieldSpec};
-pub use session::{Dropped, Session, SessionError, SessionId, MAX_CLICKS_PER_SESSION};
+pub use session::{
+    AnyClick, AnySession, Dropped, Session, SessionError, SessionId, MAX_CLICKS_PER_SESSION,
+};
 pub use uci::UCI;

@@ -3,6 +3,7 @@
 
 use super::{Steps, TrainConfig, TrainError};
 use crate::dataset::PrefixSet;
+use crate::domain::AnySession;
 use crate::features::ProductStats;
 use crate::labels::{self, LabelSource, LabelledSession};
 use crate::reader::{ReadOptions, ReadStats};

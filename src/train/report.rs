@@ -4,6 +4,7 @@
 use super::prepare::{DataFile, Days, Prepared, SessionCounts, ValidationPeriod};
 use super::refit::RefitSummary;
 use super::{ConvertCandidate, RevenueCandidate, Selection, Steps, TrainConfig, TrainError};
+use crate::domain::AnySession;
 use crate::labels::{LabelSource, LabelledSession};
 use crate::ml::segment::{KChoice, Persona};
 use crate::reader::ReadStats;

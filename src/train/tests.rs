@@ -2,6 +2,7 @@ use super::convert::{ConvertPlan, ConvertSpec};
 use super::refit::score_distribution;
 use super::*;
 use crate::dataset::PrefixSet;
+use crate::domain::AnySession;
 use crate::domain::Session;
 use crate::labels::LabelledSession;
 use crate::ml::classifier::Imbalance;
