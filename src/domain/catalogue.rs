@@ -5,6 +5,7 @@
 //! so a value never seen in training is scored as "other" and counted, never refused.
 
 use super::shop::{ShopClick, ShopSchema, ShopSession, Value};
+use super::ProductKey;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -29,20 +30,6 @@ pub struct Catalogue {
     /// Per declared attribute, in the schema's order: a categorical one's most frequent
     /// values, coded 1, 2, ... in this order; empty for a coded or numeric one.
     pub attributes: Vec<Vec<String>>,
-}
-
-/// A product id as the features and the product table compare it: a 64-bit hash of its
-/// text. Model files keep the ids themselves (the key is remade when they load), so the
-/// hash need only be the same within one process; two ids of one shop meet by chance with
-/// a probability of about n²/2⁶⁵ (3·10⁻⁸ for a million products).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProductKey(u64);
-
-impl ProductKey {
-    pub fn of(id: &str) -> ProductKey {
-        use std::hash::BuildHasher;
-        ProductKey(foldhash::fast::FixedState::with_seed(0x00c1_1c45).hash_one(id))
-    }
 }
 
 /// A click as the features read it: its values coded by a catalogue.
