@@ -342,7 +342,7 @@ impl ProductKey {
 
     /// The UCI code a key stands for, if it stands for one.
     pub fn code(self) -> Option<ProductCode> {
-        (self.0 & CODE_BIT != 0).then(|| ProductCode {
+        (self.0 & CODE_BIT != 0).then_some(ProductCode {
             letter: (self.0 >> 16) as u8,
             number: self.0 as u16,
         })
