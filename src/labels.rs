@@ -1,6 +1,7 @@
 //! The outcome of a session and the prefixes a model may score, exactly as
 //! `docs/label-contract.md` defines them. Nothing else in the crate decides what converted.
 
+use crate::domain::catalogue::{Catalogue, CodedSession, Unseen};
 use crate::domain::{AnyClick, AnySession, Session, SessionId};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -271,11 +272,11 @@ pub fn label_sessions<S: AnySession>(
 
 /// A clickstream file read and labelled: where `train` and `evaluate` both start.
 #[derive(Debug)]
-pub struct LabelledData {
+pub struct LabelledData<S = Session> {
     pub file_name: String,
     pub sha256: String,
     pub stats: crate::reader::ReadStats,
-    pub sessions: Vec<LabelledSession>,
+    pub sessions: Vec<LabelledSession<S>>,
     pub source: LabelSource,
 }
 
@@ -285,6 +286,52 @@ pub enum DataError {
     Read(#[from] crate::reader::ReadError),
     #[error(transparent)]
     Outcomes(#[from] OutcomesError),
+    #[error("the schema {schema:?} says an order does not show in its clicks ([outcome] basket = \"none\"): give the shop's orders with --outcomes FILE (session_id,converted,revenue)")]
+    NoOutcomes { schema: String },
+}
+
+/// A shop's file read by its schema, its values coded by the catalogue learned from it
+/// (label-free: the top categories, their mean prices, the attributes' top values), and
+/// labelled: by the outcomes file when given, else by the basket proxy where the schema
+/// declares that a basket shows in the clicks, else refused.
+pub fn read_labelled_shop(
+    data: &Path,
+    outcomes: Option<&Path>,
+    schema: &crate::domain::shop::ShopSchema,
+    options: crate::reader::ReadOptions,
+) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
+    use crate::domain::catalogue::{TOP_CATEGORIES, TOP_VALUES};
+    use crate::domain::schema_file::Basket;
+    if outcomes.is_none() && schema.basket == Basket::None {
+        return Err(DataError::NoOutcomes {
+            schema: schema.name.clone(),
+        });
+    }
+    let stream = crate::reader::shop::read_shop_clickstream(data, schema, options)?;
+    let catalogue = Catalogue::learn(
+        schema,
+        stream.sessions.iter().flat_map(|s| &s.clicks),
+        TOP_CATEGORIES,
+        TOP_VALUES,
+    );
+    let mut unseen = Unseen::default();
+    let coded: Vec<CodedSession> = stream
+        .sessions
+        .iter()
+        .map(|s| catalogue.code_session(schema, s, &mut unseen))
+        .collect();
+    let outcomes = outcomes.map(read_outcomes).transpose()?;
+    let (sessions, source) = label_sessions(coded, outcomes.as_ref())?;
+    Ok((
+        LabelledData {
+            file_name: stream.file_name,
+            sha256: stream.sha256,
+            stats: stream.stats,
+            sessions,
+            source,
+        },
+        catalogue,
+    ))
 }
 
 /// Reads a clickstream, and an outcomes file when given, and labels every session; sessions
