@@ -42,6 +42,8 @@ pub struct CodedClick {
     pub product: String,
     pub product_key: ProductKey,
     pub price: f64,
+    /// The category as given (cut to the schema's depth), for reports.
+    pub category: String,
     /// The mean price of the click's category in training (the overall mean for a
     /// category training never saw).
     pub category_price: f64,
@@ -72,6 +74,10 @@ impl super::AnyClick for CodedClick {
 
     fn day(&self) -> NaiveDate {
         self.date
+    }
+
+    fn category_label(&self) -> std::borrow::Cow<'_, str> {
+        self.category.as_str().into()
     }
 }
 
@@ -228,6 +234,7 @@ impl Catalogue {
             product_key: ProductKey::of(&click.product),
             product: click.product.clone(),
             price: click.price,
+            category: click.category.clone(),
             category_price,
             values,
         }

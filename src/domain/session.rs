@@ -9,6 +9,16 @@ pub trait AnyClick: Clone + Send + Sync {
     fn product(&self) -> Self::Product;
     fn price(&self) -> f64;
     fn day(&self) -> chrono::NaiveDate;
+    /// The category as reports name it.
+    fn category_label(&self) -> std::borrow::Cow<'_, str>;
+    /// The catalogue page, for shops whose clicks have one (the UCI shop's 1 to 5).
+    fn page(&self) -> Option<u8> {
+        None
+    }
+    /// The visitor's country, for shops whose clicks have one.
+    fn country(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A session of any shop: its name and its clicks in click order, never empty.
@@ -48,6 +58,18 @@ impl AnyClick for Click {
     #[inline]
     fn day(&self) -> chrono::NaiveDate {
         self.date.into()
+    }
+
+    fn category_label(&self) -> std::borrow::Cow<'_, str> {
+        self.category.label().into()
+    }
+
+    fn page(&self) -> Option<u8> {
+        Some(self.page.get())
+    }
+
+    fn country(&self) -> Option<&'static str> {
+        Some(self.country.name())
     }
 }
 
