@@ -4,6 +4,7 @@
 //! (bodies out, JSON and CSV) and `shape` (where a refused body belongs).
 
 mod answer;
+mod columns;
 mod input;
 mod query;
 mod shape;
