@@ -450,6 +450,13 @@ impl<'de> Shape<'de> for ClickShape<'_, '_, '_, '_, '_, 'de> {
                 None => self.issues.note(&self.at, || e.to_string()),
             }
         }
+        if click.is_none() && self.issues.total == before {
+            // The parser refused the click without naming a value: say so rather than
+            // drop the click from its session.
+            self.issues.note(&self.at, || {
+                "could not be read as a click of this shop".to_owned()
+            });
+        }
         Ok(click.filter(|_| self.issues.total == before))
     }
 
@@ -497,7 +504,7 @@ impl ShopJson {
         // A composite key travels joined: its length is its parts' and the separators'.
         let id_rule = session.map(|c| match &c.rule {
             Rule::Text { max_chars, .. } if c.headers.len() > 1 => Rule::Text {
-                max_chars: (max_chars + 1) * c.headers.len() - 1,
+                max_chars: max_chars.saturating_add(1).saturating_mul(c.headers.len()) - 1,
                 // A pattern is each part's.
                 pattern: None,
             },
