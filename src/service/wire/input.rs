@@ -2,7 +2,9 @@
 //! are serde seeds that take any JSON value where a field should be and note every
 //! missing, unknown and wrongly typed field with its path, so nothing is re-parsed and no
 //! serde message text is read; the click's fields, their types and names come from the
-//! click table ([`UCI`]).
+//! click table ([`UCI`]). How a session object is read is a [`SessionBody`]: the rest of
+//! a body (paths, issues and their caps, the batch, refusals) is shared with a shop
+//! schema's bodies (`super::shop`).
 
 use super::columns::{object_schema, ColumnDoc};
 use super::unknown_name;
