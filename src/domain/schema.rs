@@ -215,6 +215,11 @@ impl FieldSpec {
 /// What a column accepts, in words a user can act on, from its rule: one wording for the
 /// UCI click's fields and every shop schema's columns.
 pub fn allowed(what: &str, rule: &Rule, condition: Option<&str>, example: &Example) -> String {
+    // A column without a noun is named by its type: "a number", "a non-empty string".
+    let named = |text: &str, kind: &str| {
+        let what = if what.is_empty() { kind } else { what };
+        format!("{text} {what}")
+    };
     let noun = |text: &str| {
         if what.is_empty() {
             text.to_owned()
@@ -254,16 +259,27 @@ pub fn allowed(what: &str, rule: &Rule, condition: Option<&str>, example: &Examp
             }
         }
         Rule::Number { above, max } => {
-            format!("{} greater than {above} and at most {max}", noun("a"))
+            format!(
+                "{} greater than {above} and at most {max}",
+                named("a", "number")
+            )
         }
         Rule::Text {
             max_chars,
             pattern: None,
-        } => format!("{} of at most {max_chars} characters", noun("a non-empty")),
+        } => format!(
+            "{} of at most {max_chars} characters",
+            named("a non-empty", "string")
+        ),
         Rule::Text {
             pattern: Some(pattern),
             ..
-        } => format!("{}: {}, e.g. {}", noun("a"), pattern.words, example),
+        } => format!(
+            "{}: {}, e.g. {}",
+            named("a", "string"),
+            pattern.words,
+            example
+        ),
     };
     if let Some(condition) = condition {
         text.push(' ');

@@ -715,6 +715,53 @@ impl ShopSession {
     }
 }
 
+/// What readers of a shop's clicks other than its files need (the service's JSON bodies,
+/// where a session's id and passthrough values are given once, as the session's).
+impl ShopSchema {
+    /// A session id given as one value, by the session column's rule: a composite key as
+    /// its parts joined with "/", each part by the rule, as the rows of a file make it
+    /// (`"u1 / 42"` is `"u1/42"`). A part holding "/" itself belongs to the last part.
+    pub fn session_id(&self, cell: Cell<'_>) -> Result<String, ColumnError> {
+        let column = &self.columns[self.session];
+        let parts = column.headers.len();
+        if parts <= 1 {
+            return column.text(cell);
+        }
+        let refused = || ColumnError {
+            expected: format!(
+                "{} joined with \"/\", each {}",
+                column.headers.join(" and "),
+                column.allowed()
+            ),
+            ..column.error(cell.to_string())
+        };
+        let Cell::Text(raw) = cell else {
+            return Err(refused());
+        };
+        let mut key = Vec::with_capacity(parts);
+        for part in raw.splitn(parts, '/') {
+            key.push(column.text(Cell::Text(part)).map_err(|_| refused())?);
+        }
+        if key.len() != parts {
+            return Err(refused());
+        }
+        Ok(key.join("/"))
+    }
+}
+
+impl ShopColumn {
+    /// A text column's value by its rule (a passthrough value, say); any other column's
+    /// value is refused.
+    pub fn text_value(&self, cell: Cell<'_>) -> Result<String, ColumnError> {
+        self.text(cell)
+    }
+
+    /// How a timestamp column writes time; `None` for any other column.
+    pub fn time_format(&self) -> Option<TimeFormat> {
+        self.time
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
