@@ -191,7 +191,7 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
             title: format!("Evaluation: {versions} on {}", data.file_name),
             facts,
             sections: vec![
-                report::data_section(&all, &set)?,
+                report::data_section(&all, &set, &report::Money::usd())?,
                 report::convert_section(&report::ConvertInputs {
                     model: format!("convert v{}", convert.manifest.version),
                     probabilities: &p,

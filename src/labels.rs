@@ -1,7 +1,8 @@
 //! The outcome of a session and the prefixes a model may score, exactly as
 //! `docs/label-contract.md` defines them. Nothing else in the crate decides what converted.
 
-use crate::domain::{Click, Session, SessionId};
+use crate::domain::catalogue::{Catalogue, CodedSession, Unseen};
+use crate::domain::{AnyClick, AnySession, Session, SessionId};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -26,27 +27,27 @@ pub enum LabelSource {
 
 /// Indices (0-based) of the basket events: clicks on the same product as the click
 /// immediately before them.
-pub fn basket_events(clicks: &[Click]) -> impl Iterator<Item = usize> + '_ {
+pub fn basket_events<C: AnyClick>(clicks: &[C]) -> impl Iterator<Item = usize> + '_ {
     clicks
         .windows(2)
         .enumerate()
-        .filter(|(_, pair)| pair[0].product == pair[1].product)
+        .filter(|(_, pair)| pair[0].product() == pair[1].product())
         .map(|(i, _)| i + 1)
 }
 
 /// Index (0-based) of the first basket event, if any.
-pub fn first_basket(clicks: &[Click]) -> Option<usize> {
+pub fn first_basket<C: AnyClick>(clicks: &[C]) -> Option<usize> {
     basket_events(clicks).next()
 }
 
 /// The proxy outcome: converted iff there is a basket event; revenue is the sum of the
 /// prices of the distinct products that had one (each counted once, at the price of its
 /// first basket event).
-pub fn proxy_outcome(clicks: &[Click]) -> Outcome {
+pub fn proxy_outcome<C: AnyClick>(clicks: &[C]) -> Outcome {
     let mut seen = HashSet::new();
     let revenue = basket_events(clicks)
-        .filter(|&i| seen.insert(clicks[i].product))
-        .map(|i| clicks[i].price.get())
+        .filter(|&i| seen.insert(clicks[i].product()))
+        .map(|i| clicks[i].price())
         .sum();
     Outcome {
         converted: !seen.is_empty(),
@@ -54,16 +55,16 @@ pub fn proxy_outcome(clicks: &[Click]) -> Outcome {
     }
 }
 
-/// A session with its outcome and the number of its valid prefixes.
+/// A session of any shop with its outcome and the number of its valid prefixes.
 #[derive(Debug, Clone)]
-pub struct LabelledSession {
-    pub session: Session,
+pub struct LabelledSession<S = Session> {
+    pub session: S,
     pub outcome: Outcome,
     /// Prefixes 1..=k are valid examples; each weighs 1/k.
     pub valid_prefixes: usize,
 }
 
-impl LabelledSession {
+impl<S> LabelledSession<S> {
     /// Prefix lengths of the valid examples, each with its weight.
     pub fn prefixes(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
         let weight = 1.0 / self.valid_prefixes as f64;
@@ -73,7 +74,7 @@ impl LabelledSession {
 
 /// Number of valid prefixes: clicks before the first basket event under the proxy (the
 /// prediction point comes before the shopper acts), every prefix with an outcomes file.
-pub fn valid_prefix_count(clicks: &[Click], source: &LabelSource) -> usize {
+pub fn valid_prefix_count<C: AnyClick>(clicks: &[C], source: &LabelSource) -> usize {
     match source {
         LabelSource::BasketProxy => first_basket(clicks).unwrap_or(clicks.len()),
         LabelSource::OutcomesFile { .. } => clicks.len(),
@@ -222,10 +223,10 @@ pub fn read_outcomes(path: &Path) -> Result<Outcomes, OutcomesError> {
 
 /// Attaches outcomes to sessions: the proxy, or the user's outcomes (every session must
 /// have one; outcomes for sessions not in the clickstream are ignored).
-pub fn label_sessions(
-    sessions: Vec<Session>,
+pub fn label_sessions<S: AnySession>(
+    sessions: Vec<S>,
     outcomes: Option<&Outcomes>,
-) -> Result<(Vec<LabelledSession>, LabelSource), OutcomesError> {
+) -> Result<(Vec<LabelledSession<S>>, LabelSource), OutcomesError> {
     let source = match outcomes {
         None => LabelSource::BasketProxy,
         Some(o) => LabelSource::OutcomesFile {
@@ -236,8 +237,8 @@ pub fn label_sessions(
     if let Some(o) = outcomes {
         let missing: Vec<&str> = sessions
             .iter()
-            .filter(|s| !o.by_session.contains_key(s.id()))
-            .map(|s| s.id().as_str())
+            .filter(|s| !o.by_session.contains_key(s.name()))
+            .map(|s| s.name())
             .collect();
         if !missing.is_empty() {
             return Err(OutcomesError::Missing {
@@ -256,7 +257,7 @@ pub fn label_sessions(
         .map(|session| {
             let outcome = match outcomes {
                 None => proxy_outcome(session.clicks()),
-                Some(o) => o.by_session[session.id()],
+                Some(o) => o.by_session[session.name()],
             };
             let valid_prefixes = valid_prefix_count(session.clicks(), &source);
             LabelledSession {
@@ -271,11 +272,11 @@ pub fn label_sessions(
 
 /// A clickstream file read and labelled: where `train` and `evaluate` both start.
 #[derive(Debug)]
-pub struct LabelledData {
+pub struct LabelledData<S = Session> {
     pub file_name: String,
     pub sha256: String,
     pub stats: crate::reader::ReadStats,
-    pub sessions: Vec<LabelledSession>,
+    pub sessions: Vec<LabelledSession<S>>,
     pub source: LabelSource,
 }
 
@@ -285,6 +286,52 @@ pub enum DataError {
     Read(#[from] crate::reader::ReadError),
     #[error(transparent)]
     Outcomes(#[from] OutcomesError),
+    #[error("the schema {schema:?} says an order does not show in its clicks ([outcome] basket = \"none\"): give the shop's orders with --outcomes FILE (session_id,converted,revenue)")]
+    NoOutcomes { schema: String },
+}
+
+/// A shop's file read by its schema, its values coded by the catalogue learned from it
+/// (label-free: the top categories, their mean prices, the attributes' top values), and
+/// labelled: by the outcomes file when given, else by the basket proxy where the schema
+/// declares that a basket shows in the clicks, else refused.
+pub fn read_labelled_shop(
+    data: &Path,
+    outcomes: Option<&Path>,
+    schema: &crate::domain::shop::ShopSchema,
+    options: crate::reader::ReadOptions,
+) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
+    use crate::domain::catalogue::{TOP_CATEGORIES, TOP_VALUES};
+    use crate::domain::schema_file::Basket;
+    if outcomes.is_none() && schema.basket == Basket::None {
+        return Err(DataError::NoOutcomes {
+            schema: schema.name.clone(),
+        });
+    }
+    let stream = crate::reader::shop::read_shop_clickstream(data, schema, options)?;
+    let catalogue = Catalogue::learn(
+        schema,
+        stream.sessions.iter().flat_map(|s| &s.clicks),
+        TOP_CATEGORIES,
+        TOP_VALUES,
+    );
+    let mut unseen = Unseen::default();
+    let coded: Vec<CodedSession> = stream
+        .sessions
+        .iter()
+        .map(|s| catalogue.code_session(schema, s, &mut unseen))
+        .collect();
+    let outcomes = outcomes.map(read_outcomes).transpose()?;
+    let (sessions, source) = label_sessions(coded, outcomes.as_ref())?;
+    Ok((
+        LabelledData {
+            file_name: stream.file_name,
+            sha256: stream.sha256,
+            stats: stream.stats,
+            sessions,
+            source,
+        },
+        catalogue,
+    ))
 }
 
 /// Reads a clickstream, and an outcomes file when given, and labels every session; sessions
@@ -310,6 +357,7 @@ pub fn read_labelled(
 mod tests {
     use super::*;
     use crate::domain::session::tests::click;
+    use crate::domain::Click;
 
     #[test]
     fn the_ga4_examples_outcomes_file_is_read_as_the_schema_keys_its_sessions() {

@@ -13,6 +13,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+pub mod shop;
+
 #[derive(Debug, Clone, Copy)]
 pub struct ReadOptions {
     /// Skip rows with invalid values (and count them) instead of stopping.
@@ -105,14 +107,36 @@ impl ReadStats {
     }
 
     /// Counts a session skipped for having `clicks` clicks, over the cap.
-    fn skip_long(&mut self, id: &SessionId, clicks: u64) {
+    fn skip_long(&mut self, id: &str, clicks: u64) {
         self.long_sessions_skipped += 1;
         if self.long_session_examples.len() < MAX_EXAMPLES {
             self.long_session_examples.push(LongSession {
-                session: id.to_string(),
+                session: id.to_owned(),
                 clicks,
             });
         }
+    }
+
+    /// Applies `--skip-invalid` to a refused row of `path`: counted with an example, or
+    /// the error.
+    fn refuse(
+        &mut self,
+        err: ReadError,
+        options: ReadOptions,
+        path: &Path,
+    ) -> Result<(), ReadError> {
+        if !options.skip_invalid {
+            return Err(err);
+        }
+        self.invalid_rows_skipped += 1;
+        if self.skipped_examples.len() < MAX_EXAMPLES {
+            // The example without the file name, which the report already gives.
+            let text = err.to_string();
+            let prefix = format!("{}: ", path.display());
+            self.skipped_examples
+                .push(text.strip_prefix(&prefix).unwrap_or(&text).to_owned());
+        }
+        Ok(())
     }
 }
 
@@ -729,7 +753,7 @@ impl<R: Read> Grouper<R> {
             }
         };
         if gathering.rows > max_clicks as u64 {
-            self.rows.stats.skip_long(&id, gathering.rows);
+            self.rows.stats.skip_long(id.as_str(), gathering.rows);
             return Ok(Closed::Skipped);
         }
         Ok(match self.rows.session(id, gathering.clicks, options)? {
@@ -752,18 +776,36 @@ pub struct Row {
 /// (a bad value, bytes that are not UTF-8, a field count unlike the header's); what the
 /// [`Grouper`] does with a refused row is its [`Policy`]'s choice.
 pub struct Rows<R: Read> {
-    csv: csv::Reader<Source<R>>,
+    records: Records<R>,
     layout: Layout,
-    path: PathBuf,
-    record: csv::ByteRecord,
     /// Fields a row must have: the header's, or the 14 columns of a headerless file.
     fields: usize,
     pub stats: ReadStats,
 }
 
-impl<R: Read> Rows<R> {
-    /// Reads the header (or sees there is none); errors here concern the whole file.
-    pub fn new(source: R, path: &Path) -> Result<Rows<R>, ReadError> {
+/// A CSV file's records, one at a time after its first line, each with its line number,
+/// every byte through the row bound and the checksum: what every reader of rows shares,
+/// whatever its columns mean.
+pub struct Records<R: Read> {
+    csv: csv::Reader<Source<R>>,
+    path: PathBuf,
+    /// The record last read.
+    pub record: csv::ByteRecord,
+    pub separator: u8,
+    /// The first line's fields, trimmed and unquoted: the header when there is one.
+    pub first_fields: Vec<String>,
+    /// Whether the first line is a header: `has_header` said so on its fields.
+    pub has_header: bool,
+}
+
+impl<R: Read> Records<R> {
+    /// Reads the first line whole (within the row bound), tells the separator and, by
+    /// `has_header` on its fields, whether it is a header; errors here concern the file.
+    pub fn open(
+        source: R,
+        path: &Path,
+        has_header: impl Fn(&[&str]) -> bool,
+    ) -> Result<Records<R>, ReadError> {
         let mut buffered = BufReader::with_capacity(
             1 << 16,
             HashingReader {
@@ -809,10 +851,7 @@ impl<R: Read> Rows<R> {
             .trim_end_matches('\r')
             .split(separator as char)
             .collect();
-        // A headerless file starts with a year.
-        let has_header = first_fields
-            .first()
-            .is_some_and(|f| f.trim().trim_matches('"').parse::<f64>().is_err());
+        let has_header = has_header(&first_fields);
         if has_header && std::str::from_utf8(&first_bytes).is_err() {
             return Err(ReadError::NotUtf8 {
                 path: path.to_owned(),
@@ -822,16 +861,85 @@ impl<R: Read> Rows<R> {
                 session: None,
             });
         }
+        let first_fields: Vec<String> = first_fields
+            .iter()
+            .map(|s| s.trim().trim_matches('"').to_owned())
+            .collect();
+        let csv = csv::ReaderBuilder::new()
+            .delimiter(separator)
+            .has_headers(has_header)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(io::Cursor::new(head).chain(buffered));
+        Ok(Records {
+            csv,
+            path: path.to_owned(),
+            record: csv::ByteRecord::new(),
+            separator,
+            first_fields,
+            has_header,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the next non-blank record into [`Records::record`]: its line, or `None` at the
+    /// end. An error ends the file (a row past the bound, a broken quote).
+    pub fn next_record(&mut self) -> Result<Option<u64>, ReadError> {
+        loop {
+            let start = self.csv.position().byte();
+            self.hashing().record_start = start;
+            let more = self.csv.read_byte_record(&mut self.record).map_err(|e| {
+                let long = match e.kind() {
+                    csv::ErrorKind::Io(io) => RowTooLong::of(io),
+                    _ => None,
+                };
+                ReadError::Malformed {
+                    path: self.path.clone(),
+                    line: long.map_or_else(|| e.position().map_or(0, |p| p.line()), |l| l.line),
+                    message: long.map_or_else(|| e.to_string(), RowTooLong::what),
+                }
+            })?;
+            if !more {
+                return Ok(None);
+            }
+            if self.record.iter().all(|f| f.is_empty()) {
+                continue;
+            }
+            let start = self.record.position().map_or(0, |p| p.byte());
+            return Ok(Some(self.hashing().lines.line_of_record_at(start)));
+        }
+    }
+
+    fn hashing(&mut self) -> &mut HashingReader<R> {
+        self.csv.get_mut().get_mut().1.get_mut()
+    }
+
+    /// The file read to its end (so the checksum covers all of it): its checksum and name.
+    pub fn finish(self) -> Result<(String, String), ReadError> {
+        finish_hash(self.csv, &self.path)
+    }
+}
+
+impl<R: Read> Rows<R> {
+    /// Reads the header (or sees there is none); errors here concern the whole file.
+    pub fn new(source: R, path: &Path) -> Result<Rows<R>, ReadError> {
+        // A headerless file starts with a year.
+        let records = Records::open(source, path, |first| {
+            first
+                .first()
+                .is_some_and(|f| f.trim().trim_matches('"').parse::<f64>().is_err())
+        })?;
+        let has_header = records.has_header;
         let mut stats = ReadStats {
-            separator: separator as char,
+            separator: records.separator as char,
             header: has_header,
             ..ReadStats::default()
         };
         let layout = if has_header {
-            let names: Vec<String> = first_fields
-                .iter()
-                .map(|s| s.trim().trim_matches('"').to_owned())
-                .collect();
+            let names = records.first_fields.clone();
             let mut index = [usize::MAX; Field::ALL.len()];
             for (i, name) in names.iter().enumerate() {
                 match column_of(name) {
@@ -865,18 +973,10 @@ impl<R: Read> Rows<R> {
                     .collect(),
             }
         };
-        let csv = csv::ReaderBuilder::new()
-            .delimiter(separator)
-            .has_headers(has_header)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(io::Cursor::new(head).chain(buffered));
         Ok(Rows {
-            csv,
+            records,
             fields: layout.names.len(),
             layout,
-            path: path.to_owned(),
-            record: csv::ByteRecord::new(),
             stats,
         })
     }
@@ -885,40 +985,16 @@ impl<R: Read> Rows<R> {
     /// error ends the file (it cannot be read on); the inner one refuses this row only.
     #[allow(clippy::type_complexity)]
     pub fn next_row(&mut self) -> Result<Option<Result<Row, ReadError>>, ReadError> {
-        loop {
-            let start = self.csv.position().byte();
-            self.hashing().record_start = start;
-            let more = self.csv.read_byte_record(&mut self.record).map_err(|e| {
-                let long = match e.kind() {
-                    csv::ErrorKind::Io(io) => RowTooLong::of(io),
-                    _ => None,
-                };
-                ReadError::Malformed {
-                    path: self.path.clone(),
-                    line: long.map_or_else(|| e.position().map_or(0, |p| p.line()), |l| l.line),
-                    message: long.map_or_else(|| e.to_string(), RowTooLong::what),
-                }
-            })?;
-            if !more {
-                return Ok(None);
-            }
-            if self.record.iter().all(|f| f.is_empty()) {
-                continue;
-            }
-            self.stats.rows += 1;
-            let start = self.record.position().map_or(0, |p| p.byte());
-            let line = self.hashing().lines.line_of_record_at(start);
-            return Ok(Some(self.parse(line)));
-        }
-    }
-
-    fn hashing(&mut self) -> &mut HashingReader<R> {
-        self.csv.get_mut().get_mut().1.get_mut()
+        let Some(line) = self.records.next_record()? else {
+            return Ok(None);
+        };
+        self.stats.rows += 1;
+        Ok(Some(self.parse(line)))
     }
 
     fn parse(&self, line: u64) -> Result<Row, ReadError> {
-        let record = &self.record;
-        let path = || self.path.clone();
+        let record = &self.records.record;
+        let path = || self.records.path.clone();
         let session = record
             .get(self.layout.of(Field::SessionId))
             .and_then(|b| std::str::from_utf8(b).ok())
@@ -968,19 +1044,7 @@ impl<R: Read> Rows<R> {
 
     /// Applies `--skip-invalid` to a refused row: counted with an example, or the error.
     fn refuse(&mut self, err: ReadError, options: ReadOptions) -> Result<(), ReadError> {
-        if !options.skip_invalid {
-            return Err(err);
-        }
-        self.stats.invalid_rows_skipped += 1;
-        if self.stats.skipped_examples.len() < MAX_EXAMPLES {
-            // The example without the file name, which the report already gives.
-            let text = err.to_string();
-            let prefix = format!("{}: ", self.path.display());
-            self.stats
-                .skipped_examples
-                .push(text.strip_prefix(&prefix).unwrap_or(&text).to_owned());
-        }
-        Ok(())
+        self.stats.refuse(err, options, &self.records.path)
     }
 
     /// One session from its rows: exact duplicates dropped and counted, two different
@@ -1011,7 +1075,7 @@ impl<R: Read> Rows<R> {
                     .nth(1)
                     .map_or(0, |(line, _)| *line);
                 return Err(ReadError::ConflictingOrder {
-                    path: self.path.clone(),
+                    path: self.records.path.clone(),
                     line,
                     session: session_name,
                     order,
@@ -1033,10 +1097,8 @@ impl<R: Read> Rows<R> {
 
     /// The file read to its end (so the checksum covers all of it), with its sessions.
     fn finish(self, sessions: Vec<Session>) -> Result<Clickstream, ReadError> {
-        let Rows {
-            csv, path, stats, ..
-        } = self;
-        let (sha256, file_name) = finish_hash(csv, &path)?;
+        let Rows { records, stats, .. } = self;
+        let (sha256, file_name) = records.finish()?;
         Ok(Clickstream {
             file_name,
             sha256,
@@ -1047,10 +1109,8 @@ impl<R: Read> Rows<R> {
 
     /// The file read to its end: its checksum and name, for a reader that kept no sessions.
     fn finish_stream(self) -> Result<(String, ReadStats), ReadError> {
-        let Rows {
-            csv, path, stats, ..
-        } = self;
-        let (sha256, _) = finish_hash(csv, &path)?;
+        let Rows { records, stats, .. } = self;
+        let (sha256, _) = records.finish()?;
         Ok((sha256, stats))
     }
 }
@@ -1103,7 +1163,7 @@ impl<R: Read> SessionStream<R> {
                 Closed::Session(session) => return Ok(Some(session)),
                 Closed::Skipped => {}
                 Closed::Refused(refused) => {
-                    return Err(refused.into_error(&self.grouper.rows.path));
+                    return Err(refused.into_error(&self.grouper.rows.records.path));
                 }
             }
         }
@@ -1127,7 +1187,7 @@ impl<R: Read> SessionStream<R> {
                     let key = id_hash(&session);
                     if self.done.contains(&key) {
                         return Err(ReadError::Malformed {
-                            path: self.grouper.rows.path.clone(),
+                            path: self.grouper.rows.records.path.clone(),
                             line,
                             message: format!(
                                 "session {:?} comes back after other sessions' rows; streaming needs each session's rows together (sort the file by session)",

@@ -289,3 +289,68 @@ fn the_best_score_is_calibrated() {
         );
     }
 }
+
+#[test]
+fn the_project_reads_the_generated_shop_by_its_schema_file_alone() {
+    use clickstream::domain::shop::ShopSchema;
+    use clickstream::reader::shop::read_shop_clickstream;
+    let dir = tempfile::tempdir().expect("a temporary folder can be made");
+    let shop = generate(2000, 11);
+    shop.write(dir.path(), 11).expect("the files are written");
+    let text = String::from_utf8(read(dir.path(), "schema.toml")).expect("UTF-8");
+    let schema = ShopSchema::parse(&text).expect("the shipped schema compiles");
+    let read = read_shop_clickstream(
+        &dir.path().join("clicks.csv"),
+        &schema,
+        clickstream::reader::ReadOptions::default(),
+    )
+    .expect("every row is valid by the schema");
+    let mut truth = csv::Reader::from_path(dir.path().join("truth.csv")).expect("truth.csv opens");
+    let sessions: HashSet<String> = truth
+        .records()
+        .map(|r| r.expect("a truth row")[0].to_owned())
+        .collect();
+    assert_eq!(read.sessions.len(), sessions.len());
+    assert_eq!(read.stats.invalid_rows_skipped, 0);
+    for session in &read.sessions {
+        assert!(
+            sessions.contains(&session.id),
+            "{} is not in truth.csv",
+            session.id
+        );
+        assert!(session.clicks.windows(2).all(|w| w[0].time <= w[1].time));
+        assert!(session
+            .clicks
+            .iter()
+            .all(|c| c.category.matches('/').count() <= 1));
+        assert_eq!(session.passthrough.len(), 1);
+    }
+}
+
+#[test]
+fn the_generated_shop_is_labelled_by_its_orders_file_and_refused_without_it() {
+    use clickstream::domain::shop::ShopSchema;
+    use clickstream::labels::{read_labelled_shop, DataError};
+    let dir = tempfile::tempdir().expect("a temporary folder can be made");
+    generate(2000, 12)
+        .write(dir.path(), 12)
+        .expect("the files are written");
+    let schema = ShopSchema::parse(SCHEMA).expect("the shipped schema compiles");
+    let clicks = dir.path().join("clicks.csv");
+    let options = clickstream::reader::ReadOptions::default();
+    let refused = read_labelled_shop(&clicks, None, &schema, options).expect_err("no orders");
+    assert!(matches!(refused, DataError::NoOutcomes { .. }), "{refused}");
+    assert!(refused.to_string().contains("--outcomes"), "{refused}");
+    let orders = dir.path().join("orders.csv");
+    let (data, catalogue) =
+        read_labelled_shop(&clicks, Some(&orders), &schema, options).expect("labelled");
+    let converted = data.sessions.iter().filter(|s| s.outcome.converted).count();
+    assert!(converted > 0 && converted < data.sessions.len());
+    // Every session's prefixes are valid examples with an orders file.
+    assert!(data
+        .sessions
+        .iter()
+        .all(|s| s.valid_prefixes == s.session.clicks.len()));
+    assert!(!catalogue.categories.is_empty() && catalogue.categories.len() <= 12);
+    assert_eq!(catalogue.attributes.len(), 1, "device");
+}

@@ -310,6 +310,45 @@ impl fmt::Display for ProductCode {
     }
 }
 
+/// A product as the product tables and the features compare it, whichever shop's: a UCI
+/// product code exactly (the top bit set), any other id by a 64-bit hash of its text (the
+/// top bit clear). Model files keep product ids as text and remake the keys when they
+/// load, so the hash need only agree within one build; two ids of one shop meet by chance
+/// with a probability of about n²/2⁶⁴ (5·10⁻⁸ for a million products).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProductKey(u64);
+
+const CODE_BIT: u64 = 1 << 63;
+
+impl From<ProductCode> for ProductKey {
+    #[inline]
+    fn from(code: ProductCode) -> ProductKey {
+        ProductKey(CODE_BIT | (u64::from(code.letter) << 16) | u64::from(code.number))
+    }
+}
+
+impl ProductKey {
+    /// The key of a product id as written: a UCI code written as its code is (`A13`, not
+    /// `A013`) is that code's key, so a shop whose ids look like UCI codes meets itself.
+    pub fn of(id: &str) -> ProductKey {
+        use std::hash::BuildHasher;
+        match ProductCode::parse(id) {
+            Ok(code) if code.to_string() == id => code.into(),
+            _ => ProductKey(
+                foldhash::fast::FixedState::with_seed(0x00c1_1c45).hash_one(id) & !CODE_BIT,
+            ),
+        }
+    }
+
+    /// The UCI code a key stands for, if it stands for one.
+    pub fn code(self) -> Option<ProductCode> {
+        (self.0 & CODE_BIT != 0).then_some(ProductCode {
+            letter: (self.0 >> 16) as u8,
+            number: self.0 as u16,
+        })
+    }
+}
+
 /// The calendar day of a click. Any real date from 2000 to 2100 is accepted: the UCI data
 /// is from 2008, but the service scores today's sessions, and only the weekday is a feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -689,5 +728,22 @@ mod tests {
             let by_parser = ProductCode::parse(&text).is_ok();
             assert_eq!(by_regex, by_parser, "{text:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod product_key_tests {
+    use super::*;
+
+    #[test]
+    fn a_uci_code_keys_exactly_and_any_other_id_by_its_text() {
+        let a13 = ProductCode::parse("A13").expect("a code");
+        assert_eq!(ProductKey::of("A13"), ProductKey::from(a13));
+        assert_eq!(ProductKey::from(a13).code(), Some(a13));
+        // Not written as the code is: a shop's own id, not the code.
+        assert_ne!(ProductKey::of("A013"), ProductKey::of("A13"));
+        assert_eq!(ProductKey::of("A013").code(), None);
+        assert_eq!(ProductKey::of("SKU-1"), ProductKey::of("SKU-1"));
+        assert_ne!(ProductKey::of("SKU-1"), ProductKey::of("SKU-2"));
     }
 }

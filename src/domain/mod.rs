@@ -1,17 +1,21 @@
 //! Typed clicks and sessions. Raw input becomes these types at the edge (CSV reader, HTTP
 //! body); everything inside the crate relies on them being valid.
 
+pub mod catalogue;
 mod click;
 mod field;
 pub mod schema;
 pub mod schema_file;
 pub(crate) mod session;
+pub mod shop;
 pub mod uci;
 
 pub use click::{
     Category, Click, ClickDate, Colour, Country, Field, FieldError, Location, Order, Page,
-    Photography, Price, ProductCode, RawClick,
+    Photography, Price, ProductCode, ProductKey, RawClick,
 };
 pub use schema::{ClickSchema, FieldSpec};
-pub use session::{Dropped, Session, SessionError, SessionId, MAX_CLICKS_PER_SESSION};
+pub use session::{
+    AnyClick, AnySession, Dropped, Session, SessionError, SessionId, MAX_CLICKS_PER_SESSION,
+};
 pub use uci::UCI;

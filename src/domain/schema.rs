@@ -203,61 +203,89 @@ impl FieldSpec {
 
     /// What the field accepts, in words a user can act on, from its rule.
     pub fn allowed(&self) -> String {
-        let noun = |text: &str| {
-            if self.noun.is_empty() {
-                text.to_owned()
-            } else {
-                format!("{text} {}", self.noun)
-            }
-        };
-        let mut text = match &self.rule {
-            Rule::Whole { min, max } => format!("{} from {min} to {max}", noun("an integer")),
-            Rule::Codes(codes) if codes.len() <= SPELT_OUT => {
-                let listed: Vec<String> = codes
-                    .iter()
-                    .map(|c| format!("{} ({})", c.code, c.meaning))
-                    .collect();
-                let list = match listed.split_last() {
-                    Some((last, [])) => last.clone(),
-                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-                    None => "nothing".to_owned(),
-                };
-                if self.noun.is_empty() {
-                    list
-                } else {
-                    format!("{}: {list}", self.noun)
-                }
-            }
-            Rule::Codes(codes) => {
-                let contiguous = codes.windows(2).all(|w| w[1].code == w[0].code + 1);
-                match (contiguous, self.whole_range()) {
-                    (true, Some((min, max))) => {
-                        format!("{} from {min} to {max}", noun("an integer"))
-                    }
-                    _ => {
-                        let list: Vec<String> = codes.iter().map(|c| c.code.to_string()).collect();
-                        format!("{}: one of {}", noun("an integer"), list.join(", "))
-                    }
-                }
-            }
-            Rule::Number { above, max } => {
-                format!("{} greater than {above} and at most {max}", noun("a"))
-            }
-            Rule::Text {
-                max_chars,
-                pattern: None,
-            } => format!("{} of at most {max_chars} characters", noun("a non-empty")),
-            Rule::Text {
-                pattern: Some(pattern),
-                ..
-            } => format!("{}: {}, e.g. {}", noun("a"), pattern.words, self.example),
-        };
-        if let Some(condition) = &self.condition {
-            text.push(' ');
-            text.push_str(condition);
-        }
-        text
+        allowed(
+            &self.noun,
+            &self.rule,
+            self.condition.as_deref(),
+            &self.example,
+        )
     }
+}
+
+/// What a column accepts, in words a user can act on, from its rule: one wording for the
+/// UCI click's fields and every shop schema's columns.
+pub fn allowed(what: &str, rule: &Rule, condition: Option<&str>, example: &Example) -> String {
+    // A column without a noun is named by its type: "a number", "a non-empty string".
+    let named = |text: &str, kind: &str| {
+        let what = if what.is_empty() { kind } else { what };
+        format!("{text} {what}")
+    };
+    let noun = |text: &str| {
+        if what.is_empty() {
+            text.to_owned()
+        } else {
+            format!("{text} {what}")
+        }
+    };
+    let whole_range = |codes: &[Code]| Some((codes.first()?.code, codes.last()?.code));
+    let mut text = match rule {
+        Rule::Whole { min, max } => format!("{} from {min} to {max}", noun("an integer")),
+        Rule::Codes(codes) if codes.len() <= SPELT_OUT => {
+            let listed: Vec<String> = codes
+                .iter()
+                .map(|c| format!("{} ({})", c.code, c.meaning))
+                .collect();
+            let list = match listed.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => "nothing".to_owned(),
+            };
+            if what.is_empty() {
+                list
+            } else {
+                format!("{what}: {list}")
+            }
+        }
+        Rule::Codes(codes) => {
+            let contiguous = codes.windows(2).all(|w| w[1].code == w[0].code + 1);
+            match (contiguous, whole_range(codes)) {
+                (true, Some((min, max))) => {
+                    format!("{} from {min} to {max}", noun("an integer"))
+                }
+                _ => {
+                    let list: Vec<String> = codes.iter().map(|c| c.code.to_string()).collect();
+                    format!("{}: one of {}", noun("an integer"), list.join(", "))
+                }
+            }
+        }
+        Rule::Number { above, max } => {
+            format!(
+                "{} greater than {above} and at most {max}",
+                named("a", "number")
+            )
+        }
+        Rule::Text {
+            max_chars,
+            pattern: None,
+        } => format!(
+            "{} of at most {max_chars} characters",
+            named("a non-empty", "string")
+        ),
+        Rule::Text {
+            pattern: Some(pattern),
+            ..
+        } => format!(
+            "{}: {}, e.g. {}",
+            named("a", "string"),
+            pattern.words,
+            example
+        ),
+    };
+    if let Some(condition) = condition {
+        text.push(' ');
+        text.push_str(condition);
+    }
+    text
 }
 
 /// Vocabularies of at most this many codes are spelt out in the allowed text; longer ones
@@ -326,7 +354,7 @@ impl ClickSchema {
 
 /// Reduces a header to letters and digits so `session ID` and `session_id`, or
 /// `page 1 (main category)` and `page1_main_category`, meet.
-fn header_key(name: &str) -> String {
+pub(crate) fn header_key(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())

@@ -1,5 +1,95 @@
-use super::{Click, Field, FieldError};
+use super::{Click, Field, FieldError, ProductCode};
 use std::fmt;
+use std::hash::Hash;
+
+/// A click of any shop, as far as labels and the trainer need it: which product it shows
+/// (the basket proxy and the product table compare them), its price and its day.
+pub trait AnyClick: Clone + Send + Sync {
+    type Product: Copy + Eq + Hash + Send + Sync + fmt::Debug;
+    fn product(&self) -> Self::Product;
+    fn price(&self) -> f64;
+    fn day(&self) -> chrono::NaiveDate;
+    /// The category as reports name it.
+    fn category_label(&self) -> std::borrow::Cow<'_, str>;
+    /// The catalogue page, for shops whose clicks have one (the UCI shop's 1 to 5).
+    fn page(&self) -> Option<u8> {
+        None
+    }
+    /// The visitor's country, for shops whose clicks have one.
+    fn country(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// A session of any shop: its name and its clicks in click order, never empty.
+pub trait AnySession: Send + Sync {
+    type Click: AnyClick;
+    fn name(&self) -> &str;
+    fn clicks(&self) -> &[Self::Click];
+
+    /// The day of the session's first click, which places it in time for the split.
+    fn first_day(&self) -> chrono::NaiveDate {
+        self.clicks()
+            .first()
+            .map_or(chrono::NaiveDate::MIN, AnyClick::day)
+    }
+
+    /// The month of its first click.
+    fn month(&self) -> (i32, u32) {
+        use chrono::Datelike;
+        let day = self.first_day();
+        (day.year(), day.month())
+    }
+}
+
+impl AnyClick for Click {
+    type Product = ProductCode;
+
+    #[inline]
+    fn product(&self) -> ProductCode {
+        self.product
+    }
+
+    #[inline]
+    fn price(&self) -> f64 {
+        self.price.get()
+    }
+
+    #[inline]
+    fn day(&self) -> chrono::NaiveDate {
+        self.date.into()
+    }
+
+    fn category_label(&self) -> std::borrow::Cow<'_, str> {
+        self.category.label().into()
+    }
+
+    fn page(&self) -> Option<u8> {
+        Some(self.page.get())
+    }
+
+    fn country(&self) -> Option<&'static str> {
+        Some(self.country.name())
+    }
+}
+
+impl AnySession for Session {
+    type Click = Click;
+
+    fn name(&self) -> &str {
+        self.id.as_str()
+    }
+
+    fn clicks(&self) -> &[Click] {
+        &self.clicks
+    }
+}
+
+impl std::borrow::Borrow<str> for SessionId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 
 /// The default cap on a session's clicks, one definition for every reader of sessions: the
 /// service refuses a longer session (`MAX_CLICKS_PER_SESSION`), while `train`, `evaluate`
@@ -103,18 +193,6 @@ impl Session {
     /// Never empty, ordered by `order`.
     pub fn clicks(&self) -> &[Click] {
         &self.clicks
-    }
-
-    /// The month of the session's first click; sessions do not cross a day in the data.
-    pub fn month(&self) -> (i32, u32) {
-        let date = self.clicks[0].date;
-        (date.year(), date.month())
-    }
-
-    /// The day of the session's first click, which places the session in time for the
-    /// training split.
-    pub fn first_day(&self) -> chrono::NaiveDate {
-        self.clicks[0].date.into()
     }
 }
 

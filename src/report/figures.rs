@@ -3,8 +3,10 @@
 //! says: a prefix weighs its session's share.
 
 use crate::dataset::PrefixSet;
+use crate::domain::{AnyClick, AnySession};
 use crate::labels::LabelledSession;
 use crate::ml::metrics;
+use chrono::Datelike;
 use std::collections::HashMap;
 
 /// A group of sessions and the share of them that converted.
@@ -16,10 +18,10 @@ pub struct Rate {
 }
 
 /// Sessions by the deepest page of the catalogue they reached (pages 1 to 5).
-pub fn deepest_page(sessions: &[&LabelledSession]) -> Vec<(String, usize)> {
+pub fn deepest_page<S: AnySession>(sessions: &[&LabelledSession<S>]) -> Vec<(String, usize)> {
     let mut counts = [0usize; 5];
     for s in sessions {
-        let deepest = s.session.clicks().iter().map(|c| c.page.get()).max();
+        let deepest = s.session.clicks().iter().filter_map(AnyClick::page).max();
         if let Some(page) = deepest {
             counts[usize::from(page.clamp(1, 5)) - 1] += 1;
         }
@@ -35,7 +37,7 @@ pub fn deepest_page(sessions: &[&LabelledSession]) -> Vec<(String, usize)> {
 pub const FUNNEL_STEPS: [usize; 11] = [1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50];
 
 /// The funnel by clicks: the share of sessions that went on to at least k clicks.
-pub fn clicks_funnel(sessions: &[&LabelledSession]) -> Vec<(usize, f64)> {
+pub fn clicks_funnel<S: AnySession>(sessions: &[&LabelledSession<S>]) -> Vec<(usize, f64)> {
     let total = sessions.len().max(1) as f64;
     FUNNEL_STEPS
         .iter()
@@ -62,7 +64,7 @@ pub const LENGTH_BINS: [(&str, usize, usize); 8] = [
 ];
 
 /// Sessions by length in clicks.
-pub fn length_histogram(sessions: &[&LabelledSession]) -> Vec<(String, usize)> {
+pub fn length_histogram<S: AnySession>(sessions: &[&LabelledSession<S>]) -> Vec<(String, usize)> {
     LENGTH_BINS
         .iter()
         .map(|&(label, lo, hi)| {
@@ -76,23 +78,79 @@ pub fn length_histogram(sessions: &[&LabelledSession]) -> Vec<(String, usize)> {
 }
 
 /// Width of a price band, in US dollars.
-pub const PRICE_BAND: f64 = 10.0;
-
-fn band_of(price: f64) -> usize {
-    (price / PRICE_BAND).floor().max(0.0) as usize
+/// How a report writes prices: the currency's sign and name, and the width of a price
+/// band. The UCI shop's is US dollars in bands of $10; another shop's comes from its
+/// schema's currency and its prices ([`Money::of`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Money {
+    pub sign: String,
+    /// "US dollar", "EUR": for the charts' words.
+    pub name: String,
+    pub band: f64,
 }
 
-fn band_label(band: usize) -> String {
-    let lo = band as f64 * PRICE_BAND;
-    format!("${lo:.0}-{:.0}", lo + PRICE_BAND - 1.0)
+impl Money {
+    /// The UCI shop's.
+    pub fn usd() -> Money {
+        Money {
+            sign: "$".into(),
+            name: "US dollar".into(),
+            band: 10.0,
+        }
+    }
+
+    /// A shop's: its currency's sign (or code), and a round band width (1, 2 or 5 times a
+    /// power of ten) giving about ten bands up to the 95th percentile of its prices.
+    pub fn of(currency: Option<&str>, prices: impl Iterator<Item = f64>) -> Money {
+        let code = currency.unwrap_or("").trim().to_ascii_uppercase();
+        let (sign, name) = match code.as_str() {
+            "USD" => ("$".to_owned(), "US dollar".to_owned()),
+            "EUR" => ("€".to_owned(), "euro".to_owned()),
+            "GBP" => ("£".to_owned(), "pound sterling".to_owned()),
+            "" => (String::new(), "price".to_owned()),
+            other => (format!("{other} "), other.to_owned()),
+        };
+        let mut prices: Vec<f64> = prices.filter(|p| p.is_finite() && *p > 0.0).collect();
+        prices.sort_by(f64::total_cmp);
+        let p95 = prices
+            .get((prices.len() as f64 * 0.95) as usize)
+            .or(prices.last())
+            .copied()
+            .unwrap_or(10.0);
+        let rough = (p95 / 10.0).max(f64::MIN_POSITIVE);
+        let power = 10f64.powf(rough.log10().floor());
+        let band = [1.0, 2.0, 5.0, 10.0]
+            .into_iter()
+            .map(|m| m * power)
+            .find(|b| *b >= rough)
+            .unwrap_or(10.0 * power);
+        Money { sign, name, band }
+    }
+
+    fn band_of(&self, price: f64) -> usize {
+        (price / self.band).floor().clamp(0.0, 1e6) as usize
+    }
+
+    /// `$0-9` for whole bands of whole prices, as the UCI report has always written them;
+    /// `€0.5-1` for bands under one.
+    fn band_label(&self, band: usize) -> String {
+        let lo = band as f64 * self.band;
+        if self.band >= 1.0 && self.band.fract() == 0.0 {
+            format!("{}{lo:.0}-{:.0}", self.sign, lo + self.band - 1.0)
+        } else {
+            format!("{}{lo}-{}", self.sign, lo + self.band)
+        }
+    }
 }
 
-/// Clicks by the price of the product clicked, in $10 bands.
-pub fn price_histogram(sessions: &[&LabelledSession]) -> Vec<(String, usize)> {
+pub fn price_histogram<S: AnySession>(
+    sessions: &[&LabelledSession<S>],
+    money: &Money,
+) -> Vec<(String, usize)> {
     let mut counts: Vec<usize> = Vec::new();
     for s in sessions {
         for c in s.session.clicks() {
-            let band = band_of(c.price.get());
+            let band = money.band_of(c.price());
             if counts.len() <= band {
                 counts.resize(band + 1, 0);
             }
@@ -104,20 +162,23 @@ pub fn price_histogram(sessions: &[&LabelledSession]) -> Vec<(String, usize)> {
         .iter()
         .enumerate()
         .skip(first)
-        .map(|(band, &n)| (band_label(band), n))
+        .map(|(band, &n)| (money.band_label(band), n))
         .collect()
 }
 
 /// Conversion rate by the mean price of the products a session viewed, in $10 bands.
-pub fn rate_by_price_band(sessions: &[&LabelledSession]) -> Vec<Rate> {
+pub fn rate_by_price_band<S: AnySession>(
+    sessions: &[&LabelledSession<S>],
+    money: &Money,
+) -> Vec<Rate> {
     let mut groups: Vec<(usize, usize)> = Vec::new();
     for s in sessions {
         let clicks = s.session.clicks();
         if clicks.is_empty() {
             continue;
         }
-        let mean = clicks.iter().map(|c| c.price.get()).sum::<f64>() / clicks.len() as f64;
-        let band = band_of(mean);
+        let mean = clicks.iter().map(AnyClick::price).sum::<f64>() / clicks.len() as f64;
+        let band = money.band_of(mean);
         if groups.len() <= band {
             groups.resize(band + 1, (0, 0));
         }
@@ -129,7 +190,7 @@ pub fn rate_by_price_band(sessions: &[&LabelledSession]) -> Vec<Rate> {
         .enumerate()
         .filter(|(_, (n, _))| *n > 0)
         .map(|(band, &(n, converted))| Rate {
-            label: band_label(band),
+            label: money.band_label(band),
             sessions: n,
             rate: converted as f64 / n as f64,
         })
@@ -137,14 +198,14 @@ pub fn rate_by_price_band(sessions: &[&LabelledSession]) -> Vec<Rate> {
 }
 
 /// Clicks by main category.
-pub fn category_mix(sessions: &[&LabelledSession]) -> Vec<(String, usize)> {
+pub fn category_mix<S: AnySession>(sessions: &[&LabelledSession<S>]) -> Vec<(String, usize)> {
     let mut counts: Vec<(String, usize)> = Vec::new();
     for s in sessions {
         for c in s.session.clicks() {
-            let label = c.category.label();
-            match counts.iter_mut().find(|(l, _)| l == label) {
+            let label = c.category_label();
+            match counts.iter_mut().find(|(l, _)| *l == label) {
                 Some((_, n)) => *n += 1,
-                None => counts.push((label.to_owned(), 1)),
+                None => counts.push((label.into_owned(), 1)),
             }
         }
     }
@@ -169,11 +230,11 @@ fn rates(groups: impl IntoIterator<Item = (String, (usize, usize))>) -> Vec<Rate
 
 /// Conversion rate by the country of a session's first click: the `top` countries by
 /// sessions, the rest grouped as "others".
-pub fn rate_by_country(sessions: &[&LabelledSession], top: usize) -> Vec<Rate> {
+pub fn rate_by_country<S: AnySession>(sessions: &[&LabelledSession<S>], top: usize) -> Vec<Rate> {
     let mut by: HashMap<&'static str, (usize, usize)> = HashMap::new();
     for s in sessions {
-        if let Some(first) = s.session.clicks().first() {
-            let e = by.entry(first.country.name()).or_default();
+        if let Some(country) = s.session.clicks().first().and_then(AnyClick::country) {
+            let e = by.entry(country).or_default();
             e.0 += 1;
             e.1 += usize::from(s.outcome.converted);
         }
@@ -196,7 +257,7 @@ pub fn rate_by_country(sessions: &[&LabelledSession], top: usize) -> Vec<Rate> {
 }
 
 /// Conversion rate by the day of the week of a session's first click.
-pub fn rate_by_weekday(sessions: &[&LabelledSession]) -> Vec<Rate> {
+pub fn rate_by_weekday<S: AnySession>(sessions: &[&LabelledSession<S>]) -> Vec<Rate> {
     const DAYS: [&str; 7] = [
         "Monday",
         "Tuesday",
@@ -209,7 +270,7 @@ pub fn rate_by_weekday(sessions: &[&LabelledSession]) -> Vec<Rate> {
     let mut counts = [(0usize, 0usize); 7];
     for s in sessions {
         if let Some(first) = s.session.clicks().first() {
-            let day = first.date.weekday().num_days_from_monday() as usize;
+            let day = first.day().weekday().num_days_from_monday() as usize;
             counts[day].0 += 1;
             counts[day].1 += usize::from(s.outcome.converted);
         }
@@ -333,6 +394,18 @@ pub fn thinned(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_shops_money_is_its_currency_in_round_bands_of_about_a_tenth_of_its_prices() {
+        let money = Money::of(Some("eur"), (1..=100).map(|i| 5.0 * f64::from(i)));
+        assert_eq!((money.sign.as_str(), money.band), ("€", 50.0));
+        assert_eq!(money.band_label(1), "€50-99");
+        let cheap = Money::of(Some("XYZ"), (1..=100).map(|i| 0.05 * f64::from(i)));
+        assert_eq!((cheap.sign.as_str(), cheap.band), ("XYZ ", 0.5));
+        assert_eq!(cheap.band_label(1), "XYZ 0.5-1");
+        assert_eq!(Money::usd().band_label(2), "$20-29");
+    }
+
     use super::*;
     use crate::domain::{Click, RawClick, Session, SessionId};
     use crate::labels::Outcome;
@@ -405,7 +478,7 @@ mod tests {
         );
         // Clicks at 18, 19 ($10-19), 21, 28 ($20-29), 33 ($30-39), 52 ($50-59).
         assert_eq!(
-            price_histogram(&all),
+            price_histogram(&all, &Money::usd()),
             vec![
                 ("$10-19".to_owned(), 2),
                 ("$20-29".to_owned(), 2),
@@ -415,7 +488,7 @@ mod tests {
             ]
         );
         // Session means: a 30.5 ($30-39, converted), b 52, c 19.33.
-        let bands = rate_by_price_band(&all);
+        let bands = rate_by_price_band(&all, &Money::usd());
         let a_band = bands
             .iter()
             .find(|r| r.label == "$30-39")

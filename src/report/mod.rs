@@ -8,11 +8,13 @@ pub mod figures;
 pub mod page;
 
 use crate::dataset::PrefixSet;
+use crate::domain::AnySession;
 use crate::evaluation::{self, PREFIX_BUCKETS};
 use crate::labels::LabelledSession;
 use crate::ml::metrics;
 use crate::ml::segment::{KChoice, Persona};
 use chart::{ChartError, Frame, Legend, Orientation, Series};
+pub use figures::Money;
 use page::{Body, Figure, Section, Table};
 
 pub use page::Page;
@@ -85,20 +87,24 @@ fn rates_figure(
 
 /// The data: what sessions look like and where they convert. `sessions` are all the
 /// file's sessions; `set` their prefixes (for the feature correlations).
-pub fn data_section(sessions: &[&LabelledSession], set: &PrefixSet) -> Result<Section, ChartError> {
+pub fn data_section<S: AnySession>(
+    sessions: &[&LabelledSession<S>],
+    set: &PrefixSet,
+    money: &Money,
+) -> Result<Section, ChartError> {
     let mut out = Vec::new();
-    let f = frame(
-        "deepest-page",
-        "Sessions by the deepest catalogue page reached",
-        "How far into the catalogue's pages (1 to 5) sessions went: the funnel by page. Bars count sessions.".into(),
-        "deepest page reached",
-        "sessions",
-    );
-    out.push(counts_figure(
-        &f,
-        &figures::deepest_page(sessions),
-        "sessions",
-    )?);
+    let deepest = figures::deepest_page(sessions);
+    // Only a shop whose clicks have a catalogue page has this funnel.
+    if deepest.iter().any(|(_, n)| *n > 0) {
+        let f = frame(
+            "deepest-page",
+            "Sessions by the deepest catalogue page reached",
+            "How far into the catalogue's pages (1 to 5) sessions went: the funnel by page. Bars count sessions.".into(),
+            "deepest page reached",
+            "sessions",
+        );
+        out.push(counts_figure(&f, &deepest, "sessions")?);
+    }
 
     let funnel = figures::clicks_funnel(sessions);
     let f = frame(
@@ -133,26 +139,29 @@ pub fn data_section(sessions: &[&LabelledSession], set: &PrefixSet) -> Result<Se
     let f = frame(
         "price-distribution",
         "Price distribution of the products clicked",
-        "Clicks by the price of the product viewed, in US dollar bands of $10.".into(),
-        "price band (US dollars)",
+        format!(
+            "Clicks by the price of the product viewed, in {} bands of {}{}.",
+            money.name, money.sign, money.band
+        ),
+        &format!("price band ({}s)", money.name),
         "clicks",
     );
     out.push(counts_figure(
         &f,
-        &figures::price_histogram(sessions),
+        &figures::price_histogram(sessions, money),
         "clicks",
     )?);
 
     let f = frame(
         "price-sensitivity",
         "Conversion rate by price band (price sensitivity)",
-        "The share of sessions (in percent) that converted, by the mean price of the products they viewed, in $10 bands; sessions per band in brackets.".into(),
+        format!("The share of sessions (in percent) that converted, by the mean price of the products they viewed, in {}{} bands; sessions per band in brackets.", money.sign, money.band),
         "mean price viewed (sessions)",
         "converted (%)",
     );
     out.push(rates_figure(
         &f,
-        &figures::rate_by_price_band(sessions),
+        &figures::rate_by_price_band(sessions, money),
         Orientation::Vertical,
     )?);
 
@@ -169,18 +178,18 @@ pub fn data_section(sessions: &[&LabelledSession], set: &PrefixSet) -> Result<Se
         "clicks",
     )?);
 
-    let f = frame(
-        "country-rate",
-        "Conversion rate by country",
-        format!("The share of sessions (in percent) that converted, for the {TOP_COUNTRIES} countries with the most sessions and the others grouped; sessions in brackets."),
-        "converted (%)",
-        "country of the first click (sessions)",
-    );
-    out.push(rates_figure(
-        &f,
-        &figures::rate_by_country(sessions, TOP_COUNTRIES),
-        Orientation::Horizontal,
-    )?);
+    let countries = figures::rate_by_country(sessions, TOP_COUNTRIES);
+    // Only a shop whose clicks name a country has this chart.
+    if !countries.is_empty() {
+        let f = frame(
+            "country-rate",
+            "Conversion rate by country",
+            format!("The share of sessions (in percent) that converted, for the {TOP_COUNTRIES} countries with the most sessions and the others grouped; sessions in brackets."),
+            "converted (%)",
+            "country of the first click (sessions)",
+        );
+        out.push(rates_figure(&f, &countries, Orientation::Horizontal)?);
+    }
 
     let f = frame(
         "weekday-rate",

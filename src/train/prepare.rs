@@ -3,6 +3,7 @@
 
 use super::{Steps, TrainConfig, TrainError};
 use crate::dataset::PrefixSet;
+use crate::domain::{AnySession, Session};
 use crate::features::ProductStats;
 use crate::labels::{self, LabelSource, LabelledSession};
 use crate::reader::{ReadOptions, ReadStats};
@@ -108,12 +109,12 @@ impl ValidationPeriod {
 }
 
 /// The contract's time split: the latest period validates, the days before it train.
-pub struct Split<'a> {
+pub struct Split<'a, S = Session> {
     pub validation: ValidationPeriod,
     /// The first and last days the training sessions start on.
     pub training: Days,
-    pub fit: Vec<&'a LabelledSession>,
-    pub valid: Vec<&'a LabelledSession>,
+    pub fit: Vec<&'a LabelledSession<S>>,
+    pub valid: Vec<&'a LabelledSession<S>>,
 }
 
 /// Converting and other sessions of a set of days.
@@ -171,7 +172,10 @@ struct Calendar {
 }
 
 impl Calendar {
-    fn new(sessions: &[LabelledSession], min_per_class: usize) -> Result<Calendar, TrainError> {
+    fn new<S: AnySession>(
+        sessions: &[LabelledSession<S>],
+        min_per_class: usize,
+    ) -> Result<Calendar, TrainError> {
         let mut by_day: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
         let mut all = Tally::default();
         for s in sessions {
@@ -278,11 +282,11 @@ impl Calendar {
 /// class-count floors, else the shortest trailing period of whole days whose sessions meet
 /// them while the days before still do; when none does, the data is too thin. Either way
 /// both sides must meet the floors.
-pub fn split(
-    sessions: &[LabelledSession],
+pub fn split<S: AnySession>(
+    sessions: &[LabelledSession<S>],
     validate_from: Option<NaiveDate>,
     min_per_class: usize,
-) -> Result<Split<'_>, TrainError> {
+) -> Result<Split<'_, S>, TrainError> {
     let calendar = Calendar::new(sessions, min_per_class)?;
     let (start, rule) = match validate_from {
         Some(day) => (calendar.asked(day)?, PeriodRule::Asked),
@@ -366,9 +370,12 @@ pub struct SessionCounts {
 }
 
 impl SessionCounts {
-    pub(super) fn new(fit: &[&LabelledSession], valid: &[&LabelledSession]) -> SessionCounts {
+    pub(super) fn new<S>(
+        fit: &[&LabelledSession<S>],
+        valid: &[&LabelledSession<S>],
+    ) -> SessionCounts {
         let converting =
-            |set: &[&LabelledSession]| set.iter().filter(|s| s.outcome.converted).count();
+            |set: &[&LabelledSession<S>]| set.iter().filter(|s| s.outcome.converted).count();
         let (fit_pos, valid_pos) = (converting(fit), converting(valid));
         SessionCounts {
             training_converting: fit_pos,

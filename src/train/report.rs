@@ -4,6 +4,7 @@
 use super::prepare::{DataFile, Days, Prepared, SessionCounts, ValidationPeriod};
 use super::refit::RefitSummary;
 use super::{ConvertCandidate, RevenueCandidate, Selection, Steps, TrainConfig, TrainError};
+use crate::domain::AnySession;
 use crate::labels::{LabelSource, LabelledSession};
 use crate::ml::segment::{KChoice, Persona};
 use crate::reader::ReadStats;
@@ -27,7 +28,7 @@ pub(super) fn charts(
 ) -> Result<Page, TrainError> {
     steps.step("drawing the report's charts");
     let convert = &selection.convert;
-    let data = report::data_section(&prepared.all, &prepared.fit_set)?;
+    let data = report::data_section(&prepared.all, &prepared.fit_set, &report::Money::usd())?;
     let chosen = convert.chosen();
     let convert_section = report::convert_section(&report::ConvertInputs {
         model: format!("{} ({})", chosen.algorithm, chosen.imbalance),

@@ -2,6 +2,7 @@ use super::convert::{ConvertPlan, ConvertSpec};
 use super::refit::score_distribution;
 use super::*;
 use crate::dataset::PrefixSet;
+use crate::domain::AnySession;
 use crate::domain::Session;
 use crate::labels::LabelledSession;
 use crate::ml::classifier::Imbalance;
@@ -449,7 +450,7 @@ fn a_split_under_the_floors_is_refused_with_its_counts() {
         ),
         "{err}"
     );
-    let err = split(&[], None, 1).err().expect("no data");
+    let err = split::<Session>(&[], None, 1).err().expect("no data");
     assert!(matches!(err, TrainError::TooThin(_)), "{err}");
 }
 

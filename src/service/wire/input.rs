@@ -2,8 +2,11 @@
 //! are serde seeds that take any JSON value where a field should be and note every
 //! missing, unknown and wrongly typed field with its path, so nothing is re-parsed and no
 //! serde message text is read; the click's fields, their types and names come from the
-//! click table ([`UCI`]).
+//! click table ([`UCI`]). How a session object is read is a [`SessionBody`]: the rest of
+//! a body (paths, issues and their caps, the batch, refusals) is shared with a shop
+//! schema's bodies (`super::shop`).
 
+use super::columns::{object_schema, ColumnDoc};
 use super::unknown_name;
 use crate::domain::schema::Kind;
 use crate::domain::UCI;
@@ -15,8 +18,8 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::sync::LazyLock;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
 /// One click, its fields those of the click table (but the session id, which is the
@@ -61,73 +64,23 @@ impl ToSchema for ClickInput<'_> {
 /// The OpenAPI schema of a click, from the click table: each field's type, range or
 /// pattern, description (with what each code means) and example.
 pub fn click_schema() -> Schema {
-    let mut object = ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::Object))
-        .description(Some(
+    let columns: Vec<ColumnDoc> = UCI
+        .click_fields()
+        .map(|spec| ColumnDoc {
+            name: &spec.name,
+            description: &spec.description,
+            rule: &spec.rule,
+            example: &spec.example,
+            format: None,
+        })
+        .collect();
+    Schema::Object(
+        object_schema(
             "One click, with the columns of the UCI data under their snake_case names.",
-        ))
-        .additional_properties(Some(
-            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
-        ));
-    let mut example = serde_json::Map::new();
-    for spec in UCI.click_fields() {
-        object = object
-            .property(spec.name.as_ref(), field_schema(spec))
-            .required(spec.name.as_ref());
-        example.insert(spec.name.to_string(), spec.example.json());
-    }
-    // The committed document has used `example` since its first version; `examples`
-    // would be a change of shape for its readers.
-    #[allow(
-        deprecated,
-        reason = "OpenAPI 3.1 keeps `example`, and the document has it"
-    )]
-    let object = object.example(Some(serde_json::Value::Object(example)));
-    Schema::Object(object.build())
-}
-
-/// A bound as the document writes it: whole bounds as integers.
-fn number(value: f64) -> utoipa::Number {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        utoipa::Number::Int(value as isize)
-    } else {
-        utoipa::Number::Float(value)
-    }
-}
-
-fn field_schema(spec: &FieldSpec) -> Schema {
-    use crate::domain::schema::Rule;
-    let mut description = spec.description.to_string();
-    if let Some(codes) = spec.codes() {
-        let listed: Vec<(i64, &str)> = codes.iter().map(|c| (c.code, c.meaning.as_ref())).collect();
-        description.push_str(" Codes: ");
-        description.push_str(&crate::service::codes_text(&listed));
-        description.push('.');
-    }
-    let builder = ObjectBuilder::new().description(Some(description));
-    let builder = match &spec.rule {
-        Rule::Whole { .. } | Rule::Codes(_) => {
-            let (min, max) = spec.whole_range().unwrap_or((i64::MIN, i64::MAX));
-            builder
-                .schema_type(SchemaType::Type(Type::Integer))
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-                .minimum(Some(min))
-                .maximum(Some(max))
-        }
-        Rule::Number { above, max } => builder
-            .schema_type(SchemaType::Type(Type::Number))
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
-            .exclusive_minimum(Some(number(*above)))
-            .maximum(Some(number(*max))),
-        Rule::Text { max_chars, pattern } => {
-            let builder = builder.schema_type(SchemaType::Type(Type::String));
-            match pattern {
-                Some(p) => builder.pattern(Some(p.regex.as_ref())),
-                None => builder.min_length(Some(1)).max_length(Some(*max_chars)),
-            }
-        }
-    };
-    Schema::Object(builder.build())
+            &columns,
+        )
+        .build(),
+    )
 }
 
 /// Problems noted per session beyond which a batch keeps only counts, unless the batch's
@@ -137,7 +90,7 @@ pub const ISSUES_PER_SESSION: usize = 20;
 /// Where a value sits in a body: a chain on the stack, written out only when a problem is
 /// noted, so a valid body pays nothing for paths.
 #[derive(Clone, Copy)]
-enum At<'p> {
+pub(super) enum At<'p> {
     Root,
     Key(&'p At<'p>, &'p str),
     Index(&'p At<'p>, usize),
@@ -145,7 +98,7 @@ enum At<'p> {
 
 impl At<'_> {
     /// `clicks[3].price`, `sessions[0]`; `$` for the body itself.
-    fn path(&self) -> String {
+    pub(super) fn path(&self) -> String {
         fn write(at: &At, out: &mut String) {
             match at {
                 At::Root => {}
@@ -187,7 +140,7 @@ pub struct Issues<'b> {
 }
 
 impl<'b> Issues<'b> {
-    fn new(own: usize, shared: &'b Cell<usize>, shared_cap: usize) -> Self {
+    pub(super) fn new(own: usize, shared: &'b Cell<usize>, shared_cap: usize) -> Self {
         Issues {
             listed: Vec::new(),
             total: 0,
@@ -198,7 +151,7 @@ impl<'b> Issues<'b> {
         }
     }
 
-    fn note(&mut self, at: &At, message: impl FnOnce() -> String) {
+    pub(super) fn note(&mut self, at: &At, message: impl FnOnce() -> String) {
         self.total += 1;
         if self.listed.len() < self.own || self.shared.get() < self.shared_cap {
             self.shared.set(self.shared.get() + 1);
@@ -209,24 +162,27 @@ impl<'b> Issues<'b> {
         }
     }
 
-    fn wrong(&mut self, at: &At, got: &Got, expected: &str) {
+    pub(super) fn wrong(&mut self, at: &At, got: &Got, expected: &str) {
         self.note(at, || format!("got {}, expected {expected}", got.words()));
     }
 
-    fn unknown(&mut self, at: &At, name: &str, known: &[&str]) {
-        self.note(&At::Key(at, name), || unknown_name("field", name, known));
+    pub(super) fn unknown<S: AsRef<str>>(&mut self, at: &At, name: &str, known: &[S]) {
+        self.note(&At::Key(at, name), || {
+            let known: Vec<&str> = known.iter().map(AsRef::as_ref).collect();
+            unknown_name("field", name, &known)
+        });
     }
 
-    fn missing(&mut self, at: &At, name: &str) {
+    pub(super) fn missing(&mut self, at: &At, name: &str) {
         self.note(&At::Key(at, name), || "required, but missing".to_owned());
     }
 
-    fn twice(&mut self, at: &At, name: &str) {
+    pub(super) fn twice(&mut self, at: &At, name: &str) {
         self.note(&At::Key(at, name), || format!("duplicate field `{name}`"));
     }
 
     /// Notes where an unreadable value was, the innermost place first.
-    fn unreadable_at(&mut self, at: &At) {
+    pub(super) fn unreadable_at(&mut self, at: &At) {
         if self.unreadable.is_none() {
             self.unreadable = Some(at.path());
         }
@@ -235,7 +191,7 @@ impl<'b> Issues<'b> {
 
 /// Any JSON value, as far as a type check needs it: scalars kept, arrays and objects read
 /// past.
-enum Got<'de> {
+pub(super) enum Got<'de> {
     Whole(i64),
     Big(u64),
     Number(f64),
@@ -248,7 +204,7 @@ enum Got<'de> {
 
 impl Got<'_> {
     /// What came, in JSON words.
-    fn words(&self) -> String {
+    pub(super) fn words(&self) -> String {
         match self {
             Got::Whole(v) => format!("the number {v}"),
             Got::Big(v) => format!("the number {v}"),
@@ -271,7 +227,7 @@ impl Got<'_> {
 }
 
 /// Reads any value as a [`Got`].
-struct AnyValue;
+pub(super) struct AnyValue;
 
 impl<'de> DeserializeSeed<'de> for AnyValue {
     type Value = Got<'de>;
@@ -283,7 +239,7 @@ impl<'de> DeserializeSeed<'de> for AnyValue {
 
 /// What to do with the value a [`Shaped`] visitor meets: the expected shape's reading,
 /// or, for any other JSON value, what to do with it (note it as a wrong type, say).
-trait Shape<'de>: Sized {
+pub(super) trait Shape<'de>: Sized {
     type Out;
 
     fn map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
@@ -371,7 +327,7 @@ impl<'de> Shape<'de> for Scalar {
 }
 
 /// A value read through a [`Shape`], as a seed.
-struct Read<S>(S);
+pub(super) struct Read<S>(pub(super) S);
 
 impl<'de, S: Shape<'de>> DeserializeSeed<'de> for Read<S> {
     type Value = S::Out;
@@ -382,31 +338,32 @@ impl<'de, S: Shape<'de>> DeserializeSeed<'de> for Read<S> {
 }
 
 /// A key of an object: the position of a known name, or the name.
-enum Key<'de> {
+pub(super) enum Key<'de> {
     Known(usize),
     Unknown(Cow<'de, str>),
 }
 
-struct KeyIn<'k>(&'k [&'k str]);
+/// Reads a key against the known names (the UCI tables' `&str`s, or a shop's `String`s).
+pub(super) struct KeyIn<'k, S>(pub(super) &'k [S]);
 
-impl<'de> DeserializeSeed<'de> for KeyIn<'_> {
+impl<'de, S: AsRef<str>> DeserializeSeed<'de> for KeyIn<'_, S> {
     type Value = Key<'de>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
-        struct Names<'k>(&'k [&'k str]);
-        impl<'de> Visitor<'de> for Names<'_> {
+        struct Names<'k, S>(&'k [S]);
+        impl<'de, S: AsRef<str>> Visitor<'de> for Names<'_, S> {
             type Value = Key<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a field name")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(match self.0.iter().position(|n| *n == v) {
+                Ok(match self.0.iter().position(|n| n.as_ref() == v) {
                     Some(i) => Key::Known(i),
                     None => Key::Unknown(Cow::Borrowed(v)),
                 })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(match self.0.iter().position(|n| *n == v) {
+                Ok(match self.0.iter().position(|n| n.as_ref() == v) {
                     Some(i) => Key::Known(i),
                     None => Key::Unknown(Cow::Owned(v.to_owned())),
                 })
@@ -541,18 +498,67 @@ impl<'de> Shape<'de> for ClicksShape<'_, '_, '_> {
     }
 }
 
-/// A session object; `None` when it has a problem of shape (noted).
-struct SessionShape<'p, 'i, 'b> {
-    at: At<'p>,
-    issues: &'i mut Issues<'b>,
-    /// The session's id as sent, when it is a string, kept even when the rest is wrong.
-    id: &'i mut Option<String>,
+/// How the session objects of a body are read: their members, and what a session is in
+/// words. The UCI click table's reader ([`UciSession`]) and a shop schema's
+/// (`super::shop`) share the rest of a body: paths, issues and their caps, the batch and
+/// its limit, and the refusal of a session.
+pub(super) trait SessionBody<'de> {
+    type Out;
+
+    /// What a session is, for a value that is not an object.
+    fn expected(&self) -> &str;
+
+    /// Reads a session object's members, noting every problem; `None` when there was one.
+    /// `id` gets the session's id as sent, when it is a string, even when the rest is
+    /// wrong (a refused session of a batch is named by it).
+    fn members<A: MapAccess<'de>>(
+        &self,
+        map: A,
+        at: &At,
+        issues: &mut Issues,
+        id: &mut Option<String>,
+    ) -> Result<Option<Self::Out>, A::Error>;
 }
 
-impl<'de> Shape<'de> for SessionShape<'_, '_, '_> {
-    type Out = Option<SessionInput<'de>>;
+/// A session object; `None` when it has a problem (noted).
+struct SessionShape<'p, 'i, 'b, 'k, K> {
+    at: At<'p>,
+    issues: &'i mut Issues<'b>,
+    id: &'i mut Option<String>,
+    kind: &'k K,
+}
 
-    fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
+impl<'de, K: SessionBody<'de>> Shape<'de> for SessionShape<'_, '_, '_, '_, K> {
+    type Out = Option<K::Out>;
+
+    fn map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Out, A::Error> {
+        self.kind.members(map, &self.at, self.issues, self.id)
+    }
+
+    fn other(self, got: Got<'de>) -> Self::Out {
+        self.issues.wrong(&self.at, &got, self.kind.expected());
+        None
+    }
+}
+
+/// The UCI session: `session_id` and the clicks of the click table, checked for shape
+/// here and by their rules in [`SessionInput::parse`].
+struct UciSession;
+
+impl<'de> SessionBody<'de> for UciSession {
+    type Out = SessionInput<'de>;
+
+    fn expected(&self) -> &str {
+        SESSION_EXPECTED
+    }
+
+    fn members<A: MapAccess<'de>>(
+        &self,
+        mut map: A,
+        at: &At,
+        issues: &mut Issues,
+        id: &mut Option<String>,
+    ) -> Result<Option<SessionInput<'de>>, A::Error> {
         let mut session_id: Option<Cow<'de, str>> = None;
         let mut clicks: Option<Vec<ClickInput<'de>>> = None;
         let (mut id_seen, mut clicks_seen) = (false, false);
@@ -560,53 +566,47 @@ impl<'de> Shape<'de> for SessionShape<'_, '_, '_> {
             match key {
                 Key::Known(0) if !id_seen => {
                     id_seen = true;
-                    let at = At::Key(&self.at, "session_id");
+                    let at = At::Key(at, "session_id");
                     let got = map
                         .next_value_seed(AnyValue)
-                        .inspect_err(|_| self.issues.unreadable_at(&at))?;
+                        .inspect_err(|_| issues.unreadable_at(&at))?;
                     match got {
                         Got::Text(t) => session_id = Some(t),
-                        got => self.issues.wrong(&at, &got, "a string"),
+                        got => issues.wrong(&at, &got, "a string"),
                     }
                 }
                 Key::Known(1) if !clicks_seen => {
                     clicks_seen = true;
-                    let at = At::Key(&self.at, "clicks");
                     let shape = ClicksShape {
-                        at,
-                        issues: &mut *self.issues,
+                        at: At::Key(at, "clicks"),
+                        issues: &mut *issues,
                     };
                     clicks = Some(map.next_value_seed(Read(shape))?);
                 }
                 Key::Known(i) => {
                     let name = SESSION_FIELDS.get(i).copied().unwrap_or("?");
-                    self.issues.twice(&self.at, name);
+                    issues.twice(at, name);
                     map.next_value::<IgnoredAny>()?;
                 }
                 Key::Unknown(name) => {
-                    self.issues.unknown(&self.at, &name, SESSION_FIELDS);
+                    issues.unknown(at, &name, SESSION_FIELDS);
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
         if !id_seen {
-            self.issues.missing(&self.at, "session_id");
+            issues.missing(at, "session_id");
         }
         if !clicks_seen {
-            self.issues.missing(&self.at, "clicks");
+            issues.missing(at, "clicks");
         }
-        *self.id = session_id.as_ref().map(|id| id.to_string());
+        *id = session_id.as_ref().map(|id| id.to_string());
         Ok(match (session_id, clicks) {
-            (Some(session_id), Some(clicks)) if self.issues.total == 0 => {
+            (Some(session_id), Some(clicks)) if issues.total == 0 => {
                 Some(SessionInput { session_id, clicks })
             }
             _ => None,
         })
-    }
-
-    fn other(self, got: Got<'de>) -> Self::Out {
-        self.issues.wrong(&self.at, &got, SESSION_EXPECTED);
-        None
     }
 }
 
@@ -621,15 +621,16 @@ pub struct Refusal {
 }
 
 /// A batch's sessions, each read or refused, and how many there were.
-struct SessionsShape<'c> {
+struct SessionsShape<'c, K> {
+    kind: &'c K,
     max_sessions: usize,
     shared: &'c Cell<usize>,
     shared_cap: usize,
     count: &'c mut usize,
 }
 
-impl<'de> Shape<'de> for SessionsShape<'_> {
-    type Out = Result<Vec<Result<SessionInput<'de>, Refusal>>, String>;
+impl<'de, K: SessionBody<'de>> Shape<'de> for SessionsShape<'_, K> {
+    type Out = Result<Vec<Result<K::Out, Refusal>>, String>;
 
     fn seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Out, A::Error> {
         let sessions = At::Key(&At::Root, "sessions");
@@ -650,6 +651,7 @@ impl<'de> Shape<'de> for SessionsShape<'_> {
                 at: At::Index(&sessions, index),
                 issues: &mut issues,
                 id: &mut id,
+                kind: self.kind,
             };
             let read = match seq.next_element_seed(Read(shape))? {
                 Some(read) => read,
@@ -675,13 +677,13 @@ impl<'de> Shape<'de> for SessionsShape<'_> {
 }
 
 /// The batch object.
-struct BatchShape<'i, 'b, 'c> {
+struct BatchShape<'i, 'b, 'c, K> {
     issues: &'i mut Issues<'b>,
-    sessions: SessionsShape<'c>,
+    sessions: SessionsShape<'c, K>,
 }
 
-impl<'de> Shape<'de> for BatchShape<'_, '_, '_> {
-    type Out = Option<Vec<Result<SessionInput<'de>, Refusal>>>;
+impl<'de, K: SessionBody<'de>> Shape<'de> for BatchShape<'_, '_, '_, K> {
+    type Out = Option<Vec<Result<K::Out, Refusal>>>;
 
     fn map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Out, A::Error> {
         let mut sessions = None;
@@ -787,32 +789,34 @@ fn run<'a, R: serde_json::de::Read<'a>, B: BodyReader<'a>>(
     Ok(value)
 }
 
-struct OneSession;
+/// A body of one session.
+struct OneSession<'k, K>(&'k K);
 
-impl<'a> BodyReader<'a> for OneSession {
-    type Out = SessionInput<'a>;
+impl<'a, K: SessionBody<'a>> BodyReader<'a> for OneSession<'_, K> {
+    type Out = K::Out;
 
     fn read<D: de::Deserializer<'a>>(
         self,
         d: D,
         issues: &mut Issues,
-    ) -> Result<Option<SessionInput<'a>>, D::Error> {
+    ) -> Result<Option<K::Out>, D::Error> {
         let mut id = None;
         let shape = SessionShape {
             at: At::Root,
             issues,
             id: &mut id,
+            kind: self.0,
         };
         Read(shape).deserialize(d)
     }
 }
 
-struct Batch<'c> {
-    sessions: SessionsShape<'c>,
+struct Batch<'c, K> {
+    sessions: SessionsShape<'c, K>,
 }
 
-impl<'a> BodyReader<'a> for Batch<'_> {
-    type Out = Vec<Result<SessionInput<'a>, Refusal>>;
+impl<'a, K: SessionBody<'a>> BodyReader<'a> for Batch<'_, K> {
+    type Out = Vec<Result<K::Out, Refusal>>;
 
     fn read<D: de::Deserializer<'a>>(
         self,
@@ -825,6 +829,55 @@ impl<'a> BodyReader<'a> for Batch<'_> {
         };
         Read(shape).deserialize(d)
     }
+}
+
+/// A session from a JSON body read by `kind`, with every problem named (the first `cap`,
+/// and how many in all), in one pass.
+pub(super) fn read_session<'a, K: SessionBody<'a>>(
+    body: &'a [u8],
+    kind: &K,
+    cap: usize,
+) -> Result<K::Out, ApiError> {
+    read_json(body, cap, OneSession(kind))
+}
+
+/// A batch from a JSON body read by `kind`, in one pass: each session read, or refused
+/// with its problems. A problem of the batch's own shape (not an object, no `sessions`,
+/// an unknown member) refuses the whole body; so does a batch of more than
+/// `max_sessions` sessions. Each refused session lists its first [`ISSUES_PER_SESSION`]
+/// problems, and more while the batch has listed fewer than `cap`.
+pub(super) fn read_batch<'a, K: SessionBody<'a>>(
+    body: &'a [u8],
+    kind: &K,
+    max_sessions: usize,
+    cap: usize,
+) -> Result<Vec<Result<K::Out, Refusal>>, ApiError> {
+    let shared = Cell::new(0);
+    let mut count = 0;
+    let sessions = read_json(
+        body,
+        cap,
+        Batch {
+            sessions: SessionsShape {
+                kind,
+                max_sessions,
+                shared: &shared,
+                shared_cap: cap,
+                count: &mut count,
+            },
+        },
+    )?;
+    if count > max_sessions {
+        return Err(too_many_sessions(count, max_sessions));
+    }
+    Ok(sessions)
+}
+
+fn too_many_sessions(count: usize, max_sessions: usize) -> ApiError {
+    ApiError::invalid(
+        "sessions",
+        format!("{count} sessions is more than the limit of {max_sessions} per batch"),
+    )
 }
 
 /// A body exactly as the contract has it, read by serde's derive straight into the
@@ -852,7 +905,7 @@ struct DirectClick<'a>(#[serde(borrow)] RawClick<&'a str>);
 /// arrays, so a typical live session gets room at once, a longer one grows as usual, and a
 /// format that states a length (bounded here, as it is not yet checked against the click
 /// cap) gets no more than it could hold.
-fn clicks_capacity(hint: Option<usize>) -> usize {
+pub(super) fn clicks_capacity(hint: Option<usize>) -> usize {
     hint.unwrap_or(0).clamp(16, 1024)
 }
 
@@ -904,7 +957,7 @@ fn direct<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Option<T> {
 pub fn session_from_json(body: &[u8], cap: usize) -> Result<SessionInput<'_>, ApiError> {
     match direct::<Direct>(body) {
         Some(session) => Ok(session.into()),
-        None => read_json(body, cap, OneSession),
+        None => read_session(body, &UciSession, cap),
     }
 }
 
@@ -920,37 +973,11 @@ pub fn batch_from_json(
 ) -> Result<Vec<Result<SessionInput<'_>, Refusal>>, ApiError> {
     if let Some(batch) = direct::<DirectBatch>(body) {
         if batch.sessions.len() > max_sessions {
-            return Err(ApiError::invalid(
-                "sessions",
-                format!(
-                    "{} sessions is more than the limit of {max_sessions} per batch",
-                    batch.sessions.len()
-                ),
-            ));
+            return Err(too_many_sessions(batch.sessions.len(), max_sessions));
         }
         return Ok(batch.sessions.into_iter().map(|s| Ok(s.into())).collect());
     }
-    let shared = Cell::new(0);
-    let mut count = 0;
-    let sessions = read_json(
-        body,
-        cap,
-        Batch {
-            sessions: SessionsShape {
-                max_sessions,
-                shared: &shared,
-                shared_cap: cap,
-                count: &mut count,
-            },
-        },
-    )?;
-    if count > max_sessions {
-        return Err(ApiError::invalid(
-            "sessions",
-            format!("{count} sessions is more than the limit of {max_sessions} per batch"),
-        ));
-    }
-    Ok(sessions)
+    read_batch(body, &UciSession, max_sessions, cap)
 }
 
 /// The bodies [`from_json`] reads.

@@ -1,17 +1,22 @@
 //! Request and response bodies as they travel, separate from the domain types; turning a
 //! request into domain values is where every field is checked and every problem named.
 //! One file per side of the contract: `input` (bodies in), `query` (parameters), `answer`
-//! (bodies out, JSON and CSV) and `shape` (where a refused body belongs).
+//! (bodies out, JSON and CSV) and `shape` (where a refused body belongs); `shop` reads and
+//! documents a shop schema's bodies with `input`'s seeds, and `columns` is the OpenAPI of
+//! columns both share.
 
 mod answer;
+mod columns;
 mod input;
 mod query;
 mod shape;
+mod shop;
 
 pub use answer::*;
 pub use input::*;
 pub use query::*;
 pub use shape::*;
+pub use shop::ShopJson;
 
 /// What to say of a field or parameter (`kind`) that is not one: the closest known name
 /// when it looks like a slip of the keyboard, and every name that is known.

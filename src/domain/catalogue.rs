@@ -1,0 +1,298 @@
+//! What training learns of a shop's values, and the coded click the features read. A
+//! [`Catalogue`] holds the most clicked categories, every category's mean price and each
+//! categorical attribute's most frequent values; the model file carries it beside the
+//! schema, and [`Catalogue::code`] turns a parsed [`ShopClick`] into a [`CodedClick`] by it,
+//! so a value never seen in training is scored as "other" and counted, never refused.
+
+use super::shop::{ShopClick, ShopSchema, ShopSession, Value};
+use super::ProductKey;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// The code of a category or categorical value outside the learned vocabulary.
+pub const OTHER: i64 = 0;
+
+/// How many categories and values per attribute a catalogue keeps by default: enough for
+/// a category mix to tell a shop's departments apart, few enough for a row to stay small.
+pub const TOP_CATEGORIES: usize = 12;
+pub const TOP_VALUES: usize = 16;
+
+/// What training learned of a shop's values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Catalogue {
+    /// The most clicked categories, most clicked first: coded 1, 2, ... in this order.
+    pub categories: Vec<String>,
+    /// Every training category's mean price, by name.
+    pub category_prices: BTreeMap<String, f64>,
+    /// The mean price of all training clicks: the reference of an unseen category.
+    pub mean_price: f64,
+    /// Per declared attribute, in the schema's order: a categorical one's most frequent
+    /// values, coded 1, 2, ... in this order; empty for a coded or numeric one.
+    pub attributes: Vec<Vec<String>>,
+}
+
+/// A click as the features read it: its values coded by a catalogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodedClick {
+    pub date: NaiveDate,
+    /// Milliseconds since the epoch, when the schema has a timestamp.
+    pub time: Option<i64>,
+    /// The product id as given, unseen or not, and its key.
+    pub product: String,
+    pub product_key: ProductKey,
+    pub price: f64,
+    /// The category as given (cut to the schema's depth), for reports.
+    pub category: String,
+    /// The mean price of the click's category in training (the overall mean for a
+    /// category training never saw).
+    pub category_price: f64,
+    /// The category's code, then each attribute's: a code of its vocabulary (learned or
+    /// fixed), a whole number, or a number's bits (`f64::to_bits`).
+    pub values: Vec<i64>,
+}
+
+/// A shop's session with its clicks coded, in click order, never empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodedSession {
+    pub id: String,
+    pub clicks: Vec<CodedClick>,
+    /// One per declared passthrough column.
+    pub passthrough: Vec<String>,
+}
+
+impl super::AnyClick for CodedClick {
+    type Product = ProductKey;
+
+    fn product(&self) -> ProductKey {
+        self.product_key
+    }
+
+    fn price(&self) -> f64 {
+        self.price
+    }
+
+    fn day(&self) -> NaiveDate {
+        self.date
+    }
+
+    fn category_label(&self) -> std::borrow::Cow<'_, str> {
+        self.category.as_str().into()
+    }
+}
+
+impl super::AnySession for CodedSession {
+    type Click = CodedClick;
+
+    fn name(&self) -> &str {
+        &self.id
+    }
+
+    fn clicks(&self) -> &[CodedClick] {
+        &self.clicks
+    }
+}
+
+/// Values a catalogue did not know: what the service counts, by field.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Unseen {
+    pub category: u64,
+    /// By attribute, in the schema's order (grown as needed).
+    pub attributes: Vec<u64>,
+}
+
+impl Unseen {
+    fn attribute(&mut self, k: usize) {
+        if self.attributes.len() <= k {
+            self.attributes.resize(k + 1, 0);
+        }
+        self.attributes[k] += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.category == 0 && self.attributes.iter().all(|n| *n == 0)
+    }
+}
+
+/// The top `n` of counted names, most counted first, ties by name, so a catalogue is the
+/// same whatever order the data came in.
+fn top(counts: HashMap<&str, u64>, n: usize) -> Vec<String> {
+    let mut counted: Vec<(&str, u64)> = counts.into_iter().collect();
+    counted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counted
+        .into_iter()
+        .take(n)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+impl Catalogue {
+    /// A session coded by this catalogue.
+    pub fn code_session(
+        &self,
+        schema: &ShopSchema,
+        session: &ShopSession,
+        unseen: &mut Unseen,
+    ) -> CodedSession {
+        CodedSession {
+            id: session.id.clone(),
+            clicks: session
+                .clicks
+                .iter()
+                .map(|c| self.code(schema, c, unseen))
+                .collect(),
+            passthrough: session.passthrough.clone(),
+        }
+    }
+
+    /// Learns a catalogue from training clicks.
+    pub fn learn<'a>(
+        schema: &ShopSchema,
+        clicks: impl Iterator<Item = &'a ShopClick>,
+        top_categories: usize,
+        top_values: usize,
+    ) -> Catalogue {
+        let attributes: Vec<bool> = schema.attributes().map(|a| a.is_categorical()).collect();
+        let mut category_counts: HashMap<&str, u64> = HashMap::new();
+        let mut category_sums: HashMap<&str, f64> = HashMap::new();
+        let mut value_counts: Vec<HashMap<&str, u64>> = vec![HashMap::new(); attributes.len()];
+        let (mut price_sum, mut n) = (0.0, 0u64);
+        for click in clicks {
+            *category_counts.entry(&click.category).or_default() += 1;
+            *category_sums.entry(&click.category).or_default() += click.price;
+            price_sum += click.price;
+            n += 1;
+            for (k, value) in click.attributes.iter().enumerate() {
+                if let (Some(true), Value::Text(text)) = (attributes.get(k), value) {
+                    *value_counts[k].entry(text).or_default() += 1;
+                }
+            }
+        }
+        let category_prices = category_sums
+            .iter()
+            .map(|(name, sum)| {
+                let count = category_counts.get(name).copied().unwrap_or(1).max(1);
+                ((*name).to_owned(), sum / count as f64)
+            })
+            .collect();
+        Catalogue {
+            categories: top(category_counts, top_categories),
+            category_prices,
+            mean_price: if n == 0 { 0.0 } else { price_sum / n as f64 },
+            attributes: value_counts
+                .into_iter()
+                .zip(&attributes)
+                .map(|(counts, categorical)| {
+                    if *categorical {
+                        top(counts, top_values)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The click coded by this catalogue; each value outside it is coded [`OTHER`] and its
+    /// field noted in `unseen`.
+    pub fn code(&self, schema: &ShopSchema, click: &ShopClick, unseen: &mut Unseen) -> CodedClick {
+        let category_column = schema.column(super::schema::Role::Category);
+        let category = match self.categories.iter().position(|c| *c == click.category) {
+            Some(i) => i as i64 + 1,
+            // A coded category (a fixed vocabulary) keeps its code when training did not
+            // rank it: codes are the shop's own, not learned.
+            None => match category_column.map(|c| &c.rule) {
+                Some(super::schema::Rule::Codes(_)) => click.category.parse().unwrap_or(OTHER),
+                _ => OTHER,
+            },
+        };
+        let category_price = match self.category_prices.get(&click.category) {
+            Some(price) => *price,
+            None => {
+                unseen.category += 1;
+                self.mean_price
+            }
+        };
+        let mut values = Vec::with_capacity(1 + click.attributes.len());
+        values.push(category);
+        for (k, (value, vocabulary)) in click.attributes.iter().zip(&self.attributes).enumerate() {
+            values.push(match value {
+                Value::Text(text) => match vocabulary.iter().position(|v| v == text) {
+                    Some(i) => i as i64 + 1,
+                    None => {
+                        unseen.attribute(k);
+                        OTHER
+                    }
+                },
+                Value::Whole(v) => *v,
+                Value::Number(v) => v.to_bits() as i64,
+            });
+        }
+        CodedClick {
+            date: click.date,
+            time: click.time,
+            product_key: ProductKey::of(&click.product),
+            product: click.product.clone(),
+            price: click.price,
+            category: click.category.clone(),
+            category_price,
+            values,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = include_str!("../../examples/second-shop/schema.toml");
+
+    fn click(category: &str, price: f64, device: &str) -> ShopClick {
+        ShopClick {
+            order: None,
+            time: Some(0),
+            date: NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+            product: "p".into(),
+            category: category.into(),
+            price,
+            attributes: vec![Value::Text(device.into())],
+        }
+    }
+
+    #[test]
+    fn the_most_clicked_come_first_and_the_unseen_are_other_and_counted() {
+        let schema = ShopSchema::parse(SCHEMA).expect("compiles");
+        let clicks = [
+            click("tents", 100.0, "mobile"),
+            click("boots", 50.0, "desktop"),
+            click("boots", 70.0, "mobile"),
+            click("socks", 5.0, "tablet"),
+        ];
+        let catalogue = Catalogue::learn(&schema, clicks.iter(), 2, 2);
+        assert_eq!(catalogue.categories, ["boots", "socks"]);
+        assert_eq!(
+            catalogue.attributes,
+            [vec!["mobile".to_owned(), "desktop".to_owned()]]
+        );
+        assert_eq!(catalogue.category_prices["boots"], 60.0);
+        assert_eq!(catalogue.mean_price, 56.25);
+        let mut unseen = Unseen::default();
+        let coded = catalogue.code(&schema, &click("boots", 30.0, "mobile"), &mut unseen);
+        assert_eq!(coded.values, [1, 1]);
+        assert_eq!(coded.category_price, 60.0);
+        assert!(unseen.is_empty());
+        let coded = catalogue.code(&schema, &click("hats", 30.0, "watch"), &mut unseen);
+        assert_eq!(coded.values, [OTHER, OTHER]);
+        assert_eq!(coded.category_price, 56.25);
+        assert_eq!(
+            unseen,
+            Unseen {
+                category: 1,
+                attributes: vec![1]
+            }
+        );
+        // Ranked out of the top two, but seen: its own mean price, not counted as unseen.
+        let coded = catalogue.code(&schema, &click("tents", 30.0, "tablet"), &mut unseen);
+        assert_eq!((coded.values[0], coded.category_price), (OTHER, 100.0));
+    }
+}
