@@ -62,10 +62,13 @@ pub struct CodedSession {
 }
 
 impl super::AnyClick for CodedClick {
-    type Product = ProductKey;
-
+    #[inline]
     fn product(&self) -> ProductKey {
         self.product_key
+    }
+
+    fn product_id(&self) -> super::ProductId {
+        super::ProductId::of(&self.product)
     }
 
     fn price(&self) -> f64 {

@@ -349,6 +349,55 @@ impl ProductKey {
     }
 }
 
+/// A product's id as model files write it: a UCI product code, or any other shop's id as
+/// given. Codes sort before other ids and by code, so the UCI product table keeps its
+/// order in model files.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProductId {
+    Code(ProductCode),
+    Text(String),
+}
+
+impl ProductId {
+    /// The id of a product as written: a UCI code written as its code is, else the text
+    /// (the rule of [`ProductKey::of`]).
+    pub fn of(id: &str) -> ProductId {
+        match ProductKey::of(id).code() {
+            Some(code) => ProductId::Code(code),
+            None => ProductId::Text(id.to_owned()),
+        }
+    }
+
+    pub fn key(&self) -> ProductKey {
+        match self {
+            ProductId::Code(code) => (*code).into(),
+            ProductId::Text(text) => ProductKey::of(text),
+        }
+    }
+}
+
+impl fmt::Display for ProductId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProductId::Code(code) => code.fmt(f),
+            ProductId::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Serialize for ProductId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProductId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(ProductId::of(&text))
+    }
+}
+
 /// The calendar day of a click. Any real date from 2000 to 2100 is accepted: the UCI data
 /// is from 2008, but the service scores today's sessions, and only the weekday is a feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

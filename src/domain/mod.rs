@@ -12,7 +12,7 @@ pub mod uci;
 
 pub use click::{
     Category, Click, ClickDate, Colour, Country, Field, FieldError, Location, Order, Page,
-    Photography, Price, ProductCode, ProductKey, RawClick,
+    Photography, Price, ProductCode, ProductId, ProductKey, RawClick,
 };
 pub use schema::{ClickSchema, FieldSpec};
 pub use session::{

@@ -1,12 +1,13 @@
-use super::{Click, Field, FieldError, ProductCode};
+use super::{Click, Field, FieldError, ProductId, ProductKey};
 use std::fmt;
-use std::hash::Hash;
 
 /// A click of any shop, as far as labels and the trainer need it: which product it shows
 /// (the basket proxy and the product table compare them), its price and its day.
 pub trait AnyClick: Clone + Send + Sync {
-    type Product: Copy + Eq + Hash + Send + Sync + fmt::Debug;
-    fn product(&self) -> Self::Product;
+    /// The product's key, which compares and looks it up.
+    fn product(&self) -> ProductKey;
+    /// The product's id as a model file writes it.
+    fn product_id(&self) -> ProductId;
     fn price(&self) -> f64;
     fn day(&self) -> chrono::NaiveDate;
     /// The category as reports name it.
@@ -43,11 +44,13 @@ pub trait AnySession: Send + Sync {
 }
 
 impl AnyClick for Click {
-    type Product = ProductCode;
-
     #[inline]
-    fn product(&self) -> ProductCode {
-        self.product
+    fn product(&self) -> ProductKey {
+        self.product.into()
+    }
+
+    fn product_id(&self) -> ProductId {
+        ProductId::Code(self.product)
     }
 
     #[inline]

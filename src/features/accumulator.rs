@@ -3,7 +3,7 @@
 use super::plan::{Plan, Scalar};
 use super::products::ProductStats;
 use super::read::ClickValues;
-use crate::domain::ProductCode;
+use crate::domain::ProductKey;
 use chrono::Weekday;
 use foldhash::{HashMap, HashMapExt};
 use smallvec::SmallVec;
@@ -37,8 +37,8 @@ pub struct Accumulator<'p> {
     products: &'p ProductStats,
     n: usize,
     /// Views of each product so far: its count of keys is the distinct products.
-    views: HashMap<ProductCode, u32>,
-    last_product: Option<ProductCode>,
+    views: HashMap<ProductKey, u32>,
+    last_product: Option<ProductKey>,
     repeat_views: u32,
     price_sum: f64,
     price_min: f64,

@@ -1,7 +1,7 @@
 //! The product table: what training taught about each product, read by the product-rate
 //! families.
 
-use crate::domain::ProductCode;
+use crate::domain::{AnyClick, AnySession, ProductId, ProductKey};
 use crate::labels::LabelledSession;
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
@@ -20,12 +20,12 @@ pub struct ProductStats {
     pub prior_session: f64,
     /// Per product: [next-click rate, session conversion rate], both smoothed. The model
     /// file's order; read through `index`.
-    pub products: BTreeMap<ProductCode, [f64; 2]>,
+    pub products: BTreeMap<ProductId, [f64; 2]>,
     /// The same rates hashed, built once when the table is made or read: every click a
     /// model scores looks its product up, and a hash probe costs a third of the ordered
     /// map's walk.
     #[serde(skip)]
-    index: HashMap<ProductCode, [f64; 2]>,
+    index: HashMap<ProductKey, [f64; 2]>,
 }
 
 /// The table as a model file stores it.
@@ -34,7 +34,7 @@ struct Table {
     smoothing: f64,
     prior_next: f64,
     prior_session: f64,
-    products: BTreeMap<ProductCode, [f64; 2]>,
+    products: BTreeMap<ProductId, [f64; 2]>,
 }
 
 impl From<Table> for ProductStats {
@@ -59,9 +59,9 @@ impl ProductStats {
         smoothing: f64,
         prior_next: f64,
         prior_session: f64,
-        products: BTreeMap<ProductCode, [f64; 2]>,
+        products: BTreeMap<ProductId, [f64; 2]>,
     ) -> ProductStats {
-        let index = products.iter().map(|(&k, &v)| (k, v)).collect();
+        let index = products.iter().map(|(k, &v)| (k.key(), v)).collect();
         ProductStats {
             smoothing,
             prior_next,
@@ -72,21 +72,23 @@ impl ProductStats {
     }
 
     /// Learns the table from the valid clicks (those of valid prefixes) of `sessions`.
-    pub fn fit<'a>(
-        sessions: impl IntoIterator<Item = &'a LabelledSession>,
+    pub fn fit<'a, S: AnySession + 'a>(
+        sessions: impl IntoIterator<Item = &'a LabelledSession<S>>,
         smoothing: f64,
     ) -> ProductStats {
-        let mut counts: BTreeMap<ProductCode, [f64; 3]> = BTreeMap::new();
+        // Counted by key (a hash probe), named once per product.
+        let mut counts: HashMap<ProductKey, (ProductId, [f64; 3])> = HashMap::default();
         let mut total = [0.0; 3];
         for s in sessions {
             let clicks = s.session.clicks();
             let converted = if s.outcome.converted { 1.0 } else { 0.0 };
             for (i, click) in clicks.iter().enumerate().take(s.valid_prefixes) {
-                let next_same = clicks
-                    .get(i + 1)
-                    .is_some_and(|n| n.product == click.product);
+                let key = click.product();
+                let next_same = clicks.get(i + 1).is_some_and(|n| n.product() == key);
                 let add = [1.0, if next_same { 1.0 } else { 0.0 }, converted];
-                let entry = counts.entry(click.product).or_default();
+                let (_, entry) = counts
+                    .entry(key)
+                    .or_insert_with(|| (click.product_id(), [0.0; 3]));
                 for j in 0..3 {
                     entry[j] += add[j];
                     total[j] += add[j];
@@ -104,10 +106,10 @@ impl ProductStats {
             0.0
         };
         let products = counts
-            .into_iter()
-            .map(|(code, [n, next, conv])| {
+            .into_values()
+            .map(|(id, [n, next, conv])| {
                 (
-                    code,
+                    id,
                     [
                         (next + smoothing * prior_next) / (n + smoothing),
                         (conv + smoothing * prior_session) / (n + smoothing),
@@ -118,7 +120,7 @@ impl ProductStats {
         ProductStats::new(smoothing, prior_next, prior_session, products)
     }
 
-    pub(super) fn rates(&self, product: ProductCode) -> [f64; 2] {
+    pub(super) fn rates(&self, product: ProductKey) -> [f64; 2] {
         self.index
             .get(&product)
             .copied()

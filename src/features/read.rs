@@ -2,15 +2,23 @@
 //! that knows the click's shape, so a click of any schema only changes this file.
 
 use super::plan::Of;
-use crate::domain::{Click, Field, ProductCode};
+use crate::domain::catalogue::CodedClick;
+use crate::domain::{AnyClick, Click, Field};
 use chrono::Weekday;
 
-/// A click as the extractor sees it.
-pub trait ClickValues {
-    fn product(&self) -> ProductCode;
-    fn price(&self) -> f64;
+/// A click as the extractor sees it: any shop's click (its product, price and day), its
+/// coded values, and what only some schemas give.
+pub trait ClickValues: AnyClick {
     /// The click's day of the week.
     fn weekday(&self) -> Weekday;
+    /// Milliseconds since the epoch, when the schema has a timestamp.
+    fn time(&self) -> Option<i64> {
+        None
+    }
+    /// The mean price of the click's category in training, when the model learned them.
+    fn category_price(&self) -> f64 {
+        f64::NAN
+    }
     /// Writes the category's and every attribute's value, at [`Of::index`], into `out`
     /// (as many as it holds; the rest is left as it is): a coded one's code, or a
     /// number's bits (`f64::to_bits`), so one row of whole numbers holds a click and coded
@@ -47,16 +55,6 @@ impl Of {
 
 impl ClickValues for Click {
     #[inline]
-    fn product(&self) -> ProductCode {
-        self.product
-    }
-
-    #[inline]
-    fn price(&self) -> f64 {
-        self.price.get()
-    }
-
-    #[inline]
     fn weekday(&self) -> Weekday {
         self.date.weekday()
     }
@@ -81,6 +79,30 @@ impl ClickValues for Click {
                 let n = out.len();
                 out.copy_from_slice(&values[..n]);
             }
+        }
+    }
+}
+
+impl ClickValues for CodedClick {
+    #[inline]
+    fn weekday(&self) -> Weekday {
+        chrono::Datelike::weekday(&self.date)
+    }
+
+    #[inline]
+    fn time(&self) -> Option<i64> {
+        self.time
+    }
+
+    #[inline]
+    fn category_price(&self) -> f64 {
+        self.category_price
+    }
+
+    #[inline]
+    fn write_values(&self, out: &mut [i64]) {
+        for (slot, value) in out.iter_mut().zip(&self.values) {
+            *slot = *value;
         }
     }
 }

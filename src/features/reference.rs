@@ -226,7 +226,7 @@ impl<'p> V1Accumulator<'p> {
         if !std::mem::replace(&mut self.colours[c.colour.index()], true) {
             self.distinct_colours += 1;
         }
-        let rates = self.products.rates(c.product);
+        let rates = self.products.rates(c.product.into());
         if previous.is_some() {
             self.previous_next_rate = self.last_rates[0];
         }
@@ -482,7 +482,10 @@ pub fn from_scratch(prefix: &[Click], products: &ProductStats, out: &mut [f64]) 
         }
     }
     w.put(prefix.windows(2).filter(|p| p[0].page != p[1].page).count() as f64);
-    let rates: Vec<[f64; 2]> = prefix.iter().map(|c| products.rates(c.product)).collect();
+    let rates: Vec<[f64; 2]> = prefix
+        .iter()
+        .map(|c| products.rates(c.product.into()))
+        .collect();
     let [next_last, session_last] = rates[n - 1];
     w.put(next_last);
     w.put(if n >= 2 {

@@ -4,10 +4,11 @@
 
 // Compiled only in tests (mod.rs says so); marked here as well, because the layer check
 // in tests/api/architecture.rs reads a file as production code up to its first test marker.
-#[cfg(test)]
 use super::reference::{self, V1Accumulator};
 use super::*;
 use crate::domain::session::tests::click;
+#[cfg(test)]
+use crate::domain::ProductId;
 use crate::domain::{ProductCode, UCI};
 
 fn uci() -> &'static Plan {
@@ -130,11 +131,11 @@ fn product_rates_are_learned_from_valid_clicks_and_smoothed() {
     assert_eq!(stats.prior_next, 0.25);
     assert_eq!(stats.prior_session, 0.5);
     let code = |c: &str| ProductCode::parse(c).expect("code");
-    assert_eq!(stats.products[&code("B2")], [1.0, 1.0]);
-    assert_eq!(stats.products[&code("A1")], [0.0, 0.5]);
+    assert_eq!(stats.products[&ProductId::Code(code("B2"))], [1.0, 1.0]);
+    assert_eq!(stats.products[&ProductId::Code(code("A1"))], [0.0, 0.5]);
     let smoothed = ProductStats::fit(&labelled, 2.0);
     // B2: (1 + 2 * 0.25) / (1 + 2)
-    assert!((smoothed.products[&code("B2")][0] - 0.5).abs() < 1e-12);
+    assert!((smoothed.products[&ProductId::Code(code("B2"))][0] - 0.5).abs() < 1e-12);
 
     let row = extract(uci(), &[click(1, "A1", 10.0), click(2, "B2", 20.0)], &stats);
     assert_eq!(value(&row, "product_next_rate_last"), 1.0);
@@ -524,18 +525,31 @@ fn not_coded_attributes_are_refused_for_code_families() {
 
 /// A click of another shape: values outside the table's ranges, which a checked click
 /// cannot hold but a click type of another schema might.
+#[derive(Clone)]
 struct Loose {
     product: ProductCode,
     values: [i64; 7],
 }
 
-impl ClickValues for Loose {
-    fn product(&self) -> ProductCode {
-        self.product
+impl crate::domain::AnyClick for Loose {
+    fn product(&self) -> crate::domain::ProductKey {
+        self.product.into()
+    }
+    fn product_id(&self) -> crate::domain::ProductId {
+        crate::domain::ProductId::Code(self.product)
     }
     fn price(&self) -> f64 {
         10.0
     }
+    fn day(&self) -> chrono::NaiveDate {
+        chrono::NaiveDate::MIN
+    }
+    fn category_label(&self) -> std::borrow::Cow<'_, str> {
+        "".into()
+    }
+}
+
+impl ClickValues for Loose {
     fn weekday(&self) -> chrono::Weekday {
         chrono::Weekday::Tue
     }
