@@ -75,6 +75,13 @@ pub struct Accumulator<'p> {
     /// Product rates of the last click and the next-click rate of the one before.
     last_rates: [f64; 2],
     previous_next_rate: f64,
+    /// The first, the previous and the last click's times (milliseconds), when the plan
+    /// reads times and the clicks carry them.
+    times: [Option<i64>; 3],
+    /// The last click's price over its category's learned mean, and the clicks priced
+    /// above theirs, when the plan reads them.
+    last_vs_category: f64,
+    above_category: u32,
 }
 
 /// `len` zeros, inline in `buf` (zeros) when they fit: one fill of a fixed buffer, not a
@@ -147,6 +154,9 @@ impl<'p> Accumulator<'p> {
             session_rate_sum: -0.0,
             last_rates: [0.0; 2],
             previous_next_rate: products.prior_next,
+            times: [None; 3],
+            last_vs_category: 0.0,
+            above_category: 0,
         }
     }
 
@@ -173,6 +183,24 @@ impl<'p> Accumulator<'p> {
         self.last_product = Some(product);
         if first && needs.weekday {
             self.weekday = c.weekday();
+        }
+        if needs.time {
+            let time = c.time();
+            if first {
+                self.times[0] = time;
+            }
+            self.times[1] = if first { time } else { self.times[2] };
+            self.times[2] = time;
+        }
+        if needs.category_price {
+            let reference = c.category_price();
+            let price = c.price();
+            self.last_vs_category = if reference > 0.0 {
+                price / reference
+            } else {
+                1.0
+            };
+            self.above_category += u32::from(price > reference);
         }
 
         let previous = self.head;
@@ -483,6 +511,23 @@ impl<'p> Accumulator<'p> {
         s[Scalar::ProductNextRateMax as usize] = self.next_rate_max;
         s[Scalar::ProductSessionRateLast as usize] = self.last_rates[1];
         s[Scalar::ProductSessionRateMean as usize] = self.session_rate_sum / nf;
+        if needs.time {
+            // Seconds; a click without a time (a schema without a timestamp cannot compile
+            // these) counts as no time passing.
+            let seconds = |from: Option<i64>, to: Option<i64>| match (from, to) {
+                (Some(a), Some(b)) => (b - a).max(0) as f64 / 1000.0,
+                _ => 0.0,
+            };
+            let [first, previous, last] = self.times;
+            let duration = seconds(first, last);
+            s[Scalar::Duration as usize] = duration;
+            s[Scalar::TimePerClick as usize] = if n > 1 { duration / (nf - 1.0) } else { 0.0 };
+            s[Scalar::TimeSincePrevious as usize] = seconds(previous, last);
+        }
+        if needs.category_price {
+            s[Scalar::PriceVsCategory as usize] = self.last_vs_category;
+            s[Scalar::ShareAboveCategoryPrice as usize] = f64::from(self.above_category) / nf;
+        }
         s
     }
 }

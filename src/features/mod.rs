@@ -7,18 +7,19 @@
 //! bit for bit.
 
 mod accumulator;
+mod derive;
 mod plan;
 mod products;
 mod read;
 
 pub use accumulator::{Accumulator, TWO_PASS_STD_CLICKS};
+pub use derive::{derive, SHARED_VALUES};
 pub use plan::{
-    Family, FeaturePlan, FeatureSchema, FeatureSpec, Of, Plan, PlanError, MAX_AT, VERSION,
+    Family, FeaturePlan, FeatureSchema, FeatureSpec, Of, Plan, PlanError, SlotSpec, Slots, MAX_AT,
+    VERSION,
 };
 pub use products::ProductStats;
 pub use read::ClickValues;
-
-use crate::domain::Click;
 
 /// What one model's feature row is made of, decided when the model loads: the plan, the
 /// product table it is extracted with (by content: a digest of the table as stored), and
@@ -61,7 +62,12 @@ impl RowKey {
 /// Writes the features of `prefix` (ordered clicks 1..t) into `out`, which must hold one
 /// value per feature of `plan`, using the product table of the model that will read them.
 /// An empty prefix gives all zeros. The same as feeding an [`Accumulator`] every click.
-pub fn extract_into(plan: &Plan, prefix: &[Click], products: &ProductStats, out: &mut [f64]) {
+pub fn extract_into<C: ClickValues>(
+    plan: &Plan,
+    prefix: &[C],
+    products: &ProductStats,
+    out: &mut [f64],
+) {
     let mut acc = Accumulator::with_capacity(plan, products, prefix.len());
     for c in prefix {
         acc.push(c);
@@ -70,7 +76,7 @@ pub fn extract_into(plan: &Plan, prefix: &[Click], products: &ProductStats, out:
 }
 
 /// Convenience for one prefix.
-pub fn extract(plan: &Plan, prefix: &[Click], products: &ProductStats) -> Vec<f64> {
+pub fn extract<C: ClickValues>(plan: &Plan, prefix: &[C], products: &ProductStats) -> Vec<f64> {
     let mut row = vec![0.0; plan.len()];
     extract_into(plan, prefix, products, &mut row);
     row
@@ -78,7 +84,11 @@ pub fn extract(plan: &Plan, prefix: &[Click], products: &ProductStats) -> Vec<f6
 
 /// One prefix as the one-row matrix the models predict on: the service's answers and the
 /// model files' golden self-tests both go through here.
-pub fn row(plan: &Plan, prefix: &[Click], products: &ProductStats) -> ndarray::Array2<f64> {
+pub fn row<C: ClickValues>(
+    plan: &Plan,
+    prefix: &[C],
+    products: &ProductStats,
+) -> ndarray::Array2<f64> {
     let mut row = ndarray::Array2::zeros((1, plan.len()));
     // A fresh (1, n) array is contiguous and standard-layout, so it has a slice.
     if let Some(out) = row.as_slice_mut() {

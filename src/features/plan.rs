@@ -4,9 +4,10 @@
 //! it against the shop's click table once and gives the [`Plan`] the extractor runs: what
 //! each click must update (a handful of tracked attributes) and what each feature reads.
 
-use crate::domain::schema::{ClickSchema, FieldSpec, Kind, Role};
+use crate::domain::catalogue::Catalogue;
+use crate::domain::schema::{ClickSchema, Kind, Role, Rule};
 use crate::domain::schema_file::{SchemaFile, UCI_FILE};
-use crate::domain::Field;
+use crate::domain::shop::ShopSchema;
 use crate::domain::UCI;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -123,14 +124,18 @@ impl Family {
         Takes { of, values, at }
     }
 
-    /// Why the extractor cannot compute the family yet, if it cannot.
-    fn unavailable(self) -> Option<&'static str> {
+    /// Why the extractor cannot compute the family over these clicks, if it cannot.
+    fn unavailable(self, slots: &Slots) -> Option<&'static str> {
         match self {
-            Family::Duration | Family::TimePerClick | Family::TimeSincePrevious => {
-                Some("it needs the click's timestamp, which the click does not carry yet")
+            Family::Duration | Family::TimePerClick | Family::TimeSincePrevious
+                if !slots.has_time =>
+            {
+                Some("it needs the click's timestamp, and the schema has no [timestamp]")
             }
-            Family::PriceVsCategory | Family::ShareAboveCategoryPrice => {
-                Some("it needs category prices learned at training, which models do not record yet")
+            Family::PriceVsCategory | Family::ShareAboveCategoryPrice
+                if !slots.has_category_prices =>
+            {
+                Some("it needs category prices learned at training, which only a schema trained with `train --schema` records")
             }
             _ => None,
         }
@@ -150,7 +155,115 @@ impl Family {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Of {
     Category,
-    Attribute(Field),
+    /// The schema's attribute of this number, in the schema's order.
+    Attribute(usize),
+}
+
+impl Of {
+    /// Where a click's coded values hold this value: the category first, then each
+    /// attribute in the schema's order.
+    #[inline]
+    pub fn index(self) -> usize {
+        match self {
+            Of::Category => 0,
+            Of::Attribute(k) => k + 1,
+        }
+    }
+}
+
+/// One value a coded click holds, as a plan reads it: its name, its kind and, for a coded
+/// or whole one, its range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotSpec {
+    pub name: String,
+    pub kind: Kind,
+    pub range: Option<(i64, i64)>,
+}
+
+/// What a plan is compiled against: the values a click holds (the category, then the
+/// attributes), and what else its clicks carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slots {
+    pub category: SlotSpec,
+    pub attributes: Vec<SlotSpec>,
+    pub has_time: bool,
+    pub has_category_prices: bool,
+}
+
+impl Slots {
+    /// The UCI click's: its table's category and attributes, in the table's order.
+    pub fn of_table(table: &ClickSchema) -> Slots {
+        let slot = |s: &crate::domain::FieldSpec| SlotSpec {
+            name: s.name.to_string(),
+            kind: s.kind(),
+            range: s.whole_range(),
+        };
+        Slots {
+            category: table
+                .fields
+                .iter()
+                .find(|s| s.role == Role::Category)
+                .map(slot)
+                .unwrap_or(SlotSpec {
+                    name: "category".into(),
+                    kind: Kind::Whole,
+                    range: None,
+                }),
+            attributes: table
+                .fields
+                .iter()
+                .filter(|s| s.role == Role::Attribute)
+                .map(slot)
+                .collect(),
+            has_time: table.fields.iter().any(|s| s.role == Role::Timestamp),
+            has_category_prices: false,
+        }
+    }
+
+    /// A shop's coded click: the category and each categorical attribute coded by the
+    /// catalogue (0 for "other", then its learned values), coded or whole attributes by
+    /// their rules, numbers as numbers.
+    pub fn of_shop(schema: &ShopSchema, catalogue: &Catalogue) -> Slots {
+        let coded = |rule: &Rule, learned: usize| match rule {
+            Rule::Codes(codes) => Some((
+                codes.first().map_or(0, |c| c.code).min(0),
+                codes.last().map_or(0, |c| c.code).max(learned as i64),
+            )),
+            Rule::Whole { min, max } => Some((*min, *max)),
+            Rule::Text { .. } => Some((0, learned as i64)),
+            Rule::Number { .. } => None,
+        };
+        let kind = |rule: &Rule| match rule {
+            Rule::Number { .. } => Kind::Number,
+            _ => Kind::Whole,
+        };
+        let category = schema.column(Role::Category);
+        Slots {
+            category: SlotSpec {
+                name: "category".into(),
+                kind: Kind::Whole,
+                range: category.and_then(|c| coded(&c.rule, catalogue.categories.len())),
+            },
+            attributes: schema
+                .attributes()
+                .enumerate()
+                .map(|(k, a)| SlotSpec {
+                    name: a.name.clone(),
+                    kind: kind(&a.rule),
+                    range: coded(&a.rule, catalogue.attributes.get(k).map_or(0, Vec::len)),
+                })
+                .collect(),
+            has_time: schema.has_timestamp(),
+            has_category_prices: true,
+        }
+    }
+
+    fn of(&self, of: Of) -> Option<&SlotSpec> {
+        match of {
+            Of::Category => Some(&self.category),
+            Of::Attribute(k) => self.attributes.get(k),
+        }
+    }
 }
 
 /// A plan that does not fit its schema, naming the feature.
@@ -222,7 +335,7 @@ impl FeaturePlan {
     }
 
     /// Checks the plan against the shop's click table and compiles it for the extractor.
-    pub fn compile(&self, table: &ClickSchema) -> Result<Plan, PlanError> {
+    pub fn compile(&self, table: &Slots) -> Result<Plan, PlanError> {
         if self.features.is_empty() {
             return Err(PlanError::Empty);
         }
@@ -263,11 +376,11 @@ struct Resolved {
     at: u8,
 }
 
-fn check(spec: &FeatureSpec, table: &ClickSchema) -> Result<Resolved, PlanError> {
+fn check(spec: &FeatureSpec, table: &Slots) -> Result<Resolved, PlanError> {
     let family = spec.family;
     let family_name = || family_name(family);
     let feature = || spec.name.clone();
-    if let Some(why) = family.unavailable() {
+    if let Some(why) = family.unavailable(table) {
         return Err(PlanError::Unavailable {
             feature: feature(),
             family: family_name(),
@@ -349,31 +462,22 @@ fn family_name(family: Family) -> String {
 }
 
 /// `category` is the category role, whatever its column is called; anything else is an
-/// attribute of the click table.
-fn resolve(name: &str, table: &ClickSchema) -> Option<(Of, Kind)> {
+/// attribute of the click, by its name; text attributes are read coded.
+fn resolve(name: &str, table: &Slots) -> Option<(Of, Kind)> {
     if name == "category" {
-        let spec = table.fields.iter().find(|s| s.role == Role::Category)?;
-        return Some((Of::Category, spec.kind()));
+        return Some((Of::Category, table.category.kind));
     }
-    let spec = table.named(name).filter(|s| s.role == Role::Attribute)?;
-    matches!(spec.kind(), Kind::Whole | Kind::Number)
-        .then_some((Of::Attribute(spec.field), spec.kind()))
+    let k = table.attributes.iter().position(|s| s.name == name)?;
+    let kind = table.attributes[k].kind;
+    matches!(kind, Kind::Whole | Kind::Number).then_some((Of::Attribute(k), kind))
 }
 
-/// The table's row of the category or an attribute.
-fn resolve_spec(of: Of, table: &ClickSchema) -> Option<&FieldSpec> {
-    match of {
-        Of::Category => table.fields.iter().find(|s| s.role == Role::Category),
-        Of::Attribute(field) => table.spec(field),
-    }
-}
-
-fn known_of(table: &ClickSchema) -> String {
+fn known_of(table: &Slots) -> String {
     let attributes = table
-        .fields
+        .attributes
         .iter()
-        .filter(|s| s.role == Role::Attribute && s.kind() != Kind::Text)
-        .map(|s| s.name.as_ref());
+        .filter(|s| s.kind != Kind::Text)
+        .map(|s| s.name.as_str());
     std::iter::once("category")
         .chain(attributes)
         .collect::<Vec<_>>()
@@ -432,6 +536,10 @@ pub(super) struct Needs {
     pub same_category_run: bool,
     /// The logarithm of the clicks, the one call to the maths library.
     pub log_clicks: bool,
+    /// The first, previous and last click's times.
+    pub time: bool,
+    /// Each click's price against its category's learned mean price.
+    pub category_price: bool,
 }
 
 /// The clicks of a coded slot counted per code: one count per code of the table's range
@@ -575,10 +683,15 @@ pub(super) enum Scalar {
     ProductNextRateMax,
     ProductSessionRateLast,
     ProductSessionRateMean,
+    Duration,
+    TimePerClick,
+    TimeSincePrevious,
+    PriceVsCategory,
+    ShareAboveCategoryPrice,
 }
 
 impl Scalar {
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 27;
 }
 
 /// The widest range of codes counted per code; codes past it count as strays.
@@ -649,7 +762,7 @@ impl Scalar {
 
 /// Compiles checked features into a [`Plan`]: places every slot, count and cell.
 struct Builder<'a> {
-    table: &'a ClickSchema,
+    table: &'a Slots,
     plan: Plan,
     /// Per cell, its slot and whether it is a maximum (else a sum).
     cells: Vec<(usize, bool)>,
@@ -673,7 +786,7 @@ enum Count {
 }
 
 impl<'a> Builder<'a> {
-    fn new(names: Vec<String>, table: &'a ClickSchema) -> Self {
+    fn new(names: Vec<String>, table: &'a Slots) -> Self {
         Builder {
             table,
             plan: Plan {
@@ -703,8 +816,7 @@ impl<'a> Builder<'a> {
         if self.plan.number_slots.len() <= slot {
             self.plan.number_slots.resize(slot + 1, false);
         }
-        self.plan.number_slots[slot] =
-            resolve_spec(of, self.table).is_some_and(|s| s.kind() == Kind::Number);
+        self.plan.number_slots[slot] = self.table.of(of).is_some_and(|s| s.kind == Kind::Number);
         slot
     }
 
@@ -717,9 +829,7 @@ impl<'a> Builder<'a> {
         if let Some(i) = self.plan.hists.iter().position(|h| h.slot == slot) {
             return i;
         }
-        let (lowest, highest) = resolve_spec(of, self.table)
-            .and_then(|s| s.whole_range())
-            .unwrap_or((0, 0));
+        let (lowest, highest) = self.table.of(of).and_then(|s| s.range).unwrap_or((0, 0));
         let span = highest.abs_diff(lowest).saturating_add(1).min(MAX_BUCKETS);
         let base = self.plan.tallies;
         self.plan.tallies += span as usize;
@@ -967,18 +1077,27 @@ impl<'a> Builder<'a> {
             Family::ProductNextRateMax => self.rates(Scalar::ProductNextRateMax),
             Family::ProductSessionRateLast => self.rates(Scalar::ProductSessionRateLast),
             Family::ProductSessionRateMean => self.rates(Scalar::ProductSessionRateMean),
-            // `check` refused these.
-            Family::PriceVsCategory
-            | Family::ShareAboveCategoryPrice
-            | Family::Duration
-            | Family::TimePerClick
-            | Family::TimeSincePrevious => Scalar::Clicks,
+            Family::Duration => self.time(Scalar::Duration),
+            Family::TimePerClick => self.time(Scalar::TimePerClick),
+            Family::TimeSincePrevious => self.time(Scalar::TimeSincePrevious),
+            Family::PriceVsCategory => self.category_price(Scalar::PriceVsCategory),
+            Family::ShareAboveCategoryPrice => self.category_price(Scalar::ShareAboveCategoryPrice),
         };
         self.plan.writes.scalars.push((out, scalar));
     }
 
     fn rates(&mut self, scalar: Scalar) -> Scalar {
         self.plan.needs.rates = true;
+        scalar
+    }
+
+    fn time(&mut self, scalar: Scalar) -> Scalar {
+        self.plan.needs.time = true;
+        scalar
+    }
+
+    fn category_price(&mut self, scalar: Scalar) -> Scalar {
+        self.plan.needs.category_price = true;
         scalar
     }
 
@@ -1024,6 +1143,6 @@ static UCI_PLAN: LazyLock<Plan> = LazyLock::new(|| {
     SchemaFile::parse(UCI_FILE)
         .map_err(|e| PlanError::Toml(e.to_string()))
         .and_then(|file| FeaturePlan::from_schema(&file))
-        .and_then(|plan| plan.compile(&UCI))
+        .and_then(|plan| plan.compile(&Slots::of_table(&UCI)))
         .unwrap_or_else(|e| panic!("The UCI plan built into the binary is invalid: {e}."))
 });

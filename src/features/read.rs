@@ -1,9 +1,8 @@
 //! What the extractor reads of a click, by role and by the plan's [`Of`]: the one place
 //! that knows the click's shape, so a click of any schema only changes this file.
 
-use super::plan::Of;
 use crate::domain::catalogue::CodedClick;
-use crate::domain::{AnyClick, Click, Field};
+use crate::domain::{AnyClick, Click};
 use chrono::Weekday;
 
 /// A click as the extractor sees it: any shop's click (its product, price and day), its
@@ -24,33 +23,6 @@ pub trait ClickValues: AnyClick {
     /// number's bits (`f64::to_bits`), so one row of whole numbers holds a click and coded
     /// values are compared, counted and looked up without a conversion.
     fn write_values(&self, out: &mut [i64]);
-}
-
-impl Of {
-    /// Where a click's [`ClickValues::values`] hold this value.
-    pub fn index(self) -> usize {
-        match self {
-            Of::Category => 0,
-            Of::Attribute(field) => match field {
-                Field::Country => 1,
-                Field::Colour => 2,
-                Field::Location => 3,
-                Field::Photography => 4,
-                Field::Price2 => 5,
-                Field::Page => 6,
-                // Not attributes: a plan cannot name them (`Of` comes from the table's
-                // attribute rows); they read the category's place.
-                Field::Year
-                | Field::Month
-                | Field::Day
-                | Field::Order
-                | Field::SessionId
-                | Field::Category
-                | Field::Product
-                | Field::Price => 0,
-            },
-        }
-    }
 }
 
 impl ClickValues for Click {

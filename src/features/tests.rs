@@ -9,7 +9,7 @@ use super::*;
 use crate::domain::session::tests::click;
 #[cfg(test)]
 use crate::domain::ProductId;
-use crate::domain::{ProductCode, UCI};
+use crate::domain::{Click, ProductCode, UCI};
 
 fn uci() -> &'static Plan {
     Plan::uci()
@@ -151,7 +151,7 @@ fn product_rates_are_learned_from_valid_clicks_and_smoothed() {
 
 #[test]
 fn an_empty_prefix_gives_zeros() {
-    assert!(extract(uci(), &[], &ProductStats::default())
+    assert!(extract::<Click>(uci(), &[], &ProductStats::default())
         .iter()
         .all(|v| *v == 0.0));
 }
@@ -270,7 +270,7 @@ fn the_plan_equals_version_1_bit_for_bit_on_every_session_of_the_real_file() {
 }
 
 fn compile(toml: &str) -> Result<Plan, PlanError> {
-    FeaturePlan::from_toml(toml)?.compile(&UCI)
+    FeaturePlan::from_toml(toml)?.compile(&Slots::of_table(&UCI))
 }
 
 /// A plan of the families version 1 does not use, over a hand-made session.
@@ -445,7 +445,7 @@ fn plans_that_do_not_fit_the_schema_are_refused_naming_the_feature() {
             PlanError::Unavailable {
                 feature: "f".into(),
                 family: "duration".into(),
-                why: "it needs the click's timestamp, which the click does not carry yet",
+                why: "it needs the click's timestamp, and the schema has no [timestamp]",
             },
         ),
         (
@@ -453,7 +453,7 @@ fn plans_that_do_not_fit_the_schema_are_refused_naming_the_feature() {
             PlanError::Unavailable {
                 feature: "f".into(),
                 family: "price_vs_category".into(),
-                why: "it needs category prices learned at training, which models do not record yet",
+                why: "it needs category prices learned at training, which only a schema trained with `train --schema` records",
             },
         ),
     ];
@@ -507,7 +507,7 @@ fn not_coded_attributes_are_refused_for_code_families() {
         FeaturePlan::from_toml(&format!(
             "[[feature]]\nname = \"f\"\nfamily = \"{family}\"\nof = \"page\"\nvalues = [1]"
         ))
-        .and_then(|p| p.compile(&table))
+        .and_then(|p| p.compile(&Slots::of_table(&table)))
     };
     assert_eq!(
         plan("share").err(),
@@ -519,7 +519,7 @@ fn not_coded_attributes_are_refused_for_code_families() {
     );
     let mean =
         FeaturePlan::from_toml("[[feature]]\nname = \"f\"\nfamily = \"mean\"\nof = \"page\"")
-            .and_then(|p| p.compile(&table));
+            .and_then(|p| p.compile(&Slots::of_table(&table)));
     assert!(mean.is_ok(), "{mean:?}");
 }
 
@@ -622,4 +622,74 @@ fn codes_outside_the_tables_range_are_counted() {
     }
     let n = categories.len() as f64;
     assert_eq!(incremental, [2.0 / n, 4.0 / n, 2.0 / n, 4.0, 1.0 / n, 99.0]);
+}
+
+/// A shop's derived plan over coded clicks: the timing, category-price and category-mix
+/// families read what the clicks carry, and every prefix fed click by click equals its
+/// extraction from scratch.
+#[test]
+fn a_shops_derived_plan_reads_its_coded_clicks() {
+    use crate::domain::catalogue::{Catalogue, Unseen};
+    use crate::domain::shop::{ShopClick, ShopSchema, Value};
+    let schema = ShopSchema::parse(include_str!("../../examples/second-shop/schema.toml"))
+        .expect("the second shop's schema compiles");
+    let click = |seconds: i64, product: &str, category: &str, price: f64| ShopClick {
+        order: None,
+        time: Some(1_775_000_000_000 + 1000 * seconds),
+        date: chrono::NaiveDate::from_ymd_opt(2026, 4, 4).expect("a day"),
+        product: product.into(),
+        category: category.into(),
+        price,
+        attributes: vec![Value::Text("mobile".into())],
+    };
+    let clicks = [
+        click(0, "SKU-1", "footwear/boots", 100.0),
+        click(30, "SKU-2", "footwear/boots", 300.0),
+        click(90, "SKU-1", "tents", 50.0),
+        click(100, "SKU-9", "socks", 10.0),
+    ];
+    let catalogue = Catalogue::learn(&schema, clicks.iter(), 12, 16);
+    let plan = derive(&schema, &catalogue)
+        .compile(&Slots::of_shop(&schema, &catalogue))
+        .expect("the derived plan compiles");
+    let mut unseen = Unseen::default();
+    let coded: Vec<_> = clicks
+        .iter()
+        .map(|c| catalogue.code(&schema, c, &mut unseen))
+        .collect();
+    let products = ProductStats::default();
+    let row = extract(&plan, &coded, &products);
+    let at = |name: &str| row[plan.index_of(name).unwrap_or_else(|| panic!("{name}"))];
+    assert_eq!(at("clicks"), 4.0);
+    assert_eq!(at("duration"), 100.0);
+    assert_eq!(at("time_per_click"), 100.0 / 3.0);
+    assert_eq!(at("time_since_previous"), 10.0);
+    assert_eq!(at("share_category_footwear_boots"), 0.5);
+    assert_eq!(at("distinct_categories"), 3.0);
+    // Boots average 200: 100 is below, 300 above; tents and socks are at their means.
+    assert_eq!(at("share_above_category_price"), 0.25);
+    assert_eq!(at("price_vs_category"), 1.0);
+    assert_eq!(at("share_device_mobile"), 1.0);
+    assert_eq!(at("weekend"), 1.0, "2026-04-04 is a Saturday");
+    let mut acc = Accumulator::new(&plan, &products);
+    for (t, c) in coded.iter().enumerate() {
+        acc.push(c);
+        let mut incremental = vec![0.0; plan.len()];
+        acc.write(&mut incremental);
+        let scratch = extract(&plan, &coded[..=t], &products);
+        assert_eq!(
+            incremental.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            scratch.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "prefix {t}"
+        );
+    }
+}
+
+#[test]
+fn the_uci_plan_refuses_the_families_its_clicks_cannot_give() {
+    for family in ["duration", "price_vs_category"] {
+        let err = compile(&format!("[[feature]]\nname = \"f\"\nfamily = \"{family}\""))
+            .expect_err("the UCI click has no timestamp and no learned category prices");
+        assert!(matches!(err, PlanError::Unavailable { .. }), "{err}");
+    }
 }
