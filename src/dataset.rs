@@ -1,7 +1,8 @@
 //! Turns labelled sessions into example matrices: one row per valid prefix (for the
 //! conversion and revenue models) or per full session (for segments).
 
-use crate::features::{self, Plan, ProductStats};
+use crate::domain::AnySession;
+use crate::features::{self, ClickValues, Plan, ProductStats};
 use crate::labels::LabelledSession;
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -23,19 +24,30 @@ pub struct PrefixSet {
 
 impl PrefixSet {
     /// Rows for scoring with a model's product table (validation, evaluation).
-    pub fn build(sessions: &[&LabelledSession], products: &ProductStats) -> PrefixSet {
-        Self::build_with(sessions, |_| products)
+    pub fn build<S: AnySession>(
+        plan: &Plan,
+        sessions: &[&LabelledSession<S>],
+        products: &ProductStats,
+    ) -> PrefixSet
+    where
+        S::Click: ClickValues,
+    {
+        Self::build_with(plan, sessions, |_| products)
     }
 
     /// Rows for fitting: each session's product rates come from a table learned without
     /// its own fold, so a row never sees its own label through them (out-of-fold target
     /// encoding). Returns the rows and the table learned from all `sessions`, which the
     /// fitted model keeps.
-    pub fn build_out_of_fold(
-        sessions: &[&LabelledSession],
+    pub fn build_out_of_fold<S: AnySession>(
+        plan: &Plan,
+        sessions: &[&LabelledSession<S>],
         folds: usize,
         smoothing: f64,
-    ) -> (PrefixSet, ProductStats) {
+    ) -> (PrefixSet, ProductStats)
+    where
+        S::Click: ClickValues,
+    {
         let folds = folds.max(2);
         let tables: Vec<ProductStats> = (0..folds)
             .into_par_iter()
@@ -48,16 +60,19 @@ impl PrefixSet {
                 ProductStats::fit(others, smoothing)
             })
             .collect();
-        let set = Self::build_with(sessions, |i| &tables[i % folds]);
+        let set = Self::build_with(plan, sessions, |i| &tables[i % folds]);
         let all = ProductStats::fit(sessions.iter().copied(), smoothing);
         (set, all)
     }
 
-    fn build_with<'a>(
-        sessions: &[&LabelledSession],
+    fn build_with<'a, S: AnySession>(
+        plan: &Plan,
+        sessions: &[&LabelledSession<S>],
         products_for: impl Fn(usize) -> &'a ProductStats + Sync,
-    ) -> PrefixSet {
-        let plan = features_plan();
+    ) -> PrefixSet
+    where
+        S::Click: ClickValues,
+    {
         let width = plan.len();
         let per_session: Vec<(Vec<f64>, usize)> = sessions
             .par_iter()
@@ -136,9 +151,11 @@ impl PrefixSet {
 
 /// Features of whole sessions, one row each (segments describe the full visit; they use
 /// no product rates, so none are given).
-pub fn full_sessions(sessions: &[&LabelledSession]) -> Array2<f64> {
+pub fn full_sessions<S: AnySession>(plan: &Plan, sessions: &[&LabelledSession<S>]) -> Array2<f64>
+where
+    S::Click: ClickValues,
+{
     let none = ProductStats::default();
-    let plan = features_plan();
     let mut out = Array2::zeros((sessions.len(), plan.len()));
     out.axis_iter_mut(ndarray::Axis(0))
         .into_par_iter()
@@ -149,10 +166,4 @@ pub fn full_sessions(sessions: &[&LabelledSession]) -> Array2<f64> {
             }
         });
     out
-}
-
-/// The plan training and evaluation compute: the UCI shop's, the only one models are
-/// trained on until `train --schema` passes a schema's plan down to here.
-fn features_plan() -> &'static Plan {
-    Plan::uci()
 }

@@ -129,7 +129,7 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     }
     let sessions = data.sessions;
     let all: Vec<&LabelledSession> = sessions.iter().collect();
-    let set = PrefixSet::build(&all, convert.model.products());
+    let set = PrefixSet::build(crate::features::Plan::uci(), &all, convert.model.products());
     if set.is_empty() {
         return Err(EvaluateError::Empty(data.file_name));
     }
@@ -142,12 +142,16 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     let revenue_set = if revenue.model.products() == convert.model.products() {
         None
     } else {
-        Some(PrefixSet::build(&all, revenue.model.products()))
+        Some(PrefixSet::build(
+            crate::features::Plan::uci(),
+            &all,
+            revenue.model.products(),
+        ))
     };
     let revenue_set = revenue_set.as_ref().unwrap_or(&set);
     let revenue_predictions = revenue_model.predict(revenue_set.features.view());
     let revenue_metrics = evaluation::revenue_metrics(&revenue_predictions, revenue_set);
-    let full = dataset::full_sessions(&all);
+    let full = dataset::full_sessions(crate::features::Plan::uci(), &all);
     let assigned = segment_model.assign(full.view());
     let mut counts = vec![0usize; segment_model.personas.len()];
     for (id, _) in &assigned {
@@ -191,7 +195,12 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
             title: format!("Evaluation: {versions} on {}", data.file_name),
             facts,
             sections: vec![
-                report::data_section(&all, &set, &report::Money::usd())?,
+                report::data_section(
+                    crate::features::Plan::uci(),
+                    &all,
+                    &set,
+                    &report::Money::usd(),
+                )?,
                 report::convert_section(&report::ConvertInputs {
                     model: format!("convert v{}", convert.manifest.version),
                     probabilities: &p,

@@ -52,6 +52,11 @@ enum Command {
         /// --min-sessions-per-class, else the shortest trailing period that does.
         #[arg(long, value_name = "DATE", value_parser = day)]
         validate_from: Option<chrono::NaiveDate>,
+        /// The shop's schema file (docs/schema.md): which columns hold the session, the
+        /// time, the product, the category, the price and the attributes. Default: the
+        /// UCI shop's (schemas/uci.toml).
+        #[arg(long, value_name = "FILE")]
+        schema: Option<PathBuf>,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
@@ -263,10 +268,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             min_sessions_per_class,
             min_roc_auc,
             validate_from,
+            schema,
             quiet,
         } => {
             let config = TrainConfig {
                 data,
+                schema,
                 outcomes,
                 models_dir: models,
                 skip_invalid,

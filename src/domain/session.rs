@@ -35,6 +35,12 @@ pub trait AnySession: Send + Sync {
             .map_or(chrono::NaiveDate::MIN, AnyClick::day)
     }
 
+    /// The UCI shop's session, when this is one: the golden self-tests of model files
+    /// store UCI clicks (a shop's are stored once its models can be loaded).
+    fn as_uci(&self) -> Option<&Session> {
+        None
+    }
+
     /// The month of its first click.
     fn month(&self) -> (i32, u32) {
         use chrono::Datelike;
@@ -85,6 +91,10 @@ impl AnySession for Session {
 
     fn clicks(&self) -> &[Click] {
         &self.clicks
+    }
+
+    fn as_uci(&self) -> Option<&Session> {
+        Some(self)
     }
 }
 

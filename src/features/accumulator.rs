@@ -82,6 +82,11 @@ pub struct Accumulator<'p> {
     /// above theirs, when the plan reads them.
     last_vs_category: f64,
     above_category: u32,
+    /// The sum of ln(price / category mean), of ln(1 + seconds between clicks), and the
+    /// clicks on products the table does not know.
+    log_vs_category_sum: f64,
+    log_gap_sum: f64,
+    unseen: u32,
 }
 
 /// `len` zeros, inline in `buf` (zeros) when they fit: one fill of a fixed buffer, not a
@@ -157,6 +162,9 @@ impl<'p> Accumulator<'p> {
             times: [None; 3],
             last_vs_category: 0.0,
             above_category: 0,
+            log_vs_category_sum: 0.0,
+            log_gap_sum: 0.0,
+            unseen: 0,
         }
     }
 
@@ -191,6 +199,12 @@ impl<'p> Accumulator<'p> {
             }
             self.times[1] = if first { time } else { self.times[2] };
             self.times[2] = time;
+            if let (false, Some(before), Some(now)) = (first, self.times[1], time) {
+                self.log_gap_sum += ((now - before).max(0) as f64 / 1000.0).ln_1p();
+            }
+        }
+        if needs.unseen {
+            self.unseen += u32::from(!self.products.knows(product));
         }
         if needs.category_price {
             let reference = c.category_price();
@@ -201,6 +215,9 @@ impl<'p> Accumulator<'p> {
                 1.0
             };
             self.above_category += u32::from(price > reference);
+            if reference > 0.0 && price > 0.0 {
+                self.log_vs_category_sum += (price / reference).ln();
+            }
         }
 
         let previous = self.head;
@@ -523,10 +540,19 @@ impl<'p> Accumulator<'p> {
             s[Scalar::Duration as usize] = duration;
             s[Scalar::TimePerClick as usize] = if n > 1 { duration / (nf - 1.0) } else { 0.0 };
             s[Scalar::TimeSincePrevious as usize] = seconds(previous, last);
+            s[Scalar::GapLogMean as usize] = if n > 1 {
+                self.log_gap_sum / (nf - 1.0)
+            } else {
+                0.0
+            };
+        }
+        if needs.unseen {
+            s[Scalar::UnseenProductShare as usize] = f64::from(self.unseen) / nf;
         }
         if needs.category_price {
             s[Scalar::PriceVsCategory as usize] = self.last_vs_category;
             s[Scalar::ShareAboveCategoryPrice as usize] = f64::from(self.above_category) / nf;
+            s[Scalar::PriceVsCategoryMean as usize] = self.log_vs_category_sum / nf;
         }
         s
     }

@@ -187,6 +187,7 @@ pub fn derive(schema: &ShopSchema, catalogue: &Catalogue) -> FeaturePlan {
             ("duration", Family::Duration),
             ("time_per_click", Family::TimePerClick),
             ("time_since_previous", Family::TimeSincePrevious),
+            ("gap_log_mean", Family::GapLogMean),
         ] {
             push(&mut names, spec(name, family));
         }
@@ -238,6 +239,7 @@ pub fn derive(schema: &ShopSchema, catalogue: &Catalogue) -> FeaturePlan {
         ("product_next_rate_max", Family::ProductNextRateMax),
         ("product_session_rate_last", Family::ProductSessionRateLast),
         ("product_session_rate_mean", Family::ProductSessionRateMean),
+        ("unseen_product_share", Family::UnseenProductShare),
     ] {
         push(&mut names, spec(name, family));
     }

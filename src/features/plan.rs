@@ -99,6 +99,13 @@ pub enum Family {
     ProductNextRateMax,
     ProductSessionRateLast,
     ProductSessionRateMean,
+    /// The mean over the prefix of ln(price / the category's learned mean price).
+    PriceVsCategoryMean,
+    /// The share of the prefix's clicks on products the model's product table does not
+    /// know: products new since training.
+    UnseenProductShare,
+    /// The mean of ln(1 + seconds) between consecutive clicks.
+    GapLogMean,
 }
 
 /// The parameters a family takes.
@@ -127,12 +134,17 @@ impl Family {
     /// Why the extractor cannot compute the family over these clicks, if it cannot.
     fn unavailable(self, slots: &Slots) -> Option<&'static str> {
         match self {
-            Family::Duration | Family::TimePerClick | Family::TimeSincePrevious
+            Family::Duration
+            | Family::TimePerClick
+            | Family::TimeSincePrevious
+            | Family::GapLogMean
                 if !slots.has_time =>
             {
                 Some("it needs the click's timestamp, and the schema has no [timestamp]")
             }
-            Family::PriceVsCategory | Family::ShareAboveCategoryPrice
+            Family::PriceVsCategory
+            | Family::ShareAboveCategoryPrice
+            | Family::PriceVsCategoryMean
                 if !slots.has_category_prices =>
             {
                 Some("it needs category prices learned at training, which only a schema trained with `train --schema` records")
@@ -540,6 +552,8 @@ pub(super) struct Needs {
     pub time: bool,
     /// Each click's price against its category's learned mean price.
     pub category_price: bool,
+    /// Whether each click's product is in the product table.
+    pub unseen: bool,
 }
 
 /// The clicks of a coded slot counted per code: one count per code of the table's range
@@ -688,10 +702,13 @@ pub(super) enum Scalar {
     TimeSincePrevious,
     PriceVsCategory,
     ShareAboveCategoryPrice,
+    PriceVsCategoryMean,
+    UnseenProductShare,
+    GapLogMean,
 }
 
 impl Scalar {
-    pub const COUNT: usize = 27;
+    pub const COUNT: usize = 30;
 }
 
 /// The widest range of codes counted per code; codes past it count as strays.
@@ -750,7 +767,8 @@ impl Scalar {
     fn reads_products(self) -> bool {
         matches!(
             self,
-            Scalar::ProductNextRateLast
+            Scalar::UnseenProductShare
+                | Scalar::ProductNextRateLast
                 | Scalar::ProductNextRatePrevious
                 | Scalar::ProductNextRateMean
                 | Scalar::ProductNextRateMax
@@ -1082,6 +1100,12 @@ impl<'a> Builder<'a> {
             Family::TimeSincePrevious => self.time(Scalar::TimeSincePrevious),
             Family::PriceVsCategory => self.category_price(Scalar::PriceVsCategory),
             Family::ShareAboveCategoryPrice => self.category_price(Scalar::ShareAboveCategoryPrice),
+            Family::PriceVsCategoryMean => self.category_price(Scalar::PriceVsCategoryMean),
+            Family::GapLogMean => self.time(Scalar::GapLogMean),
+            Family::UnseenProductShare => {
+                self.plan.needs.unseen = true;
+                Scalar::UnseenProductShare
+            }
         };
         self.plan.writes.scalars.push((out, scalar));
     }

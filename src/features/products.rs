@@ -120,6 +120,11 @@ impl ProductStats {
         ProductStats::new(smoothing, prior_next, prior_session, products)
     }
 
+    /// Whether training saw the product.
+    pub(super) fn knows(&self, product: ProductKey) -> bool {
+        self.index.contains_key(&product)
+    }
+
     pub(super) fn rates(&self, product: ProductKey) -> [f64; 2] {
         self.index
             .get(&product)

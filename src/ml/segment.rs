@@ -22,6 +22,12 @@ pub const SEGMENT_FEATURES: &[(&str, bool)] = &[
     ("page_max", false),
 ];
 
+/// What a shop's derived plan offers in their place, where the UCI names are absent: the
+/// share above the category's learned price for the UCI's `price_2`, and the visit's
+/// duration (log-compressed, heavy-tailed like clicks) for the catalogue depth.
+const SHOP_SEGMENT_FEATURES: &[(&str, bool)] =
+    &[("share_above_category_price", false), ("duration", true)];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentFeature {
     pub name: String,
@@ -103,7 +109,24 @@ fn segment_columns(x: ArrayView2<f64>, features: &[SegmentFeature]) -> Array2<f6
     out
 }
 
-pub fn segment_features() -> Vec<SegmentFeature> {
+/// The segment features a plan offers: version 1's where it has them (the UCI plan has
+/// all five), a shop's derived equivalents otherwise.
+pub fn segment_features(plan: &features::Plan) -> Vec<SegmentFeature> {
+    SEGMENT_FEATURES
+        .iter()
+        .chain(SHOP_SEGMENT_FEATURES)
+        .filter_map(|&(name, log1p)| {
+            Some(SegmentFeature {
+                name: name.to_owned(),
+                index: plan.index_of(name)?,
+                log1p,
+            })
+        })
+        .collect()
+}
+
+/// Version 1's segment features, in the UCI plan.
+pub fn uci_segment_features() -> Vec<SegmentFeature> {
     SEGMENT_FEATURES
         .iter()
         .map(|&(name, log1p)| SegmentFeature {
@@ -161,10 +184,13 @@ fn sampled_silhouette(
 
 /// Tries every k in the range on `x` (full-session feature rows) and returns the k with
 /// the best silhouette.
-pub fn choose_k(x: ArrayView2<f64>, params: &KMeansParams) -> Result<KChoice, FitError> {
+pub fn choose_k(
+    x: ArrayView2<f64>,
+    features: &[SegmentFeature],
+    params: &KMeansParams,
+) -> Result<KChoice, FitError> {
     params.check()?;
-    let features = segment_features();
-    let raw = segment_columns(x, &features);
+    let raw = segment_columns(x, features);
     let z = Scaler::fit(raw.view()).transform(raw.view());
     let mut by_k = Vec::new();
     for k in params.k_min..=params.k_max {
@@ -188,11 +214,12 @@ impl SegmentModel {
     /// Fits k clusters on `x` and names them. Returns the model and its silhouette.
     pub fn fit(
         x: ArrayView2<f64>,
+        features: Vec<SegmentFeature>,
         k: usize,
         params: &KMeansParams,
+        sign: &str,
     ) -> Result<(SegmentModel, f64), FitError> {
         params.check()?;
-        let features = segment_features();
         let raw = segment_columns(x, &features);
         let scaler = Scaler::fit(raw.view());
         let z = scaler.transform(raw.view());
@@ -213,7 +240,7 @@ impl SegmentModel {
                 Persona {
                     id,
                     name: names[id].clone(),
-                    description: describe(&readable),
+                    description: describe(&readable, sign),
                     sessions: sizes[id],
                     share: sizes[id] as f64 / z.nrows().max(1) as f64,
                     centroid: readable,
@@ -301,15 +328,38 @@ fn value(pairs: &[(String, f64)], name: &str) -> f64 {
         .map_or(0.0, |(_, v)| *v)
 }
 
-fn describe(readable: &[(String, f64)]) -> String {
-    format!(
-        "About {:.0} clicks a visit at ${:.0} on average, {:.0}% sale items, {:.0}% above their category's average price, reaching page {:.1}.",
+/// A persona in words, from what its centroid has: the UCI shop's five, or a shop's own.
+fn describe(readable: &[(String, f64)], sign: &str) -> String {
+    let has = |name: &str| readable.iter().any(|(n, _)| n == name);
+    if has("share_sale") && has("page_max") {
+        return format!(
+            "About {:.0} clicks a visit at {sign}{:.0} on average, {:.0}% sale items, {:.0}% above their category's average price, reaching page {:.1}.",
+            value(readable, "clicks"),
+            value(readable, "price_mean"),
+            100.0 * value(readable, "share_sale"),
+            100.0 * value(readable, "share_above_average_price"),
+            value(readable, "page_max"),
+        );
+    }
+    let mut text = format!(
+        "About {:.0} clicks a visit at {sign}{:.0} on average",
         value(readable, "clicks"),
         value(readable, "price_mean"),
-        100.0 * value(readable, "share_sale"),
-        100.0 * value(readable, "share_above_average_price"),
-        value(readable, "page_max"),
-    )
+    );
+    if has("share_above_category_price") {
+        text.push_str(&format!(
+            ", {:.0}% above their category's average price",
+            100.0 * value(readable, "share_above_category_price")
+        ));
+    }
+    if has("duration") {
+        text.push_str(&format!(
+            ", over {:.1} minutes",
+            value(readable, "duration") / 60.0
+        ));
+    }
+    text.push('.');
+    text
 }
 
 /// The naming rules. Each rule reads the centroid in standard deviations (z) from the mean
@@ -318,7 +368,7 @@ fn describe(readable: &[(String, f64)]) -> String {
 /// - Bargain hunters: sale share z >= 0.5 (strength: that z)
 /// - Premium browsers: above-average-price share or mean price z >= 0.5 (the larger z)
 /// - Deep researchers: clicks z >= 0.5
-/// - Catalogue divers: deepest page z >= 0.5
+/// - Catalogue divers: deepest page (a shop with timestamps: the visit's duration) z >= 0.5
 /// - Window shoppers: clicks z <= -0.5 (strength: -z)
 /// - Full-price regulars: sale share z <= -0.5 (strength: -z)
 ///
@@ -335,10 +385,12 @@ pub fn name_personas(features: &[SegmentFeature], centroids: &[Vec<f64>]) -> Vec
     let rules: [Rule; 6] = [
         ("Bargain hunters", |z| z("share_sale")),
         ("Premium browsers", |z| {
-            z("share_above_average_price").max(z("price_mean"))
+            z("share_above_average_price")
+                .max(z("share_above_category_price"))
+                .max(z("price_mean"))
         }),
         ("Deep researchers", |z| z("clicks")),
-        ("Catalogue divers", |z| z("page_max")),
+        ("Catalogue divers", |z| z("page_max").max(z("duration"))),
         ("Window shoppers", |z| -z("clicks")),
         ("Full-price regulars", |z| -z("share_sale")),
     ];
@@ -410,7 +462,7 @@ mod tests {
     /// Centroid in z units, in SEGMENT_FEATURES order: clicks, price, sale, above, page.
     fn names(centroids: &[[f64; 5]]) -> Vec<String> {
         let c: Vec<Vec<f64>> = centroids.iter().map(|c| c.to_vec()).collect();
-        name_personas(&segment_features(), &c)
+        name_personas(&uci_segment_features(), &c)
     }
 
     #[test]

@@ -317,7 +317,7 @@ pub fn correlations(columns: &[Vec<f64>], weights: &[f64]) -> Vec<Vec<f64>> {
 }
 
 /// The session features of the correlation heatmap: the readable ones.
-pub const CORRELATED_FEATURES: [&str; 14] = [
+pub const CORRELATED_FEATURES: [&str; 17] = [
     "clicks",
     "distinct_products",
     "repeat_views",
@@ -332,15 +332,22 @@ pub const CORRELATED_FEATURES: [&str; 14] = [
     "share_profile_photo",
     "weekend",
     "product_next_rate_mean",
+    // A shop's derived plan (the UCI plan has none of these).
+    "share_above_category_price",
+    "duration",
+    "time_per_click",
 ];
 
 /// The columns of [`CORRELATED_FEATURES`] in `set`, and whether each prefix's session
 /// converted, with their names.
-pub fn feature_columns(set: &PrefixSet) -> (Vec<String>, Vec<Vec<f64>>) {
+pub fn feature_columns(
+    plan: &crate::features::Plan,
+    set: &PrefixSet,
+) -> (Vec<String>, Vec<Vec<f64>>) {
     let mut names = Vec::new();
     let mut columns = Vec::new();
     for name in CORRELATED_FEATURES {
-        if let Some(j) = crate::features::Plan::uci().index_of(name) {
+        if let Some(j) = plan.index_of(name) {
             names.push(name.to_owned());
             columns.push(set.features.column(j).to_vec());
         }

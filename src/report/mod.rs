@@ -88,6 +88,7 @@ fn rates_figure(
 /// The data: what sessions look like and where they convert. `sessions` are all the
 /// file's sessions; `set` their prefixes (for the feature correlations).
 pub fn data_section<S: AnySession>(
+    plan: &crate::features::Plan,
     sessions: &[&LabelledSession<S>],
     set: &PrefixSet,
     money: &Money,
@@ -204,7 +205,7 @@ pub fn data_section<S: AnySession>(
         Orientation::Vertical,
     )?);
 
-    let (names, columns) = figures::feature_columns(set);
+    let (names, columns) = figures::feature_columns(plan, set);
     let matrix = figures::correlations(&columns, &set.weight);
     let f = frame(
         "correlations",

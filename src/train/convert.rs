@@ -175,9 +175,9 @@ impl ConvertChoice {
     }
 }
 
-pub(super) fn select(
+pub(super) fn select<S: crate::domain::AnySession>(
     plan: &ConvertPlan,
-    prepared: &Prepared,
+    prepared: &Prepared<S>,
     config: &TrainConfig,
     steps: &Steps,
 ) -> Result<ConvertChoice, TrainError> {
@@ -215,8 +215,8 @@ struct Best {
 }
 
 /// The candidates tried so far and the best of them.
-struct Search<'p, 'a> {
-    prepared: &'p Prepared<'a>,
+struct Search<'p, 'a, S> {
+    prepared: &'p Prepared<'a, S>,
     seed: u64,
     /// SMOTE is the slow part of a fit; its rows are made once and shared.
     rebalanced: Vec<(Imbalance, Rebalanced)>,
@@ -226,8 +226,8 @@ struct Search<'p, 'a> {
     baseline: Option<(String, Vec<f64>)>,
 }
 
-impl<'p, 'a> Search<'p, 'a> {
-    fn new(prepared: &'p Prepared<'a>, seed: u64) -> Self {
+impl<'p, 'a, S> Search<'p, 'a, S> {
+    fn new(prepared: &'p Prepared<'a, S>, seed: u64) -> Self {
         Search {
             prepared,
             seed,

@@ -41,6 +41,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainConfig {
     pub data: PathBuf,
+    /// A shop's schema file (`--schema`); `None` is the UCI shop's, as today.
+    pub schema: Option<PathBuf>,
     pub outcomes: Option<PathBuf>,
     pub models_dir: PathBuf,
     pub skip_invalid: bool,
@@ -95,6 +97,7 @@ impl Default for TrainConfig {
         };
         TrainConfig {
             data: PathBuf::new(),
+            schema: None,
             outcomes: None,
             models_dir: PathBuf::from("models"),
             skip_invalid: false,
@@ -167,6 +170,8 @@ pub enum TrainError {
     /// `--validate-from` names a day that leaves a side of the split empty.
     #[error("{0}")]
     ValidateFrom(String),
+    #[error("the schema file {path}: {problem}")]
+    Schema { path: PathBuf, problem: String },
     #[error("not publishing: the data is too thin: {0}")]
     TooThin(String),
     #[error("not publishing: {0}")]
@@ -230,8 +235,36 @@ struct Selection {
 }
 
 fn run(config: &TrainConfig, plan: &ConvertPlan, steps: &Steps) -> Result<TrainReport, TrainError> {
-    let Labelled { file, sessions } = prepare::read(config, steps)?;
-    let prepared = prepare::prepare(&sessions, config, steps)?;
+    let Some(schema) = &config.schema else {
+        let Labelled { file, sessions } = prepare::read(config, steps)?;
+        return run_on(
+            config,
+            plan,
+            steps,
+            file,
+            &sessions,
+            crate::features::Plan::uci(),
+            &prepare::ShopFacts::uci(),
+        );
+    };
+    let (Labelled { file, sessions }, features, shop) = prepare::read_shop(config, schema, steps)?;
+    run_on(config, plan, steps, file, &sessions, &features, &shop)
+}
+
+/// Every stage after reading, on any shop's labelled sessions and feature plan.
+fn run_on<S: crate::domain::AnySession>(
+    config: &TrainConfig,
+    plan: &ConvertPlan,
+    steps: &Steps,
+    file: prepare::DataFile,
+    sessions: &[labels::LabelledSession<S>],
+    features: &crate::features::Plan,
+    shop: &prepare::ShopFacts,
+) -> Result<TrainReport, TrainError>
+where
+    S::Click: crate::features::ClickValues,
+{
+    let prepared = prepare::prepare(features, shop, sessions, config, steps)?;
     let convert = match convert::select(plan, &prepared, config, steps) {
         Err(TrainError::Refused { reason, candidates }) => {
             let written = report::write_refused(

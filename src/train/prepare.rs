@@ -3,8 +3,9 @@
 
 use super::{Steps, TrainConfig, TrainError};
 use crate::dataset::PrefixSet;
+use crate::domain::catalogue::CodedSession;
 use crate::domain::{AnySession, Session};
-use crate::features::ProductStats;
+use crate::features::{ClickValues, Plan, ProductStats};
 use crate::labels::{self, LabelSource, LabelledSession};
 use crate::reader::{ReadOptions, ReadStats};
 use chrono::{Datelike, NaiveDate};
@@ -25,9 +26,9 @@ pub(super) struct DataFile {
     pub label_source: LabelSource,
 }
 
-pub(super) struct Labelled {
+pub(super) struct Labelled<S = Session> {
     pub file: DataFile,
-    pub sessions: Vec<LabelledSession>,
+    pub sessions: Vec<LabelledSession<S>>,
 }
 
 pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, TrainError> {
@@ -49,6 +50,76 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
         },
         sessions: data.sessions,
     })
+}
+
+/// A shop's file read by its schema (`train --schema`): its sessions coded by the catalogue
+/// learned from them, the feature plan (the schema's own, else derived from it and the
+/// catalogue) compiled, and what the model files will record of the shop.
+#[allow(clippy::type_complexity)]
+pub(super) fn read_shop(
+    config: &TrainConfig,
+    schema_path: &std::path::Path,
+    steps: &Steps,
+) -> Result<(Labelled<CodedSession>, Plan, ShopFacts), TrainError> {
+    use crate::domain::shop::ShopSchema;
+    use crate::features::FeaturePlan;
+    let schema_error = |problem: String| TrainError::Schema {
+        path: schema_path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(schema_path).map_err(|e| schema_error(e.to_string()))?;
+    let file = crate::domain::schema_file::SchemaFile::parse(&text)
+        .map_err(|e| schema_error(e.to_string()))?;
+    let schema = ShopSchema::compile(&file, &text).map_err(|e| schema_error(e.to_string()))?;
+    steps.step(format!(
+        "reading {} by the schema {:?}",
+        config.data.display(),
+        schema.name
+    ));
+    let (data, catalogue) = labels::read_labelled_shop(
+        &config.data,
+        config.outcomes.as_deref(),
+        &schema,
+        ReadOptions {
+            skip_invalid: config.skip_invalid,
+            max_clicks_per_session: config.max_clicks_per_session,
+        },
+    )?;
+    let listed = FeaturePlan::from_schema(&file).map_err(|e| schema_error(e.to_string()))?;
+    let derived = listed.features.is_empty();
+    let feature_plan = if derived {
+        crate::features::derive(&schema, &catalogue)
+    } else {
+        listed
+    };
+    let plan = feature_plan
+        .compile(&crate::features::Slots::of_shop(&schema, &catalogue))
+        .map_err(|e| schema_error(format!("its feature plan: {e}")))?;
+    let money = crate::report::Money::of(
+        schema.currency.as_deref(),
+        data.sessions
+            .iter()
+            .flat_map(|s| s.session.clicks.iter().map(|c| c.price)),
+    );
+    let shop = ShopFacts {
+        money,
+        schema: schema.record.clone(),
+        catalogue: Some(catalogue),
+        feature_plan: derived.then_some(feature_plan),
+    };
+    Ok((
+        Labelled {
+            file: DataFile {
+                file_name: data.file_name,
+                sha256: data.sha256,
+                stats: data.stats,
+                label_source: data.source,
+            },
+            sessions: data.sessions,
+        },
+        plan,
+        shop,
+    ))
 }
 
 /// How the validation period was chosen.
@@ -321,11 +392,36 @@ pub fn split<S: AnySession>(
     })
 }
 
+/// Which shop the data is: what the report writes prices in, and what each model file
+/// records beside its weights (the schema, and for a shop's own schema the catalogue and
+/// the feature plan learned from the data).
+pub(super) struct ShopFacts {
+    pub money: crate::report::Money,
+    pub schema: crate::domain::schema_file::SchemaRecord,
+    pub catalogue: Option<crate::domain::catalogue::Catalogue>,
+    pub feature_plan: Option<crate::features::FeaturePlan>,
+}
+
+impl ShopFacts {
+    /// The UCI shop's: its schema, US dollars, version 1's plan.
+    pub fn uci() -> ShopFacts {
+        ShopFacts {
+            money: crate::report::Money::usd(),
+            schema: crate::domain::schema_file::SchemaRecord::uci(),
+            catalogue: None,
+            feature_plan: None,
+        }
+    }
+}
+
 /// The split sessions and their prefix features.
-pub(super) struct Prepared<'a> {
-    pub split: Split<'a>,
+pub(super) struct Prepared<'a, S = Session> {
+    /// The features every model of this training reads.
+    pub plan: &'a Plan,
+    pub shop: &'a ShopFacts,
+    pub split: Split<'a, S>,
     /// Every session, in file order, for the refit.
-    pub all: Vec<&'a LabelledSession>,
+    pub all: Vec<&'a LabelledSession<S>>,
     pub sessions: SessionCounts,
     /// Training prefixes, their product rates out of fold.
     pub fit_set: PrefixSet,
@@ -334,11 +430,16 @@ pub(super) struct Prepared<'a> {
     pub valid_set: PrefixSet,
 }
 
-pub(super) fn prepare<'a>(
-    sessions: &'a [LabelledSession],
+pub(super) fn prepare<'a, S: AnySession>(
+    plan: &'a Plan,
+    shop: &'a ShopFacts,
+    sessions: &'a [LabelledSession<S>],
     config: &TrainConfig,
     steps: &Steps,
-) -> Result<Prepared<'a>, TrainError> {
+) -> Result<Prepared<'a, S>, TrainError>
+where
+    S::Click: ClickValues,
+{
     let split = split(
         sessions,
         config.validate_from,
@@ -348,9 +449,11 @@ pub(super) fn prepare<'a>(
 
     steps.step("computing prefix features");
     let (fit_set, fit_products) =
-        PrefixSet::build_out_of_fold(&split.fit, config.folds, config.product_smoothing);
-    let valid_set = PrefixSet::build(&split.valid, &fit_products);
+        PrefixSet::build_out_of_fold(plan, &split.fit, config.folds, config.product_smoothing);
+    let valid_set = PrefixSet::build(plan, &split.valid, &fit_products);
     Ok(Prepared {
+        plan,
+        shop,
         all: sessions.iter().collect(),
         split,
         sessions: counts,

@@ -2,15 +2,14 @@
 //! setting did on validation, golden self-test cases), then publication as the next
 //! version of each.
 
-use super::prepare::{DataFile, Prepared};
+use super::prepare::{DataFile, Prepared, ShopFacts};
 use super::refit::{RefitModels, RefitSummary};
 use super::{to_json, Selection, Steps, TrainConfig, TrainError};
-use crate::domain::schema_file::SchemaRecord;
-use crate::domain::Session;
+use crate::domain::{AnySession, Session};
 use crate::features;
 use crate::labels::LabelledSession;
 use crate::ml::model_file::{self, GoldenCase, Manifest, Model, ModelName, TrainingData};
-use crate::ml::segment::{self, KMeansParams};
+use crate::ml::segment::KMeansParams;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
@@ -34,7 +33,7 @@ struct RevenueHyperparameters<'a> {
 struct SegmentHyperparameters<'a> {
     k: usize,
     kmeans: &'a KMeansParams,
-    features: &'static [(&'static str, bool)],
+    features: Vec<(&'a str, bool)>,
 }
 
 #[derive(Serialize)]
@@ -45,15 +44,19 @@ struct SegmentValidation<'a> {
 }
 
 /// The convert, revenue and segment model files, in that order.
-pub(super) fn manifests(
+pub(super) fn manifests<S: crate::domain::AnySession>(
     file: &DataFile,
-    prepared: &Prepared,
+    prepared: &Prepared<S>,
     selection: &Selection,
     summary: &RefitSummary,
     models: RefitModels,
     config: &TrainConfig,
 ) -> Result<[ModelFile; 3], TrainError> {
     let golden = golden_sessions(&prepared.split.valid, config.golden_sessions);
+    let about = About {
+        feature_schema: prepared.plan.schema(),
+        shop: prepared.shop,
+    };
     let training = |examples: usize| TrainingData {
         file_name: file.file_name.clone(),
         sha256: file.sha256.clone(),
@@ -74,6 +77,7 @@ pub(super) fn manifests(
             score_distribution: Some(summary.distribution.clone()),
             tiers: Some(summary.tiers.clone()),
             ..manifest(
+                &about,
                 ModelName::Convert,
                 chosen_convert.algorithm.clone(),
                 chosen_convert.hyperparameters.clone(),
@@ -95,6 +99,7 @@ pub(super) fn manifests(
     };
     let revenue = ModelFile {
         manifest: manifest(
+            &about,
             ModelName::Revenue,
             format!(
                 "P(convert) from {} x conditional revenue from {}",
@@ -111,11 +116,20 @@ pub(super) fn manifests(
         model,
     };
 
+    let segment_features: Vec<(String, bool)> = models
+        .segments
+        .features
+        .iter()
+        .map(|f| (f.name.clone(), f.log1p))
+        .collect();
     let model = Model::Segment(models.segments);
     let hyperparameters = SegmentHyperparameters {
         k: k_choice.k,
         kmeans: &config.kmeans,
-        features: segment::SEGMENT_FEATURES,
+        features: segment_features
+            .iter()
+            .map(|(n, l)| (n.as_str(), *l))
+            .collect(),
     };
     let validation = SegmentValidation {
         silhouette_training_months: selection.segments.silhouette_training,
@@ -126,6 +140,7 @@ pub(super) fn manifests(
         manifest: Manifest {
             personas: Some(summary.personas.clone()),
             ..manifest(
+                &about,
                 ModelName::Segment,
                 "k-means (linfa-clustering)".into(),
                 to_json("the segment hyperparameters", &hyperparameters)?,
@@ -141,7 +156,13 @@ pub(super) fn manifests(
 
 /// The part every manifest has; `model_file::publish` fills in the version and the
 /// weights' file and checksum.
+struct About<'a> {
+    feature_schema: features::FeatureSchema,
+    shop: &'a ShopFacts,
+}
+
 fn manifest(
+    about: &About,
     name: ModelName,
     algorithm: String,
     hyperparameters: Value,
@@ -157,8 +178,10 @@ fn manifest(
         trainer_version: env!("CARGO_PKG_VERSION").to_owned(),
         algorithm,
         hyperparameters,
-        feature_schema: features::Plan::uci().schema(),
-        click_schema: SchemaRecord::uci(),
+        feature_schema: about.feature_schema.clone(),
+        click_schema: about.shop.schema.clone(),
+        catalogue: about.shop.catalogue.clone(),
+        feature_plan: about.shop.feature_plan.clone(),
         training,
         validation,
         threshold: None,
@@ -203,12 +226,12 @@ pub(super) fn publish(
 
 /// Golden inputs: validation sessions spread over the range of lengths, so the
 /// self-test covers short and long prefixes.
-pub(super) fn golden_sessions<'a>(
-    sessions: &[&'a LabelledSession],
+pub(super) fn golden_sessions<'a, S: AnySession>(
+    sessions: &[&'a LabelledSession<S>],
     count: usize,
 ) -> Vec<&'a Session> {
-    let mut by_len: Vec<&LabelledSession> = sessions.to_vec();
-    by_len.sort_by_key(|s| (s.session.clicks().len(), s.session.id().clone()));
+    let mut by_len: Vec<&Session> = sessions.iter().filter_map(|s| s.session.as_uci()).collect();
+    by_len.sort_by_key(|s| (s.clicks().len(), s.id().clone()));
     let n = by_len.len();
     if n == 0 || count == 0 {
         return Vec::new();
@@ -222,5 +245,5 @@ pub(super) fn golden_sessions<'a>(
             }
         })
         .collect();
-    picks.into_iter().map(|i| &by_len[i].session).collect()
+    picks.into_iter().map(|i| by_len[i]).collect()
 }

@@ -40,16 +40,19 @@ pub(super) struct RefitSummary {
     pub personas: Vec<Persona>,
 }
 
-pub(super) fn refit(
-    prepared: &Prepared,
+pub(super) fn refit<S: crate::domain::AnySession>(
+    prepared: &Prepared<S>,
     selection: &Selection,
     config: &TrainConfig,
     steps: &Steps,
-) -> Result<Refitted, TrainError> {
+) -> Result<Refitted, TrainError>
+where
+    S::Click: crate::features::ClickValues,
+{
     steps.step("refitting conversion on all months");
     let all = &prepared.all;
     let (all_set, all_products) =
-        PrefixSet::build_out_of_fold(all, config.folds, config.product_smoothing);
+        PrefixSet::build_out_of_fold(prepared.plan, all, config.folds, config.product_smoothing);
     let convert = selection
         .convert
         .spec
@@ -66,11 +69,13 @@ pub(super) fn refit(
     };
 
     steps.step("fitting segments on all sessions");
-    let all_full = dataset::full_sessions(all);
+    let all_full = dataset::full_sessions(prepared.plan, all);
     let (segments, silhouette_all) = SegmentModel::fit(
         all_full.view(),
+        crate::ml::segment::segment_features(prepared.plan),
         selection.segments.k_choice.k,
         &config.kmeans,
+        &prepared.shop.money.sign,
     )?;
 
     Ok(Refitted {

@@ -18,9 +18,9 @@ pub(super) const STEPS: u64 = 2;
 
 /// The charts of `report.html`, drawn before anything is published: a chart that cannot
 /// be drawn stops the train while no version is visible yet.
-pub(super) fn charts(
+pub(super) fn charts<S: crate::domain::AnySession>(
     file: &DataFile,
-    prepared: &Prepared,
+    prepared: &Prepared<S>,
     selection: &Selection,
     summary: &RefitSummary,
     config: &TrainConfig,
@@ -28,7 +28,12 @@ pub(super) fn charts(
 ) -> Result<Page, TrainError> {
     steps.step("drawing the report's charts");
     let convert = &selection.convert;
-    let data = report::data_section(&prepared.all, &prepared.fit_set, &report::Money::usd())?;
+    let data = report::data_section(
+        prepared.plan,
+        &prepared.all,
+        &prepared.fit_set,
+        &prepared.shop.money,
+    )?;
     let chosen = convert.chosen();
     let convert_section = report::convert_section(&report::ConvertInputs {
         model: format!("{} ({})", chosen.algorithm, chosen.imbalance),
@@ -69,9 +74,9 @@ pub(super) fn charts(
 }
 
 /// The last stage: the report of what was read, tried, chosen and published.
-pub(super) fn write(
+pub(super) fn write<S: crate::domain::AnySession>(
     file: DataFile,
-    prepared: &Prepared,
+    prepared: &Prepared<S>,
     selection: Selection,
     summary: RefitSummary,
     published: Vec<(String, u32, String)>,
@@ -223,7 +228,7 @@ pub(super) fn write_refused(
     Ok(md_path.display().to_string())
 }
 
-fn months(sessions: &[&LabelledSession]) -> Vec<String> {
+fn months<S: AnySession>(sessions: &[&LabelledSession<S>]) -> Vec<String> {
     let mut m: Vec<(i32, u32)> = sessions.iter().map(|s| s.session.month()).collect();
     m.sort_unstable();
     m.dedup();

@@ -68,8 +68,8 @@ impl RevenueChoice {
 
 /// The candidate with the lowest validation RMSE of expected revenue, given the chosen
 /// conversion model's validation probabilities.
-pub(super) fn select(
-    prepared: &Prepared,
+pub(super) fn select<S>(
+    prepared: &Prepared<S>,
     valid_probabilities: &[f64],
     config: &TrainConfig,
     steps: &Steps,

@@ -14,14 +14,18 @@ pub(super) struct SegmentChoice {
     pub silhouette_training: f64,
 }
 
-pub(super) fn choose(
-    prepared: &Prepared,
+pub(super) fn choose<S: crate::domain::AnySession>(
+    prepared: &Prepared<S>,
     config: &TrainConfig,
     steps: &Steps,
-) -> Result<SegmentChoice, TrainError> {
+) -> Result<SegmentChoice, TrainError>
+where
+    S::Click: crate::features::ClickValues,
+{
     steps.step("choosing k for segments");
-    let fit_full = dataset::full_sessions(&prepared.split.fit);
-    let k_choice = segment::choose_k(fit_full.view(), &config.kmeans)?;
+    let fit_full = dataset::full_sessions(prepared.plan, &prepared.split.fit);
+    let features = segment::segment_features(prepared.plan);
+    let k_choice = segment::choose_k(fit_full.view(), &features, &config.kmeans)?;
     let silhouette_training = k_choice
         .silhouette_by_k
         .iter()

@@ -121,6 +121,15 @@ pub struct Manifest {
     /// schemas were recorded, which were all trained on the UCI shop's.
     #[serde(default = "SchemaRecord::uci")]
     pub click_schema: SchemaRecord,
+    /// What training learned of a shop's values (`train --schema`): absent for the UCI
+    /// shop, whose values are its schema's fixed codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue: Option<crate::domain::catalogue::Catalogue>,
+    /// The feature plan a shop's schema was trained with, when the schema lists none and
+    /// it was derived from the schema and the catalogue; absent for the UCI shop, whose
+    /// schema lists its plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_plan: Option<crate::features::FeaturePlan>,
     pub training: TrainingData,
     pub validation: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -74,6 +74,8 @@ fn manifest(model: &Model, sessions: &[Session]) -> Manifest {
         hyperparameters: serde_json::Value::Null,
         feature_schema: Plan::uci().schema(),
         click_schema: crate::domain::schema_file::SchemaRecord::uci(),
+        catalogue: None,
+        feature_plan: None,
         training: TrainingData {
             file_name: "t.csv".into(),
             sha256: String::new(),
