@@ -60,15 +60,21 @@ fn benches(c: &mut Criterion) {
     let segment = model_file::load_version::<SegmentModel>(&models, None).expect(shipped);
     let session = ten_clicks();
 
-    c.bench_function("features: 10-click session", |b| {
-        b.iter(|| {
-            features::extract(
-                features::Plan::uci(),
-                black_box(session.clicks()),
-                convert.model.products(),
-            )
-        })
-    });
+    // The extraction alone, for a short, a typical and a long session.
+    for n in [1, 10, 100] {
+        let clicks: Vec<Click> = (1..=n)
+            .map(|o| Click::parse(&raw_click(o)).expect("valid click"))
+            .collect();
+        c.bench_function(&format!("extract: {n}-click session"), |b| {
+            b.iter(|| {
+                features::extract(
+                    features::Plan::uci(),
+                    black_box(&clicks),
+                    convert.model.products(),
+                )
+            })
+        });
+    }
     c.bench_function("convert: 10-click session", |b| {
         b.iter(|| scoring::convert(&convert, black_box(&session), false).expect("scores"))
     });

@@ -43,7 +43,7 @@ pub struct Accumulator<'p> {
     price_sum: f64,
     price_min: f64,
     price_max: f64,
-    /// The prices of the last three clicks, a ring like the slots' rows.
+    /// The prices of the last three clicks, a ring.
     recent_prices: [f64; 3],
     /// Which of `recent_prices` holds the last click's: a ring costs one store per price
     /// where shifting three would cost three.
@@ -388,7 +388,7 @@ impl<'p> Accumulator<'p> {
     /// Folds the rows of the clicks pushed since the last fold into the tallies and cells:
     /// each of the plan's lists runs down its column of the new rows, so a list's entry is
     /// read once per batch, not once per click. Then lets go of all but the last three
-    /// rows once the inline buffer is full.
+    /// rows once the buffer is full.
     fn fold(&mut self) {
         let (n, done) = (self.n, self.done);
         if done == n {

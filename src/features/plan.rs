@@ -500,12 +500,12 @@ fn known_of(table: &Slots) -> String {
 /// feature reads. Built once per schema; every accumulator borrows it.
 ///
 /// Per click, an accumulator copies the click's values (the category's and attributes', as
-/// far as the plan reads them) into a row of a ring of the last three clicks' rows, and
-/// then runs three short lists, each touching only the attributes that need it: the
-/// per-code counts of the coded attributes that shares and distinct counts read
-/// ([`Hist`]), the switches, and the running maxima and sums. Every index is placed here,
-/// once: no loop over the features, no name, no family `match` and no allocation per
-/// click.
+/// far as the plan reads them) into the click's row. When a row is next written, the new
+/// rows are folded in by column through three short lists, each touching only the
+/// attributes that need it: the per-code counts that shares and distinct counts read
+/// ([`Hist`], or a compare per click for a code or two), the switches, and the running
+/// maxima and sums. Every index is placed here, once: no loop over the features, no name,
+/// no family `match` and no allocation per click.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub(super) names: Vec<String>,
@@ -757,7 +757,7 @@ impl Plan {
             .any(|&(out, scalar)| out == index && scalar.reads_products())
     }
 
-    /// The tracked attributes: the ring's rows and the first click's row are this wide.
+    /// The tracked attributes: every click's row is this wide.
     pub(super) fn width(&self) -> usize {
         self.number_slots.len()
     }
