@@ -207,7 +207,9 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
                     baseline: None,
                     set: &set,
                     threshold,
-                    top_features: &convert_model.classifier.top_features(15),
+                    top_features: &convert_model
+                        .classifier
+                        .top_features(crate::features::Plan::uci().names(), 15),
                     bootstrap_resamples: evaluation::AUC_BOOTSTRAP_RESAMPLES,
                     bootstrap_seed: evaluation::AUC_BOOTSTRAP_SEED,
                 })?,

@@ -263,8 +263,7 @@ impl Classifier {
     /// Feature importance, as (name, share of the total), largest first: total split
     /// gain for gradient boosting, the absolute coefficient for logistic regression;
     /// none for a random forest, whose trees do not report it.
-    pub fn top_features(&self, n: usize) -> Vec<(String, f64)> {
-        let names = crate::features::Plan::uci().names();
+    pub fn top_features(&self, names: &[String], n: usize) -> Vec<(String, f64)> {
         let mut scores: Vec<(String, f64)> = match self {
             Classifier::GradientBoosting { booster } => booster
                 .calculate_feature_importance(

@@ -84,7 +84,9 @@ where
             sessions: all.len(),
             distribution,
             tiers,
-            top_features: convert.classifier.top_features(TOP_FEATURES),
+            top_features: convert
+                .classifier
+                .top_features(prepared.plan.names(), TOP_FEATURES),
             silhouette_all,
             personas: segments.personas.clone(),
         },
