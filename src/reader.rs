@@ -1049,6 +1049,7 @@ impl<R: Read> Records<R> {
             #[cfg(feature = "parquet")]
             Backend::Parquet(parquet) => parquet.keep_only(columns),
         }
+        #[cfg(not(feature = "parquet"))]
         let _ = columns;
     }
 

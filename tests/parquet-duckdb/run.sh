@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The UCI file as a warehouse would hand it over: converted to Parquet by DuckDB (from PyPI,
 # in the venv tests/ga4/run.sh uses), then `train` on the Parquet and on the CSV must publish
-# models with identical weights, and `score` must give identical answers. Prints both reading
+# models with identical weights, `score` must give identical answers and `evaluate` identical
+# figures. Prints both reading
 # passes' times (train's progress, from "reading" to its next step).
 # Usage: tests/parquet-duckdb/run.sh [BIN] [DATA] [VENV]
 set -euo pipefail
@@ -41,6 +42,8 @@ for format in csv parquet; do
     || { cat "$out/train-$format.log" >&2; exit 1; }
   echo "train on the $format: reading pass $(reading_seconds "$out/train-$format.log") s"
   "$bin" score --data "$input" --models "$out/models-$format" --out "$out/scores-$format.csv" 2>/dev/null
+  # The shipped models' figures; only the first line, naming the data file, differs.
+  "$bin" evaluate --data "$input" --models models --version 1 | tail -n +2 >"$out/evaluate-$format.txt"
 done
 status=0
 for model in convert revenue segment; do
@@ -54,5 +57,9 @@ if ! cmp -s "$out/scores-csv.csv" "$out/scores-parquet.csv"; then
   diff "$out/scores-csv.csv" "$out/scores-parquet.csv" | head -5 >&2
   status=1
 fi
+if ! diff -u "$out/evaluate-csv.txt" "$out/evaluate-parquet.txt" >&2; then
+  echo "FAILED: evaluate's figures differ between the CSV and the Parquet (above)" >&2
+  status=1
+fi
 [ "$status" = 0 ] || exit 1
-echo "ok: identical weights (convert, revenue, segment) and $(($(wc -l < "$out/scores-csv.csv") - 1)) identical scores from the CSV and the Parquet"
+echo "ok: identical weights (convert, revenue, segment), $(($(wc -l < "$out/scores-csv.csv") - 1)) identical scores and identical evaluate figures from the CSV and the Parquet"
