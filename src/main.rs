@@ -17,7 +17,8 @@ struct Cli {
 /// Where the data and the models are, shared by both commands.
 #[derive(clap::Args)]
 struct Files {
-    /// Clickstream CSV (UCI original, a comma/snake_case copy, or headerless).
+    /// Clickstream: CSV (UCI original, a comma/snake_case copy, or headerless), or Parquet
+    /// with the same columns (a file, or a folder of part files), told by content.
     #[arg(long)]
     data: PathBuf,
     /// Outcomes CSV `session_id,converted,revenue` replacing the basket proxy.
@@ -83,8 +84,9 @@ enum Command {
     /// Score a clickstream file without a server: the answers, columns and versions of
     /// POST /score/batch (or /convert/batch, ...), streamed.
     Score {
-        /// Clickstream CSV (UCI original, a comma/snake_case copy, or headerless); each
-        /// session's rows together, as in the UCI file.
+        /// Clickstream: CSV (UCI original, a comma/snake_case copy, or headerless), or
+        /// Parquet with the same columns (a file, or a folder of part files); each session's
+        /// rows together, as in the UCI file.
         #[arg(long)]
         data: PathBuf,
         /// Folder of versioned model files.

@@ -11,11 +11,10 @@ use crate::inference::csv::{self, CsvRecord, FormulaGuard};
 use crate::inference::registry::{Policy, Registry, Snapshot, Trigger};
 use crate::inference::scorer::{Convert, Revenue, Score, Scorer, Segment, Selection};
 use crate::ml::model_file::ModelName;
-use crate::reader::{ReadOptions, SessionStream};
+use crate::reader::{FileSource, ReadOptions, SessionStream};
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -64,13 +63,12 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
         segment_version: config.version,
         explain: false,
     };
-    let file =
-        File::open(&config.data).with_context(|| format!("reading {}", config.data.display()))?;
     let options = ReadOptions {
         skip_invalid: config.skip_invalid,
         max_clicks_per_session: config.max_clicks_per_session,
     };
-    let stream = SessionStream::new(io::BufReader::new(file), &config.data, options)?;
+    // A CSV file, a Parquet file or a folder of them, told by content.
+    let stream = SessionStream::open(&config.data, options)?;
     match &config.out {
         None => {
             let stdout = io::stdout();
@@ -202,7 +200,7 @@ fn write_all<W: Write>(
     config: &ScoreConfig,
     snapshot: &Snapshot,
     selection: &Selection,
-    stream: SessionStream<io::BufReader<File>>,
+    stream: SessionStream<FileSource>,
     out: W,
 ) -> anyhow::Result<ScoreSummary> {
     let out = BufWriter::new(out);
@@ -219,7 +217,7 @@ fn write_answers<S: Scorer, W: Write>(
     config: &ScoreConfig,
     snapshot: &Snapshot,
     selection: &Selection,
-    mut stream: SessionStream<io::BufReader<File>>,
+    mut stream: SessionStream<FileSource>,
     out: BufWriter<W>,
 ) -> anyhow::Result<ScoreSummary> {
     let write_error = |e: io::Error| match &config.out {

@@ -1,6 +1,8 @@
 //! Reads clickstream files as people have them: the UCI original (`;`, original header),
-//! the common copies (`,`, snake_case header) and headerless files in the original column
-//! order. Rows become typed clicks as they stream past; only sessions are kept.
+//! the common copies (`,`, snake_case header), headerless files in the original column
+//! order, and Parquet (a file, or a folder of them as a warehouse export writes it; see
+//! [`parquet`](self::parquet)), told apart by content, not by name. Rows become typed clicks
+//! as they stream past; only sessions are kept.
 
 use crate::domain::schema::{Example, Kind};
 use crate::domain::UCI;
@@ -13,6 +15,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod shop;
 
 #[derive(Debug, Clone, Copy)]
@@ -44,8 +48,19 @@ pub struct LongSession {
 /// How many examples of skipped rows the report keeps.
 const MAX_EXAMPLES: usize = 5;
 
+/// What a data file is, told by its content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    #[default]
+    Csv,
+    /// A Parquet file or a folder of them; its `separator` in [`ReadStats`] means nothing.
+    Parquet,
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ReadStats {
+    pub format: DataFormat,
     pub rows: u64,
     pub clicks: u64,
     pub sessions: u64,
@@ -153,6 +168,10 @@ pub struct Clickstream {
 pub enum ReadError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// The file is not one the readers read (neither CSV text nor Parquet), or a Parquet
+    /// file or data set cannot be read; `path` names the file concerned.
+    #[error("{path}: {message}")]
+    Format { path: PathBuf, message: String },
     #[error("{path}: the file is empty")]
     Empty { path: PathBuf },
     #[error("{path}: cannot tell the separator: the first line has no ';', ',' or tab")]
@@ -250,6 +269,7 @@ impl ReadError {
             | ReadError::Malformed { line, .. }
             | ReadError::ConflictingOrder { line, .. } => Some(*line),
             ReadError::Io { .. }
+            | ReadError::Format { .. }
             | ReadError::Empty { .. }
             | ReadError::Separator { .. }
             | ReadError::MissingColumns { .. } => None,
@@ -484,12 +504,9 @@ fn detect_separator(first_line: &str) -> Option<u8> {
 
 /// Reads a clickstream file: detects the separator and whether there is a header, checks
 /// every field, drops exact duplicate clicks, and groups clicks into sessions.
+/// `path` is a CSV file, a Parquet file or a folder of Parquet files ([`Records::open_path`]).
 pub fn read_clickstream(path: &Path, options: ReadOptions) -> Result<Clickstream, ReadError> {
-    let file = File::open(path).map_err(|source| ReadError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    read_clickstream_from(file, path, options)
+    read_grouped(Grouper::open(path, Policy::Read(options))?, path)
 }
 
 /// Like [`read_clickstream`], from any source (an uploaded body, say); `path` names it in
@@ -499,7 +516,10 @@ pub fn read_clickstream_from<R: Read>(
     path: &Path,
     options: ReadOptions,
 ) -> Result<Clickstream, ReadError> {
-    let mut grouper = Grouper::new(source, path, Policy::Read(options))?;
+    read_grouped(Grouper::new(source, path, Policy::Read(options))?, path)
+}
+
+fn read_grouped<R: Read>(mut grouper: Grouper<R>, path: &Path) -> Result<Clickstream, ReadError> {
     let gathered = grouper.whole()?;
     let mut sessions = Vec::with_capacity(gathered.len());
     for (id, gathering) in gathered {
@@ -657,13 +677,16 @@ pub struct Grouper<R: Read> {
 impl<R: Read> Grouper<R> {
     /// Reads the header; errors here concern the whole file.
     pub fn new(source: R, path: &Path, policy: Policy) -> Result<Self, ReadError> {
-        let mut rows = Rows::new(source, path)?;
+        Ok(Grouper::of(Rows::new(source, path)?, policy))
+    }
+
+    fn of(mut rows: Rows<R>, policy: Policy) -> Self {
         rows.stats.max_clicks_per_session = policy.max_clicks();
-        Ok(Grouper {
+        Grouper {
             rows,
             policy,
             orphans: Orphans::default(),
-        })
+        }
     }
 
     /// The next data row as the policy takes it, with its session; `None` for a row it
@@ -763,12 +786,33 @@ impl<R: Read> Grouper<R> {
     }
 }
 
+impl Grouper<FileSource> {
+    /// A CSV file, a Parquet file or a folder of them ([`Records::open_path`]).
+    pub fn open(path: &Path, policy: Policy) -> Result<Self, ReadError> {
+        Ok(Grouper::of(Rows::open(path)?, policy))
+    }
+}
+
 /// One data row, parsed.
 #[derive(Debug, Clone)]
 pub struct Row {
     pub line: u64,
     pub session: SessionId,
     pub click: Click,
+}
+
+/// Whether a first line is a header: a headerless file starts with a year.
+fn starts_with_a_word(first: &[&str]) -> bool {
+    first
+        .first()
+        .is_some_and(|f| f.trim().trim_matches('"').parse::<f64>().is_err())
+}
+
+impl Rows<FileSource> {
+    /// A CSV file, a Parquet file or a folder of them ([`Records::open_path`]).
+    pub fn open(path: &Path) -> Result<Rows<FileSource>, ReadError> {
+        Rows::of(Records::open_path(path, starts_with_a_word)?, path)
+    }
 }
 
 /// The data rows of a clickstream file or body, one at a time, after its header: the one
@@ -786,16 +830,130 @@ pub struct Rows<R: Read> {
 /// A CSV file's records, one at a time after its first line, each with its line number,
 /// every byte through the row bound and the checksum: what every reader of rows shares,
 /// whatever its columns mean.
+///
+/// A Parquet data set ([`Records::open_path`]) gives the same records: its rows' cells as
+/// text, its column names as the header, `line` its row + 1 (see [`parquet`](self::parquet)).
 pub struct Records<R: Read> {
-    csv: csv::Reader<Source<R>>,
+    backend: Backend<R>,
     path: PathBuf,
     /// The record last read.
     pub record: csv::ByteRecord,
+    /// The CSV separator; `,` for Parquet, where it means nothing.
     pub separator: u8,
-    /// The first line's fields, trimmed and unquoted: the header when there is one.
+    /// The first line's fields, trimmed and unquoted: the header when there is one. A
+    /// Parquet data set's column names.
     pub first_fields: Vec<String>,
-    /// Whether the first line is a header: `has_header` said so on its fields.
+    /// Whether the first line is a header: `has_header` said so on its fields. Always, for
+    /// Parquet.
     pub has_header: bool,
+    pub format: DataFormat,
+}
+
+enum Backend<R: Read> {
+    Csv(csv::Reader<Source<R>>),
+    #[cfg(feature = "parquet")]
+    Parquet(self::parquet::ParquetRecords),
+}
+
+/// What [`Records::open_path`] reads a CSV file from: the bytes looked at to tell the
+/// format, then the rest of the file (which may be a pipe, so it is not read twice).
+pub type FileSource = io::Chain<io::Cursor<Vec<u8>>, File>;
+
+/// The bytes a Parquet file starts with.
+const PARQUET_MAGIC: &[u8] = b"PAR1";
+
+/// How much of a file is looked at to tell CSV text from other things.
+const SNIFF_BYTES: u64 = 8 * 1024;
+
+/// Why the start of a file is neither CSV text nor Parquet, when it can tell.
+fn not_text(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some("the file is gzip-compressed: decompress it first (the readers take CSV text or Parquet)")
+    } else if head.starts_with(b"PK\x03\x04") {
+        Some("the file is a ZIP archive (an .xlsx workbook?): neither CSV text nor Parquet; export the sheet as CSV")
+    } else if head.contains(&0) {
+        Some("the file is neither CSV text (it holds NUL bytes: binary data, or UTF-16 text, which must be saved as UTF-8) nor Parquet (which starts with PAR1)")
+    } else {
+        None
+    }
+}
+
+impl Records<FileSource> {
+    /// Opens what `--data` names, told by content, not by name: a folder is a Parquet data
+    /// set, a file starting with `PAR1` a Parquet file, a file whose start holds NUL bytes
+    /// (binary, compressed, UTF-16) is refused as neither, and anything else is read as CSV
+    /// ([`Records::open`]). `has_header` is not asked for Parquet, which always has one.
+    pub fn open_path(
+        path: &Path,
+        has_header: impl Fn(&[&str]) -> bool,
+    ) -> Result<Records<FileSource>, ReadError> {
+        let io_error = |source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let metadata = std::fs::metadata(path).map_err(io_error)?;
+        if metadata.is_dir() {
+            return Records::parquet(path, true);
+        }
+        let file = File::open(path).map_err(io_error)?;
+        let mut head = Vec::new();
+        let file = {
+            let mut start = file.take(SNIFF_BYTES);
+            start.read_to_end(&mut head).map_err(io_error)?;
+            start.into_inner()
+        };
+        if head.starts_with(PARQUET_MAGIC) {
+            if !metadata.is_file() {
+                return Err(ReadError::Format {
+                    path: path.to_owned(),
+                    message: "a Parquet stream cannot be read from a pipe: Parquet is read from its end, so give a file".into(),
+                });
+            }
+            return Records::parquet(path, false);
+        }
+        if let Some(why) = not_text(&head) {
+            return Err(ReadError::Format {
+                path: path.to_owned(),
+                message: why.into(),
+            });
+        }
+        // Nothing of the file is read twice: a pipe cannot be rewound.
+        Records::open(io::Cursor::new(head).chain(file), path, has_header)
+    }
+
+    #[cfg(feature = "parquet")]
+    fn parquet(path: &Path, folder: bool) -> Result<Records<FileSource>, ReadError> {
+        let set = if folder {
+            self::parquet::DataSet::of_folder(path)?
+        } else {
+            self::parquet::DataSet::of_file(path)
+        };
+        let records = self::parquet::ParquetRecords::open(set)?;
+        Ok(Records {
+            first_fields: records.header().to_vec(),
+            backend: Backend::Parquet(records),
+            path: path.to_owned(),
+            record: csv::ByteRecord::new(),
+            separator: b',',
+            has_header: true,
+            format: DataFormat::Parquet,
+        })
+    }
+
+    #[cfg(not(feature = "parquet"))]
+    fn parquet(path: &Path, folder: bool) -> Result<Records<FileSource>, ReadError> {
+        let what = if folder {
+            "a folder (read as a Parquet data set)"
+        } else {
+            "a Parquet file"
+        };
+        Err(ReadError::Format {
+            path: path.to_owned(),
+            message: format!(
+                "{what}, but this build of clickstream reads CSV only (built without the `parquet` feature)"
+            ),
+        })
+    }
 }
 
 impl<R: Read> Records<R> {
@@ -872,13 +1030,27 @@ impl<R: Read> Records<R> {
             .trim(csv::Trim::All)
             .from_reader(io::Cursor::new(head).chain(buffered));
         Ok(Records {
-            csv,
+            backend: Backend::Csv(csv),
             path: path.to_owned(),
             record: csv::ByteRecord::new(),
             separator,
             first_fields,
             has_header,
+            format: DataFormat::Csv,
         })
+    }
+
+    /// Only these columns (indices into the header) are read: the other cells of each
+    /// record may be empty. A Parquet data set then decodes only them; CSV reads every cell
+    /// anyway.
+    pub fn keep_only(&mut self, columns: &[usize]) {
+        match &mut self.backend {
+            Backend::Csv(_) => {}
+            #[cfg(feature = "parquet")]
+            Backend::Parquet(parquet) => parquet.keep_only(columns),
+        }
+        #[cfg(not(feature = "parquet"))]
+        let _ = columns;
     }
 
     pub fn path(&self) -> &Path {
@@ -887,17 +1059,30 @@ impl<R: Read> Records<R> {
 
     /// Reads the next non-blank record into [`Records::record`]: its line, or `None` at the
     /// end. An error ends the file (a row past the bound, a broken quote).
+    #[cfg_attr(
+        not(feature = "parquet"),
+        allow(
+            clippy::infallible_destructuring_match,
+            reason = "the match has a Parquet arm when the feature is on"
+        )
+    )]
     pub fn next_record(&mut self) -> Result<Option<u64>, ReadError> {
+        let csv = match &mut self.backend {
+            Backend::Csv(csv) => csv,
+            #[cfg(feature = "parquet")]
+            Backend::Parquet(parquet) => return parquet.next_record(&mut self.record),
+        };
+        let path = &self.path;
         loop {
-            let start = self.csv.position().byte();
-            self.hashing().record_start = start;
-            let more = self.csv.read_byte_record(&mut self.record).map_err(|e| {
+            let start = csv.position().byte();
+            hashing(csv).record_start = start;
+            let more = csv.read_byte_record(&mut self.record).map_err(|e| {
                 let long = match e.kind() {
                     csv::ErrorKind::Io(io) => RowTooLong::of(io),
                     _ => None,
                 };
                 ReadError::Malformed {
-                    path: self.path.clone(),
+                    path: path.clone(),
                     line: long.map_or_else(|| e.position().map_or(0, |p| p.line()), |l| l.line),
                     message: long.map_or_else(|| e.to_string(), RowTooLong::what),
                 }
@@ -909,31 +1094,35 @@ impl<R: Read> Records<R> {
                 continue;
             }
             let start = self.record.position().map_or(0, |p| p.byte());
-            return Ok(Some(self.hashing().lines.line_of_record_at(start)));
+            return Ok(Some(hashing(csv).lines.line_of_record_at(start)));
         }
     }
 
-    fn hashing(&mut self) -> &mut HashingReader<R> {
-        self.csv.get_mut().get_mut().1.get_mut()
-    }
-
     /// The file read to its end (so the checksum covers all of it): its checksum and name.
+    /// A Parquet data set's checksum is described in [`parquet`](self::parquet).
     pub fn finish(self) -> Result<(String, String), ReadError> {
-        finish_hash(self.csv, &self.path)
+        match self.backend {
+            Backend::Csv(csv) => finish_hash(csv, &self.path),
+            #[cfg(feature = "parquet")]
+            Backend::Parquet(parquet) => parquet.finish(),
+        }
     }
+}
+
+fn hashing<R: Read>(csv: &mut csv::Reader<Source<R>>) -> &mut HashingReader<R> {
+    csv.get_mut().get_mut().1.get_mut()
 }
 
 impl<R: Read> Rows<R> {
     /// Reads the header (or sees there is none); errors here concern the whole file.
     pub fn new(source: R, path: &Path) -> Result<Rows<R>, ReadError> {
-        // A headerless file starts with a year.
-        let records = Records::open(source, path, |first| {
-            first
-                .first()
-                .is_some_and(|f| f.trim().trim_matches('"').parse::<f64>().is_err())
-        })?;
+        Rows::of(Records::open(source, path, starts_with_a_word)?, path)
+    }
+
+    fn of(mut records: Records<R>, path: &Path) -> Result<Rows<R>, ReadError> {
         let has_header = records.has_header;
         let mut stats = ReadStats {
+            format: records.format,
             separator: records.separator as char,
             header: has_header,
             ..ReadStats::default()
@@ -959,6 +1148,7 @@ impl<R: Read> Rows<R> {
                     found: names.join(", "),
                 });
             }
+            records.keep_only(&index);
             Layout { index, names }
         } else {
             let mut index = [0; Field::ALL.len()];
@@ -1147,13 +1337,21 @@ pub struct SessionStream<R: Read> {
 
 impl<R: Read> SessionStream<R> {
     pub fn new(source: R, path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
-        Ok(SessionStream {
-            grouper: Grouper::new(source, path, Policy::Read(options))?,
+        Ok(SessionStream::of(Grouper::new(
+            source,
+            path,
+            Policy::Read(options),
+        )?))
+    }
+
+    fn of(grouper: Grouper<R>) -> Self {
+        SessionStream {
+            grouper,
             current: None,
             begun: 0,
             done: std::collections::HashSet::new(),
             ended: false,
-        })
+        }
     }
 
     /// The next whole session, or `None` at the end of the file.
@@ -1214,6 +1412,16 @@ impl<R: Read> SessionStream<R> {
     /// Reads to the end of the file: its checksum and what was read.
     pub fn finish(self) -> Result<(String, ReadStats), ReadError> {
         self.grouper.rows.finish_stream()
+    }
+}
+
+impl SessionStream<FileSource> {
+    /// A CSV file, a Parquet file or a folder of them ([`Records::open_path`]).
+    pub fn open(path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
+        Ok(SessionStream::of(Grouper::open(
+            path,
+            Policy::Read(options),
+        )?))
     }
 }
 

@@ -7,7 +7,6 @@
 use super::{BadValue, ReadError, ReadOptions, ReadStats, Records};
 use crate::domain::shop::{Binding, ShopClick, ShopRow, ShopSchema, ShopSession};
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -32,11 +31,9 @@ pub fn read_shop_clickstream(
     schema: &ShopSchema,
     options: ReadOptions,
 ) -> Result<ShopClickstream, ReadError> {
-    let file = File::open(path).map_err(|source| ReadError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    read_shop_clickstream_from(file, path, schema, options)
+    // A CSV file, a Parquet file or a folder of them, told by content.
+    let records = Records::open_path(path, |_| true)?;
+    read_shop_records(records, path, schema, options)
 }
 
 /// Reads a shop's file from any source: a header is required (it is what binds the
@@ -47,7 +44,20 @@ pub fn read_shop_clickstream_from<R: Read>(
     schema: &ShopSchema,
     options: ReadOptions,
 ) -> Result<ShopClickstream, ReadError> {
-    let mut records = Records::open(source, path, |_| true)?;
+    read_shop_records(
+        Records::open(source, path, |_| true)?,
+        path,
+        schema,
+        options,
+    )
+}
+
+fn read_shop_records<R: Read>(
+    mut records: Records<R>,
+    path: &Path,
+    schema: &ShopSchema,
+    options: ReadOptions,
+) -> Result<ShopClickstream, ReadError> {
     let header: Vec<&str> = records.first_fields.iter().map(String::as_str).collect();
     let binding = schema
         .bind(&header)
@@ -57,6 +67,7 @@ pub fn read_shop_clickstream_from<R: Read>(
             message: format!("{message} (schema {:?})", schema.name),
         })?;
     let mut stats = ReadStats {
+        format: records.format,
         separator: records.separator as char,
         header: true,
         max_clicks_per_session: options.max_clicks_per_session,

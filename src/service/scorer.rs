@@ -232,6 +232,7 @@ fn row_issues(e: &ReadError) -> Vec<FieldIssue> {
             one("header".to_owned(), format!("missing column(s) {missing}"))
         }
         ReadError::Empty { .. }
+        | ReadError::Format { .. }
         | ReadError::Separator { .. }
         | ReadError::Malformed { .. }
         | ReadError::Io { .. } => Vec::new(),
