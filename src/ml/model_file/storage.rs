@@ -220,6 +220,14 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
             found: manifest.version,
         });
     }
+    // The click schema first: a shop's model differs in its features because its clicks
+    // do, and the schema says so in the shop's words.
+    if let Some(why) = manifest.click_schema.mismatch(&UCI) {
+        return Err(LoadError::ClickSchema {
+            path: manifest_path,
+            why,
+        });
+    }
     let schema = features::Plan::uci().schema();
     if manifest.feature_schema != schema {
         let first_difference = schema
@@ -237,12 +245,6 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
             expected_version: schema.version,
             expected_count: schema.names.len(),
             detail: first_difference,
-        });
-    }
-    if let Some(why) = manifest.click_schema.mismatch(&UCI) {
-        return Err(LoadError::ClickSchema {
-            path: manifest_path,
-            why,
         });
     }
     let weights_path = dir.join(&manifest.weights_file);
