@@ -200,13 +200,15 @@ impl Catalogue {
     /// field noted in `unseen`.
     pub fn code(&self, schema: &ShopSchema, click: &ShopClick, unseen: &mut Unseen) -> CodedClick {
         let category_column = schema.column(super::schema::Role::Category);
-        let category = match self.categories.iter().position(|c| *c == click.category) {
-            Some(i) => i as i64 + 1,
-            // A coded category (a fixed vocabulary) keeps its code when training did not
-            // rank it: codes are the shop's own, not learned.
-            None => match category_column.map(|c| &c.rule) {
-                Some(super::schema::Rule::Codes(_)) => click.category.parse().unwrap_or(OTHER),
-                _ => OTHER,
+        let category = match category_column.map(|c| &c.rule) {
+            // A fixed vocabulary's codes are the shop's own: a coded category keeps its
+            // code, and the ranking only chooses which codes get a share of their own.
+            Some(super::schema::Rule::Codes(_) | super::schema::Rule::Whole { .. }) => {
+                click.category.parse().unwrap_or(OTHER)
+            }
+            _ => match self.categories.iter().position(|c| *c == click.category) {
+                Some(i) => i as i64 + 1,
+                None => OTHER,
             },
         };
         let category_price = match self.category_prices.get(&click.category) {
@@ -297,5 +299,29 @@ mod tests {
         // Ranked out of the top two, but seen: its own mean price, not counted as unseen.
         let coded = catalogue.code(&schema, &click("tents", 30.0, "tablet"), &mut unseen);
         assert_eq!((coded.values[0], coded.category_price), (OTHER, 100.0));
+    }
+
+    #[test]
+    fn a_fixed_vocabulary_keeps_the_shops_own_codes_whatever_their_rank() {
+        let schema = ShopSchema::parse(crate::domain::schema_file::UCI_FILE).expect("compiles");
+        let uci = |category: &str| ShopClick {
+            category: category.into(),
+            attributes: vec![
+                Value::Whole(29),
+                Value::Whole(1),
+                Value::Whole(1),
+                Value::Whole(1),
+                Value::Whole(2),
+                Value::Whole(1),
+            ],
+            ..click(category, 10.0, "")
+        };
+        let clicks = [uci("3"), uci("3"), uci("1")];
+        let catalogue = Catalogue::learn(&schema, clicks.iter(), 12, 16);
+        assert_eq!(catalogue.categories, ["3", "1"]);
+        let mut unseen = Unseen::default();
+        assert_eq!(catalogue.code(&schema, &uci("3"), &mut unseen).values[0], 3);
+        assert_eq!(catalogue.code(&schema, &uci("1"), &mut unseen).values[0], 1);
+        assert_eq!(catalogue.code(&schema, &uci("4"), &mut unseen).values[0], 4);
     }
 }

@@ -66,11 +66,18 @@ pub fn derive(schema: &ShopSchema, catalogue: &Catalogue) -> FeaturePlan {
     ] {
         push(&mut names, spec(name, family));
     }
+    // A learned category's code is its rank; a fixed vocabulary's is its own code.
+    let coded = schema
+        .column(crate::domain::schema::Role::Category)
+        .is_some_and(|c| !c.is_categorical());
     let categories: Vec<(i64, String)> = catalogue
         .categories
         .iter()
         .enumerate()
-        .map(|(i, c)| (i as i64 + 1, slug(c)))
+        .filter_map(|(i, c)| {
+            let code = if coded { c.parse().ok()? } else { i as i64 + 1 };
+            Some((code, slug(c)))
+        })
         .collect();
     for (code, slug) in &categories {
         push(
