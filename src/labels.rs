@@ -314,11 +314,13 @@ pub fn read_labelled_shop(
         TOP_CATEGORIES,
         TOP_VALUES,
     );
-    let mut unseen = Unseen::default();
+    // Every value was seen here; only those ranked out of the vocabularies count, and
+    // training reports none of them (the service counts what its requests bring).
+    let mut ranked_out = Unseen::default();
     let coded: Vec<CodedSession> = stream
         .sessions
         .iter()
-        .map(|s| catalogue.code_session(schema, s, &mut unseen))
+        .map(|s| catalogue.code_session(schema, s, &mut ranked_out))
         .collect();
     let outcomes = outcomes.map(read_outcomes).transpose()?;
     let (sessions, source) = label_sessions(coded, outcomes.as_ref())?;

@@ -125,20 +125,6 @@ pub fn segment_features(plan: &features::Plan) -> Vec<SegmentFeature> {
         .collect()
 }
 
-/// Version 1's segment features, in the UCI plan.
-pub fn uci_segment_features() -> Vec<SegmentFeature> {
-    SEGMENT_FEATURES
-        .iter()
-        .map(|&(name, log1p)| SegmentFeature {
-            name: name.to_owned(),
-            index: features::Plan::uci()
-                .index_of(name)
-                .expect("segment features are feature names"),
-            log1p,
-        })
-        .collect()
-}
-
 fn fit_kmeans(
     z: &Array2<f64>,
     k: usize,
@@ -462,7 +448,7 @@ mod tests {
     /// Centroid in z units, in SEGMENT_FEATURES order: clicks, price, sale, above, page.
     fn names(centroids: &[[f64; 5]]) -> Vec<String> {
         let c: Vec<Vec<f64>> = centroids.iter().map(|c| c.to_vec()).collect();
-        name_personas(&uci_segment_features(), &c)
+        name_personas(&segment_features(features::Plan::uci()), &c)
     }
 
     #[test]
@@ -498,5 +484,15 @@ mod tests {
         assert_eq!(n[0], "Premium browsers");
         assert_eq!(n[1], "Everyday browsers");
         assert_eq!(n[2], "Everyday browsers, cheaper items");
+    }
+
+    #[test]
+    fn the_uci_plan_gives_version_1_s_five_segment_features_and_no_shop_s() {
+        let names: Vec<String> = segment_features(features::Plan::uci())
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        let expected: Vec<&str> = SEGMENT_FEATURES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, expected);
     }
 }

@@ -140,11 +140,11 @@ fn read_shop_records<R: Read>(
 
 /// The record's cells as text, the width checked; a cell that is not UTF-8 is named by
 /// its column.
-fn decode<R: Read>(
-    records: &Records<R>,
+fn decode<'r, R: Read>(
+    records: &'r Records<R>,
     binding: &Binding,
     line: u64,
-) -> Result<Vec<String>, ReadError> {
+) -> Result<Vec<&'r str>, ReadError> {
     let record = &records.record;
     if record.len() != binding.width {
         return Err(ReadError::FieldCount {
@@ -158,7 +158,7 @@ fn decode<R: Read>(
     let mut cells = Vec::with_capacity(record.len());
     for (i, bytes) in record.iter().enumerate() {
         match std::str::from_utf8(bytes) {
-            Ok(text) => cells.push(text.to_owned()),
+            Ok(text) => cells.push(text),
             Err(_) => {
                 let column = records
                     .first_fields
@@ -181,13 +181,12 @@ fn decode<R: Read>(
 fn parse(
     schema: &ShopSchema,
     binding: &Binding,
-    cells: &[String],
+    cells: &[&str],
     path: &Path,
     line: u64,
 ) -> Result<ShopRow, ReadError> {
-    let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
     schema
-        .row(binding, &cells)
+        .row(binding, cells)
         .map_err(|errors| ReadError::Invalid {
             path: path.to_owned(),
             line,
