@@ -120,6 +120,7 @@ pub fn derive(schema: &ShopSchema, catalogue: &Catalogue) -> FeaturePlan {
             "share_above_category_price",
             Family::ShareAboveCategoryPrice,
         ),
+        ("price_vs_category_mean", Family::PriceVsCategoryMean),
     ] {
         push(&mut names, spec(name, family));
     }

@@ -669,6 +669,9 @@ fn a_shops_derived_plan_reads_its_coded_clicks() {
     // Boots average 200: 100 is below, 300 above; tents and socks are at their means.
     assert_eq!(at("share_above_category_price"), 0.25);
     assert_eq!(at("price_vs_category"), 1.0);
+    // ln(100/200), ln(300/200), ln(50/50) and ln(10/10), over four clicks.
+    let expected = ((0.5f64).ln() + (1.5f64).ln()) / 4.0;
+    assert!((at("price_vs_category_mean") - expected).abs() < 1e-12);
     assert_eq!(at("share_device_mobile"), 1.0);
     assert_eq!(at("weekend"), 1.0, "2026-04-04 is a Saturday");
     let mut acc = Accumulator::new(&plan, &products);
