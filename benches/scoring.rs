@@ -10,7 +10,7 @@ use clickstream::ml::classifier::ConvertModel;
 use clickstream::ml::model_file::{self, ModelKind};
 use clickstream::ml::regressor::RevenueModel;
 use clickstream::ml::segment::SegmentModel;
-use clickstream::scoring;
+use clickstream::scoring::{self, Visit};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::path::Path;
@@ -76,16 +76,20 @@ fn benches(c: &mut Criterion) {
         });
     }
     c.bench_function("convert: 10-click session", |b| {
-        b.iter(|| scoring::convert(&convert, black_box(&session), false).expect("scores"))
+        b.iter(|| {
+            scoring::convert(&convert, black_box(Visit::Uci(&session)), false).expect("scores")
+        })
     });
     c.bench_function("convert with explanation: 10-click session", |b| {
-        b.iter(|| scoring::convert(&convert, black_box(&session), true).expect("scores"))
+        b.iter(|| {
+            scoring::convert(&convert, black_box(Visit::Uci(&session)), true).expect("scores")
+        })
     });
     c.bench_function("revenue: 10-click session", |b| {
-        b.iter(|| scoring::revenue(&revenue, black_box(&session)).expect("scores"))
+        b.iter(|| scoring::revenue(&revenue, black_box(Visit::Uci(&session))).expect("scores"))
     });
     c.bench_function("segment: 10-click session", |b| {
-        b.iter(|| scoring::segment(&segment, black_box(&session)).expect("scores"))
+        b.iter(|| scoring::segment(&segment, black_box(Visit::Uci(&session))).expect("scores"))
     });
 
     // The full handler path: body parsing, validation, all three models, JSON out.

@@ -12,6 +12,7 @@ use crate::inference::registry::{Policy, Registry, Snapshot, Trigger};
 use crate::inference::scorer::{Convert, Revenue, Score, Scorer, Segment, Selection};
 use crate::ml::model_file::ModelName;
 use crate::reader::{FileSource, ReadOptions, SessionStream};
+use crate::scoring::{Rows, Visit};
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -259,7 +260,7 @@ fn write_answers<S: Scorer, W: Write>(
             .par_iter()
             .map(|s| {
                 scorer
-                    .score(snapshot, s, selection)
+                    .score(snapshot, Visit::Uci(s), selection, &mut Rows::default())
                     .map_err(|e| anyhow!("session {:?}: {e}", s.id().as_str()))
             })
             .collect::<anyhow::Result<_>>()?;

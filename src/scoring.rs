@@ -1,11 +1,13 @@
 //! Answers for one session from loaded models: what the HTTP layer (and any other caller)
 //! asks. Features come from the same module the trainer uses.
 
-use crate::domain::Session;
-use crate::features::{self, RowKey};
-use crate::labels;
+use crate::domain::catalogue::{CodedSession, Unseen};
+use crate::domain::shop::ShopSession;
+use crate::domain::{AnyClick, Session};
+use crate::features::RowKey;
+use crate::labels::{self, Outcome};
 use crate::ml::classifier::ConvertModel;
-use crate::ml::model_file::{Loaded, Manifest, ModelKind, ModelName};
+use crate::ml::model_file::{Loaded, Manifest, ModelKind, ModelName, Reading, ShopReading};
 use crate::ml::regressor::RevenueModel;
 use crate::ml::segment::SegmentModel;
 use serde::Serialize;
@@ -96,6 +98,39 @@ pub enum ScoreError {
     NoPrediction { model: ModelName, version: u32 },
     #[error("segment version {version} assigned persona {persona_id}, which it does not describe")]
     UnknownPersona { version: u32, persona_id: usize },
+    /// The caller read the session by another schema than the version's: the service picks
+    /// the version before it reads a body, so this is a fault, never the client's.
+    #[error("{model} version {version} reads clicks of the schema {schema:?}; the session was read by another")]
+    OtherClicks {
+        model: ModelName,
+        version: u32,
+        schema: String,
+    },
+}
+
+/// One session as a request gives it: the UCI shop's, or a shop's read by the schema of
+/// the versions that answer it.
+#[derive(Debug, Clone, Copy)]
+pub enum Visit<'a> {
+    Uci(&'a Session),
+    Shop(&'a ShopSession),
+}
+
+impl<'a> Visit<'a> {
+    pub fn id(&self) -> &'a str {
+        match self {
+            Visit::Uci(s) => s.id().as_str(),
+            Visit::Shop(s) => &s.id,
+        }
+    }
+
+    /// The session's passthrough values, one per the schema's passthrough columns.
+    pub fn passthrough(&self) -> &'a [String] {
+        match self {
+            Visit::Uci(_) => &[],
+            Visit::Shop(s) => &s.passthrough,
+        }
+    }
 }
 
 /// Explanations list this many features, strongest first.
@@ -127,46 +162,114 @@ fn only<M: ModelKind, T>(values: Vec<T>, loaded: &Loaded<M>) -> Result<T, ScoreE
 
 /// One request's feature row, kept for the next model that can read it: [`RowKey`]s,
 /// decided at load, say which can. A request's models score from one extraction when
-/// their keys agree, and each extracts its own otherwise.
+/// their keys agree, and each extracts its own otherwise. A shop's session is coded once
+/// per catalogue, and the values its catalogue did not know are counted here for the
+/// caller's metrics.
 #[derive(Default)]
 pub struct Rows {
     made: Option<(RowKey, ndarray::Array2<f64>)>,
+    coded: Option<([u8; 32], CodedSession)>,
+    /// Values of the session that the catalogues coding it did not know, and products
+    /// the first product table reading it did not know.
+    pub unseen: Unseen,
+    products_counted: bool,
 }
 
 impl Rows {
-    /// The row `loaded` reads for `session`: the one made already when its key allows,
+    /// The row `loaded` reads for `visit`: the one made already when its key allows,
     /// else a new extraction, kept in its place.
     pub fn of<M: ModelKind>(
         &mut self,
         loaded: &Loaded<M>,
-        session: &Session,
-    ) -> &ndarray::Array2<f64> {
+        visit: Visit,
+    ) -> Result<&ndarray::Array2<f64>, ScoreError> {
         let made = match self.made.take() {
             Some((key, row)) if loaded.row_key.can_read(&key) => (key, row),
-            _ => (loaded.row_key.clone(), loaded.row(session.clicks())),
+            _ => {
+                let row = match (visit, &loaded.reading) {
+                    (Visit::Uci(s), Reading::Uci) => loaded.row(s.clicks()),
+                    (Visit::Shop(s), Reading::Shop(shop)) => {
+                        let products = loaded.model.products();
+                        let count = !self.products_counted && !products.products.is_empty();
+                        let coded = &self.coded(shop, s).clicks;
+                        let new = coded.iter().filter(|c| !products.knows(c.product_key));
+                        let new = if count { new.count() as u64 } else { 0 };
+                        let row = loaded.row(coded);
+                        self.unseen.products += new;
+                        self.products_counted |= count;
+                        row
+                    }
+                    _ => return Err(other_clicks(loaded)),
+                };
+                (loaded.row_key.clone(), row)
+            }
         };
-        &self.made.insert(made).1
+        Ok(&self.made.insert(made).1)
+    }
+
+    /// `session` coded by `shop`'s catalogue, once per catalogue.
+    fn coded(&mut self, shop: &ShopReading, session: &ShopSession) -> &CodedSession {
+        let id = shop.id();
+        if self.coded.as_ref().is_some_and(|(made, _)| *made != id) {
+            self.coded = None;
+        }
+        let unseen = &mut self.unseen;
+        &self
+            .coded
+            .get_or_insert_with(|| {
+                let coded = shop.catalogue.code_session(&shop.schema, session, unseen);
+                (id, coded)
+            })
+            .1
+    }
+
+    /// The known outcome of a session whose clicks already hold a basket, where the
+    /// version's schema declares how a basket shows: the contract's answer, not a forecast.
+    fn basket<M: ModelKind>(
+        &mut self,
+        loaded: &Loaded<M>,
+        visit: Visit,
+    ) -> Result<Option<Outcome>, ScoreError> {
+        if !loaded.reading.declares_basket() {
+            return Ok(None);
+        }
+        fn known<C: AnyClick>(clicks: &[C]) -> Option<Outcome> {
+            labels::first_basket(clicks).map(|_| labels::proxy_outcome(clicks))
+        }
+        Ok(match (visit, &loaded.reading) {
+            (Visit::Uci(s), Reading::Uci) => known(s.clicks()),
+            (Visit::Shop(s), Reading::Shop(shop)) => known(&self.coded(shop, s).clicks),
+            _ => return Err(other_clicks(loaded)),
+        })
+    }
+}
+
+fn other_clicks<M: ModelKind>(loaded: &Loaded<M>) -> ScoreError {
+    ScoreError::OtherClicks {
+        model: M::NAME,
+        version: loaded.manifest.version,
+        schema: loaded.reading.schema_name().to_owned(),
     }
 }
 
 pub fn convert(
     loaded: &Loaded<ConvertModel>,
-    session: &Session,
+    visit: Visit,
     explain: bool,
 ) -> Result<ConvertAnswer, ScoreError> {
-    convert_with(loaded, session, explain, &mut Rows::default())
+    convert_with(loaded, visit, explain, &mut Rows::default())
 }
 
 /// [`convert`], reading its row from (or leaving it in) a request's [`Rows`].
 pub fn convert_with(
     loaded: &Loaded<ConvertModel>,
-    session: &Session,
+    visit: Visit,
     explain: bool,
     rows: &mut Rows,
 ) -> Result<ConvertAnswer, ScoreError> {
     let manifest = &loaded.manifest;
     let threshold = manifest.decision_threshold();
-    if labels::first_basket(session.clicks()).is_some() {
+    if rows.basket(loaded, visit)?.is_some() {
         return Ok(ConvertAnswer {
             probability: 1.0,
             will_convert: true,
@@ -177,7 +280,7 @@ pub fn convert_with(
             explanation: None,
         });
     }
-    let x = rows.of(loaded, session);
+    let x = rows.of(loaded, visit)?;
     let p = only(loaded.model.probabilities(x.view()), loaded)?;
     let probability = finite(p, loaded, "probability")?;
     let tier = tier(manifest, probability);
@@ -187,7 +290,7 @@ pub fn convert_with(
                 .into_iter()
                 .enumerate()
                 .map(|(i, contribution)| Contribution {
-                    feature: features::Plan::uci().names()[i].clone(),
+                    feature: loaded.reading.plan().names()[i].clone(),
                     value: x[[0, i]],
                     contribution,
                 })
@@ -226,22 +329,19 @@ fn tier(manifest: &Manifest, probability: f64) -> Tier {
     }
 }
 
-pub fn revenue(
-    loaded: &Loaded<RevenueModel>,
-    session: &Session,
-) -> Result<RevenueAnswer, ScoreError> {
-    revenue_with(loaded, session, &mut Rows::default())
+pub fn revenue(loaded: &Loaded<RevenueModel>, visit: Visit) -> Result<RevenueAnswer, ScoreError> {
+    revenue_with(loaded, visit, &mut Rows::default())
 }
 
 /// [`revenue`], reading its row from (or leaving it in) a request's [`Rows`].
 pub fn revenue_with(
     loaded: &Loaded<RevenueModel>,
-    session: &Session,
+    visit: Visit,
     rows: &mut Rows,
 ) -> Result<RevenueAnswer, ScoreError> {
-    if labels::first_basket(session.clicks()).is_some() {
+    if let Some(outcome) = rows.basket(loaded, visit)? {
         // The basket is known: its revenue is the contract's, not a forecast.
-        let known = labels::proxy_outcome(session.clicks()).revenue;
+        let known = outcome.revenue;
         return Ok(RevenueAnswer {
             expected_revenue: known,
             revenue_if_converts: known,
@@ -249,7 +349,7 @@ pub fn revenue_with(
             already_converted: true,
         });
     }
-    let x = rows.of(loaded, session);
+    let x = rows.of(loaded, visit)?;
     let p = only(loaded.model.predict(x.view()), loaded)?;
     Ok(RevenueAnswer {
         expected_revenue: finite(p.expected, loaded, "expected revenue")?,
@@ -259,20 +359,17 @@ pub fn revenue_with(
     })
 }
 
-pub fn segment(
-    loaded: &Loaded<SegmentModel>,
-    session: &Session,
-) -> Result<SegmentAnswer, ScoreError> {
-    segment_with(loaded, session, &mut Rows::default())
+pub fn segment(loaded: &Loaded<SegmentModel>, visit: Visit) -> Result<SegmentAnswer, ScoreError> {
+    segment_with(loaded, visit, &mut Rows::default())
 }
 
 /// [`segment`], reading its row from (or leaving it in) a request's [`Rows`].
 pub fn segment_with(
     loaded: &Loaded<SegmentModel>,
-    session: &Session,
+    visit: Visit,
     rows: &mut Rows,
 ) -> Result<SegmentAnswer, ScoreError> {
-    let x = rows.of(loaded, session);
+    let x = rows.of(loaded, visit)?;
     let (id, distance) = only(loaded.model.assign(x.view()), loaded)?;
     let persona = loaded
         .model
@@ -338,15 +435,16 @@ mod tests {
             let id = SessionId::parse("s").expect("an id");
             let session = Session::new(id, clicks).expect("a session").0;
             let rows = &mut Rows::default();
+            let visit = Visit::Uci(&session);
             let shared = (
-                convert_with(&convert, &session, true, rows).expect("scores"),
-                revenue_with(&revenue, &session, rows).expect("scores"),
-                segment_with(&segment, &session, rows).expect("scores"),
+                convert_with(&convert, visit, true, rows).expect("scores"),
+                revenue_with(&revenue, visit, rows).expect("scores"),
+                segment_with(&segment, visit, rows).expect("scores"),
             );
             let own = (
-                super::convert(&convert, &session, true).expect("scores"),
-                super::revenue(&revenue, &session).expect("scores"),
-                super::segment(&segment, &session).expect("scores"),
+                super::convert(&convert, visit, true).expect("scores"),
+                super::revenue(&revenue, visit).expect("scores"),
+                super::segment(&segment, visit).expect("scores"),
             );
             assert_eq!(shared, own, "{len} clicks");
         }
@@ -354,16 +452,17 @@ mod tests {
 
     #[test]
     fn a_model_with_another_product_table_extracts_its_own_row() {
+        use crate::features;
         let plan = features::Plan::uci();
         let mut other = features::ProductStats::default();
         other.prior_next = 0.5;
-        let table = RowKey::new(plan, &other, None);
-        let empty = RowKey::new(plan, &features::ProductStats::default(), None);
+        let table = RowKey::new([0; 32], plan, &other, None);
+        let empty = RowKey::new([0; 32], plan, &features::ProductStats::default(), None);
         assert!(!table.can_read(&empty));
         assert!(table.can_read(&table.clone()));
         // A model reading only `clicks` reads any table's row.
         let clicks = plan.index_of("clicks").expect("a feature");
-        assert!(RowKey::new(plan, &other, Some(&[clicks])).can_read(&empty));
+        assert!(RowKey::new([0; 32], plan, &other, Some(&[clicks])).can_read(&empty));
     }
 
     #[test]

@@ -99,6 +99,9 @@ impl super::AnySession for CodedSession {
 /// Values a catalogue did not know: what the service counts, by field.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Unseen {
+    /// Clicks on products the model's product table does not know (counted by the
+    /// scorer, which holds the table).
+    pub products: u64,
     pub category: u64,
     /// By attribute, in the schema's order (grown as needed).
     pub attributes: Vec<u64>,
@@ -112,8 +115,20 @@ impl Unseen {
         self.attributes[k] += 1;
     }
 
+    /// Adds another session's counts.
+    pub fn add(&mut self, other: &Unseen) {
+        self.products += other.products;
+        self.category += other.category;
+        for (k, n) in other.attributes.iter().enumerate() {
+            if *n > 0 {
+                self.attribute(k);
+                self.attributes[k] += n - 1;
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.category == 0 && self.attributes.iter().all(|n| *n == 0)
+        self.products == 0 && self.category == 0 && self.attributes.iter().all(|n| *n == 0)
     }
 }
 
@@ -292,6 +307,7 @@ mod tests {
         assert_eq!(
             unseen,
             Unseen {
+                products: 0,
                 category: 1,
                 attributes: vec![1]
             }

@@ -427,7 +427,7 @@ impl SchemaRecord {
         let Ok(trained) = file.table(Field::from_name) else {
             // A valid schema whose columns are not the UCI click's: a shop's own.
             return Some(format!(
-                "it was trained on the shop schema {:?} (train --schema); this build serves and evaluates models of the UCI shop's clicks only, and a shop's models are served once each version's clicks are checked by its own schema (docs/schema.md, \"What is still to build\")",
+                "it was trained on the shop schema {:?} (train --schema) but records no catalogue of the shop's values, which reading its clicks needs: train it again with this build",
                 self.name
             ));
         };

@@ -29,7 +29,8 @@ pub use read::ClickValues;
 /// together carry equal tables, and segments read no product rate at all.
 #[derive(Debug, Clone)]
 pub struct RowKey {
-    plan: &'static Plan,
+    /// Which click schema, coding and plan the row is of (`model_file::Reading::id`).
+    plan: [u8; 32],
     table: [u8; 32],
     reads_table: bool,
 }
@@ -37,7 +38,12 @@ pub struct RowKey {
 impl RowKey {
     /// The key of a model extracting with `products` and reading the features at `reads`
     /// (every feature when `None`).
-    pub fn new(plan: &'static Plan, products: &ProductStats, reads: Option<&[usize]>) -> RowKey {
+    pub fn new(
+        plan_id: [u8; 32],
+        plan: &Plan,
+        products: &ProductStats,
+        reads: Option<&[usize]>,
+    ) -> RowKey {
         use sha2::{Digest, Sha256};
         // The stored form is the table's whole content (the index is derived from it).
         let stored = serde_json::to_vec(products).unwrap_or_default();
@@ -46,7 +52,7 @@ impl RowKey {
             Some(indices) => indices.iter().any(|&i| plan.reads_products(i)),
         };
         RowKey {
-            plan,
+            plan: plan_id,
             table: Sha256::digest(&stored).into(),
             reads_table,
         }
@@ -55,7 +61,7 @@ impl RowKey {
     /// Whether this key's model reads the same values from a row made for `made`: the
     /// same plan, and the same table unless the model reads none of it.
     pub fn can_read(&self, made: &RowKey) -> bool {
-        std::ptr::eq(self.plan, made.plan) && (!self.reads_table || self.table == made.table)
+        self.plan == made.plan && (!self.reads_table || self.table == made.table)
     }
 }
 

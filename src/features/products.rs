@@ -121,7 +121,7 @@ impl ProductStats {
     }
 
     /// Whether training saw the product.
-    pub(super) fn knows(&self, product: ProductKey) -> bool {
+    pub fn knows(&self, product: ProductKey) -> bool {
         self.index.contains_key(&product)
     }
 

@@ -90,6 +90,39 @@ impl Default for SegmentOutput {
     }
 }
 
+/// A session's passthrough values under their columns' names, as its answer carries them
+/// back (a shop's schema declares them; the UCI shop has none): a JSON object, or CSV
+/// columns after the answer's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Passthrough(pub Vec<(String, String)>);
+
+impl Passthrough {
+    /// The values of a session under the names of the columns they came from.
+    pub fn of(names: &[String], values: &[String]) -> Passthrough {
+        Passthrough(names.iter().cloned().zip(values.iter().cloned()).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Passthrough {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// An answer with its session's passthrough values: `{...the answer..., "passthrough":
+/// {"customer_id": "C-17"}}`; without any, the answer as it is.
+#[derive(Debug, Serialize)]
+pub struct Passed<T> {
+    #[serde(flatten)]
+    pub answer: T,
+    #[serde(skip_serializing_if = "Passthrough::is_empty")]
+    pub passthrough: Passthrough,
+}
+
 /// How answers are written: the batch routes' two media types, and the `score` command's
 /// third form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -188,16 +188,38 @@ impl<M: ModelKind> Slot<M> {
     }
 
     /// The version a session that names none is sent to: the canary's, for the share of
-    /// sessions its hash picks, else the default.
+    /// sessions its hash picks, else the default. A canary reading other clicks than the
+    /// default's gets no share: a body is read by the default's schema before its session
+    /// id is known ([`Slot::canary_problem`] says so).
     pub fn route(&self, session_id: &str) -> Result<&Loaded<M>, SelectError> {
         if let Some(c) = self.canary {
             if stable_percent(session_id) < c.percent {
                 if let Some(m) = self.loaded.get(&c.version) {
-                    return Ok(m);
+                    return match self.default_version() {
+                        Ok(default) if !m.reading.same_clicks(&default.reading) => Ok(default),
+                        _ => Ok(m),
+                    };
                 }
             }
         }
         self.default_version()
+    }
+
+    /// Why the canary gets no share though it is loaded: it reads another click schema
+    /// than the default version.
+    pub fn canary_problem(&self) -> Option<String> {
+        let c = self.canary?;
+        let canary = self.loaded.get(&c.version)?;
+        let default = self.default_version().ok()?;
+        (!canary.reading.same_clicks(&default.reading)).then(|| {
+            format!(
+                "canary version {} reads clicks of the schema {:?}, the default version {} of {:?}: it gets no share until they agree",
+                c.version,
+                canary.reading.schema_name(),
+                default.manifest.version,
+                default.reading.schema_name()
+            )
+        })
     }
 
     /// What `/models`, readiness and the metrics show of this slot.
@@ -210,6 +232,7 @@ impl<M: ModelKind> Slot<M> {
             loaded: self.loaded.iter().map(|(v, m)| (*v, &m.manifest)).collect(),
             failed: &self.failed,
             problem: self.problem.as_deref(),
+            canary_problem: self.canary_problem(),
         }
     }
 }
@@ -226,6 +249,8 @@ pub struct SlotInfo<'a> {
     pub failed: &'a BTreeMap<u32, String>,
     /// Why the versions shown are those loaded before the last scan.
     pub problem: Option<&'a str>,
+    /// Why the canary gets no share ([`Slot::canary_problem`]).
+    pub canary_problem: Option<String>,
 }
 
 /// One consistent view of every model.

@@ -5,9 +5,8 @@
 
 use super::answer::{ConvertOutput, RevenueOutput, ScoreOutput, SegmentOutput};
 use super::registry::{SelectError, Slot, Snapshot};
-use crate::domain::Session;
-use crate::ml::model_file::{Loaded, ModelKind, ModelName};
-use crate::scoring::{self, Rows, ScoreError};
+use crate::ml::model_file::{Loaded, ModelKind, ModelName, Reading};
+use crate::scoring::{self, Rows, ScoreError, Visit};
 use serde::Serialize;
 
 /// Which version of each model answers, and whether to explain: what every scoring route's
@@ -27,34 +26,54 @@ pub enum Error {
     Select(#[from] SelectError),
     #[error(transparent)]
     Score(#[from] ScoreError),
+    /// The versions one request would be answered by read different click schemas, so
+    /// its body cannot be read once for all of them.
+    #[error("{0}")]
+    Disagree(String),
 }
 
 pub trait Scorer: Copy + Send + Sync + 'static {
     /// The answer as sent; its default names the CSV columns ([`super::csv::columns`]).
     type Output: Serialize + Default + Send + 'static;
 
-    /// Answers one session with the versions `snapshot` holds.
+    /// Answers one session with the versions `snapshot` holds, extracting through the
+    /// request's `rows` (which count the values no catalogue knew).
     fn score(
         self,
         snapshot: &Snapshot,
-        session: &Session,
+        visit: Visit,
         selection: &Selection,
+        rows: &mut Rows,
     ) -> Result<Self::Output, Error>;
 
     /// The model versions behind an answer.
     fn versions(output: &Self::Output) -> Vec<(ModelName, u32)>;
+
+    /// The clicks a request's sessions are read as, decided before its body is: those of
+    /// the version asked for, else the default's (a canary reads the same, see
+    /// [`Slot::route`]).
+    fn reading(self, snapshot: &Snapshot, selection: &Selection) -> Result<Reading, Error>;
 }
 
 /// The version asked for, else the one routing sends this session to.
 fn pick<'s, M: ModelKind>(
     slot: &'s Slot<M>,
     requested: Option<u32>,
-    session: &Session,
+    visit: Visit,
 ) -> Result<&'s Loaded<M>, SelectError> {
     match requested {
         Some(version) => slot.get(version),
-        None => slot.route(session.id().as_str()),
+        None => slot.route(visit.id()),
     }
+}
+
+/// The reading of the version a request names, else of the default.
+fn reading_of<M: ModelKind>(slot: &Slot<M>, requested: Option<u32>) -> Result<Reading, Error> {
+    let loaded = match requested {
+        Some(version) => slot.get(version)?,
+        None => slot.default_version()?,
+    };
+    Ok(loaded.reading.clone())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -66,14 +85,19 @@ impl Scorer for Convert {
     fn score(
         self,
         snapshot: &Snapshot,
-        session: &Session,
+        visit: Visit,
         selection: &Selection,
+        rows: &mut Rows,
     ) -> Result<ConvertOutput, Error> {
-        self.score_with(snapshot, session, selection, &mut Rows::default())
+        self.score_with(snapshot, visit, selection, rows)
     }
 
     fn versions(output: &ConvertOutput) -> Vec<(ModelName, u32)> {
         vec![(ModelName::Convert, output.model_version)]
+    }
+
+    fn reading(self, snapshot: &Snapshot, selection: &Selection) -> Result<Reading, Error> {
+        reading_of(&snapshot.convert, selection.convert_version)
     }
 }
 
@@ -82,16 +106,16 @@ impl Convert {
     fn score_with(
         self,
         snapshot: &Snapshot,
-        session: &Session,
+        visit: Visit,
         selection: &Selection,
         rows: &mut Rows,
     ) -> Result<ConvertOutput, Error> {
-        let loaded = pick(&snapshot.convert, selection.convert_version, session)?;
+        let loaded = pick(&snapshot.convert, selection.convert_version, visit)?;
         Ok(ConvertOutput {
-            session_id: session.id().as_str().to_owned(),
+            session_id: visit.id().to_owned(),
             model: ModelName::Convert,
             model_version: loaded.manifest.version,
-            answer: scoring::convert_with(loaded, session, selection.explain, rows)?,
+            answer: scoring::convert_with(loaded, visit, selection.explain, rows)?,
         })
     }
 }
@@ -105,14 +129,19 @@ impl Scorer for Revenue {
     fn score(
         self,
         snapshot: &Snapshot,
-        session: &Session,
+        visit: Visit,
         selection: &Selection,
+        rows: &mut Rows,
     ) -> Result<RevenueOutput, Error> {
-        self.score_with(snapshot, session, selection, &mut Rows::default())
+        self.score_with(snapshot, visit, selection, rows)
     }
 
     fn versions(output: &RevenueOutput) -> Vec<(ModelName, u32)> {
         vec![(ModelName::Revenue, output.model_version)]
+    }
+
+    fn reading(self, snapshot: &Snapshot, selection: &Selection) -> Result<Reading, Error> {
+        reading_of(&snapshot.revenue, selection.revenue_version)
     }
 }
 
@@ -121,16 +150,16 @@ impl Revenue {
     fn score_with(
         self,
         snapshot: &Snapshot,
-        session: &Session,
+        visit: Visit,
         selection: &Selection,
         rows: &mut Rows,
     ) -> Result<RevenueOutput, Error> {
-        let loaded = pick(&snapshot.revenue, selection.revenue_version, session)?;
+        let loaded = pick(&snapshot.revenue, selection.revenue_version, visit)?;
         Ok(RevenueOutput {
-            session_id: session.id().as_str().to_owned(),
+            session_id: visit.id().to_owned(),
             model: ModelName::Revenue,
             model_version: loaded.manifest.version,
-            answer: scoring::revenue_with(loaded, session, rows)?,
+            answer: scoring::revenue_with(loaded, visit, rows)?,
         })
     }
 }
@@ -144,14 +173,19 @@ impl Scorer for Segment {
     fn score(
         self,
         snapshot: &Snapshot,
-        session: &Session,
+        visit: Visit,
         selection: &Selection,
+        rows: &mut Rows,
     ) -> Result<SegmentOutput, Error> {
-        self.score_with(snapshot, session, selection, &mut Rows::default())
+        self.score_with(snapshot, visit, selection, rows)
     }
 
     fn versions(output: &SegmentOutput) -> Vec<(ModelName, u32)> {
         vec![(ModelName::Segment, output.model_version)]
+    }
+
+    fn reading(self, snapshot: &Snapshot, selection: &Selection) -> Result<Reading, Error> {
+        reading_of(&snapshot.segment, selection.segment_version)
     }
 }
 
@@ -160,16 +194,16 @@ impl Segment {
     fn score_with(
         self,
         snapshot: &Snapshot,
-        session: &Session,
+        visit: Visit,
         selection: &Selection,
         rows: &mut Rows,
     ) -> Result<SegmentOutput, Error> {
-        let loaded = pick(&snapshot.segment, selection.segment_version, session)?;
+        let loaded = pick(&snapshot.segment, selection.segment_version, visit)?;
         Ok(SegmentOutput {
-            session_id: session.id().as_str().to_owned(),
+            session_id: visit.id().to_owned(),
             model: ModelName::Segment,
             model_version: loaded.manifest.version,
-            answer: scoring::segment_with(loaded, session, rows)?,
+            answer: scoring::segment_with(loaded, visit, rows)?,
         })
     }
 }
@@ -184,16 +218,16 @@ impl Scorer for Score {
     fn score(
         self,
         snapshot: &Snapshot,
-        session: &Session,
+        visit: Visit,
         selection: &Selection,
+        rows: &mut Rows,
     ) -> Result<ScoreOutput, Error> {
         // One extraction for the three models when their row keys agree (see `Rows`).
-        let rows = &mut Rows::default();
         Ok(ScoreOutput {
-            session_id: session.id().as_str().to_owned(),
-            convert: Convert.score_with(snapshot, session, selection, rows)?,
-            revenue: Revenue.score_with(snapshot, session, selection, rows)?,
-            segment: Segment.score_with(snapshot, session, selection, rows)?,
+            session_id: visit.id().to_owned(),
+            convert: Convert.score_with(snapshot, visit, selection, rows)?,
+            revenue: Revenue.score_with(snapshot, visit, selection, rows)?,
+            segment: Segment.score_with(snapshot, visit, selection, rows)?,
         })
     }
 
@@ -203,5 +237,23 @@ impl Scorer for Score {
             (ModelName::Revenue, output.revenue.model_version),
             (ModelName::Segment, output.segment.model_version),
         ]
+    }
+
+    /// The three versions must read one schema: the body is read once.
+    fn reading(self, snapshot: &Snapshot, selection: &Selection) -> Result<Reading, Error> {
+        let convert = Convert.reading(snapshot, selection)?;
+        for (name, other) in [
+            (ModelName::Revenue, Revenue.reading(snapshot, selection)?),
+            (ModelName::Segment, Segment.reading(snapshot, selection)?),
+        ] {
+            if !other.same_clicks(&convert) {
+                return Err(Error::Disagree(format!(
+                    "the convert version answering reads clicks of the schema {:?} and the {name} version answering reads {:?}: one request is read by one schema; ask each model's own route, or choose versions that agree with convert_version, revenue_version and segment_version",
+                    convert.schema_name(),
+                    other.schema_name()
+                )));
+            }
+        }
+        Ok(convert)
     }
 }

@@ -4,9 +4,10 @@
 //! side returns what happened ([`ReloadSummary`], the answers) and this module counts it.
 //! The metric names and labels are all here.
 
+use crate::domain::catalogue::Unseen;
 use crate::inference::answer::{ConvertOutput, RevenueOutput, ScoreOutput, SegmentOutput};
 use crate::inference::registry::{Registry, ReloadSummary, Snapshot, Trigger};
-use crate::ml::model_file::{ModelName, ScoreDistribution};
+use crate::ml::model_file::{ModelName, Reading, ScoreDistribution};
 use crate::scoring::Tier;
 use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{
@@ -184,6 +185,33 @@ impl Metrics {
                 // gone, unreadable or without a valid version), which keep serving.
                 metrics::gauge!("model_folder_problem", "model" => name.as_str())
                     .set(if slot.problem.is_some() { 1.0 } else { 0.0 });
+            }
+        });
+    }
+
+    /// Values of a shop's clicks that the answering version's catalogue or product table
+    /// did not know: scored as "other" or unseen, never refused, and counted here
+    /// (`unseen_values_total{schema, field}`, the field `product`, `category` or an
+    /// attribute's name) so a catalogue drifting from training shows.
+    pub fn unseen(&self, reading: &Reading, unseen: &Unseen) {
+        let Some(shop) = reading.shop() else {
+            return;
+        };
+        if unseen.is_empty() {
+            return;
+        }
+        let schema = shop.schema.name.clone();
+        let attributes = shop.schema.attributes().map(|a| a.name.clone());
+        let counts = [
+            ("product".to_owned(), unseen.products),
+            ("category".to_owned(), unseen.category),
+        ]
+        .into_iter()
+        .chain(attributes.zip(unseen.attributes.iter().copied()));
+        self.with(|| {
+            for (field, n) in counts.filter(|(_, n)| *n > 0) {
+                metrics::counter!("unseen_values_total", "schema" => schema.clone(), "field" => field)
+                    .increment(n);
             }
         });
     }

@@ -474,6 +474,7 @@ impl From<scorer::Error> for ApiError {
         match e {
             scorer::Error::Select(e) => e.into(),
             scorer::Error::Score(e) => e.into(),
+            scorer::Error::Disagree(why) => ApiError::invalid("query", why),
         }
     }
 }
@@ -483,7 +484,8 @@ impl From<ScoreError> for ApiError {
         match e {
             ScoreError::NonFinite { .. }
             | ScoreError::NoPrediction { .. }
-            | ScoreError::UnknownPersona { .. } => ApiError::Internal(e.to_string()),
+            | ScoreError::UnknownPersona { .. }
+            | ScoreError::OtherClicks { .. } => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -10,13 +10,21 @@ use super::problem::{ApiError, FieldIssue};
 use super::settings::Settings;
 use super::wire::{
     batch_from_json, no_csv_explanation, point_the_way, session_from_json, BatchOutput, CsvRecord,
-    FormulaGuard, OnError, Refusal, Refused, Selection, SessionErrors, ISSUES_PER_SESSION,
+    FormulaGuard, OnError, Refusal, Refused, Selection, SessionErrors, ShopJson,
+    ISSUES_PER_SESSION,
 };
+use crate::domain::catalogue::Unseen;
+use crate::domain::shop::ShopSession;
 use crate::domain::Session;
+use crate::inference::answer::{Passed, Passthrough};
 use crate::inference::csv::{columns, row, NotFlat};
-use crate::inference::scorer::Scorer;
-use crate::ml::model_file::ModelName;
-use crate::reader::{Closed, Grouper, Policy, ReadError, Why};
+use crate::inference::registry::Snapshot;
+use crate::inference::scorer::{Convert, Scorer};
+use crate::inference::{self};
+use crate::ml::model_file::{ModelName, Reading, ShopReading};
+use crate::reader::shop::read_shop_clickstream_from;
+use crate::reader::{Closed, Grouper, Policy, ReadError, ReadOptions, Why};
+use crate::scoring::{Rows, Visit};
 use actix_web::{web, HttpRequest, HttpResponse};
 use rayon::prelude::*;
 use std::path::Path;
@@ -50,16 +58,90 @@ where
             },
             other => other,
         })?;
-    let input = session_from_json(&body, settings.max_problem_issues)
-        .map_err(|refused| point_the_way(refused, &body, route))?;
-    let session = input
-        .parse("", settings.max_clicks_per_session)
-        .map_err(ApiError::Invalid)?;
     let snapshot = state.registry.snapshot();
-    let out = scorer.score(&snapshot, &session, query)?;
+    let reading = body_reading(scorer, &snapshot, query)?;
+    let given = match &reading {
+        Reading::Uci => {
+            let input = session_from_json(&body, settings.max_problem_issues)
+                .map_err(|refused| point_the_way(refused, &body, route))?;
+            let session = input
+                .parse("", settings.max_clicks_per_session)
+                .map_err(ApiError::Invalid)?;
+            Given::Uci(session)
+        }
+        Reading::Shop(shop) => {
+            let session = shop_json(shop)?
+                .session_from_json(
+                    &body,
+                    settings.max_clicks_per_session,
+                    settings.max_problem_issues,
+                )
+                .map_err(|refused| point_the_way(refused, &body, route))?;
+            Given::Shop(session)
+        }
+    };
+    let mut rows = Rows::default();
+    let out = scorer.score(&snapshot, given.visit(), query, &mut rows)?;
     out.record(&state.metrics, &snapshot);
+    state.metrics.unseen(&reading, &rows.unseen);
     let versions = S::versions(&out);
-    Ok(http::with_versions(HttpResponse::Ok().json(&out), versions))
+    let names = passthrough_names(&reading);
+    let response = if names.is_empty() {
+        HttpResponse::Ok().json(&out)
+    } else {
+        HttpResponse::Ok().json(Passed {
+            answer: &out,
+            passthrough: Passthrough::of(&names, given.visit().passthrough()),
+        })
+    };
+    Ok(http::with_versions(response, versions))
+}
+
+/// A session of a request body, parsed by the schema of the versions answering it.
+pub enum Given {
+    Uci(Session),
+    Shop(ShopSession),
+}
+
+impl Given {
+    pub fn visit(&self) -> Visit<'_> {
+        match self {
+            Given::Uci(s) => Visit::Uci(s),
+            Given::Shop(s) => Visit::Shop(s),
+        }
+    }
+}
+
+/// The clicks a request's body is read as ([`Scorer::reading`]). When no version can be
+/// picked the body is still read (as the default conversion version's clicks, else the
+/// UCI shop's), so its own problems come first; scoring then says which version is
+/// missing.
+fn body_reading<S: Scorer>(
+    scorer: S,
+    snapshot: &Snapshot,
+    selection: &Selection,
+) -> Result<Reading, ApiError> {
+    match scorer.reading(snapshot, selection) {
+        Ok(reading) => Ok(reading),
+        Err(inference::scorer::Error::Select(_)) => Ok(Convert
+            .reading(snapshot, &Selection::default())
+            .unwrap_or(Reading::Uci)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A shop schema's JSON bodies.
+fn shop_json(shop: &ShopReading) -> Result<ShopJson, ApiError> {
+    // A schema whose passthrough column is named like a session's own member was refused
+    // when training compiled it, so this holds for every loaded version.
+    ShopJson::new(shop.schema.clone()).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The names of the passthrough columns answers carry back: none for the UCI shop.
+fn passthrough_names(reading: &Reading) -> Vec<String> {
+    reading.shop().map_or_else(Vec::new, |shop| {
+        shop.schema.passthrough().map(|c| c.name.clone()).collect()
+    })
 }
 
 /// Many sessions from a JSON or CSV body, scored off the async workers on all cores;
@@ -80,24 +162,49 @@ where
     if csv && query.explain {
         return Err(no_csv_explanation());
     }
+    let snapshot = state.registry.snapshot();
+    let reading = body_reading(scorer, &snapshot, &query)?;
     // The body's share of the batch pool is held until the answer is encoded: parsed
     // sessions and answers are what make a batch's memory.
-    let (items, _permit) = sessions_of(req, payload, &state, on_error).await?;
+    let (items, _permit) = sessions_of(req, payload, &state, on_error, reading.clone()).await?;
     let encoded = web::block(move || -> Result<Encoded, ApiError> {
-        let snapshot = state.registry.snapshot();
-        let answers: Vec<Result<S::Output, SessionErrors>> = items
-            .into_par_iter()
+        let scored: Vec<Result<(S::Output, Unseen), SessionErrors>> = items
+            .par_iter()
             .map(|item| match item {
-                Ok(s) => {
-                    let out = scorer.score(&snapshot, &s, &query)?;
+                Ok(given) => {
+                    let mut rows = Rows::default();
+                    let out = scorer.score(&snapshot, given.visit(), &query, &mut rows)?;
                     out.record(&state.metrics, &snapshot);
-                    Ok(Ok(out))
+                    Ok(Ok((out, rows.unseen)))
                 }
-                Err(refused) => Ok(Err(refused)),
+                Err(refused) => Ok(Err(refused.clone())),
             })
             .collect::<Result<_, ApiError>>()?;
-        let versions: Vec<(ModelName, u32)> =
-            answers.iter().flatten().flat_map(S::versions).collect();
+        let mut unseen = Unseen::default();
+        for (_, u) in scored.iter().flatten() {
+            unseen.add(u);
+        }
+        state.metrics.unseen(&reading, &unseen);
+        let names = passthrough_names(&reading);
+        let answers: Vec<Result<Passed<S::Output>, SessionErrors>> = scored
+            .into_iter()
+            .zip(&items)
+            .map(|(answer, item)| {
+                answer.map(|(out, _)| Passed {
+                    answer: out,
+                    passthrough: match item {
+                        Ok(given) => Passthrough::of(&names, given.visit().passthrough()),
+                        Err(_) => Passthrough::default(),
+                    },
+                })
+            })
+            .collect();
+        drop(items);
+        let versions: Vec<(ModelName, u32)> = answers
+            .iter()
+            .flatten()
+            .flat_map(|a| S::versions(&a.answer))
+            .collect();
         let skip = on_error == OnError::Skip;
         let guard = FormulaGuard::from_setting(state.settings.csv_formula_guard);
         let (bytes, content_type) = if csv {
@@ -105,6 +212,7 @@ where
             let failed = |e: csv::Error| ApiError::Internal(e.to_string());
             let flat = |e: NotFlat| ApiError::Internal(e.to_string());
             let mut header = columns::<S::Output>().map_err(flat)?;
+            header.extend(names.iter().cloned());
             if skip {
                 header.push("error".into());
             }
@@ -114,7 +222,10 @@ where
                 let record = match answer {
                     Ok(a) => {
                         let mut record = CsvRecord::new(guard);
-                        row(a, &mut record).map_err(flat)?;
+                        row(&a.answer, &mut record).map_err(flat)?;
+                        for (_, value) in &a.passthrough.0 {
+                            record.text(value);
+                        }
                         if skip {
                             record.empty();
                         }
@@ -148,12 +259,15 @@ where
                     Err(refused) => errors.push(refused),
                 }
             }
-            let output = BatchOutput {
-                results,
-                errors: skip.then_some(errors),
-            };
-            let bytes =
-                serde_json::to_vec(&output).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let errors = skip.then_some(errors);
+            // Without passthrough values each answer is sent as it is.
+            let bytes = if names.is_empty() {
+                let results: Vec<S::Output> = results.into_iter().map(|a| a.answer).collect();
+                serde_json::to_vec(&BatchOutput { results, errors })
+            } else {
+                serde_json::to_vec(&BatchOutput { results, errors })
+            }
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
             (bytes, "application/json")
         };
         Ok(Encoded {
@@ -248,23 +362,24 @@ fn csv_problem(e: ReadError) -> ApiError {
     }
 }
 
-/// The sessions of a batch body, every field checked, within the batch limits: each one
-/// parsed, or why it cannot be. Under `fail` any problem refuses the batch, listing every
-/// one (up to `MAX_PROBLEM_ISSUES`).
+/// The sessions of a batch body, every field checked, within the batch limits, read as
+/// `reading`'s clicks: each one parsed, or why it cannot be. Under `fail` any problem
+/// refuses the batch, listing every one (up to `MAX_PROBLEM_ISSUES`).
 async fn sessions_of(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     on_error: OnError,
-) -> Result<(Vec<Result<Session, SessionErrors>>, Permit), ApiError> {
+    reading: Reading,
+) -> Result<(Vec<Result<Given, SessionErrors>>, Permit), ApiError> {
     let settings = &state.settings;
     let (body, permit) =
         http::read_body(req, payload, state, Accepts::JsonOrCsv, Pool::Batches).await?;
     let is_csv = http::media_type(req) == "text/csv";
     let limits = Limits::of(settings);
     web::block(
-        move || -> Result<Vec<Result<Session, SessionErrors>>, ApiError> {
-            let items = read_batch(&body, is_csv, limits)
+        move || -> Result<Vec<Result<Given, SessionErrors>>, ApiError> {
+            let items = read_batch_as(&reading, &body, is_csv, limits)
                 .map_err(|refused| point_the_way(refused, &body, Refused::Batch { csv: is_csv }))?;
             if on_error == OnError::Fail && items.iter().any(Result::is_err) {
                 let mut total = 0;
@@ -294,6 +409,67 @@ async fn sessions_of(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map(|items| (items, permit))
+}
+
+/// A batch body's sessions read as `reading`'s clicks.
+fn read_batch_as(
+    reading: &Reading,
+    body: &[u8],
+    is_csv: bool,
+    limits: Limits,
+) -> Result<Vec<Result<Given, Refusal>>, ApiError> {
+    let Reading::Shop(shop) = reading else {
+        let items = read_batch(body, is_csv, limits)?;
+        return Ok(items.into_iter().map(|i| i.map(Given::Uci)).collect());
+    };
+    if is_csv {
+        return shop_csv_sessions(body, shop, limits);
+    }
+    let items =
+        shop_json(shop)?.batch_from_json(body, limits.sessions, limits.clicks, limits.issues)?;
+    Ok(items.into_iter().map(|i| i.map(Given::Shop)).collect())
+}
+
+/// A shop's CSV batch, read by its schema's header: rows may come in any order. It is read
+/// whole: a bad value, a conflicting passthrough value or a session over the clicks limit
+/// refuses the batch, naming its line and column (under `on_error=skip` too; a JSON batch
+/// leaves such sessions out one by one).
+fn shop_csv_sessions(
+    body: &[u8],
+    shop: &ShopReading,
+    limits: Limits,
+) -> Result<Vec<Result<Given, Refusal>>, ApiError> {
+    let options = ReadOptions {
+        skip_invalid: false,
+        max_clicks_per_session: limits.clicks,
+    };
+    let read = read_shop_clickstream_from(body, Path::new("request body"), &shop.schema, options)
+        .map_err(csv_problem)?;
+    if read.stats.long_sessions_skipped > 0 {
+        let listed = read
+            .stats
+            .long_session_examples
+            .iter()
+            .map(|long| FieldIssue {
+                path: format!("session {}", long.session),
+                message: format!(
+                    "{} clicks is more than the limit of {} per session",
+                    long.clicks, limits.clicks
+                ),
+            })
+            .collect();
+        return Err(ApiError::invalid_all(
+            listed,
+            read.stats.long_sessions_skipped as usize,
+            limits.issues,
+        ));
+    }
+    limits.check_sessions(read.sessions.len())?;
+    Ok(read
+        .sessions
+        .into_iter()
+        .map(|s| Ok(Given::Shop(s)))
+        .collect())
 }
 
 /// The batch limits: sessions per batch, clicks per session, issues listed in a problem.

@@ -252,7 +252,7 @@ fn run(config: &TrainConfig, plan: &ConvertPlan, steps: &Steps) -> Result<TrainR
 }
 
 /// Every stage after reading, on any shop's labelled sessions and feature plan.
-fn run_on<S: crate::domain::AnySession>(
+fn run_on<S: crate::ml::model_file::GoldenInput>(
     config: &TrainConfig,
     plan: &ConvertPlan,
     steps: &Steps,

@@ -5,10 +5,12 @@
 use super::prepare::{DataFile, Prepared, ShopFacts};
 use super::refit::{RefitModels, RefitSummary};
 use super::{to_json, Selection, Steps, TrainConfig, TrainError};
-use crate::domain::{AnySession, Session};
+use crate::domain::AnySession;
 use crate::features;
 use crate::labels::LabelledSession;
-use crate::ml::model_file::{self, GoldenCase, Manifest, Model, ModelName, TrainingData};
+use crate::ml::model_file::{
+    self, GoldenCase, GoldenInput, Manifest, Model, ModelName, TrainingData,
+};
 use crate::ml::segment::KMeansParams;
 use serde::Serialize;
 use serde_json::Value;
@@ -44,7 +46,7 @@ struct SegmentValidation<'a> {
 }
 
 /// The convert, revenue and segment model files, in that order.
-pub(super) fn manifests<S: crate::domain::AnySession>(
+pub(super) fn manifests<S: GoldenInput>(
     file: &DataFile,
     prepared: &Prepared<S>,
     selection: &Selection,
@@ -86,7 +88,7 @@ pub(super) fn manifests<S: crate::domain::AnySession>(
                     "the conversion model's validation metrics",
                     &chosen_convert.metrics,
                 )?,
-                model.golden_cases(&golden),
+                model.golden_cases(prepared.plan, &golden),
             )
         },
         model,
@@ -111,7 +113,7 @@ pub(super) fn manifests<S: crate::domain::AnySession>(
                 "the revenue model's validation metrics",
                 &chosen_revenue.metrics,
             )?,
-            model.golden_cases(&golden),
+            model.golden_cases(prepared.plan, &golden),
         ),
         model,
     };
@@ -146,7 +148,7 @@ pub(super) fn manifests<S: crate::domain::AnySession>(
                 to_json("the segment hyperparameters", &hyperparameters)?,
                 training(summary.sessions),
                 to_json("the segment model's silhouettes", &validation)?,
-                model.golden_cases(&golden),
+                model.golden_cases(prepared.plan, &golden),
             )
         },
         model,
@@ -229,9 +231,9 @@ pub(super) fn publish(
 pub(super) fn golden_sessions<'a, S: AnySession>(
     sessions: &[&'a LabelledSession<S>],
     count: usize,
-) -> Vec<&'a Session> {
-    let mut by_len: Vec<&Session> = sessions.iter().filter_map(|s| s.session.as_uci()).collect();
-    by_len.sort_by_key(|s| (s.clicks().len(), s.id().clone()));
+) -> Vec<&'a S> {
+    let mut by_len: Vec<&S> = sessions.iter().map(|s| &s.session).collect();
+    by_len.sort_by(|a, b| (a.clicks().len(), a.name()).cmp(&(b.clicks().len(), b.name())));
     let n = by_len.len();
     if n == 0 || count == 0 {
         return Vec::new();

@@ -328,16 +328,16 @@ fn models_is_short_with_roles_and_each_manifest_behind_its_own_route() {
     assert!(revenue["pinned_version"].is_null());
     assert_eq!(
         revenue["loaded"],
-        json!([{"version": 1, "status": "default", "manifest": "/models/revenue/1"}])
+        json!([{"version": 1, "status": "default", "click_schema": "uci-clothing-2008", "manifest": "/models/revenue/1"}])
     );
     assert_eq!(revenue["failed"], json!([]));
     assert_eq!(all[0]["canary"], json!({"version": 2, "percent": 30}));
     assert_eq!(
         all[0]["loaded"],
         json!([
-            {"version": 1, "status": "default", "manifest": "/models/convert/1"},
-            {"version": 2, "status": "canary", "manifest": "/models/convert/2"},
-            {"version": 3, "status": "on_request", "manifest": "/models/convert/3"},
+            {"version": 1, "status": "default", "click_schema": "uci-clothing-2008", "manifest": "/models/convert/1"},
+            {"version": 2, "status": "canary", "click_schema": "uci-clothing-2008", "manifest": "/models/convert/2"},
+            {"version": 3, "status": "on_request", "click_schema": "uci-clothing-2008", "manifest": "/models/convert/3"},
         ])
     );
     assert_eq!(all[0]["pinned_version"], 1);

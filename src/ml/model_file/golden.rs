@@ -4,6 +4,8 @@
 use super::error::LoadError;
 use super::kind::ModelKind;
 use super::manifest::Manifest;
+use super::reading::Reading;
+use crate::domain::catalogue::CodedClick;
 use crate::domain::{Click, Session, SessionId};
 use std::path::Path;
 
@@ -15,6 +17,7 @@ const TOLERANCE: f64 = 1e-9;
 pub(super) fn check<M: ModelKind>(
     manifest: &Manifest,
     model: &M,
+    reading: &Reading,
     path: &Path,
 ) -> Result<(), LoadError> {
     for case in &manifest.golden {
@@ -23,14 +26,39 @@ pub(super) fn check<M: ModelKind>(
             session: case.session_id.clone(),
             problem,
         };
-        let clicks: Vec<Click> = case
-            .clicks
-            .iter()
-            .map(|raw| Click::parse(raw).map_err(|e| bad_input(format!("{e:?}"))))
-            .collect::<Result<_, _>>()?;
-        let id = SessionId::parse(&case.session_id).map_err(|e| bad_input(e.to_string()))?;
-        let (session, _) = Session::new(id, clicks).map_err(|e| bad_input(e.to_string()))?;
-        let actual = model.session_outputs(session.clicks());
+        let actual = match reading {
+            Reading::Uci => {
+                let clicks: Vec<Click> = case
+                    .clicks
+                    .iter()
+                    .map(|raw| Click::parse(raw).map_err(|e| bad_input(format!("{e:?}"))))
+                    .collect::<Result<_, _>>()?;
+                let id =
+                    SessionId::parse(&case.session_id).map_err(|e| bad_input(e.to_string()))?;
+                let (session, _) =
+                    Session::new(id, clicks).map_err(|e| bad_input(e.to_string()))?;
+                model.session_outputs(reading.plan(), session.clicks())
+            }
+            Reading::Shop(shop) => {
+                let clicks: Vec<CodedClick> = case.coded.iter().map(CodedClick::from).collect();
+                if clicks.is_empty() {
+                    return Err(bad_input(
+                        "a shop's golden case stores no coded click".into(),
+                    ));
+                }
+                if let Some(c) = clicks
+                    .iter()
+                    .find(|c| c.values.len() != 1 + shop.schema.attributes().count())
+                {
+                    return Err(bad_input(format!(
+                        "a coded click holds {} values where the schema has {}",
+                        c.values.len(),
+                        1 + shop.schema.attributes().count()
+                    )));
+                }
+                model.session_outputs(reading.plan(), &clicks)
+            }
+        };
         let same = actual.len() == case.expected.len()
             && actual
                 .iter()

@@ -2,10 +2,12 @@
 //! loaded version is typed by its kind ([`Loaded<ConvertModel>`] and so on), so code that
 //! needs a conversion model cannot be handed a segment model.
 
-use super::manifest::{GoldenCase, Manifest};
+use super::manifest::{GoldenCase, GoldenClick, Manifest};
 use super::name::ModelName;
-use crate::domain::{Click, Session};
-use crate::features::{self, Plan, ProductStats};
+use super::reading::Reading;
+use crate::domain::catalogue::CodedSession;
+use crate::domain::{AnySession, Click, Session};
+use crate::features::{self, ClickValues, Plan, ProductStats};
 use crate::ml::classifier::ConvertModel;
 use crate::ml::regressor::RevenueModel;
 use crate::ml::segment::SegmentModel;
@@ -35,9 +37,9 @@ pub trait ModelKind: Sized + Send + Sync + 'static {
     fn reads(&self) -> Option<Vec<usize>> {
         None
     }
-    /// The numbers a golden case records for one session's clicks.
-    fn session_outputs(&self, clicks: &[Click]) -> Vec<f64> {
-        self.outputs(features::row(Plan::uci(), clicks, self.products()).view())
+    /// The numbers a golden case records for one session's clicks, read by `plan`.
+    fn session_outputs<C: ClickValues>(&self, plan: &Plan, clicks: &[C]) -> Vec<f64> {
+        self.outputs(features::row(plan, clicks, self.products()).view())
     }
     /// The model of a decoded weights file, if it is of this kind (else the kind it is).
     fn from_model(model: Model) -> Result<Self, ModelName>;
@@ -144,25 +146,49 @@ impl Model {
         }
     }
 
-    /// The numbers a golden case records, for one session's clicks.
-    pub fn outputs(&self, clicks: &[Click]) -> Vec<f64> {
+    /// The numbers a golden case records, for one session's clicks read by `plan`.
+    pub fn outputs<C: ClickValues>(&self, plan: &Plan, clicks: &[C]) -> Vec<f64> {
         match self {
-            Model::Convert(m) => m.session_outputs(clicks),
-            Model::Revenue(m) => m.session_outputs(clicks),
-            Model::Segment(m) => m.session_outputs(clicks),
+            Model::Convert(m) => m.session_outputs(plan, clicks),
+            Model::Revenue(m) => m.session_outputs(plan, clicks),
+            Model::Segment(m) => m.session_outputs(plan, clicks),
         }
     }
 
-    /// Golden cases from some sessions: the outputs this model gives them now.
-    pub fn golden_cases(&self, sessions: &[&Session]) -> Vec<GoldenCase> {
+    /// Golden cases from some sessions (read by `plan`): the outputs this model gives them
+    /// now.
+    pub fn golden_cases<S: GoldenInput>(&self, plan: &Plan, sessions: &[&S]) -> Vec<GoldenCase> {
         sessions
             .iter()
-            .map(|s| GoldenCase {
-                session_id: s.id().to_string(),
-                clicks: s.clicks().iter().map(Click::to_raw).collect(),
-                expected: self.outputs(s.clicks()),
-            })
+            .map(|s| s.case(self.outputs(plan, s.clicks())))
             .collect()
+    }
+}
+
+/// A session a golden case can store.
+pub trait GoldenInput: AnySession<Click: ClickValues> {
+    fn case(&self, expected: Vec<f64>) -> GoldenCase;
+}
+
+impl GoldenInput for Session {
+    fn case(&self, expected: Vec<f64>) -> GoldenCase {
+        GoldenCase {
+            session_id: self.id().to_string(),
+            clicks: self.clicks().iter().map(Click::to_raw).collect(),
+            coded: Vec::new(),
+            expected,
+        }
+    }
+}
+
+impl GoldenInput for CodedSession {
+    fn case(&self, expected: Vec<f64>) -> GoldenCase {
+        GoldenCase {
+            session_id: self.id.clone(),
+            clicks: Vec::new(),
+            coded: self.clicks.iter().map(GoldenClick::from).collect(),
+            expected,
+        }
     }
 }
 
@@ -173,11 +199,14 @@ pub struct Loaded<M> {
     pub dir: PathBuf,
     /// What its feature row is made of, decided at load.
     pub row_key: features::RowKey,
+    /// The clicks it reads: the UCI shop's, or a shop's schema with its catalogue.
+    pub reading: Reading,
 }
 
 impl<M: ModelKind> Loaded<M> {
-    /// The feature row of a prefix, with this model's product table.
-    pub fn row(&self, clicks: &[Click]) -> ndarray::Array2<f64> {
-        features::row(Plan::uci(), clicks, self.model.products())
+    /// The feature row of a prefix of the clicks this version reads, with its product
+    /// table.
+    pub fn row<C: ClickValues>(&self, clicks: &[C]) -> ndarray::Array2<f64> {
+        features::row(self.reading.plan(), clicks, self.model.products())
     }
 }

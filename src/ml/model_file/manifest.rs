@@ -2,6 +2,7 @@
 //! numbers the service needs beside the weights, and the golden cases.
 
 use super::name::ModelName;
+use crate::domain::catalogue::CodedClick;
 use crate::domain::schema_file::SchemaRecord;
 use crate::domain::RawClick;
 use crate::features::FeatureSchema;
@@ -102,9 +103,58 @@ impl Tiers {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GoldenCase {
     pub session_id: String,
+    /// A UCI session's clicks, as a body sends them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clicks: Vec<RawClick>,
+    /// A shop's session's clicks as its catalogue coded them: the self-test replays the
+    /// extraction and the model on them (the coding is held by its own tests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coded: Vec<GoldenClick>,
     /// convert: [probability]; revenue: [expected, if converts]; segment: [persona, distance].
     pub expected: Vec<f64>,
+}
+
+/// A shop's coded click as a golden case stores it (the product's key is remade from its
+/// id on load: keys agree within one build only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldenClick {
+    pub date: chrono::NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<i64>,
+    pub product: String,
+    pub price: f64,
+    pub category: String,
+    pub category_price: f64,
+    pub values: Vec<i64>,
+}
+
+impl From<&CodedClick> for GoldenClick {
+    fn from(c: &CodedClick) -> GoldenClick {
+        GoldenClick {
+            date: c.date,
+            time: c.time,
+            product: c.product.clone(),
+            price: c.price,
+            category: c.category.clone(),
+            category_price: c.category_price,
+            values: c.values.clone(),
+        }
+    }
+}
+
+impl From<&GoldenClick> for CodedClick {
+    fn from(c: &GoldenClick) -> CodedClick {
+        CodedClick {
+            date: c.date,
+            time: c.time,
+            product: c.product.clone(),
+            product_key: crate::domain::ProductKey::of(&c.product),
+            price: c.price,
+            category: c.category.clone(),
+            category_price: c.category_price,
+            values: c.values.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,12 +9,16 @@ mod golden;
 mod kind;
 mod manifest;
 mod name;
+mod reading;
 mod storage;
 
 pub use error::{absent_models_folder, LoadError, PublishError};
-pub use kind::{Loaded, Model, ModelKind};
-pub use manifest::{GoldenCase, Manifest, ScoreDistribution, Tiers, TrainingData, FORMAT_VERSION};
+pub use kind::{GoldenInput, Loaded, Model, ModelKind};
+pub use manifest::{
+    GoldenCase, GoldenClick, Manifest, ScoreDistribution, Tiers, TrainingData, FORMAT_VERSION,
+};
 pub use name::ModelName;
+pub use reading::{Reading, ShopReading};
 pub use storage::{
     load, load_version, publish, scan_versions, stage, versions, Staged, MANIFEST_FILE,
     REPORT_FILE, WEIGHTS_FILE,

@@ -7,7 +7,7 @@ use super::golden;
 use super::kind::{Loaded, Model, ModelKind};
 use super::manifest::{Manifest, FORMAT_VERSION};
 use super::name::ModelName;
-use crate::domain::UCI;
+use super::reading::Reading;
 use crate::features;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -222,13 +222,11 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
     }
     // The click schema first: a shop's model differs in its features because its clicks
     // do, and the schema says so in the shop's words.
-    if let Some(why) = manifest.click_schema.mismatch(&UCI) {
-        return Err(LoadError::ClickSchema {
-            path: manifest_path,
-            why,
-        });
-    }
-    let schema = features::Plan::uci().schema();
+    let reading = Reading::of(&manifest).map_err(|why| LoadError::ClickSchema {
+        path: manifest_path.clone(),
+        why,
+    })?;
+    let schema = reading.plan().schema();
     if manifest.feature_schema != schema {
         let first_difference = schema
             .names
@@ -274,9 +272,10 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
         path: manifest_path.clone(),
         problem,
     })?;
-    golden::check(&manifest, &model, &manifest_path)?;
+    golden::check(&manifest, &model, &reading, &manifest_path)?;
     let row_key = features::RowKey::new(
-        features::Plan::uci(),
+        reading.id(),
+        reading.plan(),
         model.products(),
         model.reads().as_deref(),
     );
@@ -285,6 +284,7 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
         model,
         dir: dir.to_owned(),
         row_key,
+        reading,
     })
 }
 

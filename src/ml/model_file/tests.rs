@@ -90,7 +90,7 @@ fn manifest(model: &Model, sessions: &[Session]) -> Manifest {
         score_distribution: None,
         tiers: None,
         personas: None,
-        golden: model.golden_cases(&golden),
+        golden: model.golden_cases(Plan::uci(), &golden),
         weights_file: String::new(),
         weights_sha256: String::new(),
     }
@@ -121,8 +121,8 @@ fn a_published_model_loads_back_and_gives_the_same_outputs() {
     assert_eq!(loaded.manifest.version, 1);
     for s in &sessions {
         assert_eq!(
-            loaded.model.session_outputs(s.clicks()),
-            original.outputs(s.clicks())
+            loaded.model.session_outputs(Plan::uci(), s.clicks()),
+            original.outputs(Plan::uci(), s.clicks())
         );
     }
     // Each publish takes the next number; no staging folder is left behind.

@@ -27,6 +27,9 @@ pub enum VersionStatus {
 pub struct VersionInfo {
     pub version: u32,
     pub status: VersionStatus,
+    /// The click schema its requests are read by (`uci-clothing-2008`, or the shop's
+    /// schema it was trained with).
+    pub click_schema: String,
     /// Where its full manifest is.
     pub manifest: String,
     /// Where its training report is, when its folder holds one that is served.
@@ -49,6 +52,10 @@ pub struct CanaryInfo {
     pub version: u32,
     /// Share of the sessions, by a stable hash of their id.
     pub percent: u8,
+    /// Why it gets no share though it is loaded: it reads another click schema than the
+    /// default version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// One model, in short.
@@ -85,15 +92,18 @@ impl From<SlotInfo<'_>> for ModelInfo {
             name: slot.name.to_string(),
             default_version: slot.default,
             pinned_version: slot.pinned,
-            canary: slot
-                .canary
-                .map(|(version, percent)| CanaryInfo { version, percent }),
+            canary: slot.canary.map(|(version, percent)| CanaryInfo {
+                version,
+                percent,
+                problem: slot.canary_problem.clone(),
+            }),
             loaded: slot
                 .loaded
                 .iter()
-                .map(|&(version, _)| VersionInfo {
+                .map(|&(version, manifest)| VersionInfo {
                     version,
                     status: status(&slot, version),
+                    click_schema: manifest.click_schema.name.clone(),
                     manifest: format!("/models/{}/{version}", slot.name),
                     report: None,
                     report_refused: None,
