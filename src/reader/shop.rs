@@ -5,7 +5,7 @@
 //! UCI reader.
 
 use super::{BadValue, ReadError, ReadOptions, ReadStats, Records};
-use crate::domain::shop::{Binding, ShopClick, ShopRow, ShopSchema, ShopSession};
+use crate::domain::shop::{Binding, ShopClick, ShopRow, ShopSchema, ShopSession, ShopSessionError};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
@@ -120,11 +120,7 @@ fn read_shop_records<R: Read>(
                 sessions.push(session);
             }
             Err(why) => {
-                let err = ReadError::Malformed {
-                    path: path.to_owned(),
-                    line,
-                    message: why.to_string(),
-                };
+                let err = session_error(schema, path, line, *why);
                 stats.refuse(err, options, path)?;
             }
         }
@@ -136,6 +132,45 @@ fn read_shop_records<R: Read>(
         sessions,
         stats,
     })
+}
+
+/// Why a session's rows do not make a session, as the row that breaks it: a passthrough
+/// value differing from the session's first is a bad value of its column, on its line.
+fn session_error(schema: &ShopSchema, path: &Path, line: u64, why: ShopSessionError) -> ReadError {
+    match why {
+        ShopSessionError::Passthrough {
+            session,
+            name,
+            role,
+            first,
+            a,
+            second,
+            b,
+        } => {
+            let header = schema
+                .passthrough()
+                .find(|c| c.name == name)
+                .map_or_else(|| name.clone(), |c| c.header());
+            ReadError::Invalid {
+                path: path.to_owned(),
+                line: second,
+                values: vec![BadValue {
+                    column: format!("{header} ({role})"),
+                    value: b,
+                    allowed: format!(
+                        "{a:?}, the value of line {first}: a passthrough value is the same on every row of a session"
+                    )
+                    .into(),
+                }],
+                session: Some(session),
+            }
+        }
+        other => ReadError::Malformed {
+            path: path.to_owned(),
+            line,
+            message: other.to_string(),
+        },
+    }
 }
 
 /// The record's cells as text, the width checked; a cell that is not UTF-8 is named by

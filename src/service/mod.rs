@@ -141,6 +141,117 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The document `/openapi.json` serves: `base` (the committed document as this server
+/// serves it) with the click, session and batch bodies of the default versions being
+/// served. While they all read the UCI shop's clicks it is `base`. While the three models'
+/// defaults read one shop's schema, `ClickInput`, `SessionInput` and `BatchInput` are that
+/// shop's. While they disagree, each shop schema's bodies are added under names of their
+/// own (`SessionInput.<schema>`), and each model's routes point at its own (`/score` at
+/// convert's, which is what it reads; docs/schema.md).
+pub fn openapi_for(
+    base: &utoipa::openapi::OpenApi,
+    snapshot: &crate::inference::registry::Snapshot,
+) -> utoipa::openapi::OpenApi {
+    use crate::ml::model_file::Reading;
+    use utoipa::openapi::{Ref, RefOr};
+    let readings: [(Option<Reading>, &[&str]); 3] = [
+        (
+            snapshot
+                .convert
+                .default_version()
+                .ok()
+                .map(|l| l.reading.clone()),
+            &["/convert", "/convert/batch", "/score", "/score/batch"],
+        ),
+        (
+            snapshot
+                .revenue
+                .default_version()
+                .ok()
+                .map(|l| l.reading.clone()),
+            &["/revenue", "/revenue/batch"],
+        ),
+        (
+            snapshot
+                .segment
+                .default_version()
+                .ok()
+                .map(|l| l.reading.clone()),
+            &["/segment", "/segment/batch"],
+        ),
+    ];
+    let shops: Vec<_> = readings
+        .iter()
+        .filter_map(|(r, paths)| Some((r.as_ref()?.shop()?.clone(), *paths)))
+        .collect();
+    if shops.is_empty() {
+        return base.clone();
+    }
+    let served: Vec<&Reading> = readings.iter().filter_map(|(r, _)| r.as_ref()).collect();
+    let agree = served.windows(2).all(|w| w[0].same_clicks(w[1]));
+    let mut doc = base.clone();
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (shop, paths) in &shops {
+        let Ok(json) = wire::ShopJson::new(shop.schema.clone()) else {
+            continue;
+        };
+        let suffix = if agree {
+            String::new()
+        } else {
+            let name: String = shop
+                .schema
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!(".{name}")
+        };
+        let [click, session, batch] =
+            ["ClickInput", "SessionInput", "BatchInput"].map(|n| format!("{n}{suffix}"));
+        let reference = |name: &str| RefOr::Ref(Ref::from_schema_name(name));
+        components
+            .schemas
+            .insert(click.clone(), RefOr::T(json.click_schema()));
+        components.schemas.insert(
+            session.clone(),
+            RefOr::T(json.session_schema(reference(&click))),
+        );
+        components.schemas.insert(
+            batch.clone(),
+            RefOr::T(json.batch_schema(reference(&session))),
+        );
+        let header: Vec<String> = shop.schema.columns.iter().map(|c| c.header()).collect();
+        for path in paths.iter() {
+            let Some(op) = doc.paths.paths.get_mut(*path).and_then(|i| i.post.as_mut()) else {
+                continue;
+            };
+            let Some(RefOr::T(body)) = op.request_body.as_mut() else {
+                continue;
+            };
+            for (media, content) in body.content.iter_mut() {
+                let RefOr::T(content) = content else {
+                    continue;
+                };
+                if media == "text/csv" {
+                    content.example =
+                        Some(serde_json::Value::String(format!("{}\n", header.join(","))));
+                } else if path.ends_with("/batch") {
+                    content.schema = Some(reference(&batch));
+                } else {
+                    content.schema = Some(reference(&session));
+                }
+            }
+        }
+    }
+    doc
+}
+
 /// The document as a server serves it: the scoring and model routes need the API key
 /// exactly when keys are configured. Without keys their requirement is dropped (and the
 /// `api_key` scheme with it), so `/docs` shows no lock on them; with keys it is required.
@@ -339,9 +450,18 @@ impl Application {
                 .openapi(ApiDoc::openapi())
                 .configure(routes::configure)
                 .split_for_parts();
+            let base = doc.clone();
             app.app_data(shared.clone())
                 .app_data(query_errors)
                 .app_data(path_errors)
+                // Before Swagger UI's own: the document follows the versions being served.
+                .route(
+                    "/openapi.json",
+                    web::get().to(move |state: web::Data<AppState>| {
+                        let doc = openapi_for(&base, &state.registry.snapshot());
+                        async move { HttpResponse::Ok().json(doc) }
+                    }),
+                )
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
                 .route(
                     "/docs",

@@ -34,6 +34,7 @@ mod reload;
 mod score_command;
 mod scoring;
 mod security;
+mod shop;
 mod slow_clients;
 mod train_evaluate;
 mod train_faults;
