@@ -276,6 +276,14 @@ fn a_shops_batches_carry_passthrough_columns_through_the_spreadsheet_guard() {
         "{}",
         rows[1]
     );
+    // The console's download is this route's CSV: the score table with the customer id.
+    let r = app.post_raw("/score/batch", "text/csv", &csv, &[("Accept", "text/csv")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let head = r.body.as_str().and_then(|t| t.lines().next()).unwrap_or("");
+    assert!(
+        head.contains("convert.probability") && head.ends_with(",customer_id"),
+        "{head}"
+    );
     // A passthrough value that differs within a session is refused, naming both lines.
     let conflict = format!(
         "{header}\n\
