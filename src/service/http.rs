@@ -30,6 +30,8 @@ pub struct AppState {
     pub admission: Admission,
     /// This server's metrics: requests, answers, reloads, admission.
     pub metrics: Metrics,
+    /// The JSON bodies of the shop schemas its versions read.
+    pub shop_bodies: super::wire::ShopBodies,
 }
 
 /// Headers every answer carries unless its handler set its own: no page of this service

@@ -377,6 +377,7 @@ pub fn app_state(settings: Settings) -> AppState {
         admission: Admission::new(&settings, &metrics),
         metrics,
         settings: Arc::new(settings),
+        shop_bodies: wire::ShopBodies::default(),
     }
 }
 

@@ -28,6 +28,7 @@ use crate::scoring::{Rows, Visit};
 use actix_web::{web, HttpRequest, HttpResponse};
 use rayon::prelude::*;
 use std::path::Path;
+use std::sync::Arc;
 
 /// One session from a JSON body: read within the limits, parsed into domain values, scored.
 pub async fn single<S: Scorer>(
@@ -70,7 +71,7 @@ where
             Given::Uci(session)
         }
         Reading::Shop(shop) => {
-            let session = shop_json(shop)?
+            let session = shop_json(state, shop)?
                 .session_from_json(
                     &body,
                     settings.max_clicks_per_session,
@@ -131,10 +132,13 @@ fn body_reading<S: Scorer>(
 }
 
 /// A shop schema's JSON bodies.
-fn shop_json(shop: &ShopReading) -> Result<ShopJson, ApiError> {
+fn shop_json(state: &AppState, shop: &ShopReading) -> Result<Arc<ShopJson>, ApiError> {
     // A schema whose passthrough column is named like a session's own member was refused
     // when training compiled it, so this holds for every loaded version.
-    ShopJson::new(shop.schema.clone()).map_err(|e| ApiError::Internal(e.to_string()))
+    state
+        .shop_bodies
+        .of(&shop.schema)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// The names of the passthrough columns answers carry back: none for the UCI shop.
@@ -377,9 +381,13 @@ async fn sessions_of(
         http::read_body(req, payload, state, Accepts::JsonOrCsv, Pool::Batches).await?;
     let is_csv = http::media_type(req) == "text/csv";
     let limits = Limits::of(settings);
+    let json = match &reading {
+        Reading::Shop(shop) => Some(shop_json(state, shop)?),
+        Reading::Uci => None,
+    };
     web::block(
         move || -> Result<Vec<Result<Given, SessionErrors>>, ApiError> {
-            let items = read_batch_as(&reading, &body, is_csv, limits)
+            let items = read_batch_as(&reading, json.as_deref(), &body, is_csv, limits)
                 .map_err(|refused| point_the_way(refused, &body, Refused::Batch { csv: is_csv }))?;
             if on_error == OnError::Fail && items.iter().any(Result::is_err) {
                 let mut total = 0;
@@ -411,22 +419,32 @@ async fn sessions_of(
     .map(|items| (items, permit))
 }
 
-/// A batch body's sessions read as `reading`'s clicks.
+/// A batch body's sessions read as `reading`'s clicks (a shop's JSON by `json`, its
+/// schema's bodies).
 fn read_batch_as(
     reading: &Reading,
+    json: Option<&ShopJson>,
     body: &[u8],
     is_csv: bool,
     limits: Limits,
 ) -> Result<Vec<Result<Given, Refusal>>, ApiError> {
-    let Reading::Shop(shop) = reading else {
-        let items = read_batch(body, is_csv, limits)?;
-        return Ok(items.into_iter().map(|i| i.map(Given::Uci)).collect());
+    let (shop, json) = match (reading, json) {
+        (Reading::Uci, _) => {
+            let items = read_batch(body, is_csv, limits)?;
+            return Ok(items.into_iter().map(|i| i.map(Given::Uci)).collect());
+        }
+        (Reading::Shop(shop), Some(json)) => (shop, json),
+        (Reading::Shop(shop), None) => {
+            return Err(ApiError::Internal(format!(
+                "no JSON bodies were made for the schema {:?}",
+                shop.schema.name
+            )))
+        }
     };
     if is_csv {
         return shop_csv_sessions(body, shop, limits);
     }
-    let items =
-        shop_json(shop)?.batch_from_json(body, limits.sessions, limits.clicks, limits.issues)?;
+    let items = json.batch_from_json(body, limits.sessions, limits.clicks, limits.issues)?;
     Ok(items.into_iter().map(|i| i.map(Given::Shop)).collect())
 }
 

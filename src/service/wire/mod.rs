@@ -16,7 +16,7 @@ pub use answer::*;
 pub use input::*;
 pub use query::*;
 pub use shape::*;
-pub use shop::ShopJson;
+pub use shop::{ShopBodies, ShopJson};
 
 /// What to say of a field or parameter (`kind`) that is not one: the closest known name
 /// when it looks like a slip of the keyboard, and every name that is known.

@@ -165,6 +165,29 @@ impl ShopJson {
     }
 }
 
+/// Each shop schema's bodies, made once per schema text and shared by the requests read
+/// by it (a retrain with the same schema file reuses them), so a request pays no more
+/// than a lookup.
+#[derive(Debug, Default)]
+pub struct ShopBodies {
+    made: std::sync::RwLock<std::collections::HashMap<String, Arc<ShopJson>>>,
+}
+
+impl ShopBodies {
+    /// The bodies of `schema`.
+    pub fn of(&self, schema: &Arc<ShopSchema>) -> Result<Arc<ShopJson>, SchemaError> {
+        let key = &schema.record.text;
+        if let Some(json) = self.made.read().ok().and_then(|m| m.get(key).cloned()) {
+            return Ok(json);
+        }
+        let json = Arc::new(ShopJson::new(schema.clone())?);
+        if let Ok(mut made) = self.made.write() {
+            made.insert(key.clone(), json.clone());
+        }
+        Ok(json)
+    }
+}
+
 /// A session of a shop's body, with the clicks limit of the request.
 struct ShopBody<'j> {
     json: &'j ShopJson,
