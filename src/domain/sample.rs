@@ -154,6 +154,36 @@ mod tests {
         assert_eq!(hash.unit("1"), 471_675_844_134_120.0 / 2f64.powi(52));
     }
 
+    /// deploy/spark/hash-fixture.jsonl: keys (composite, unicode, empty parts, leading
+    /// zeros) with their hash from Python's hashlib; deploy/spark/test.sh holds Spark's and
+    /// DuckDB's to the same numbers.
+    #[test]
+    fn the_hash_agrees_with_the_fixture_spark_and_duckdb_are_held_to() {
+        #[derive(serde::Deserialize)]
+        struct Case {
+            seed: u64,
+            parts: Vec<String>,
+            key: String,
+            hash: u64,
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/spark/hash-fixture.jsonl");
+        let text = std::fs::read_to_string(&path).expect("the fixture reads");
+        let mut cases = 0;
+        for line in text.lines() {
+            let case: Case = serde_json::from_str(line).expect("a fixture line");
+            // A composite key is its parts joined with "/", as a shop's reader names it.
+            assert_eq!(case.parts.join("/"), case.key);
+            assert_eq!(
+                SessionHash::new(case.seed).value(&case.key),
+                case.hash,
+                "{line}"
+            );
+            cases += 1;
+        }
+        assert!(cases >= 15, "{cases} cases");
+    }
+
     #[test]
     fn the_seed_changes_the_hash() {
         assert_ne!(
