@@ -24,8 +24,13 @@ fn main() -> anyhow::Result<()> {
     let split = split(&data.sessions, None, config.min_sessions_per_class)?;
     eprintln!("validation: {}", split.validation.words);
     let (fit, valid) = (split.fit, split.valid);
-    let (fit_set, products) =
-        PrefixSet::build_out_of_fold(clickstream::features::Plan::uci(), &fit, 5, 50.0);
+    let (fit_set, products) = PrefixSet::build_out_of_fold(
+        clickstream::features::Plan::uci(),
+        &fit,
+        config.folds,
+        config.session_hash(),
+        config.product_smoothing,
+    );
     let valid_set = PrefixSet::build(clickstream::features::Plan::uci(), &valid, &products);
     if let Some(dir) = std::env::var_os("DUMP_DIR") {
         for (name, set) in [("fit", &fit_set), ("valid", &valid_set)] {

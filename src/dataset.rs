@@ -1,6 +1,7 @@
 //! Turns labelled sessions into example matrices: one row per valid prefix (for the
 //! conversion and revenue models) or per full session (for segments).
 
+use crate::domain::sample::SessionHash;
 use crate::domain::AnySession;
 use crate::features::{self, ClickValues, Plan, ProductStats};
 use crate::labels::LabelledSession;
@@ -37,30 +38,36 @@ impl PrefixSet {
 
     /// Rows for fitting: each session's product rates come from a table learned without
     /// its own fold, so a row never sees its own label through them (out-of-fold target
-    /// encoding). Returns the rows and the table learned from all `sessions`, which the
-    /// fitted model keeps.
+    /// encoding). A session's fold is its session hash's (docs/sampling.md), so it is the
+    /// same whatever order or file the sessions came in. Returns the rows and the table
+    /// learned from all `sessions`, which the fitted model keeps.
     pub fn build_out_of_fold<S: AnySession>(
         plan: &Plan,
         sessions: &[&LabelledSession<S>],
         folds: usize,
+        hash: SessionHash,
         smoothing: f64,
     ) -> (PrefixSet, ProductStats)
     where
         S::Click: ClickValues,
     {
         let folds = folds.max(2);
+        let fold: Vec<usize> = sessions
+            .iter()
+            .map(|s| hash.fold(s.session.name(), folds))
+            .collect();
         let tables: Vec<ProductStats> = (0..folds)
             .into_par_iter()
             .map(|k| {
                 let others = sessions
                     .iter()
-                    .enumerate()
-                    .filter(|(i, _)| i % folds != k)
-                    .map(|(_, s)| *s);
+                    .zip(&fold)
+                    .filter(|&(_, &f)| f != k)
+                    .map(|(s, _)| *s);
                 ProductStats::fit(others, smoothing)
             })
             .collect();
-        let set = Self::build_with(plan, sessions, |i| &tables[i % folds]);
+        let set = Self::build_with(plan, sessions, |i| &tables[fold[i]]);
         let all = ProductStats::fit(sessions.iter().copied(), smoothing);
         (set, all)
     }

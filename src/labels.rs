@@ -2,6 +2,7 @@
 //! `docs/label-contract.md` defines them. Nothing else in the crate decides what converted.
 
 use crate::domain::catalogue::{Catalogue, CodedSession, Unseen};
+use crate::domain::sample::Sample;
 use crate::domain::{AnyClick, AnySession, Session, SessionId};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -276,6 +277,8 @@ pub struct LabelledData<S = Session> {
     pub file_name: String,
     pub sha256: String,
     pub stats: crate::reader::ReadStats,
+    /// Sessions read, before the session sample kept `sessions` of them.
+    pub sessions_read: usize,
     pub sessions: Vec<LabelledSession<S>>,
     pub source: LabelSource,
 }
@@ -300,6 +303,19 @@ pub fn read_labelled_shop(
     schema: &crate::domain::shop::ShopSchema,
     options: crate::reader::ReadOptions,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
+    read_labelled_shop_sample(data, outcomes, schema, options, Sample::ALL)
+}
+
+/// [`read_labelled_shop`] keeping only the sessions of `sample`, before anything is learned
+/// from them: the catalogue and the labels are those of the kept sessions, as they are when
+/// Spark or a warehouse hands over the same sample (deploy/spark).
+pub fn read_labelled_shop_sample(
+    data: &Path,
+    outcomes: Option<&Path>,
+    schema: &crate::domain::shop::ShopSchema,
+    options: crate::reader::ReadOptions,
+    sample: Sample,
+) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
     use crate::domain::catalogue::{TOP_CATEGORIES, TOP_VALUES};
     use crate::domain::schema_file::Basket;
     if outcomes.is_none() && schema.basket == Basket::None {
@@ -307,7 +323,9 @@ pub fn read_labelled_shop(
             schema: schema.name.clone(),
         });
     }
-    let stream = crate::reader::shop::read_shop_clickstream(data, schema, options)?;
+    let mut stream = crate::reader::shop::read_shop_clickstream(data, schema, options)?;
+    let sessions_read = stream.sessions.len();
+    stream.sessions.retain(|s| sample.keeps(&s.id));
     let catalogue = Catalogue::learn(
         schema,
         stream.sessions.iter().flat_map(|s| &s.clicks),
@@ -329,6 +347,7 @@ pub fn read_labelled_shop(
             file_name: stream.file_name,
             sha256: stream.sha256,
             stats: stream.stats,
+            sessions_read,
             sessions,
             source,
         },
@@ -343,13 +362,27 @@ pub fn read_labelled(
     outcomes: Option<&Path>,
     options: crate::reader::ReadOptions,
 ) -> Result<LabelledData, DataError> {
-    let stream = crate::reader::read_clickstream(data, options)?;
+    read_labelled_sample(data, outcomes, options, Sample::ALL)
+}
+
+/// [`read_labelled`] keeping only the sessions of `sample`, before they are labelled: an
+/// outcomes file need only cover the kept sessions.
+pub fn read_labelled_sample(
+    data: &Path,
+    outcomes: Option<&Path>,
+    options: crate::reader::ReadOptions,
+    sample: Sample,
+) -> Result<LabelledData, DataError> {
+    let mut stream = crate::reader::read_clickstream(data, options)?;
+    let sessions_read = stream.sessions.len();
+    stream.sessions.retain(|s| sample.keeps(s.name()));
     let outcomes = outcomes.map(read_outcomes).transpose()?;
     let (sessions, source) = label_sessions(stream.sessions, outcomes.as_ref())?;
     Ok(LabelledData {
         file_name: stream.file_name,
         sha256: stream.sha256,
         stats: stream.stats,
+        sessions_read,
         sessions,
         source,
     })

@@ -1,4 +1,5 @@
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clickstream::domain::sample::Fraction;
 use clickstream::domain::MAX_CLICKS_PER_SESSION;
 use clickstream::evaluate::{self, EvaluateConfig};
 use clickstream::service;
@@ -58,6 +59,15 @@ enum Command {
         /// UCI shop's (schemas/uci.toml).
         #[arg(long, value_name = "FILE")]
         schema: Option<PathBuf>,
+        /// Keep this share of the sessions (above 0, at most 1): those whose session hash
+        /// (docs/sampling.md) lies below it, wherever their rows are; Spark's and the SQL
+        /// sample of deploy/spark keep the same ones.
+        #[arg(long, value_name = "F", default_value_t = TrainConfig::default().sample_fraction, value_parser = Fraction::parse)]
+        sample_fraction: Fraction,
+        /// The session hash's seed: which sessions the sample keeps, and each session's
+        /// fold of the out-of-fold product rates.
+        #[arg(long, value_name = "N", default_value_t = TrainConfig::default().session_seed)]
+        session_seed: u64,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
@@ -271,6 +281,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             min_roc_auc,
             validate_from,
             schema,
+            sample_fraction,
+            session_seed,
             quiet,
         } => {
             let config = TrainConfig {
@@ -283,6 +295,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 min_sessions_per_class,
                 min_roc_auc,
                 validate_from,
+                sample_fraction,
+                session_seed,
                 quiet,
                 ..TrainConfig::default()
             };

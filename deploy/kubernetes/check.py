@@ -3,7 +3,10 @@
 edit cannot drop one silently: probes on the service's real routes and port, no root, a
 read-only root filesystem, dropped capabilities, rollouts that keep capacity, draining
 before stop, resources, spread, scaling, disruption budget, secrets by reference, scrape
-annotations, and (in overlays) a ServiceMonitor that selects the Service.
+annotations, and (in overlays) a ServiceMonitor that selects the Service and the two
+CronJobs: retraining into the models volume and scoring a day's file (never two runs at
+once, no root, read-only root filesystem with an emptyDir for temporary files, resources,
+deadlines, volumes read-only except what the job writes, a ReadWriteMany models volume).
 
 Usage: check.py RENDERED.yaml [--overlay]     (kubectl kustomize DIR > RENDERED.yaml)
        check.py --self-test RENDERED.yaml     (breaks each property in turn: each is caught)
@@ -153,7 +156,107 @@ def problems(docs, overlay):
             names = {p.get("name") for p in services[0]["spec"]["ports"]} if services else set()
             need(all(e.get("port") in names and e.get("path") in get_routes for e in m["spec"]["endpoints"]),
                  "the ServiceMonitor scrapes a Service port and a real path")
+        found.extend(cronjob_problems(by_kind, image_user))
     return found
+
+
+def cronjob_problems(by_kind, image_user):
+    found = []
+    need = lambda ok, what: ok or found.append(what)
+    claims = {c["metadata"]["name"]: c for c in by_kind.get("PersistentVolumeClaim", [])}
+    jobs = {}
+    for job in by_kind.get("CronJob", []):
+        c = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        jobs[(c[0].get("args") or ["?"])[0] if c else "?"] = job
+    need(set(jobs) == {"train", "score"}, "two CronJobs in the overlay: one runs train, one score")
+    for command, job in jobs.items():
+        name = f"the {command} CronJob"
+        spec = job["spec"]
+        need(spec.get("concurrencyPolicy") == "Forbid", f"{name}: concurrencyPolicy Forbid")
+        need(bool(spec.get("startingDeadlineSeconds")), f"{name}: a startingDeadlineSeconds")
+        run = spec["jobTemplate"]["spec"]
+        need(bool(run.get("activeDeadlineSeconds")), f"{name}: an activeDeadlineSeconds")
+        need(run.get("backoffLimit", 6) <= 2, f"{name}: a backoffLimit of at most 2")
+        pod = run["template"]["spec"]
+        need(pod.get("restartPolicy") in ("Never", "OnFailure"), f"{name}: restartPolicy Never or OnFailure")
+        pod_sc = pod.get("securityContext", {})
+        need(pod_sc.get("runAsNonRoot") is True, f"{name}: runAsNonRoot")
+        need(pod_sc.get("runAsUser") == image_user, f"{name}: runAsUser equals the image's USER {image_user}")
+        need(pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{name}: seccomp RuntimeDefault")
+        need(pod.get("automountServiceAccountToken") is False, f"{name}: no service account token")
+        containers = pod.get("containers", [])
+        need(len(containers) == 1, f"{name}: one container")
+        if not containers:
+            continue
+        c = containers[0]
+        sc = c.get("securityContext", {})
+        need(sc.get("readOnlyRootFilesystem") is True, f"{name}: read-only root filesystem")
+        need(sc.get("allowPrivilegeEscalation") is False, f"{name}: no privilege escalation")
+        need(sc.get("capabilities", {}).get("drop") == ["ALL"], f"{name}: all capabilities dropped")
+        need(sc.get("runAsUser", pod_sc.get("runAsUser", 1)) != 0, f"{name}: not root")
+        res = c.get("resources", {})
+        need(bool(res.get("requests", {}).get("memory")) and bool(res.get("requests", {}).get("cpu")),
+             f"{name}: CPU and memory requests")
+        need(bool(res.get("limits", {}).get("memory")), f"{name}: a memory limit")
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+        tmp = mounts.get("/tmp")
+        need(tmp is not None and "emptyDir" in volumes.get(tmp["name"], {}) and
+             volumes[tmp["name"]]["emptyDir"].get("sizeLimit"),
+             f"{name}: an emptyDir with a sizeLimit at /tmp for spills")
+        args = c.get("args", [])
+        value = lambda flag: args[args.index(flag) + 1] if flag in args[:-1] else None
+        def writable(path):
+            """The mount holding `path`, whether it is writable, and its claim."""
+            best = max((m for m in mounts if path and (path + "/").startswith(m.rstrip("/") + "/")),
+                       key=len, default=None)
+            if best is None:
+                return None, False, None
+            m = mounts[best]
+            claim = volumes.get(m["name"], {}).get("persistentVolumeClaim", {})
+            return best, not m.get("readOnly") and not claim.get("readOnly"), claim.get("claimName")
+        data_mount, data_writable, _ = writable(value("--data"))
+        need(data_mount is not None and not data_writable, f"{name}: --data is on a read-only volume")
+        need(value("--models") is not None, f"{name}: --models names the models volume")
+        models_mount, models_writable, models_claim = writable(value("--models"))
+        if command == "train":
+            need(models_writable, f"{name}: --models on a writable volume")
+            modes = claims.get(models_claim, {}).get("spec", {}).get("accessModes", [])
+            need("ReadWriteMany" in modes, f"{name}: the models claim is ReadWriteMany (pods on other nodes read it)")
+        else:
+            need(models_mount is not None and not models_writable, f"{name}: --models on a read-only volume")
+            out_mount, out_writable, _ = writable(value("--out"))
+            need(out_mount is not None and out_writable, f"{name}: --out on a writable volume")
+            need("--no-formula-guard" not in args, f"{name}: the output stays spreadsheet-safe")
+    return found
+
+
+def job_breakages():
+    """The CronJobs' careless edits (overlays only), as for the Deployment's."""
+    def find(command):
+        def edit(docs):
+            for d in docs:
+                if d["kind"] == "CronJob" and d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0] == command:
+                    return d
+        return edit
+
+    def pod(d):
+        return d["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+    def container(d):
+        return pod(d)["containers"][0]
+
+    return [
+        ("two trainings at once", "train", lambda d: d["spec"].update(concurrencyPolicy="Allow")),
+        ("a scoring job as root", "score", lambda d: pod(d)["securityContext"].update(runAsUser=0)),
+        ("a writable root filesystem in training", "train", lambda d: container(d)["securityContext"].update(readOnlyRootFilesystem=False)),
+        ("no emptyDir for spills", "train", lambda d: pod(d)["volumes"].pop()),
+        ("no memory limit on scoring", "score", lambda d: container(d)["resources"].pop("limits")),
+        ("training into a read-only models mount", "train",
+         lambda d: [m.update(readOnly=True) for m in container(d)["volumeMounts"] if m["name"] == "models"]),
+        ("scoring without the formula guard", "score", lambda d: container(d)["args"].append("--no-formula-guard")),
+        ("no deadline", "score", lambda d: d["spec"]["jobTemplate"]["spec"].pop("activeDeadlineSeconds")),
+    ], find
 
 
 def breakages():
@@ -194,10 +297,26 @@ def main(argv):
             edit(next(d for d in broken if d["kind"] == "Deployment"))
             if not problems(broken, overlay):
                 missed.append(what)
+        caught = len(breakages())
+        if overlay:
+            edits, find = job_breakages()
+            for what, command, edit in edits:
+                broken = copy.deepcopy(docs)
+                edit(find(command)(broken))
+                if not problems(broken, overlay):
+                    missed.append(what)
+            # The models volume that the pods on other nodes must read while the job writes.
+            broken = copy.deepcopy(docs)
+            for d in broken:
+                if d["kind"] == "PersistentVolumeClaim" and d["metadata"]["name"] == "clickstream-models":
+                    d["spec"]["accessModes"] = ["ReadWriteOnce"]
+            if not problems(broken, overlay):
+                missed.append("a ReadWriteOnce models volume")
+            caught += len(edits) + 1
         if missed:
             print("the check missed: " + ", ".join(missed))
             return 1
-        print(f"self-test: all {len(breakages())} breakages caught")
+        print(f"self-test: all {caught} breakages caught")
     print(f"{files[0]}: {len(docs)} resources, every property holds")
     return 0
 

@@ -4,6 +4,7 @@
 pub mod catalogue;
 mod click;
 mod field;
+pub mod sample;
 pub mod schema;
 pub mod schema_file;
 pub(crate) mod session;

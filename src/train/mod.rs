@@ -18,10 +18,11 @@ mod segments;
 mod tests;
 
 pub use convert::ConvertCandidate;
-pub use prepare::{split, Days, PeriodRule, Split, ValidationPeriod};
+pub use prepare::{split, Days, PeriodRule, SampleCounts, Split, ValidationPeriod};
 pub use report::{describe_source, TrainReport};
 pub use revenue::RevenueCandidate;
 
+use crate::domain::sample::{Fraction, Sample, SessionHash};
 use crate::labels;
 use crate::ml::classifier::{BoostingParams, FitError, ForestParams, LogisticParams};
 use crate::ml::regressor::RidgeParams;
@@ -69,8 +70,14 @@ pub struct TrainConfig {
     pub kmeans: KMeansParams,
     /// Pseudo-clicks pulling each product's rates towards the overall rate.
     pub product_smoothing: f64,
-    /// Folds of the out-of-fold product rates of training rows.
+    /// Folds of the out-of-fold product rates of training rows; a session's fold is its
+    /// session hash's (docs/sampling.md).
     pub folds: usize,
+    /// The share of sessions kept (`--sample-fraction`): those whose session hash lies
+    /// below it, wherever their rows are in the file.
+    pub sample_fraction: Fraction,
+    /// The session hash's seed (`--session-seed`): the sample and the folds.
+    pub session_seed: u64,
     /// Sessions stored with each model as golden self-test inputs.
     pub golden_sessions: usize,
     /// Session-bootstrap resamples behind the chosen conversion model's 95% ROC-AUC
@@ -155,10 +162,26 @@ impl Default for TrainConfig {
             },
             product_smoothing: 50.0,
             folds: 5,
+            sample_fraction: Fraction::ALL,
+            session_seed: crate::domain::sample::DEFAULT_SEED,
             golden_sessions: 5,
             auc_bootstrap_resamples: crate::evaluation::AUC_BOOTSTRAP_RESAMPLES,
             auc_bootstrap_seed: crate::evaluation::AUC_BOOTSTRAP_SEED,
             quiet: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The one session hash of this training: folds and the sample.
+    pub fn session_hash(&self) -> SessionHash {
+        SessionHash::new(self.session_seed)
+    }
+
+    pub fn sample(&self) -> Sample {
+        Sample {
+            hash: self.session_hash(),
+            fraction: self.sample_fraction,
         }
     }
 }
@@ -264,7 +287,7 @@ fn run_on<S: crate::ml::model_file::GoldenInput>(
 where
     S::Click: crate::features::ClickValues,
 {
-    let prepared = prepare::prepare(features, shop, sessions, config, steps)?;
+    let prepared = prepare::prepare(features, shop, sessions, &file.sample, config, steps)?;
     let convert = match convert::select(plan, &prepared, config, steps) {
         Err(TrainError::Refused { reason, candidates }) => {
             let written = report::write_refused(

@@ -4,6 +4,7 @@
 use super::{Steps, TrainConfig, TrainError};
 use crate::dataset::PrefixSet;
 use crate::domain::catalogue::CodedSession;
+use crate::domain::sample::key_order;
 use crate::domain::{AnySession, Session};
 use crate::features::{ClickValues, Plan, ProductStats};
 use crate::labels::{self, LabelSource, LabelledSession};
@@ -24,6 +25,46 @@ pub(super) struct DataFile {
     pub sha256: String,
     pub stats: ReadStats,
     pub label_source: LabelSource,
+    pub sample: SampleCounts,
+}
+
+/// What the session sample (`--sample-fraction`) kept of the sessions read.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleCounts {
+    pub fraction: f64,
+    pub seed: u64,
+    pub sessions_read: usize,
+    pub sessions_kept: usize,
+}
+
+impl SampleCounts {
+    fn new(config: &TrainConfig, sessions_read: usize, sessions_kept: usize) -> SampleCounts {
+        SampleCounts {
+            fraction: config.sample_fraction.get(),
+            seed: config.session_seed,
+            sessions_read,
+            sessions_kept,
+        }
+    }
+
+    /// "the session sample (--sample-fraction 0.1, seed 2008) kept 2,210 of the 22,102
+    /// sessions read", or `None` when every session was kept by asking.
+    pub fn words(&self) -> Option<String> {
+        (self.fraction < 1.0).then(|| {
+            format!(
+                "the session sample (--sample-fraction {}, --session-seed {}) kept {} of the {} sessions read",
+                self.fraction, self.seed, self.sessions_kept, self.sessions_read
+            )
+        })
+    }
+}
+
+/// Training's order of sessions, whatever order the file gave them in (docs/sampling.md):
+/// every stage after reading (the split, SMOTE's neighbours, boosting's row samples,
+/// k-means' starts, the golden sessions) then sees the same sessions in the same order
+/// from a CSV, a Parquet data set, a shuffled copy or Spark's part files.
+fn in_key_order<S: AnySession>(sessions: &mut [LabelledSession<S>]) {
+    sessions.sort_by(|a, b| key_order(a.session.name(), b.session.name()));
 }
 
 pub(super) struct Labelled<S = Session> {
@@ -33,20 +74,23 @@ pub(super) struct Labelled<S = Session> {
 
 pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, TrainError> {
     steps.step(format!("reading {}", config.data.display()));
-    let data = labels::read_labelled(
+    let mut data = labels::read_labelled_sample(
         &config.data,
         config.outcomes.as_deref(),
         ReadOptions {
             skip_invalid: config.skip_invalid,
             max_clicks_per_session: config.max_clicks_per_session,
         },
+        config.sample(),
     )?;
+    in_key_order(&mut data.sessions);
     Ok(Labelled {
         file: DataFile {
             file_name: data.file_name,
             sha256: data.sha256,
             stats: data.stats,
             label_source: data.source,
+            sample: SampleCounts::new(config, data.sessions_read, data.sessions.len()),
         },
         sessions: data.sessions,
     })
@@ -76,7 +120,7 @@ pub(super) fn read_shop(
         config.data.display(),
         schema.name
     ));
-    let (data, catalogue) = labels::read_labelled_shop(
+    let (mut data, catalogue) = labels::read_labelled_shop_sample(
         &config.data,
         config.outcomes.as_deref(),
         &schema,
@@ -84,7 +128,9 @@ pub(super) fn read_shop(
             skip_invalid: config.skip_invalid,
             max_clicks_per_session: config.max_clicks_per_session,
         },
+        config.sample(),
     )?;
+    in_key_order(&mut data.sessions);
     let listed = FeaturePlan::from_schema(&file).map_err(|e| schema_error(e.to_string()))?;
     let derived = listed.features.is_empty();
     let feature_plan = if derived {
@@ -114,6 +160,7 @@ pub(super) fn read_shop(
                 sha256: data.sha256,
                 stats: data.stats,
                 label_source: data.source,
+                sample: SampleCounts::new(config, data.sessions_read, data.sessions.len()),
             },
             sessions: data.sessions,
         },
@@ -434,6 +481,7 @@ pub(super) fn prepare<'a, S: AnySession>(
     plan: &'a Plan,
     shop: &'a ShopFacts,
     sessions: &'a [LabelledSession<S>],
+    sample: &SampleCounts,
     config: &TrainConfig,
     steps: &Steps,
 ) -> Result<Prepared<'a, S>, TrainError>
@@ -444,12 +492,24 @@ where
         sessions,
         config.validate_from,
         config.min_sessions_per_class,
-    )?;
+    )
+    .map_err(|e| match (e, sample.words()) {
+        // The floors are the contract's; what can change is the share kept.
+        (TrainError::TooThin(why), Some(sampled)) => {
+            TrainError::TooThin(format!("{why}; {sampled}: raise --sample-fraction"))
+        }
+        (e, _) => e,
+    })?;
     let counts = SessionCounts::new(&split.fit, &split.valid);
 
     steps.step("computing prefix features");
-    let (fit_set, fit_products) =
-        PrefixSet::build_out_of_fold(plan, &split.fit, config.folds, config.product_smoothing);
+    let (fit_set, fit_products) = PrefixSet::build_out_of_fold(
+        plan,
+        &split.fit,
+        config.folds,
+        config.session_hash(),
+        config.product_smoothing,
+    );
     let valid_set = PrefixSet::build(plan, &split.valid, &fit_products);
     Ok(Prepared {
         plan,

@@ -51,8 +51,13 @@ where
 {
     steps.step("refitting conversion on all months");
     let all = &prepared.all;
-    let (all_set, all_products) =
-        PrefixSet::build_out_of_fold(prepared.plan, all, config.folds, config.product_smoothing);
+    let (all_set, all_products) = PrefixSet::build_out_of_fold(
+        prepared.plan,
+        all,
+        config.folds,
+        config.session_hash(),
+        config.product_smoothing,
+    );
     let convert = selection
         .convert
         .spec

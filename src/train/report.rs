@@ -1,7 +1,7 @@
 //! `report.json`, `report.md` and `report.html` (the charts), written beside the models
 //! after each `train`.
 
-use super::prepare::{DataFile, Days, Prepared, SessionCounts, ValidationPeriod};
+use super::prepare::{DataFile, Days, Prepared, SampleCounts, SessionCounts, ValidationPeriod};
 use super::refit::RefitSummary;
 use super::{ConvertCandidate, RevenueCandidate, Selection, Steps, TrainConfig, TrainError};
 use crate::domain::AnySession;
@@ -93,6 +93,7 @@ pub(super) fn write<S: crate::domain::AnySession>(
         data_file: file.file_name,
         data_sha256: file.sha256,
         read: file.stats,
+        sample: file.sample,
         label_source: file.label_source,
         training_months: months(&prepared.split.fit),
         training_days: prepared.split.training,
@@ -248,6 +249,8 @@ pub struct TrainReport {
     pub data_file: String,
     pub data_sha256: String,
     pub read: ReadStats,
+    /// Sessions read and kept by the session sample (`--sample-fraction`).
+    pub sample: SampleCounts,
     pub label_source: LabelSource,
     /// The calendar months the training sessions start in.
     pub training_months: Vec<String>,
@@ -349,6 +352,12 @@ impl TrainReport {
                 long.session, long.clicks
             )?;
         }
+        let sample = &self.sample;
+        writeln!(
+            s,
+            "- sessions read: {}; kept by the session sample (docs/sampling.md; fraction {}, seed {}): {}",
+            sample.sessions_read, sample.fraction, sample.seed, sample.sessions_kept
+        )?;
         writeln!(s, "- outcome: {}", describe_source(&self.label_source))?;
         let c = &self.sessions;
         writeln!(

@@ -494,3 +494,131 @@ fn one_month_of_clicks_trains_and_the_report_names_its_validation_period() {
         );
     }
 }
+
+/// The three models' weight files of a training into `models`.
+fn weights(models: &std::path::Path) -> Vec<Vec<u8>> {
+    ["convert", "revenue", "segment"]
+        .iter()
+        .map(|m| std::fs::read(models.join(m).join("1/weights.json")).expect("published weights"))
+        .collect()
+}
+
+/// The file's rows in another order, its header first: no session's rows together.
+fn shuffled(clicks: &str, seed: u64) -> String {
+    use rand::seq::SliceRandom;
+    let mut lines: Vec<&str> = clicks.lines().collect();
+    let header = lines.remove(0);
+    lines.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
+    let mut out = format!("{header}\n");
+    for line in lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_same_sessions_in_any_row_order_train_the_same_weights() {
+    let clicks = synthetic_clickstream(900, 7, 4, 3);
+    let (a, b) = (
+        tempfile::tempdir().expect("a dir"),
+        tempfile::tempdir().expect("a dir"),
+    );
+    let in_order = TrainConfig {
+        min_sessions_per_class: 5,
+        ..quick_config(a.path(), &clicks)
+    };
+    let mixed = TrainConfig {
+        min_sessions_per_class: 5,
+        ..quick_config(b.path(), &shuffled(&clicks, 19))
+    };
+    assert_ne!(
+        std::fs::read(&in_order.data).ok(),
+        std::fs::read(&mixed.data).ok()
+    );
+    train(&in_order).expect("trains");
+    train(&mixed).expect("trains on the shuffled rows");
+    assert!(
+        weights(&in_order.models_dir) == weights(&mixed.models_dir),
+        "the weights differ with the rows' order"
+    );
+}
+
+#[test]
+fn a_sample_fraction_keeps_the_sessions_below_it_wherever_their_rows_are() {
+    let clicks = synthetic_clickstream(900, 7, 4, 3);
+    let fraction = crate::domain::sample::Fraction::new(0.6).expect("a fraction");
+    let hash = crate::domain::sample::SessionHash::default();
+    // The kept sessions' rows alone, as Spark's or the SQL's sample hands them over.
+    let mut kept_rows = String::new();
+    let mut kept = std::collections::BTreeSet::new();
+    for (i, line) in clicks.lines().enumerate() {
+        let id = line.split(';').nth(5).expect("a session column");
+        if i == 0 || hash.unit(id) < fraction.get() {
+            kept_rows.push_str(line);
+            kept_rows.push('\n');
+            if i > 0 {
+                kept.insert(id.to_owned());
+            }
+        }
+    }
+    let (a, b) = (
+        tempfile::tempdir().expect("a dir"),
+        tempfile::tempdir().expect("a dir"),
+    );
+    let sampled = TrainConfig {
+        min_sessions_per_class: 5,
+        sample_fraction: fraction,
+        ..quick_config(a.path(), &shuffled(&clicks, 3))
+    };
+    let handed_over = TrainConfig {
+        min_sessions_per_class: 5,
+        ..quick_config(b.path(), &kept_rows)
+    };
+    let report = train(&sampled).expect("the sample trains");
+    assert_eq!(report.sample.sessions_read, 900);
+    assert_eq!(report.sample.sessions_kept, kept.len());
+    assert!((480..=600).contains(&kept.len()), "{} kept", kept.len());
+    let md = std::fs::read_to_string(sampled.models_dir.join("report.md")).expect("report.md");
+    assert!(
+        md.contains(&format!(
+            "sessions read: 900; kept by the session sample (docs/sampling.md; fraction 0.6, seed 2008): {}",
+            kept.len()
+        )),
+        "{md}"
+    );
+    train(&handed_over).expect("the handed-over sample trains");
+    assert!(
+        weights(&sampled.models_dir) == weights(&handed_over.models_dir),
+        "--sample-fraction and a sample made elsewhere train different weights"
+    );
+}
+
+#[test]
+fn a_sample_too_small_for_the_class_floors_is_refused_saying_what_it_kept() {
+    let dir = tempfile::tempdir().expect("a dir");
+    let config = TrainConfig {
+        min_sessions_per_class: 20,
+        sample_fraction: crate::domain::sample::Fraction::new(0.05).expect("a fraction"),
+        ..quick_config(dir.path(), &synthetic_clickstream(900, 7, 4, 3))
+    };
+    let err = train(&config)
+        .expect_err("too few sessions kept")
+        .to_string();
+    assert!(
+        err.starts_with("not publishing: the data is too thin: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("the session sample (--sample-fraction 0.05, --session-seed 2008) kept "),
+        "{err}"
+    );
+    assert!(
+        err.contains(" of the 900 sessions read: raise --sample-fraction"),
+        "{err}"
+    );
+    assert!(
+        !config.models_dir.join("convert/1").exists(),
+        "nothing published"
+    );
+}
