@@ -279,6 +279,8 @@ pub struct LabelledData<S = Session> {
     pub stats: crate::reader::ReadStats,
     /// Sessions read, before the session sample kept `sessions` of them.
     pub sessions_read: usize,
+    /// The sample kept: the one asked for, narrowed to the budget of sessions.
+    pub sample: Sample,
     pub sessions: Vec<LabelledSession<S>>,
     pub source: LabelSource,
 }
@@ -303,7 +305,7 @@ pub fn read_labelled_shop(
     schema: &crate::domain::shop::ShopSchema,
     options: crate::reader::ReadOptions,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
-    read_labelled_shop_sample(data, outcomes, schema, options, Sample::ALL)
+    read_labelled_shop_sample(data, outcomes, schema, options, Sample::ALL, usize::MAX)
 }
 
 /// [`read_labelled_shop`] keeping only the sessions of `sample`, before anything is learned
@@ -315,6 +317,7 @@ pub fn read_labelled_shop_sample(
     schema: &crate::domain::shop::ShopSchema,
     options: crate::reader::ReadOptions,
     sample: Sample,
+    max_sessions: usize,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
     use crate::domain::catalogue::{TOP_CATEGORIES, TOP_VALUES};
     use crate::domain::schema_file::Basket;
@@ -323,9 +326,14 @@ pub fn read_labelled_shop_sample(
             schema: schema.name.clone(),
         });
     }
-    let mut stream = crate::reader::shop::read_shop_clickstream(data, schema, options)?;
-    let sessions_read = stream.sessions.len();
-    stream.sessions.retain(|s| sample.keeps(&s.id));
+    let (sample, sessions_read) = fit_budget(sample, max_sessions, |keep| {
+        crate::reader::shop::read_shop_clickstream_kept(data, schema, options, |id| keep(id))
+            .map(drop)
+    })?;
+    let stream = crate::reader::shop::read_shop_clickstream_kept(data, schema, options, |id| {
+        sample.keeps(id)
+    })?;
+    let sessions_read = sessions_read.unwrap_or(stream.sessions.len());
     let catalogue = Catalogue::learn(
         schema,
         stream.sessions.iter().flat_map(|s| &s.clicks),
@@ -348,6 +356,7 @@ pub fn read_labelled_shop_sample(
             sha256: stream.sha256,
             stats: stream.stats,
             sessions_read,
+            sample,
             sessions,
             source,
         },
@@ -362,7 +371,7 @@ pub fn read_labelled(
     outcomes: Option<&Path>,
     options: crate::reader::ReadOptions,
 ) -> Result<LabelledData, DataError> {
-    read_labelled_sample(data, outcomes, options, Sample::ALL)
+    read_labelled_sample(data, outcomes, options, Sample::ALL, usize::MAX)
 }
 
 /// [`read_labelled`] keeping only the sessions of `sample`, before they are labelled: an
@@ -372,10 +381,14 @@ pub fn read_labelled_sample(
     outcomes: Option<&Path>,
     options: crate::reader::ReadOptions,
     sample: Sample,
+    max_sessions: usize,
 ) -> Result<LabelledData, DataError> {
-    let mut stream = crate::reader::read_clickstream(data, options)?;
-    let sessions_read = stream.sessions.len();
-    stream.sessions.retain(|s| sample.keeps(s.name()));
+    let (sample, sessions_read) = fit_budget(sample, max_sessions, |keep| {
+        crate::reader::read_clickstream_kept(data, options, |id| keep(id.as_str())).map(drop)
+    })?;
+    let stream =
+        crate::reader::read_clickstream_kept(data, options, |id| sample.keeps(id.as_str()))?;
+    let sessions_read = sessions_read.unwrap_or(stream.sessions.len());
     let outcomes = outcomes.map(read_outcomes).transpose()?;
     let (sessions, source) = label_sessions(stream.sessions, outcomes.as_ref())?;
     Ok(LabelledData {
@@ -383,9 +396,34 @@ pub fn read_labelled_sample(
         sha256: stream.sha256,
         stats: stream.stats,
         sessions_read,
+        sample,
         sessions,
         source,
     })
+}
+
+/// The sample that holds at most `max_sessions` sessions, and the sessions the data holds:
+/// a first pass (`read`, handed a question asked once per session) hashes every session's
+/// key and keeps none of them, so it costs a reading of the file and the distinct hash
+/// values, not the sessions. Without a budget there is no first pass (`None`).
+fn fit_budget(
+    sample: Sample,
+    max_sessions: usize,
+    read: impl FnOnce(&mut dyn FnMut(&str) -> bool) -> Result<(), crate::reader::ReadError>,
+) -> Result<(Sample, Option<usize>), DataError> {
+    if max_sessions == usize::MAX {
+        return Ok((sample, None));
+    }
+    let mut values = Vec::new();
+    read(&mut |key: &str| {
+        values.push(sample.hash.value(key));
+        false
+    })?;
+    // A session's rows apart in the file are asked about again: count each once.
+    values.sort_unstable();
+    values.dedup();
+    let read = values.len();
+    Ok((sample.within(values, max_sessions), Some(read)))
 }
 
 #[cfg(test)]

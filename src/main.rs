@@ -68,6 +68,12 @@ enum Command {
         /// fold of the out-of-fold product rates.
         #[arg(long, value_name = "N", default_value_t = TrainConfig::default().session_seed)]
         session_seed: u64,
+        /// The most sessions training holds: a file of more is sampled down to it by the
+        /// session hash (the lowest hashes kept, wherever their rows are), after a first
+        /// pass that counts them, so memory follows this budget, not the file (about 14 KB
+        /// a session at 7 clicks). The report says how many were read and kept.
+        #[arg(long, value_name = "N", default_value_t = TrainConfig::default().max_sessions, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        max_sessions: usize,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
@@ -283,6 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             schema,
             sample_fraction,
             session_seed,
+            max_sessions,
             quiet,
         } => {
             let config = TrainConfig {
@@ -297,6 +304,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 validate_from,
                 sample_fraction,
                 session_seed,
+                max_sessions,
                 quiet,
                 ..TrainConfig::default()
             };

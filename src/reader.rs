@@ -506,7 +506,17 @@ fn detect_separator(first_line: &str) -> Option<u8> {
 /// every field, drops exact duplicate clicks, and groups clicks into sessions.
 /// `path` is a CSV file, a Parquet file or a folder of Parquet files ([`Records::open_path`]).
 pub fn read_clickstream(path: &Path, options: ReadOptions) -> Result<Clickstream, ReadError> {
-    read_grouped(Grouper::open(path, Policy::Read(options))?, path)
+    read_clickstream_kept(path, options, |_| true)
+}
+
+/// [`read_clickstream`] keeping only the sessions `keep` says yes to: the others' rows are
+/// checked and dropped as they are read ([`Grouper::whole_kept`]).
+pub fn read_clickstream_kept(
+    path: &Path,
+    options: ReadOptions,
+    keep: impl FnMut(&SessionId) -> bool,
+) -> Result<Clickstream, ReadError> {
+    read_grouped(Grouper::open(path, Policy::Read(options))?, path, keep)
 }
 
 /// Like [`read_clickstream`], from any source (an uploaded body, say); `path` names it in
@@ -516,11 +526,19 @@ pub fn read_clickstream_from<R: Read>(
     path: &Path,
     options: ReadOptions,
 ) -> Result<Clickstream, ReadError> {
-    read_grouped(Grouper::new(source, path, Policy::Read(options))?, path)
+    read_grouped(
+        Grouper::new(source, path, Policy::Read(options))?,
+        path,
+        |_| true,
+    )
 }
 
-fn read_grouped<R: Read>(mut grouper: Grouper<R>, path: &Path) -> Result<Clickstream, ReadError> {
-    let gathered = grouper.whole()?;
+fn read_grouped<R: Read>(
+    mut grouper: Grouper<R>,
+    path: &Path,
+    keep: impl FnMut(&SessionId) -> bool,
+) -> Result<Clickstream, ReadError> {
+    let gathered = grouper.whole_kept(keep)?;
     let mut sessions = Vec::with_capacity(gathered.len());
     for (id, gathering) in gathered {
         match grouper.close(id, gathering)? {
@@ -727,13 +745,36 @@ impl<R: Read> Grouper<R> {
 
     /// Every session of the file, in order of first appearance, wherever their rows are.
     pub fn whole(&mut self) -> Result<Vec<(SessionId, Gathering)>, ReadError> {
+        self.whole_kept(|_| true)
+    }
+
+    /// The sessions `keep` says yes to, in order of first appearance, wherever their rows
+    /// are: the others' rows are checked and dropped as they pass, so memory holds the kept
+    /// sessions only (training's session sample). `keep` is asked once per run of rows of
+    /// one session.
+    pub fn whole_kept(
+        &mut self,
+        mut keep: impl FnMut(&SessionId) -> bool,
+    ) -> Result<Vec<(SessionId, Gathering)>, ReadError> {
         let max_clicks = self.policy.max_clicks();
         let mut gathered: Vec<(SessionId, Gathering)> = Vec::new();
         let mut by_id: HashMap<SessionId, usize> = HashMap::new();
+        let mut last: Option<(SessionId, bool)> = None;
         while let Some(taken) = self.next_taken()? {
             let Some((session, _, taken)) = taken else {
                 continue;
             };
+            let kept = match &last {
+                Some((id, kept)) if *id == session => *kept,
+                _ => {
+                    let kept = keep(&session);
+                    last = Some((session.clone(), kept));
+                    kept
+                }
+            };
+            if !kept {
+                continue;
+            }
             let at = *by_id.entry(session).or_insert_with_key(|id| {
                 gathered.push((id.clone(), Gathering::new(gathered.len())));
                 gathered.len() - 1

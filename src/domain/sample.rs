@@ -131,6 +131,32 @@ impl Sample {
     }
 }
 
+impl Sample {
+    /// This sample narrowed to hold at most `max_sessions` of the sessions whose hash
+    /// values are `values` (one per distinct session of the data, any order): when more
+    /// than `max_sessions` lie below the fraction, the fraction becomes the place of the
+    /// first session past the budget, so exactly the `max_sessions` lowest are kept, and
+    /// the same fraction keeps the same sessions in Spark or SQL (docs/sampling.md).
+    pub fn within(self, mut values: Vec<u64>, max_sessions: usize) -> Sample {
+        let below =
+            |v: &u64| self.fraction.is_all() || (*v as f64 / HASH_RANGE) < self.fraction.get();
+        values.retain(below);
+        if values.len() <= max_sessions {
+            return self;
+        }
+        let (_, past, _) = values.select_nth_unstable(max_sessions);
+        match Fraction::new(*past as f64 / HASH_RANGE) {
+            Ok(fraction) => Sample {
+                hash: self.hash,
+                fraction,
+            },
+            // A budget of no session: the lowest hash value is 0, its place 0, which no
+            // fraction is; the caller refuses a budget of 0 before reading.
+            Err(_) => self,
+        }
+    }
+}
+
 /// The order training puts sessions in, whatever order they arrived in: shorter keys first,
 /// then by their UTF-8 bytes. For decimal ids without leading zeros (the UCI file's) it is
 /// their numeric order, which is the order that file is published in.
@@ -143,6 +169,28 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_budget_keeps_exactly_the_lowest_values_under_the_fraction() {
+        let hash = SessionHash::default();
+        let keys: Vec<String> = (0..1000).map(|i| format!("s{i}")).collect();
+        let values: Vec<u64> = keys.iter().map(|k| hash.value(k)).collect();
+        let half = Sample {
+            hash,
+            fraction: Fraction::new(0.5).expect("a fraction"),
+        };
+        let under_half = keys.iter().filter(|k| half.keeps(k)).count();
+        // A budget above what the fraction keeps changes nothing.
+        assert_eq!(half.within(values.clone(), under_half), half);
+        let narrowed = half.within(values.clone(), 100);
+        assert!(narrowed.fraction.get() < 0.5);
+        let kept: Vec<&String> = keys.iter().filter(|k| narrowed.keeps(k)).collect();
+        assert_eq!(kept.len(), 100);
+        let mut lowest = values.clone();
+        lowest.sort_unstable();
+        let highest_kept = kept.iter().map(|k| hash.value(k)).max().expect("kept some");
+        assert_eq!(highest_kept, lowest[99]);
+    }
 
     #[test]
     fn the_hash_is_the_first_13_hex_digits_of_the_md5_of_seed_colon_key() {

@@ -31,9 +31,21 @@ pub fn read_shop_clickstream(
     schema: &ShopSchema,
     options: ReadOptions,
 ) -> Result<ShopClickstream, ReadError> {
+    read_shop_clickstream_kept(path, schema, options, |_| true)
+}
+
+/// [`read_shop_clickstream`] keeping only the sessions `keep` says yes to (asked once per
+/// run of rows of one session): the others' rows are checked and dropped as they are
+/// read, so memory holds the kept sessions only.
+pub fn read_shop_clickstream_kept(
+    path: &Path,
+    schema: &ShopSchema,
+    options: ReadOptions,
+    keep: impl FnMut(&str) -> bool,
+) -> Result<ShopClickstream, ReadError> {
     // A CSV file, a Parquet file or a folder of them, told by content.
     let records = Records::open_path(path, |_| true)?;
-    read_shop_records(records, path, schema, options)
+    read_shop_records(records, path, schema, options, keep)
 }
 
 /// Reads a shop's file from any source: a header is required (it is what binds the
@@ -49,6 +61,7 @@ pub fn read_shop_clickstream_from<R: Read>(
         path,
         schema,
         options,
+        |_| true,
     )
 }
 
@@ -57,6 +70,7 @@ fn read_shop_records<R: Read>(
     path: &Path,
     schema: &ShopSchema,
     options: ReadOptions,
+    mut keep: impl FnMut(&str) -> bool,
 ) -> Result<ShopClickstream, ReadError> {
     let header: Vec<&str> = records.first_fields.iter().map(String::as_str).collect();
     let binding = schema
@@ -75,6 +89,7 @@ fn read_shop_records<R: Read>(
     };
     let mut order: Vec<String> = Vec::new();
     let mut gathered: HashMap<String, Gathering> = HashMap::new();
+    let mut last: Option<(String, bool)> = None;
     while let Some(line) = records.next_record()? {
         stats.rows += 1;
         let row = decode(&records, &binding, line)
@@ -86,6 +101,17 @@ fn read_shop_records<R: Read>(
                 continue;
             }
         };
+        let kept = match &last {
+            Some((id, kept)) if *id == row.session => *kept,
+            _ => {
+                let kept = keep(&row.session);
+                last = Some((row.session.clone(), kept));
+                kept
+            }
+        };
+        if !kept {
+            continue;
+        }
         let gathering = match gathered.get_mut(&row.session) {
             Some(g) => g,
             None => {

@@ -31,16 +31,29 @@ pub(super) struct DataFile {
 /// What the session sample (`--sample-fraction`) kept of the sessions read.
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleCounts {
+    /// The fraction of the session hash kept: the one asked for, or lower to stay within
+    /// the budget of sessions (Spark or SQL given this fraction keep the same sessions).
     pub fraction: f64,
+    /// `--sample-fraction`.
+    pub asked: f64,
+    /// `--max-sessions`.
+    pub max_sessions: Option<usize>,
     pub seed: u64,
     pub sessions_read: usize,
     pub sessions_kept: usize,
 }
 
 impl SampleCounts {
-    fn new(config: &TrainConfig, sessions_read: usize, sessions_kept: usize) -> SampleCounts {
+    fn new(
+        config: &TrainConfig,
+        sample: &crate::domain::sample::Sample,
+        sessions_read: usize,
+        sessions_kept: usize,
+    ) -> SampleCounts {
         SampleCounts {
-            fraction: config.sample_fraction.get(),
+            fraction: sample.fraction.get(),
+            asked: config.sample_fraction.get(),
+            max_sessions: (config.max_sessions != usize::MAX).then_some(config.max_sessions),
             seed: config.session_seed,
             sessions_read,
             sessions_kept,
@@ -48,12 +61,22 @@ impl SampleCounts {
     }
 
     /// "the session sample (--sample-fraction 0.1, seed 2008) kept 2,210 of the 22,102
-    /// sessions read", or `None` when every session was kept by asking.
+    /// sessions read", or `None` when every session was kept.
     pub fn words(&self) -> Option<String> {
         (self.fraction < 1.0).then(|| {
+            let why = if self.fraction < self.asked {
+                format!(
+                    "fraction {} of the session hash, narrowed from --sample-fraction {} to the budget of --max-sessions {}",
+                    self.fraction,
+                    self.asked,
+                    self.max_sessions.unwrap_or(usize::MAX)
+                )
+            } else {
+                format!("--sample-fraction {}", self.fraction)
+            };
             format!(
-                "the session sample (--sample-fraction {}, --session-seed {}) kept {} of the {} sessions read",
-                self.fraction, self.seed, self.sessions_kept, self.sessions_read
+                "the session sample ({why}, --session-seed {}) kept {} of the {} sessions read",
+                self.seed, self.sessions_kept, self.sessions_read
             )
         })
     }
@@ -82,6 +105,7 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
             max_clicks_per_session: config.max_clicks_per_session,
         },
         config.sample(),
+        config.max_sessions,
     )?;
     in_key_order(&mut data.sessions);
     Ok(Labelled {
@@ -90,7 +114,12 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
             sha256: data.sha256,
             stats: data.stats,
             label_source: data.source,
-            sample: SampleCounts::new(config, data.sessions_read, data.sessions.len()),
+            sample: SampleCounts::new(
+                config,
+                &data.sample,
+                data.sessions_read,
+                data.sessions.len(),
+            ),
         },
         sessions: data.sessions,
     })
@@ -129,6 +158,7 @@ pub(super) fn read_shop(
             max_clicks_per_session: config.max_clicks_per_session,
         },
         config.sample(),
+        config.max_sessions,
     )?;
     in_key_order(&mut data.sessions);
     let listed = FeaturePlan::from_schema(&file).map_err(|e| schema_error(e.to_string()))?;
@@ -160,7 +190,12 @@ pub(super) fn read_shop(
                 sha256: data.sha256,
                 stats: data.stats,
                 label_source: data.source,
-                sample: SampleCounts::new(config, data.sessions_read, data.sessions.len()),
+                sample: SampleCounts::new(
+                    config,
+                    &data.sample,
+                    data.sessions_read,
+                    data.sessions.len(),
+                ),
             },
             sessions: data.sessions,
         },
@@ -496,7 +531,12 @@ where
     .map_err(|e| match (e, sample.words()) {
         // The floors are the contract's; what can change is the share kept.
         (TrainError::TooThin(why), Some(sampled)) => {
-            TrainError::TooThin(format!("{why}; {sampled}: raise --sample-fraction"))
+            let raise = if sample.fraction < sample.asked {
+                "raise --max-sessions (the budget of sessions held in memory)"
+            } else {
+                "raise --sample-fraction"
+            };
+            TrainError::TooThin(format!("{why}; {sampled}: {raise}"))
         }
         (e, _) => e,
     })?;

@@ -622,3 +622,46 @@ fn a_sample_too_small_for_the_class_floors_is_refused_saying_what_it_kept() {
         "nothing published"
     );
 }
+
+#[test]
+fn a_budget_of_sessions_keeps_the_lowest_hashes_and_its_fraction_reproduces_the_sample() {
+    let clicks = synthetic_clickstream(900, 7, 4, 3);
+    let (a, b) = (
+        tempfile::tempdir().expect("a dir"),
+        tempfile::tempdir().expect("a dir"),
+    );
+    let budget = TrainConfig {
+        min_sessions_per_class: 5,
+        max_sessions: 500,
+        ..quick_config(a.path(), &shuffled(&clicks, 5))
+    };
+    let report = train(&budget).expect("the budget's sample trains");
+    assert_eq!(report.sample.sessions_read, 900);
+    assert_eq!(report.sample.sessions_kept, 500);
+    assert_eq!(report.sample.max_sessions, Some(500));
+    let fraction = report.sample.fraction;
+    assert!(fraction < 1.0, "{fraction}");
+    // The fraction the report gives keeps the same sessions: what Spark or SQL is handed.
+    let by_fraction = TrainConfig {
+        min_sessions_per_class: 5,
+        sample_fraction: crate::domain::sample::Fraction::new(fraction).expect("a fraction"),
+        max_sessions: usize::MAX,
+        ..quick_config(b.path(), &clicks)
+    };
+    let again = train(&by_fraction).expect("the fraction's sample trains");
+    assert_eq!(again.sample.sessions_kept, 500);
+    assert!(
+        weights(&budget.models_dir) == weights(&by_fraction.models_dir),
+        "the budget's sample and its fraction's train different weights"
+    );
+    // A budget that cannot hold the class floors says which knob to turn.
+    let c = tempfile::tempdir().expect("a dir");
+    let thin = TrainConfig {
+        min_sessions_per_class: 20,
+        max_sessions: 40,
+        ..quick_config(c.path(), &clicks)
+    };
+    let err = train(&thin).expect_err("too few sessions held").to_string();
+    assert!(err.contains("kept 40 of the 900 sessions read"), "{err}");
+    assert!(err.contains("raise --max-sessions"), "{err}");
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The volume benchmark of issue 19: `train` and `score` on the April-July file replicated
+# COPIES times with distinct session ids (copy i adds i x 1,000,000 to each id), wall time
+# and peak RSS by /usr/bin/time -v, beside the April-July file alone in the same sitting
+# (so slower machines read as ratios). On demand, not in CI (minutes, gigabytes of disk).
+# Usage: benches/volume.sh [COPIES] [DATA]   (66 copies: 9,987,516 clicks)
+#   SHUFFLED=1  the replicated rows in a random order (sessions' rows apart)
+#   BIN=...     another build's binary
+set -euo pipefail
+cd "$(dirname "$0")/.."
+copies=${1:-66}
+data=${2:-../shared/data/e-shop-clothing-2008-apr-jul.csv}
+[ -f "$data" ] || { echo "no data at $data" >&2; exit 1; }
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+bin=${BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet --bin clickstream
+  bin=${CARGO_TARGET_DIR:-target}/release/clickstream
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+big="$out/replicated.csv"
+head -1 "$data" >"$big"
+for i in $(seq 0 $((copies - 1))); do
+  awk -F';' -v OFS=';' -v off=$((i * 1000000)) 'NR > 1 { $6 = $6 + off; print }' "$data" >>"$big"
+done
+if [ "${SHUFFLED:-0}" = 1 ]; then
+  { head -1 "$big"; tail -n +2 "$big" | shuf --random-source=<(yes); } >"$out/shuffled.csv"
+  mv "$out/shuffled.csv" "$big"
+fi
+clicks=$(( $(wc -l <"$big") - 1 ))
+echo "$copies copies: $clicks clicks, $(du -h "$big" | cut -f1)$([ "${SHUFFLED:-0}" = 1 ] && echo ", rows shuffled")"
+
+measure() {
+  local label=$1; shift
+  /usr/bin/time -v -o "$out/time" "$@" >"$out/stdout" 2>"$out/err" || { tail -20 "$out/err" >&2; exit 1; }
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' "$out/time")
+  rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$out/time")
+  printf '%-34s wall %9s   peak RSS %6s MiB\n' "$label" "$wall" "$rss"
+}
+
+measure "train, April-July alone" "$bin" train -q --data "$data" --models "$out/m1"
+measure "train, $clicks clicks" "$bin" train -q --data "$big" --models "$out/m2"
+grep -h "kept by the session sample" "$out/m2/report.md" || true
+measure "score, $clicks clicks" "$bin" score --data "$big" --models "$out/m2" --out "$out/scores.csv"
