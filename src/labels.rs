@@ -301,12 +301,7 @@ pub fn read_labelled_shop(
     options: crate::reader::ReadOptions,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
     use crate::domain::catalogue::{TOP_CATEGORIES, TOP_VALUES};
-    use crate::domain::schema_file::Basket;
-    if outcomes.is_none() && schema.basket == Basket::None {
-        return Err(DataError::NoOutcomes {
-            schema: schema.name.clone(),
-        });
-    }
+    refuse_without_outcomes(outcomes, schema)?;
     let stream = crate::reader::shop::read_shop_clickstream(data, schema, options)?;
     let catalogue = Catalogue::learn(
         schema,
@@ -317,23 +312,62 @@ pub fn read_labelled_shop(
     // Every value was seen here; only those ranked out of the vocabularies count, and
     // training reports none of them (the service counts what its requests bring).
     let mut ranked_out = Unseen::default();
+    let data = code_and_label(stream, outcomes, schema, &catalogue, &mut ranked_out)?;
+    Ok((data, catalogue))
+}
+
+/// A shop's file read by its schema and coded by a catalogue a version recorded (what
+/// `evaluate` reads a shop's models' data with), labelled as [`read_labelled_shop`] labels;
+/// with the values that catalogue did not know, counted by field.
+pub fn read_labelled_shop_as(
+    data: &Path,
+    outcomes: Option<&Path>,
+    schema: &crate::domain::shop::ShopSchema,
+    catalogue: &Catalogue,
+    options: crate::reader::ReadOptions,
+) -> Result<(LabelledData<CodedSession>, Unseen), DataError> {
+    refuse_without_outcomes(outcomes, schema)?;
+    let stream = crate::reader::shop::read_shop_clickstream(data, schema, options)?;
+    let mut unseen = Unseen::default();
+    let data = code_and_label(stream, outcomes, schema, catalogue, &mut unseen)?;
+    Ok((data, unseen))
+}
+
+/// A schema whose orders do not show in its clicks has no label without an orders file:
+/// refused before the clicks are read.
+fn refuse_without_outcomes(
+    outcomes: Option<&Path>,
+    schema: &crate::domain::shop::ShopSchema,
+) -> Result<(), DataError> {
+    if outcomes.is_none() && schema.basket == crate::domain::schema_file::Basket::None {
+        return Err(DataError::NoOutcomes {
+            schema: schema.name.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn code_and_label(
+    stream: crate::reader::shop::ShopClickstream,
+    outcomes: Option<&Path>,
+    schema: &crate::domain::shop::ShopSchema,
+    catalogue: &Catalogue,
+    unseen: &mut Unseen,
+) -> Result<LabelledData<CodedSession>, DataError> {
     let coded: Vec<CodedSession> = stream
         .sessions
         .iter()
-        .map(|s| catalogue.code_session(schema, s, &mut ranked_out))
+        .map(|s| catalogue.code_session(schema, s, unseen))
         .collect();
     let outcomes = outcomes.map(read_outcomes).transpose()?;
     let (sessions, source) = label_sessions(coded, outcomes.as_ref())?;
-    Ok((
-        LabelledData {
-            file_name: stream.file_name,
-            sha256: stream.sha256,
-            stats: stream.stats,
-            sessions,
-            source,
-        },
-        catalogue,
-    ))
+    Ok(LabelledData {
+        file_name: stream.file_name,
+        sha256: stream.sha256,
+        stats: stream.stats,
+        sessions,
+        source,
+    })
 }
 
 /// Reads a clickstream, and an outcomes file when given, and labels every session; sessions
