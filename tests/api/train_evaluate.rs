@@ -648,3 +648,31 @@ fn evaluate_refuses_a_shop_without_its_orders_as_train_does() {
     );
     assert_eq!(text(&evaluate.stderr), text(&train.stderr));
 }
+
+/// One file is read once for the three versions: a shop's convert version beside the UCI
+/// revenue and segment versions is refused, naming both schemas.
+#[test]
+fn evaluate_refuses_versions_that_read_the_file_differently() {
+    let shop = crate::shop::trained();
+    let models = crate::helpers::empty_models();
+    crate::helpers::copy_version(
+        &shop.models.join("convert/1"),
+        &models.path().join("convert/1"),
+    );
+    crate::helpers::copy_shipped(models.path(), "revenue");
+    crate::helpers::copy_shipped(models.path(), "segment");
+    let orders = crate::shop::path(&shop.orders);
+    let out = run_on(
+        "evaluate",
+        &shop.clicks,
+        models.path(),
+        &["--outcomes", orders],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("convert v1 reads clicks of the schema \"trailhead-outdoor\"")
+            && err.contains("revenue v1 reads \"uci-clothing-2008\""),
+        "{err}"
+    );
+}
