@@ -1,11 +1,13 @@
 //! `clickstream evaluate`: the contract's metrics of a shipped version on any file.
 
 use crate::dataset::{self, PrefixSet};
+use crate::domain::AnySession;
 use crate::evaluation::{self, ConvertMetrics, RevenueMetrics};
-use crate::labels::{self, LabelledSession};
+use crate::features::{ClickValues, Plan};
+use crate::labels::{self, LabelledData, LabelledSession};
 use crate::ml::classifier::ConvertModel;
 use crate::ml::classifier::FitError;
-use crate::ml::model_file::{self, LoadError, ModelKind, ModelName};
+use crate::ml::model_file::{self, LoadError, Loaded, ModelKind, ModelName, Reading};
 use crate::ml::regressor::RevenueModel;
 use crate::ml::segment::{KChoice, SegmentModel};
 use crate::reader::{ReadOptions, ReadStats};
@@ -37,6 +39,9 @@ pub enum EvaluateError {
     Fit(#[from] FitError),
     #[error("{0}")]
     NoVersion(String),
+    /// The versions asked for read the file differently, so one reading cannot serve all.
+    #[error("{0}")]
+    Disagree(String),
     #[error("{0} holds no session with a valid prefix")]
     Empty(String),
     #[error(transparent)]
@@ -69,6 +74,11 @@ pub struct EvaluateReport {
     pub personas: Vec<PersonaCount>,
     /// Why the figures may not mean what they seem (the file is the training file, say).
     pub warnings: Vec<String>,
+    /// A shop's values its versions did not know (new products, categories and attribute
+    /// values, each scored as "other"), by field; absent for the UCI shop, whose clicks
+    /// are refused outside their vocabularies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unseen_values: Option<Vec<(String, u64)>>,
 }
 
 /// What to say when version `v` of `name` is asked for and is not in `models_dir`: the
@@ -104,14 +114,100 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     let convert = model_file::load_version::<ConvertModel>(dir, version)?;
     let revenue = model_file::load_version::<RevenueModel>(dir, version)?;
     let segment = model_file::load_version::<SegmentModel>(dir, version)?;
-    let data = labels::read_labelled(
-        &config.data,
-        config.outcomes.as_deref(),
-        ReadOptions {
-            skip_invalid: config.skip_invalid,
-            max_clicks_per_session: config.max_clicks_per_session,
-        },
-    )?;
+    let models = Versions {
+        convert: &convert,
+        revenue: &revenue,
+        segment: &segment,
+    };
+    let options = ReadOptions {
+        skip_invalid: config.skip_invalid,
+        max_clicks_per_session: config.max_clicks_per_session,
+    };
+    // The file is read once, so the three versions must read it alike; versions trained
+    // together always do.
+    for (manifest, reading) in [
+        (&revenue.manifest, &revenue.reading),
+        (&segment.manifest, &segment.reading),
+    ] {
+        if !reading.same(&convert.reading) {
+            return Err(EvaluateError::Disagree(format!(
+                "convert v{} reads clicks of the schema {:?} and {} v{} reads {:?} (their schema, catalogue or features differ): one file is evaluated by versions that read it alike; choose versions trained together with --version N",
+                convert.manifest.version,
+                convert.reading.schema_name(),
+                manifest.name,
+                manifest.version,
+                reading.schema_name(),
+            )));
+        }
+    }
+    match &convert.reading {
+        Reading::Uci => {
+            let data = labels::read_labelled(&config.data, config.outcomes.as_deref(), options)?;
+            figures(
+                config,
+                models,
+                data,
+                Plan::uci(),
+                &report::Money::usd(),
+                None,
+            )
+        }
+        Reading::Shop(shop) => {
+            let (data, mut unseen) = labels::read_labelled_shop_as(
+                &config.data,
+                config.outcomes.as_deref(),
+                &shop.schema,
+                &shop.catalogue,
+                options,
+            )?;
+            let money = report::Money::of(
+                shop.schema.currency.as_deref(),
+                data.sessions
+                    .iter()
+                    .flat_map(|s| s.session.clicks.iter().map(|c| c.price)),
+            );
+            // Products new to the conversion version's table, as `score` counts them.
+            let products = convert.model.products();
+            if !products.products.is_empty() {
+                unseen.products = data
+                    .sessions
+                    .iter()
+                    .flat_map(|s| &s.session.clicks)
+                    .filter(|c| !products.knows(c.product_key))
+                    .count() as u64;
+            }
+            let unseen = unseen.by_field(&shop.schema);
+            figures(config, models, data, &shop.plan, &money, Some(unseen))
+        }
+    }
+}
+
+/// The three versions evaluated together.
+#[derive(Clone, Copy)]
+struct Versions<'a> {
+    convert: &'a Loaded<ConvertModel>,
+    revenue: &'a Loaded<RevenueModel>,
+    segment: &'a Loaded<SegmentModel>,
+}
+
+/// The contract's figures of the three versions on a file's labelled sessions of any shop,
+/// extracted by `plan` (the one the versions read).
+fn figures<S: AnySession>(
+    config: &EvaluateConfig,
+    models: Versions,
+    data: LabelledData<S>,
+    plan: &Plan,
+    money: &report::Money,
+    unseen: Option<Vec<(String, u64)>>,
+) -> Result<EvaluateReport, EvaluateError>
+where
+    S::Click: ClickValues,
+{
+    let Versions {
+        convert,
+        revenue,
+        segment,
+    } = models;
     // A version's manifest holds the checksum of the file it was trained on.
     let trained_on: Vec<String> = [&convert.manifest, &revenue.manifest, &segment.manifest]
         .iter()
@@ -128,8 +224,8 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
         ));
     }
     let sessions = data.sessions;
-    let all: Vec<&LabelledSession> = sessions.iter().collect();
-    let set = PrefixSet::build(crate::features::Plan::uci(), &all, convert.model.products());
+    let all: Vec<&LabelledSession<S>> = sessions.iter().collect();
+    let set = PrefixSet::build(plan, &all, convert.model.products());
     if set.is_empty() {
         return Err(EvaluateError::Empty(data.file_name));
     }
@@ -142,16 +238,12 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
     let revenue_set = if revenue.model.products() == convert.model.products() {
         None
     } else {
-        Some(PrefixSet::build(
-            crate::features::Plan::uci(),
-            &all,
-            revenue.model.products(),
-        ))
+        Some(PrefixSet::build(plan, &all, revenue.model.products()))
     };
     let revenue_set = revenue_set.as_ref().unwrap_or(&set);
     let revenue_predictions = revenue_model.predict(revenue_set.features.view());
     let revenue_metrics = evaluation::revenue_metrics(&revenue_predictions, revenue_set);
-    let full = dataset::full_sessions(crate::features::Plan::uci(), &all);
+    let full = dataset::full_sessions(plan, &all);
     let assigned = segment_model.assign(full.view());
     let mut counts = vec![0usize; segment_model.personas.len()];
     for (id, _) in &assigned {
@@ -195,21 +287,14 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
             title: format!("Evaluation: {versions} on {}", data.file_name),
             facts,
             sections: vec![
-                report::data_section(
-                    crate::features::Plan::uci(),
-                    &all,
-                    &set,
-                    &report::Money::usd(),
-                )?,
+                report::data_section(plan, &all, &set, money)?,
                 report::convert_section(&report::ConvertInputs {
                     model: format!("convert v{}", convert.manifest.version),
                     probabilities: &p,
                     baseline: None,
                     set: &set,
                     threshold,
-                    top_features: &convert_model
-                        .classifier
-                        .top_features(crate::features::Plan::uci().names(), 15),
+                    top_features: &convert_model.classifier.top_features(plan.names(), 15),
                     bootstrap_resamples: evaluation::AUC_BOOTSTRAP_RESAMPLES,
                     bootstrap_seed: evaluation::AUC_BOOTSTRAP_SEED,
                 })?,
@@ -244,6 +329,7 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
         segment_silhouette: silhouette,
         personas,
         warnings,
+        unseen_values: unseen,
     })
 }
 
@@ -332,6 +418,9 @@ impl EvaluateReport {
                 p.sessions,
                 100.0 * p.share
             )?;
+        }
+        if let Some(unseen) = &self.unseen_values {
+            writeln!(s, "{}", crate::domain::catalogue::unseen_words(unseen))?;
         }
         Ok(())
     }

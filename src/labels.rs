@@ -320,12 +320,7 @@ pub fn read_labelled_shop_sample(
     max_sessions: usize,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
     use crate::domain::catalogue::{TOP_CATEGORIES, TOP_VALUES};
-    use crate::domain::schema_file::Basket;
-    if outcomes.is_none() && schema.basket == Basket::None {
-        return Err(DataError::NoOutcomes {
-            schema: schema.name.clone(),
-        });
-    }
+    refuse_without_outcomes(outcomes, schema)?;
     let (sample, sessions_read) = fit_budget(sample, max_sessions, |keep| {
         crate::reader::shop::read_shop_clickstream_kept(data, schema, options, |id| keep(id))
             .map(drop)
@@ -333,7 +328,6 @@ pub fn read_labelled_shop_sample(
     let stream = crate::reader::shop::read_shop_clickstream_kept(data, schema, options, |id| {
         sample.keeps(id)
     })?;
-    let sessions_read = sessions_read.unwrap_or(stream.sessions.len());
     let catalogue = Catalogue::learn(
         schema,
         stream.sessions.iter().flat_map(|s| &s.clicks),
@@ -343,25 +337,69 @@ pub fn read_labelled_shop_sample(
     // Every value was seen here; only those ranked out of the vocabularies count, and
     // training reports none of them (the service counts what its requests bring).
     let mut ranked_out = Unseen::default();
+    let mut data = code_and_label(stream, outcomes, schema, &catalogue, &mut ranked_out)?;
+    data.sample = sample;
+    if let Some(read) = sessions_read {
+        data.sessions_read = read;
+    }
+    Ok((data, catalogue))
+}
+
+/// A shop's file read by its schema and coded by a catalogue a version recorded (what
+/// `evaluate` reads a shop's models' data with), labelled as [`read_labelled_shop`] labels;
+/// with the values that catalogue did not know, counted by field.
+pub fn read_labelled_shop_as(
+    data: &Path,
+    outcomes: Option<&Path>,
+    schema: &crate::domain::shop::ShopSchema,
+    catalogue: &Catalogue,
+    options: crate::reader::ReadOptions,
+) -> Result<(LabelledData<CodedSession>, Unseen), DataError> {
+    refuse_without_outcomes(outcomes, schema)?;
+    let stream = crate::reader::shop::read_shop_clickstream(data, schema, options)?;
+    let mut unseen = Unseen::default();
+    let data = code_and_label(stream, outcomes, schema, catalogue, &mut unseen)?;
+    Ok((data, unseen))
+}
+
+/// A schema whose orders do not show in its clicks has no label without an orders file:
+/// refused before the clicks are read.
+fn refuse_without_outcomes(
+    outcomes: Option<&Path>,
+    schema: &crate::domain::shop::ShopSchema,
+) -> Result<(), DataError> {
+    if outcomes.is_none() && schema.basket == crate::domain::schema_file::Basket::None {
+        return Err(DataError::NoOutcomes {
+            schema: schema.name.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn code_and_label(
+    stream: crate::reader::shop::ShopClickstream,
+    outcomes: Option<&Path>,
+    schema: &crate::domain::shop::ShopSchema,
+    catalogue: &Catalogue,
+    unseen: &mut Unseen,
+) -> Result<LabelledData<CodedSession>, DataError> {
     let coded: Vec<CodedSession> = stream
         .sessions
         .iter()
-        .map(|s| catalogue.code_session(schema, s, &mut ranked_out))
+        .map(|s| catalogue.code_session(schema, s, unseen))
         .collect();
     let outcomes = outcomes.map(read_outcomes).transpose()?;
     let (sessions, source) = label_sessions(coded, outcomes.as_ref())?;
-    Ok((
-        LabelledData {
-            file_name: stream.file_name,
-            sha256: stream.sha256,
-            stats: stream.stats,
-            sessions_read,
-            sample,
-            sessions,
-            source,
-        },
-        catalogue,
-    ))
+    let sessions_read = stream.sessions.len();
+    Ok(LabelledData {
+        file_name: stream.file_name,
+        sha256: stream.sha256,
+        stats: stream.stats,
+        sessions_read,
+        sample: Sample::ALL,
+        sessions,
+        source,
+    })
 }
 
 /// Reads a clickstream, and an outcomes file when given, and labels every session; sessions
@@ -405,13 +443,15 @@ pub fn read_labelled_sample(
 /// The sample that holds at most `max_sessions` sessions, and the sessions the data holds:
 /// a first pass (`read`, handed a question asked once per session) hashes every session's
 /// key and keeps none of them, so it costs a reading of the file and the distinct hash
-/// values, not the sessions. Without a budget there is no first pass (`None`).
+/// values, not the sessions. Without a budget or a sample there is no first pass (`None`:
+/// the sessions kept are the sessions read).
 fn fit_budget(
     sample: Sample,
     max_sessions: usize,
     read: impl FnOnce(&mut dyn FnMut(&str) -> bool) -> Result<(), crate::reader::ReadError>,
 ) -> Result<(Sample, Option<usize>), DataError> {
-    if max_sessions == usize::MAX {
+    // Without a budget or a sample, every session read is kept: the count comes free.
+    if max_sessions == usize::MAX && sample.fraction.is_all() {
         return Ok((sample, None));
     }
     let mut values = Vec::new();

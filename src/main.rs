@@ -19,10 +19,13 @@ struct Cli {
 #[derive(clap::Args)]
 struct Files {
     /// Clickstream: CSV (UCI original, a comma/snake_case copy, or headerless), or Parquet
-    /// with the same columns (a file, or a folder of part files), told by content.
+    /// with the same columns (a file, or a folder of part files), told by content. A shop's
+    /// file (train --schema, or evaluate of a shop's models) is read by that schema's
+    /// headers, rows of a session anywhere in it.
     #[arg(long)]
     data: PathBuf,
-    /// Outcomes CSV `session_id,converted,revenue` replacing the basket proxy.
+    /// Outcomes CSV `session_id,converted,revenue` replacing the basket proxy (required
+    /// where the schema says orders do not show in the clicks).
     #[arg(long)]
     outcomes: Option<PathBuf>,
     /// Folder of versioned model files (read by evaluate, published into by train).
@@ -79,7 +82,8 @@ enum Command {
         quiet: bool,
     },
     /// Compute the contract's metrics of a shipped version on a clickstream file: as text,
-    /// as JSON (--json), and as charts in one HTML page (--html FILE).
+    /// as JSON (--json), and as charts in one HTML page (--html FILE). A shop's models read
+    /// the file by the schema, catalogue and features they record.
     #[command(
         override_usage = "clickstream evaluate --data <DATA> [--models <MODELS>] [--version <VERSION>] [--json] [--html <FILE>] [OPTIONS]"
     )]
@@ -98,11 +102,15 @@ enum Command {
         html: Option<PathBuf>,
     },
     /// Score a clickstream file without a server: the answers, columns and versions of
-    /// POST /score/batch (or /convert/batch, ...), streamed.
+    /// POST /score/batch (or /convert/batch, ...), streamed. A shop's models (train
+    /// --schema) read the file by the schema they record and carry its passthrough columns
+    /// back.
     Score {
         /// Clickstream: CSV (UCI original, a comma/snake_case copy, or headerless), or
         /// Parquet with the same columns (a file, or a folder of part files); each session's
-        /// rows together, as in the UCI file.
+        /// rows together, as in the UCI file, which is streamed. For a shop's models, the
+        /// columns its schema names (a header required), rows of a session anywhere: such a
+        /// file is read whole before scoring, so memory grows with it.
         #[arg(long)]
         data: PathBuf,
         /// Folder of versioned model files.

@@ -2,16 +2,24 @@
 //! columns and JSON shape are the service's own: the same scorers
 //! ([`crate::inference::scorer`]) over the same registry, so the file gives byte for byte
 //! what `POST /…/batch` gives. Nothing is counted: there are no metrics to keep.
-//! Sessions stream through ([`crate::reader::SessionStream`]) a chunk at a time: memory
-//! holds one chunk of sessions, whatever the size of the file.
+//! The UCI shop's sessions stream through ([`crate::reader::SessionStream`]) a chunk at a
+//! time: memory holds one chunk of sessions, whatever the size of the file. A shop's models
+//! (`train --schema`) read the file by the schema they record ([`crate::reader::shop`]),
+//! which groups rows wherever they are and so reads the file whole before scoring.
 
+use crate::domain::catalogue::{unseen_words, Unseen};
+use crate::domain::shop::ShopSession;
+use crate::domain::Session;
 pub use crate::inference::answer::Format;
-use crate::inference::answer::JsonResults;
+use crate::inference::answer::{JsonResults, Passed, Passthrough};
 use crate::inference::csv::{self, CsvRecord, FormulaGuard};
 use crate::inference::registry::{Policy, Registry, Snapshot, Trigger};
-use crate::inference::scorer::{Convert, Revenue, Score, Scorer, Segment, Selection};
-use crate::ml::model_file::ModelName;
-use crate::reader::{FileSource, ReadOptions, SessionStream};
+use crate::inference::scorer::{
+    self as scorers, Convert, Revenue, Score, Scorer, Segment, Selection,
+};
+use crate::ml::model_file::{ModelName, Reading};
+use crate::reader::shop::read_shop_clickstream;
+use crate::reader::{FileSource, ReadError, ReadOptions, ReadStats, SessionStream};
 use crate::scoring::{Rows, Visit};
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -54,6 +62,9 @@ pub struct ScoreSummary {
     pub sha256: String,
     pub versions: Vec<(ModelName, u32)>,
     pub skipped: Option<String>,
+    /// A shop's values the answering versions did not know, by field (the CLI's stand-in
+    /// for the service's `unseen_values_total`); `None` for the UCI shop.
+    pub unseen: Option<Vec<(String, u64)>>,
 }
 
 pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
@@ -68,12 +79,25 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
         skip_invalid: config.skip_invalid,
         max_clicks_per_session: config.max_clicks_per_session,
     };
+    let reading = reading(config, &snapshot, &selection)?;
     // A CSV file, a Parquet file or a folder of them, told by content.
-    let stream = SessionStream::open(&config.data, options)?;
+    let sessions = match &reading {
+        Reading::Uci => Sessions::Uci(SessionStream::open(&config.data, options)?),
+        Reading::Shop(shop) => {
+            let read = read_shop_clickstream(&config.data, &shop.schema, options)?;
+            Sessions::Shop(ShopSessions {
+                sessions: read.sessions.into_iter(),
+                sha256: read.sha256,
+                stats: read.stats,
+                passthrough: shop.schema.passthrough().map(|c| c.name.clone()).collect(),
+                schema: shop.schema.clone(),
+            })
+        }
+    };
     match &config.out {
         None => {
             let stdout = io::stdout();
-            let summary = write_all(config, &snapshot, &selection, stream, stdout.lock())?;
+            let summary = write_all(config, &snapshot, &selection, sessions, stdout.lock())?;
             Ok(summary)
         }
         Some(out) => {
@@ -85,7 +109,7 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
                     .write(true)
                     .open(out)
                     .with_context(|| format!("writing {}", out.display()))?;
-                return write_all(config, &snapshot, &selection, stream, file);
+                return write_all(config, &snapshot, &selection, sessions, file);
             }
             // A regular file is written beside its target and renamed at the end: a failed
             // run leaves no half file where the answers were expected. Through a symbolic
@@ -112,7 +136,7 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
                 config,
                 &snapshot,
                 &selection,
-                stream,
+                sessions,
                 temp.as_file().try_clone()?,
             )?;
             temp.persist(&target)
@@ -197,28 +221,172 @@ fn load(config: &ScoreConfig) -> anyhow::Result<std::sync::Arc<Snapshot>> {
     Ok(snapshot)
 }
 
+/// The clicks the file is read as: those of the versions that answer (the same rule as
+/// the routes, [`Scorer::reading`]); all three must read one schema for `--model all`.
+fn reading(
+    config: &ScoreConfig,
+    snapshot: &Snapshot,
+    selection: &Selection,
+) -> anyhow::Result<Reading> {
+    let read = match config.model {
+        Which::Convert => Convert.reading(snapshot, selection),
+        Which::Revenue => Revenue.reading(snapshot, selection),
+        Which::Segment => Segment.reading(snapshot, selection),
+        Which::All => Score.reading(snapshot, selection),
+    };
+    match read {
+        Ok(reading) => Ok(reading),
+        Err(scorers::Error::Disagree(_)) => {
+            // Said again in the command's words: each version with its schema, and what
+            // to run instead.
+            let each = [
+                answering_schema(Convert, ModelName::Convert, snapshot, selection),
+                answering_schema(Revenue, ModelName::Revenue, snapshot, selection),
+                answering_schema(Segment, ModelName::Segment, snapshot, selection),
+            ];
+            bail!(
+                "the versions answering read clicks of different schemas ({}): one file is read by one schema; score each model apart (--model convert, revenue or segment) or choose versions trained together with --version N",
+                each.join(", ")
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// "revenue v2 reads \"trailhead-outdoor\"".
+fn answering_schema<S: Scorer>(
+    scorer: S,
+    name: ModelName,
+    snapshot: &Snapshot,
+    selection: &Selection,
+) -> String {
+    let version = snapshot.info(name).default;
+    let schema = scorer.reading(snapshot, selection).map_or_else(
+        |_| "no schema".to_owned(),
+        |r| format!("{:?}", r.schema_name()),
+    );
+    match version {
+        Some(v) => format!("{name} v{v} reads {schema}"),
+        None => format!("{name} reads {schema}"),
+    }
+}
+
+/// The sessions of the file, read as the answering versions read clicks.
+#[allow(clippy::large_enum_variant)] // One per run; boxing buys nothing.
+enum Sessions {
+    /// The UCI shop's, streamed.
+    Uci(SessionStream<FileSource>),
+    /// A shop's, read whole by its schema.
+    Shop(ShopSessions),
+}
+
+struct ShopSessions {
+    sessions: std::vec::IntoIter<ShopSession>,
+    sha256: String,
+    stats: ReadStats,
+    /// The passthrough columns' names, which the answers carry back.
+    passthrough: Vec<String>,
+    schema: std::sync::Arc<crate::domain::shop::ShopSchema>,
+}
+
+/// Where a chunk of sessions comes from: one scoring loop for either shop, monomorphised so
+/// the UCI stream pays nothing for the other.
+trait Source {
+    type Session: Send + Sync;
+    fn next(&mut self) -> Result<Option<Self::Session>, ReadError>;
+    fn visit(session: &Self::Session) -> Visit<'_>;
+    /// The names of the passthrough columns, after the answer's.
+    fn passthrough(&self) -> &[String];
+    /// The file's checksum, what was skipped, and the unseen values by field.
+    #[allow(clippy::type_complexity)] // Read once, where the summary is made.
+    fn finish(
+        self,
+        unseen: &Unseen,
+    ) -> Result<(String, ReadStats, Option<Vec<(String, u64)>>), ReadError>;
+}
+
+impl Source for SessionStream<FileSource> {
+    type Session = Session;
+
+    fn next(&mut self) -> Result<Option<Session>, ReadError> {
+        self.next_session()
+    }
+
+    fn visit(session: &Session) -> Visit<'_> {
+        Visit::Uci(session)
+    }
+
+    fn passthrough(&self) -> &[String] {
+        &[]
+    }
+
+    fn finish(
+        self,
+        _: &Unseen,
+    ) -> Result<(String, ReadStats, Option<Vec<(String, u64)>>), ReadError> {
+        let (sha256, stats) = SessionStream::finish(self)?;
+        Ok((sha256, stats, None))
+    }
+}
+
+impl Source for ShopSessions {
+    type Session = ShopSession;
+
+    fn next(&mut self) -> Result<Option<ShopSession>, ReadError> {
+        Ok(self.sessions.next())
+    }
+
+    fn visit(session: &ShopSession) -> Visit<'_> {
+        Visit::Shop(session)
+    }
+
+    fn passthrough(&self) -> &[String] {
+        &self.passthrough
+    }
+
+    fn finish(
+        self,
+        unseen: &Unseen,
+    ) -> Result<(String, ReadStats, Option<Vec<(String, u64)>>), ReadError> {
+        Ok((self.sha256, self.stats, Some(unseen.by_field(&self.schema))))
+    }
+}
+
 fn write_all<W: Write>(
     config: &ScoreConfig,
     snapshot: &Snapshot,
     selection: &Selection,
-    stream: SessionStream<FileSource>,
+    sessions: Sessions,
+    out: W,
+) -> anyhow::Result<ScoreSummary> {
+    match sessions {
+        Sessions::Uci(stream) => write_from(config, snapshot, selection, stream, out),
+        Sessions::Shop(shop) => write_from(config, snapshot, selection, shop, out),
+    }
+}
+
+fn write_from<F: Source, W: Write>(
+    config: &ScoreConfig,
+    snapshot: &Snapshot,
+    selection: &Selection,
+    source: F,
     out: W,
 ) -> anyhow::Result<ScoreSummary> {
     let out = BufWriter::new(out);
     match config.model {
-        Which::Convert => write_answers(Convert, config, snapshot, selection, stream, out),
-        Which::Revenue => write_answers(Revenue, config, snapshot, selection, stream, out),
-        Which::Segment => write_answers(Segment, config, snapshot, selection, stream, out),
-        Which::All => write_answers(Score, config, snapshot, selection, stream, out),
+        Which::Convert => write_answers(Convert, config, snapshot, selection, source, out),
+        Which::Revenue => write_answers(Revenue, config, snapshot, selection, source, out),
+        Which::Segment => write_answers(Segment, config, snapshot, selection, source, out),
+        Which::All => write_answers(Score, config, snapshot, selection, source, out),
     }
 }
 
-fn write_answers<S: Scorer, W: Write>(
+fn write_answers<S: Scorer, F: Source, W: Write>(
     scorer: S,
     config: &ScoreConfig,
     snapshot: &Snapshot,
     selection: &Selection,
-    mut stream: SessionStream<FileSource>,
+    mut source: F,
     out: BufWriter<W>,
 ) -> anyhow::Result<ScoreSummary> {
     let write_error = |e: io::Error| match &config.out {
@@ -233,22 +401,26 @@ fn write_answers<S: Scorer, W: Write>(
         );
         bar
     });
+    let names = source.passthrough().to_vec();
     let mut sink = match config.format {
         Format::Csv => {
             let mut w = ::csv::Writer::from_writer(out);
-            w.write_record(csv::columns::<S::Output>()?)?;
+            let mut header = csv::columns::<S::Output>()?;
+            header.extend(names.iter().cloned());
+            w.write_record(header)?;
             Sink::Csv(w)
         }
         Format::Json => Sink::Json(JsonResults::start(out).map_err(write_error)?),
         Format::Jsonl => Sink::Jsonl(out),
     };
     let mut versions: Vec<(ModelName, u32)> = Vec::new();
+    let mut unseen = Unseen::default();
     let mut count: u64 = 0;
     let mut chunk = Vec::with_capacity(CHUNK);
     loop {
         chunk.clear();
         while chunk.len() < CHUNK {
-            match stream.next_session()? {
+            match source.next()? {
                 Some(session) => chunk.push(session),
                 None => break,
             }
@@ -256,29 +428,48 @@ fn write_answers<S: Scorer, W: Write>(
         if chunk.is_empty() {
             break;
         }
-        let answers: Vec<S::Output> = chunk
+        let answers: Vec<(S::Output, Unseen)> = chunk
             .par_iter()
             .map(|s| {
+                let visit = F::visit(s);
+                let mut rows = Rows::default();
                 scorer
-                    .score(snapshot, Visit::Uci(s), selection, &mut Rows::default())
-                    .map_err(|e| anyhow!("session {:?}: {e}", s.id().as_str()))
+                    .score(snapshot, visit, selection, &mut rows)
+                    .map(|answer| (answer, rows.unseen))
+                    .map_err(|e| anyhow!("session {:?}: {e}", visit.id()))
             })
             .collect::<anyhow::Result<_>>()?;
-        for answer in &answers {
+        for (session, (answer, new)) in chunk.iter().zip(&answers) {
+            unseen.add(new);
             for v in S::versions(answer) {
                 if !versions.contains(&v) {
                     versions.push(v);
                 }
             }
+            // As the batch routes write them: passthrough values after the answer's
+            // columns (through the same guard), or under `passthrough` in JSON; without
+            // any, the answer as it is.
+            let passed = || Passed {
+                answer,
+                passthrough: Passthrough::of(&names, F::visit(session).passthrough()),
+            };
             match &mut sink {
                 Sink::Csv(w) => {
                     let mut record = CsvRecord::new(config.formula_guard);
                     csv::row(answer, &mut record)?;
+                    for value in F::visit(session).passthrough() {
+                        record.text(value);
+                    }
                     w.write_record(&record.into_inner())?
                 }
-                Sink::Json(out) => out.push(answer).map_err(write_error)?,
+                Sink::Json(out) if names.is_empty() => out.push(answer).map_err(write_error)?,
+                Sink::Json(out) => out.push(&passed()).map_err(write_error)?,
                 Sink::Jsonl(out) => {
-                    serde_json::to_writer(&mut *out, answer)?;
+                    if names.is_empty() {
+                        serde_json::to_writer(&mut *out, answer)?;
+                    } else {
+                        serde_json::to_writer(&mut *out, &passed())?;
+                    }
                     out.write_all(b"\n").map_err(write_error)?;
                 }
             }
@@ -299,13 +490,14 @@ fn write_answers<S: Scorer, W: Write>(
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    let (sha256, stats) = stream.finish()?;
+    let (sha256, stats, unseen) = source.finish(&unseen)?;
     versions.sort_unstable();
     Ok(ScoreSummary {
         sessions: count,
         sha256,
         versions,
         skipped: stats.skipped_text(),
+        unseen,
     })
 }
 
@@ -339,6 +531,9 @@ impl std::fmt::Display for ScoreSummary {
         )?;
         if let Some(skipped) = &self.skipped {
             write!(f, "\n{skipped}")?;
+        }
+        if let Some(unseen) = &self.unseen {
+            write!(f, "\n{}", unseen_words(unseen))?;
         }
         Ok(())
     }

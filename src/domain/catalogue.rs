@@ -130,6 +130,30 @@ impl Unseen {
     pub fn is_empty(&self) -> bool {
         self.products == 0 && self.category == 0 && self.attributes.iter().all(|n| *n == 0)
     }
+
+    /// The counts by field, named as the service's metric and the commands' summaries name
+    /// them (`product`, `category`, then each attribute by its name); only those counted.
+    pub fn by_field(&self, schema: &ShopSchema) -> Vec<(String, u64)> {
+        let attributes = schema.attributes().map(|a| a.name.clone());
+        [
+            ("product".to_owned(), self.products),
+            ("category".to_owned(), self.category),
+        ]
+        .into_iter()
+        .chain(attributes.zip(self.attributes.iter().copied()))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
+}
+
+/// Values no catalogue knew, by field ([`Unseen::by_field`]), on one line: what `score`
+/// and `evaluate` say where the service counts `unseen_values_total`.
+pub fn unseen_words(by_field: &[(String, u64)]) -> String {
+    if by_field.is_empty() {
+        return "unseen values: none".to_owned();
+    }
+    let counts: Vec<String> = by_field.iter().map(|(f, n)| format!("{f} {n}")).collect();
+    format!("unseen values (new since training): {}", counts.join(", "))
 }
 
 /// The top `n` of counted names, most counted first, ties by name, so a catalogue is the

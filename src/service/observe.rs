@@ -201,15 +201,9 @@ impl Metrics {
             return;
         }
         let schema = shop.schema.name.clone();
-        let attributes = shop.schema.attributes().map(|a| a.name.clone());
-        let counts = [
-            ("product".to_owned(), unseen.products),
-            ("category".to_owned(), unseen.category),
-        ]
-        .into_iter()
-        .chain(attributes.zip(unseen.attributes.iter().copied()));
+        let counts = unseen.by_field(&shop.schema);
         self.with(|| {
-            for (field, n) in counts.filter(|(_, n)| *n > 0) {
+            for (field, n) in counts {
                 metrics::counter!("unseen_values_total", "schema" => schema.clone(), "field" => field)
                     .increment(n);
             }

@@ -10,6 +10,15 @@ mod helpers;
 #[path = "../support/data_file.rs"]
 mod data_file;
 
+// The second shop's generator, for a shop trained once for the binary (`shop`).
+#[path = "../../examples/second_shop.rs"]
+#[allow(
+    dead_code,
+    reason = "the example's command line and main are not what these tests call"
+)]
+mod second_shop;
+mod shop;
+
 mod architecture;
 mod auth;
 mod batch;
@@ -34,7 +43,7 @@ mod reload;
 mod score_command;
 mod scoring;
 mod security;
-mod shop;
+mod shop_service;
 mod slow_clients;
 mod train_evaluate;
 mod train_faults;

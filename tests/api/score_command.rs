@@ -376,3 +376,195 @@ fn score_guards_spreadsheet_formulas_as_the_batch_routes_do_and_can_be_told_not_
         assert_eq!(text(&out.stdout), whole(served), "{flag:?}");
     }
 }
+
+/// The first `n` sessions of the trained shop's clicks, each row through `edit` with its
+/// session's place (0-based).
+fn shop_sessions(
+    to: &Path,
+    n: usize,
+    mut edit: impl FnMut(usize, Vec<String>) -> Vec<String>,
+) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    crate::shop::clicks_edited(to, |line| {
+        let cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        let id = cells[0].clone();
+        let place = match ids.iter().position(|s| *s == id) {
+            Some(place) => place,
+            None if ids.len() < n => {
+                ids.push(id);
+                ids.len() - 1
+            }
+            None => return None,
+        };
+        let cells = edit(place, cells);
+        // Quoted as CSV wants: a cell with a quote is enclosed and its quotes doubled.
+        let quoted: Vec<String> = cells
+            .iter()
+            .map(|c| {
+                if c.contains('"') {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        Some(quoted.join(","))
+    });
+    ids
+}
+
+/// The columns of the generated shop's clicks file.
+const CUSTOMER: usize = 6;
+const DEVICE: usize = 5;
+const PRICE: usize = 4;
+const SKU: usize = 2;
+
+/// A folder of the trained shop's models a server can own.
+fn shop_models() -> tempfile::TempDir {
+    let models = crate::helpers::empty_models();
+    let trained = &crate::shop::trained().models;
+    for name in crate::helpers::MODELS {
+        crate::helpers::copy_version(
+            &trained.join(name).join("1"),
+            &models.path().join(name).join("1"),
+        );
+    }
+    models
+}
+
+/// A shop's models read the file by their schema: the answers are the batch routes' byte
+/// for byte, the customer id comes back after the answer's columns through the formula
+/// guard (a formula neutralised, a number kept) and under `passthrough` in JSON, and the
+/// values no catalogue knew are counted on stderr.
+#[test]
+fn score_reads_a_shops_file_by_its_schema_and_carries_passthrough_values_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("shop.csv");
+    let formula = "=HYPERLINK(\"http://x\")";
+    let ids = shop_sessions(&data, 4, |place, mut cells| {
+        match place {
+            0 => cells[CUSTOMER] = formula.into(),
+            1 => cells[CUSTOMER] = "-2".into(),
+            2 => {
+                cells[DEVICE] = "smart-fridge".into();
+                cells[SKU] = "SKU-NEVER-SOLD".into();
+            }
+            _ => {}
+        }
+        cells
+    });
+    assert_eq!(ids.len(), 4);
+    let app = crate::helpers::spawn_app_on(shop_models(), &[]);
+    let models = app.models.path();
+    let body = std::fs::read_to_string(&data).expect("read");
+
+    let out = score(&data, models, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer = text(&out.stdout);
+    let mut rows = csv::Reader::from_reader(answer.as_bytes());
+    let header = rows.headers().expect("a header").clone();
+    assert_eq!(header.iter().next_back(), Some("customer_id"), "{header:?}");
+    let last: Vec<(String, String)> = rows
+        .records()
+        .map(|r| {
+            let r = r.expect("a CSV row");
+            (r[0].to_owned(), r[r.len() - 1].to_owned())
+        })
+        .collect();
+    assert_eq!(last.len(), 4);
+    assert_eq!(last[0], (ids[0].clone(), format!("'{formula}")));
+    assert_eq!(last[1], (ids[1].clone(), "-2".to_owned()));
+    assert!(last[3].1.starts_with("c-"), "{:?}", last[3]);
+    // Every click of the third session is on a device and a product training never saw.
+    let stderr = text(&out.stderr);
+    let clicks = body.lines().filter(|l| l.starts_with(&ids[2])).count();
+    assert!(
+        stderr.contains(&format!("product {clicks}"))
+            && stderr.contains(&format!("device {clicks}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("scored 4 sessions"), "{stderr}");
+
+    for (accept, format) in [("text/csv", "csv"), ("application/json", "json")] {
+        let served = ureq::post(&format!("{}/score/batch", app.address))
+            .set("Content-Type", "text/csv")
+            .set("Accept", accept)
+            .send_string(&body)
+            .expect("the batch answers");
+        let out = score(&data, models, &["--format", format]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout) == whole(served),
+            "/score/batch as {format} differs from score"
+        );
+    }
+    let out = score(&data, models, &["--model", "convert", "--format", "jsonl"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["passthrough"]["customer_id"], formula);
+    assert_eq!(lines[1]["passthrough"]["customer_id"], "-2");
+    assert_eq!(lines[0]["model"], "convert");
+}
+
+#[test]
+fn a_bad_value_in_a_shops_file_is_named_by_line_column_and_role() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("shop.csv");
+    let mut row = 0;
+    shop_sessions(&data, 3, |_, mut cells| {
+        row += 1;
+        if row == 3 {
+            cells[PRICE] = "free".into();
+        }
+        cells
+    });
+    let models = &crate::shop::trained().models;
+    let out = score(&data, models, &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    // The header is line 1: the third data row is line 4.
+    assert!(
+        err.contains("shop.csv: line 4: column \"price (price)\": value \"free\" is invalid"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    let out = score(&data, models, &["--skip-invalid"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("skipped 1 invalid row(s)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// The three answers of one file must read one schema: a shop's convert version beside the
+/// UCI revenue and segment versions is refused for `--model all`, naming each schema,
+/// while each model alone scores the file its version reads.
+#[test]
+fn score_refuses_versions_that_read_different_schemas_and_names_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("shop.csv");
+    shop_sessions(&data, 2, |_, cells| cells);
+    let models = crate::helpers::empty_models();
+    crate::helpers::copy_version(
+        &crate::shop::trained().models.join("convert/1"),
+        &models.path().join("convert/1"),
+    );
+    crate::helpers::copy_shipped(models.path(), "revenue");
+    crate::helpers::copy_shipped(models.path(), "segment");
+    let out = score(&data, models.path(), &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("convert v1 reads \"trailhead-outdoor\"")
+            && err.contains("revenue v1 reads \"uci-clothing-2008\"")
+            && err.contains("--model convert"),
+        "{err}"
+    );
+    let out = score(&data, models.path(), &["--model", "convert"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

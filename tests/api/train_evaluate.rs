@@ -538,3 +538,141 @@ fn a_session_over_the_click_cap_is_skipped_and_counted_by_train_and_evaluate() {
     assert_eq!(json["read"]["long_sessions_skipped"], 0);
     assert_eq!(json["read"]["sessions"], 1501);
 }
+
+/// A shop's models are evaluated by the schema, catalogue and features they record, with
+/// labels from the orders file as train takes them. On June, the period train validated
+/// on, the prefixes, their weights and the base rate are train's exactly. The ROC-AUC
+/// cannot be: train's report scores June with the chosen candidate fitted on April and May
+/// alone, with product rates from those months; the published version is that candidate
+/// refitted on every month, June included, and its product table holds June's own
+/// outcomes, so evaluate measures fit there, and says so.
+#[test]
+fn evaluate_reads_a_shops_models_by_their_schema_and_counts_june_as_train_did() {
+    let shop = crate::shop::trained();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let june = dir.path().join("june.csv");
+    // No generated session crosses midnight, so a session's rows are all in its month.
+    crate::shop::clicks_edited(&june, |line| {
+        (line.split(',').nth(1)?.starts_with("2026-06")).then(|| line.to_owned())
+    });
+    let orders = crate::shop::path(&shop.orders);
+    let out = run_on(
+        "evaluate",
+        &june,
+        &shop.models,
+        &["--outcomes", orders, "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let eval: Value = serde_json::from_slice(&out.stdout).expect("evaluate prints JSON");
+    let report = read_json(&shop.models.join("report.json"));
+    assert_eq!(
+        report["validation"]["first_day"], "2026-06-01",
+        "{}",
+        report["validation"]
+    );
+    let chosen = report["chosen_convert"].as_u64().expect("index") as usize;
+    let trained = &report["convert_candidates"][chosen]["metrics"];
+    let evaluated = &eval["convert"];
+    for figure in ["prefixes", "sessions", "base_rate"] {
+        assert_eq!(evaluated[figure], trained[figure], "{figure}");
+    }
+    let buckets = |m: &Value| -> Vec<(Value, Value)> {
+        m["by_prefix_length"]
+            .as_array()
+            .expect("buckets")
+            .iter()
+            .map(|b| (b["prefix_length"].clone(), b["prefixes"].clone()))
+            .collect()
+    };
+    assert_eq!(buckets(evaluated), buckets(trained));
+    let (validated, fitted) = (
+        trained["roc_auc"].as_f64().expect("train's ROC-AUC"),
+        evaluated["roc_auc"].as_f64().expect("evaluate's ROC-AUC"),
+    );
+    // The refitted version has seen June: it ranks June's sessions better than the
+    // candidate that had not.
+    assert!(
+        fitted > validated,
+        "evaluate {fitted} against train {validated}"
+    );
+    assert!(
+        text(&out.stderr).is_empty(),
+        "June alone is not the training file: {}",
+        text(&out.stderr)
+    );
+    // Every June product, category and device was in the training file.
+    assert_eq!(eval["unseen_values"], serde_json::json!([]));
+
+    // The whole training file is named as what the versions learned from.
+    let out = run_on(
+        "evaluate",
+        &shop.clicks,
+        &shop.models,
+        &["--outcomes", orders],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("learned from"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("unseen values: none"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// Without the orders file a shop whose orders do not show in its clicks has no labels:
+/// evaluate refuses it in train's words.
+#[test]
+fn evaluate_refuses_a_shop_without_its_orders_as_train_does() {
+    let shop = crate::shop::trained();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let train = crate::helpers::run(&[
+        "train",
+        "--quiet",
+        "--schema",
+        crate::shop::path(&shop.schema),
+        "--data",
+        crate::shop::path(&shop.clicks),
+        "--models",
+        crate::shop::path(&dir.path().join("models")),
+    ]);
+    let evaluate = run_on("evaluate", &shop.clicks, &shop.models, &[]);
+    assert!(!train.status.success() && !evaluate.status.success());
+    assert!(
+        text(&train.stderr).contains("--outcomes FILE"),
+        "{}",
+        text(&train.stderr)
+    );
+    assert_eq!(text(&evaluate.stderr), text(&train.stderr));
+}
+
+/// One file is read once for the three versions: a shop's convert version beside the UCI
+/// revenue and segment versions is refused, naming both schemas.
+#[test]
+fn evaluate_refuses_versions_that_read_the_file_differently() {
+    let shop = crate::shop::trained();
+    let models = crate::helpers::empty_models();
+    crate::helpers::copy_version(
+        &shop.models.join("convert/1"),
+        &models.path().join("convert/1"),
+    );
+    crate::helpers::copy_shipped(models.path(), "revenue");
+    crate::helpers::copy_shipped(models.path(), "segment");
+    let orders = crate::shop::path(&shop.orders);
+    let out = run_on(
+        "evaluate",
+        &shop.clicks,
+        models.path(),
+        &["--outcomes", orders],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("convert v1 reads clicks of the schema \"trailhead-outdoor\"")
+            && err.contains("revenue v1 reads \"uci-clothing-2008\""),
+        "{err}"
+    );
+}
