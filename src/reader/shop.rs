@@ -326,10 +326,9 @@ mod tests {
              s-1,2026-04-01T09:00:01Z,SKU-2,a,3,desktop,c-9\n"
         );
         let err = read(&text, ReadOptions::default()).expect_err("conflict");
-        assert!(
-            err.to_string()
-                .contains("line 2 has \"c-1\" and line 3 has \"c-9\""),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "shop.csv: line 3: column \"customer_id (passthrough)\": value \"c-9\" is invalid; allowed: \"c-1\", the value of line 2: a passthrough value is the same on every row of a session"
         );
     }
 
