@@ -454,16 +454,18 @@ fn fit_budget(
     if max_sessions == usize::MAX && sample.fraction.is_all() {
         return Ok((sample, None));
     }
-    let mut values = Vec::new();
+    // A set, not a list: a session whose rows lie apart in the file is asked about once per
+    // run of its rows, and shuffled rows would otherwise cost memory per row.
+    let mut values = std::collections::HashSet::new();
     read(&mut |key: &str| {
-        values.push(sample.hash.value(key));
+        values.insert(sample.hash.value(key));
         false
     })?;
-    // A session's rows apart in the file are asked about again: count each once.
-    values.sort_unstable();
-    values.dedup();
     let read = values.len();
-    Ok((sample.within(values, max_sessions), Some(read)))
+    Ok((
+        sample.within(values.into_iter().collect(), max_sessions),
+        Some(read),
+    ))
 }
 
 #[cfg(test)]
