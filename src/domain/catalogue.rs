@@ -119,11 +119,11 @@ impl Unseen {
     pub fn add(&mut self, other: &Unseen) {
         self.products += other.products;
         self.category += other.category;
-        for (k, n) in other.attributes.iter().enumerate() {
-            if *n > 0 {
-                self.attribute(k);
-                self.attributes[k] += n - 1;
-            }
+        if self.attributes.len() < other.attributes.len() {
+            self.attributes.resize(other.attributes.len(), 0);
+        }
+        for (mine, n) in self.attributes.iter_mut().zip(&other.attributes) {
+            *mine += n;
         }
     }
 

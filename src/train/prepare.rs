@@ -97,32 +97,45 @@ pub(super) struct Labelled<S = Session> {
 
 pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, TrainError> {
     steps.step(format!("reading {}", config.data.display()));
-    let mut data = labels::read_labelled_sample(
+    let data = labels::read_labelled_sample(
         &config.data,
         config.outcomes.as_deref(),
-        ReadOptions {
-            skip_invalid: config.skip_invalid,
-            max_clicks_per_session: config.max_clicks_per_session,
-        },
+        read_options(config),
         config.sample(),
         config.max_sessions,
     )?;
-    in_key_order(&mut data.sessions);
-    Ok(Labelled {
-        file: DataFile {
-            file_name: data.file_name,
-            sha256: data.sha256,
-            stats: data.stats,
-            label_source: data.source,
-            sample: SampleCounts::new(
-                config,
-                &data.sample,
-                data.sessions_read,
-                data.sessions.len(),
-            ),
-        },
-        sessions: data.sessions,
-    })
+    Ok(Labelled::of(config, data))
+}
+
+/// How training reads its file: its flags for invalid rows and long sessions.
+fn read_options(config: &TrainConfig) -> ReadOptions {
+    ReadOptions {
+        skip_invalid: config.skip_invalid,
+        max_clicks_per_session: config.max_clicks_per_session,
+    }
+}
+
+impl<S: AnySession> Labelled<S> {
+    /// The sessions read, in key order, with what the model files and the report say of
+    /// the file and the sample.
+    fn of(config: &TrainConfig, mut data: labels::LabelledData<S>) -> Labelled<S> {
+        in_key_order(&mut data.sessions);
+        Labelled {
+            file: DataFile {
+                file_name: data.file_name,
+                sha256: data.sha256,
+                stats: data.stats,
+                label_source: data.source,
+                sample: SampleCounts::new(
+                    config,
+                    &data.sample,
+                    data.sessions_read,
+                    data.sessions.len(),
+                ),
+            },
+            sessions: data.sessions,
+        }
+    }
 }
 
 /// A shop's file read by its schema (`train --schema`): its sessions coded by the catalogue
@@ -149,18 +162,14 @@ pub(super) fn read_shop(
         config.data.display(),
         schema.name
     ));
-    let (mut data, catalogue) = labels::read_labelled_shop_sample(
+    let (data, catalogue) = labels::read_labelled_shop_sample(
         &config.data,
         config.outcomes.as_deref(),
         &schema,
-        ReadOptions {
-            skip_invalid: config.skip_invalid,
-            max_clicks_per_session: config.max_clicks_per_session,
-        },
+        read_options(config),
         config.sample(),
         config.max_sessions,
     )?;
-    in_key_order(&mut data.sessions);
     let listed = FeaturePlan::from_schema(&file).map_err(|e| schema_error(e.to_string()))?;
     let derived = listed.features.is_empty();
     let feature_plan = if derived {
@@ -183,25 +192,7 @@ pub(super) fn read_shop(
         catalogue: Some(catalogue),
         feature_plan: derived.then_some(feature_plan),
     };
-    Ok((
-        Labelled {
-            file: DataFile {
-                file_name: data.file_name,
-                sha256: data.sha256,
-                stats: data.stats,
-                label_source: data.source,
-                sample: SampleCounts::new(
-                    config,
-                    &data.sample,
-                    data.sessions_read,
-                    data.sessions.len(),
-                ),
-            },
-            sessions: data.sessions,
-        },
-        plan,
-        shop,
-    ))
+    Ok((Labelled::of(config, data), plan, shop))
 }
 
 /// How the validation period was chosen.
