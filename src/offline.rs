@@ -260,7 +260,13 @@ fn answering_schema<S: Scorer>(
     snapshot: &Snapshot,
     selection: &Selection,
 ) -> String {
-    let version = snapshot.info(name).default;
+    // The version asked for (`--version`) when there is one, else the default.
+    let asked = match name {
+        ModelName::Convert => selection.convert_version,
+        ModelName::Revenue => selection.revenue_version,
+        ModelName::Segment => selection.segment_version,
+    };
+    let version = asked.or(snapshot.info(name).default);
     let schema = scorer.reading(snapshot, selection).map_or_else(
         |_| "no schema".to_owned(),
         |r| format!("{:?}", r.schema_name()),
