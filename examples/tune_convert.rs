@@ -29,6 +29,7 @@ fn main() -> anyhow::Result<()> {
         &fit,
         config.folds,
         config.session_hash(),
+        None,
         config.product_smoothing,
     );
     let valid_set = PrefixSet::build(clickstream::features::Plan::uci(), &valid, &products);

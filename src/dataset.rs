@@ -3,7 +3,7 @@
 
 use crate::domain::sample::SessionHash;
 use crate::domain::AnySession;
-use crate::features::{self, ClickValues, Plan, ProductStats};
+use crate::features::{self, ClickValues, FoldCounts, Plan, ProductStats};
 use crate::labels::LabelledSession;
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -39,36 +39,38 @@ impl PrefixSet {
     /// Rows for fitting: each session's product rates come from a table learned without
     /// its own fold, so a row never sees its own label through them (out-of-fold target
     /// encoding). A session's fold is its session hash's (docs/sampling.md), so it is the
-    /// same whatever order or file the sessions came in. Returns the rows and the table
-    /// learned from all `sessions`, which the fitted model keeps.
+    /// same whatever order or file the sessions came in. The tables are learned from
+    /// `counts` when given (the whole stream's, counted as it passed), else from
+    /// `sessions`. Returns the rows and the table learned from all the counts, which the
+    /// fitted model keeps.
     pub fn build_out_of_fold<S: AnySession>(
         plan: &Plan,
         sessions: &[&LabelledSession<S>],
         folds: usize,
         hash: SessionHash,
+        counts: Option<&FoldCounts>,
         smoothing: f64,
     ) -> (PrefixSet, ProductStats)
     where
         S::Click: ClickValues,
     {
-        let folds = folds.max(2);
+        let folds = counts.map_or(folds.max(2), FoldCounts::folds);
         let fold: Vec<usize> = sessions
             .iter()
             .map(|s| hash.fold(s.session.name(), folds))
             .collect();
-        let tables: Vec<ProductStats> = (0..folds)
-            .into_par_iter()
-            .map(|k| {
-                let others = sessions
-                    .iter()
-                    .zip(&fold)
-                    .filter(|&(_, &f)| f != k)
-                    .map(|(s, _)| *s);
-                ProductStats::fit(others, smoothing)
-            })
-            .collect();
+        let held;
+        let counts = match counts {
+            Some(counts) => counts,
+            None => {
+                held = FoldCounts::of(sessions.iter().copied(), folds, |s| {
+                    hash.fold(s.session.name(), folds)
+                });
+                &held
+            }
+        };
+        let (tables, all) = counts.tables(smoothing);
         let set = Self::build_with(plan, sessions, |i| &tables[fold[i]]);
-        let all = ProductStats::fit(sessions.iter().copied(), smoothing);
         (set, all)
     }
 

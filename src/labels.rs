@@ -4,6 +4,7 @@
 use crate::domain::catalogue::{Catalogue, CodedSession, Unseen};
 use crate::domain::sample::Sample;
 use crate::domain::{AnyClick, AnySession, Session, SessionId};
+use crate::reader::{Meter, Say};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -255,20 +256,28 @@ pub fn label_sessions<S: AnySession>(
     }
     let labelled = sessions
         .into_iter()
-        .map(|session| {
-            let outcome = match outcomes {
-                None => proxy_outcome(session.clicks()),
-                Some(o) => o.by_session[session.name()],
-            };
-            let valid_prefixes = valid_prefix_count(session.clicks(), &source);
-            LabelledSession {
-                session,
-                outcome,
-                valid_prefixes,
+        .map(|session| match outcomes {
+            None => by_proxy(session),
+            Some(o) => {
+                let valid_prefixes = valid_prefix_count(session.clicks(), &source);
+                LabelledSession {
+                    outcome: o.by_session[session.name()],
+                    session,
+                    valid_prefixes,
+                }
             }
         })
         .collect();
     Ok((labelled, source))
+}
+
+/// A session labelled by the basket proxy.
+pub fn by_proxy<S: AnySession>(session: S) -> LabelledSession<S> {
+    LabelledSession {
+        outcome: proxy_outcome(session.clicks()),
+        valid_prefixes: valid_prefix_count(session.clicks(), &LabelSource::BasketProxy),
+        session,
+    }
 }
 
 /// A clickstream file read and labelled: where `train` and `evaluate` both start.
@@ -305,7 +314,15 @@ pub fn read_labelled_shop(
     schema: &crate::domain::shop::ShopSchema,
     options: crate::reader::ReadOptions,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
-    read_labelled_shop_sample(data, outcomes, schema, options, Sample::ALL, usize::MAX)
+    read_labelled_shop_sample(
+        data,
+        outcomes,
+        schema,
+        options,
+        Sample::ALL,
+        usize::MAX,
+        None,
+    )
 }
 
 /// [`read_labelled_shop`] keeping only the sessions of `sample`, before anything is learned
@@ -318,16 +335,18 @@ pub fn read_labelled_shop_sample(
     options: crate::reader::ReadOptions,
     sample: Sample,
     max_sessions: usize,
+    say: Option<&Say>,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
     use crate::domain::catalogue::{TOP_CATEGORIES, TOP_VALUES};
+    use crate::reader::shop::read_shop_clickstream_kept;
     refuse_without_outcomes(outcomes, schema)?;
-    let (sample, sessions_read) = fit_budget(sample, max_sessions, |keep| {
-        crate::reader::shop::read_shop_clickstream_kept(data, schema, options, |id| keep(id))
-            .map(drop)
+    let (sample, sessions_read) = fit_budget(sample, max_sessions, say, |keep, meter| {
+        read_shop_clickstream_kept(data, schema, options, |id| keep(id), meter).map(drop)
     })?;
-    let stream = crate::reader::shop::read_shop_clickstream_kept(data, schema, options, |id| {
-        sample.keeps(id)
-    })?;
+    let meter = Meter::new(reading_pass(sessions_read), say);
+    let stream =
+        read_shop_clickstream_kept(data, schema, options, |id| sample.keeps(id), meter.clone())?;
+    meter.finish();
     let catalogue = Catalogue::learn(
         schema,
         stream.sessions.iter().flat_map(|s| &s.clicks),
@@ -409,7 +428,7 @@ pub fn read_labelled(
     outcomes: Option<&Path>,
     options: crate::reader::ReadOptions,
 ) -> Result<LabelledData, DataError> {
-    read_labelled_sample(data, outcomes, options, Sample::ALL, usize::MAX)
+    read_labelled_sample(data, outcomes, options, Sample::ALL, usize::MAX, None)
 }
 
 /// [`read_labelled`] keeping only the sessions of `sample`, before they are labelled: an
@@ -420,13 +439,150 @@ pub fn read_labelled_sample(
     options: crate::reader::ReadOptions,
     sample: Sample,
     max_sessions: usize,
+    say: Option<&Say>,
 ) -> Result<LabelledData, DataError> {
-    let (sample, sessions_read) = fit_budget(sample, max_sessions, |keep| {
-        crate::reader::read_clickstream_kept(data, options, |id| keep(id.as_str())).map(drop)
-    })?;
-    let stream =
-        crate::reader::read_clickstream_kept(data, options, |id| sample.keeps(id.as_str()))?;
-    let sessions_read = sessions_read.unwrap_or(stream.sessions.len());
+    let counted = count_sessions(data, options, sample, max_sessions, say, None)?;
+    read_counted(data, outcomes, options, &counted, say, None)
+}
+
+/// Every session of the stream labelled by the basket proxy as it passes, whether the
+/// sample keeps it or not: how `train` accumulates what needs every session.
+pub type Census<'a> = &'a mut dyn FnMut(&LabelledSession);
+
+/// What the counting pass found.
+#[derive(Debug, Clone)]
+pub struct Counted {
+    /// The sample asked for, narrowed to the budget of sessions.
+    pub sample: Sample,
+    /// The sessions the file holds; `None` when there was no counting pass (no budget and
+    /// no sample: every session is kept).
+    pub sessions_read: Option<usize>,
+    /// Whether a census was taken and saw every session whole; `Err` says why not (the
+    /// rows of a session apart in the file).
+    pub whole: Result<bool, String>,
+}
+
+/// The first pass, when a budget or a sample asks for one: hashes every session's key and
+/// keeps none of them, so it costs a reading of the file and the distinct hash values, not
+/// the sessions; the sample is then the one asked for, narrowed to the `max_sessions`
+/// lowest hash values. With a `census`, each session is read whole and handed to it
+/// labelled; a file whose sessions' rows are apart is then counted again by key alone, and
+/// the census is incomplete (`whole` says why).
+pub fn count_sessions(
+    data: &Path,
+    options: crate::reader::ReadOptions,
+    sample: Sample,
+    max_sessions: usize,
+    say: Option<&Say>,
+    census: Option<Census<'_>>,
+) -> Result<Counted, DataError> {
+    // Without a budget or a sample, every session read is kept: the count comes free.
+    if max_sessions == usize::MAX && sample.fraction.is_all() {
+        return Ok(Counted {
+            sample,
+            sessions_read: None,
+            whole: Ok(false),
+        });
+    }
+    let narrowed = |values: std::collections::HashSet<u64>| {
+        let read = values.len();
+        Counted {
+            sample: sample.within(values.into_iter().collect(), max_sessions),
+            sessions_read: Some(read),
+            whole: Ok(false),
+        }
+    };
+    let mut apart = None;
+    if let Some(census) = census {
+        let meter = Meter::new("pass 1 of 2, counting sessions and their classes", say);
+        let mut stream = crate::reader::SessionStream::open(data, options)?;
+        stream.metered(meter.clone());
+        stream.counting(sample.hash);
+        let ended = loop {
+            match stream.next_session() {
+                Ok(Some(session)) => census(&by_proxy(session)),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        meter.finish();
+        match ended {
+            Ok(()) => {
+                let values = stream.counted();
+                stream.finish()?;
+                return Ok(Counted {
+                    whole: Ok(true),
+                    ..narrowed(values)
+                });
+            }
+            Err(e) if stream.found_rows_apart() => apart = Some(e.to_string()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // A set, not a list: a session whose rows lie apart in the file is asked about once per
+    // run of its rows, and shuffled rows would otherwise cost memory per row.
+    let mut values = std::collections::HashSet::new();
+    let meter = Meter::new("pass 1 of 2, counting sessions", say);
+    crate::reader::read_clickstream_kept(
+        data,
+        options,
+        |id| {
+            values.insert(sample.hash.value(id.as_str()));
+            false
+        },
+        meter.clone(),
+    )?;
+    meter.finish();
+    Ok(Counted {
+        whole: apart.map_or(Ok(false), Err),
+        ..narrowed(values)
+    })
+}
+
+/// The second (or only) pass: the sessions `counted`'s sample keeps, labelled. With a
+/// `census` and a file the counting pass found grouped by session, every session is read
+/// whole and handed to it, kept or not.
+pub fn read_counted(
+    data: &Path,
+    outcomes: Option<&Path>,
+    options: crate::reader::ReadOptions,
+    counted: &Counted,
+    say: Option<&Say>,
+    census: Option<Census<'_>>,
+) -> Result<LabelledData, DataError> {
+    let sample = counted.sample;
+    let meter = Meter::new(reading_pass(counted.sessions_read), say);
+    if let (Some(census), Ok(true), None) = (census, &counted.whole, outcomes) {
+        let mut stream = crate::reader::SessionStream::open(data, options)?;
+        stream.metered(meter.clone());
+        let mut sessions = Vec::new();
+        while let Some(session) = stream.next_session()? {
+            let labelled = by_proxy(session);
+            census(&labelled);
+            if sample.keeps(labelled.session.id().as_str()) {
+                sessions.push(labelled);
+            }
+        }
+        meter.finish();
+        let (sha256, file_name, stats) = stream.finish_named()?;
+        return Ok(LabelledData {
+            file_name,
+            sha256,
+            stats,
+            sessions_read: counted.sessions_read.unwrap_or(sessions.len()),
+            sample,
+            sessions,
+            source: LabelSource::BasketProxy,
+        });
+    }
+    let stream = crate::reader::read_clickstream_kept(
+        data,
+        options,
+        |id| sample.keeps(id.as_str()),
+        meter.clone(),
+    )?;
+    meter.finish();
+    let sessions_read = counted.sessions_read.unwrap_or(stream.sessions.len());
     let outcomes = outcomes.map(read_outcomes).transpose()?;
     let (sessions, source) = label_sessions(stream.sessions, outcomes.as_ref())?;
     Ok(LabelledData {
@@ -440,27 +596,40 @@ pub fn read_labelled_sample(
     })
 }
 
-/// The sample that holds at most `max_sessions` sessions, and the sessions the data holds:
-/// a first pass (`read`, handed a question asked once per session) hashes every session's
-/// key and keeps none of them, so it costs a reading of the file and the distinct hash
-/// values, not the sessions. Without a budget or a sample there is no first pass (`None`:
-/// the sessions kept are the sessions read).
+/// The name of the pass that reads the sessions kept: the second when a counting pass
+/// came first.
+fn reading_pass(counted: Option<usize>) -> &'static str {
+    match counted {
+        Some(_) => "pass 2 of 2, reading the sessions kept",
+        None => "reading the sessions",
+    }
+}
+
+/// The sample that holds at most `max_sessions` sessions, and the sessions the data holds,
+/// from a counting pass (`read`, handed a question asked once per session and the pass's
+/// meter) that keeps no session. Without a budget or a sample there is no first pass
+/// (`None`: the sessions kept are the sessions read).
 fn fit_budget(
     sample: Sample,
     max_sessions: usize,
-    read: impl FnOnce(&mut dyn FnMut(&str) -> bool) -> Result<(), crate::reader::ReadError>,
+    say: Option<&Say>,
+    read: impl FnOnce(&mut dyn FnMut(&str) -> bool, Meter) -> Result<(), crate::reader::ReadError>,
 ) -> Result<(Sample, Option<usize>), DataError> {
-    // Without a budget or a sample, every session read is kept: the count comes free.
     if max_sessions == usize::MAX && sample.fraction.is_all() {
         return Ok((sample, None));
     }
     // A set, not a list: a session whose rows lie apart in the file is asked about once per
     // run of its rows, and shuffled rows would otherwise cost memory per row.
     let mut values = std::collections::HashSet::new();
-    read(&mut |key: &str| {
-        values.insert(sample.hash.value(key));
-        false
-    })?;
+    let meter = Meter::new("pass 1 of 2, counting sessions", say);
+    read(
+        &mut |key: &str| {
+            values.insert(sample.hash.value(key));
+            false
+        },
+        meter.clone(),
+    )?;
+    meter.finish();
     let read = values.len();
     Ok((
         sample.within(values.into_iter().collect(), max_sessions),

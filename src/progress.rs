@@ -45,6 +45,20 @@ impl Progress {
         }
     }
 
+    /// Where a long step's own progress lines go (a reading pass's clicks per second): the
+    /// bar's message on a terminal, a timestamped line otherwise; `None` when quiet.
+    pub fn say(&self) -> Option<crate::reader::Say> {
+        if self.quiet {
+            return None;
+        }
+        let bar = self.bar.clone();
+        let start = self.start;
+        Some(std::sync::Arc::new(move |message: String| match &bar {
+            Some(bar) => bar.set_message(message),
+            None => eprintln!("[{:>6.1}s] {message}", start.elapsed().as_secs_f64()),
+        }))
+    }
+
     pub fn elapsed(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
     }

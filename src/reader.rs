@@ -502,21 +502,113 @@ fn detect_separator(first_line: &str) -> Option<u8> {
         .map(|(_, sep)| sep)
 }
 
+/// A reading pass's progress: counts the records read and, at most every few seconds, says
+/// how many and how fast ("counting sessions: 3,276,800 clicks, 812,345 clicks/s"), then
+/// the pass's total when it is [`finish`](Meter::finish)ed. The default says nothing.
+#[derive(Clone, Default)]
+pub struct Meter(Option<std::sync::Arc<MeterState>>);
+
+struct MeterState {
+    pass: String,
+    start: std::time::Instant,
+    records: std::sync::atomic::AtomicU64,
+    /// Seconds after `start` of the last report, in milliseconds.
+    last_said: std::sync::atomic::AtomicU64,
+    say: Say,
+}
+
+/// Where a long command's progress lines go (`train`'s progress bar or log lines).
+pub type Say = std::sync::Arc<dyn Fn(String) + Send + Sync>;
+
+impl Meter {
+    /// Records between two looks at the clock: a look costs far more than a record's count.
+    const LOOK_EVERY: u64 = 1 << 16;
+    /// Least time between two reports.
+    const SAY_EVERY_MS: u64 = 5_000;
+
+    /// A meter of the pass named `pass`, starting now, reporting through `say`; none
+    /// without it.
+    pub fn new(pass: impl Into<String>, say: Option<&Say>) -> Meter {
+        Meter(say.map(|say| {
+            std::sync::Arc::new(MeterState {
+                pass: pass.into(),
+                start: std::time::Instant::now(),
+                records: std::sync::atomic::AtomicU64::new(0),
+                last_said: std::sync::atomic::AtomicU64::new(0),
+                say: say.clone(),
+            })
+        }))
+    }
+
+    fn record(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(state) = &self.0 else {
+            return;
+        };
+        let records = state.records.fetch_add(1, Relaxed) + 1;
+        if records % Self::LOOK_EVERY != 0 {
+            return;
+        }
+        let now = state.start.elapsed().as_millis() as u64;
+        if now - state.last_said.load(Relaxed) >= Self::SAY_EVERY_MS {
+            state.last_said.store(now, Relaxed);
+            (state.say)(format!(
+                "{}: {} clicks read, {}",
+                state.pass,
+                thousands(records),
+                rate(records, now as f64 / 1000.0)
+            ));
+        }
+    }
+
+    /// Says the pass's total: its records, time and records per second.
+    pub fn finish(&self) {
+        let Some(state) = &self.0 else {
+            return;
+        };
+        let records = state.records.load(std::sync::atomic::Ordering::Relaxed);
+        let seconds = state.start.elapsed().as_secs_f64();
+        (state.say)(format!(
+            "{}: {} clicks in {seconds:.1} s, {}",
+            state.pass,
+            thousands(records),
+            rate(records, seconds)
+        ));
+    }
+}
+
+fn rate(records: u64, seconds: f64) -> String {
+    if seconds > 0.0 {
+        format!("{} clicks/s", thousands((records as f64 / seconds) as u64))
+    } else {
+        "too fast to time".into()
+    }
+}
+
+/// 9987516 as "9,987,516".
+fn thousands(n: u64) -> indicatif::HumanCount {
+    indicatif::HumanCount(n)
+}
+
 /// Reads a clickstream file: detects the separator and whether there is a header, checks
 /// every field, drops exact duplicate clicks, and groups clicks into sessions.
 /// `path` is a CSV file, a Parquet file or a folder of Parquet files ([`Records::open_path`]).
 pub fn read_clickstream(path: &Path, options: ReadOptions) -> Result<Clickstream, ReadError> {
-    read_clickstream_kept(path, options, |_| true)
+    read_clickstream_kept(path, options, |_| true, Meter::default())
 }
 
 /// [`read_clickstream`] keeping only the sessions `keep` says yes to: the others' rows are
-/// checked and dropped as they are read ([`Grouper::whole_kept`]).
+/// checked and dropped as they are read ([`Grouper::whole_kept`]). Every row read is told
+/// to `meter`.
 pub fn read_clickstream_kept(
     path: &Path,
     options: ReadOptions,
     keep: impl FnMut(&SessionId) -> bool,
+    meter: Meter,
 ) -> Result<Clickstream, ReadError> {
-    read_grouped(Grouper::open(path, Policy::Read(options))?, path, keep)
+    let mut grouper = Grouper::open(path, Policy::Read(options))?;
+    grouper.rows.records.metered(meter);
+    read_grouped(grouper, path, keep)
 }
 
 /// Like [`read_clickstream`], from any source (an uploaded body, say); `path` names it in
@@ -888,6 +980,8 @@ pub struct Records<R: Read> {
     /// Parquet.
     pub has_header: bool,
     pub format: DataFormat,
+    /// Told of every record read, for a long pass's progress.
+    meter: Meter,
 }
 
 enum Backend<R: Read> {
@@ -978,6 +1072,7 @@ impl Records<FileSource> {
             separator: b',',
             has_header: true,
             format: DataFormat::Parquet,
+            meter: Meter::default(),
         })
     }
 
@@ -1078,7 +1173,13 @@ impl<R: Read> Records<R> {
             first_fields,
             has_header,
             format: DataFormat::Csv,
+            meter: Meter::default(),
         })
+    }
+
+    /// Every record read from now on is told to `meter`.
+    pub fn metered(&mut self, meter: Meter) {
+        self.meter = meter;
     }
 
     /// Only these columns (indices into the header) are read: the other cells of each
@@ -1108,6 +1209,14 @@ impl<R: Read> Records<R> {
         )
     )]
     pub fn next_record(&mut self) -> Result<Option<u64>, ReadError> {
+        let line = self.next_unmetered()?;
+        if line.is_some() {
+            self.meter.record();
+        }
+        Ok(line)
+    }
+
+    fn next_unmetered(&mut self) -> Result<Option<u64>, ReadError> {
         let csv = match &mut self.backend {
             Backend::Csv(csv) => csv,
             #[cfg(feature = "parquet")]
@@ -1339,10 +1448,10 @@ impl<R: Read> Rows<R> {
     }
 
     /// The file read to its end: its checksum and name, for a reader that kept no sessions.
-    fn finish_stream(self) -> Result<(String, ReadStats), ReadError> {
+    fn finish_stream(self) -> Result<(String, String, ReadStats), ReadError> {
         let Rows { records, stats, .. } = self;
-        let (sha256, _) = records.finish()?;
-        Ok((sha256, stats))
+        let (sha256, file_name) = records.finish()?;
+        Ok((sha256, file_name, stats))
     }
 }
 
@@ -1374,9 +1483,23 @@ pub struct SessionStream<R: Read> {
     /// session, the only memory that grows with the file.
     done: std::collections::HashSet<u64>,
     ended: bool,
+    /// Whether the read stopped at a session coming back after others' rows.
+    apart: bool,
+    /// The session hash of every session begun, kept or skipped, when asked for
+    /// ([`SessionStream::counting`]).
+    counted: Option<(
+        crate::domain::sample::SessionHash,
+        std::collections::HashSet<u64>,
+    )>,
 }
 
 impl<R: Read> SessionStream<R> {
+    /// Whether the error the stream gave was a session whose rows are apart: the file is
+    /// not grouped by session, which a reader holding every session does not mind.
+    pub fn found_rows_apart(&self) -> bool {
+        self.apart
+    }
+
     pub fn new(source: R, path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
         Ok(SessionStream::of(Grouper::new(
             source,
@@ -1392,6 +1515,8 @@ impl<R: Read> SessionStream<R> {
             begun: 0,
             done: std::collections::HashSet::new(),
             ended: false,
+            apart: false,
+            counted: None,
         }
     }
 
@@ -1425,6 +1550,7 @@ impl<R: Read> SessionStream<R> {
                 _ => {
                     let key = id_hash(&session);
                     if self.done.contains(&key) {
+                        self.apart = true;
                         return Err(ReadError::Malformed {
                             path: self.grouper.rows.records.path.clone(),
                             line,
@@ -1433,6 +1559,9 @@ impl<R: Read> SessionStream<R> {
                                 session.as_str()
                             ),
                         });
+                    }
+                    if let Some((hash, values)) = &mut self.counted {
+                        values.insert(hash.value(session.as_str()));
                     }
                     let mut gathering = Gathering::new(self.begun);
                     self.begun += 1;
@@ -1452,7 +1581,32 @@ impl<R: Read> SessionStream<R> {
 
     /// Reads to the end of the file: its checksum and what was read.
     pub fn finish(self) -> Result<(String, ReadStats), ReadError> {
+        let (sha256, _, stats) = self.grouper.rows.finish_stream()?;
+        Ok((sha256, stats))
+    }
+
+    /// [`finish`](Self::finish), with the name the file's readers give it.
+    pub fn finish_named(self) -> Result<(String, String, ReadStats), ReadError> {
         self.grouper.rows.finish_stream()
+    }
+
+    /// Every row read from now on is told to `meter`.
+    pub fn metered(&mut self, meter: Meter) {
+        self.grouper.rows.records.metered(meter);
+    }
+
+    /// Keeps the `hash` value of every session begun from now on, those skipped as too
+    /// long included, as a reader asking of each session's rows does.
+    pub fn counting(&mut self, hash: crate::domain::sample::SessionHash) {
+        self.counted = Some((hash, std::collections::HashSet::new()));
+    }
+
+    /// The hash values kept since [`counting`](Self::counting).
+    pub fn counted(&mut self) -> std::collections::HashSet<u64> {
+        self.counted
+            .take()
+            .map(|(_, values)| values)
+            .unwrap_or_default()
     }
 }
 

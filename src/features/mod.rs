@@ -18,7 +18,7 @@ pub use plan::{
     Family, FeaturePlan, FeatureSchema, FeatureSpec, Of, Plan, PlanError, SlotSpec, Slots, MAX_AT,
     VERSION,
 };
-pub use products::ProductStats;
+pub use products::{FoldCounts, ProductCounts, ProductStats};
 pub use read::ClickValues;
 
 /// What one model's feature row is made of, decided when the model loads: the plan, the

@@ -76,48 +76,11 @@ impl ProductStats {
         sessions: impl IntoIterator<Item = &'a LabelledSession<S>>,
         smoothing: f64,
     ) -> ProductStats {
-        // Counted by key (a hash probe), named once per product.
-        let mut counts: HashMap<ProductKey, (ProductId, [f64; 3])> = HashMap::default();
-        let mut total = [0.0; 3];
+        let mut counts = ProductCounts::default();
         for s in sessions {
-            let clicks = s.session.clicks();
-            let converted = if s.outcome.converted { 1.0 } else { 0.0 };
-            for (i, click) in clicks.iter().enumerate().take(s.valid_prefixes) {
-                let key = click.product();
-                let next_same = clicks.get(i + 1).is_some_and(|n| n.product() == key);
-                let add = [1.0, if next_same { 1.0 } else { 0.0 }, converted];
-                let (_, entry) = counts
-                    .entry(key)
-                    .or_insert_with(|| (click.product_id(), [0.0; 3]));
-                for j in 0..3 {
-                    entry[j] += add[j];
-                    total[j] += add[j];
-                }
-            }
+            counts.add(s);
         }
-        let prior_next = if total[0] > 0.0 {
-            total[1] / total[0]
-        } else {
-            0.0
-        };
-        let prior_session = if total[0] > 0.0 {
-            total[2] / total[0]
-        } else {
-            0.0
-        };
-        let products = counts
-            .into_values()
-            .map(|(id, [n, next, conv])| {
-                (
-                    id,
-                    [
-                        (next + smoothing * prior_next) / (n + smoothing),
-                        (conv + smoothing * prior_session) / (n + smoothing),
-                    ],
-                )
-            })
-            .collect();
-        ProductStats::new(smoothing, prior_next, prior_session, products)
+        counts.stats(smoothing)
     }
 
     /// Whether training saw the product.
@@ -130,5 +93,168 @@ impl ProductStats {
             .get(&product)
             .copied()
             .unwrap_or([self.prior_next, self.prior_session])
+    }
+}
+
+/// What a table is learned from: per product, its valid clicks, those followed by a click
+/// on the same product, and those in converting sessions; and the same over all products.
+/// Counts add and subtract exactly (whole numbers in `f64`), so a table learned from counts
+/// summed over folds or passes is the table learned from the sessions at once.
+#[derive(Debug, Clone, Default)]
+pub struct ProductCounts {
+    // Counted by key (a hash probe), named once per product.
+    by_product: HashMap<ProductKey, (ProductId, [f64; 3])>,
+    total: [f64; 3],
+}
+
+impl ProductCounts {
+    /// Counts the valid clicks (those of valid prefixes) of a session.
+    pub fn add<S: AnySession>(&mut self, s: &LabelledSession<S>) {
+        let clicks = s.session.clicks();
+        let converted = if s.outcome.converted { 1.0 } else { 0.0 };
+        for (i, click) in clicks.iter().enumerate().take(s.valid_prefixes) {
+            let key = click.product();
+            let next_same = clicks.get(i + 1).is_some_and(|n| n.product() == key);
+            let add = [1.0, if next_same { 1.0 } else { 0.0 }, converted];
+            let (_, entry) = self
+                .by_product
+                .entry(key)
+                .or_insert_with(|| (click.product_id(), [0.0; 3]));
+            for j in 0..3 {
+                entry[j] += add[j];
+                self.total[j] += add[j];
+            }
+        }
+    }
+
+    /// These counts and `more`'s.
+    pub fn plus(&mut self, more: &ProductCounts) {
+        for (key, (id, add)) in &more.by_product {
+            let (_, entry) = self
+                .by_product
+                .entry(*key)
+                .or_insert_with(|| (id.clone(), [0.0; 3]));
+            for j in 0..3 {
+                entry[j] += add[j];
+            }
+        }
+        for j in 0..3 {
+            self.total[j] += more.total[j];
+        }
+    }
+
+    /// These counts less `part`'s, which they include: a product left with no click is
+    /// gone, as it is from a table learned without `part`'s sessions.
+    pub fn minus(&self, part: &ProductCounts) -> ProductCounts {
+        let mut out = self.clone();
+        for (key, (_, less)) in &part.by_product {
+            if let Some((_, entry)) = out.by_product.get_mut(key) {
+                for j in 0..3 {
+                    entry[j] -= less[j];
+                }
+                if entry[0] <= 0.0 {
+                    out.by_product.remove(key);
+                }
+            }
+        }
+        for j in 0..3 {
+            out.total[j] -= part.total[j];
+        }
+        out
+    }
+
+    /// The table of these counts' rates, smoothed by `smoothing` pseudo-clicks.
+    pub fn stats(&self, smoothing: f64) -> ProductStats {
+        let total = self.total;
+        let prior_next = if total[0] > 0.0 {
+            total[1] / total[0]
+        } else {
+            0.0
+        };
+        let prior_session = if total[0] > 0.0 {
+            total[2] / total[0]
+        } else {
+            0.0
+        };
+        let products = self
+            .by_product
+            .values()
+            .map(|(id, [n, next, conv])| {
+                (
+                    id.clone(),
+                    [
+                        (next + smoothing * prior_next) / (n + smoothing),
+                        (conv + smoothing * prior_session) / (n + smoothing),
+                    ],
+                )
+            })
+            .collect();
+        ProductStats::new(smoothing, prior_next, prior_session, products)
+    }
+}
+
+/// Product counts by fold (a session's fold is its session hash's, docs/sampling.md): what
+/// the out-of-fold tables of training rows are made from, whether the sessions are those
+/// held or every session of the stream (`train`'s census of a sampled file).
+#[derive(Debug, Clone)]
+pub struct FoldCounts {
+    folds: Vec<ProductCounts>,
+}
+
+impl FoldCounts {
+    /// Empty counts of `folds` folds.
+    pub fn new(folds: usize) -> FoldCounts {
+        FoldCounts {
+            folds: vec![ProductCounts::default(); folds.max(1)],
+        }
+    }
+
+    /// The counts of `sessions`, each in the fold `fold_of` gives it.
+    pub fn of<'a, S: AnySession + 'a>(
+        sessions: impl IntoIterator<Item = &'a LabelledSession<S>>,
+        folds: usize,
+        fold_of: impl Fn(&LabelledSession<S>) -> usize,
+    ) -> FoldCounts {
+        let mut counts = FoldCounts::new(folds);
+        for s in sessions {
+            counts.add(fold_of(s), s);
+        }
+        counts
+    }
+
+    pub fn folds(&self) -> usize {
+        self.folds.len()
+    }
+
+    pub fn add<S: AnySession>(&mut self, fold: usize, s: &LabelledSession<S>) {
+        let folds = self.folds.len();
+        self.folds[fold % folds].add(s);
+    }
+
+    /// These counts and `more`'s, fold by fold.
+    pub fn plus(&mut self, more: &FoldCounts) {
+        for (mine, theirs) in self.folds.iter_mut().zip(&more.folds) {
+            mine.plus(theirs);
+        }
+    }
+
+    /// Every fold's counts together.
+    pub fn all(&self) -> ProductCounts {
+        let mut all = ProductCounts::default();
+        for fold in &self.folds {
+            all.plus(fold);
+        }
+        all
+    }
+
+    /// Each fold's table learned without that fold's sessions, and the table of all.
+    pub fn tables(&self, smoothing: f64) -> (Vec<ProductStats>, ProductStats) {
+        let all = self.all();
+        let out_of_fold = self
+            .folds
+            .iter()
+            .map(|fold| all.minus(fold).stats(smoothing))
+            .collect();
+        (out_of_fold, all.stats(smoothing))
     }
 }

@@ -4,7 +4,7 @@
 //! grouped). The same records, row bound, checksum and `--skip-invalid` counting as the
 //! UCI reader.
 
-use super::{BadValue, ReadError, ReadOptions, ReadStats, Records};
+use super::{BadValue, Meter, ReadError, ReadOptions, ReadStats, Records};
 use crate::domain::shop::{Binding, ShopClick, ShopRow, ShopSchema, ShopSession, ShopSessionError};
 use std::collections::HashMap;
 use std::io::Read;
@@ -31,20 +31,22 @@ pub fn read_shop_clickstream(
     schema: &ShopSchema,
     options: ReadOptions,
 ) -> Result<ShopClickstream, ReadError> {
-    read_shop_clickstream_kept(path, schema, options, |_| true)
+    read_shop_clickstream_kept(path, schema, options, |_| true, Meter::default())
 }
 
 /// [`read_shop_clickstream`] keeping only the sessions `keep` says yes to (asked once per
 /// run of rows of one session): the others' rows are checked and dropped as they are
-/// read, so memory holds the kept sessions only.
+/// read, so memory holds the kept sessions only. Every row read is told to `meter`.
 pub fn read_shop_clickstream_kept(
     path: &Path,
     schema: &ShopSchema,
     options: ReadOptions,
     keep: impl FnMut(&str) -> bool,
+    meter: Meter,
 ) -> Result<ShopClickstream, ReadError> {
     // A CSV file, a Parquet file or a folder of them, told by content.
-    let records = Records::open_path(path, |_| true)?;
+    let mut records = Records::open_path(path, |_| true)?;
+    records.metered(meter);
     read_shop_records(records, path, schema, options, keep)
 }
 

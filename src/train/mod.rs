@@ -269,19 +269,32 @@ struct Selection {
 
 fn run(config: &TrainConfig, plan: &ConvertPlan, steps: &Steps) -> Result<TrainReport, TrainError> {
     let Some(schema) = &config.schema else {
-        let Labelled { file, sessions } = prepare::read(config, steps)?;
+        let Labelled {
+            file,
+            sessions,
+            census,
+        } = prepare::read(config, steps)?;
         return run_on(
             config,
             plan,
             steps,
             file,
-            &sessions,
+            (&sessions, census.as_ref()),
             crate::features::Plan::uci(),
             &prepare::ShopFacts::uci(),
         );
     };
-    let (Labelled { file, sessions }, features, shop) = prepare::read_shop(config, schema, steps)?;
-    run_on(config, plan, steps, file, &sessions, &features, &shop)
+    let (Labelled { file, sessions, .. }, features, shop) =
+        prepare::read_shop(config, schema, steps)?;
+    run_on(
+        config,
+        plan,
+        steps,
+        file,
+        (&sessions, None),
+        &features,
+        &shop,
+    )
 }
 
 /// Every stage after reading, on any shop's labelled sessions and feature plan.
@@ -290,14 +303,22 @@ fn run_on<S: crate::ml::model_file::GoldenInput>(
     plan: &ConvertPlan,
     steps: &Steps,
     file: prepare::DataFile,
-    sessions: &[labels::LabelledSession<S>],
+    (sessions, census): (&[labels::LabelledSession<S>], Option<&prepare::Census>),
     features: &crate::features::Plan,
     shop: &prepare::ShopFacts,
 ) -> Result<TrainReport, TrainError>
 where
     S::Click: crate::features::ClickValues,
 {
-    let prepared = prepare::prepare(features, shop, sessions, &file.sample, config, steps)?;
+    let prepared = prepare::prepare(
+        features,
+        shop,
+        sessions,
+        census,
+        &file.sample,
+        config,
+        steps,
+    )?;
     let convert = match convert::select(plan, &prepared, config, steps) {
         Err(TrainError::Refused { reason, candidates }) => {
             let written = report::write_refused(
@@ -371,6 +392,10 @@ impl Steps {
 
     fn elapsed(&self) -> f64 {
         self.progress.elapsed()
+    }
+
+    fn say(&self) -> Option<crate::reader::Say> {
+        self.progress.say()
     }
 
     fn finish(&self) {

@@ -41,6 +41,48 @@ pub struct SampleCounts {
     pub seed: u64,
     pub sessions_read: usize,
     pub sessions_kept: usize,
+    /// Where the statistics that need every session (the validation period, the class
+    /// counts, the product rates) came from.
+    pub statistics: Statistics,
+}
+
+/// Where the statistics that need every session came from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Statistics {
+    /// Every session read was kept: they are the whole stream's.
+    AllKept,
+    /// Counted over every session of the stream as it passed, kept or not.
+    WholeStream {
+        training_converting: usize,
+        training_not_converting: usize,
+        validation_converting: usize,
+        validation_not_converting: usize,
+    },
+    /// The kept sessions', and why not the whole stream's.
+    KeptOnly { why: String },
+}
+
+impl Statistics {
+    /// The report's line on them.
+    pub fn words(&self) -> String {
+        match self {
+            Statistics::AllKept => {
+                "statistics needing every session (validation period, class counts, product rates): every session was kept".into()
+            }
+            Statistics::WholeStream {
+                training_converting,
+                training_not_converting,
+                validation_converting,
+                validation_not_converting,
+            } => format!(
+                "statistics needing every session (validation period, class counts, product rates): counted over the whole stream, kept or not: training period {training_converting} converting / {training_not_converting} other sessions, validation period {validation_converting} converting / {validation_not_converting} other sessions"
+            ),
+            Statistics::KeptOnly { why } => format!(
+                "statistics needing every session (validation period, class counts, product rates): from the kept sessions only, as {why}"
+            ),
+        }
+    }
 }
 
 impl SampleCounts {
@@ -49,6 +91,7 @@ impl SampleCounts {
         sample: &crate::domain::sample::Sample,
         sessions_read: usize,
         sessions_kept: usize,
+        statistics: Statistics,
     ) -> SampleCounts {
         SampleCounts {
             fraction: sample.fraction.get(),
@@ -57,6 +100,7 @@ impl SampleCounts {
             seed: config.session_seed,
             sessions_read,
             sessions_kept,
+            statistics,
         }
     }
 
@@ -93,18 +137,96 @@ fn in_key_order<S: AnySession>(sessions: &mut [LabelledSession<S>]) {
 pub(super) struct Labelled<S = Session> {
     pub file: DataFile,
     pub sessions: Vec<LabelledSession<S>>,
+    /// What the whole stream held, when the sample left sessions out.
+    pub census: Option<Census>,
+}
+
+/// What every session of a sampled stream told, counted as it passed, kept or not: the
+/// validation period is chosen on it and the product rates are learned from it, so a
+/// sample changes neither (docs/sampling.md).
+pub(super) struct Census {
+    /// Every session's class by the day of its first click.
+    calendar: Calendar,
+    /// The validation period's first day, chosen on `calendar`, and by which rule.
+    start: (NaiveDate, PeriodRule),
+    /// Product counts by fold, of the training period's sessions and of the validation
+    /// period's.
+    pub products: [crate::features::FoldCounts; 2],
+}
+
+impl Census {
+    /// Every period's product counts, for the refit on all months.
+    pub fn all_products(&self) -> crate::features::FoldCounts {
+        let mut all = self.products[0].clone();
+        all.plus(&self.products[1]);
+        all
+    }
 }
 
 pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, TrainError> {
+    use crate::features::FoldCounts;
     steps.step(format!("reading {}", config.data.display()));
-    let data = labels::read_labelled_sample(
-        &config.data,
-        config.outcomes.as_deref(),
-        read_options(config),
+    let (data, say, options) = (&config.data, steps.say(), read_options(config));
+    let outcomes = config.outcomes.as_deref();
+    // The census labels by the basket proxy as sessions pass; an outcomes file need only
+    // cover the kept sessions, so with one the statistics are the kept sessions'.
+    let mut by_day: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
+    let counted = labels::count_sessions(
+        data,
+        options,
         config.sample(),
         config.max_sessions,
+        say.as_ref(),
+        outcomes
+            .is_none()
+            .then_some(&mut |s: &LabelledSession| tally(&mut by_day, s)),
     )?;
-    Ok(Labelled::of(config, data))
+    let sampled = counted.sample.fraction.get() < 1.0;
+    if !(sampled && counted.whole == Ok(true)) {
+        let data = labels::read_counted(data, outcomes, options, &counted, say.as_ref(), None)?;
+        let statistics = match (&counted.whole, sampled, outcomes) {
+            (_, false, _) => Statistics::AllKept,
+            (Err(why), ..) => Statistics::KeptOnly {
+                why: format!("the file's rows are not grouped by session ({why}); deploy/spark orders a file by session"),
+            },
+            (_, _, Some(_)) => Statistics::KeptOnly {
+                why: "the outcomes file (--outcomes) need only cover the kept sessions".into(),
+            },
+            (Ok(_), ..) => Statistics::KeptOnly {
+                why: "no census was taken".into(),
+            },
+        };
+        return Ok(Labelled::of(config, data, statistics, None));
+    }
+    let calendar = Calendar::of_days(by_day, config.min_sessions_per_class)?;
+    let start = calendar.start(config.validate_from)?;
+    let (hash, folds) = (config.session_hash(), config.folds.max(2));
+    let mut products = [FoldCounts::new(folds), FoldCounts::new(folds)];
+    let labelled = labels::read_counted(
+        data,
+        outcomes,
+        options,
+        &counted,
+        say.as_ref(),
+        Some(&mut |s: &LabelledSession| {
+            let side = usize::from(s.session.first_day() >= start.0);
+            products[side].add(hash.fold(s.session.name(), folds), s);
+        }),
+    )?;
+    let census = Census {
+        start,
+        products,
+        calendar,
+    };
+    let statistics = census.statistics();
+    Ok(Labelled::of(config, labelled, statistics, Some(census)))
+}
+
+fn tally<S: AnySession>(by_day: &mut BTreeMap<NaiveDate, Tally>, s: &LabelledSession<S>) {
+    by_day
+        .entry(s.session.first_day())
+        .or_default()
+        .add(s.outcome.converted);
 }
 
 /// How training reads its file: its flags for invalid rows and long sessions.
@@ -115,10 +237,29 @@ fn read_options(config: &TrainConfig) -> ReadOptions {
     }
 }
 
+impl Census {
+    /// The whole stream's class counts on each side of the period chosen.
+    fn statistics(&self) -> Statistics {
+        let valid = self.calendar.from(self.start.0);
+        let fit = self.calendar.all.minus(valid);
+        Statistics::WholeStream {
+            training_converting: fit.converting,
+            training_not_converting: fit.other,
+            validation_converting: valid.converting,
+            validation_not_converting: valid.other,
+        }
+    }
+}
+
 impl<S: AnySession> Labelled<S> {
     /// The sessions read, in key order, with what the model files and the report say of
     /// the file and the sample.
-    fn of(config: &TrainConfig, mut data: labels::LabelledData<S>) -> Labelled<S> {
+    fn of(
+        config: &TrainConfig,
+        mut data: labels::LabelledData<S>,
+        statistics: Statistics,
+        census: Option<Census>,
+    ) -> Labelled<S> {
         in_key_order(&mut data.sessions);
         Labelled {
             file: DataFile {
@@ -131,9 +272,11 @@ impl<S: AnySession> Labelled<S> {
                     &data.sample,
                     data.sessions_read,
                     data.sessions.len(),
+                    statistics,
                 ),
             },
             sessions: data.sessions,
+            census,
         }
     }
 }
@@ -169,6 +312,7 @@ pub(super) fn read_shop(
         read_options(config),
         config.sample(),
         config.max_sessions,
+        steps.say().as_ref(),
     )?;
     let listed = FeaturePlan::from_schema(&file).map_err(|e| schema_error(e.to_string()))?;
     let derived = listed.features.is_empty();
@@ -192,7 +336,16 @@ pub(super) fn read_shop(
         catalogue: Some(catalogue),
         feature_plan: derived.then_some(feature_plan),
     };
-    Ok((Labelled::of(config, data), plan, shop))
+    // A shop's sessions are coded by the catalogue learned from the kept sessions, which
+    // the census would need before the second pass: its statistics are the kept sessions'.
+    let statistics = if data.sample.fraction.is_all() {
+        Statistics::AllKept
+    } else {
+        Statistics::KeptOnly {
+            why: "a shop's schema (--schema) codes its sessions by the catalogue learned from the kept sessions".into(),
+        }
+    };
+    Ok((Labelled::of(config, data, statistics, None), plan, shop))
 }
 
 /// How the validation period was chosen.
@@ -321,14 +474,19 @@ impl Calendar {
         min_per_class: usize,
     ) -> Result<Calendar, TrainError> {
         let mut by_day: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
-        let mut all = Tally::default();
         for s in sessions {
-            by_day
-                .entry(s.session.first_day())
-                .or_default()
-                .add(s.outcome.converted);
-            all.add(s.outcome.converted);
+            tally(&mut by_day, s);
         }
+        Calendar::of_days(by_day, min_per_class)
+    }
+
+    fn of_days(
+        by_day: BTreeMap<NaiveDate, Tally>,
+        min_per_class: usize,
+    ) -> Result<Calendar, TrainError> {
+        let all = by_day
+            .values()
+            .fold(Tally::default(), |sum, t| sum.plus(*t));
         let (Some((&first_day, _)), Some((&last_day, _))) =
             (by_day.first_key_value(), by_day.last_key_value())
         else {
@@ -432,10 +590,56 @@ pub fn split<S: AnySession>(
     min_per_class: usize,
 ) -> Result<Split<'_, S>, TrainError> {
     let calendar = Calendar::new(sessions, min_per_class)?;
-    let (start, rule) = match validate_from {
-        Some(day) => (calendar.asked(day)?, PeriodRule::Asked),
-        None => calendar.default_start()?,
+    let start = calendar.start(validate_from)?;
+    Ok(split_at(sessions, &calendar, start))
+}
+
+/// The split of a sample at the period chosen on the whole stream's `census`; each side of
+/// the sample must still meet the class-count floors.
+fn split_census<'a, S: AnySession>(
+    sessions: &'a [LabelledSession<S>],
+    census: &Census,
+    min_per_class: usize,
+) -> Result<Split<'a, S>, TrainError> {
+    let split = split_at(sessions, &census.calendar, census.start);
+    let side = |set: &[&LabelledSession<S>]| {
+        set.iter().fold(Tally::default(), |mut t, s| {
+            t.add(s.outcome.converted);
+            t
+        })
     };
+    for (part, set) in [("training", &split.fit), ("validation", &split.valid)] {
+        let tally = side(set);
+        if !tally.meets(min_per_class) {
+            return Err(TrainError::TooThin(format!(
+                "the sample's {part} period ({}) holds {}; at least {min_per_class} of each are required (--min-sessions-per-class)",
+                if part == "training" { split.training } else { split.validation.days },
+                tally.words()
+            )));
+        }
+    }
+    Ok(split)
+}
+
+impl Calendar {
+    /// The validation period's first day: the one asked for, else by the default rules.
+    fn start(
+        &self,
+        validate_from: Option<NaiveDate>,
+    ) -> Result<(NaiveDate, PeriodRule), TrainError> {
+        match validate_from {
+            Some(day) => Ok((self.asked(day)?, PeriodRule::Asked)),
+            None => self.default_start(),
+        }
+    }
+}
+
+/// `sessions` split at `start`, the period's days named by `calendar`.
+fn split_at<'a, S: AnySession>(
+    sessions: &'a [LabelledSession<S>],
+    calendar: &Calendar,
+    (start, rule): (NaiveDate, PeriodRule),
+) -> Split<'a, S> {
     let (valid, fit): (Vec<_>, Vec<_>) = sessions
         .iter()
         .partition(|s| s.session.first_day() >= start);
@@ -451,7 +655,7 @@ pub fn split<S: AnySession>(
             .next_back()
             .map_or(first_day, |(&day, _)| day),
     };
-    Ok(Split {
+    Split {
         validation: ValidationPeriod::new(
             Days {
                 first_day: start,
@@ -462,7 +666,7 @@ pub fn split<S: AnySession>(
         training,
         fit,
         valid,
-    })
+    }
 }
 
 /// Which shop the data is: what the report writes prices in, and what each model file
@@ -492,6 +696,8 @@ pub(super) struct Prepared<'a, S = Session> {
     /// The features every model of this training reads.
     pub plan: &'a Plan,
     pub shop: &'a ShopFacts,
+    /// The whole stream's counts, when the sample left sessions out.
+    pub census: Option<&'a Census>,
     pub split: Split<'a, S>,
     /// Every session, in file order, for the refit.
     pub all: Vec<&'a LabelledSession<S>>,
@@ -507,6 +713,7 @@ pub(super) fn prepare<'a, S: AnySession>(
     plan: &'a Plan,
     shop: &'a ShopFacts,
     sessions: &'a [LabelledSession<S>],
+    census: Option<&'a Census>,
     sample: &SampleCounts,
     config: &TrainConfig,
     steps: &Steps,
@@ -514,11 +721,14 @@ pub(super) fn prepare<'a, S: AnySession>(
 where
     S::Click: ClickValues,
 {
-    let split = split(
-        sessions,
-        config.validate_from,
-        config.min_sessions_per_class,
-    )
+    let split = match census {
+        Some(census) => split_census(sessions, census, config.min_sessions_per_class),
+        None => split(
+            sessions,
+            config.validate_from,
+            config.min_sessions_per_class,
+        ),
+    }
     .map_err(|e| match (e, sample.words()) {
         // The floors are the contract's; what can change is the share kept.
         (TrainError::TooThin(why), Some(sampled)) => {
@@ -539,12 +749,14 @@ where
         &split.fit,
         config.folds,
         config.session_hash(),
+        census.map(|c| &c.products[0]),
         config.product_smoothing,
     );
     let valid_set = PrefixSet::build(plan, &split.valid, &fit_products);
     Ok(Prepared {
         plan,
         shop,
+        census,
         all: sessions.iter().collect(),
         split,
         sessions: counts,

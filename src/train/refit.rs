@@ -51,11 +51,13 @@ where
 {
     steps.step("refitting conversion on all months");
     let all = &prepared.all;
+    let census = prepared.census.map(|c| c.all_products());
     let (all_set, all_products) = PrefixSet::build_out_of_fold(
         prepared.plan,
         all,
         config.folds,
         config.session_hash(),
+        census.as_ref(),
         config.product_smoothing,
     );
     let convert = selection

@@ -358,6 +358,7 @@ impl TrainReport {
             "- sessions read: {}; kept by the session sample (docs/sampling.md; fraction {}, seed {}): {}",
             sample.sessions_read, sample.fraction, sample.seed, sample.sessions_kept
         )?;
+        writeln!(s, "- {}", sample.statistics.words())?;
         writeln!(s, "- outcome: {}", describe_source(&self.label_source))?;
         let c = &self.sessions;
         writeln!(

@@ -642,11 +642,13 @@ fn a_budget_of_sessions_keeps_the_lowest_hashes_and_its_fraction_reproduces_the_
     let fraction = report.sample.fraction;
     assert!(fraction < 1.0, "{fraction}");
     // The fraction the report gives keeps the same sessions: what Spark or SQL is handed.
+    // Rows apart in both: their statistics are the kept sessions' (a grouped file's would
+    // be the whole stream's, which the next test holds).
     let by_fraction = TrainConfig {
         min_sessions_per_class: 5,
         sample_fraction: crate::domain::sample::Fraction::new(fraction).expect("a fraction"),
         max_sessions: usize::MAX,
-        ..quick_config(b.path(), &clicks)
+        ..quick_config(b.path(), &shuffled(&clicks, 6))
     };
     let again = train(&by_fraction).expect("the fraction's sample trains");
     assert_eq!(again.sample.sessions_kept, 500);
@@ -664,4 +666,92 @@ fn a_budget_of_sessions_keeps_the_lowest_hashes_and_its_fraction_reproduces_the_
     let err = train(&thin).expect_err("too few sessions held").to_string();
     assert!(err.contains("kept 40 of the 900 sessions read"), "{err}");
     assert!(err.contains("raise --max-sessions"), "{err}");
+}
+
+/// The published conversion model's product table.
+fn product_table(models: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(models.join("convert/1/weights.json")).expect("weights");
+    let weights: serde_json::Value = serde_json::from_str(&text).expect("JSON weights");
+    weights["products"].clone()
+}
+
+#[test]
+fn a_sample_of_a_grouped_file_learns_the_period_class_counts_and_product_rates_from_every_session()
+{
+    let clicks = synthetic_clickstream(900, 7, 4, 3);
+    let (a, b, c) = (
+        tempfile::tempdir().expect("a dir"),
+        tempfile::tempdir().expect("a dir"),
+        tempfile::tempdir().expect("a dir"),
+    );
+    let every = TrainConfig {
+        min_sessions_per_class: 5,
+        ..quick_config(a.path(), &clicks)
+    };
+    let fraction = crate::domain::sample::Fraction::new(0.6).expect("a fraction");
+    let sampled = TrainConfig {
+        min_sessions_per_class: 5,
+        sample_fraction: fraction,
+        ..quick_config(b.path(), &clicks)
+    };
+    let apart = TrainConfig {
+        min_sessions_per_class: 5,
+        sample_fraction: fraction,
+        ..quick_config(c.path(), &shuffled(&clicks, 8))
+    };
+    let whole = train(&every).expect("every session trains");
+    let report = train(&sampled).expect("the sample trains");
+    assert!(report.sample.sessions_kept < 900, "{:?}", report.sample);
+    // The whole stream's classes on each side of the period it chose: the full run's.
+    let counts = &whole.sessions;
+    match &report.sample.statistics {
+        super::prepare::Statistics::WholeStream {
+            training_converting,
+            training_not_converting,
+            validation_converting,
+            validation_not_converting,
+        } => assert_eq!(
+            (
+                *training_converting,
+                *training_not_converting,
+                *validation_converting,
+                *validation_not_converting
+            ),
+            (
+                counts.training_converting,
+                counts.training_not_converting,
+                counts.validation_converting,
+                counts.validation_not_converting
+            )
+        ),
+        other => panic!("not the whole stream's: {other:?}"),
+    }
+    assert_eq!(report.validation, whole.validation);
+    assert!(
+        report.sessions.validation_converting < counts.validation_converting,
+        "the sample holds fewer sessions than the stream"
+    );
+    // The shipped product table is learned from every session, not the sample's.
+    assert_eq!(
+        product_table(&sampled.models_dir),
+        product_table(&every.models_dir)
+    );
+    let md = std::fs::read_to_string(sampled.models_dir.join("report.md")).expect("report.md");
+    assert!(
+        md.contains("counted over the whole stream, kept or not"),
+        "{md}"
+    );
+
+    // Rows apart: the census cannot see a session whole, and the report says why.
+    let report = train(&apart).expect("the shuffled sample trains");
+    match &report.sample.statistics {
+        super::prepare::Statistics::KeptOnly { why } => {
+            assert!(why.contains("not grouped by session"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_ne!(
+        product_table(&apart.models_dir),
+        product_table(&every.models_dir)
+    );
 }
