@@ -5,7 +5,11 @@
 # (so slower machines read as ratios). On demand, not in CI (minutes, gigabytes of disk).
 # Usage: benches/volume.sh [COPIES] [DATA]   (66 copies: 9,987,516 clicks)
 #   SHUFFLED=1  the replicated rows in a random order (sessions' rows apart)
+#   PARQUET=1   also the same rows as one Parquet file (DuckDB from PyPI, in
+#               /tmp/clickstream-duckdb), trained the same way: the passes' clicks per
+#               second compare the reading of the two formats
 #   BIN=...     another build's binary
+# Each train prints its passes' lines (clicks read, seconds, clicks per second).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 copies=${1:-66}
@@ -41,9 +45,25 @@ measure() {
   printf '%-34s wall %9s   peak RSS %6s MiB\n' "$label" "$wall" "$rss"
 }
 
-measure "train, April-July alone" "$bin" train -q --data "$data" --models "$out/m1"
-measure "train, $clicks clicks" "$bin" train -q --data "$big" --models "$out/m2"
-grep -h "kept by the session sample" "$out/m2/report.md" || true
+passes() { grep -h '] pass \|] reading the sessions' "$out/err" | sed 's/^/    /' || true; }
+measure "train, April-July alone" "$bin" train --data "$data" --models "$out/m1"
+passes
+measure "train, $clicks clicks" "$bin" train --data "$big" --models "$out/m2"
+passes
+grep -h "kept by the session sample\|statistics needing" "$out/m2/report.md" || true
+if [ "${PARQUET:-0}" = 1 ]; then
+  venv=/tmp/clickstream-duckdb
+  if ! "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+    python3 -m venv "$venv" >/dev/null
+    "$venv/bin/pip" install -q duckdb
+  fi
+  # Row order kept, Snappy as Spark and BigQuery write it.
+  "$venv/bin/python" -c "import duckdb, sys; duckdb.sql(f\"COPY (SELECT * FROM read_csv('{sys.argv[1]}', delim=';', header=true)) TO '{sys.argv[2]}' (FORMAT parquet, COMPRESSION snappy)\")" \
+    "$big" "$out/replicated.parquet"
+  echo "Parquet: $(du -h "$out/replicated.parquet" | cut -f1) against the CSV's $(du -h "$big" | cut -f1)"
+  measure "train, $clicks clicks, Parquet" "$bin" train --data "$out/replicated.parquet" --models "$out/m3"
+  passes
+fi
 if [ "${SHUFFLED:-0}" = 1 ]; then
   # score streams sessions whose rows are together; apart, it refuses the file.
   echo "score, shuffled rows: not measured (score reads a session's rows together)"
