@@ -696,3 +696,54 @@ fn the_uci_plan_refuses_the_families_its_clicks_cannot_give() {
         assert!(matches!(err, PlanError::Unavailable { .. }), "{err}");
     }
 }
+
+#[test]
+fn out_of_fold_tables_from_counts_equal_tables_learned_without_each_fold() {
+    use crate::domain::{Session, SessionId};
+    use crate::features::FoldCounts;
+    let session = |id: &str, clicks| {
+        Session::new(SessionId::parse(id).expect("id"), clicks)
+            .expect("session")
+            .0
+    };
+    let products = ["A1", "B2", "C3", "A4", "P10"];
+    let sessions: Vec<Session> = (0..40)
+        .map(|i| {
+            let clicks = (0..(2 + i % 4))
+                .map(|j| {
+                    // Some sessions click a product twice running: a basket event.
+                    let p = products[(i * 3 + j / 2 * (1 + i % 2)) % products.len()];
+                    click(j as i64 + 1, p, 10.0 + j as f64)
+                })
+                .collect();
+            session(&format!("s{i}"), clicks)
+        })
+        .collect();
+    let (labelled, _) = crate::labels::label_sessions(sessions, None).expect("proxy labels");
+    let fold = |s: &crate::labels::LabelledSession| {
+        s.session.id().as_str()[1..]
+            .parse::<usize>()
+            .expect("a number")
+            % 3
+    };
+    let counts = FoldCounts::of(&labelled, 3, fold);
+    let (tables, all) = counts.tables(5.0);
+    assert_eq!(all, ProductStats::fit(&labelled, 5.0));
+    for (k, table) in tables.iter().enumerate() {
+        let others = labelled.iter().filter(|s| fold(s) != k);
+        assert_eq!(*table, ProductStats::fit(others, 5.0), "fold {k}");
+    }
+    // A product only one fold clicks is gone from that fold's out-of-fold table.
+    let only = [session(
+        "s0",
+        vec![click(1, "C40", 5.0), click(2, "A1", 10.0)],
+    )];
+    let (only, _) = crate::labels::label_sessions(only.to_vec(), None).expect("labels");
+    let mut more = counts.clone();
+    more.plus(&FoldCounts::of(&only, 3, fold));
+    let (tables, all) = more.tables(5.0);
+    let c40 = ProductId::Code(ProductCode::parse("C40").expect("code"));
+    assert!(all.products.contains_key(&c40));
+    assert!(!tables[0].products.contains_key(&c40));
+    assert!(tables[1].products.contains_key(&c40));
+}
