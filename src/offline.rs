@@ -27,8 +27,15 @@ use rayon::prelude::*;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "parquet")]
+mod parquet;
+
 /// Sessions scored at once, in parallel, before their answers are written in order.
 const CHUNK: usize = 1024;
+
+/// Why `--format parquet` is refused by a build without the `parquet` feature.
+#[cfg(not(feature = "parquet"))]
+const NO_PARQUET: &str = "--format parquet: this build of clickstream writes CSV and JSON only (built without the `parquet` feature)";
 
 /// Which answers: one model's, or all three (`/score`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,6 +75,11 @@ pub struct ScoreSummary {
 }
 
 pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
+    // Said before any model is loaded or row read.
+    #[cfg(not(feature = "parquet"))]
+    if config.format == Format::Parquet {
+        bail!("{NO_PARQUET}");
+    }
     let snapshot = load(config)?;
     let selection = Selection {
         convert_version: config.version,
@@ -96,8 +108,8 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
     };
     match &config.out {
         None => {
-            let stdout = io::stdout();
-            let summary = write_all(config, &snapshot, &selection, sessions, stdout.lock())?;
+            // Not locked: the Parquet writer needs a writer it may send between threads.
+            let summary = write_all(config, &snapshot, &selection, sessions, io::stdout())?;
             Ok(summary)
         }
         Some(out) => {
@@ -358,7 +370,7 @@ impl Source for ShopSessions {
     }
 }
 
-fn write_all<W: Write>(
+fn write_all<W: Write + Send>(
     config: &ScoreConfig,
     snapshot: &Snapshot,
     selection: &Selection,
@@ -371,7 +383,7 @@ fn write_all<W: Write>(
     }
 }
 
-fn write_from<F: Source, W: Write>(
+fn write_from<F: Source, W: Write + Send>(
     config: &ScoreConfig,
     snapshot: &Snapshot,
     selection: &Selection,
@@ -387,7 +399,7 @@ fn write_from<F: Source, W: Write>(
     }
 }
 
-fn write_answers<S: Scorer, F: Source, W: Write>(
+fn write_answers<S: Scorer, F: Source, W: Write + Send>(
     scorer: S,
     config: &ScoreConfig,
     snapshot: &Snapshot,
@@ -418,6 +430,10 @@ fn write_answers<S: Scorer, F: Source, W: Write>(
         }
         Format::Json => Sink::Json(JsonResults::start(out).map_err(write_error)?),
         Format::Jsonl => Sink::Jsonl(out),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => Sink::Parquet(parquet::ParquetAnswers::start::<S::Output>(out, &names)?),
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => bail!("{NO_PARQUET}"),
     };
     let mut versions: Vec<(ModelName, u32)> = Vec::new();
     let mut unseen = Unseen::default();
@@ -478,6 +494,8 @@ fn write_answers<S: Scorer, F: Source, W: Write>(
                     }
                     out.write_all(b"\n").map_err(write_error)?;
                 }
+                #[cfg(feature = "parquet")]
+                Sink::Parquet(out) => out.push(answer, F::visit(session).passthrough())?,
             }
             count += 1;
         }
@@ -492,6 +510,8 @@ fn write_answers<S: Scorer, F: Source, W: Write>(
             .and_then(|mut out| out.flush())
             .map_err(write_error)?,
         Sink::Jsonl(mut out) => out.flush().map_err(write_error)?,
+        #[cfg(feature = "parquet")]
+        Sink::Parquet(out) => out.finish()?.flush().map_err(write_error)?,
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -509,10 +529,12 @@ fn write_answers<S: Scorer, F: Source, W: Write>(
 
 /// Where answers go, in their format.
 #[allow(clippy::large_enum_variant)] // One per run; boxing buys nothing.
-enum Sink<W: Write> {
+enum Sink<W: Write + Send> {
     Csv(::csv::Writer<BufWriter<W>>),
     Json(JsonResults<BufWriter<W>>),
     Jsonl(BufWriter<W>),
+    #[cfg(feature = "parquet")]
+    Parquet(parquet::ParquetAnswers<BufWriter<W>>),
 }
 
 /// The summary line on stderr.

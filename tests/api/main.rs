@@ -41,6 +41,7 @@ mod properties;
 mod real_data;
 mod reload;
 mod score_command;
+mod score_parquet;
 mod scoring;
 mod security;
 mod shop_service;
