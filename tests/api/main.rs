@@ -42,6 +42,7 @@ mod real_data;
 mod reload;
 mod score_command;
 mod score_parquet;
+mod score_unsorted;
 mod scoring;
 mod security;
 mod shop_service;
