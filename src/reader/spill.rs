@@ -4,7 +4,7 @@
 //! session's hash ([`SessionHash`], docs/sampling.md), so all rows of a session land in one
 //! partition; each partition is then read back, grouped in memory by the same readers as a
 //! whole file, and its sessions given in key order. P is chosen from the file's size so
-//! that a partition's sessions fit the budget; a partition that comes out larger anyway (a
+//! that a partition's sessions fit the budget; a partition that comes out twice as large (a
 //! Parquet file, compressed, or keys that hash unevenly) is dealt again into smaller ones
 //! under another seed before it is grouped.
 //!
@@ -134,7 +134,9 @@ impl Partitions {
     /// all are read. A partition over the budget is dealt again first.
     pub fn next_partition(&mut self) -> Result<Option<Records<File>>, ReadError> {
         while let Some(part) = self.queue.pop_front() {
-            if part.bytes > self.part_bytes && part.depth < MAX_DEPTH {
+            // Twice its share: the share is an estimate (the lines added, the factor's
+            // margin), and dealing again costs a read and a write of the partition.
+            if part.bytes > 2 * self.part_bytes && part.depth < MAX_DEPTH {
                 let mut records = self.open(&part)?;
                 let count = part
                     .bytes
