@@ -891,6 +891,10 @@ pub struct Records<R: Read> {
     pub format: DataFormat,
 }
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per reader, the CSV variant on the hot path: boxing it buys nothing"
+)]
 enum Backend<R: Read> {
     Csv(csv::Reader<Source<R>>),
     #[cfg(feature = "parquet")]
