@@ -8,7 +8,9 @@
 #   PARQUET=1   also the same rows as one Parquet file (DuckDB from PyPI, in
 #               /tmp/clickstream-duckdb), trained the same way: the passes' clicks per
 #               second compare the reading of the two formats
+#   PARQUET_OUT=1  score to Parquet too (wall, peak RSS, size against the CSV answer)
 #   BIN=...     another build's binary
+# SHUFFLED=1 scores with --unsorted (rows grouped on disk within --memory-budget).
 # Each train prints its passes' lines (clicks read, seconds, clicks per second).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,9 +66,16 @@ if [ "${PARQUET:-0}" = 1 ]; then
   measure "train, $clicks clicks, Parquet" "$bin" train --data "$out/replicated.parquet" --models "$out/m3"
   passes
 fi
+# score streams a file whose sessions' rows are together; shuffled, it groups the rows on
+# disk (--unsorted, in $out) within its memory budget. PARQUET_OUT=1 writes the answers as
+# Parquet too (its wall time, peak RSS and size against the CSV's).
+spill=()
 if [ "${SHUFFLED:-0}" = 1 ]; then
-  # score streams sessions whose rows are together; apart, it refuses the file.
-  echo "score, shuffled rows: not measured (score reads a session's rows together)"
-else
-  measure "score, $clicks clicks" "$bin" score --data "$big" --models "$out/m2" --out "$out/scores.csv"
+  spill=(--unsorted --spill-dir "$out")
+fi
+measure "score ${spill[*]:0:1}, $clicks clicks" "$bin" score "${spill[@]}" --data "$big" --models "$out/m2" --out "$out/scores.csv"
+grep -h "grouped on disk" "$out/err" || true
+if [ "${PARQUET_OUT:-0}" = 1 ]; then
+  measure "score ${spill[*]:0:1} --format parquet" "$bin" score "${spill[@]}" --data "$big" --models "$out/m2" --format parquet --out "$out/scores.parquet"
+  echo "answers: Parquet $(du -h "$out/scores.parquet" | cut -f1), CSV $(du -h "$out/scores.csv" | cut -f1)"
 fi

@@ -515,7 +515,7 @@ pub fn count_sessions(
                     ..narrowed(values)
                 });
             }
-            Err(e) if stream.found_rows_apart() => apart = Some(e.to_string()),
+            Err(e) if stream.found_apart() => apart = Some(e.to_string()),
             Err(e) => return Err(e.into()),
         }
     }

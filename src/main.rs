@@ -107,8 +107,8 @@ enum Command {
     /// back.
     Score {
         /// Clickstream: CSV (UCI original, a comma/snake_case copy, or headerless), or
-        /// Parquet with the same columns (a file, or a folder of part files); each session's
-        /// rows together, as in the UCI file, which is streamed. For a shop's models, the
+        /// Parquet with the same columns (a file, or a folder of part files); streamed when
+        /// each session's rows are together, as in the UCI file (else see --unsorted). For a shop's models, the
         /// columns its schema names (a header required), rows of a session anywhere: such a
         /// file is read whole before scoring, so memory grows with it.
         #[arg(long)]
@@ -142,6 +142,22 @@ enum Command {
         /// do unless CSV_FORMULA_GUARD=false).
         #[arg(long)]
         no_formula_guard: bool,
+        /// The sessions' rows may lie anywhere in the file (a warehouse export): group them
+        /// on disk before scoring, within --memory-budget. Without it, a file is streamed
+        /// and, at the first session whose rows come back, read again this way when the
+        /// answers go to a regular --out file (else the run stops, saying so). Answers then
+        /// come out partition by partition of the session hash, in key order inside each.
+        #[arg(long)]
+        unsorted: bool,
+        /// The folder the rows are grouped in on disk (a temporary folder is made in it and
+        /// removed at the end): room for a copy of the data as CSV text. In Kubernetes, an
+        /// emptyDir volume (deploy/kubernetes).
+        #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
+        spill_dir: PathBuf,
+        /// The memory, in MiB, the grouping of one partition of rows on disk may take; the
+        /// partitions are as many as the file needs to fit it. Fractions are allowed.
+        #[arg(long, value_name = "MIB", default_value_t = 128.0, value_parser = positive_mib)]
+        memory_budget: f64,
     },
     /// Serve the HTTP API (configuration from the environment: PORT, MODELS_DIR, ...).
     Serve {
@@ -165,6 +181,14 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// `--memory-budget`: a positive number of MiB, up to a pebibyte.
+fn positive_mib(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1024.0 * 1024.0 * 1024.0 => Ok(v),
+        _ => Err(format!("{text:?} is not a number of MiB above 0")),
+    }
 }
 
 /// `--min-roc-auc`: a ROC-AUC lies between 0 and 1.
@@ -373,6 +397,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             skip_invalid,
             max_clicks_per_session,
             no_formula_guard,
+            unsorted,
+            spill_dir,
+            memory_budget,
         } => {
             if out
                 .as_deref()
@@ -392,6 +419,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 formula_guard: clickstream::inference::csv::FormulaGuard::from_setting(
                     !no_formula_guard,
                 ),
+                unsorted,
+                spill: clickstream::reader::spill::SpillOptions {
+                    dir: spill_dir,
+                    // Within the range `positive_mib` allows, so the product is a whole
+                    // number of bytes that fits.
+                    budget: (memory_budget * 1024.0 * 1024.0) as u64,
+                },
             })?;
             eprintln!("{summary}");
         }

@@ -18,17 +18,25 @@ use crate::inference::scorer::{
     self as scorers, Convert, Revenue, Score, Scorer, Segment, Selection,
 };
 use crate::ml::model_file::{ModelName, Reading};
-use crate::reader::shop::read_shop_clickstream;
+use crate::reader::shop::GroupedShopSessions;
+use crate::reader::spill::{GroupedSessions, SpillOptions};
 use crate::reader::{FileSource, ReadError, ReadOptions, ReadStats, SessionStream};
 use crate::scoring::{Rows, Visit};
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Seek, Write};
 use std::path::{Path, PathBuf};
+
+#[cfg(feature = "parquet")]
+mod parquet;
 
 /// Sessions scored at once, in parallel, before their answers are written in order.
 const CHUNK: usize = 1024;
+
+/// Why `--format parquet` is refused by a build without the `parquet` feature.
+#[cfg(not(feature = "parquet"))]
+const NO_PARQUET: &str = "--format parquet: this build of clickstream writes CSV and JSON only (built without the `parquet` feature)";
 
 /// Which answers: one model's, or all three (`/score`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,6 +61,11 @@ pub struct ScoreConfig {
     /// Whether CSV text cells are kept from running as spreadsheet formulas, as the batch
     /// routes do by default (`CSV_FORMULA_GUARD`).
     pub formula_guard: FormulaGuard,
+    /// Group the rows on disk from the start (`--unsorted`): the file's sessions' rows may
+    /// lie anywhere.
+    pub unsorted: bool,
+    /// Where and within how much memory rows are grouped on disk.
+    pub spill: SpillOptions,
 }
 
 /// What a run did, for the summary on stderr.
@@ -65,9 +78,27 @@ pub struct ScoreSummary {
     /// A shop's values the answering versions did not know, by field (the CLI's stand-in
     /// for the service's `unseen_values_total`); `None` for the UCI shop.
     pub unseen: Option<Vec<(String, u64)>>,
+    /// The partition files the rows were grouped in on disk, when they were.
+    pub partitions: Option<usize>,
+    /// Why the rows were grouped on disk after streaming began: the session found apart.
+    pub restarted: Option<String>,
 }
 
+/// A session's rows found apart while streaming: the file can be read again with its rows
+/// grouped on disk.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct FoundApart(ReadError);
+
+/// What to do about a file whose rows lie apart, when `score` cannot start again by itself.
+const UNSORTED_HINT: &str = "or pass --unsorted: score then groups the rows on disk first (in --spill-dir, within --memory-budget), and answers come out partition by partition";
+
 pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
+    // Said before any model is loaded or row read.
+    #[cfg(not(feature = "parquet"))]
+    if config.format == Format::Parquet {
+        bail!("{NO_PARQUET}");
+    }
     let snapshot = load(config)?;
     let selection = Selection {
         convert_version: config.version,
@@ -81,24 +112,45 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
     };
     let reading = reading(config, &snapshot, &selection)?;
     // A CSV file, a Parquet file or a folder of them, told by content.
-    let sessions = match &reading {
-        Reading::Uci => Sessions::Uci(SessionStream::open(&config.data, options)?),
-        Reading::Shop(shop) => {
-            let read = read_shop_clickstream(&config.data, &shop.schema, options)?;
-            Sessions::Shop(ShopSessions {
-                sessions: read.sessions.into_iter(),
-                sha256: read.sha256,
-                stats: read.stats,
+    let open = |spilled: bool| -> anyhow::Result<Sessions> {
+        Ok(match &reading {
+            Reading::Uci if spilled => {
+                Sessions::Spilled(GroupedSessions::open(&config.data, options, &config.spill)?)
+            }
+            Reading::Uci => Sessions::Uci(SessionStream::open(&config.data, options)?),
+            // Grouped wherever its rows are, in memory or, past the budget, on disk.
+            Reading::Shop(shop) => Sessions::Shop(ShopSessions {
+                sessions: GroupedShopSessions::open(
+                    &config.data,
+                    shop.schema.clone(),
+                    options,
+                    &config.spill,
+                )?,
                 passthrough: shop.schema.passthrough().map(|c| c.name.clone()).collect(),
                 schema: shop.schema.clone(),
-            })
-        }
+            }),
+        })
+    };
+    // Written as they come, the answers cannot be taken back: a session found apart stops
+    // the run with what to do.
+    let cannot_restart = |e: anyhow::Error| match e.downcast_ref::<FoundApart>() {
+        Some(apart) => anyhow!("{apart} {UNSORTED_HINT}"),
+        None => e,
+    };
+    let write = |sessions: Sessions, out: std::fs::File| {
+        write_all(config, &snapshot, &selection, sessions, out)
     };
     match &config.out {
         None => {
-            let stdout = io::stdout();
-            let summary = write_all(config, &snapshot, &selection, sessions, stdout.lock())?;
-            Ok(summary)
+            // Not locked: the Parquet writer needs a writer it may send between threads.
+            write_all(
+                config,
+                &snapshot,
+                &selection,
+                open(config.unsorted)?,
+                io::stdout(),
+            )
+            .map_err(cannot_restart)
         }
         Some(out) => {
             // A FIFO, a terminal, /dev/stdout or /dev/null is written to as it is: renaming a
@@ -109,7 +161,7 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
                     .write(true)
                     .open(out)
                     .with_context(|| format!("writing {}", out.display()))?;
-                return write_all(config, &snapshot, &selection, sessions, file);
+                return write(open(config.unsorted)?, file).map_err(cannot_restart);
             }
             // A regular file is written beside its target and renamed at the end: a failed
             // run leaves no half file where the answers were expected. Through a symbolic
@@ -132,18 +184,31 @@ pub fn score_file(config: &ScoreConfig) -> anyhow::Result<ScoreSummary> {
             }
             let temp = temp_file_like(&dir, existing.as_ref())
                 .with_context(|| format!("writing {}", out.display()))?;
-            let summary = write_all(
-                config,
-                &snapshot,
-                &selection,
-                sessions,
-                temp.as_file().try_clone()?,
-            )?;
+            let summary = match write(open(config.unsorted)?, temp.as_file().try_clone()?) {
+                // Nothing written is kept yet: the file is read again with its rows grouped
+                // on disk, unless it cannot be read twice (a pipe).
+                Err(e) if e.is::<FoundApart>() && readable_again(&config.data) => {
+                    let why = e.to_string();
+                    let file = temp.as_file();
+                    file.set_len(0)
+                        .and_then(|()| (&*file).seek(io::SeekFrom::Start(0)).map(|_| ()))
+                        .with_context(|| format!("writing {}", out.display()))?;
+                    let mut summary = write(open(true)?, file.try_clone()?)?;
+                    summary.restarted = Some(why);
+                    summary
+                }
+                other => other.map_err(cannot_restart)?,
+            };
             temp.persist(&target)
                 .map_err(|e| anyhow!("writing {}: {}", out.display(), e.error))?;
             Ok(summary)
         }
     }
+}
+
+/// Whether `--data` can be read a second time: a file or a folder, not a pipe.
+fn readable_again(data: &Path) -> bool {
+    std::fs::metadata(data).is_ok_and(|m| m.is_file() || m.is_dir())
 }
 
 /// The temporary file that becomes the answers: with the mode of the file it replaces, or,
@@ -282,14 +347,14 @@ fn answering_schema<S: Scorer>(
 enum Sessions {
     /// The UCI shop's, streamed.
     Uci(SessionStream<FileSource>),
+    /// The UCI shop's, grouped on disk (rows apart).
+    Spilled(GroupedSessions),
     /// A shop's, read whole by its schema.
     Shop(ShopSessions),
 }
 
 struct ShopSessions {
-    sessions: std::vec::IntoIter<ShopSession>,
-    sha256: String,
-    stats: ReadStats,
+    sessions: GroupedShopSessions,
     /// The passthrough columns' names, which the answers carry back.
     passthrough: Vec<String>,
     schema: std::sync::Arc<crate::domain::shop::ShopSchema>,
@@ -299,7 +364,7 @@ struct ShopSessions {
 /// the UCI stream pays nothing for the other.
 trait Source {
     type Session: Send + Sync;
-    fn next(&mut self) -> Result<Option<Self::Session>, ReadError>;
+    fn next(&mut self) -> anyhow::Result<Option<Self::Session>>;
     fn visit(session: &Self::Session) -> Visit<'_>;
     /// The names of the passthrough columns, after the answer's.
     fn passthrough(&self) -> &[String];
@@ -309,13 +374,20 @@ trait Source {
         self,
         unseen: &Unseen,
     ) -> Result<(String, ReadStats, Option<Vec<(String, u64)>>), ReadError>;
+    /// The partition files its rows were grouped in on disk, if they were.
+    fn partitions(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl Source for SessionStream<FileSource> {
     type Session = Session;
 
-    fn next(&mut self) -> Result<Option<Session>, ReadError> {
-        self.next_session()
+    fn next(&mut self) -> anyhow::Result<Option<Session>> {
+        match self.next_session() {
+            Err(e) if self.found_apart() => Err(FoundApart(e).into()),
+            other => Ok(other?),
+        }
     }
 
     fn visit(session: &Session) -> Visit<'_> {
@@ -335,11 +407,39 @@ impl Source for SessionStream<FileSource> {
     }
 }
 
+impl Source for GroupedSessions {
+    type Session = Session;
+
+    fn next(&mut self) -> anyhow::Result<Option<Session>> {
+        Ok(self.next_session()?)
+    }
+
+    fn visit(session: &Session) -> Visit<'_> {
+        Visit::Uci(session)
+    }
+
+    fn passthrough(&self) -> &[String] {
+        &[]
+    }
+
+    fn finish(
+        self,
+        _: &Unseen,
+    ) -> Result<(String, ReadStats, Option<Vec<(String, u64)>>), ReadError> {
+        let (sha256, stats) = GroupedSessions::finish(self);
+        Ok((sha256, stats, None))
+    }
+
+    fn partitions(&self) -> Option<usize> {
+        GroupedSessions::partitions(self)
+    }
+}
+
 impl Source for ShopSessions {
     type Session = ShopSession;
 
-    fn next(&mut self) -> Result<Option<ShopSession>, ReadError> {
-        Ok(self.sessions.next())
+    fn next(&mut self) -> anyhow::Result<Option<ShopSession>> {
+        Ok(self.sessions.next_session()?)
     }
 
     fn visit(session: &ShopSession) -> Visit<'_> {
@@ -354,11 +454,16 @@ impl Source for ShopSessions {
         self,
         unseen: &Unseen,
     ) -> Result<(String, ReadStats, Option<Vec<(String, u64)>>), ReadError> {
-        Ok((self.sha256, self.stats, Some(unseen.by_field(&self.schema))))
+        let (sha256, stats) = self.sessions.finish();
+        Ok((sha256, stats, Some(unseen.by_field(&self.schema))))
+    }
+
+    fn partitions(&self) -> Option<usize> {
+        self.sessions.partitions()
     }
 }
 
-fn write_all<W: Write>(
+fn write_all<W: Write + Send>(
     config: &ScoreConfig,
     snapshot: &Snapshot,
     selection: &Selection,
@@ -367,11 +472,12 @@ fn write_all<W: Write>(
 ) -> anyhow::Result<ScoreSummary> {
     match sessions {
         Sessions::Uci(stream) => write_from(config, snapshot, selection, stream, out),
+        Sessions::Spilled(spilled) => write_from(config, snapshot, selection, spilled, out),
         Sessions::Shop(shop) => write_from(config, snapshot, selection, shop, out),
     }
 }
 
-fn write_from<F: Source, W: Write>(
+fn write_from<F: Source, W: Write + Send>(
     config: &ScoreConfig,
     snapshot: &Snapshot,
     selection: &Selection,
@@ -387,7 +493,7 @@ fn write_from<F: Source, W: Write>(
     }
 }
 
-fn write_answers<S: Scorer, F: Source, W: Write>(
+fn write_answers<S: Scorer, F: Source, W: Write + Send>(
     scorer: S,
     config: &ScoreConfig,
     snapshot: &Snapshot,
@@ -418,6 +524,10 @@ fn write_answers<S: Scorer, F: Source, W: Write>(
         }
         Format::Json => Sink::Json(JsonResults::start(out).map_err(write_error)?),
         Format::Jsonl => Sink::Jsonl(out),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => Sink::Parquet(parquet::ParquetAnswers::start::<S::Output>(out, &names)?),
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => bail!("{NO_PARQUET}"),
     };
     let mut versions: Vec<(ModelName, u32)> = Vec::new();
     let mut unseen = Unseen::default();
@@ -478,6 +588,8 @@ fn write_answers<S: Scorer, F: Source, W: Write>(
                     }
                     out.write_all(b"\n").map_err(write_error)?;
                 }
+                #[cfg(feature = "parquet")]
+                Sink::Parquet(out) => out.push(answer, F::visit(session).passthrough())?,
             }
             count += 1;
         }
@@ -492,10 +604,13 @@ fn write_answers<S: Scorer, F: Source, W: Write>(
             .and_then(|mut out| out.flush())
             .map_err(write_error)?,
         Sink::Jsonl(mut out) => out.flush().map_err(write_error)?,
+        #[cfg(feature = "parquet")]
+        Sink::Parquet(out) => out.finish()?.flush().map_err(write_error)?,
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    let partitions = source.partitions();
     let (sha256, stats, unseen) = source.finish(&unseen)?;
     versions.sort_unstable();
     Ok(ScoreSummary {
@@ -504,15 +619,19 @@ fn write_answers<S: Scorer, F: Source, W: Write>(
         versions,
         skipped: stats.skipped_text(),
         unseen,
+        partitions,
+        restarted: None,
     })
 }
 
 /// Where answers go, in their format.
 #[allow(clippy::large_enum_variant)] // One per run; boxing buys nothing.
-enum Sink<W: Write> {
+enum Sink<W: Write + Send> {
     Csv(::csv::Writer<BufWriter<W>>),
     Json(JsonResults<BufWriter<W>>),
     Jsonl(BufWriter<W>),
+    #[cfg(feature = "parquet")]
+    Parquet(parquet::ParquetAnswers<BufWriter<W>>),
 }
 
 /// The summary line on stderr.
@@ -540,6 +659,18 @@ impl std::fmt::Display for ScoreSummary {
         }
         if let Some(unseen) = &self.unseen {
             write!(f, "\n{}", unseen_words(unseen))?;
+        }
+        let again = match &self.restarted {
+            Some(why) => format!(", the file read again after streaming stopped: {why}"),
+            None => String::new(),
+        };
+        match self.partitions {
+            Some(partitions) => write!(
+                f,
+                "\nrows grouped on disk in {partitions} partition(s){again}; answers come partition by partition, in key order within each"
+            )?,
+            None if self.restarted.is_some() => write!(f, "\nrows grouped in memory{again}")?,
+            None => {}
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod shop;
+pub mod spill;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ReadOptions {
@@ -984,10 +985,17 @@ pub struct Records<R: Read> {
     meter: Meter,
 }
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per reader, the CSV variant on the hot path: boxing it buys nothing"
+)]
 enum Backend<R: Read> {
     Csv(csv::Reader<Source<R>>),
     #[cfg(feature = "parquet")]
     Parquet(self::parquet::ParquetRecords),
+    /// A partition of rows grouped on disk ([`spill`]): each record as the file's reader
+    /// gave it, its line in a last field.
+    Spilled(csv::Reader<BufReader<File>>),
 }
 
 /// What [`Records::open_path`] reads a CSV file from: the bytes looked at to tell the
@@ -1187,7 +1195,7 @@ impl<R: Read> Records<R> {
     /// anyway.
     pub fn keep_only(&mut self, columns: &[usize]) {
         match &mut self.backend {
-            Backend::Csv(_) => {}
+            Backend::Csv(_) | Backend::Spilled(_) => {}
             #[cfg(feature = "parquet")]
             Backend::Parquet(parquet) => parquet.keep_only(columns),
         }
@@ -1201,13 +1209,6 @@ impl<R: Read> Records<R> {
 
     /// Reads the next non-blank record into [`Records::record`]: its line, or `None` at the
     /// end. An error ends the file (a row past the bound, a broken quote).
-    #[cfg_attr(
-        not(feature = "parquet"),
-        allow(
-            clippy::infallible_destructuring_match,
-            reason = "the match has a Parquet arm when the feature is on"
-        )
-    )]
     pub fn next_record(&mut self) -> Result<Option<u64>, ReadError> {
         let line = self.next_unmetered()?;
         if line.is_some() {
@@ -1221,6 +1222,20 @@ impl<R: Read> Records<R> {
             Backend::Csv(csv) => csv,
             #[cfg(feature = "parquet")]
             Backend::Parquet(parquet) => return parquet.next_record(&mut self.record),
+            Backend::Spilled(spilled) => {
+                let more = spilled.read_byte_record(&mut self.record).map_err(|e| {
+                    ReadError::Malformed {
+                        path: self.path.clone(),
+                        line: 0,
+                        message: format!("reading the rows grouped on disk: {e}"),
+                    }
+                })?;
+                return if more {
+                    self.spilled_line().map(Some)
+                } else {
+                    Ok(None)
+                };
+            }
         };
         let path = &self.path;
         loop {
@@ -1255,6 +1270,8 @@ impl<R: Read> Records<R> {
             Backend::Csv(csv) => finish_hash(csv, &self.path),
             #[cfg(feature = "parquet")]
             Backend::Parquet(parquet) => parquet.finish(),
+            // A partition is part of a file whose checksum its first reading took.
+            Backend::Spilled(_) => Ok((String::new(), file_name(&self.path))),
         }
     }
 }
@@ -1463,28 +1480,42 @@ fn finish_hash<R: Read>(
     let mut rest = csv.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| read_failure(path, e))?;
     let sha256 = hex::encode(rest.into_inner().1.into_inner().hasher.finalize());
-    let file_name = path.file_name().map_or_else(
+    Ok((sha256, file_name(path)))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
-    );
-    Ok((sha256, file_name))
+    )
 }
 
 /// Sessions one at a time, for files where each session's rows are together (the UCI file
 /// is): memory holds one session's clicks, not the file. A session whose rows come back
-/// after another session's is an error naming its line, as scoring its two parts apart
-/// would give answers the whole-file readers do not.
+/// after another session's is an error naming its line ([`SessionStream::found_apart`]),
+/// as scoring its two parts apart would give answers the whole-file readers do not; such a
+/// file is read by [`spill::GroupedSessions`] instead.
+///
+/// How a session that comes back is seen, in bounded memory: while the sessions given so
+/// far are fewer than [`FINISHED_SET`], by an exact set of their hashes (8 bytes each);
+/// past that, if they all came in key order (the UCI file, an export sorted by session),
+/// the set is dropped and each session must come after the one before in key order, which
+/// a session coming back cannot. A file of more sessions, together but in no key order, is
+/// then treated as one whose rows lie apart.
 pub struct SessionStream<R: Read> {
     grouper: Grouper<R>,
     current: Option<(SessionId, Gathering)>,
     /// Sessions begun so far, for each one's place.
     begun: usize,
-    /// Hashes of the sessions already given, to catch one that comes back: 8 bytes a
-    /// session, the only memory that grows with the file.
-    done: std::collections::HashSet<u64>,
-    ended: bool,
-    /// Whether the read stopped at a session coming back after others' rows.
+    /// Hashes of the sessions already given, while they are fewer than [`FINISHED_SET`].
+    done: Option<std::collections::HashSet<u64>>,
+    /// Whether every session so far came after the one before in key order.
+    ordered: bool,
+    /// Whether the read stopped at a session found apart.
     apart: bool,
+    /// [`FINISHED_SET`], but for tests.
+    finished_set: usize,
+    ended: bool,
     /// The session hash of every session begun, kept or skipped, when asked for
     /// ([`SessionStream::counting`]).
     counted: Option<(
@@ -1493,13 +1524,11 @@ pub struct SessionStream<R: Read> {
     )>,
 }
 
-impl<R: Read> SessionStream<R> {
-    /// Whether the error the stream gave was a session whose rows are apart: the file is
-    /// not grouped by session, which a reader holding every session does not mind.
-    pub fn found_rows_apart(&self) -> bool {
-        self.apart
-    }
+/// Sessions whose hashes a [`SessionStream`] keeps to see one come back: about 40 MB at
+/// most (the set's table doubles as it grows).
+pub const FINISHED_SET: usize = 1 << 21;
 
+impl<R: Read> SessionStream<R> {
     pub fn new(source: R, path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
         Ok(SessionStream::of(Grouper::new(
             source,
@@ -1513,11 +1542,20 @@ impl<R: Read> SessionStream<R> {
             grouper,
             current: None,
             begun: 0,
-            done: std::collections::HashSet::new(),
-            ended: false,
+            done: Some(std::collections::HashSet::new()),
+            ordered: true,
             apart: false,
+            finished_set: FINISHED_SET,
+            ended: false,
             counted: None,
         }
+    }
+
+    /// Whether the read stopped because a session's rows lie apart (or, past
+    /// [`FINISHED_SET`] sessions, out of key order): the file can be read by
+    /// [`spill::GroupedSessions`].
+    pub fn found_apart(&self) -> bool {
+        self.apart
     }
 
     /// The next whole session, or `None` at the end of the file.
@@ -1548,14 +1586,17 @@ impl<R: Read> SessionStream<R> {
             match &mut self.current {
                 Some((id, gathering)) if *id == session => gathering.take(taken, max_clicks),
                 _ => {
-                    let key = id_hash(&session);
-                    if self.done.contains(&key) {
+                    let after = self.current.as_ref().is_none_or(|(previous, _)| {
+                        crate::domain::sample::key_order(previous.as_str(), session.as_str())
+                            .is_lt()
+                    });
+                    if let Some(why) = self.comes_back(&session, after) {
                         self.apart = true;
                         return Err(ReadError::Malformed {
                             path: self.grouper.rows.records.path.clone(),
                             line,
                             message: format!(
-                                "session {:?} comes back after other sessions' rows; streaming needs each session's rows together (sort the file by session)",
+                                "session {:?} {why}; streaming needs each session's rows together (sort the file by session)",
                                 session.as_str()
                             ),
                         });
@@ -1567,7 +1608,9 @@ impl<R: Read> SessionStream<R> {
                     self.begun += 1;
                     gathering.take(taken, max_clicks);
                     if let Some((id, finished)) = self.current.replace((session, gathering)) {
-                        self.done.insert(id_hash(&id));
+                        if let Some(done) = &mut self.done {
+                            done.insert(id_hash(&id));
+                        }
                         return self.grouper.close(id, finished).map(Some);
                     }
                 }
@@ -1576,6 +1619,35 @@ impl<R: Read> SessionStream<R> {
         match self.current.take() {
             Some((id, gathering)) => self.grouper.close(id, gathering).map(Some),
             None => Ok(None),
+        }
+    }
+
+    /// Why `session`, beginning after the one before (`after` it in key order or not),
+    /// cannot be streamed, if it cannot.
+    fn comes_back(&mut self, session: &SessionId, after: bool) -> Option<String> {
+        self.ordered &= after;
+        match &mut self.done {
+            Some(done) if done.contains(&id_hash(session)) => {
+                Some("comes back after other sessions' rows".into())
+            }
+            Some(done) if done.len() >= self.finished_set => {
+                if self.ordered {
+                    // In key order so far: order alone sees a session come back from here.
+                    self.done = None;
+                    None
+                } else {
+                    Some(format!(
+                        "begins after more than {} sessions that are not in key order, so whether its rows lie apart cannot be told in bounded memory",
+                        self.finished_set
+                    ))
+                }
+            }
+            Some(_) => None,
+            None if after => None,
+            None => Some(format!(
+                "comes before the session ahead of it in key order, after {} sessions that were in it, so it may come back",
+                self.finished_set
+            )),
         }
     }
 
@@ -2068,6 +2140,123 @@ mod tests {
             err.to_string().contains("line 5") && err.to_string().contains("sort the file"),
             "{err}"
         );
+    }
+
+    /// Sessions of `ids` in turn, two rows each, under a finished set of two.
+    fn stream_of(ids: &[&str]) -> Result<Vec<String>, (ReadError, bool)> {
+        let mut text = format!("{SNAKE}\n");
+        for id in ids {
+            for order in 1..=2 {
+                text.push_str(&format!("2008,4,1,{order},29,{id},1,A13,1,5,1,28,2,1\n"));
+            }
+        }
+        let mut stream =
+            SessionStream::new(text.as_bytes(), Path::new("s.csv"), ReadOptions::default())
+                .expect("header");
+        stream.finished_set = 2;
+        let mut given = Vec::new();
+        loop {
+            match stream.next_session() {
+                Ok(Some(s)) => given.push(s.id().to_string()),
+                Ok(None) => return Ok(given),
+                Err(e) => return Err((e, stream.found_apart())),
+            }
+        }
+    }
+
+    #[test]
+    fn the_finished_set_is_bounded_and_then_key_order_sees_a_session_come_back() {
+        // In key order: past the set's bound it is dropped and the file streams on.
+        assert_eq!(
+            stream_of(&["1", "2", "3", "4", "10"]).expect("in key order"),
+            ["1", "2", "3", "4", "10"]
+        );
+        // Under the bound, together but in no order: the set tells.
+        assert_eq!(
+            stream_of(&["2", "1", "3"]).expect("together"),
+            ["2", "1", "3"]
+        );
+        for (ids, why) in [
+            // Come back under the bound: the set sees it.
+            (
+                &["1", "2", "1"][..],
+                "comes back after other sessions' rows",
+            ),
+            // Past the bound in key order, then one out of it: it may come back.
+            (
+                &["1", "2", "3", "5", "4"][..],
+                "comes before the session ahead of it",
+            ),
+            // Past the bound, never in key order: cannot be told.
+            (&["2", "1", "3", "4"][..], "not in key order"),
+        ] {
+            let (err, apart) = stream_of(ids).expect_err("found apart");
+            assert!(apart, "{err}");
+            assert!(err.to_string().contains(why), "{ids:?}: {err}");
+        }
+        // Any other error is not a session found apart.
+        let text = format!("{SNAKE}\n2008,4,1,1,29,a,1,A13,1,9,1,28,2,1\n");
+        let mut stream =
+            SessionStream::new(text.as_bytes(), Path::new("s.csv"), ReadOptions::default())
+                .expect("header");
+        assert!(stream.next_session().is_err());
+        assert!(!stream.found_apart());
+    }
+
+    #[test]
+    fn rows_grouped_on_disk_are_the_whole_files_sessions_in_key_order_by_partition() {
+        // Rows of 40 sessions dealt round-robin (each session's rows apart), one of them
+        // invalid (location 9), and a quoted cell.
+        let mut text = format!("{SNAKE}\n");
+        for order in 1..=3 {
+            for s in 0..40 {
+                let location = if (s, order) == (17, 2) { 9 } else { 5 };
+                text.push_str(&format!(
+                    "2008,4,1,{order},29,\"s{s}\",1,A13,1,{location},1,28,2,1\n"
+                ));
+            }
+        }
+        let f = file(&text);
+        let spill_dir = tempfile::tempdir().expect("spill dir");
+        let options = ReadOptions {
+            skip_invalid: true,
+            ..ReadOptions::default()
+        };
+        let whole = read_clickstream(f.path(), options).expect("whole");
+        let spill = spill::SpillOptions {
+            dir: spill_dir.path().to_owned(),
+            budget: 600,
+        };
+        let mut grouped = spill::GroupedSessions::open(f.path(), options, &spill).expect("dealt");
+        let partitions = grouped.partitions().expect("on disk");
+        assert!(partitions > 4, "{partitions}");
+        let mut given = Vec::new();
+        while let Some(session) = grouped.next_session().expect("grouped") {
+            given.push(session);
+        }
+        let (sha256, stats) = grouped.finish();
+        assert_eq!(sha256, whole.sha256);
+        assert_eq!(
+            (
+                stats.rows,
+                stats.clicks,
+                stats.sessions,
+                stats.invalid_rows_skipped
+            ),
+            (120, 119, 40, 1)
+        );
+        assert!(
+            stats.skipped_examples[0].contains("line 59"),
+            "{:?}",
+            stats.skipped_examples
+        );
+        let key = |s: &Session| s.id().to_string();
+        let mut expected: Vec<Session> = whole.sessions;
+        expected.sort_by_key(key);
+        let mut sorted = given.clone();
+        sorted.sort_by_key(key);
+        assert_eq!(sorted, expected);
+        assert_eq!(std::fs::read_dir(spill_dir.path()).expect("dir").count(), 0);
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub struct Passed<T> {
 }
 
 /// How answers are written: the batch routes' two media types, and the `score` command's
-/// third form.
+/// own two forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// The CSV answer of the batch routes (`Accept: text/csv`).
@@ -133,6 +133,9 @@ pub enum Format {
     Json,
     /// One JSON answer per line.
     Jsonl,
+    /// The CSV answer's columns as typed Parquet columns (`score` only; builds with the
+    /// `parquet` feature).
+    Parquet,
 }
 
 impl Format {
@@ -141,6 +144,7 @@ impl Format {
             Format::Json => "application/json",
             Format::Csv => "text/csv",
             Format::Jsonl => "application/jsonl",
+            Format::Parquet => "application/vnd.apache.parquet",
         }
     }
 }

@@ -144,6 +144,15 @@ impl ser::Error for NotFlat {
 /// The CSV columns of an answer type: the names its serialisation gives, read off its
 /// default value. A field skipped when empty (`explanation`) has no column.
 pub fn columns<T: Serialize + Default>() -> Result<Vec<String>, NotFlat> {
+    Ok(typed_columns::<T>()?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// [`columns`] with the kind of value each holds, read off the same default answer: what a
+/// typed format (`score --format parquet`) stores each column as.
+pub fn typed_columns<T: Serialize + Default>() -> Result<Vec<(String, Kind)>, NotFlat> {
     let mut names = Names(Vec::new());
     T::default().serialize(Flat {
         sink: &mut names,
@@ -151,6 +160,16 @@ pub fn columns<T: Serialize + Default>() -> Result<Vec<String>, NotFlat> {
         depth: 0,
     })?;
     Ok(names.0)
+}
+
+/// Gives an answer's cells, typed, one per column of [`typed_columns`], to `each`: the same
+/// walk as [`row`], before any cell is text.
+pub fn typed_row<T: Serialize>(answer: &T, each: &mut impl FnMut(Cell<'_>)) -> Result<(), NotFlat> {
+    answer.serialize(Flat {
+        sink: &mut Typed(each),
+        prefix: "",
+        depth: 0,
+    })
 }
 
 /// Appends an answer's cells to `record`, one per column of [`columns`].
@@ -163,13 +182,38 @@ pub fn row<T: Serialize>(answer: &T, record: &mut CsvRecord) -> Result<(), NotFl
 }
 
 /// One value of a flat row.
-enum Cell<'a> {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
     Text(&'a str),
     Int(u64),
     Signed(i64),
     Num(f64),
     Flag(bool),
     Empty,
+}
+
+/// The kind of a [`Cell`], without its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Int,
+    Signed,
+    Num,
+    Flag,
+    Empty,
+}
+
+impl Cell<'_> {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Cell::Text(_) => Kind::Text,
+            Cell::Int(_) => Kind::Int,
+            Cell::Signed(_) => Kind::Signed,
+            Cell::Num(_) => Kind::Num,
+            Cell::Flag(_) => Kind::Flag,
+            Cell::Empty => Kind::Empty,
+        }
+    }
 }
 
 /// Where the walk goes: cells into a record, or the names of the columns.
@@ -205,12 +249,21 @@ impl Sink for CsvRecord {
     }
 }
 
-struct Names(Vec<String>);
+struct Names(Vec<(String, Kind)>);
 
 impl Sink for Names {
     const NAMES: bool = true;
-    fn cell(&mut self, name: Option<String>, _: Cell<'_>) {
-        self.0.extend(name);
+    fn cell(&mut self, name: Option<String>, cell: Cell<'_>) {
+        self.0.extend(name.map(|n| (n, cell.kind())));
+    }
+}
+
+struct Typed<'f, F>(&'f mut F);
+
+impl<F: FnMut(Cell<'_>)> Sink for Typed<'_, F> {
+    const NAMES: bool = false;
+    fn cell(&mut self, _: Option<String>, cell: Cell<'_>) {
+        (self.0)(cell)
     }
 }
 

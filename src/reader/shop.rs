@@ -4,11 +4,13 @@
 //! grouped). The same records, row bound, checksum and `--skip-invalid` counting as the
 //! UCI reader.
 
+use super::spill::{in_key_order, input_bytes, Key, Partitions, SpillOptions};
 use super::{BadValue, Meter, ReadError, ReadOptions, ReadStats, Records};
 use crate::domain::shop::{Binding, ShopClick, ShopRow, ShopSchema, ShopSession, ShopSessionError};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 /// A shop's file, grouped into sessions in order of first appearance.
 #[derive(Debug)]
@@ -67,13 +69,13 @@ pub fn read_shop_clickstream_from<R: Read>(
     )
 }
 
-fn read_shop_records<R: Read>(
-    mut records: Records<R>,
+/// The schema's columns bound to the file's header, and the stats the reading starts from.
+fn bind<R: Read>(
+    records: &Records<R>,
     path: &Path,
     schema: &ShopSchema,
     options: ReadOptions,
-    mut keep: impl FnMut(&str) -> bool,
-) -> Result<ShopClickstream, ReadError> {
+) -> Result<(Binding, ReadStats), ReadError> {
     let header: Vec<&str> = records.first_fields.iter().map(String::as_str).collect();
     let binding = schema
         .bind(&header)
@@ -82,13 +84,24 @@ fn read_shop_records<R: Read>(
             line: 1,
             message: format!("{message} (schema {:?})", schema.name),
         })?;
-    let mut stats = ReadStats {
+    let stats = ReadStats {
         format: records.format,
         separator: records.separator as char,
         header: true,
         max_clicks_per_session: options.max_clicks_per_session,
         ..ReadStats::default()
     };
+    Ok((binding, stats))
+}
+
+fn read_shop_records<R: Read>(
+    mut records: Records<R>,
+    path: &Path,
+    schema: &ShopSchema,
+    options: ReadOptions,
+    mut keep: impl FnMut(&str) -> bool,
+) -> Result<ShopClickstream, ReadError> {
+    let (binding, mut stats) = bind(&records, path, schema, options)?;
     let mut order: Vec<String> = Vec::new();
     let mut gathered: HashMap<String, Gathering> = HashMap::new();
     let mut last: Option<(String, bool)> = None;
@@ -160,6 +173,100 @@ fn read_shop_records<R: Read>(
         sessions,
         stats,
     })
+}
+
+/// A shop's sessions within a memory budget: a file that fits it grouped whole in memory
+/// (in order of first appearance, as the batch routes give them); a larger one grouped on
+/// disk ([`Partitions`]), partition by partition, in key order inside each, each partition
+/// read by the same reading as a whole file.
+pub struct GroupedShopSessions {
+    /// `None` when the whole file fitted the budget and was grouped in memory.
+    partitions: Option<Partitions>,
+    schema: Arc<ShopSchema>,
+    options: ReadOptions,
+    current: std::vec::IntoIter<ShopSession>,
+    stats: ReadStats,
+    sha256: String,
+}
+
+impl GroupedShopSessions {
+    /// Reads the whole file once, dealing its rows into partitions by their session key.
+    pub fn open(
+        path: &Path,
+        schema: Arc<ShopSchema>,
+        options: ReadOptions,
+        spill: &SpillOptions,
+    ) -> Result<GroupedShopSessions, ReadError> {
+        let mut records = Records::open_path(path, |_| true)?;
+        let (binding, stats) = bind(&records, path, &schema, options)?;
+        let keys = schema.clone();
+        // The row's session as its reader names it; a row it refuses has none here and is
+        // refused (or skipped) when its partition is read.
+        let key: Key = Box::new(move |record: &csv::ByteRecord| {
+            if record.len() != binding.width {
+                return None;
+            }
+            let cells: Option<Vec<&str>> =
+                record.iter().map(|b| std::str::from_utf8(b).ok()).collect();
+            keys.row(&binding, &cells?).ok().map(|row| row.session)
+        });
+        let Some(partitions) = Partitions::deal(&mut records, input_bytes(path), spill, key)?
+        else {
+            // The whole file fits: grouped in memory, in order of first appearance.
+            let read = read_shop_records(records, path, &schema, options, |_| true)?;
+            return Ok(GroupedShopSessions {
+                partitions: None,
+                schema,
+                options,
+                current: read.sessions.into_iter(),
+                stats: read.stats,
+                sha256: read.sha256,
+            });
+        };
+        let (sha256, _) = records.finish()?;
+        Ok(GroupedShopSessions {
+            partitions: Some(partitions),
+            schema,
+            options,
+            current: Vec::new().into_iter(),
+            stats,
+            sha256,
+        })
+    }
+
+    /// Partition files written, if the rows were grouped on disk.
+    pub fn partitions(&self) -> Option<usize> {
+        self.partitions.as_ref().map(Partitions::written)
+    }
+
+    /// The next session, or `None` when every partition is read.
+    pub fn next_session(&mut self) -> Result<Option<ShopSession>, ReadError> {
+        loop {
+            if let Some(session) = self.current.next() {
+                return Ok(Some(session));
+            }
+            let Some(records) = self
+                .partitions
+                .as_mut()
+                .map(Partitions::next_partition)
+                .transpose()?
+                .flatten()
+            else {
+                return Ok(None);
+            };
+            let path = records.path().to_owned();
+            let read = read_shop_records(records, &path, &self.schema, self.options, |_| true)?;
+            let mut sessions = read.sessions;
+            in_key_order(&mut sessions, |s| s.id.as_str());
+            self.stats.absorb(read.stats);
+            self.current = sessions.into_iter();
+        }
+    }
+
+    /// The file's checksum and what was read.
+    pub fn finish(self) -> (String, ReadStats) {
+        (self.sha256, self.stats)
+    }
 }
 
 /// Why a session's rows do not make a session, as the row that breaks it: a passthrough

@@ -41,6 +41,8 @@ mod properties;
 mod real_data;
 mod reload;
 mod score_command;
+mod score_parquet;
+mod score_unsorted;
 mod scoring;
 mod security;
 mod shop_service;

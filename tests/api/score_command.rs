@@ -4,7 +4,7 @@
 use crate::helpers::{run, spawn_app, synthetic_clickstream, text, TestApp, CSV_HEADER};
 use std::path::Path;
 
-fn score(data: &Path, models: &Path, extra: &[&str]) -> std::process::Output {
+pub fn score(data: &Path, models: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "score",
         "--data",

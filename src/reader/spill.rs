@@ -1,0 +1,441 @@
+//! Sessions of a file whose rows lie anywhere, grouped within a memory budget by
+//! hash-partitioning on disk (the partitioning phase of a Grace hash join): each row's
+//! record, as read, is written with its line to one of P temporary files chosen by its
+//! session's hash ([`SessionHash`], docs/sampling.md), so all rows of a session land in one
+//! partition; each partition is then read back, grouped in memory by the same readers as a
+//! whole file, and its sessions given in key order. P is chosen from the file's size so
+//! that a partition's sessions fit the budget; a partition that comes out twice as large (a
+//! Parquet file, compressed, or keys that hash unevenly) is dealt again into smaller ones
+//! under another seed before it is grouped.
+//!
+//! Sessions come out partition by partition, in key order inside each; every answer
+//! carries its session's id. The partitions live in a temporary folder inside the spill
+//! folder, removed when the reading ends, whether it succeeds or fails.
+
+use super::{
+    read_grouped, Backend, DataFormat, Grouper, Policy, ReadError, ReadOptions, ReadStats, Records,
+    Rows, MAX_EXAMPLES,
+};
+use crate::domain::sample::{key_order, SessionHash};
+use crate::domain::{Field, Session};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read};
+use std::path::{Path, PathBuf};
+
+/// Where and within how much memory rows are grouped on disk.
+#[derive(Debug, Clone)]
+pub struct SpillOptions {
+    /// The folder the partitions are written in (a temporary folder is made inside it).
+    pub dir: PathBuf,
+    /// The memory one partition's grouping may take, in bytes.
+    pub budget: u64,
+}
+
+/// Memory taken by grouping a partition, per byte of its spilled records: typed clicks
+/// with their lines, per-session state and the finished sessions (measured on the UCI
+/// file: docs/commands.md).
+pub const MEMORY_PER_SPILLED_BYTE: u64 = 6;
+
+/// A Parquet file's records take several times its compressed size once spilled as text.
+const PARQUET_EXPANSION: u64 = 8;
+
+/// Partitions written at once: each holds a write buffer and a file descriptor. A file
+/// needing more is dealt again, partition by partition.
+const MAX_PARTITIONS: u64 = 256;
+
+/// How many times a partition too large for the budget is dealt again: past it (a few
+/// sessions far over the rest) it is grouped as it is.
+const MAX_DEPTH: u64 = 3;
+
+/// The write buffer of each partition.
+const BUFFER: usize = 32 * 1024;
+
+/// The header of the file a partition's records came from, to read them back as it.
+#[derive(Clone)]
+struct Header {
+    path: PathBuf,
+    separator: u8,
+    first_fields: Vec<String>,
+    has_header: bool,
+    format: DataFormat,
+}
+
+/// One partition file, with its size and how many times its rows were dealt.
+struct Part {
+    path: PathBuf,
+    bytes: u64,
+    depth: u64,
+}
+
+/// The partitions of one file, written and not yet read back.
+pub struct Partitions {
+    /// Removed on drop: on success, on error and on a panic's unwinding alike.
+    dir: tempfile::TempDir,
+    header: Header,
+    queue: VecDeque<Part>,
+    /// The largest spilled size a partition is grouped at.
+    part_bytes: u64,
+    /// Partitions written in all, for names and the summary.
+    written: usize,
+    /// The session key of a record (`None` when it cannot be read: such a record goes to
+    /// the first partition, where its reader refuses or skips it as it would in the file).
+    key: Key,
+}
+
+/// A record's session key.
+pub type Key = Box<dyn Fn(&csv::ByteRecord) -> Option<String>>;
+
+impl Partitions {
+    /// Deals the rest of `records` (the file's, `input_bytes` long) into partitions by
+    /// their session `key`; `None`, with nothing read, when the whole file fits the budget.
+    pub fn deal<R: Read>(
+        records: &mut Records<R>,
+        input_bytes: u64,
+        options: &SpillOptions,
+        key: Key,
+    ) -> Result<Option<Partitions>, ReadError> {
+        let count = needed(input_bytes, records.format, options);
+        if count == 1 {
+            return Ok(None);
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("clickstream-spill-")
+            .tempdir_in(&options.dir)
+            .map_err(|e| spill_error(&options.dir, e))?;
+        let part_bytes = part_bytes(options);
+        let count = count.min(MAX_PARTITIONS);
+        let header = Header {
+            path: records.path().to_owned(),
+            separator: records.separator,
+            first_fields: records.first_fields.clone(),
+            has_header: records.has_header,
+            format: records.format,
+        };
+        let mut partitions = Partitions {
+            dir,
+            header,
+            queue: VecDeque::new(),
+            part_bytes,
+            written: 0,
+            key,
+        };
+        let parts = partitions.write(records, count, 0)?;
+        partitions.queue.extend(parts);
+        Ok(Some(partitions))
+    }
+
+    /// How many partition files were written in all.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// The next partition's records, read back as the file's, with its lines; `None` when
+    /// all are read. A partition over the budget is dealt again first.
+    pub fn next_partition(&mut self) -> Result<Option<Records<File>>, ReadError> {
+        while let Some(part) = self.queue.pop_front() {
+            // Twice its share: the share is an estimate (the lines added, the factor's
+            // margin), and dealing again costs a read and a write of the partition.
+            if part.bytes > 2 * self.part_bytes && part.depth < MAX_DEPTH {
+                let mut records = self.open(&part)?;
+                let count = part
+                    .bytes
+                    .div_ceil(self.part_bytes)
+                    .clamp(2, MAX_PARTITIONS);
+                let parts = self.write(&mut records, count, part.depth + 1)?;
+                drop(records);
+                remove(&part.path)?;
+                for p in parts.into_iter().rev() {
+                    self.queue.push_front(p);
+                }
+                continue;
+            }
+            let records = self.open(&part)?;
+            // Unlinked while open: its space comes back as soon as it is read.
+            remove(&part.path)?;
+            return Ok(Some(records));
+        }
+        Ok(None)
+    }
+
+    fn open(&self, part: &Part) -> Result<Records<File>, ReadError> {
+        let file = File::open(&part.path).map_err(|e| spill_error(&part.path, e))?;
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(BufReader::with_capacity(BUFFER, file));
+        let header = self.header.clone();
+        Ok(Records {
+            backend: Backend::Spilled(reader),
+            path: header.path,
+            record: csv::ByteRecord::new(),
+            separator: header.separator,
+            first_fields: header.first_fields,
+            has_header: header.has_header,
+            format: header.format,
+            meter: super::Meter::default(),
+        })
+    }
+
+    /// Writes the rest of `records` into `count` new partitions by the session hash under
+    /// the seed `depth` (another seed per dealing, so a partition dealt again splits).
+    fn write<R: Read>(
+        &mut self,
+        records: &mut Records<R>,
+        count: u64,
+        depth: u64,
+    ) -> Result<Vec<Part>, ReadError> {
+        let hash = SessionHash::new(depth);
+        let mut parts = Vec::with_capacity(count as usize);
+        let mut writers = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            self.written += 1;
+            let path = self.dir.path().join(format!("part-{}.csv", self.written));
+            let file = File::create(&path).map_err(|e| spill_error(&path, e))?;
+            writers.push(
+                csv::WriterBuilder::new()
+                    .flexible(true)
+                    .from_writer(BufWriter::with_capacity(BUFFER, file)),
+            );
+            parts.push(Part {
+                path,
+                bytes: 0,
+                depth,
+            });
+        }
+        // Rows of one session often come in runs: their hash is reused.
+        let mut last: Option<(String, usize)> = None;
+        while let Some(line) = records.next_record()? {
+            let at = match (self.key)(&records.record) {
+                None => 0,
+                Some(k) => match &last {
+                    Some((prev, at)) if *prev == k => *at,
+                    _ => {
+                        let at = (hash.value(&k) % count) as usize;
+                        last = Some((k, at));
+                        at
+                    }
+                },
+            };
+            let (Some(writer), Some(part)) = (writers.get_mut(at), parts.get_mut(at)) else {
+                continue;
+            };
+            let line_text = line.to_string();
+            let mut bytes = line_text.len() as u64 + 2;
+            for field in records.record.iter() {
+                bytes += field.len() as u64 + 1;
+            }
+            writer
+                .write_record(
+                    records
+                        .record
+                        .iter()
+                        .chain(std::iter::once(line_text.as_bytes())),
+                )
+                .map_err(|e| spill_error(&part.path, e.into()))?;
+            part.bytes += bytes;
+        }
+        for (writer, part) in writers.into_iter().zip(&parts) {
+            writer
+                .into_inner()
+                .map_err(|e| spill_error(&part.path, e.into_error()))?
+                .into_inner()
+                .map_err(|e| spill_error(&part.path, e.into_error()))?;
+        }
+        Ok(parts)
+    }
+}
+
+/// The largest spilled size a partition is grouped at, within the budget.
+fn part_bytes(options: &SpillOptions) -> u64 {
+    (options.budget / MEMORY_PER_SPILLED_BYTE).max(1)
+}
+
+/// How many partitions a file of `input_bytes` in `format` needs for each to fit the
+/// budget: 1 when the whole file does.
+pub fn needed(input_bytes: u64, format: DataFormat, options: &SpillOptions) -> u64 {
+    let spilled = match format {
+        DataFormat::Parquet => input_bytes.saturating_mul(PARQUET_EXPANSION),
+        DataFormat::Csv => input_bytes,
+    };
+    spilled.div_ceil(part_bytes(options)).max(1)
+}
+
+fn remove(path: &Path) -> Result<(), ReadError> {
+    std::fs::remove_file(path).map_err(|e| spill_error(path, e))
+}
+
+/// A spill folder or file that cannot be written or read: named, with what to do.
+fn spill_error(path: &Path, source: io::Error) -> ReadError {
+    ReadError::Format {
+        path: path.to_owned(),
+        message: format!(
+            "cannot write or read the rows grouped on disk ({source}): give a writable folder with room for a copy of the data (--spill-dir)"
+        ),
+    }
+}
+
+impl<R: Read> Records<R> {
+    /// A spilled record's line, from its last field, which is then taken off.
+    pub(super) fn spilled_line(&mut self) -> Result<u64, ReadError> {
+        let last = self.record.len().saturating_sub(1);
+        let line = self
+            .record
+            .get(last)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| t.parse::<u64>().ok())
+            .ok_or_else(|| ReadError::Malformed {
+                path: self.path.clone(),
+                line: 0,
+                message:
+                    "a row grouped on disk lost its line number (was the spill folder changed?)"
+                        .into(),
+            })?;
+        self.record.truncate(last);
+        Ok(line)
+    }
+}
+
+/// The sessions of the partitions in key order, for a reader that groups one partition.
+pub fn in_key_order<T>(sessions: &mut [T], name: impl Fn(&T) -> &str) {
+    sessions.sort_by(|a, b| key_order(name(a), name(b)));
+}
+
+impl ReadStats {
+    /// Adds what one partition's reading counted to the file's.
+    pub(super) fn absorb(&mut self, part: ReadStats) {
+        self.rows += part.rows;
+        self.clicks += part.clicks;
+        self.sessions += part.sessions;
+        self.invalid_rows_skipped += part.invalid_rows_skipped;
+        self.duplicate_clicks_dropped += part.duplicate_clicks_dropped;
+        self.long_sessions_skipped += part.long_sessions_skipped;
+        let room = MAX_EXAMPLES.saturating_sub(self.skipped_examples.len());
+        self.skipped_examples
+            .extend(part.skipped_examples.into_iter().take(room));
+        let room = MAX_EXAMPLES.saturating_sub(self.long_session_examples.len());
+        self.long_session_examples
+            .extend(part.long_session_examples.into_iter().take(room));
+    }
+}
+
+/// The size of what `--data` names: a file's length, or a folder's files' (a Parquet data
+/// set), to choose how many partitions to deal it into.
+pub fn input_bytes(path: &Path) -> u64 {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return 0;
+    };
+    if !metadata.is_dir() {
+        return metadata.len();
+    }
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The UCI shop's sessions of a file whose rows may lie anywhere, grouped on disk within a
+/// memory budget ([`Partitions`]): partition by partition, in key order inside each. The
+/// rows are checked when their partition is grouped, by the same [`Rows`] and [`Grouper`]
+/// as a whole file's, so an error names the row's line in the file; with rows apart, the
+/// first bad row met may be another than the first in the file.
+pub struct GroupedSessions {
+    /// `None` when the whole file fitted the budget and was grouped in memory.
+    partitions: Option<Partitions>,
+    options: ReadOptions,
+    current: std::vec::IntoIter<Session>,
+    stats: ReadStats,
+    sha256: String,
+}
+
+impl GroupedSessions {
+    /// Reads the whole file once, dealing its rows into partitions (its header and
+    /// checksum are read here); sessions come from [`GroupedSessions::next_session`].
+    pub fn open(
+        path: &Path,
+        options: ReadOptions,
+        spill: &SpillOptions,
+    ) -> Result<GroupedSessions, ReadError> {
+        let Rows {
+            mut records,
+            layout,
+            fields,
+            mut stats,
+        } = Rows::open(path)?;
+        stats.max_clicks_per_session = options.max_clicks_per_session;
+        let column = layout.of(Field::SessionId);
+        let key: Key = Box::new(move |record: &csv::ByteRecord| {
+            record
+                .get(column)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .map(|t| t.trim().to_owned())
+        });
+        let Some(partitions) = Partitions::deal(&mut records, input_bytes(path), spill, key)?
+        else {
+            // The whole file fits: grouped in memory, in order of first appearance.
+            let rows = Rows {
+                records,
+                layout,
+                fields,
+                stats,
+            };
+            let read = read_grouped(Grouper::of(rows, Policy::Read(options)), path, |_| true)?;
+            return Ok(GroupedSessions {
+                partitions: None,
+                options,
+                current: read.sessions.into_iter(),
+                stats: read.stats,
+                sha256: read.sha256,
+            });
+        };
+        let (sha256, _) = records.finish()?;
+        Ok(GroupedSessions {
+            partitions: Some(partitions),
+            options,
+            current: Vec::new().into_iter(),
+            stats,
+            sha256,
+        })
+    }
+
+    /// Partition files written, if the rows were grouped on disk.
+    pub fn partitions(&self) -> Option<usize> {
+        self.partitions.as_ref().map(Partitions::written)
+    }
+
+    /// The next session, or `None` when every partition is read.
+    pub fn next_session(&mut self) -> Result<Option<Session>, ReadError> {
+        loop {
+            if let Some(session) = self.current.next() {
+                return Ok(Some(session));
+            }
+            let Some(records) = self
+                .partitions
+                .as_mut()
+                .map(Partitions::next_partition)
+                .transpose()?
+                .flatten()
+            else {
+                return Ok(None);
+            };
+            let path = records.path().to_owned();
+            let grouper = Grouper::of(Rows::of(records, &path)?, Policy::Read(self.options));
+            let read = read_grouped(grouper, &path, |_| true)?;
+            let mut sessions = read.sessions;
+            in_key_order(&mut sessions, |s| s.id().as_str());
+            self.stats.absorb(read.stats);
+            self.current = sessions.into_iter();
+        }
+    }
+
+    /// The file's checksum and what was read.
+    pub fn finish(self) -> (String, ReadStats) {
+        (self.sha256, self.stats)
+    }
+}
