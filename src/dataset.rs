@@ -1,12 +1,12 @@
 //! Turns labelled sessions into example matrices: one row per valid prefix (for the
 //! conversion and revenue models) or per full session (for segments).
 //!
-//! Training stores its matrices as `f32` (the default element type): they are what its
-//! memory holds, and a feature's seventh significant digit changes no split or
-//! coefficient that matters (issue 19; the figures are in docs/performance.md). The
-//! feature code still computes every row in `f64`, as the service does, and the rows are
-//! rounded once as they are stored. `evaluate` keeps `f64` rows: it judges the served
-//! models on exactly the rows the service would give them.
+//! Training stores its matrices as `f32` (the default element type): they are most of
+//! what its memory holds, and the eighth significant digit of a feature moved the
+//! April-July July figures by less than 0.0001 (docs/performance.md). The feature code
+//! still computes every row in `f64`, as the service does, and each value is rounded once
+//! as it is stored. `evaluate` keeps `f64` rows: it judges the served models on exactly
+//! the rows the service gives them.
 
 use crate::domain::sample::SessionHash;
 use crate::domain::AnySession;
