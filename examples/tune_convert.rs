@@ -24,7 +24,8 @@ fn main() -> anyhow::Result<()> {
     let split = split(&data.sessions, None, config.min_sessions_per_class)?;
     eprintln!("validation: {}", split.validation.words);
     let (fit, valid) = (split.fit, split.valid);
-    let (fit_set, products) = PrefixSet::build_out_of_fold(
+    // As training stores them (f32).
+    let (fit_set, products): (PrefixSet, _) = PrefixSet::build_out_of_fold(
         clickstream::features::Plan::uci(),
         &fit,
         config.folds,
@@ -32,7 +33,8 @@ fn main() -> anyhow::Result<()> {
         None,
         config.product_smoothing,
     );
-    let valid_set = PrefixSet::build(clickstream::features::Plan::uci(), &valid, &products);
+    let valid_set: PrefixSet =
+        PrefixSet::build(clickstream::features::Plan::uci(), &valid, &products);
     if let Some(dir) = std::env::var_os("DUMP_DIR") {
         for (name, set) in [("fit", &fit_set), ("valid", &valid_set)] {
             let mut w =
@@ -83,7 +85,8 @@ fn main() -> anyhow::Result<()> {
             1,
         )?;
         let model = Classifier::fit_boosting(&params, r.x.view(), &r.y, &r.w)?;
-        let z = model.log_odds(valid_set.features.view());
+        let z =
+            clickstream::dataset::predict_widened(valid_set.features.view(), |x| model.log_odds(x));
         let p: Vec<f64> = z.iter().map(|z| 1.0 / (1.0 + (-z).exp())).collect();
         println!(
             "AUC {:.4}  log loss {:.4}  {:.1}s  {:?}",

@@ -225,7 +225,8 @@ where
     }
     let sessions = data.sessions;
     let all: Vec<&LabelledSession<S>> = sessions.iter().collect();
-    let set = PrefixSet::build(plan, &all, convert.model.products());
+    // f64 rows, as the service computes them: these figures are the served models'.
+    let set: PrefixSet<f64> = PrefixSet::build(plan, &all, convert.model.products());
     if set.is_empty() {
         return Err(EvaluateError::Empty(data.file_name));
     }
@@ -243,7 +244,7 @@ where
     let revenue_set = revenue_set.as_ref().unwrap_or(&set);
     let revenue_predictions = revenue_model.predict(revenue_set.features.view());
     let revenue_metrics = evaluation::revenue_metrics(&revenue_predictions, revenue_set);
-    let full = dataset::full_sessions(plan, &all);
+    let full = dataset::full_sessions::<f64, _>(plan, &all);
     let assigned = segment_model.assign(full.view());
     let mut counts = vec![0usize; segment_model.personas.len()];
     for (id, _) in &assigned {

@@ -43,7 +43,11 @@ pub struct ConvertMetrics {
     pub by_prefix_length: Vec<BucketMetrics>,
 }
 
-pub fn convert_metrics(probabilities: &[f64], set: &PrefixSet, threshold: f64) -> ConvertMetrics {
+pub fn convert_metrics<F>(
+    probabilities: &[f64],
+    set: &PrefixSet<F>,
+    threshold: f64,
+) -> ConvertMetrics {
     let (y, w) = (&set.converted, &set.weight);
     let base_rate = metrics::base_rate(y, w);
     let constant = vec![base_rate; y.len()];
@@ -105,7 +109,7 @@ pub struct RevenueMetrics {
     pub rmse_gain_over_constant: f64,
 }
 
-pub fn revenue_metrics(predictions: &[RevenuePrediction], set: &PrefixSet) -> RevenueMetrics {
+pub fn revenue_metrics<F>(predictions: &[RevenuePrediction], set: &PrefixSet<F>) -> RevenueMetrics {
     let expected: Vec<f64> = predictions.iter().map(|p| p.expected).collect();
     let w = &set.weight;
     let best_constant = metrics::weighted_mean(&set.revenue, w);
@@ -140,9 +144,9 @@ pub const AUC_BOOTSTRAP_SEED: u64 = 2008;
 /// A 95% interval for the session-weighted ROC-AUC, by resampling sessions with
 /// replacement (`resamples` times, seeded): how far the figure could move on another month
 /// of the same shop.
-pub fn roc_auc_interval(
+pub fn roc_auc_interval<F: Sync>(
     probabilities: &[f64],
-    set: &PrefixSet,
+    set: &PrefixSet<F>,
     resamples: usize,
     seed: u64,
 ) -> Option<(f64, f64)> {

@@ -222,6 +222,22 @@ impl Booster {
         }
     }
 
+    /// A booster fitted on `f32` rows (training's storage), made to route `f64` rows (the
+    /// service's) as their `f32` roundings were routed in training. forust splits at one
+    /// of the training values and sends `v >= split` right; a served value just below a
+    /// split that rounds to it went right in training but would go left, and such values
+    /// are common, since many rows share a split's value (a product's rate, a share). So
+    /// each split moves down to the least `f64` that rounds to it or above. No `f32` lies
+    /// between the old split and the new, so training rows are routed as before.
+    pub fn fitted_on_f32(mut inner: GradientBooster) -> Booster {
+        for node in inner.trees.iter_mut().flat_map(|t| t.nodes.iter_mut()) {
+            if !node.is_leaf {
+                node.split_value = least_rounding_to(node.split_value);
+            }
+        }
+        Booster::new(inner)
+    }
+
     /// Raw output (log-odds or value) for one row of features.
     ///
     /// A row too short for the trees' features is a caller bug (the feature schema is
@@ -253,6 +269,28 @@ impl Booster {
         } else {
             x.outer_iter().map(one).collect()
         }
+    }
+}
+
+/// The least `f64` whose `f32` rounding is `split` or above: `v >= least_rounding_to(t)`
+/// exactly when `v as f32 >= t as f32`. A split that is not an `f32` (forust's `f64::MAX`
+/// end cut) or has no finite `f32` below it stays as it is.
+fn least_rounding_to(split: f64) -> f64 {
+    let t = split as f32;
+    if f64::from(t) != split {
+        return split;
+    }
+    let below = t.next_down();
+    if !below.is_finite() {
+        return split;
+    }
+    // Halfway between two neighbouring f32s; exact in f64, which has 29 more bits.
+    let half = (f64::from(below) + split) / 2.0;
+    // A tie rounds to the even one of the two.
+    if half as f32 >= t {
+        half
+    } else {
+        half.next_up()
     }
 }
 
@@ -320,6 +358,7 @@ mod tests {
             max_leaves: None,
             seed: 3,
         };
+        let x = x.mapv(|v| v as f32);
         params
             .fit(ObjectiveType::LogLoss, x.view(), &y, &vec![1.0; x.nrows()])
             .expect("the booster fits")
@@ -421,6 +460,67 @@ mod tests {
         value["trees"][0]["nodes"] = serde_json::json!([]);
         let refused = serde_json::from_value::<Booster>(value).err();
         assert!(refused.is_some_and(|e| e.to_string().contains("no nodes")));
+    }
+
+    #[test]
+    fn f64_rows_are_routed_as_their_f32_roundings_were_in_training() {
+        // Tenths are not f32s: 0.2 rounds up to 0.20000000298.., 0.7 down, so a served
+        // f64 value lies on either side of the value training saw. The first column tells
+        // the classes (every third row) apart, so the trees split on it.
+        let served = Array2::from_shape_fn((600, 3), |(i, j)| match j {
+            0 => (i % 3 + 1) as f64 / 10.0,
+            _ => ((i * (j + 6)) % 10) as f64 / 10.0,
+        });
+        let booster = fitted(&served);
+        let stored = served.mapv(|v| f64::from(v as f32));
+        same_as_forust(&booster, &served);
+        for (i, (s, t)) in booster
+            .predict(served.view())
+            .iter()
+            .zip(booster.predict(stored.view()))
+            .enumerate()
+        {
+            assert_eq!(s.to_bits(), t.to_bits(), "row {i}");
+        }
+        // The case arises: a served value below a split that its f32 rounding reaches, so
+        // forust's own split would have sent it the other way.
+        let split_at =
+            |f: usize, v: f64| {
+                booster.trees.iter().flat_map(|t| &t.nodes).any(|n| {
+                    !n.is_leaf && n.split_feature == f && f64::from(n.split_value as f32) == v
+                })
+            };
+        let below = served.indexed_iter().any(|((_, f), &v)| {
+            let rounded = f64::from(v as f32);
+            v < rounded && split_at(f, rounded)
+        });
+        assert!(below, "no served value lies just below a split");
+    }
+
+    #[test]
+    fn a_split_moves_to_the_least_f64_that_rounds_to_it() {
+        let splits = [
+            0.1f32,
+            -0.3,
+            1.0,
+            1.5,
+            -0.0,
+            0.0,
+            3.0e-40,
+            16_777_217.0,
+            1e30,
+        ];
+        for t in splits {
+            let least = least_rounding_to(f64::from(t));
+            assert!(least as f32 >= t, "{t}: {least} rounds below");
+            assert!(
+                least.next_down() as f32 <= t.next_down(),
+                "{t}: not the least"
+            );
+        }
+        assert_eq!(least_rounding_to(f64::MAX), f64::MAX);
+        assert_eq!(least_rounding_to(0.1), 0.1, "not an f32: left alone");
+        assert_eq!(least_rounding_to(f64::from(f32::MIN)), f64::from(f32::MIN));
     }
 
     #[test]

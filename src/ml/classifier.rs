@@ -5,18 +5,20 @@
 use super::booster::Booster;
 use super::scaler::{LinearForm, Scaler};
 use super::smote;
+use crate::dataset::Element;
 use forust_ml::objective::ObjectiveType;
 use forust_ml::{GradientBooster, Matrix};
 use linfa::prelude::*;
 use linfa_trees::DecisionTree;
-use ndarray::{concatenate, Array1, Array2, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis, CowArray, Ix2};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-/// forust's matrices are column-major.
-pub(crate) fn column_major(x: ArrayView2<f64>) -> Vec<f64> {
-    x.t().iter().copied().collect()
+/// forust's matrices are column-major `f64`: a copy in any case, so it is made straight
+/// from training's `f32` rows as from the service's `f64` ones.
+pub(crate) fn column_major<F: Element>(x: ArrayView2<F>) -> Vec<f64> {
+    x.t().iter().map(|&v| v.into()).collect()
 }
 
 pub(crate) fn sigmoid(z: f64) -> f64 {
@@ -67,9 +69,10 @@ impl Imbalance {
     }
 }
 
-/// Training rows after rebalancing, with the log-odds shift that undoes it.
-pub struct Rebalanced {
-    pub x: Array2<f64>,
+/// Training rows after rebalancing, with the log-odds shift that undoes it. Without SMOTE
+/// the rows are the training set's own, borrowed: no treatment copies them.
+pub struct Rebalanced<'a> {
+    pub x: CowArray<'a, f32, Ix2>,
     pub y: Vec<bool>,
     pub w: Vec<f64>,
     pub log_odds_shift: f64,
@@ -90,16 +93,16 @@ fn class_weight_sums(y: &[bool], w: &[f64]) -> (f64, f64) {
 
 /// Applies `imbalance` and rescales weights to mean 1 (so leaf-weight limits mean the
 /// same whatever the weighting).
-pub fn rebalance(
-    x: ArrayView2<f64>,
+pub fn rebalance<'a>(
+    x: ArrayView2<'a, f32>,
     y: &[bool],
     w: &[f64],
     imbalance: Imbalance,
     seed: u64,
-) -> Result<Rebalanced, FitError> {
+) -> Result<Rebalanced<'a>, FitError> {
     let (pos, neg) = class_weight_sums(y, w);
     let (x, y, mut w, shift) = match imbalance {
-        Imbalance::None => (x.to_owned(), y.to_vec(), w.to_vec(), 0.0),
+        Imbalance::None => (CowArray::from(x), y.to_vec(), w.to_vec(), 0.0),
         Imbalance::ClassWeights => {
             let factor = neg / pos;
             let w = y
@@ -107,7 +110,7 @@ pub fn rebalance(
                 .zip(w)
                 .map(|(&yi, &wi)| if yi { wi * factor } else { wi })
                 .collect();
-            (x.to_owned(), y.to_vec(), w, -factor.ln())
+            (CowArray::from(x), y.to_vec(), w, -factor.ln())
         }
         Imbalance::Smote { k, ratio } => {
             if !(ratio > 0.0 && ratio <= 1.0) {
@@ -120,29 +123,27 @@ pub fn rebalance(
             let negatives = y.len() - positives.len();
             let wanted = (ratio * negatives as f64).round() as usize;
             let count = wanted.saturating_sub(positives.len());
-            let minority = x.select(Axis(0), &positives);
+            // Neighbours are found, and new rows drawn, on standardised rows (a transient
+            // f64 copy of the positives); the rows are stored back in feature units, so
+            // the trees split on the real scale.
             let scaler = Scaler::fit(x);
-            let scaled = scaler.transform(minority.view());
-            let (synthetic_scaled, origin) = smote::oversample(scaled.view(), count, k, seed)?;
-            // Back to feature units so the trees split on the real scale.
-            let mut synthetic = synthetic_scaled;
-            for mut row in synthetic.axis_iter_mut(Axis(0)) {
-                for ((v, m), s) in row.iter_mut().zip(&scaler.mean).zip(&scaler.std) {
-                    *v = *v * s + m;
-                }
+            let scaled = scaler.transform(x.select(Axis(0), &positives).view());
+            let synthetic = smote::oversample(scaled.view(), count, k, seed)?;
+            let n = x.nrows();
+            let mut x_all = Array2::zeros((n + count, x.ncols()));
+            x_all.slice_mut(s![..n, ..]).assign(&x);
+            for (made, row) in synthetic
+                .iter()
+                .zip(x_all.slice_mut(s![n.., ..]).rows_mut())
+            {
+                made.write(scaled.view(), &scaler, row);
             }
-            let x_all = concatenate(Axis(0), &[x.view(), synthetic.view()]).map_err(|e| {
-                FitError::Param {
-                    name: "smote",
-                    problem: e.to_string(),
-                }
-            })?;
             let mut y_all = y.to_vec();
             y_all.extend(std::iter::repeat_n(true, count));
             let mut w_all = w.to_vec();
-            w_all.extend(origin.iter().map(|&o| w[positives[o]]));
+            w_all.extend(synthetic.iter().map(|made| w[positives[made.base]]));
             let (pos_after, _) = class_weight_sums(&y_all, &w_all);
-            (x_all, y_all, w_all, -(pos_after / pos).ln())
+            (CowArray::from(x_all), y_all, w_all, -(pos_after / pos).ln())
         }
     };
     let mean = w.iter().sum::<f64>() / w.len().max(1) as f64;
@@ -192,10 +193,12 @@ impl BoostingParams {
         Ok(())
     }
 
+    /// Fits on training's `f32` rows; the booster routes the service's `f64` rows as their
+    /// `f32` roundings were routed here ([`Booster::fitted_on_f32`]).
     pub fn fit(
         &self,
         objective: ObjectiveType,
-        x: ArrayView2<f64>,
+        x: ArrayView2<f32>,
         y: &[f64],
         w: &[f64],
     ) -> Result<Booster, FitError> {
@@ -223,7 +226,7 @@ impl BoostingParams {
         let data = column_major(x);
         let matrix = Matrix::new(&data, x.nrows(), x.ncols());
         booster.fit(&matrix, y, w, None).map_err(err)?;
-        Ok(Booster::new(booster))
+        Ok(Booster::fitted_on_f32(booster))
     }
 }
 
@@ -298,7 +301,7 @@ impl Classifier {
 
     pub fn fit_boosting(
         params: &BoostingParams,
-        x: ArrayView2<f64>,
+        x: ArrayView2<f32>,
         y: &[bool],
         w: &[f64],
     ) -> Result<Classifier, FitError> {
@@ -312,10 +315,13 @@ impl Classifier {
     /// linfa-logistic takes no sample weights, so rows count equally here.
     pub fn fit_logistic(
         params: &LogisticParams,
-        x: ArrayView2<f64>,
+        x: ArrayView2<f32>,
         y: &[bool],
     ) -> Result<Classifier, FitError> {
         let scaler = Scaler::fit(x);
+        // linfa-logistic fits f64: the standardised copy it reads (rows x features x 8
+        // bytes while the fit lasts) was a copy with f64 rows too, so f32 storage costs it
+        // nothing.
         let scaled = scaler.transform(x);
         let dataset = Dataset::new(scaled, Array1::from(y.to_vec()));
         let fitted = linfa_logistic::LogisticRegression::default()
@@ -336,10 +342,15 @@ impl Classifier {
     /// with SMOTE (rows), not weights.
     pub fn fit_forest(
         params: &ForestParams,
-        x: ArrayView2<f64>,
+        x: ArrayView2<f32>,
         y: &[bool],
     ) -> Result<Classifier, FitError> {
-        let dataset = Dataset::new(x.to_owned(), Array1::from(y.to_vec()));
+        // linfa's trees fit and are stored as f64 (the model file's format): the dataset
+        // they own (rows x features x 8 bytes while the forest fits) was a copy with f64
+        // rows too. Their splits are midpoints between training values, so an f64 value
+        // that rounds to a training value falls on its side (short of an exact tie halfway
+        // between two neighbouring f32s).
+        let dataset = Dataset::new(x.mapv(f64::from), Array1::from(y.to_vec()));
         let tree = DecisionTree::params().max_depth(Some(params.max_depth));
         let forest = linfa_ensemble::EnsembleLearnerParams::new_fixed_rng(
             tree,

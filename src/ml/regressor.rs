@@ -38,7 +38,7 @@ impl Regressor {
 
     pub fn fit_boosting(
         params: &BoostingParams,
-        x: ArrayView2<f64>,
+        x: ArrayView2<f32>,
         y: &[f64],
         w: &[f64],
     ) -> Result<Regressor, FitError> {
@@ -53,10 +53,12 @@ impl Regressor {
     /// linfa's GLM takes no sample weights, so prefixes count equally here.
     pub fn fit_linear(
         params: &RidgeParams,
-        x: ArrayView2<f64>,
+        x: ArrayView2<f32>,
         y: &[f64],
     ) -> Result<Regressor, FitError> {
         let scaler = Scaler::fit(x);
+        // linfa-linear fits f64: its standardised copy of the converting prefixes was an
+        // f64 copy before training stored f32, so it costs the same.
         let dataset = Dataset::new(scaler.transform(x), Array1::from(y.to_vec()));
         let fitted: TweedieRegressor<f64> = TweedieRegressor::params()
             .power(0.0)

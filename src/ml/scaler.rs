@@ -1,3 +1,4 @@
+use crate::dataset::Element;
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -10,19 +11,26 @@ pub struct Scaler {
 }
 
 impl Scaler {
-    pub fn fit(x: ArrayView2<f64>) -> Scaler {
-        let mean = x.mean_axis(Axis(0)).map(|m| m.to_vec()).unwrap_or_default();
-        let std = x
-            .std_axis(Axis(0), 0.0)
-            .iter()
-            // A constant column would divide by zero; leaving it unscaled is harmless.
-            .map(|&s| if s > 1e-12 { s } else { 1.0 })
-            .collect();
+    /// Means and deviations in `f64` whatever the rows are stored in: one column is
+    /// widened at a time.
+    pub fn fit<F: Element>(x: ArrayView2<F>) -> Scaler {
+        let (mean, std) = x
+            .columns()
+            .into_iter()
+            .map(|column| {
+                let column = column.mapv(|v| -> f64 { v.into() });
+                let std = column.std(0.0);
+                // A constant column would divide by zero; leaving it unscaled is harmless.
+                let std = if std > 1e-12 { std } else { 1.0 };
+                (column.mean().unwrap_or_default(), std)
+            })
+            .unzip();
         Scaler { mean, std }
     }
 
-    pub fn transform(&self, x: ArrayView2<f64>) -> Array2<f64> {
-        let mut out = x.to_owned();
+    /// Standardised `f64` rows from rows stored in either type.
+    pub fn transform<F: Element>(&self, x: ArrayView2<F>) -> Array2<f64> {
+        let mut out = x.mapv(|v| -> f64 { v.into() });
         for mut row in out.axis_iter_mut(Axis(0)) {
             for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
                 *v = (*v - m) / s;

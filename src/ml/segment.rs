@@ -3,6 +3,7 @@
 
 use super::classifier::FitError;
 use super::scaler::Scaler;
+use crate::dataset::Element;
 use crate::features;
 use linfa::prelude::*;
 use linfa_clustering::KMeans;
@@ -99,11 +100,14 @@ pub struct KChoice {
     pub silhouette_by_k: Vec<(usize, f64)>,
 }
 
-fn segment_columns(x: ArrayView2<f64>, features: &[SegmentFeature]) -> Array2<f64> {
+/// The few columns k-means reads, in `f64` (linfa's k-means and the stored centroids are
+/// `f64`): this small copy is the only widening of training's `f32` session rows.
+fn segment_columns<F: Element>(x: ArrayView2<F>, features: &[SegmentFeature]) -> Array2<f64> {
     let mut out = Array2::zeros((x.nrows(), features.len()));
     for (j, f) in features.iter().enumerate() {
-        for (dst, src) in out.column_mut(j).iter_mut().zip(x.column(f.index)) {
-            *dst = if f.log1p { src.ln_1p() } else { *src };
+        for (dst, &src) in out.column_mut(j).iter_mut().zip(x.column(f.index)) {
+            let src: f64 = src.into();
+            *dst = if f.log1p { src.ln_1p() } else { src };
         }
     }
     out
@@ -170,8 +174,8 @@ fn sampled_silhouette(
 
 /// Tries every k in the range on `x` (full-session feature rows) and returns the k with
 /// the best silhouette.
-pub fn choose_k(
-    x: ArrayView2<f64>,
+pub fn choose_k<F: Element>(
+    x: ArrayView2<F>,
     features: &[SegmentFeature],
     params: &KMeansParams,
 ) -> Result<KChoice, FitError> {
@@ -198,8 +202,8 @@ pub fn choose_k(
 
 impl SegmentModel {
     /// Fits k clusters on `x` and names them. Returns the model and its silhouette.
-    pub fn fit(
-        x: ArrayView2<f64>,
+    pub fn fit<F: Element>(
+        x: ArrayView2<F>,
         features: Vec<SegmentFeature>,
         k: usize,
         params: &KMeansParams,

@@ -2,7 +2,7 @@
 //! outputs; drawing them is [`super::chart`]'s. Every session weighs 1, as the contract
 //! says: a prefix weighs its session's share.
 
-use crate::dataset::PrefixSet;
+use crate::dataset::{Element, PrefixSet};
 use crate::domain::{AnyClick, AnySession};
 use crate::labels::LabelledSession;
 use crate::ml::metrics;
@@ -340,16 +340,16 @@ pub const CORRELATED_FEATURES: [&str; 17] = [
 
 /// The columns of [`CORRELATED_FEATURES`] in `set`, and whether each prefix's session
 /// converted, with their names.
-pub fn feature_columns(
+pub fn feature_columns<F: Element>(
     plan: &crate::features::Plan,
-    set: &PrefixSet,
+    set: &PrefixSet<F>,
 ) -> (Vec<String>, Vec<Vec<f64>>) {
     let mut names = Vec::new();
     let mut columns = Vec::new();
     for name in CORRELATED_FEATURES {
         if let Some(j) = plan.index_of(name) {
             names.push(name.to_owned());
-            columns.push(set.features.column(j).to_vec());
+            columns.push(set.features.column(j).iter().map(|&v| v.into()).collect());
         }
     }
     names.push("converted".to_owned());

@@ -7,7 +7,7 @@ pub mod chart;
 pub mod figures;
 pub mod page;
 
-use crate::dataset::PrefixSet;
+use crate::dataset::{Element, PrefixSet};
 use crate::domain::AnySession;
 use crate::evaluation::{self, PREFIX_BUCKETS};
 use crate::labels::LabelledSession;
@@ -87,10 +87,10 @@ fn rates_figure(
 
 /// The data: what sessions look like and where they convert. `sessions` are all the
 /// file's sessions; `set` their prefixes (for the feature correlations).
-pub fn data_section<S: AnySession>(
+pub fn data_section<S: AnySession, F: Element>(
     plan: &crate::features::Plan,
     sessions: &[&LabelledSession<S>],
-    set: &PrefixSet,
+    set: &PrefixSet<F>,
     money: &Money,
 ) -> Result<Section, ChartError> {
     let mut out = Vec::new();
@@ -247,13 +247,13 @@ pub fn data_section<S: AnySession>(
 }
 
 /// What the conversion section draws.
-pub struct ConvertInputs<'a> {
+pub struct ConvertInputs<'a, F = f32> {
     /// The model's name, as the legend shows it.
     pub model: String,
     pub probabilities: &'a [f64],
     /// A baseline drawn beside the model (the logistic regression of `train`), if any.
     pub baseline: Option<(&'a str, &'a [f64])>,
-    pub set: &'a PrefixSet,
+    pub set: &'a PrefixSet<F>,
     pub threshold: f64,
     /// Features and their importance, largest first.
     pub top_features: &'a [(String, f64)],
@@ -271,7 +271,7 @@ fn curve_table(columns: &[&str], points: &[(f64, f64)]) -> Table {
 
 /// The prefixes of one length bucket, their sessions numbered from 0 again (the bootstrap
 /// draws as many sessions as the bucket holds).
-fn bucket(set: &PrefixSet, lo: usize, hi: usize) -> (Vec<usize>, PrefixSet) {
+fn bucket<F: Clone>(set: &PrefixSet<F>, lo: usize, hi: usize) -> (Vec<usize>, PrefixSet<F>) {
     let rows: Vec<usize> = (0..set.len())
         .filter(|&i| (lo..=hi).contains(&set.prefix_len[i]))
         .collect();
@@ -286,7 +286,7 @@ fn bucket(set: &PrefixSet, lo: usize, hi: usize) -> (Vec<usize>, PrefixSet) {
 
 /// The conversion model: its curves beside a baseline and the constant, its accuracy by
 /// prefix length, its calibration, its confusion matrix and what drives it.
-pub fn convert_section(input: &ConvertInputs) -> Result<Section, ChartError> {
+pub fn convert_section<F: Clone + Sync>(input: &ConvertInputs<F>) -> Result<Section, ChartError> {
     let set = input.set;
     let (y, w) = (&set.converted, &set.weight);
     let base_rate = metrics::base_rate(y, w);
@@ -535,7 +535,7 @@ pub fn convert_section(input: &ConvertInputs) -> Result<Section, ChartError> {
 }
 
 /// Expected revenue against what was realised, by decile of the prediction.
-pub fn revenue_section(expected: &[f64], set: &PrefixSet) -> Result<Section, ChartError> {
+pub fn revenue_section<F>(expected: &[f64], set: &PrefixSet<F>) -> Result<Section, ChartError> {
     let deciles = figures::deciles(expected, &set.revenue, &set.weight);
     let constant = metrics::weighted_mean(&set.revenue, &set.weight);
     let top = deciles

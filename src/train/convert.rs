@@ -6,7 +6,7 @@
 
 use super::prepare::Prepared;
 use super::{timed, to_json, Steps, TrainConfig, TrainError};
-use crate::dataset::PrefixSet;
+use crate::dataset::{self, PrefixSet};
 use crate::evaluation::{self, ConvertMetrics};
 use crate::features::ProductStats;
 use crate::ml::classifier::{
@@ -60,7 +60,7 @@ impl ConvertSpec {
 
     fn fit_rebalanced(
         &self,
-        r: &Rebalanced,
+        r: &Rebalanced<'_>,
         products: &ProductStats,
     ) -> Result<ConvertModel, FitError> {
         let classifier = match self {
@@ -219,7 +219,7 @@ struct Search<'p, 'a, S> {
     prepared: &'p Prepared<'a, S>,
     seed: u64,
     /// SMOTE is the slow part of a fit; its rows are made once and shared.
-    rebalanced: Vec<(Imbalance, Rebalanced)>,
+    rebalanced: Vec<(Imbalance, Rebalanced<'p>)>,
     specs: Vec<ConvertSpec>,
     candidates: Vec<ConvertCandidate>,
     best: Option<Best>,
@@ -284,7 +284,7 @@ impl<'p, 'a, S> Search<'p, 'a, S> {
             spec.fit_rebalanced(&self.rebalanced[at].1, &prepared.fit_products)
         });
         let model = model?;
-        let p = model.probabilities(valid_set.features.view());
+        let p = dataset::predict_widened(valid_set.features.view(), |x| model.probabilities(x));
         let (threshold, _) =
             metrics::best_f1_threshold(&p, &valid_set.converted, &valid_set.weight);
         let m = evaluation::convert_metrics(&p, valid_set, threshold);

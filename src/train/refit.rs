@@ -64,8 +64,8 @@ where
         .convert
         .spec
         .fit(&all_set, &all_products, config.smote_seed)?;
-    let distribution =
-        score_distribution(&convert.probabilities(all_set.features.view()), &all_set);
+    let scores = dataset::predict_widened(all_set.features.view(), |x| convert.probabilities(x));
+    let distribution = score_distribution(&scores, &all_set);
     let tiers = Tiers::around_threshold(selection.convert.threshold, &distribution);
 
     steps.step("refitting revenue on all months");
@@ -76,7 +76,7 @@ where
     };
 
     steps.step("fitting segments on all sessions");
-    let all_full = dataset::full_sessions(prepared.plan, all);
+    let all_full = dataset::full_sessions::<f32, _>(prepared.plan, all);
     let (segments, silhouette_all) = SegmentModel::fit(
         all_full.view(),
         crate::ml::segment::segment_features(prepared.plan),

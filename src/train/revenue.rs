@@ -3,7 +3,7 @@
 
 use super::prepare::Prepared;
 use super::{timed, to_json, Steps, TrainConfig, TrainError};
-use crate::dataset::PrefixSet;
+use crate::dataset::{self, PrefixSet};
 use crate::evaluation::{self, RevenueMetrics};
 use crate::ml::classifier::{BoostingParams, FitError};
 use crate::ml::regressor::{Regressor, RevenuePrediction, RidgeParams};
@@ -89,7 +89,9 @@ pub(super) fn select<S>(
         let conditional = conditional?;
         let predictions: Vec<_> = valid_probabilities
             .iter()
-            .zip(conditional.predict(valid_set.features.view()))
+            .zip(dataset::predict_widened(valid_set.features.view(), |x| {
+                conditional.predict(x)
+            }))
             .map(|(&probability, if_converts)| RevenuePrediction {
                 expected: probability * if_converts,
                 if_converts,

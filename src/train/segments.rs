@@ -23,7 +23,7 @@ where
     S::Click: crate::features::ClickValues,
 {
     steps.step("choosing k for segments");
-    let fit_full = dataset::full_sessions(prepared.plan, &prepared.split.fit);
+    let fit_full = dataset::full_sessions::<f32, _>(prepared.plan, &prepared.split.fit);
     let features = segment::segment_features(prepared.plan);
     let k_choice = segment::choose_k(fit_full.view(), &features, &config.kmeans)?;
     let silhouette_training = k_choice

@@ -37,6 +37,8 @@ fn small_model() -> (Model, Vec<Session>) {
             features::extract(Plan::uci(), s.clicks(), &features::ProductStats::default())
         })
         .collect();
+    // Stored as training stores its rows.
+    let rows: Vec<f32> = rows.into_iter().map(|v| v as f32).collect();
     let x = Array2::from_shape_vec((sessions.len(), Plan::uci().len()), rows).expect("shape");
     let y: Vec<bool> = (0..sessions.len()).map(|i| i % 3 == 0).collect();
     let params = BoostingParams {
