@@ -4,6 +4,7 @@
 use crate::domain::catalogue::{Catalogue, CodedSession, Unseen};
 use crate::domain::sample::Sample;
 use crate::domain::{AnyClick, AnySession, Session, SessionId};
+use crate::reader::spill::{GroupedSessions, SpillOptions};
 use crate::reader::{Meter, Say};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -447,7 +448,15 @@ pub fn read_labelled_sample(
 
 /// Every session of the stream labelled by the basket proxy as it passes, whether the
 /// sample keeps it or not: how `train` accumulates what needs every session.
-pub type Census<'a> = &'a mut dyn FnMut(&LabelledSession);
+pub type Census<'a> = &'a mut dyn FnMut(Seen<'_>);
+
+/// What a census is told.
+pub enum Seen<'s> {
+    Session(&'s LabelledSession),
+    /// Forget what was counted: the file's rows turned out apart, and every session comes
+    /// again, grouped on disk.
+    Restart,
+}
 
 /// What the counting pass found.
 #[derive(Debug, Clone)]
@@ -457,24 +466,27 @@ pub struct Counted {
     /// The sessions the file holds; `None` when there was no counting pass (no budget and
     /// no sample: every session is kept).
     pub sessions_read: Option<usize>,
-    /// Whether a census was taken and saw every session whole; `Err` says why not (the
-    /// rows of a session apart in the file).
+    /// Whether a census was taken and saw every session whole; `Err` says why not.
     pub whole: Result<bool, String>,
+    /// Why the file's sessions were grouped on disk (their rows apart), if they were: the
+    /// second pass groups them so too.
+    pub apart: Option<String>,
 }
 
 /// The first pass, when a budget or a sample asks for one: hashes every session's key and
 /// keeps none of them, so it costs a reading of the file and the distinct hash values, not
 /// the sessions; the sample is then the one asked for, narrowed to the `max_sessions`
 /// lowest hash values. With a `census`, each session is read whole and handed to it
-/// labelled; a file whose sessions' rows are apart is then counted again by key alone, and
-/// the census is incomplete (`whole` says why).
+/// labelled; when a session's rows turn out apart, the census is told to start over and
+/// every session comes again grouped on disk within the spill options' budget
+/// ([`GroupedSessions`]), so what it counts does not depend on the rows' order.
 pub fn count_sessions(
     data: &Path,
     options: crate::reader::ReadOptions,
     sample: Sample,
     max_sessions: usize,
     say: Option<&Say>,
-    census: Option<Census<'_>>,
+    census: Option<(Census<'_>, &SpillOptions)>,
 ) -> Result<Counted, DataError> {
     // Without a budget or a sample, every session read is kept: the count comes free.
     if max_sessions == usize::MAX && sample.fraction.is_all() {
@@ -482,6 +494,7 @@ pub fn count_sessions(
             sample,
             sessions_read: None,
             whole: Ok(false),
+            apart: None,
         });
     }
     let narrowed = |values: std::collections::HashSet<u64>| {
@@ -490,17 +503,17 @@ pub fn count_sessions(
             sample: sample.within(values.into_iter().collect(), max_sessions),
             sessions_read: Some(read),
             whole: Ok(false),
+            apart: None,
         }
     };
-    let mut apart = None;
-    if let Some(census) = census {
+    if let Some((census, spill)) = census {
         let meter = Meter::new("pass 1 of 2, counting sessions and their classes", say);
         let mut stream = crate::reader::SessionStream::open(data, options)?;
         stream.metered(meter.clone());
         stream.counting(sample.hash);
         let ended = loop {
             match stream.next_session() {
-                Ok(Some(session)) => census(&by_proxy(session)),
+                Ok(Some(session)) => census(Seen::Session(&by_proxy(session))),
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             }
@@ -515,7 +528,30 @@ pub fn count_sessions(
                     ..narrowed(values)
                 });
             }
-            Err(e) if stream.found_apart() => apart = Some(e.to_string()),
+            Err(e) if stream.found_apart() => {
+                // Every session again, each whole, from partitions on disk: the census
+                // then does not depend on the rows' order.
+                census(Seen::Restart);
+                let why = e.to_string();
+                let meter = Meter::new(
+                    "pass 1 of 2 again, rows apart: sessions grouped on disk",
+                    say,
+                );
+                let mut grouped = GroupedSessions::open(data, options, spill)?;
+                let mut values = std::collections::HashSet::new();
+                while let Some(session) = grouped.next_session()? {
+                    values.insert(sample.hash.value(session.id().as_str()));
+                    census(Seen::Session(&by_proxy(session)));
+                }
+                let (_, stats) = grouped.finish();
+                meter.add(stats.rows);
+                meter.finish();
+                return Ok(Counted {
+                    whole: Ok(true),
+                    apart: Some(why),
+                    ..narrowed(values)
+                });
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -533,10 +569,7 @@ pub fn count_sessions(
         meter.clone(),
     )?;
     meter.finish();
-    Ok(Counted {
-        whole: apart.map_or(Ok(false), Err),
-        ..narrowed(values)
-    })
+    Ok(narrowed(values))
 }
 
 /// The second (or only) pass: the sessions `counted`'s sample keeps, labelled. With a
@@ -548,23 +581,36 @@ pub fn read_counted(
     options: crate::reader::ReadOptions,
     counted: &Counted,
     say: Option<&Say>,
-    census: Option<Census<'_>>,
+    census: Option<(Census<'_>, &SpillOptions)>,
 ) -> Result<LabelledData, DataError> {
     let sample = counted.sample;
     let meter = Meter::new(reading_pass(counted.sessions_read), say);
-    if let (Some(census), Ok(true), None) = (census, &counted.whole, outcomes) {
-        let mut stream = crate::reader::SessionStream::open(data, options)?;
-        stream.metered(meter.clone());
+    if let (Some((census, spill)), Ok(true), None) = (census, &counted.whole, outcomes) {
         let mut sessions = Vec::new();
-        while let Some(session) = stream.next_session()? {
+        let mut take = |session: Session| {
             let labelled = by_proxy(session);
-            census(&labelled);
+            census(Seen::Session(&labelled));
             if sample.keeps(labelled.session.id().as_str()) {
                 sessions.push(labelled);
             }
-        }
+        };
+        let (sha256, file_name, stats) = if counted.apart.is_some() {
+            let mut grouped = GroupedSessions::open(data, options, spill)?;
+            while let Some(session) = grouped.next_session()? {
+                take(session);
+            }
+            let (sha256, stats) = grouped.finish();
+            meter.add(stats.rows);
+            (sha256, crate::reader::file_name(data), stats)
+        } else {
+            let mut stream = crate::reader::SessionStream::open(data, options)?;
+            stream.metered(meter.clone());
+            while let Some(session) = stream.next_session()? {
+                take(session);
+            }
+            stream.finish_named()?
+        };
         meter.finish();
-        let (sha256, file_name, stats) = stream.finish_named()?;
         return Ok(LabelledData {
             file_name,
             sha256,

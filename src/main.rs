@@ -16,6 +16,33 @@ struct Cli {
 }
 
 /// Where the data and the models are, shared by both commands.
+
+/// Where and within how much memory rows whose sessions lie apart are grouped on disk
+/// (`score`'s rows apart, `train`'s census of a sample).
+#[derive(clap::Args, Debug)]
+struct Spill {
+    /// The folder the rows are grouped in on disk (a temporary folder is made in it and
+    /// removed at the end): room for a copy of the data as CSV text. In Kubernetes, an
+    /// emptyDir volume (deploy/kubernetes).
+    #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
+    spill_dir: PathBuf,
+    /// The memory, in MiB, the grouping of one partition of rows on disk may take; the
+    /// partitions are as many as the file needs to fit it. Fractions are allowed.
+    #[arg(long, value_name = "MIB", default_value_t = clickstream::reader::spill::DEFAULT_BUDGET_MIB, value_parser = positive_mib)]
+    memory_budget: f64,
+}
+
+impl Spill {
+    fn options(self) -> clickstream::reader::spill::SpillOptions {
+        clickstream::reader::spill::SpillOptions {
+            dir: self.spill_dir,
+            // Within the range `positive_mib` allows, so the product is a whole number of
+            // bytes that fits.
+            budget: (self.memory_budget * 1024.0 * 1024.0) as u64,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct Files {
     /// Clickstream: CSV (UCI original, a comma/snake_case copy, or headerless), or Parquet
@@ -77,6 +104,11 @@ enum Command {
         /// a session at 7 clicks). The report says how many were read and kept.
         #[arg(long, value_name = "N", default_value_t = TrainConfig::default().max_sessions, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         max_sessions: usize,
+        /// For a sample of a file whose sessions' rows lie apart, the census of every
+        /// session (the validation period, class counts and product rates) groups them on
+        /// disk here, within this budget (docs/sampling.md).
+        #[command(flatten)]
+        spill: Spill,
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
@@ -149,15 +181,8 @@ enum Command {
         /// come out partition by partition of the session hash, in key order inside each.
         #[arg(long)]
         unsorted: bool,
-        /// The folder the rows are grouped in on disk (a temporary folder is made in it and
-        /// removed at the end): room for a copy of the data as CSV text. In Kubernetes, an
-        /// emptyDir volume (deploy/kubernetes).
-        #[arg(long, value_name = "DIR", default_value_os_t = std::env::temp_dir())]
-        spill_dir: PathBuf,
-        /// The memory, in MiB, the grouping of one partition of rows on disk may take; the
-        /// partitions are as many as the file needs to fit it. Fractions are allowed.
-        #[arg(long, value_name = "MIB", default_value_t = 128.0, value_parser = positive_mib)]
-        memory_budget: f64,
+        #[command(flatten)]
+        spill: Spill,
     },
     /// Serve the HTTP API (configuration from the environment: PORT, MODELS_DIR, ...).
     Serve {
@@ -322,6 +347,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             sample_fraction,
             session_seed,
             max_sessions,
+            spill,
             quiet,
         } => {
             let config = TrainConfig {
@@ -337,6 +363,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 sample_fraction,
                 session_seed,
                 max_sessions,
+                spill: spill.options(),
                 quiet,
                 ..TrainConfig::default()
             };
@@ -398,8 +425,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             max_clicks_per_session,
             no_formula_guard,
             unsorted,
-            spill_dir,
-            memory_budget,
+            spill,
         } => {
             if out
                 .as_deref()
@@ -420,12 +446,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     !no_formula_guard,
                 ),
                 unsorted,
-                spill: clickstream::reader::spill::SpillOptions {
-                    dir: spill_dir,
-                    // Within the range `positive_mib` allows, so the product is a whole
-                    // number of bytes that fits.
-                    budget: (memory_budget * 1024.0 * 1024.0) as u64,
-                },
+                spill: spill.options(),
             })?;
             eprintln!("{summary}");
         }

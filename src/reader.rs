@@ -562,6 +562,15 @@ impl Meter {
         }
     }
 
+    /// Counts `records` read elsewhere (a pass through partitions on disk).
+    pub fn add(&self, records: u64) {
+        if let Some(state) = &self.0 {
+            state
+                .records
+                .fetch_add(records, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Says the pass's total: its records, time and records per second.
     pub fn finish(&self) {
         let Some(state) = &self.0 else {
@@ -1483,7 +1492,7 @@ fn finish_hash<R: Read>(
     Ok((sha256, file_name(path)))
 }
 
-fn file_name(path: &Path) -> String {
+pub(crate) fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),

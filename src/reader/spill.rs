@@ -24,12 +24,25 @@ use std::io::{self, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 /// Where and within how much memory rows are grouped on disk.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct SpillOptions {
     /// The folder the partitions are written in (a temporary folder is made inside it).
     pub dir: PathBuf,
     /// The memory one partition's grouping may take, in bytes.
     pub budget: u64,
+}
+
+/// `--memory-budget`'s default, in MiB.
+pub const DEFAULT_BUDGET_MIB: f64 = 128.0;
+
+impl Default for SpillOptions {
+    /// The system's temporary folder, [`DEFAULT_BUDGET_MIB`].
+    fn default() -> SpillOptions {
+        SpillOptions {
+            dir: std::env::temp_dir(),
+            budget: (DEFAULT_BUDGET_MIB * 1024.0 * 1024.0) as u64,
+        }
+    }
 }
 
 /// Memory taken by grouping a partition, per byte of its spilled records: typed clicks

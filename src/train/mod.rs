@@ -82,6 +82,9 @@ pub struct TrainConfig {
     /// to the sessions of the lowest hash values, so memory follows the budget, not the
     /// file. `usize::MAX` reads without the counting pass.
     pub max_sessions: usize,
+    /// Where and within how much memory a file whose sessions' rows lie apart is grouped
+    /// on disk for the census of a sample (`--spill-dir`, `--memory-budget`).
+    pub spill: crate::reader::spill::SpillOptions,
     /// Sessions stored with each model as golden self-test inputs.
     pub golden_sessions: usize,
     /// Session-bootstrap resamples behind the chosen conversion model's 95% ROC-AUC
@@ -174,6 +177,7 @@ impl Default for TrainConfig {
             sample_fraction: Fraction::ALL,
             session_seed: crate::domain::sample::DEFAULT_SEED,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            spill: crate::reader::spill::SpillOptions::default(),
             golden_sessions: 5,
             auc_bootstrap_resamples: crate::evaluation::AUC_BOOTSTRAP_RESAMPLES,
             auc_bootstrap_seed: crate::evaluation::AUC_BOOTSTRAP_SEED,

@@ -7,7 +7,7 @@ use crate::domain::catalogue::CodedSession;
 use crate::domain::sample::key_order;
 use crate::domain::{AnySession, Session};
 use crate::features::{ClickValues, Plan, ProductStats};
-use crate::labels::{self, LabelSource, LabelledSession};
+use crate::labels::{self, LabelSource, LabelledSession, Seen};
 use crate::reader::{ReadOptions, ReadStats};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
@@ -58,6 +58,8 @@ pub enum Statistics {
         training_not_converting: usize,
         validation_converting: usize,
         validation_not_converting: usize,
+        /// Why the sessions were grouped on disk for it (their rows apart), if they were.
+        grouped_on_disk: Option<String>,
     },
     /// The kept sessions', and why not the whole stream's.
     KeptOnly { why: String },
@@ -75,8 +77,12 @@ impl Statistics {
                 training_not_converting,
                 validation_converting,
                 validation_not_converting,
+                grouped_on_disk,
             } => format!(
-                "statistics needing every session (validation period, class counts, product rates): counted over the whole stream, kept or not: training period {training_converting} converting / {training_not_converting} other sessions, validation period {validation_converting} converting / {validation_not_converting} other sessions"
+                "statistics needing every session (validation period, class counts, product rates): counted over the whole stream, kept or not: training period {training_converting} converting / {training_not_converting} other sessions, validation period {validation_converting} converting / {validation_not_converting} other sessions{}",
+                grouped_on_disk.as_ref().map_or_else(String::new, |why| format!(
+                    " (its sessions grouped on disk, as their rows are apart: {why})"
+                ))
             ),
             Statistics::KeptOnly { why } => format!(
                 "statistics needing every session (validation period, class counts, product rates): from the kept sessions only, as {why}"
@@ -152,6 +158,8 @@ pub(super) struct Census {
     /// Product counts by fold, of the training period's sessions and of the validation
     /// period's.
     pub products: [crate::features::FoldCounts; 2],
+    /// Why the sessions were grouped on disk (their rows apart in the file), if they were.
+    apart: Option<String>,
 }
 
 impl Census {
@@ -171,6 +179,10 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
     // The census labels by the basket proxy as sessions pass; an outcomes file need only
     // cover the kept sessions, so with one the statistics are the kept sessions'.
     let mut by_day: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
+    let mut count_day = |seen: Seen<'_>| match seen {
+        Seen::Session(s) => tally(&mut by_day, s),
+        Seen::Restart => by_day.clear(),
+    };
     let counted = labels::count_sessions(
         data,
         options,
@@ -179,16 +191,14 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
         say.as_ref(),
         outcomes
             .is_none()
-            .then_some(&mut |s: &LabelledSession| tally(&mut by_day, s)),
+            .then_some((&mut count_day as labels::Census<'_>, &config.spill)),
     )?;
     let sampled = counted.sample.fraction.get() < 1.0;
     if !(sampled && counted.whole == Ok(true)) {
         let data = labels::read_counted(data, outcomes, options, &counted, say.as_ref(), None)?;
         let statistics = match (&counted.whole, sampled, outcomes) {
             (_, false, _) => Statistics::AllKept,
-            (Err(why), ..) => Statistics::KeptOnly {
-                why: format!("the file's rows are not grouped by session ({why}); deploy/spark orders a file by session"),
-            },
+            (Err(why), ..) => Statistics::KeptOnly { why: why.clone() },
             (_, _, Some(_)) => Statistics::KeptOnly {
                 why: "the outcomes file (--outcomes) need only cover the kept sessions".into(),
             },
@@ -208,15 +218,21 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
         options,
         &counted,
         say.as_ref(),
-        Some(&mut |s: &LabelledSession| {
-            let side = usize::from(s.session.first_day() >= start.0);
-            products[side].add(hash.fold(s.session.name(), folds), s);
-        }),
+        Some((
+            &mut |seen: Seen<'_>| {
+                if let Seen::Session(s) = seen {
+                    let side = usize::from(s.session.first_day() >= start.0);
+                    products[side].add(hash.fold(s.session.name(), folds), s);
+                }
+            },
+            &config.spill,
+        )),
     )?;
     let census = Census {
         start,
         products,
         calendar,
+        apart: counted.apart.clone(),
     };
     let statistics = census.statistics();
     Ok(Labelled::of(config, labelled, statistics, Some(census)))
@@ -247,6 +263,7 @@ impl Census {
             training_not_converting: fit.other,
             validation_converting: valid.converting,
             validation_not_converting: valid.other,
+            grouped_on_disk: self.apart.clone(),
         }
     }
 }

@@ -587,10 +587,22 @@ fn a_sample_fraction_keeps_the_sessions_below_it_wherever_their_rows_are() {
         )),
         "{md}"
     );
-    train(&handed_over).expect("the handed-over sample trains");
-    assert!(
-        weights(&sampled.models_dir) == weights(&handed_over.models_dir),
-        "--sample-fraction and a sample made elsewhere train different weights"
+    let elsewhere = train(&handed_over).expect("the handed-over sample trains");
+    // The same sessions on each side of the same period; the weights differ, as the file
+    // sampled here gives its product rates from every session (the next tests).
+    assert_eq!(
+        (
+            report.sessions.training_converting,
+            report.sessions.training_not_converting,
+            report.sessions.validation_converting,
+            report.sessions.validation_not_converting
+        ),
+        (
+            elsewhere.sessions.training_converting,
+            elsewhere.sessions.training_not_converting,
+            elsewhere.sessions.validation_converting,
+            elsewhere.sessions.validation_not_converting
+        )
     );
 }
 
@@ -642,8 +654,8 @@ fn a_budget_of_sessions_keeps_the_lowest_hashes_and_its_fraction_reproduces_the_
     let fraction = report.sample.fraction;
     assert!(fraction < 1.0, "{fraction}");
     // The fraction the report gives keeps the same sessions: what Spark or SQL is handed.
-    // Rows apart in both: their statistics are the kept sessions' (a grouped file's would
-    // be the whole stream's, which the next test holds).
+    // Rows apart in both, in two orders: grouped on disk for the census, both train the
+    // same weights.
     let by_fraction = TrainConfig {
         min_sessions_per_class: 5,
         sample_fraction: crate::domain::sample::Fraction::new(fraction).expect("a fraction"),
@@ -694,9 +706,14 @@ fn a_sample_of_a_grouped_file_learns_the_period_class_counts_and_product_rates_f
         sample_fraction: fraction,
         ..quick_config(b.path(), &clicks)
     };
+    let spill = tempfile::tempdir().expect("a dir");
     let apart = TrainConfig {
         min_sessions_per_class: 5,
         sample_fraction: fraction,
+        spill: crate::reader::spill::SpillOptions {
+            dir: spill.path().to_owned(),
+            budget: 64 * 1024,
+        },
         ..quick_config(c.path(), &shuffled(&clicks, 8))
     };
     let whole = train(&every).expect("every session trains");
@@ -710,6 +727,7 @@ fn a_sample_of_a_grouped_file_learns_the_period_class_counts_and_product_rates_f
             training_not_converting,
             validation_converting,
             validation_not_converting,
+            grouped_on_disk: None,
         } => assert_eq!(
             (
                 *training_converting,
@@ -742,16 +760,28 @@ fn a_sample_of_a_grouped_file_learns_the_period_class_counts_and_product_rates_f
         "{md}"
     );
 
-    // Rows apart: the census cannot see a session whole, and the report says why.
+    // Rows apart: the sessions are grouped on disk for the census (a budget small enough
+    // for several partitions), and the shuffled file trains the sorted file's weights.
     let report = train(&apart).expect("the shuffled sample trains");
     match &report.sample.statistics {
-        super::prepare::Statistics::KeptOnly { why } => {
-            assert!(why.contains("not grouped by session"), "{why}")
-        }
+        super::prepare::Statistics::WholeStream {
+            grouped_on_disk: Some(why),
+            ..
+        } => assert!(
+            why.contains("comes back after other sessions' rows"),
+            "{why}"
+        ),
         other => panic!("{other:?}"),
     }
-    assert_ne!(
-        product_table(&apart.models_dir),
-        product_table(&every.models_dir)
+    assert!(
+        weights(&apart.models_dir) == weights(&sampled.models_dir),
+        "the shuffled sample's weights differ from the grouped file's"
+    );
+    assert_eq!(
+        std::fs::read_dir(apart.spill.dir.as_path())
+            .expect("the spill folder")
+            .count(),
+        0,
+        "partitions left behind"
     );
 }
