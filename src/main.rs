@@ -15,8 +15,6 @@ struct Cli {
     command: Command,
 }
 
-/// Where the data and the models are, shared by both commands.
-
 /// Where and within how much memory rows whose sessions lie apart are grouped on disk
 /// (`score`'s rows apart, `train`'s census of a sample).
 #[derive(clap::Args, Debug)]
@@ -43,6 +41,7 @@ impl Spill {
     }
 }
 
+/// Where the data and the models are, shared by both commands.
 #[derive(clap::Args)]
 struct Files {
     /// Clickstream: CSV (UCI original, a comma/snake_case copy, or headerless), or Parquet
