@@ -5,6 +5,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Instant;
 
+/// Where a long step's own progress lines go (`train`'s progress bar or log lines).
+pub type Say = std::sync::Arc<dyn Fn(String) + Send + Sync>;
+
 pub struct Progress {
     bar: Option<ProgressBar>,
     start: Instant,
@@ -47,7 +50,7 @@ impl Progress {
 
     /// Where a long step's own progress lines go (a reading pass's clicks per second): the
     /// bar's message on a terminal, a timestamped line otherwise; `None` when quiet.
-    pub fn say(&self) -> Option<crate::reader::Say> {
+    pub fn say(&self) -> Option<Say> {
         if self.quiet {
             return None;
         }

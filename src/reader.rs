@@ -518,8 +518,7 @@ struct MeterState {
     say: Say,
 }
 
-/// Where a long command's progress lines go (`train`'s progress bar or log lines).
-pub type Say = std::sync::Arc<dyn Fn(String) + Send + Sync>;
+pub use crate::progress::Say;
 
 impl Meter {
     /// Records between two looks at the clock: a look costs far more than a record's count.

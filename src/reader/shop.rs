@@ -4,7 +4,7 @@
 //! grouped). The same records, row bound, checksum and `--skip-invalid` counting as the
 //! UCI reader.
 
-use super::spill::{in_key_order, input_bytes, Key, Partitions, SpillOptions};
+use super::spill::{input_bytes, GroupPart, Grouped, Key, Partitions, SpillOptions};
 use super::{BadValue, Meter, ReadError, ReadOptions, ReadStats, Records};
 use crate::domain::shop::{Binding, ShopClick, ShopRow, ShopSchema, ShopSession, ShopSessionError};
 use std::collections::HashMap;
@@ -179,17 +179,9 @@ fn read_shop_records<R: Read>(
 /// (in order of first appearance, as the batch routes give them); a larger one grouped on
 /// disk ([`Partitions`]), partition by partition, in key order inside each, each partition
 /// read by the same reading as a whole file.
-pub struct GroupedShopSessions {
-    /// `None` when the whole file fitted the budget and was grouped in memory.
-    partitions: Option<Partitions>,
-    schema: Arc<ShopSchema>,
-    options: ReadOptions,
-    current: std::vec::IntoIter<ShopSession>,
-    stats: ReadStats,
-    sha256: String,
-}
+pub type GroupedShopSessions = Grouped<ShopSession>;
 
-impl GroupedShopSessions {
+impl Grouped<ShopSession> {
     /// Reads the whole file once, dealing its rows into partitions by their session key.
     pub fn open(
         path: &Path,
@@ -214,58 +206,16 @@ impl GroupedShopSessions {
         else {
             // The whole file fits: grouped in memory, in order of first appearance.
             let read = read_shop_records(records, path, &schema, options, |_| true)?;
-            return Ok(GroupedShopSessions {
-                partitions: None,
-                schema,
-                options,
-                current: read.sessions.into_iter(),
-                stats: read.stats,
-                sha256: read.sha256,
-            });
+            return Ok(Grouped::in_memory(read.sessions, read.stats, read.sha256));
         };
         let (sha256, _) = records.finish()?;
-        Ok(GroupedShopSessions {
-            partitions: Some(partitions),
-            schema,
-            options,
-            current: Vec::new().into_iter(),
-            stats,
-            sha256,
-        })
-    }
-
-    /// Partition files written, if the rows were grouped on disk.
-    pub fn partitions(&self) -> Option<usize> {
-        self.partitions.as_ref().map(Partitions::written)
-    }
-
-    /// The next session, or `None` when every partition is read.
-    pub fn next_session(&mut self) -> Result<Option<ShopSession>, ReadError> {
-        loop {
-            if let Some(session) = self.current.next() {
-                return Ok(Some(session));
-            }
-            let Some(records) = self
-                .partitions
-                .as_mut()
-                .map(Partitions::next_partition)
-                .transpose()?
-                .flatten()
-            else {
-                return Ok(None);
-            };
-            let path = records.path().to_owned();
-            let read = read_shop_records(records, &path, &self.schema, self.options, |_| true)?;
-            let mut sessions = read.sessions;
-            in_key_order(&mut sessions, |s| s.id.as_str());
-            self.stats.absorb(read.stats);
-            self.current = sessions.into_iter();
-        }
-    }
-
-    /// The file's checksum and what was read.
-    pub fn finish(self) -> (String, ReadStats) {
-        (self.sha256, self.stats)
+        let group: GroupPart<ShopSession> = Box::new(move |records, path| {
+            let read = read_shop_records(records, path, &schema, options, |_| true)?;
+            Ok((read.sessions, read.stats))
+        });
+        Ok(Grouped::on_disk(partitions, stats, sha256, group, |s| {
+            s.id.as_str()
+        }))
     }
 }
 

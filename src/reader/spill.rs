@@ -353,23 +353,94 @@ pub fn input_bytes(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The UCI shop's sessions of a file whose rows may lie anywhere, grouped on disk within a
-/// memory budget ([`Partitions`]): partition by partition, in key order inside each. The
-/// rows are checked when their partition is grouped, by the same [`Rows`] and [`Grouper`]
-/// as a whole file's, so an error names the row's line in the file; with rows apart, the
-/// first bad row met may be another than the first in the file.
-pub struct GroupedSessions {
+/// Sessions of a file whose rows may lie anywhere, grouped on disk within a memory budget
+/// ([`Partitions`]): partition by partition, in key order inside each, each partition read
+/// by the same reading as a whole file (`group`), so an error names the row's line in the
+/// file; with rows apart, the first bad row met may be another than the first in the file.
+/// A file within the budget is grouped in memory, in order of first appearance.
+pub struct Grouped<T> {
     /// `None` when the whole file fitted the budget and was grouped in memory.
     partitions: Option<Partitions>,
-    options: ReadOptions,
-    current: std::vec::IntoIter<Session>,
+    current: std::vec::IntoIter<T>,
     stats: ReadStats,
     sha256: String,
+    group: Option<GroupPart<T>>,
+    name: fn(&T) -> &str,
 }
 
-impl GroupedSessions {
+/// How a partition's records become sessions: the reading of a whole file.
+pub type GroupPart<T> =
+    Box<dyn FnMut(Records<File>, &Path) -> Result<(Vec<T>, ReadStats), ReadError> + Send>;
+
+/// The UCI shop's sessions grouped wherever their rows are ([`Rows`] and [`Grouper`]).
+pub type GroupedSessions = Grouped<Session>;
+
+impl<T> Grouped<T> {
+    /// Sessions grouped in memory: no partition was written.
+    pub fn in_memory(sessions: Vec<T>, stats: ReadStats, sha256: String) -> Grouped<T> {
+        Grouped {
+            partitions: None,
+            current: sessions.into_iter(),
+            stats,
+            sha256,
+            group: None,
+            name: |_| "",
+        }
+    }
+
+    /// Sessions of `partitions`, each read by `group` and put in key order by `name`.
+    pub fn on_disk(
+        partitions: Partitions,
+        stats: ReadStats,
+        sha256: String,
+        group: GroupPart<T>,
+        name: fn(&T) -> &str,
+    ) -> Grouped<T> {
+        Grouped {
+            partitions: Some(partitions),
+            current: Vec::new().into_iter(),
+            stats,
+            sha256,
+            group: Some(group),
+            name,
+        }
+    }
+
+    /// Partition files written, if the rows were grouped on disk.
+    pub fn partitions(&self) -> Option<usize> {
+        self.partitions.as_ref().map(Partitions::written)
+    }
+
+    /// The next session, or `None` when every partition is read.
+    pub fn next_session(&mut self) -> Result<Option<T>, ReadError> {
+        loop {
+            if let Some(session) = self.current.next() {
+                return Ok(Some(session));
+            }
+            let (Some(partitions), Some(group)) = (self.partitions.as_mut(), self.group.as_mut())
+            else {
+                return Ok(None);
+            };
+            let Some(records) = partitions.next_partition()? else {
+                return Ok(None);
+            };
+            let path = records.path().to_owned();
+            let (mut sessions, stats) = group(records, &path)?;
+            in_key_order(&mut sessions, self.name);
+            self.stats.absorb(stats);
+            self.current = sessions.into_iter();
+        }
+    }
+
+    /// The file's checksum and what was read.
+    pub fn finish(self) -> (String, ReadStats) {
+        (self.sha256, self.stats)
+    }
+}
+
+impl Grouped<Session> {
     /// Reads the whole file once, dealing its rows into partitions (its header and
-    /// checksum are read here); sessions come from [`GroupedSessions::next_session`].
+    /// checksum are read here); sessions come from [`Grouped::next_session`].
     pub fn open(
         path: &Path,
         options: ReadOptions,
@@ -399,56 +470,16 @@ impl GroupedSessions {
                 stats,
             };
             let read = read_grouped(Grouper::of(rows, Policy::Read(options)), path, |_| true)?;
-            return Ok(GroupedSessions {
-                partitions: None,
-                options,
-                current: read.sessions.into_iter(),
-                stats: read.stats,
-                sha256: read.sha256,
-            });
+            return Ok(Grouped::in_memory(read.sessions, read.stats, read.sha256));
         };
         let (sha256, _) = records.finish()?;
-        Ok(GroupedSessions {
-            partitions: Some(partitions),
-            options,
-            current: Vec::new().into_iter(),
-            stats,
-            sha256,
-        })
-    }
-
-    /// Partition files written, if the rows were grouped on disk.
-    pub fn partitions(&self) -> Option<usize> {
-        self.partitions.as_ref().map(Partitions::written)
-    }
-
-    /// The next session, or `None` when every partition is read.
-    pub fn next_session(&mut self) -> Result<Option<Session>, ReadError> {
-        loop {
-            if let Some(session) = self.current.next() {
-                return Ok(Some(session));
-            }
-            let Some(records) = self
-                .partitions
-                .as_mut()
-                .map(Partitions::next_partition)
-                .transpose()?
-                .flatten()
-            else {
-                return Ok(None);
-            };
-            let path = records.path().to_owned();
-            let grouper = Grouper::of(Rows::of(records, &path)?, Policy::Read(self.options));
-            let read = read_grouped(grouper, &path, |_| true)?;
-            let mut sessions = read.sessions;
-            in_key_order(&mut sessions, |s| s.id().as_str());
-            self.stats.absorb(read.stats);
-            self.current = sessions.into_iter();
-        }
-    }
-
-    /// The file's checksum and what was read.
-    pub fn finish(self) -> (String, ReadStats) {
-        (self.sha256, self.stats)
+        let group: GroupPart<Session> = Box::new(move |records, path| {
+            let grouper = Grouper::of(Rows::of(records, path)?, Policy::Read(options));
+            let read = read_grouped(grouper, path, |_| true)?;
+            Ok((read.sessions, read.stats))
+        });
+        Ok(Grouped::on_disk(partitions, stats, sha256, group, |s| {
+            s.id().as_str()
+        }))
     }
 }
