@@ -466,8 +466,8 @@ pub struct Counted {
     /// The sessions the file holds; `None` when there was no counting pass (no budget and
     /// no sample: every session is kept).
     pub sessions_read: Option<usize>,
-    /// Whether a census was taken and saw every session whole; `Err` says why not.
-    pub whole: Result<bool, String>,
+    /// Whether a census was taken: every session was handed to it whole.
+    pub whole: bool,
     /// Why the file's sessions were grouped on disk (their rows apart), if they were: the
     /// second pass groups them so too.
     pub apart: Option<String>,
@@ -493,7 +493,7 @@ pub fn count_sessions(
         return Ok(Counted {
             sample,
             sessions_read: None,
-            whole: Ok(false),
+            whole: false,
             apart: None,
         });
     }
@@ -502,7 +502,7 @@ pub fn count_sessions(
         Counted {
             sample: sample.within(values.into_iter().collect(), max_sessions),
             sessions_read: Some(read),
-            whole: Ok(false),
+            whole: false,
             apart: None,
         }
     };
@@ -524,7 +524,7 @@ pub fn count_sessions(
                 let values = stream.counted();
                 stream.finish()?;
                 return Ok(Counted {
-                    whole: Ok(true),
+                    whole: true,
                     ..narrowed(values)
                 });
             }
@@ -547,7 +547,7 @@ pub fn count_sessions(
                 meter.add(stats.rows);
                 meter.finish();
                 return Ok(Counted {
-                    whole: Ok(true),
+                    whole: true,
                     apart: Some(why),
                     ..narrowed(values)
                 });
@@ -585,7 +585,7 @@ pub fn read_counted(
 ) -> Result<LabelledData, DataError> {
     let sample = counted.sample;
     let meter = Meter::new(reading_pass(counted.sessions_read), say);
-    if let (Some((census, spill)), Ok(true), None) = (census, &counted.whole, outcomes) {
+    if let (Some((census, spill)), true, None) = (census, counted.whole, outcomes) {
         let mut sessions = Vec::new();
         let mut take = |session: Session| {
             let labelled = by_proxy(session);

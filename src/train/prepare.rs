@@ -194,15 +194,14 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
             .then_some((&mut count_day as labels::Census<'_>, &config.spill)),
     )?;
     let sampled = counted.sample.fraction.get() < 1.0;
-    if !(sampled && counted.whole == Ok(true)) {
+    if !(sampled && counted.whole) {
         let data = labels::read_counted(data, outcomes, options, &counted, say.as_ref(), None)?;
-        let statistics = match (&counted.whole, sampled, outcomes) {
-            (_, false, _) => Statistics::AllKept,
-            (Err(why), ..) => Statistics::KeptOnly { why: why.clone() },
-            (_, _, Some(_)) => Statistics::KeptOnly {
+        let statistics = match (sampled, outcomes) {
+            (false, _) => Statistics::AllKept,
+            (true, Some(_)) => Statistics::KeptOnly {
                 why: "the outcomes file (--outcomes) need only cover the kept sessions".into(),
             },
-            (Ok(_), ..) => Statistics::KeptOnly {
+            (true, None) => Statistics::KeptOnly {
                 why: "no census was taken".into(),
             },
         };
