@@ -555,21 +555,15 @@ pub fn count_sessions(
             Err(e) => return Err(e.into()),
         }
     }
-    // A set, not a list: a session whose rows lie apart in the file is asked about once per
-    // run of its rows, and shuffled rows would otherwise cost memory per row.
-    let mut values = std::collections::HashSet::new();
-    let meter = Meter::new("pass 1 of 2, counting sessions", say);
-    crate::reader::read_clickstream_kept(
-        data,
-        options,
-        |id| {
-            values.insert(sample.hash.value(id.as_str()));
-            false
-        },
-        meter.clone(),
-    )?;
-    meter.finish();
-    Ok(narrowed(values))
+    let (sample, sessions_read) = fit_budget(sample, max_sessions, say, |keep, meter| {
+        crate::reader::read_clickstream_kept(data, options, |id| keep(id.as_str()), meter).map(drop)
+    })?;
+    Ok(Counted {
+        sample,
+        sessions_read,
+        whole: false,
+        apart: None,
+    })
 }
 
 /// The second (or only) pass: the sessions `counted`'s sample keeps, labelled. With a
