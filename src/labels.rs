@@ -2,7 +2,7 @@
 //! `docs/label-contract.md` defines them. Nothing else in the crate decides what converted.
 
 use crate::domain::catalogue::{Catalogue, CodedSession, Unseen};
-use crate::domain::sample::Sample;
+use crate::domain::sample::{Budget, Candidate, Sample};
 use crate::domain::{AnyClick, AnySession, Session, SessionId};
 use crate::reader::spill::{GroupedSessions, SpillOptions};
 use crate::reader::{Meter, Say};
@@ -321,7 +321,7 @@ pub fn read_labelled_shop(
         schema,
         options,
         Sample::ALL,
-        usize::MAX,
+        Budget::NONE,
         None,
     )
 }
@@ -335,13 +335,13 @@ pub fn read_labelled_shop_sample(
     schema: &crate::domain::shop::ShopSchema,
     options: crate::reader::ReadOptions,
     sample: Sample,
-    max_sessions: usize,
+    budget: Budget,
     say: Option<&Say>,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
     use crate::domain::catalogue::{TOP_CATEGORIES, TOP_VALUES};
     use crate::reader::shop::read_shop_clickstream_kept;
     refuse_without_outcomes(outcomes, schema)?;
-    let (sample, sessions_read) = fit_budget(sample, max_sessions, say, |keep, meter| {
+    let (sample, sessions_read) = fit_budget(sample, budget, say, |keep, meter| {
         read_shop_clickstream_kept(data, schema, options, |id| keep(id), meter).map(drop)
     })?;
     let meter = Meter::new(reading_pass(sessions_read), say);
@@ -429,21 +429,9 @@ pub fn read_labelled(
     outcomes: Option<&Path>,
     options: crate::reader::ReadOptions,
 ) -> Result<LabelledData, DataError> {
-    read_labelled_sample(data, outcomes, options, Sample::ALL, usize::MAX, None)
-}
-
-/// [`read_labelled`] keeping only the sessions of `sample`, before they are labelled: an
-/// outcomes file need only cover the kept sessions.
-pub fn read_labelled_sample(
-    data: &Path,
-    outcomes: Option<&Path>,
-    options: crate::reader::ReadOptions,
-    sample: Sample,
-    max_sessions: usize,
-    say: Option<&Say>,
-) -> Result<LabelledData, DataError> {
-    let counted = count_sessions(data, options, sample, max_sessions, say, None)?;
-    read_counted(data, outcomes, options, &counted, say, None)
+    let spill = SpillOptions::default();
+    let counted = count_sessions(data, options, Sample::ALL, Budget::NONE, None, None, &spill)?;
+    read_counted(data, outcomes, options, &counted, None, None, &spill)
 }
 
 /// Every session of the stream labelled by the basket proxy as it passes, whether the
@@ -461,7 +449,7 @@ pub enum Seen<'s> {
 /// What the counting pass found.
 #[derive(Debug, Clone)]
 pub struct Counted {
-    /// The sample asked for, narrowed to the budget of sessions.
+    /// The sample asked for, narrowed to the budget.
     pub sample: Sample,
     /// The sessions the file holds; `None` when there was no counting pass (no budget and
     /// no sample: every session is kept).
@@ -473,23 +461,26 @@ pub struct Counted {
     pub apart: Option<String>,
 }
 
-/// The first pass, when a budget or a sample asks for one: hashes every session's key and
-/// keeps none of them, so it costs a reading of the file and the distinct hash values, not
-/// the sessions; the sample is then the one asked for, narrowed to the `max_sessions`
-/// lowest hash values. With a `census`, each session is read whole and handed to it
-/// labelled; when a session's rows turn out apart, the census is told to start over and
-/// every session comes again grouped on disk within the spill options' budget
-/// ([`GroupedSessions`]), so what it counts does not depend on the rows' order.
+/// The first pass, when a budget or a sample asks for one: reads every session whole and
+/// keeps only its hash value and its clicks, so it costs a reading of the file and 16 bytes
+/// a session, not the sessions; the sample is then the one asked for, narrowed to the
+/// lowest hash values that fit the budget ([`Sample::within`]). Sessions skipped for their
+/// length hold no click of training: they are counted among the sessions read, not in the
+/// budget. With a `census`, each session is handed to it labelled. When a session's rows
+/// turn out apart, the census is told to start over and every session comes again grouped
+/// on disk within the spill options' budget ([`GroupedSessions`]), so neither what it
+/// counts nor the sample depends on the rows' order.
 pub fn count_sessions(
     data: &Path,
     options: crate::reader::ReadOptions,
     sample: Sample,
-    max_sessions: usize,
+    budget: Budget,
     say: Option<&Say>,
-    census: Option<(Census<'_>, &SpillOptions)>,
+    mut census: Option<Census<'_>>,
+    spill: &SpillOptions,
 ) -> Result<Counted, DataError> {
     // Without a budget or a sample, every session read is kept: the count comes free.
-    if max_sessions == usize::MAX && sample.fraction.is_all() {
+    if budget.is_none() && sample.fraction.is_all() {
         return Ok(Counted {
             sample,
             sessions_read: None,
@@ -497,72 +488,64 @@ pub fn count_sessions(
             apart: None,
         });
     }
-    let narrowed = |values: std::collections::HashSet<u64>| {
-        let read = values.len();
-        Counted {
-            sample: sample.within(values.into_iter().collect(), max_sessions),
-            sessions_read: Some(read),
-            whole: false,
-            apart: None,
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let take = |session: Session, candidates: &mut Vec<Candidate>, census: &mut Option<Census>| {
+        candidates.push(Candidate {
+            value: sample.hash.value(session.id().as_str()),
+            // The reader caps a session's clicks far below u32::MAX.
+            clicks: u32::try_from(session.clicks().len()).unwrap_or(u32::MAX),
+        });
+        if let Some(census) = census.as_mut() {
+            census(Seen::Session(&by_proxy(session)));
         }
     };
-    if let Some((census, spill)) = census {
-        let meter = Meter::new("pass 1 of 2, counting sessions and their classes", say);
-        let mut stream = crate::reader::SessionStream::open(data, options)?;
-        stream.metered(meter.clone());
-        stream.counting(sample.hash);
-        let ended = loop {
-            match stream.next_session() {
-                Ok(Some(session)) => census(Seen::Session(&by_proxy(session))),
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
-        meter.finish();
-        match ended {
-            Ok(()) => {
-                let values = stream.counted();
-                stream.finish()?;
-                return Ok(Counted {
-                    whole: true,
-                    ..narrowed(values)
-                });
-            }
-            Err(e) if stream.found_apart() => {
-                // Every session again, each whole, from partitions on disk: the census
-                // then does not depend on the rows' order.
-                census(Seen::Restart);
-                let why = e.to_string();
-                let meter = Meter::new(
-                    "pass 1 of 2 again, rows apart: sessions grouped on disk",
-                    say,
-                );
-                let mut grouped = GroupedSessions::open(data, options, spill)?;
-                let mut values = std::collections::HashSet::new();
-                while let Some(session) = grouped.next_session()? {
-                    values.insert(sample.hash.value(session.id().as_str()));
-                    census(Seen::Session(&by_proxy(session)));
-                }
-                let (_, stats) = grouped.finish();
-                meter.add(stats.rows);
-                meter.finish();
-                return Ok(Counted {
-                    whole: true,
-                    apart: Some(why),
-                    ..narrowed(values)
-                });
-            }
-            Err(e) => return Err(e.into()),
+    let pass = if census.is_some() {
+        "pass 1 of 2, counting sessions and their classes"
+    } else {
+        "pass 1 of 2, counting sessions"
+    };
+    let meter = Meter::new(pass, say);
+    let mut stream = crate::reader::SessionStream::open(data, options)?;
+    stream.metered(meter.clone());
+    let ended = loop {
+        match stream.next_session() {
+            Ok(Some(session)) => take(session, &mut candidates, &mut census),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
         }
-    }
-    let (sample, sessions_read) = fit_budget(sample, max_sessions, say, |keep, meter| {
-        crate::reader::read_clickstream_kept(data, options, |id| keep(id.as_str()), meter).map(drop)
-    })?;
+    };
+    meter.finish();
+    let (stats, apart) = match ended {
+        Ok(()) => (stream.finish()?.1, None),
+        Err(e) if stream.found_apart() => {
+            // Every session again, each whole, from partitions on disk: neither the census
+            // nor the sample then depends on the rows' order.
+            candidates.clear();
+            if let Some(census) = census.as_mut() {
+                census(Seen::Restart);
+            }
+            let meter = Meter::new(
+                format!("{pass} again, rows apart: sessions grouped on disk"),
+                say,
+            );
+            let mut grouped = GroupedSessions::open(data, options, spill)?;
+            while let Some(session) = grouped.next_session()? {
+                take(session, &mut candidates, &mut census);
+            }
+            let (_, stats) = grouped.finish();
+            meter.add(stats.rows);
+            meter.finish();
+            (stats, Some(e.to_string()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let long = usize::try_from(stats.long_sessions_skipped).unwrap_or(usize::MAX);
+    let read = candidates.len().saturating_add(long);
     Ok(Counted {
-        sample,
-        sessions_read,
-        whole: false,
-        apart: None,
+        sample: sample.within(candidates, budget),
+        sessions_read: Some(read),
+        whole: census.is_some(),
+        apart,
     })
 }
 
@@ -575,11 +558,12 @@ pub fn read_counted(
     options: crate::reader::ReadOptions,
     counted: &Counted,
     say: Option<&Say>,
-    census: Option<(Census<'_>, &SpillOptions)>,
+    census: Option<Census<'_>>,
+    spill: &SpillOptions,
 ) -> Result<LabelledData, DataError> {
     let sample = counted.sample;
     let meter = Meter::new(reading_pass(counted.sessions_read), say);
-    if let (Some((census, spill)), true, None) = (census, counted.whole, outcomes) {
+    if let (Some(census), true, None) = (census, counted.whole, outcomes) {
         let mut sessions = Vec::new();
         let mut take = |session: Session| {
             let labelled = by_proxy(session);
@@ -645,22 +629,22 @@ fn reading_pass(counted: Option<usize>) -> &'static str {
     }
 }
 
-/// The sample that holds at most `max_sessions` sessions, and the sessions the data holds,
-/// from a counting pass (`read`, handed a question asked once per session and the pass's
-/// meter) that keeps no session. Without a budget or a sample there is no first pass
-/// (`None`: the sessions kept are the sessions read).
+/// The sample that fits the budget's sessions, and the sessions the data holds, from a
+/// counting pass (`read`, handed a question asked once per session and the pass's meter)
+/// that keeps no session. Without a budget or a sample there is no first pass (`None`:
+/// the sessions kept are the sessions read).
 fn fit_budget(
     sample: Sample,
-    max_sessions: usize,
+    budget: Budget,
     say: Option<&Say>,
     read: impl FnOnce(&mut dyn FnMut(&str) -> bool, Meter) -> Result<(), crate::reader::ReadError>,
 ) -> Result<(Sample, Option<usize>), DataError> {
-    if max_sessions == usize::MAX && sample.fraction.is_all() {
+    if budget.is_none() && sample.fraction.is_all() {
         return Ok((sample, None));
     }
     // A set, not a list: a session whose rows lie apart in the file is asked about once per
     // run of its rows, and shuffled rows would otherwise cost memory per row.
-    let mut values = std::collections::HashSet::new();
+    let mut values = HashSet::new();
     let meter = Meter::new("pass 1 of 2, counting sessions", say);
     read(
         &mut |key: &str| {
@@ -671,10 +655,11 @@ fn fit_budget(
     )?;
     meter.finish();
     let read = values.len();
-    Ok((
-        sample.within(values.into_iter().collect(), max_sessions),
-        Some(read),
-    ))
+    let candidates = values
+        .into_iter()
+        .map(|value| Candidate { value, clicks: 0 })
+        .collect();
+    Ok((sample.within(candidates, budget), Some(read)))
 }
 
 #[cfg(test)]

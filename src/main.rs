@@ -99,10 +99,15 @@ enum Command {
         session_seed: u64,
         /// The most sessions training holds: a file of more is sampled down to it by the
         /// session hash (the lowest hashes kept, wherever their rows are), after a first
-        /// pass that counts them, so memory follows this budget, not the file (about 14 KB
-        /// a session at 7 clicks). The report says how many were read and kept.
+        /// pass that counts them, so memory follows this budget, not the file. The report
+        /// says how many were read and kept.
         #[arg(long, value_name = "N", default_value_t = TrainConfig::default().max_sessions, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         max_sessions: usize,
+        /// The most clicks the sessions training holds may have (about 1 KB of memory a
+        /// click): a file of longer sessions is sampled down to the lowest hashes that fit
+        /// both this and --max-sessions.
+        #[arg(long, value_name = "N", default_value_t = TrainConfig::default().max_clicks, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..))]
+        max_clicks: u64,
         /// For a sample of a file whose sessions' rows lie apart, the census of every
         /// session (the validation period, class counts and product rates) groups them on
         /// disk here, within this budget (docs/sampling.md).
@@ -346,6 +351,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             sample_fraction,
             session_seed,
             max_sessions,
+            max_clicks,
             spill,
             quiet,
         } => {
@@ -362,6 +368,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 sample_fraction,
                 session_seed,
                 max_sessions,
+                max_clicks,
                 spill: spill.options(),
                 quiet,
                 ..TrainConfig::default()

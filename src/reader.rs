@@ -1524,12 +1524,6 @@ pub struct SessionStream<R: Read> {
     /// [`FINISHED_SET`], but for tests.
     finished_set: usize,
     ended: bool,
-    /// The session hash of every session begun, kept or skipped, when asked for
-    /// ([`SessionStream::counting`]).
-    counted: Option<(
-        crate::domain::sample::SessionHash,
-        std::collections::HashSet<u64>,
-    )>,
 }
 
 /// Sessions whose hashes a [`SessionStream`] keeps to see one come back: about 40 MB at
@@ -1555,7 +1549,6 @@ impl<R: Read> SessionStream<R> {
             apart: false,
             finished_set: FINISHED_SET,
             ended: false,
-            counted: None,
         }
     }
 
@@ -1608,9 +1601,6 @@ impl<R: Read> SessionStream<R> {
                                 session.as_str()
                             ),
                         });
-                    }
-                    if let Some((hash, values)) = &mut self.counted {
-                        values.insert(hash.value(session.as_str()));
                     }
                     let mut gathering = Gathering::new(self.begun);
                     self.begun += 1;
@@ -1673,20 +1663,6 @@ impl<R: Read> SessionStream<R> {
     /// Every row read from now on is told to `meter`.
     pub fn metered(&mut self, meter: Meter) {
         self.grouper.rows.records.metered(meter);
-    }
-
-    /// Keeps the `hash` value of every session begun from now on, those skipped as too
-    /// long included, as a reader asking of each session's rows does.
-    pub fn counting(&mut self, hash: crate::domain::sample::SessionHash) {
-        self.counted = Some((hash, std::collections::HashSet::new()));
-    }
-
-    /// The hash values kept since [`counting`](Self::counting).
-    pub fn counted(&mut self) -> std::collections::HashSet<u64> {
-        self.counted
-            .take()
-            .map(|(_, values)| values)
-            .unwrap_or_default()
     }
 }
 

@@ -131,26 +131,71 @@ impl Sample {
     }
 }
 
+/// What training may hold of a sampled stream (`train --max-sessions`, `--max-clicks`):
+/// memory grows with the clicks kept (each valid prefix is a row of the training
+/// matrices), and sessions of a shop can be far longer than the UCI file's 7 clicks, so a
+/// budget of sessions alone does not bound it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub sessions: usize,
+    pub clicks: u64,
+}
+
+impl Budget {
+    /// No budget: every session below the fraction is kept, with no counting pass.
+    pub const NONE: Budget = Budget {
+        sessions: usize::MAX,
+        clicks: u64::MAX,
+    };
+
+    pub fn is_none(&self) -> bool {
+        *self == Budget::NONE
+    }
+}
+
+/// One session of the data as a budget counts it: its hash value and its clicks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub value: u64,
+    pub clicks: u32,
+}
+
 impl Sample {
-    /// This sample narrowed to hold at most `max_sessions` of the sessions whose hash
-    /// values are `values` (one per distinct session of the data, any order): when more
-    /// than `max_sessions` lie below the fraction, the fraction becomes the place of the
-    /// first session past the budget, so exactly the `max_sessions` lowest are kept, and
-    /// the same fraction keeps the same sessions in Spark or SQL (docs/sampling.md).
-    pub fn within(self, mut values: Vec<u64>, max_sessions: usize) -> Sample {
-        let below =
-            |v: &u64| self.fraction.is_all() || (*v as f64 / HASH_RANGE) < self.fraction.get();
-        values.retain(below);
-        if values.len() <= max_sessions {
+    /// This sample narrowed to the budget, given every session of the data (`sessions`,
+    /// one each, any order): when the sessions below the fraction hold more sessions or
+    /// more clicks than the budget, the fraction becomes the place of the first session in
+    /// hash order past either, so exactly the lowest sessions that fit are kept, and the
+    /// same fraction keeps the same sessions in Spark or SQL (docs/sampling.md).
+    pub fn within(self, mut sessions: Vec<Candidate>, budget: Budget) -> Sample {
+        let below = |c: &Candidate| {
+            self.fraction.is_all() || (c.value as f64 / HASH_RANGE) < self.fraction.get()
+        };
+        sessions.retain(below);
+        let clicks: u64 = sessions.iter().map(|c| u64::from(c.clicks)).sum();
+        if sessions.len() <= budget.sessions && clicks <= budget.clicks {
             return self;
         }
-        let (_, past, _) = values.select_nth_unstable(max_sessions);
-        match Fraction::new(*past as f64 / HASH_RANGE) {
+        // Only the lowest `sessions` values can be kept: put them first, unordered, before
+        // sorting that many (not every session of a large file) by value.
+        if sessions.len() > budget.sessions {
+            sessions.select_nth_unstable_by_key(budget.sessions, |c| c.value);
+        }
+        let head = budget.sessions.min(sessions.len());
+        sessions[..head].sort_unstable_by_key(|c| c.value);
+        let mut held = 0u64;
+        let past = sessions.iter().enumerate().find_map(|(i, c)| {
+            held += u64::from(c.clicks);
+            (i >= budget.sessions || held > budget.clicks).then_some(c.value)
+        });
+        let Some(past) = past else {
+            return self;
+        };
+        match Fraction::new(past as f64 / HASH_RANGE) {
             Ok(fraction) => Sample {
                 hash: self.hash,
                 fraction,
             },
-            // A budget of no session: the lowest hash value is 0, its place 0, which no
+            // A budget of nothing: the lowest hash value is 0, its place 0, which no
             // fraction is; the caller refuses a budget of 0 before reading.
             Err(_) => self,
         }
@@ -174,22 +219,82 @@ mod tests {
     fn a_budget_keeps_exactly_the_lowest_values_under_the_fraction() {
         let hash = SessionHash::default();
         let keys: Vec<String> = (0..1000).map(|i| format!("s{i}")).collect();
-        let values: Vec<u64> = keys.iter().map(|k| hash.value(k)).collect();
+        let counted: Vec<Candidate> = keys
+            .iter()
+            .map(|k| Candidate {
+                value: hash.value(k),
+                clicks: 1,
+            })
+            .collect();
         let half = Sample {
             hash,
             fraction: Fraction::new(0.5).expect("a fraction"),
         };
+        let sessions = |n| Budget {
+            sessions: n,
+            clicks: u64::MAX,
+        };
         let under_half = keys.iter().filter(|k| half.keeps(k)).count();
         // A budget above what the fraction keeps changes nothing.
-        assert_eq!(half.within(values.clone(), under_half), half);
-        let narrowed = half.within(values.clone(), 100);
+        assert_eq!(half.within(counted.clone(), sessions(under_half)), half);
+        let narrowed = half.within(counted.clone(), sessions(100));
         assert!(narrowed.fraction.get() < 0.5);
         let kept: Vec<&String> = keys.iter().filter(|k| narrowed.keeps(k)).collect();
         assert_eq!(kept.len(), 100);
-        let mut lowest = values.clone();
+        let mut lowest: Vec<u64> = counted.iter().map(|c| c.value).collect();
         lowest.sort_unstable();
         let highest_kept = kept.iter().map(|k| hash.value(k)).max().expect("kept some");
         assert_eq!(highest_kept, lowest[99]);
+    }
+
+    #[test]
+    fn a_budget_of_clicks_keeps_the_lowest_sessions_whose_clicks_fit() {
+        let hash = SessionHash::default();
+        // Session i has i % 7 + 1 clicks.
+        let keys: Vec<String> = (0..2000).map(|i| i.to_string()).collect();
+        let clicks = |k: &str| k.parse::<u32>().map_or(0, |i| i % 7 + 1);
+        let counted: Vec<Candidate> = keys
+            .iter()
+            .map(|k| Candidate {
+                value: hash.value(k),
+                clicks: clicks(k),
+            })
+            .collect();
+        let all = Sample::ALL;
+        let total: u64 = counted.iter().map(|c| u64::from(c.clicks)).sum();
+        let budget = |clicks| Budget {
+            sessions: usize::MAX,
+            clicks,
+        };
+        assert_eq!(all.within(counted.clone(), budget(total)), all);
+        let narrowed = all.within(counted.clone(), budget(1000));
+        let kept: Vec<&String> = keys.iter().filter(|k| narrowed.keeps(k)).collect();
+        let held: u64 = kept.iter().map(|k| u64::from(clicks(k))).sum();
+        assert!(held <= 1000, "{held}");
+        // The next session in hash order would not have fitted.
+        let mut order = counted.clone();
+        order.sort_unstable_by_key(|c| c.value);
+        let next = order[kept.len()];
+        assert!(held + u64::from(next.clicks) > 1000);
+        assert!(kept.iter().all(|k| hash.value(k) < next.value));
+        // Both budgets: the tighter one binds, whichever it is.
+        let both = Budget {
+            sessions: 50,
+            clicks: 1000,
+        };
+        let by_sessions = all.within(counted.clone(), both);
+        assert_eq!(keys.iter().filter(|k| by_sessions.keeps(k)).count(), 50);
+        let both = Budget {
+            sessions: 1000,
+            clicks: 100,
+        };
+        let by_clicks = all.within(counted, both);
+        let held: u64 = keys
+            .iter()
+            .filter(|k| by_clicks.keeps(k))
+            .map(|k| u64::from(clicks(k)))
+            .sum();
+        assert!((90..=100).contains(&held), "{held}");
     }
 
     #[test]

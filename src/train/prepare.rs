@@ -38,9 +38,13 @@ pub struct SampleCounts {
     pub asked: f64,
     /// `--max-sessions`.
     pub max_sessions: Option<usize>,
+    /// `--max-clicks`.
+    pub max_clicks: Option<u64>,
     pub seed: u64,
     pub sessions_read: usize,
     pub sessions_kept: usize,
+    /// The clicks of the sessions kept: what `--max-clicks` counts.
+    pub clicks_kept: u64,
     /// Where the statistics that need every session (the validation period, the class
     /// counts, the product rates) came from.
     pub statistics: Statistics,
@@ -97,15 +101,18 @@ impl SampleCounts {
         sample: &crate::domain::sample::Sample,
         sessions_read: usize,
         sessions_kept: usize,
+        clicks_kept: u64,
         statistics: Statistics,
     ) -> SampleCounts {
         SampleCounts {
             fraction: sample.fraction.get(),
             asked: config.sample_fraction.get(),
             max_sessions: (config.max_sessions != usize::MAX).then_some(config.max_sessions),
+            max_clicks: (config.max_clicks != u64::MAX).then_some(config.max_clicks),
             seed: config.session_seed,
             sessions_read,
             sessions_kept,
+            clicks_kept,
             statistics,
         }
     }
@@ -116,17 +123,18 @@ impl SampleCounts {
         (self.fraction < 1.0).then(|| {
             let why = if self.fraction < self.asked {
                 format!(
-                    "fraction {} of the session hash, narrowed from --sample-fraction {} to the budget of --max-sessions {}",
+                    "fraction {} of the session hash, narrowed from --sample-fraction {} to the budget of --max-sessions {} and --max-clicks {}",
                     self.fraction,
                     self.asked,
-                    self.max_sessions.unwrap_or(usize::MAX)
+                    self.max_sessions.unwrap_or(usize::MAX),
+                    self.max_clicks.unwrap_or(u64::MAX)
                 )
             } else {
                 format!("--sample-fraction {}", self.fraction)
             };
             format!(
-                "the session sample ({why}, --session-seed {}) kept {} of the {} sessions read",
-                self.seed, self.sessions_kept, self.sessions_read
+                "the session sample ({why}, --session-seed {}) kept {} ({} clicks) of the {} sessions read",
+                self.seed, self.sessions_kept, self.clicks_kept, self.sessions_read
             )
         })
     }
@@ -187,15 +195,24 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
         data,
         options,
         config.sample(),
-        config.max_sessions,
+        config.budget(),
         say.as_ref(),
         outcomes
             .is_none()
-            .then_some((&mut count_day as labels::Census<'_>, &config.spill)),
+            .then_some(&mut count_day as labels::Census<'_>),
+        &config.spill,
     )?;
     let sampled = counted.sample.fraction.get() < 1.0;
     if !(sampled && counted.whole) {
-        let data = labels::read_counted(data, outcomes, options, &counted, say.as_ref(), None)?;
+        let data = labels::read_counted(
+            data,
+            outcomes,
+            options,
+            &counted,
+            say.as_ref(),
+            None,
+            &config.spill,
+        )?;
         let statistics = match (sampled, outcomes) {
             (false, _) => Statistics::AllKept,
             (true, Some(_)) => Statistics::KeptOnly {
@@ -217,15 +234,13 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
         options,
         &counted,
         say.as_ref(),
-        Some((
-            &mut |seen: Seen<'_>| {
-                if let Seen::Session(s) = seen {
-                    let side = usize::from(s.session.first_day() >= start.0);
-                    products[side].add(hash.fold(s.session.name(), folds), s);
-                }
-            },
-            &config.spill,
-        )),
+        Some(&mut |seen: Seen<'_>| {
+            if let Seen::Session(s) = seen {
+                let side = usize::from(s.session.first_day() >= start.0);
+                products[side].add(hash.fold(s.session.name(), folds), s);
+            }
+        }),
+        &config.spill,
     )?;
     let census = Census {
         start,
@@ -288,6 +303,10 @@ impl<S: AnySession> Labelled<S> {
                     &data.sample,
                     data.sessions_read,
                     data.sessions.len(),
+                    data.sessions
+                        .iter()
+                        .map(|s| s.session.clicks().len() as u64)
+                        .sum(),
                     statistics,
                 ),
             },
@@ -327,7 +346,7 @@ pub(super) fn read_shop(
         &schema,
         read_options(config),
         config.sample(),
-        config.max_sessions,
+        config.budget(),
         steps.say().as_ref(),
     )?;
     let listed = FeaturePlan::from_schema(&file).map_err(|e| schema_error(e.to_string()))?;
@@ -749,7 +768,7 @@ where
         // The floors are the contract's; what can change is the share kept.
         (TrainError::TooThin(why), Some(sampled)) => {
             let raise = if sample.fraction < sample.asked {
-                "raise --max-sessions (the budget of sessions held in memory)"
+                "raise --max-sessions or --max-clicks (the budget held in memory)"
             } else {
                 "raise --sample-fraction"
             };

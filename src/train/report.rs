@@ -355,8 +355,12 @@ impl TrainReport {
         let sample = &self.sample;
         writeln!(
             s,
-            "- sessions read: {}; kept by the session sample (docs/sampling.md; fraction {}, seed {}): {}",
-            sample.sessions_read, sample.fraction, sample.seed, sample.sessions_kept
+            "- sessions read: {}; kept by the session sample (docs/sampling.md; fraction {}, seed {}): {} ({} clicks)",
+            sample.sessions_read,
+            sample.fraction,
+            sample.seed,
+            sample.sessions_kept,
+            sample.clicks_kept
         )?;
         writeln!(s, "- {}", sample.statistics.words())?;
         writeln!(s, "- outcome: {}", describe_source(&self.label_source))?;

@@ -676,8 +676,66 @@ fn a_budget_of_sessions_keeps_the_lowest_hashes_and_its_fraction_reproduces_the_
         ..quick_config(c.path(), &clicks)
     };
     let err = train(&thin).expect_err("too few sessions held").to_string();
-    assert!(err.contains("kept 40 of the 900 sessions read"), "{err}");
+    assert!(
+        err.contains("kept 40 (237 clicks) of the 900 sessions read"),
+        "{err}"
+    );
     assert!(err.contains("raise --max-sessions"), "{err}");
+}
+
+#[test]
+fn a_budget_of_clicks_bounds_long_sessions_and_a_shuffled_file_keeps_the_same_sample() {
+    // Sessions of 1 to 11 clicks; those over 8 are skipped as too long, so the count of
+    // sessions read must include them whether the rows are together or grouped on disk.
+    let clicks = synthetic_clickstream(900, 7, 4, 3);
+    let (a, b, spill) = (
+        tempfile::tempdir().expect("a dir"),
+        tempfile::tempdir().expect("a dir"),
+        tempfile::tempdir().expect("a dir"),
+    );
+    let sorted = TrainConfig {
+        min_sessions_per_class: 5,
+        max_clicks_per_session: 8,
+        max_clicks: 2_000,
+        ..quick_config(a.path(), &clicks)
+    };
+    let apart = TrainConfig {
+        spill: crate::reader::spill::SpillOptions {
+            dir: spill.path().to_owned(),
+            budget: 64 * 1024,
+        },
+        ..quick_config(b.path(), &shuffled(&clicks, 9))
+    };
+    let apart = TrainConfig {
+        min_sessions_per_class: 5,
+        max_clicks_per_session: 8,
+        max_clicks: 2_000,
+        ..apart
+    };
+    let report = train(&sorted).expect("the click budget's sample trains");
+    let long = report.read.long_sessions_skipped;
+    assert!(long > 0, "some sessions are over the cap");
+    assert_eq!(report.sample.sessions_read as u64, 900);
+    assert_eq!(report.sample.max_clicks, Some(2_000));
+    assert!(report.sample.clicks_kept <= 2_000, "{:?}", report.sample);
+    // The budget is nearly used: the next session in hash order would not have fitted.
+    assert!(report.sample.clicks_kept > 2_000 - 8, "{:?}", report.sample);
+    let words = report.sample.words().expect("a sample");
+    assert!(words.contains("--max-clicks 2000"), "{words}");
+    let shuffled_report = train(&apart).expect("the shuffled file's sample trains");
+    assert!(matches!(
+        shuffled_report.sample.statistics,
+        super::prepare::Statistics::WholeStream {
+            grouped_on_disk: Some(_),
+            ..
+        }
+    ));
+    assert_eq!(shuffled_report.sample.sessions_read, 900);
+    assert_eq!(shuffled_report.sample.fraction, report.sample.fraction);
+    assert!(
+        weights(&sorted.models_dir) == weights(&apart.models_dir),
+        "the shuffled file's sample trains other weights"
+    );
 }
 
 /// The published conversion model's product table.
