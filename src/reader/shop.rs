@@ -189,6 +189,20 @@ impl Grouped<ShopSession> {
         options: ReadOptions,
         spill: &SpillOptions,
     ) -> Result<GroupedShopSessions, ReadError> {
+        Grouped::open_telling(path, schema, options, spill, |_| {})
+    }
+
+    /// [`open`](Self::open), telling `told` the session of every valid row (once per run
+    /// of a session's rows, as [`read_shop_clickstream_kept`] asks its `keep`), sessions
+    /// then skipped as too long or refused included: a session is told as its rows are
+    /// grouped, at the latest before it is given.
+    pub fn open_telling(
+        path: &Path,
+        schema: Arc<ShopSchema>,
+        options: ReadOptions,
+        spill: &SpillOptions,
+        mut told: impl FnMut(&str) + Send + 'static,
+    ) -> Result<GroupedShopSessions, ReadError> {
         let mut records = Records::open_path(path, |_| true)?;
         let (binding, stats) = bind(&records, path, &schema, options)?;
         let keys = schema.clone();
@@ -205,12 +219,18 @@ impl Grouped<ShopSession> {
         let Some(partitions) = Partitions::deal(&mut records, input_bytes(path), spill, key)?
         else {
             // The whole file fits: grouped in memory, in order of first appearance.
-            let read = read_shop_records(records, path, &schema, options, |_| true)?;
+            let read = read_shop_records(records, path, &schema, options, |id| {
+                told(id);
+                true
+            })?;
             return Ok(Grouped::in_memory(read.sessions, read.stats, read.sha256));
         };
         let (sha256, _) = records.finish()?;
         let group: GroupPart<ShopSession> = Box::new(move |records, path| {
-            let read = read_shop_records(records, path, &schema, options, |_| true)?;
+            let read = read_shop_records(records, path, &schema, options, |id| {
+                told(id);
+                true
+            })?;
             Ok((read.sessions, read.stats))
         });
         Ok(Grouped::on_disk(partitions, stats, sha256, group, |s| {
