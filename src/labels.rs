@@ -3,12 +3,15 @@
 
 use crate::domain::catalogue::{Catalogue, CodedSession, Unseen};
 use crate::domain::sample::{Budget, Candidate, Sample};
+use crate::domain::shop::{ShopSchema, ShopSession};
 use crate::domain::{AnyClick, AnySession, Session, SessionId};
+use crate::reader::shop::GroupedShopSessions;
 use crate::reader::spill::{GroupedSessions, SpillOptions};
 use crate::reader::{Meter, Say};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a session led to.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -312,51 +315,187 @@ pub enum DataError {
 pub fn read_labelled_shop(
     data: &Path,
     outcomes: Option<&Path>,
-    schema: &crate::domain::shop::ShopSchema,
+    schema: &ShopSchema,
     options: crate::reader::ReadOptions,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
-    read_labelled_shop_sample(
+    // No sample and no budget: no first pass, so nothing is grouped or spilled.
+    let spill = SpillOptions::default();
+    let counted = count_shop_sessions(
+        data,
+        schema,
+        (options, &spill),
+        Sample::ALL,
+        Budget::NONE,
+        None,
+        None,
+    )?;
+    read_counted_shop(
         data,
         outcomes,
         schema,
-        options,
-        Sample::ALL,
-        Budget::NONE,
+        (options, &spill),
+        &counted,
+        None,
         None,
     )
 }
 
-/// [`read_labelled_shop`] keeping only the sessions of `sample`, before anything is learned
-/// from them: the catalogue and the labels are those of the kept sessions, as they are when
-/// Spark or a warehouse hands over the same sample (deploy/spark).
-pub fn read_labelled_shop_sample(
+/// What the first pass over a shop's file found.
+#[derive(Debug, Clone)]
+pub struct ShopCounted {
+    /// The sample, the sessions read, and whether a census was taken.
+    pub counted: Counted,
+    /// The catalogue learned over every click of every session of the file, kept or not;
+    /// `None` when there was no first pass (no budget and no sample: every session is kept).
+    pub catalogue: Option<Catalogue>,
+}
+
+/// A shop's first pass, when a budget or a sample asks for one: every session whole,
+/// grouped in memory or on disk within the spill options' budget whatever the order of
+/// the rows ([`GroupedShopSessions`], so the pass never stops at rows apart), counted for
+/// the budget by its hash value and clicks as [`count_sessions`] counts a UCI session, its
+/// clicks learned by the catalogue in the order the sessions come (a file within the
+/// budget: the order of first appearance, as a reading without a sample learns them), and,
+/// with a `census`, handed to it labelled by the basket proxy on its uncoded clicks (the
+/// proxy reads a click's product, price and day, which coding does not change). No session
+/// is held past its turn, beyond those of a file or partition within the budget.
+pub fn count_shop_sessions(
     data: &Path,
-    outcomes: Option<&Path>,
-    schema: &crate::domain::shop::ShopSchema,
-    options: crate::reader::ReadOptions,
+    schema: &ShopSchema,
+    (options, spill): (crate::reader::ReadOptions, &SpillOptions),
     sample: Sample,
     budget: Budget,
     say: Option<&Say>,
+    mut census: Option<Census<'_, ShopSession>>,
+) -> Result<ShopCounted, DataError> {
+    use crate::domain::catalogue::{Learner, TOP_CATEGORIES, TOP_VALUES};
+    if budget.is_none() && sample.fraction.is_all() {
+        return Ok(ShopCounted {
+            counted: Counted {
+                sample,
+                sessions_read: None,
+                whole: false,
+                apart: None,
+            },
+            catalogue: None,
+        });
+    }
+    let mut learner = Learner::new(schema);
+    let meter = Meter::new(first_pass(census.is_some()), say);
+    let mut grouped = GroupedShopSessions::open(data, Arc::new(schema.clone()), options, spill)?;
+    let mut candidates = Vec::new();
+    while let Some(session) = grouped.next_session()? {
+        candidates.push(Candidate::of(
+            sample.hash,
+            &session.id,
+            session.clicks.len(),
+        ));
+        for click in &session.clicks {
+            learner.add(click);
+        }
+        if let Some(census) = census.as_mut() {
+            census(Seen::Session(&by_proxy(session)));
+        }
+    }
+    let (_, stats) = grouped.finish();
+    meter.add(stats.rows);
+    meter.finish();
+    Ok(ShopCounted {
+        counted: Counted {
+            sessions_read: Some(sessions_read(&candidates, &stats)),
+            sample: sample.within(candidates, budget),
+            whole: census.is_some(),
+            apart: None,
+        },
+        catalogue: Some(learner.finish(TOP_CATEGORIES, TOP_VALUES)),
+    })
+}
+
+/// The name of the first pass: with a census it counts classes too.
+fn first_pass(census: bool) -> &'static str {
+    if census {
+        "pass 1 of 2, counting sessions and their classes"
+    } else {
+        "pass 1 of 2, counting sessions"
+    }
+}
+
+/// The sessions a first pass read: those it counted, and those skipped as too long, which
+/// hold no click of training and so take no room in the budget.
+fn sessions_read(candidates: &[Candidate], stats: &crate::reader::ReadStats) -> usize {
+    let long = usize::try_from(stats.long_sessions_skipped).unwrap_or(usize::MAX);
+    candidates.len().saturating_add(long)
+}
+
+/// A shop's second (or only) pass: the sessions `counted`'s sample keeps, coded and
+/// labelled. When the sample left sessions out, they are coded by the catalogue the first
+/// pass learned over every session; else by the one learned from the sessions read, as
+/// without a sample. With a `census` taken in the first pass and no outcomes file, every
+/// session is read whole again (grouped as in the first pass), coded, labelled by the proxy
+/// and handed to it, kept or not.
+pub fn read_counted_shop(
+    data: &Path,
+    outcomes: Option<&Path>,
+    schema: &ShopSchema,
+    (options, spill): (crate::reader::ReadOptions, &SpillOptions),
+    counted: &ShopCounted,
+    say: Option<&Say>,
+    census: Option<Census<'_, CodedSession>>,
 ) -> Result<(LabelledData<CodedSession>, Catalogue), DataError> {
     use crate::domain::catalogue::{TOP_CATEGORIES, TOP_VALUES};
     use crate::reader::shop::read_shop_clickstream_kept;
     refuse_without_outcomes(outcomes, schema)?;
-    let (sample, sessions_read) = fit_budget(sample, budget, say, |keep, meter| {
-        read_shop_clickstream_kept(data, schema, options, |id| keep(id), meter).map(drop)
-    })?;
+    let Counted {
+        sample,
+        sessions_read,
+        whole,
+        ..
+    } = counted.counted;
     let meter = Meter::new(reading_pass(sessions_read), say);
+    // Every value was seen in learning; only those ranked out of the vocabularies count,
+    // and training reports none of them (the service counts what its requests bring).
+    let mut ranked_out = Unseen::default();
+    let whole_stream = counted
+        .catalogue
+        .as_ref()
+        .filter(|_| !sample.fraction.is_all());
+    if let (Some(catalogue), Some(census), true, None) = (whole_stream, census, whole, outcomes) {
+        let mut grouped =
+            GroupedShopSessions::open(data, Arc::new(schema.clone()), options, spill)?;
+        let mut sessions = Vec::new();
+        while let Some(session) = grouped.next_session()? {
+            let labelled = by_proxy(catalogue.code_session(schema, &session, &mut ranked_out));
+            census(Seen::Session(&labelled));
+            if sample.keeps(&labelled.session.id) {
+                sessions.push(labelled);
+            }
+        }
+        let (sha256, stats) = grouped.finish();
+        meter.add(stats.rows);
+        meter.finish();
+        let data = LabelledData {
+            file_name: crate::reader::file_name(data),
+            sha256,
+            stats,
+            sessions_read: sessions_read.unwrap_or(sessions.len()),
+            sample,
+            sessions,
+            source: LabelSource::BasketProxy,
+        };
+        return Ok((data, catalogue.clone()));
+    }
     let stream =
         read_shop_clickstream_kept(data, schema, options, |id| sample.keeps(id), meter.clone())?;
     meter.finish();
-    let catalogue = Catalogue::learn(
-        schema,
-        stream.sessions.iter().flat_map(|s| &s.clicks),
-        TOP_CATEGORIES,
-        TOP_VALUES,
-    );
-    // Every value was seen here; only those ranked out of the vocabularies count, and
-    // training reports none of them (the service counts what its requests bring).
-    let mut ranked_out = Unseen::default();
+    let catalogue = match whole_stream {
+        Some(catalogue) => catalogue.clone(),
+        None => Catalogue::learn(
+            schema,
+            stream.sessions.iter().flat_map(|s| &s.clicks),
+            TOP_CATEGORIES,
+            TOP_VALUES,
+        ),
+    };
     let mut data = code_and_label(stream, outcomes, schema, &catalogue, &mut ranked_out)?;
     data.sample = sample;
     if let Some(read) = sessions_read {
@@ -384,9 +523,9 @@ pub fn read_labelled_shop_as(
 
 /// A schema whose orders do not show in its clicks has no label without an orders file:
 /// refused before the clicks are read.
-fn refuse_without_outcomes(
+pub fn refuse_without_outcomes(
     outcomes: Option<&Path>,
-    schema: &crate::domain::shop::ShopSchema,
+    schema: &ShopSchema,
 ) -> Result<(), DataError> {
     if outcomes.is_none() && schema.basket == crate::domain::schema_file::Basket::None {
         return Err(DataError::NoOutcomes {
@@ -436,11 +575,11 @@ pub fn read_labelled(
 
 /// Every session of the stream labelled by the basket proxy as it passes, whether the
 /// sample keeps it or not: how `train` accumulates what needs every session.
-pub type Census<'a> = &'a mut dyn FnMut(Seen<'_>);
+pub type Census<'a, S = Session> = &'a mut dyn FnMut(Seen<'_, S>);
 
 /// What a census is told.
-pub enum Seen<'s> {
-    Session(&'s LabelledSession),
+pub enum Seen<'s, S = Session> {
+    Session(&'s LabelledSession<S>),
     /// Forget what was counted: the file's rows turned out apart, and every session comes
     /// again, grouped on disk.
     Restart,
@@ -490,20 +629,13 @@ pub fn count_sessions(
     }
     let mut candidates: Vec<Candidate> = Vec::new();
     let take = |session: Session, candidates: &mut Vec<Candidate>, census: &mut Option<Census>| {
-        candidates.push(Candidate {
-            value: sample.hash.value(session.id().as_str()),
-            // The reader caps a session's clicks far below u32::MAX.
-            clicks: u32::try_from(session.clicks().len()).unwrap_or(u32::MAX),
-        });
+        let key = session.id().as_str();
+        candidates.push(Candidate::of(sample.hash, key, session.clicks().len()));
         if let Some(census) = census.as_mut() {
             census(Seen::Session(&by_proxy(session)));
         }
     };
-    let pass = if census.is_some() {
-        "pass 1 of 2, counting sessions and their classes"
-    } else {
-        "pass 1 of 2, counting sessions"
-    };
+    let pass = first_pass(census.is_some());
     let meter = Meter::new(pass, say);
     let mut stream = crate::reader::SessionStream::open(data, options)?;
     stream.metered(meter.clone());
@@ -539,11 +671,9 @@ pub fn count_sessions(
         }
         Err(e) => return Err(e.into()),
     };
-    let long = usize::try_from(stats.long_sessions_skipped).unwrap_or(usize::MAX);
-    let read = candidates.len().saturating_add(long);
     Ok(Counted {
+        sessions_read: Some(sessions_read(&candidates, &stats)),
         sample: sample.within(candidates, budget),
-        sessions_read: Some(read),
         whole: census.is_some(),
         apart,
     })
@@ -627,39 +757,6 @@ fn reading_pass(counted: Option<usize>) -> &'static str {
         Some(_) => "pass 2 of 2, reading the sessions kept",
         None => "reading the sessions",
     }
-}
-
-/// The sample that fits the budget's sessions, and the sessions the data holds, from a
-/// counting pass (`read`, handed a question asked once per session and the pass's meter)
-/// that keeps no session. Without a budget or a sample there is no first pass (`None`:
-/// the sessions kept are the sessions read).
-fn fit_budget(
-    sample: Sample,
-    budget: Budget,
-    say: Option<&Say>,
-    read: impl FnOnce(&mut dyn FnMut(&str) -> bool, Meter) -> Result<(), crate::reader::ReadError>,
-) -> Result<(Sample, Option<usize>), DataError> {
-    if budget.is_none() && sample.fraction.is_all() {
-        return Ok((sample, None));
-    }
-    // A set, not a list: a session whose rows lie apart in the file is asked about once per
-    // run of its rows, and shuffled rows would otherwise cost memory per row.
-    let mut values = HashSet::new();
-    let meter = Meter::new("pass 1 of 2, counting sessions", say);
-    read(
-        &mut |key: &str| {
-            values.insert(sample.hash.value(key));
-            false
-        },
-        meter.clone(),
-    )?;
-    meter.finish();
-    let read = values.len();
-    let candidates = values
-        .into_iter()
-        .map(|value| Candidate { value, clicks: 0 })
-        .collect();
-    Ok((sample.within(candidates, budget), Some(read)))
 }
 
 #[cfg(test)]

@@ -354,3 +354,115 @@ fn the_generated_shop_is_labelled_by_its_orders_file_and_refused_without_it() {
     assert!(!catalogue.categories.is_empty() && catalogue.categories.len() <= 12);
     assert_eq!(catalogue.attributes.len(), 1, "device");
 }
+
+#[test]
+fn a_sample_of_the_generated_shop_is_coded_by_the_catalogue_of_every_click_wherever_its_rows_are() {
+    use clickstream::domain::sample::{Budget, Fraction, Sample, SessionHash};
+    use clickstream::domain::shop::ShopSchema;
+    use clickstream::labels::{count_shop_sessions, read_counted_shop, read_labelled_shop};
+    use clickstream::reader::spill::SpillOptions;
+    let dir = tempfile::tempdir().expect("a temporary folder can be made");
+    generate(2000, 12)
+        .write(dir.path(), 12)
+        .expect("the files are written");
+    let schema = ShopSchema::parse(SCHEMA).expect("the shipped schema compiles");
+    let (clicks, orders) = (dir.path().join("clicks.csv"), dir.path().join("orders.csv"));
+    let options = clickstream::reader::ReadOptions::default();
+    let (all, catalogue) =
+        read_labelled_shop(&clicks, Some(&orders), &schema, options).expect("labelled");
+    let sample = Sample {
+        hash: SessionHash::default(),
+        fraction: Fraction::new(0.3).expect("a fraction"),
+    };
+    let spill = SpillOptions::default();
+    let counted = count_shop_sessions(
+        &clicks,
+        &schema,
+        (options, &spill),
+        sample,
+        Budget::NONE,
+        None,
+        None,
+    )
+    .expect("the first pass reads");
+    // Learned over every click in the order a reading of every session learns them.
+    assert_eq!(counted.catalogue.as_ref(), Some(&catalogue));
+    assert_eq!(counted.counted.sessions_read, Some(all.sessions.len()));
+    let (kept, coded_by) = read_counted_shop(
+        &clicks,
+        Some(&orders),
+        &schema,
+        (options, &spill),
+        &counted,
+        None,
+        None,
+    )
+    .expect("the second pass reads");
+    assert_eq!(coded_by, catalogue);
+    assert!(!kept.sessions.is_empty() && kept.sessions.len() < all.sessions.len());
+    assert_eq!(kept.sessions_read, all.sessions.len());
+    // Each kept session is coded and labelled as the reading of every session codes it.
+    for s in &kept.sessions {
+        let same = all
+            .sessions
+            .iter()
+            .find(|a| a.session.id == s.session.id)
+            .expect("a kept session is one of the file's");
+        assert_eq!(same.session, s.session);
+        assert_eq!(same.outcome, s.outcome);
+    }
+
+    // Rows shuffled and grouped on disk in several partitions: the same sessions' keys,
+    // the same vocabularies, and each mean price the same but for the order its sum was
+    // taken in (sessions come partition by partition).
+    let shuffled = dir.path().join("shuffled.csv");
+    let text = std::fs::read_to_string(&clicks).expect("clicks.csv reads");
+    let mut lines: Vec<&str> = text.lines().collect();
+    let header = lines.remove(0);
+    {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        lines.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(12));
+    }
+    std::fs::write(&shuffled, format!("{header}\n{}\n", lines.join("\n")))
+        .expect("the shuffled rows are written");
+    let folder = tempfile::tempdir().expect("a temporary folder can be made");
+    let small = SpillOptions {
+        dir: folder.path().to_owned(),
+        budget: 64 * 1024,
+    };
+    let apart = count_shop_sessions(
+        &shuffled,
+        &schema,
+        (options, &small),
+        sample,
+        Budget::NONE,
+        None,
+        None,
+    )
+    .expect("the shuffled rows are grouped on disk");
+    assert_eq!(apart.counted.sessions_read, Some(all.sessions.len()));
+    assert_eq!(apart.counted.sample, counted.counted.sample);
+    let grouped = apart.catalogue.expect("a catalogue of every click");
+    assert_eq!(grouped.categories, catalogue.categories);
+    assert_eq!(grouped.attributes, catalogue.attributes);
+    assert_eq!(
+        grouped.category_prices.keys().collect::<Vec<_>>(),
+        catalogue.category_prices.keys().collect::<Vec<_>>()
+    );
+    for (name, price) in &grouped.category_prices {
+        let sorted = catalogue.category_prices[name];
+        assert!(
+            (price - sorted).abs() <= 1e-9 * sorted.abs(),
+            "{name}: {price} against {sorted}"
+        );
+    }
+    assert!((grouped.mean_price - catalogue.mean_price).abs() <= 1e-9 * catalogue.mean_price);
+    assert_eq!(
+        std::fs::read_dir(folder.path())
+            .expect("the spill folder")
+            .count(),
+        0,
+        "partitions left behind"
+    );
+}

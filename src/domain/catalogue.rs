@@ -158,7 +158,7 @@ pub fn unseen_words(by_field: &[(String, u64)]) -> String {
 
 /// The top `n` of counted names, most counted first, ties by name, so a catalogue is the
 /// same whatever order the data came in.
-fn top(counts: HashMap<&str, u64>, n: usize) -> Vec<String> {
+fn top<'a>(counts: impl IntoIterator<Item = (&'a str, u64)>, n: usize) -> Vec<String> {
     let mut counted: Vec<(&str, u64)> = counts.into_iter().collect();
     counted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     counted
@@ -166,6 +166,102 @@ fn top(counts: HashMap<&str, u64>, n: usize) -> Vec<String> {
         .take(n)
         .map(|(name, _)| name.to_owned())
         .collect()
+}
+
+/// `key`'s entry of `map` changed by `change`, begun at its default; the key is copied
+/// only the first time it is met, not at every click.
+fn tally<V: Default>(map: &mut HashMap<String, V>, key: &str, change: impl FnOnce(&mut V)) {
+    match map.get_mut(key) {
+        Some(value) => change(value),
+        None => {
+            let mut value = V::default();
+            change(&mut value);
+            map.insert(key.to_owned(), value);
+        }
+    }
+}
+
+/// A catalogue being learned from clicks as they stream past ([`Catalogue::learn`] is one
+/// fed every click, then finished): it holds a count per distinct category and categorical
+/// value and a price sum per category, never the clicks, so training can learn it over
+/// every click of a file whose sessions it does not keep.
+#[derive(Debug, Clone)]
+pub struct Learner {
+    /// Per declared attribute, whether its values are ranked (a categorical one's).
+    categorical: Vec<bool>,
+    /// Per category, its clicks and the sum of their prices, summed in click order.
+    categories: HashMap<String, (u64, f64)>,
+    /// Per declared attribute, its values' clicks (a categorical one's only).
+    values: Vec<HashMap<String, u64>>,
+    price_sum: f64,
+    clicks: u64,
+}
+
+impl Learner {
+    /// Nothing learned yet, of `schema`'s clicks.
+    pub fn new(schema: &ShopSchema) -> Learner {
+        let categorical: Vec<bool> = schema.attributes().map(|a| a.is_categorical()).collect();
+        Learner {
+            values: vec![HashMap::new(); categorical.len()],
+            categorical,
+            categories: HashMap::new(),
+            price_sum: 0.0,
+            clicks: 0,
+        }
+    }
+
+    /// Learns from one more click.
+    pub fn add(&mut self, click: &ShopClick) {
+        tally(&mut self.categories, &click.category, |(count, sum)| {
+            *count += 1;
+            *sum += click.price;
+        });
+        self.price_sum += click.price;
+        self.clicks += 1;
+        for (k, value) in click.attributes.iter().enumerate() {
+            if let (Some(true), Value::Text(text), Some(counts)) =
+                (self.categorical.get(k), value, self.values.get_mut(k))
+            {
+                tally(counts, text, |n| *n += 1);
+            }
+        }
+    }
+
+    /// The catalogue of the clicks learned from: the `top_categories` most clicked
+    /// categories and each categorical attribute's `top_values` most frequent values.
+    pub fn finish(self, top_categories: usize, top_values: usize) -> Catalogue {
+        let category_prices = self
+            .categories
+            .iter()
+            .map(|(name, (count, sum))| (name.clone(), sum / (*count).max(1) as f64))
+            .collect();
+        Catalogue {
+            categories: top(
+                self.categories
+                    .iter()
+                    .map(|(name, (count, _))| (name.as_str(), *count)),
+                top_categories,
+            ),
+            category_prices,
+            mean_price: if self.clicks == 0 {
+                0.0
+            } else {
+                self.price_sum / self.clicks as f64
+            },
+            attributes: self
+                .values
+                .iter()
+                .zip(&self.categorical)
+                .map(|(counts, categorical)| {
+                    if *categorical {
+                        top(counts.iter().map(|(v, n)| (v.as_str(), *n)), top_values)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Catalogue {
@@ -187,52 +283,18 @@ impl Catalogue {
         }
     }
 
-    /// Learns a catalogue from training clicks.
+    /// Learns a catalogue from training clicks: a [`Learner`] fed each of them in turn.
     pub fn learn<'a>(
         schema: &ShopSchema,
         clicks: impl Iterator<Item = &'a ShopClick>,
         top_categories: usize,
         top_values: usize,
     ) -> Catalogue {
-        let attributes: Vec<bool> = schema.attributes().map(|a| a.is_categorical()).collect();
-        let mut category_counts: HashMap<&str, u64> = HashMap::new();
-        let mut category_sums: HashMap<&str, f64> = HashMap::new();
-        let mut value_counts: Vec<HashMap<&str, u64>> = vec![HashMap::new(); attributes.len()];
-        let (mut price_sum, mut n) = (0.0, 0u64);
+        let mut learner = Learner::new(schema);
         for click in clicks {
-            *category_counts.entry(&click.category).or_default() += 1;
-            *category_sums.entry(&click.category).or_default() += click.price;
-            price_sum += click.price;
-            n += 1;
-            for (k, value) in click.attributes.iter().enumerate() {
-                if let (Some(true), Value::Text(text)) = (attributes.get(k), value) {
-                    *value_counts[k].entry(text).or_default() += 1;
-                }
-            }
+            learner.add(click);
         }
-        let category_prices = category_sums
-            .iter()
-            .map(|(name, sum)| {
-                let count = category_counts.get(name).copied().unwrap_or(1).max(1);
-                ((*name).to_owned(), sum / count as f64)
-            })
-            .collect();
-        Catalogue {
-            categories: top(category_counts, top_categories),
-            category_prices,
-            mean_price: if n == 0 { 0.0 } else { price_sum / n as f64 },
-            attributes: value_counts
-                .into_iter()
-                .zip(&attributes)
-                .map(|(counts, categorical)| {
-                    if *categorical {
-                        top(counts, top_values)
-                    } else {
-                        Vec::new()
-                    }
-                })
-                .collect(),
-        }
+        learner.finish(top_categories, top_values)
     }
 
     /// The click coded by this catalogue; each value outside it is coded [`OTHER`] and its
@@ -339,6 +401,41 @@ mod tests {
         // Ranked out of the top two, but seen: its own mean price, not counted as unseen.
         let coded = catalogue.code(&schema, &click("tents", 30.0, "tablet"), &mut unseen);
         assert_eq!((coded.values[0], coded.category_price), (OTHER, 100.0));
+    }
+
+    #[test]
+    fn a_learner_fed_session_by_session_is_learn_over_the_same_clicks_in_the_same_order() {
+        let schema = ShopSchema::parse(SCHEMA).expect("compiles");
+        // Prices whose sums depend on their order in floating point: the means must be
+        // summed in click order, as learning over the file's clicks at once sums them.
+        let sessions = [
+            vec![click("a", 0.1, "mobile"), click("b", 1e16, "tablet")],
+            vec![click("a", 0.2, "desktop")],
+            vec![click("a", 0.3, "mobile"), click("b", 1.0, "mobile")],
+        ];
+        let mut learner = Learner::new(&schema);
+        for session in &sessions {
+            for click in session {
+                learner.add(click);
+            }
+        }
+        let streamed = learner.finish(TOP_CATEGORIES, TOP_VALUES);
+        let at_once = Catalogue::learn(
+            &schema,
+            sessions.iter().flatten(),
+            TOP_CATEGORIES,
+            TOP_VALUES,
+        );
+        assert_eq!(streamed, at_once);
+        assert_eq!(streamed.categories, ["a", "b"]);
+        assert_eq!(streamed.category_prices["a"], (0.1 + 0.2 + 0.3) / 3.0);
+        assert_eq!(streamed.category_prices["b"], (1e16 + 1.0) / 2.0);
+        assert_eq!(
+            streamed.mean_price,
+            (0.1 + 1e16 + 0.2 + 0.3 + 1.0) / 5.0,
+            "summed in click order"
+        );
+        assert_eq!(streamed.attributes, [["mobile", "desktop", "tablet"]]);
     }
 
     #[test]

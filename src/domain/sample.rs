@@ -160,6 +160,17 @@ pub struct Candidate {
     pub clicks: u32,
 }
 
+impl Candidate {
+    /// The session of this key and this many clicks, under `hash`.
+    pub fn of(hash: SessionHash, key: &str, clicks: usize) -> Candidate {
+        Candidate {
+            value: hash.value(key),
+            // Readers cap a session's clicks far below u32::MAX.
+            clicks: u32::try_from(clicks).unwrap_or(u32::MAX),
+        }
+    }
+}
+
 impl Sample {
     /// This sample narrowed to the budget, given every session of the data (`sessions`,
     /// one each, any order): when the sessions below the fraction hold more sessions or

@@ -655,6 +655,43 @@ pub struct ShopSession {
     pub repeats: usize,
 }
 
+// The basket proxy reads only a click's product, price and day, which coding by a
+// catalogue does not change: a shop's sessions are labelled before any catalogue is
+// learned (train's census chooses the validation period from them in its first pass).
+impl super::AnyClick for ShopClick {
+    fn product(&self) -> super::ProductKey {
+        super::ProductKey::of(&self.product)
+    }
+
+    fn product_id(&self) -> super::ProductId {
+        super::ProductId::of(&self.product)
+    }
+
+    fn price(&self) -> f64 {
+        self.price
+    }
+
+    fn day(&self) -> NaiveDate {
+        self.date
+    }
+
+    fn category_label(&self) -> std::borrow::Cow<'_, str> {
+        self.category.as_str().into()
+    }
+}
+
+impl super::AnySession for ShopSession {
+    type Click = ShopClick;
+
+    fn name(&self) -> &str {
+        &self.id
+    }
+
+    fn clicks(&self) -> &[ShopClick] {
+        &self.clicks
+    }
+}
+
 impl ShopSession {
     /// A session from its rows (with their lines), in click order: by `order` when the
     /// schema has one (exact repeats dropped and counted; two different clicks with one

@@ -306,14 +306,21 @@ fn run(config: &TrainConfig, plan: &ConvertPlan, steps: &Steps) -> Result<TrainR
             &prepare::ShopFacts::uci(),
         );
     };
-    let (Labelled { file, sessions, .. }, features, shop) =
-        prepare::read_shop(config, schema, steps)?;
+    let (
+        Labelled {
+            file,
+            sessions,
+            census,
+        },
+        features,
+        shop,
+    ) = prepare::read_shop(config, schema, steps)?;
     run_on(
         config,
         plan,
         steps,
         file,
-        (&sessions, None),
+        (&sessions, census.as_ref()),
         &features,
         &shop,
     )

@@ -5,6 +5,7 @@ use super::{Steps, TrainConfig, TrainError};
 use crate::dataset::PrefixSet;
 use crate::domain::catalogue::CodedSession;
 use crate::domain::sample::key_order;
+use crate::domain::shop::ShopSession;
 use crate::domain::{AnySession, Session};
 use crate::features::{ClickValues, Plan, ProductStats};
 use crate::labels::{self, LabelSource, LabelledSession, Seen};
@@ -70,6 +71,20 @@ pub enum Statistics {
 }
 
 impl Statistics {
+    /// When no census was taken: every session was kept, or the kept sessions' (with an
+    /// outcomes file, else for `why_not`).
+    fn kept(sampled: bool, outcomes: bool, why_not: &str) -> Statistics {
+        match (sampled, outcomes) {
+            (false, _) => Statistics::AllKept,
+            (true, true) => Statistics::KeptOnly {
+                why: "the outcomes file (--outcomes) need only cover the kept sessions".into(),
+            },
+            (true, false) => Statistics::KeptOnly {
+                why: why_not.into(),
+            },
+        }
+    }
+
     /// The report's line on them.
     pub fn words(&self) -> String {
         match self {
@@ -180,7 +195,6 @@ impl Census {
 }
 
 pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, TrainError> {
-    use crate::features::FoldCounts;
     steps.step(format!("reading {}", config.data.display()));
     let (data, say, options) = (&config.data, steps.say(), read_options(config));
     let outcomes = config.outcomes.as_deref();
@@ -213,21 +227,10 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
             None,
             &config.spill,
         )?;
-        let statistics = match (sampled, outcomes) {
-            (false, _) => Statistics::AllKept,
-            (true, Some(_)) => Statistics::KeptOnly {
-                why: "the outcomes file (--outcomes) need only cover the kept sessions".into(),
-            },
-            (true, None) => Statistics::KeptOnly {
-                why: "no census was taken".into(),
-            },
-        };
+        let statistics = Statistics::kept(sampled, outcomes.is_some(), "no census was taken");
         return Ok(Labelled::of(config, data, statistics, None));
     }
-    let calendar = Calendar::of_days(by_day, config.min_sessions_per_class)?;
-    let start = calendar.start(config.validate_from)?;
-    let (hash, folds) = (config.session_hash(), config.folds.max(2));
-    let mut products = [FoldCounts::new(folds), FoldCounts::new(folds)];
+    let mut counting = Counting::new(by_day, config)?;
     let labelled = labels::read_counted(
         data,
         outcomes,
@@ -236,20 +239,59 @@ pub(super) fn read(config: &TrainConfig, steps: &Steps) -> Result<Labelled, Trai
         say.as_ref(),
         Some(&mut |seen: Seen<'_>| {
             if let Seen::Session(s) = seen {
-                let side = usize::from(s.session.first_day() >= start.0);
-                products[side].add(hash.fold(s.session.name(), folds), s);
+                counting.add(s);
             }
         }),
         &config.spill,
     )?;
-    let census = Census {
-        start,
-        products,
-        calendar,
-        apart: counted.apart.clone(),
-    };
+    let census = counting.finish(counted.apart.clone());
     let statistics = census.statistics();
     Ok(Labelled::of(config, labelled, statistics, Some(census)))
+}
+
+/// The census between its passes: the validation period chosen on the first pass's tally
+/// of every session's class by day, and the product counts the second pass adds every
+/// session to, by its side of that period and its fold.
+struct Counting {
+    calendar: Calendar,
+    start: (NaiveDate, PeriodRule),
+    products: [crate::features::FoldCounts; 2],
+    hash: crate::domain::sample::SessionHash,
+    folds: usize,
+}
+
+impl Counting {
+    fn new(
+        by_day: BTreeMap<NaiveDate, Tally>,
+        config: &TrainConfig,
+    ) -> Result<Counting, TrainError> {
+        use crate::features::FoldCounts;
+        let calendar = Calendar::of_days(by_day, config.min_sessions_per_class)?;
+        let start = calendar.start(config.validate_from)?;
+        let folds = config.folds.max(2);
+        Ok(Counting {
+            calendar,
+            start,
+            products: [FoldCounts::new(folds), FoldCounts::new(folds)],
+            hash: config.session_hash(),
+            folds,
+        })
+    }
+
+    fn add<S: AnySession>(&mut self, s: &LabelledSession<S>) {
+        let side = usize::from(s.session.first_day() >= self.start.0);
+        self.products[side].add(self.hash.fold(s.session.name(), self.folds), s);
+    }
+
+    /// The census taken; `apart` says why its sessions were grouped on disk, if they were.
+    fn finish(self, apart: Option<String>) -> Census {
+        Census {
+            calendar: self.calendar,
+            start: self.start,
+            products: self.products,
+            apart,
+        }
+    }
 }
 
 fn tally<S: AnySession>(by_day: &mut BTreeMap<NaiveDate, Tally>, s: &LabelledSession<S>) {
@@ -340,15 +382,65 @@ pub(super) fn read_shop(
         config.data.display(),
         schema.name
     ));
-    let (data, catalogue) = labels::read_labelled_shop_sample(
-        &config.data,
-        config.outcomes.as_deref(),
+    let (data, say, options) = (&config.data, steps.say(), read_options(config));
+    let reading = (options, &config.spill);
+    let outcomes = config.outcomes.as_deref();
+    labels::refuse_without_outcomes(outcomes, &schema)?;
+    // As for the UCI layout, but the first pass reads every session anyway: it learns the
+    // catalogue over every click, which the second pass codes every session by.
+    let mut by_day: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
+    let mut count_day = |seen: Seen<'_, ShopSession>| {
+        if let Seen::Session(s) = seen {
+            tally(&mut by_day, s);
+        }
+    };
+    let counted = labels::count_shop_sessions(
+        data,
         &schema,
-        read_options(config),
+        reading,
         config.sample(),
         config.budget(),
-        steps.say().as_ref(),
+        say.as_ref(),
+        outcomes
+            .is_none()
+            .then_some(&mut count_day as labels::Census<'_, ShopSession>),
     )?;
+    let sampled = !counted.counted.sample.fraction.is_all();
+    let (data, catalogue, statistics, census) = if sampled && counted.counted.whole {
+        let mut counting = Counting::new(by_day, config)?;
+        let (data, catalogue) = labels::read_counted_shop(
+            data,
+            outcomes,
+            &schema,
+            reading,
+            &counted,
+            say.as_ref(),
+            Some(&mut |seen: Seen<'_, CodedSession>| {
+                if let Seen::Session(s) = seen {
+                    counting.add(s);
+                }
+            }),
+        )?;
+        let census = counting.finish(None);
+        (data, catalogue, census.statistics(), Some(census))
+    } else {
+        let (data, catalogue) = labels::read_counted_shop(
+            data,
+            outcomes,
+            &schema,
+            reading,
+            &counted,
+            say.as_ref(),
+            None,
+        )?;
+        // With an outcomes file the catalogue is still the whole stream's (learned in the
+        // first pass), the labelled statistics the kept sessions'.
+        let mut statistics = Statistics::kept(sampled, outcomes.is_some(), "no census was taken");
+        if let (Statistics::KeptOnly { why }, Some(_)) = (&mut statistics, &counted.catalogue) {
+            why.push_str(" (the shop's catalogue was learned from every session)");
+        }
+        (data, catalogue, statistics, None)
+    };
     let listed = FeaturePlan::from_schema(&file).map_err(|e| schema_error(e.to_string()))?;
     let derived = listed.features.is_empty();
     let feature_plan = if derived {
@@ -371,16 +463,7 @@ pub(super) fn read_shop(
         catalogue: Some(catalogue),
         feature_plan: derived.then_some(feature_plan),
     };
-    // A shop's sessions are coded by the catalogue learned from the kept sessions, which
-    // the census would need before the second pass: its statistics are the kept sessions'.
-    let statistics = if data.sample.fraction.is_all() {
-        Statistics::AllKept
-    } else {
-        Statistics::KeptOnly {
-            why: "a shop's schema (--schema) codes its sessions by the catalogue learned from the kept sessions".into(),
-        }
-    };
-    Ok((Labelled::of(config, data, statistics, None), plan, shop))
+    Ok((Labelled::of(config, data, statistics, census), plan, shop))
 }
 
 /// How the validation period was chosen.

@@ -843,3 +843,176 @@ fn a_sample_of_a_grouped_file_learns_the_period_class_counts_and_product_rates_f
         "partitions left behind"
     );
 }
+
+/// The catalogue a shop's published conversion model records.
+fn catalogue(models: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(models.join("convert/1/manifest.json")).expect("manifest");
+    let manifest: serde_json::Value = serde_json::from_str(&text).expect("a JSON manifest");
+    assert!(
+        manifest["catalogue"].is_object(),
+        "no catalogue: {manifest}"
+    );
+    manifest["catalogue"].clone()
+}
+
+/// The whole stream's class counts a census reports, or a panic naming what it said.
+fn whole_stream(report: &TrainReport) -> [usize; 4] {
+    match &report.sample.statistics {
+        super::prepare::Statistics::WholeStream {
+            training_converting,
+            training_not_converting,
+            validation_converting,
+            validation_not_converting,
+            grouped_on_disk: None,
+        } => [
+            *training_converting,
+            *training_not_converting,
+            *validation_converting,
+            *validation_not_converting,
+        ],
+        other => panic!("not the whole stream's: {other:?}"),
+    }
+}
+
+/// Quick settings training on `clicks` read by a shop's schema: the UCI shop's own table
+/// (`schemas/uci.toml`), so the synthetic UCI files serve, prices whole (their sums exact
+/// in any order) and categories learned as a shop's are.
+fn quick_shop_config(dir: &std::path::Path, clicks: &str) -> TrainConfig {
+    TrainConfig {
+        schema: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/uci.toml")),
+        min_sessions_per_class: 5,
+        ..quick_config(dir, clicks)
+    }
+}
+
+#[test]
+fn a_sample_of_a_shops_file_learns_its_catalogue_class_counts_and_product_rates_from_every_session()
+{
+    let clicks = synthetic_clickstream(900, 7, 4, 3);
+    let dirs: Vec<tempfile::TempDir> = (0..4)
+        .map(|_| tempfile::tempdir().expect("a dir"))
+        .collect();
+    let fraction = crate::domain::sample::Fraction::new(0.6).expect("a fraction");
+    let every = quick_shop_config(dirs[0].path(), &clicks);
+    let sampled = TrainConfig {
+        sample_fraction: fraction,
+        ..quick_shop_config(dirs[1].path(), &clicks)
+    };
+    let whole = train(&every).expect("every session trains");
+    assert!(
+        matches!(whole.sample.statistics, super::prepare::Statistics::AllKept),
+        "{:?}",
+        whole.sample.statistics
+    );
+    let report = train(&sampled).expect("the sample trains");
+    assert_eq!(report.sample.sessions_read, 900);
+    assert!(report.sample.sessions_kept < 900, "{:?}", report.sample);
+    // The period, the classes on each side of it, the catalogue and the product table are
+    // the whole file's, as the run that kept every session learned them.
+    let counts = &whole.sessions;
+    assert_eq!(
+        whole_stream(&report),
+        [
+            counts.training_converting,
+            counts.training_not_converting,
+            counts.validation_converting,
+            counts.validation_not_converting
+        ]
+    );
+    assert_eq!(report.validation, whole.validation);
+    assert!(report.sessions.validation_converting < counts.validation_converting);
+    assert_eq!(catalogue(&sampled.models_dir), catalogue(&every.models_dir));
+    assert_eq!(
+        product_table(&sampled.models_dir),
+        product_table(&every.models_dir)
+    );
+    let md = std::fs::read_to_string(sampled.models_dir.join("report.md")).expect("report.md");
+    assert!(
+        md.contains("counted over the whole stream, kept or not"),
+        "{md}"
+    );
+
+    // Rows apart, grouped on disk in several partitions: the sorted file's weights.
+    let spill = tempfile::tempdir().expect("a dir");
+    let apart = TrainConfig {
+        sample_fraction: fraction,
+        spill: crate::reader::spill::SpillOptions {
+            dir: spill.path().to_owned(),
+            budget: 64 * 1024,
+        },
+        ..quick_shop_config(dirs[2].path(), &shuffled(&clicks, 8))
+    };
+    let shuffled_report = train(&apart).expect("the shuffled sample trains");
+    assert_eq!(whole_stream(&shuffled_report), whole_stream(&report));
+    assert!(
+        weights(&apart.models_dir) == weights(&sampled.models_dir),
+        "the shuffled sample's weights differ from the sorted file's"
+    );
+    assert_eq!(
+        std::fs::read_dir(spill.path())
+            .expect("the spill folder")
+            .count(),
+        0,
+        "partitions left behind"
+    );
+
+    // A budget of sessions counts every session's key, as the reading without a census
+    // does: the lowest 500 hashes kept of the 900 read.
+    let budget = TrainConfig {
+        max_sessions: 500,
+        ..quick_shop_config(dirs[3].path(), &shuffled(&clicks, 5))
+    };
+    let report = train(&budget).expect("the budget's sample trains");
+    assert_eq!(
+        (report.sample.sessions_read, report.sample.sessions_kept),
+        (900, 500)
+    );
+    assert_eq!(catalogue(&budget.models_dir), catalogue(&every.models_dir));
+}
+
+#[test]
+fn a_sample_of_a_shop_with_an_outcomes_file_learns_its_catalogue_from_every_session_only() {
+    let clicks = synthetic_clickstream(900, 7, 4, 3);
+    let (a, b) = (
+        tempfile::tempdir().expect("a dir"),
+        tempfile::tempdir().expect("a dir"),
+    );
+    let every = quick_shop_config(a.path(), &clicks);
+    // The proxy's outcomes written as an order system would hand them over.
+    let read = crate::labels::read_labelled(&every.data, None, Default::default())
+        .expect("the clicks read");
+    let mut orders = String::from("session_id,converted,revenue\n");
+    for s in &read.sessions {
+        let _ = writeln!(
+            orders,
+            "{},{},{}",
+            s.session.name(),
+            u8::from(s.outcome.converted),
+            s.outcome.revenue
+        );
+    }
+    let outcomes = b.path().join("orders.csv");
+    std::fs::write(&outcomes, orders).expect("write the outcomes");
+    let sampled = TrainConfig {
+        sample_fraction: crate::domain::sample::Fraction::new(0.6).expect("a fraction"),
+        outcomes: Some(outcomes.clone()),
+        ..quick_shop_config(b.path(), &clicks)
+    };
+    let with_orders = TrainConfig {
+        outcomes: Some(outcomes),
+        ..every
+    };
+    train(&with_orders).expect("every session trains");
+    let report = train(&sampled).expect("the sample trains");
+    match &report.sample.statistics {
+        super::prepare::Statistics::KeptOnly { why } => assert!(
+            why.contains("--outcomes") && why.contains("catalogue was learned from every session"),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        catalogue(&sampled.models_dir),
+        catalogue(&with_orders.models_dir)
+    );
+}
