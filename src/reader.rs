@@ -860,27 +860,29 @@ impl<R: Read> Grouper<R> {
         let max_clicks = self.policy.max_clicks();
         let mut gathered: Vec<(SessionId, Gathering)> = Vec::new();
         let mut by_id: HashMap<SessionId, usize> = HashMap::new();
-        let mut last: Option<(SessionId, bool)> = None;
+        // The last run of rows of one session: its id, and its place when it is kept. Rows
+        // of a session usually come together, so the id is hashed once a run, not once a row.
+        let mut last: Option<(SessionId, Option<usize>)> = None;
         while let Some(taken) = self.next_taken()? {
             let Some((session, _, taken)) = taken else {
                 continue;
             };
-            let kept = match &last {
-                Some((id, kept)) if *id == session => *kept,
+            let at = match &last {
+                Some((id, at)) if *id == session => *at,
                 _ => {
-                    let kept = keep(&session);
-                    last = Some((session.clone(), kept));
-                    kept
+                    let at = keep(&session).then(|| {
+                        *by_id.entry(session.clone()).or_insert_with_key(|id| {
+                            gathered.push((id.clone(), Gathering::new(gathered.len())));
+                            gathered.len() - 1
+                        })
+                    });
+                    last = Some((session, at));
+                    at
                 }
             };
-            if !kept {
-                continue;
+            if let Some((_, gathering)) = at.and_then(|at| gathered.get_mut(at)) {
+                gathering.take(taken, max_clicks);
             }
-            let at = *by_id.entry(session).or_insert_with_key(|id| {
-                gathered.push((id.clone(), Gathering::new(gathered.len())));
-                gathered.len() - 1
-            });
-            gathered[at].1.take(taken, max_clicks);
         }
         Ok(gathered)
     }
@@ -975,6 +977,9 @@ pub struct Rows<R: Read> {
 ///
 /// A Parquet data set ([`Records::open_path`]) gives the same records: its rows' cells as
 /// text, its column names as the header, `line` its row + 1 (see [`parquet`](self::parquet)).
+/// A reader that takes a row cell by cell ([`Records::next_cells`], [`Records::cell`]: the
+/// UCI reader) gets a Parquet row's integers, doubles and strings as [`Value`]s instead,
+/// which stand for that text and are read as it would be.
 pub struct Records<R: Read> {
     backend: Backend<R>,
     path: PathBuf,
