@@ -860,27 +860,29 @@ impl<R: Read> Grouper<R> {
         let max_clicks = self.policy.max_clicks();
         let mut gathered: Vec<(SessionId, Gathering)> = Vec::new();
         let mut by_id: HashMap<SessionId, usize> = HashMap::new();
-        let mut last: Option<(SessionId, bool)> = None;
+        // The last run of rows of one session: its id, and its place when it is kept. Rows
+        // of a session usually come together, so the id is hashed once a run, not once a row.
+        let mut last: Option<(SessionId, Option<usize>)> = None;
         while let Some(taken) = self.next_taken()? {
             let Some((session, _, taken)) = taken else {
                 continue;
             };
-            let kept = match &last {
-                Some((id, kept)) if *id == session => *kept,
+            let at = match &last {
+                Some((id, at)) if *id == session => *at,
                 _ => {
-                    let kept = keep(&session);
-                    last = Some((session.clone(), kept));
-                    kept
+                    let at = keep(&session).then(|| {
+                        *by_id.entry(session.clone()).or_insert_with_key(|id| {
+                            gathered.push((id.clone(), Gathering::new(gathered.len())));
+                            gathered.len() - 1
+                        })
+                    });
+                    last = Some((session, at));
+                    at
                 }
             };
-            if !kept {
-                continue;
+            if let Some((_, gathering)) = at.and_then(|at| gathered.get_mut(at)) {
+                gathering.take(taken, max_clicks);
             }
-            let at = *by_id.entry(session).or_insert_with_key(|id| {
-                gathered.push((id.clone(), Gathering::new(gathered.len())));
-                gathered.len() - 1
-            });
-            gathered[at].1.take(taken, max_clicks);
         }
         Ok(gathered)
     }
@@ -975,6 +977,9 @@ pub struct Rows<R: Read> {
 ///
 /// A Parquet data set ([`Records::open_path`]) gives the same records: its rows' cells as
 /// text, its column names as the header, `line` its row + 1 (see [`parquet`](self::parquet)).
+/// A reader that takes a row cell by cell ([`Records::next_cells`], [`Records::cell`]: the
+/// UCI reader) gets a Parquet row's integers, doubles and strings as [`Value`]s instead,
+/// which stand for that text and are read as it would be.
 pub struct Records<R: Read> {
     backend: Backend<R>,
     path: PathBuf,
@@ -1218,16 +1223,50 @@ impl<R: Read> Records<R> {
     /// Reads the next non-blank record into [`Records::record`]: its line, or `None` at the
     /// end. An error ends the file (a row past the bound, a broken quote).
     pub fn next_record(&mut self) -> Result<Option<u64>, ReadError> {
-        let line = self.next_unmetered()?;
+        self.next_metered(false)
+    }
+
+    /// Reads the next non-blank record for its [`cells`](Records::cell): a Parquet row's
+    /// cells of the types read as values are taken from their columns as they are (its
+    /// [`record`](Records::record) is then not written); any other backend's are the
+    /// record's.
+    pub fn next_cells(&mut self) -> Result<Option<u64>, ReadError> {
+        self.next_metered(true)
+    }
+
+    fn next_metered(&mut self, cells: bool) -> Result<Option<u64>, ReadError> {
+        let line = self.next_unmetered(cells)?;
         if line.is_some() {
             self.meter.record();
         }
         Ok(line)
     }
 
-    fn next_unmetered(&mut self) -> Result<Option<u64>, ReadError> {
+    /// How many cells the record last read has.
+    pub fn cells(&self) -> usize {
+        match &self.backend {
+            #[cfg(feature = "parquet")]
+            Backend::Parquet(parquet) if parquet.has_cells() => parquet.cells(),
+            _ => self.record.len(),
+        }
+    }
+
+    /// Cell `column` of the record last read (empty bytes past its end).
+    pub fn cell(&self, column: usize) -> Cell<'_> {
+        match &self.backend {
+            #[cfg(feature = "parquet")]
+            Backend::Parquet(parquet) if parquet.has_cells() => parquet.cell(column),
+            _ => Cell::Bytes(self.record.get(column).unwrap_or(b"")),
+        }
+    }
+
+    fn next_unmetered(&mut self, cells: bool) -> Result<Option<u64>, ReadError> {
+        #[cfg(not(feature = "parquet"))]
+        let _ = cells;
         let csv = match &mut self.backend {
             Backend::Csv(csv) => csv,
+            #[cfg(feature = "parquet")]
+            Backend::Parquet(parquet) if cells => return parquet.next_cells(),
             #[cfg(feature = "parquet")]
             Backend::Parquet(parquet) => return parquet.next_record(&mut self.record),
             Backend::Spilled(spilled) => {
@@ -1350,7 +1389,7 @@ impl<R: Read> Rows<R> {
     /// error ends the file (it cannot be read on); the inner one refuses this row only.
     #[allow(clippy::type_complexity)]
     pub fn next_row(&mut self) -> Result<Option<Result<Row, ReadError>>, ReadError> {
-        let Some(line) = self.records.next_record()? else {
+        let Some(line) = self.records.next_cells()? else {
             return Ok(None);
         };
         self.stats.rows += 1;
@@ -1358,35 +1397,39 @@ impl<R: Read> Rows<R> {
     }
 
     fn parse(&self, line: u64) -> Result<Row, ReadError> {
-        let record = &self.records.record;
-        let path = || self.records.path.clone();
-        let session = record
-            .get(self.layout.of(Field::SessionId))
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .map(str::to_owned);
-        if record.len() != self.fields {
+        let records = &self.records;
+        let path = || records.path.clone();
+        let column = |field| self.layout.of(field);
+        // The session the row names, for an error to say: written only for an error.
+        let session = || records.cell(column(Field::SessionId)).text();
+        let found = records.cells();
+        if found != self.fields {
             return Err(ReadError::FieldCount {
                 path: path(),
                 line,
-                found: record.len(),
+                found,
                 expected: self.fields,
-                session,
+                session: session(),
             });
         }
-        // Every field is text before any is a value: the first one that is not names its
-        // column, whichever it is.
-        let mut text: [&str; Field::ALL.len()] = [""; Field::ALL.len()];
+        // Every field is text or a value before any is read: the first one that is not
+        // names its column, whichever it is.
+        let mut values = [Value::Text(""); Field::ALL.len()];
         for field in Field::ALL {
-            let bytes = record.get(self.layout.of(field)).unwrap_or(b"");
-            text[field as usize] = std::str::from_utf8(bytes).map_err(|_| ReadError::NotUtf8 {
-                path: path(),
-                line,
-                column: self.layout.column_name(field),
-                value: String::from_utf8_lossy(bytes).into_owned(),
-                session: session.clone(),
-            })?;
+            values[field as usize] = match records.cell(column(field)) {
+                Cell::Value(value) => value,
+                Cell::Bytes(bytes) => {
+                    Value::Text(std::str::from_utf8(bytes).map_err(|_| ReadError::NotUtf8 {
+                        path: path(),
+                        line,
+                        column: self.layout.column_name(field),
+                        value: String::from_utf8_lossy(bytes).into_owned(),
+                        session: session(),
+                    })?)
+                }
+            };
         }
-        parse_row(&text)
+        parse_row(&values)
             .map_err(|errors| ReadError::Invalid {
                 path: path(),
                 line,
@@ -1398,7 +1441,7 @@ impl<R: Read> Rows<R> {
                         value: err.value,
                     })
                     .collect(),
-                session: session.clone(),
+                session: session(),
             })
             .map(|(session, click)| Row {
                 line,
@@ -1681,18 +1724,82 @@ fn id_hash(id: &SessionId) -> u64 {
     BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id)
 }
 
-/// A row's text as a session id and a click, or every bad value of it in column order:
+/// A cell of a row as a record holds it, for [`Rows`]: bytes still to be checked as UTF-8
+/// text (CSV, rows grouped on disk, and Parquet cells written as text), or a value read
+/// straight from a typed Parquet column ([`parquet`](self::parquet)'s typed path).
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    Bytes(&'a [u8]),
+    Value(Value<'a>),
+}
+
+impl Cell<'_> {
+    /// The cell as text, for an error to name; `None` for bytes that are not UTF-8.
+    fn text(self) -> Option<String> {
+        match self {
+            Cell::Bytes(bytes) => std::str::from_utf8(bytes).ok().map(str::to_owned),
+            Cell::Value(value) => Some(value.text(&mut itoa::Buffer::new()).into_owned()),
+        }
+    }
+}
+
+/// A cell's value as [`parse_row`] reads it. A number stands for the text a typed column's
+/// cell is written as (the Parquet module's documentation): `Whole` for its decimal digits,
+/// `Number` for Rust's shortest round-trip form of a double; each is read exactly as that
+/// text would be, without writing it unless the text itself is needed.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Text(&'a str),
+    Whole(i64),
+    Number(f64),
+}
+
+impl<'a> Value<'a> {
+    /// The text the value stands for; a whole number is written into `digits`.
+    fn text<'b>(&'b self, digits: &'b mut itoa::Buffer) -> std::borrow::Cow<'b, str> {
+        match *self {
+            Value::Text(text) => text.into(),
+            Value::Whole(n) => digits.format(n).into(),
+            Value::Number(x) => x.to_string().into(),
+        }
+    }
+
+    /// As [`whole_number`] reads the value's text.
+    fn whole(&self) -> Option<i64> {
+        match *self {
+            Value::Text(text) => whole_number(text),
+            Value::Whole(n) => Some(n),
+            // Not on the typed path (a double in a whole-number column is written as text);
+            // read through its text so that the rule stays whole_number's.
+            Value::Number(x) => whole_number(&x.to_string()),
+        }
+    }
+
+    /// As `parse::<f64>` reads the value's text: a whole number's digits parse to the
+    /// nearest double, which is what `as` rounds to; a double's shortest form parses back
+    /// to the same bits (NaN to a NaN, which no price admits).
+    fn number(&self) -> Option<f64> {
+        match *self {
+            Value::Text(text) => text.parse::<f64>().ok(),
+            Value::Whole(n) => Some(n as f64),
+            Value::Number(x) => Some(x),
+        }
+    }
+}
+
+/// A row's cells as a session id and a click, or every bad value of it in column order:
 /// values of the wrong type by the click table's kinds, then the domain checks of the rest.
-fn parse_row(text: &[&str; Field::ALL.len()]) -> Result<(SessionId, Click), Vec<FieldError>> {
-    let text = |field: Field| text[field as usize];
+fn parse_row(cells: &[Value<'_>; Field::ALL.len()]) -> Result<(SessionId, Click), Vec<FieldError>> {
+    let cell = |field: Field| cells[field as usize];
+    let mut digits = itoa::Buffer::new();
     let mut errors = Vec::new();
-    let id = SessionId::parse(text(Field::SessionId))
+    let id = SessionId::parse(&cell(Field::SessionId).text(&mut digits))
         .map_err(|e| errors.push(e))
         .ok();
     // A value of the wrong type stands in as the table's example, so the other fields
     // are still checked; the click is not kept.
     let mut wrong_type: Vec<Field> = Vec::new();
-    let price = text(Field::Price).parse::<f64>().unwrap_or_else(|_| {
+    let price = cell(Field::Price).number().unwrap_or_else(|| {
         wrong_type.push(Field::Price);
         match UCI.spec(Field::Price).map(|s| &s.example) {
             Some(Example::Number(v)) => *v,
@@ -1700,11 +1807,12 @@ fn parse_row(text: &[&str; Field::ALL.len()]) -> Result<(SessionId, Click), Vec<
         }
     });
     let mut whole = |field: Field| -> i64 {
-        whole_number(text(field)).unwrap_or_else(|| {
+        cell(field).whole().unwrap_or_else(|| {
             wrong_type.push(field);
             example_whole(field)
         })
     };
+    let product = cell(Field::Product);
     let raw = RawClick {
         year: whole(Field::Year),
         month: whole(Field::Month),
@@ -1712,7 +1820,7 @@ fn parse_row(text: &[&str; Field::ALL.len()]) -> Result<(SessionId, Click), Vec<
         order: whole(Field::Order),
         country: whole(Field::Country),
         page1_main_category: whole(Field::Category),
-        page2_clothing_model: text(Field::Product),
+        page2_clothing_model: product.text(&mut digits),
         colour: whole(Field::Colour),
         location: whole(Field::Location),
         model_photography: whole(Field::Photography),
@@ -1723,7 +1831,12 @@ fn parse_row(text: &[&str; Field::ALL.len()]) -> Result<(SessionId, Click), Vec<
     let date_stood_in = wrong_type
         .iter()
         .any(|f| matches!(f, Field::Year | Field::Month | Field::Day));
-    errors.extend(wrong_type.iter().map(|&f| FieldError::new(f, text(f))));
+    // The refused values' text is written only now, for the error.
+    errors.extend(
+        wrong_type
+            .iter()
+            .map(|&f| FieldError::new(f, cell(f).text(&mut itoa::Buffer::new()))),
+    );
     let click = Click::parse(&raw)
         .map_err(|more| {
             // A month's length is only known from real parts of the date.

@@ -30,8 +30,13 @@
 //!   taken by reading the files once more at the end, sequentially.
 //! - **Memory.** Record batches of [`BATCH_ROWS`] rows, row group by row group, of the
 //!   columns a reader uses ([`ParquetRecords::keep_only`]): never the whole file.
+//! - **Typed cells.** A reader that asks for a row's cells ([`ParquetRecords::next_cells`],
+//!   the UCI reader) gets integers, doubles and strings straight from their columns, as
+//!   values that stand for the text above ([`Value`]); every other cell, and an unsigned
+//!   integer past `i64::MAX`, is that text. What a reader makes of a cell is the same
+//!   either way; only the writing and parsing back of numbers is saved.
 
-use super::{ReadError, RowTooLong, MAX_ROW_BYTES, PARQUET_MAGIC as MAGIC};
+use super::{Cell, ReadError, RowTooLong, Value, MAX_ROW_BYTES, PARQUET_MAGIC as MAGIC};
 use ::parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use ::parquet::arrow::ProjectionMask;
 use arrow_array::cast::AsArray;
@@ -44,7 +49,10 @@ use arrow_array::types::{
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
     UInt64Type, UInt8Type,
 };
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, LargeStringArray,
+    RecordBatch, StringArray, StringViewArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+};
 use arrow_schema::{DataType, TimeUnit};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -203,6 +211,15 @@ pub struct ParquetRecords {
     /// Rows given so far, over the data set.
     rows: u64,
     cell: Vec<u8>,
+    /// For each column of the header, the batch's column as [`Self::cell`] reads it.
+    typed: Vec<Column>,
+    /// Whether the row last read was read for its cells ([`Self::next_cells`]), and which
+    /// row of the batch it is.
+    has_cells: bool,
+    row: usize,
+    /// For each column of the header, the row's cell written as text when it is not read as
+    /// a value.
+    texts: Vec<Vec<u8>>,
 }
 
 impl ParquetRecords {
@@ -229,6 +246,10 @@ impl ParquetRecords {
             at: 0,
             rows: 0,
             cell: Vec::new(),
+            typed: Vec::new(),
+            has_cells: false,
+            row: 0,
+            texts: Vec::new(),
         })
     }
 
@@ -256,21 +277,131 @@ impl ParquetRecords {
 
     /// The next row into `record`: its line (row + 1), or `None` after the last file.
     pub fn next_record(&mut self, record: &mut csv::ByteRecord) -> Result<Option<u64>, ReadError> {
+        self.has_cells = false;
+        let Some((row, line)) = self.advance()? else {
+            return Ok(None);
+        };
+        self.fill(row, record, line)?;
+        Ok(Some(line))
+    }
+
+    /// The next row for its cells ([`Self::cell`]), within the same bound on a row's text
+    /// as [`Self::next_record`]: its line (row + 1), or `None` after the last file.
+    pub fn next_cells(&mut self) -> Result<Option<u64>, ReadError> {
+        self.has_cells = false;
+        let Some((row, line)) = self.advance()? else {
+            return Ok(None);
+        };
+        // The row's text is at most this long: the cells written as text, the strings, and
+        // the longest text of each number.
+        let mut longest: usize = 0;
+        for (column, typed) in self.typed.iter().enumerate() {
+            longest = longest.saturating_add(match typed {
+                Column::Absent => 0,
+                Column::Text(array) => self.texts.get_mut(column).map_or(0, |text| {
+                    text.clear();
+                    if write_cell(array.as_ref(), row, text).is_err() {
+                        return usize::MAX;
+                    }
+                    text.len()
+                }),
+                Column::UInt64(array) if past_i64(array, row) => {
+                    self.texts.get_mut(column).map_or(0, |text| {
+                        text.clear();
+                        // An unsigned integer is always written.
+                        let _ = write_cell(array, row, text);
+                        text.len()
+                    })
+                }
+                Column::Utf8(array) => array.value(row).len(),
+                Column::LargeUtf8(array) => array.value(row).len(),
+                Column::Utf8View(array) => array.value(row).len(),
+                _ => LONGEST_NUMBER,
+            });
+        }
+        if longest > MAX_ROW_BYTES {
+            // Near the bound, or a cell not read as text: the row written as text decides,
+            // with the text path's own errors.
+            self.fill(row, &mut csv::ByteRecord::new(), line)?;
+        }
+        self.has_cells = true;
+        self.row = row;
+        Ok(Some(line))
+    }
+
+    /// Whether the row last read was read for its cells.
+    pub fn has_cells(&self) -> bool {
+        self.has_cells
+    }
+
+    /// How many cells a row has: one per column of the header.
+    pub fn cells(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Cell `column` of the row last read by [`Self::next_cells`]: a value read straight
+    /// from its column, or the text [`write_cell`] wrote; a null is the empty text.
+    pub fn cell(&self, column: usize) -> Cell<'_> {
+        let row = self.row;
+        let text = || Cell::Bytes(self.texts.get(column).map_or(&[][..], Vec::as_slice));
+        macro_rules! cell {
+            ($array:expr, $value:expr) => {
+                if $array.is_null(row) {
+                    Cell::Value(Value::Text(""))
+                } else {
+                    Cell::Value($value($array.value(row)))
+                }
+            };
+        }
+        let whole = |n: i64| Value::Whole(n);
+        match self.typed.get(column) {
+            None | Some(Column::Absent) => Cell::Bytes(b""),
+            Some(Column::Int8(a)) => cell!(a, |n| whole(i64::from(n))),
+            Some(Column::Int16(a)) => cell!(a, |n| whole(i64::from(n))),
+            Some(Column::Int32(a)) => cell!(a, |n| whole(i64::from(n))),
+            Some(Column::Int64(a)) => cell!(a, whole),
+            Some(Column::UInt8(a)) => cell!(a, |n| whole(i64::from(n))),
+            Some(Column::UInt16(a)) => cell!(a, |n| whole(i64::from(n))),
+            Some(Column::UInt32(a)) => cell!(a, |n| whole(i64::from(n))),
+            Some(Column::UInt64(a)) if past_i64(a, row) => text(),
+            Some(Column::UInt64(a)) => {
+                cell!(a, |n: u64| whole(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+            Some(Column::Float64(a)) => cell!(a, Value::Number),
+            Some(Column::Utf8(a)) => cell!(a, Value::Text),
+            Some(Column::LargeUtf8(a)) => cell!(a, Value::Text),
+            Some(Column::Utf8View(a)) => cell!(a, Value::Text),
+            Some(Column::Text(_)) => text(),
+        }
+    }
+
+    /// Moves to the next row: its place in the batch and its line, or `None` after the last
+    /// file.
+    fn advance(&mut self) -> Result<Option<(usize, u64)>, ReadError> {
         loop {
             if let Some(batch) = &self.batch {
                 if self.at < batch.num_rows() {
                     let row = self.at;
                     self.at += 1;
                     self.rows += 1;
-                    let line = self.rows + 1;
-                    self.fill(row, record, line)?;
-                    return Ok(Some(line));
+                    return Ok(Some((row, self.rows + 1)));
                 }
                 self.batch = None;
             }
             if let Some(reader) = &mut self.reader {
                 match reader.next() {
                     Some(Ok(batch)) => {
+                        // Each column's type is looked at once a batch, not once a cell.
+                        self.typed = self
+                            .in_batch
+                            .iter()
+                            .map(|place| {
+                                place
+                                    .and_then(|p| batch.columns().get(p))
+                                    .map_or(Column::Absent, Column::of)
+                            })
+                            .collect();
+                        self.texts.resize_with(self.columns.len(), Vec::new);
                         self.batch = Some(batch);
                         self.at = 0;
                         continue;
@@ -398,6 +529,72 @@ impl ParquetRecords {
         );
         Ok((sha256, name))
     }
+}
+
+/// More bytes than any integer or double is written in: a double's longest text, a
+/// negative subnormal's (`-0.` and 324 digits), is 327.
+const LONGEST_NUMBER: usize = 400;
+
+/// A column of a batch as [`ParquetRecords::cell`] reads it, resolved once per batch: the
+/// types whose cells are read as values, each with its array; any other type's cells are
+/// written as text.
+enum Column {
+    /// Not read.
+    Absent,
+    Int8(Int8Array),
+    Int16(Int16Array),
+    Int32(Int32Array),
+    Int64(Int64Array),
+    UInt8(UInt8Array),
+    UInt16(UInt16Array),
+    UInt32(UInt32Array),
+    /// A value past `i64::MAX` is written as text (see [`past_i64`]).
+    UInt64(UInt64Array),
+    Float64(Float64Array),
+    Utf8(StringArray),
+    LargeUtf8(LargeStringArray),
+    Utf8View(StringViewArray),
+    Text(ArrayRef),
+}
+
+impl Column {
+    fn of(array: &ArrayRef) -> Column {
+        macro_rules! primitive {
+            ($type:ty, $variant:ident) => {
+                array
+                    .as_primitive_opt::<$type>()
+                    .map(|a| Column::$variant(a.clone()))
+            };
+        }
+        let typed = match array.data_type() {
+            DataType::Int8 => primitive!(Int8Type, Int8),
+            DataType::Int16 => primitive!(Int16Type, Int16),
+            DataType::Int32 => primitive!(Int32Type, Int32),
+            DataType::Int64 => primitive!(Int64Type, Int64),
+            DataType::UInt8 => primitive!(UInt8Type, UInt8),
+            DataType::UInt16 => primitive!(UInt16Type, UInt16),
+            DataType::UInt32 => primitive!(UInt32Type, UInt32),
+            DataType::UInt64 => primitive!(UInt64Type, UInt64),
+            DataType::Float64 => primitive!(Float64Type, Float64),
+            DataType::Utf8 => array
+                .as_string_opt::<i32>()
+                .map(|a| Column::Utf8(a.clone())),
+            DataType::LargeUtf8 => array
+                .as_string_opt::<i64>()
+                .map(|a| Column::LargeUtf8(a.clone())),
+            DataType::Utf8View => array
+                .as_string_view_opt()
+                .map(|a| Column::Utf8View(a.clone())),
+            _ => None,
+        };
+        typed.unwrap_or_else(|| Column::Text(array.clone()))
+    }
+}
+
+/// Whether an unsigned cell is past `i64::MAX`, which a [`Value::Whole`] cannot hold: it is
+/// then read as its text.
+fn past_i64(array: &UInt64Array, row: usize) -> bool {
+    !array.is_null(row) && i64::try_from(array.value(row)).is_err()
 }
 
 fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, ReadError> {
@@ -645,6 +842,367 @@ mod tests {
         // Without a time zone (Spark's INT96, isAdjustedToUTC = false): taken as UTC.
         let naive = TimestampNanosecondArray::from(vec![1_775_034_000_000_000_001]);
         assert_eq!(cells(&naive), ["2026-04-01T09:00:00.000000001Z"]);
+    }
+
+    use super::super::{Rows, MAX_ROW_BYTES};
+    use crate::domain::{Click, Field};
+    use arrow_array::types::Int32Type;
+    use arrow_array::{
+        BinaryArray, Int16Array, Int32Array, Int8Array, LargeStringArray, StringViewArray,
+        UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+    };
+    use std::sync::Arc;
+
+    /// A row as [`Rows`] reads it: its line, session and click, or the error's text with the
+    /// session the error names; a last `Err` for an error that ends the file.
+    type Outcome = Result<(u64, String, Click), String>;
+
+    /// A valid click's cells, each in the column a warehouse would type it in (integers,
+    /// the price a double, the product a string).
+    fn base_column(field: Field, rows: usize) -> ArrayRef {
+        let whole = |v: i64| -> ArrayRef { Arc::new(Int64Array::from(vec![v; rows])) };
+        match field {
+            Field::Year => whole(2008),
+            Field::Month => whole(4),
+            Field::Day => whole(30),
+            Field::Country => whole(29),
+            Field::SessionId => Arc::new(Int64Array::from_iter_values(1..=rows as i64)),
+            Field::Product => Arc::new(StringArray::from(vec!["A13"; rows])),
+            Field::Price => Arc::new(Float64Array::from(vec![28.0; rows])),
+            _ => whole(1),
+        }
+    }
+
+    /// A Parquet file of the UCI columns, valid but for the columns given.
+    fn uci_file(replaced: &[(Field, ArrayRef)]) -> tempfile::NamedTempFile {
+        let rows = replaced.first().map_or(4, |(_, a)| a.len());
+        let columns: Vec<(&str, ArrayRef)> = Field::ALL
+            .iter()
+            .map(|&field| {
+                let array = replaced
+                    .iter()
+                    .find(|(f, _)| *f == field)
+                    .map_or_else(|| base_column(field, rows), |(_, a)| a.clone());
+                (field.name(), array)
+            })
+            .collect();
+        let batch = RecordBatch::try_from_iter(columns).expect("a valid batch");
+        let file = tempfile::NamedTempFile::new().expect("a temporary file");
+        let mut writer = ::parquet::arrow::ArrowWriter::try_new(
+            file.reopen().expect("the file reopens"),
+            batch.schema(),
+            None,
+        )
+        .expect("a Parquet writer");
+        writer.write(&batch).expect("the rows are written");
+        writer.close().expect("the file is finished");
+        file
+    }
+
+    /// Every row of a file through [`Rows`], for its cells (the typed path) or as the text
+    /// record every other reader gets (the text path).
+    fn outcomes(path: &Path, cells: bool) -> Vec<Outcome> {
+        let mut rows = Rows::open(path).expect("the file opens");
+        let mut out = Vec::new();
+        loop {
+            let next = if cells {
+                rows.records.next_cells()
+            } else {
+                rows.records.next_record()
+            };
+            match next {
+                Ok(Some(line)) => out.push(
+                    rows.parse(line)
+                        .map(|row| (row.line, row.session.to_string(), row.click))
+                        .map_err(|e| format!("{e} (session {:?})", e.session())),
+                ),
+                Ok(None) => return out,
+                Err(e) => {
+                    out.push(Err(format!("the read ends: {e}")));
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// The file's rows read both ways, which must agree row by row, click for click and
+    /// error for error.
+    fn read_both_ways(replaced: &[(Field, ArrayRef)]) -> Vec<Outcome> {
+        let file = uci_file(replaced);
+        let typed = outcomes(file.path(), true);
+        let text = outcomes(file.path(), false);
+        assert_eq!(
+            typed,
+            text,
+            "{:?}",
+            replaced.first().map(|(f, a)| (f, a.data_type()))
+        );
+        typed
+    }
+
+    #[test]
+    fn integers_doubles_and_strings_are_read_as_values_and_give_the_texts_clicks() {
+        let file = uci_file(&[]);
+        let mut rows = Rows::open(file.path()).expect("the file opens");
+        let line = rows.records.next_cells().expect("a row").expect("a row");
+        let column = |field| rows.layout.of(field);
+        assert!(matches!(
+            rows.records.cell(column(Field::Year)),
+            Cell::Value(Value::Whole(2008))
+        ));
+        assert!(matches!(
+            rows.records.cell(column(Field::Price)),
+            Cell::Value(Value::Number(28.0))
+        ));
+        assert!(matches!(
+            rows.records.cell(column(Field::Product)),
+            Cell::Value(Value::Text("A13"))
+        ));
+        let row = rows.parse(line).expect("a valid click");
+        assert_eq!((row.line, row.session.as_str()), (2, "1"));
+        let read = read_both_ways(&[]);
+        assert!(
+            read.len() == 4 && read.iter().all(Result::is_ok),
+            "{read:?}"
+        );
+    }
+
+    #[test]
+    fn nulls_in_every_column_read_as_empty_cells_on_both_paths() {
+        for field in Field::ALL {
+            let base = base_column(field, 1);
+            let with_null: ArrayRef = match base.data_type() {
+                DataType::Int64 => {
+                    let value = base.as_primitive::<Int64Type>().value(0);
+                    Arc::new(Int64Array::from(vec![Some(value), None]))
+                }
+                DataType::Float64 => Arc::new(Float64Array::from(vec![Some(28.0), None])),
+                _ => Arc::new(StringArray::from(vec![Some("A13"), None])),
+            };
+            let read = read_both_ways(&[(field, with_null)]);
+            assert!(read[0].is_ok() && read[1].is_err(), "{field:?}: {read:?}");
+        }
+        let read = read_both_ways(&[(
+            Field::SessionId,
+            Arc::new(StringArray::from(vec![Some("7"), None])),
+        )]);
+        assert!(read[0].is_ok() && read[1].is_err(), "{read:?}");
+    }
+
+    #[test]
+    fn every_integer_type_reads_as_its_text_does_in_codes_prices_and_session_ids() {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int8Array::from(vec![
+                Some(i8::MIN),
+                Some(-1),
+                Some(0),
+                Some(1),
+                Some(5),
+                Some(i8::MAX),
+                None,
+            ])),
+            Arc::new(Int16Array::from(vec![i16::MIN, -1, 0, 2, 28, i16::MAX])),
+            Arc::new(Int32Array::from(vec![i32::MIN, -1, 0, 3, 2008, i32::MAX])),
+            Arc::new(Int64Array::from(vec![
+                i64::MIN,
+                -1,
+                0,
+                4,
+                13,
+                99,
+                2008,
+                (1 << 53) + 1,
+                i64::MAX,
+            ])),
+            Arc::new(UInt8Array::from(vec![0, 1, 5, u8::MAX])),
+            Arc::new(UInt16Array::from(vec![0, 1, 2008, u16::MAX])),
+            Arc::new(UInt32Array::from(vec![0, 1, 29, u32::MAX])),
+            Arc::new(UInt64Array::from(vec![
+                Some(0),
+                Some(1),
+                Some(i64::MAX as u64),
+                Some(i64::MAX as u64 + 1),
+                Some(u64::MAX),
+                None,
+            ])),
+        ];
+        for field in Field::ALL {
+            for column in &columns {
+                read_both_ways(&[(field, column.clone())]);
+            }
+        }
+        // A code past i64::MAX is refused, named by its digits, on both paths.
+        let read = read_both_ways(&[(Field::Colour, columns[7].clone())]);
+        let refused = read[4].as_ref().expect_err("past i64::MAX");
+        assert!(
+            refused.contains("value \"18446744073709551615\""),
+            "{refused}"
+        );
+        assert!(read[1].is_ok(), "{read:?}");
+    }
+
+    #[test]
+    fn doubles_in_whole_number_columns_read_as_their_text_whole_or_not() {
+        let doubles: ArrayRef = Arc::new(Float64Array::from(vec![
+            4.0,
+            4.5,
+            -0.0,
+            0.0,
+            1.0,
+            2008.0,
+            1e15,
+            1e16,
+            -1e15,
+            9.3e18,
+            1e300,
+            5e-324,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ]));
+        for field in Field::ALL {
+            read_both_ways(&[(field, doubles.clone())]);
+        }
+        let read = read_both_ways(&[(Field::Colour, doubles)]);
+        assert!(read[0].is_ok(), "4.0 is colour 4: {read:?}");
+        let refused = read[1].as_ref().expect_err("4.5 is no colour");
+        assert!(refused.contains("value \"4.5\""), "{refused}");
+    }
+
+    #[test]
+    fn prices_of_every_type_read_as_their_text_does() {
+        let prices: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::from(vec![
+                Some(19.99),
+                Some(28.0),
+                Some(0.1),
+                Some(-1.0),
+                Some(0.0),
+                Some(1e300),
+                Some(5e-324),
+                Some(9_007_199_254_740_993.0),
+                Some(f64::NAN),
+                Some(f64::INFINITY),
+                Some(f64::NEG_INFINITY),
+                None,
+            ])),
+            Arc::new(Float32Array::from(vec![
+                19.99_f32,
+                28.0,
+                f32::NAN,
+                f32::INFINITY,
+            ])),
+            Arc::new(
+                Decimal128Array::from(vec![Some(1250), Some(2800), Some(-1), None])
+                    .with_precision_and_scale(10, 2)
+                    .expect("a decimal type"),
+            ),
+        ];
+        for price in &prices {
+            read_both_ways(&[(Field::Price, price.clone())]);
+        }
+        // A FLOAT 19.99 is the price 19.99, as its text is.
+        let read = read_both_ways(&[(Field::Price, prices[1].clone())]);
+        let (_, _, click) = read[0].as_ref().expect("a valid price");
+        assert_eq!(click.price.get(), 19.99);
+        // Decimals in a whole-number column: 4.00 is 4, 0.01 is refused by its text.
+        let decimals: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![400, 1])
+                .with_precision_and_scale(10, 2)
+                .expect("a decimal type"),
+        );
+        let read = read_both_ways(&[(Field::Colour, decimals)]);
+        assert!(read[0].is_ok(), "{read:?}");
+        assert!(
+            read[1]
+                .as_ref()
+                .is_err_and(|e| e.contains("value \"0.01\"")),
+            "{read:?}"
+        );
+    }
+
+    #[test]
+    fn string_integer_and_dictionary_session_ids_and_products_read_alike() {
+        let long = "9".repeat(80);
+        let texts = vec![
+            "12",
+            " 12 ",
+            "",
+            "   ",
+            "A13",
+            " A13 ",
+            "a13",
+            "P999",
+            "A1000",
+            "é",
+            long.as_str(),
+        ];
+        let dictionary: DictionaryArray<Int32Type> =
+            texts.iter().map(|t| Some(*t)).chain([None]).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(texts.clone())),
+            Arc::new(LargeStringArray::from(texts.clone())),
+            Arc::new(StringViewArray::from(texts.clone())),
+            Arc::new(dictionary),
+            Arc::new(BinaryArray::from(vec![&b"12"[..], b"A13", b"\xff1", b""])),
+            Arc::new(Int64Array::from(vec![12, -5, 0, i64::MIN])),
+            Arc::new(Float64Array::from(vec![12.0, 12.5, f64::NAN])),
+            Arc::new(BooleanArray::from(vec![true, false])),
+            Arc::new(Date32Array::from(vec![14_335])),
+        ];
+        for field in [
+            Field::SessionId,
+            Field::Product,
+            Field::Colour,
+            Field::Price,
+        ] {
+            for column in &columns {
+                read_both_ways(&[(field, column.clone())]);
+            }
+        }
+        // Bytes that are not UTF-8 are refused as such, naming the column, on both paths.
+        let read = read_both_ways(&[(Field::Product, columns[4].clone())]);
+        let refused = read[2].as_ref().expect_err("not UTF-8");
+        assert!(refused.contains("is not valid UTF-8 text"), "{refused}");
+        // An integer session id is its digits.
+        let read = read_both_ways(&[(Field::SessionId, columns[5].clone())]);
+        let ids: Vec<&str> = read
+            .iter()
+            .flatten()
+            .map(|(_, id, _)| id.as_str())
+            .collect();
+        assert_eq!(ids, ["12", "-5", "0", "-9223372036854775808"]);
+    }
+
+    #[test]
+    fn a_row_past_the_bound_ends_the_read_on_both_paths_wherever_its_bytes_are() {
+        // The other cells' text is 19 bytes; lengths around the bound on each side.
+        let products: Vec<String> = (MAX_ROW_BYTES - 30..MAX_ROW_BYTES - 10)
+            .map(|n| "A".repeat(n))
+            .collect();
+        for product in &products {
+            let read = read_both_ways(&[(
+                Field::Product,
+                Arc::new(StringArray::from(vec![product.as_str()])),
+            )]);
+            assert_eq!(read.len(), 1);
+        }
+        let first = read_both_ways(&[(
+            Field::Product,
+            Arc::new(StringArray::from(vec![products[0].as_str()])),
+        )]);
+        let last = read_both_ways(&[(
+            Field::Product,
+            Arc::new(StringArray::from(vec![products[19].as_str()])),
+        )]);
+        assert!(
+            first[0].as_ref().is_err_and(|e| e.contains("is invalid")),
+            "{first:?}"
+        );
+        assert!(
+            last[0].as_ref().is_err_and(|e| e.contains("longer than")),
+            "{last:?}"
+        );
     }
 
     #[test]
