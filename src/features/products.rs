@@ -43,13 +43,14 @@ impl From<Table> for ProductStats {
     }
 }
 
-/// Tables are equal when their stored parts are: the index is derived from them.
+/// Tables are equal when they give every product the same rates: a table for looking up
+/// only ([`ProductCounts::lookup`]) equals the full table of the same counts.
 impl PartialEq for ProductStats {
     fn eq(&self, other: &ProductStats) -> bool {
         self.smoothing == other.smoothing
             && self.prior_next == other.prior_next
             && self.prior_session == other.prior_session
-            && self.products == other.products
+            && self.index == other.index
     }
 }
 
@@ -165,31 +166,50 @@ impl ProductCounts {
 
     /// The table of these counts' rates, smoothed by `smoothing` pseudo-clicks.
     pub fn stats(&self, smoothing: f64) -> ProductStats {
-        let total = self.total;
-        let prior_next = if total[0] > 0.0 {
-            total[1] / total[0]
-        } else {
-            0.0
-        };
-        let prior_session = if total[0] > 0.0 {
-            total[2] / total[0]
-        } else {
-            0.0
-        };
+        let (prior_next, prior_session) = self.priors();
         let products = self
             .by_product
             .values()
-            .map(|(id, [n, next, conv])| {
-                (
-                    id.clone(),
-                    [
-                        (next + smoothing * prior_next) / (n + smoothing),
-                        (conv + smoothing * prior_session) / (n + smoothing),
-                    ],
-                )
-            })
+            .map(|(id, counts)| (id.clone(), self.rates(counts, smoothing)))
             .collect();
         ProductStats::new(smoothing, prior_next, prior_session, products)
+    }
+
+    /// The same table for looking rates up only, without the products' names: what the
+    /// out-of-fold tables of training rows are. Five of them are held at once, and for a
+    /// shop of a million SKUs the names would be most of their memory.
+    pub fn lookup(&self, smoothing: f64) -> ProductStats {
+        let (prior_next, prior_session) = self.priors();
+        ProductStats {
+            smoothing,
+            prior_next,
+            prior_session,
+            products: BTreeMap::new(),
+            index: self
+                .by_product
+                .iter()
+                .map(|(key, (_, counts))| (*key, self.rates(counts, smoothing)))
+                .collect(),
+        }
+    }
+
+    /// The overall rates: next-click and session conversion over every valid click.
+    fn priors(&self) -> (f64, f64) {
+        let total = self.total;
+        if total[0] > 0.0 {
+            (total[1] / total[0], total[2] / total[0])
+        } else {
+            (0.0, 0.0)
+        }
+    }
+
+    /// A product's rates from its counts, smoothed towards the priors.
+    fn rates(&self, [n, next, conv]: &[f64; 3], smoothing: f64) -> [f64; 2] {
+        let (prior_next, prior_session) = self.priors();
+        [
+            (next + smoothing * prior_next) / (n + smoothing),
+            (conv + smoothing * prior_session) / (n + smoothing),
+        ]
     }
 }
 
@@ -247,13 +267,14 @@ impl FoldCounts {
         all
     }
 
-    /// Each fold's table learned without that fold's sessions, and the table of all.
+    /// Each fold's table learned without that fold's sessions (for looking up only), and
+    /// the table of all.
     pub fn tables(&self, smoothing: f64) -> (Vec<ProductStats>, ProductStats) {
         let all = self.all();
         let out_of_fold = self
             .folds
             .iter()
-            .map(|fold| all.minus(fold).stats(smoothing))
+            .map(|fold| all.minus(fold).lookup(smoothing))
             .collect();
         (out_of_fold, all.stats(smoothing))
     }
