@@ -406,40 +406,39 @@ pub(super) fn read_shop(
             .then_some(&mut count_day as labels::Census<'_, ShopSession>),
     )?;
     let sampled = !counted.counted.sample.fraction.is_all();
-    let (data, catalogue, statistics, census) = if sampled && counted.counted.whole {
-        let mut counting = Counting::new(by_day, config)?;
-        let (data, catalogue) = labels::read_counted_shop(
-            data,
-            outcomes,
-            &schema,
-            reading,
-            &counted,
-            say.as_ref(),
-            Some(&mut |seen: Seen<'_, CodedSession>| {
-                if let Seen::Session(s) = seen {
-                    counting.add(s);
-                }
-            }),
-        )?;
-        let census = counting.finish(None);
-        (data, catalogue, census.statistics(), Some(census))
+    let mut counting = if sampled && counted.counted.whole {
+        Some(Counting::new(by_day, config)?)
     } else {
-        let (data, catalogue) = labels::read_counted_shop(
-            data,
-            outcomes,
-            &schema,
-            reading,
-            &counted,
-            say.as_ref(),
-            None,
-        )?;
-        // With an outcomes file the catalogue is still the whole stream's (learned in the
-        // first pass), the labelled statistics the kept sessions'.
-        let mut statistics = Statistics::kept(sampled, outcomes.is_some(), "no census was taken");
-        if let (Statistics::KeptOnly { why }, Some(_)) = (&mut statistics, &counted.catalogue) {
-            why.push_str(" (the shop's catalogue was learned from every session)");
+        None
+    };
+    let mut add = |seen: Seen<'_, CodedSession>| {
+        if let (Seen::Session(s), Some(counting)) = (seen, counting.as_mut()) {
+            counting.add(s);
         }
-        (data, catalogue, statistics, None)
+    };
+    let taken = counted.counted.whole && sampled;
+    let (data, catalogue) = labels::read_counted_shop(
+        data,
+        outcomes,
+        &schema,
+        reading,
+        &counted,
+        say.as_ref(),
+        taken.then_some(&mut add as labels::Census<'_, CodedSession>),
+    )?;
+    let census = counting.map(|c| c.finish(None));
+    let statistics = match &census {
+        Some(census) => census.statistics(),
+        None => {
+            // With an outcomes file the catalogue is still the whole stream's (learned in
+            // the first pass), the labelled statistics the kept sessions'.
+            let mut statistics =
+                Statistics::kept(sampled, outcomes.is_some(), "no census was taken");
+            if let (Statistics::KeptOnly { why }, Some(_)) = (&mut statistics, &counted.catalogue) {
+                why.push_str(" (the shop's catalogue was learned from every session)");
+            }
+            statistics
+        }
     };
     let listed = FeaturePlan::from_schema(&file).map_err(|e| schema_error(e.to_string()))?;
     let derived = listed.features.is_empty();
