@@ -700,18 +700,15 @@ fn a_budget_of_clicks_bounds_long_sessions_and_a_shuffled_file_keeps_the_same_sa
         ..quick_config(a.path(), &clicks)
     };
     let apart = TrainConfig {
+        data: b.path().join("clicks.csv"),
+        models_dir: b.path().join("models"),
         spill: crate::reader::spill::SpillOptions {
             dir: spill.path().to_owned(),
             budget: 64 * 1024,
         },
-        ..quick_config(b.path(), &shuffled(&clicks, 9))
+        ..sorted.clone()
     };
-    let apart = TrainConfig {
-        min_sessions_per_class: 5,
-        max_clicks_per_session: 8,
-        max_clicks: 2_000,
-        ..apart
-    };
+    std::fs::write(&apart.data, shuffled(&clicks, 9)).expect("write the shuffled file");
     let report = train(&sorted).expect("the click budget's sample trains");
     let long = report.read.long_sessions_skipped;
     assert!(long > 0, "some sessions are over the cap");
