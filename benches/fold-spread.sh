@@ -9,11 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-../shared/data/e-shop-clothing-2008-apr-jul.csv}
 [ -f "$data" ] || { echo "no data at $data" >&2; exit 1; }
-bin=${BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet --bin clickstream
-  bin=${CARGO_TARGET_DIR:-target}/release/clickstream
-fi
+. benches/binary.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 seeds=${SEEDS:-2008 1 2 3 4 5 6 7 8 9 10 11}

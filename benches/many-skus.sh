@@ -9,11 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sessions=${1:-1000000}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-bin=${BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet --bin clickstream
-  bin=${CARGO_TARGET_DIR:-target}/release/clickstream
-fi
+. benches/binary.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

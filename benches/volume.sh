@@ -18,11 +18,7 @@ copies=${1:-66}
 data=${2:-../shared/data/e-shop-clothing-2008-apr-jul.csv}
 [ -f "$data" ] || { echo "no data at $data" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-bin=${BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet --bin clickstream
-  bin=${CARGO_TARGET_DIR:-target}/release/clickstream
-fi
+. benches/binary.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
