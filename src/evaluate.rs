@@ -168,7 +168,7 @@ pub fn evaluate(config: &EvaluateConfig) -> Result<EvaluateReport, EvaluateError
             );
             // Products new to the conversion version's table, as `score` counts them.
             let products = convert.model.products();
-            if !products.products.is_empty() {
+            if !products.is_empty() {
                 unseen.products = data
                     .sessions
                     .iter()

@@ -190,7 +190,7 @@ impl Rows {
                     (Visit::Uci(s), Reading::Uci) => loaded.row(s.clicks()),
                     (Visit::Shop(s), Reading::Shop(shop)) => {
                         let products = loaded.model.products();
-                        let count = !self.products_counted && !products.products.is_empty();
+                        let count = !self.products_counted && !products.is_empty();
                         let coded = &self.coded(shop, s).clicks;
                         let new = coded.iter().filter(|c| !products.knows(c.product_key));
                         let new = if count { new.count() as u64 } else { 0 };

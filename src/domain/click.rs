@@ -351,11 +351,12 @@ impl ProductKey {
 
 /// A product's id as model files write it: a UCI product code, or any other shop's id as
 /// given. Codes sort before other ids and by code, so the UCI product table keeps its
-/// order in model files.
+/// order in model files. An id of up to 24 bytes (a SKU, a GTIN) is held inline, without
+/// an allocation of its own: a shop's product tables hold a million of them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProductId {
     Code(ProductCode),
-    Text(String),
+    Text(compact_str::CompactString),
 }
 
 impl ProductId {
@@ -364,7 +365,7 @@ impl ProductId {
     pub fn of(id: &str) -> ProductId {
         match ProductKey::of(id).code() {
             Some(code) => ProductId::Code(code),
-            None => ProductId::Text(id.to_owned()),
+            None => ProductId::Text(id.into()),
         }
     }
 

@@ -45,15 +45,17 @@ impl RowKey {
         reads: Option<&[usize]>,
     ) -> RowKey {
         use sha2::{Digest, Sha256};
-        // The stored form is the table's whole content (the index is derived from it).
-        let stored = serde_json::to_vec(products).unwrap_or_default();
+        // The stored form is the table's whole content, hashed as it is written: a shop's
+        // table can be tens of megabytes of JSON, not worth holding to hash.
+        let mut table = Sha256::new();
+        let _ = serde_json::to_writer(&mut table, products);
         let reads_table = match reads {
             None => (0..plan.len()).any(|i| plan.reads_products(i)),
             Some(indices) => indices.iter().any(|&i| plan.reads_products(i)),
         };
         RowKey {
             plan: plan_id,
-            table: Sha256::digest(&stored).into(),
+            table: table.finalize().into(),
             reads_table,
         }
     }

@@ -4,47 +4,35 @@
 use crate::domain::{AnyClick, AnySession, ProductId, ProductKey};
 use crate::labels::LabelledSession;
 use foldhash::HashMap;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::fmt;
 
 /// What training taught about each product: how often a valid click on it was followed by
 /// a click on the same product (the basket event), and how often sessions viewing it
 /// converted. Rates are smoothed towards the overall rate by `smoothing` pseudo-clicks so
 /// that rare products fall back on the average. A model stores the table it was trained
 /// with; an empty table gives every product the priors.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(from = "Table")]
+///
+/// Held as the ids in the model file's order and the rates by key, not as an ordered map
+/// of ids: a shop's table can hold millions of products, in every process that loads the
+/// model, and a map node per product cost more than the ids and rates themselves.
+#[derive(Debug, Clone, Default)]
 pub struct ProductStats {
     pub smoothing: f64,
     pub prior_next: f64,
     pub prior_session: f64,
-    /// Per product: [next-click rate, session conversion rate], both smoothed. The model
-    /// file's order; read through `index`.
-    pub products: BTreeMap<ProductId, [f64; 2]>,
-    /// The same rates hashed, built once when the table is made or read: every click a
-    /// model scores looks its product up, and a hash probe costs a third of the ordered
-    /// map's walk.
-    #[serde(skip)]
+    /// The products, in the model file's order (UCI codes first, by code, then ids as
+    /// text); empty in a table for looking up only ([`ProductCounts::lookup_without`]).
+    ids: Vec<ProductId>,
+    /// Per product: [next-click rate, session conversion rate], both smoothed. Every click
+    /// a model scores looks its product up here.
     index: HashMap<ProductKey, [f64; 2]>,
 }
 
-/// The table as a model file stores it.
-#[derive(Deserialize)]
-struct Table {
-    smoothing: f64,
-    prior_next: f64,
-    prior_session: f64,
-    products: BTreeMap<ProductId, [f64; 2]>,
-}
-
-impl From<Table> for ProductStats {
-    fn from(t: Table) -> ProductStats {
-        ProductStats::new(t.smoothing, t.prior_next, t.prior_session, t.products)
-    }
-}
-
 /// Tables are equal when they give every product the same rates: a table for looking up
-/// only ([`ProductCounts::lookup`]) equals the full table of the same counts.
+/// only ([`ProductCounts::lookup_without`]) equals the full table of the same counts.
 impl PartialEq for ProductStats {
     fn eq(&self, other: &ProductStats) -> bool {
         self.smoothing == other.smoothing
@@ -55,19 +43,24 @@ impl PartialEq for ProductStats {
 }
 
 impl ProductStats {
-    /// A table of these rates, indexed.
+    /// A table of these rates, in the model file's order.
     pub fn new(
         smoothing: f64,
         prior_next: f64,
         prior_session: f64,
-        products: BTreeMap<ProductId, [f64; 2]>,
+        products: impl IntoIterator<Item = (ProductId, [f64; 2])>,
     ) -> ProductStats {
-        let index = products.iter().map(|(k, &v)| (k.key(), v)).collect();
+        let mut products: Vec<(ProductId, [f64; 2])> = products.into_iter().collect();
+        products.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let index = products
+            .iter()
+            .map(|(id, rates)| (id.key(), *rates))
+            .collect();
         ProductStats {
             smoothing,
             prior_next,
             prior_session,
-            products,
+            ids: products.into_iter().map(|(id, _)| id).collect(),
             index,
         }
     }
@@ -89,11 +82,95 @@ impl ProductStats {
         self.index.contains_key(&product)
     }
 
+    /// Whether the table knows no product (every product gets the priors).
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The products the table names, with their rates, in the model file's order.
+    pub fn products(&self) -> impl Iterator<Item = (&ProductId, [f64; 2])> + '_ {
+        self.ids.iter().map(|id| (id, self.rates(id.key())))
+    }
+
     pub(super) fn rates(&self, product: ProductKey) -> [f64; 2] {
         self.index
             .get(&product)
             .copied()
             .unwrap_or([self.prior_next, self.prior_session])
+    }
+}
+
+// The model file's form: `{smoothing, prior_next, prior_session, products: {id: rates}}`,
+// the products in the table's order, as the ordered map this table once was wrote them.
+impl Serialize for ProductStats {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Products<'a>(&'a ProductStats);
+        impl Serialize for Products<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_map(self.0.products())
+            }
+        }
+        let mut table = serializer.serialize_struct("ProductStats", 4)?;
+        table.serialize_field("smoothing", &self.smoothing)?;
+        table.serialize_field("prior_next", &self.prior_next)?;
+        table.serialize_field("prior_session", &self.prior_session)?;
+        table.serialize_field("products", &Products(self))?;
+        table.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ProductStats {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Table {
+            smoothing: f64,
+            prior_next: f64,
+            prior_session: f64,
+            products: Products,
+        }
+        let t = Table::deserialize(deserializer)?;
+        Ok(ProductStats {
+            smoothing: t.smoothing,
+            prior_next: t.prior_next,
+            prior_session: t.prior_session,
+            ids: t.products.ids,
+            index: t.products.index,
+        })
+    }
+}
+
+/// A model file's products, read entry by entry straight into the ids and the index (no
+/// ordered map of a million entries in between, while the file's bytes are still held).
+struct Products {
+    ids: Vec<ProductId>,
+    index: HashMap<ProductKey, [f64; 2]>,
+}
+
+impl<'de> Deserialize<'de> for Products {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Products;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of product ids to [next-click rate, conversion rate]")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Products, A::Error> {
+                let mut ids = Vec::new();
+                let mut index = HashMap::default();
+                while let Some((id, rates)) = map.next_entry::<ProductId, [f64; 2]>()? {
+                    // Training keys its counts by the same key, so a file naming a product
+                    // twice (or two ids of one key) was not written by it.
+                    if index.insert(id.key(), rates).is_some() {
+                        return Err(de::Error::custom(format!("product {id} appears twice")));
+                    }
+                    ids.push(id);
+                }
+                ids.shrink_to_fit();
+                index.shrink_to_fit();
+                Ok(Products { ids, index })
+            }
+        }
+        deserializer.deserialize_map(Entries)
     }
 }
 
@@ -144,52 +221,43 @@ impl ProductCounts {
         }
     }
 
-    /// These counts less `part`'s, which they include: a product left with no click is
-    /// gone, as it is from a table learned without `part`'s sessions.
-    pub fn minus(&self, part: &ProductCounts) -> ProductCounts {
-        let mut out = self.clone();
-        for (key, (_, less)) in &part.by_product {
-            if let Some((_, entry)) = out.by_product.get_mut(key) {
-                for j in 0..3 {
-                    entry[j] -= less[j];
-                }
-                if entry[0] <= 0.0 {
-                    out.by_product.remove(key);
-                }
-            }
-        }
-        for j in 0..3 {
-            out.total[j] -= part.total[j];
-        }
-        out
-    }
-
     /// The table of these counts' rates, smoothed by `smoothing` pseudo-clicks.
     pub fn stats(&self, smoothing: f64) -> ProductStats {
         let (prior_next, prior_session) = self.priors();
         let products = self
             .by_product
             .values()
-            .map(|(id, counts)| (id.clone(), self.rates(counts, smoothing)))
-            .collect();
+            .map(|(id, counts)| (id.clone(), self.rates(counts, smoothing)));
         ProductStats::new(smoothing, prior_next, prior_session, products)
     }
 
-    /// The same table for looking rates up only, without the products' names: what the
-    /// out-of-fold tables of training rows are. Five of them are held at once, and for a
-    /// shop of a million SKUs the names would be most of their memory.
-    pub fn lookup(&self, smoothing: f64) -> ProductStats {
-        let (prior_next, prior_session) = self.priors();
+    /// The table of these counts less `part`'s (which they include), for looking rates up
+    /// only: what the out-of-fold tables of training rows are, the table learned without
+    /// `part`'s sessions. A product left with no click is gone, as it is from that table.
+    /// Five of them are held at once; made without the products' names and without a copy
+    /// of these counts, for a shop of a million SKUs the names and copies would be most of
+    /// their memory.
+    pub fn lookup_without(&self, part: &ProductCounts, smoothing: f64) -> ProductStats {
+        let rest = ProductCounts {
+            by_product: HashMap::default(),
+            total: std::array::from_fn(|j| self.total[j] - part.total[j]),
+        };
+        let (prior_next, prior_session) = rest.priors();
+        let index = self
+            .by_product
+            .iter()
+            .filter_map(|(key, (_, counts))| {
+                let less = part.by_product.get(key).map_or([0.0; 3], |(_, l)| *l);
+                let left: [f64; 3] = std::array::from_fn(|j| counts[j] - less[j]);
+                (left[0] > 0.0).then(|| (*key, rest.rates(&left, smoothing)))
+            })
+            .collect();
         ProductStats {
             smoothing,
             prior_next,
             prior_session,
-            products: BTreeMap::new(),
-            index: self
-                .by_product
-                .iter()
-                .map(|(key, (_, counts))| (*key, self.rates(counts, smoothing)))
-                .collect(),
+            ids: Vec::new(),
+            index,
         }
     }
 
@@ -274,7 +342,7 @@ impl FoldCounts {
         let out_of_fold = self
             .folds
             .iter()
-            .map(|fold| all.minus(fold).lookup(smoothing))
+            .map(|fold| all.lookup_without(fold, smoothing))
             .collect();
         (out_of_fold, all.stats(smoothing))
     }

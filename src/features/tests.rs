@@ -131,11 +131,16 @@ fn product_rates_are_learned_from_valid_clicks_and_smoothed() {
     assert_eq!(stats.prior_next, 0.25);
     assert_eq!(stats.prior_session, 0.5);
     let code = |c: &str| ProductCode::parse(c).expect("code");
-    assert_eq!(stats.products[&ProductId::Code(code("B2"))], [1.0, 1.0]);
-    assert_eq!(stats.products[&ProductId::Code(code("A1"))], [0.0, 0.5]);
+    let rates = |t: &ProductStats, c: &str| {
+        t.products()
+            .find(|(id, _)| **id == ProductId::Code(code(c)))
+            .map(|(_, r)| r)
+    };
+    assert_eq!(rates(&stats, "B2"), Some([1.0, 1.0]));
+    assert_eq!(rates(&stats, "A1"), Some([0.0, 0.5]));
     let smoothed = ProductStats::fit(&labelled, 2.0);
     // B2: (1 + 2 * 0.25) / (1 + 2)
-    assert!((smoothed.products[&ProductId::Code(code("B2"))][0] - 0.5).abs() < 1e-12);
+    assert!((rates(&smoothed, "B2").expect("B2")[0] - 0.5).abs() < 1e-12);
 
     let row = extract(uci(), &[click(1, "A1", 10.0), click(2, "B2", 20.0)], &stats);
     assert_eq!(value(&row, "product_next_rate_last"), 1.0);
@@ -743,9 +748,51 @@ fn out_of_fold_tables_from_counts_equal_tables_learned_without_each_fold() {
     more.plus(&FoldCounts::of(&only, 3, fold));
     let (tables, all) = more.tables(5.0);
     let c40 = ProductId::Code(ProductCode::parse("C40").expect("code"));
-    assert!(all.products.contains_key(&c40));
+    assert!(all.products().any(|(id, _)| *id == c40));
     assert!(!tables[0].knows(c40.key()));
     assert!(tables[1].knows(c40.key()));
     // The out-of-fold tables name no product: they are looked up, never shipped.
-    assert!(tables.iter().all(|t| t.products.is_empty()));
+    assert!(tables.iter().all(|t| t.products().next().is_none()));
+}
+
+#[test]
+fn a_product_table_reads_back_as_written_and_refuses_a_product_named_twice() {
+    use crate::domain::ProductKey;
+    let long = "a product id longer than twenty-four bytes";
+    let table = ProductStats::new(
+        5.0,
+        0.125,
+        0.25,
+        [
+            (ProductId::of("SKU-2"), [0.5, 0.25]),
+            (ProductId::of("A13"), [0.125, 0.5]),
+            (ProductId::of(long), [0.75, 0.0]),
+            (ProductId::of("A2"), [0.25, 0.125]),
+            (ProductId::of("SKU-10"), [1.0, 0.75]),
+        ],
+    );
+    let text = serde_json::to_string(&table).expect("json");
+    // The model file's order: codes first, by code, then ids as text.
+    assert_eq!(
+        text,
+        format!(
+            "{{\"smoothing\":5.0,\"prior_next\":0.125,\"prior_session\":0.25,\"products\":\
+             {{\"A2\":[0.25,0.125],\"A13\":[0.125,0.5],\"SKU-10\":[1.0,0.75],\
+             \"SKU-2\":[0.5,0.25],\"{long}\":[0.75,0.0]}}}}"
+        )
+    );
+    let back: ProductStats = serde_json::from_str(&text).expect("reads back");
+    assert_eq!(back, table);
+    assert_eq!(serde_json::to_string(&back).expect("json"), text);
+    assert!(back.knows(ProductKey::of("SKU-10")) && back.knows(ProductKey::of(long)));
+    assert!(!back.knows(ProductKey::of("SKU-1")));
+    assert!(ProductStats::default().is_empty() && !back.is_empty());
+
+    let twice = r#"{"smoothing":1.0,"prior_next":0.1,"prior_session":0.2,
+        "products":{"SKU-1":[0.1,0.2],"A13":[0.1,0.2],"SKU-1":[0.3,0.4]}}"#;
+    let err = serde_json::from_str::<ProductStats>(twice).expect_err("refused");
+    assert!(
+        err.to_string().contains("product SKU-1 appears twice"),
+        "{err}"
+    );
 }

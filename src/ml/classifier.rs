@@ -295,7 +295,7 @@ impl Classifier {
         match self {
             Classifier::GradientBoosting { .. } => "gradient boosting (forust-ml)",
             Classifier::Logistic(_) => "logistic regression (linfa-logistic)",
-            Classifier::RandomForest { .. } => "random forest (linfa-ensemble)",
+            Classifier::RandomForest { .. } => "random forest (linfa-trees)",
         }
     }
 
@@ -338,33 +338,56 @@ impl Classifier {
         }))
     }
 
-    /// linfa-ensemble's bootstrap drops sample weights; rebalancing for the forest is done
-    /// with SMOTE (rows), not weights.
+    /// Bagged linfa trees: each tree fits a bootstrap of the rows (linfa's, with replacement)
+    /// seeing a random subset of the features. Rebalancing for the forest is done with SMOTE
+    /// (rows), not weights.
+    ///
+    /// The trees are fitted here, not by linfa-ensemble, for one reason: a linfa leaf whose
+    /// classes weigh the same picks its class in the iteration order of a `std` hash map,
+    /// which is seeded anew in every process, so the same data and seed gave another
+    /// forest on every run (leaves of a few rows tie often). Each row weighs 1 plus a jitter
+    /// under 2^-12 drawn from the seed, so that two classes of as many rows weigh apart and
+    /// the heavier wins, the same on every run. The jitters of a leaf sum to under one row
+    /// below 4,096 rows (and, drawn evenly for both classes, differ by one row on average
+    /// only near 10^8), so no majority of rows is overturned. The ensemble's bootstrap keeps
+    /// no weights, so the loop is written here over linfa's own bootstrap (the draws are
+    /// the ones linfa-ensemble made from the same seed).
     pub fn fit_forest(
         params: &ForestParams,
         x: ArrayView2<f32>,
         y: &[bool],
     ) -> Result<Classifier, FitError> {
+        use rand::Rng;
         // linfa's trees fit and are stored as f64 (the model file's format): the dataset
         // they own (rows x features x 8 bytes while the forest fits) was a copy with f64
         // rows too. Their splits are midpoints between training values, so an f64 value
         // that rounds to a training value falls on its side (short of an exact tie halfway
         // between two neighbouring f32s).
         let dataset = Dataset::new(x.mapv(f64::from), Array1::from(y.to_vec()));
+        let mut jitter_rng = Xoshiro256PlusPlus::seed_from_u64(params.seed ^ 0x6a17_7e25);
+        let jitter: Vec<f32> = (0..dataset.nsamples())
+            .map(|_| 1.0 + jitter_rng.gen::<f32>() / 4096.0)
+            .collect();
+        let rows = (dataset.nsamples() as f64 * params.bootstrap_proportion).ceil() as usize;
+        let columns = (dataset.nfeatures() as f64 * params.feature_proportion).ceil() as usize;
         let tree = DecisionTree::params().max_depth(Some(params.max_depth));
-        let forest = linfa_ensemble::EnsembleLearnerParams::new_fixed_rng(
-            tree,
-            Xoshiro256PlusPlus::seed_from_u64(params.seed),
-        )
-        .ensemble_size(params.trees)
-        .bootstrap_proportion(params.bootstrap_proportion)
-        .feature_proportion(params.feature_proportion)
-        .fit(&dataset)
-        .map_err(|e| FitError::Forest(e.to_string()))?;
-        Ok(Classifier::RandomForest {
-            trees: forest.models,
-            features: forest.model_features,
-        })
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
+        let mut trees = Vec::with_capacity(params.trees);
+        let mut features = Vec::with_capacity(params.trees);
+        for (sample, drawn, columns) in dataset
+            .bootstrap_with_indices((rows, columns), &mut rng)
+            .take(params.trees)
+        {
+            // A row drawn twice weighs its jitter twice, as it counts twice unweighted.
+            let weights = drawn.iter().map(|&i| jitter[i]).collect();
+            let sample = sample.with_weights(weights);
+            trees.push(
+                tree.fit(&sample)
+                    .map_err(|e| FitError::Forest(e.to_string()))?,
+            );
+            features.push(columns);
+        }
+        Ok(Classifier::RandomForest { trees, features })
     }
 
     /// Log-odds of converting, one per row.
@@ -445,6 +468,37 @@ impl ConvertModel {
                 )
             }
             Classifier::RandomForest { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forest_is_the_same_forest_on_every_fit_of_the_same_rows_and_seed() {
+        // Few distinct rows, each as often converting as not: bootstraps leave many leaves
+        // whose classes weigh the same, which linfa settled differently on every fit.
+        let cells = 8;
+        let x = Array2::from_shape_fn((cells * 40, 2), |(i, j)| ((i % cells) * (j + 1)) as f32);
+        let y: Vec<bool> = (0..cells * 40).map(|i| (i / cells) % 2 == 0).collect();
+        let params = ForestParams {
+            trees: 40,
+            max_depth: 3,
+            bootstrap_proportion: 0.5,
+            feature_proportion: 1.0,
+            seed: 2008,
+        };
+        let grid = Array2::from_shape_fn((cells, 2), |(i, j)| (i * (j + 1)) as f64);
+        let scores = || {
+            Classifier::fit_forest(&params, x.view(), &y)
+                .expect("fits")
+                .log_odds(grid.view())
+        };
+        let first = scores();
+        for _ in 0..5 {
+            assert_eq!(scores(), first);
         }
     }
 }

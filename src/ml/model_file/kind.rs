@@ -15,14 +15,53 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// A model's weights, by kind: the layout of `weights.json`.
-#[derive(Serialize, Deserialize)]
+/// A model's weights, by kind: the layout of `weights.json`, the kind's fields after its
+/// name (`{"model": "convert", ...}`).
+#[derive(Serialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant)] // A handful live per process; boxing buys nothing.
 pub enum Model {
     Convert(ConvertModel),
     Revenue(RevenueModel),
     Segment(SegmentModel),
+}
+
+// Read by hand rather than derived: serde reads an internally tagged enum by first copying
+// the whole map into a tree of its own values, and a shop's weights hold a product table of
+// a million entries, which that copy tripled while the model loaded (500 MiB for two
+// models of 77 MB). Serialization writes the tag first, so the kind is known before its
+// fields, which then go straight to the kind's own reader.
+impl<'de> Deserialize<'de> for Model {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Model, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct Weights;
+        impl<'de> Visitor<'de> for Weights {
+            type Value = Model;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a model's weights: a map naming the model's kind first")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Model, A::Error> {
+                let first = map.next_key::<std::borrow::Cow<'de, str>>()?;
+                if first.as_deref() != Some("model") {
+                    return Err(de::Error::custom(format!(
+                        "the first field must be `model`, the model's kind (one of {}), not {}",
+                        ModelName::ALL
+                            .map(|n| format!("`{}`", n.as_str()))
+                            .join(", "),
+                        first.map_or("none".to_owned(), |f| format!("`{f}`")),
+                    )));
+                }
+                let name: ModelName = map.next_value()?;
+                let fields = de::value::MapAccessDeserializer::new(map);
+                Ok(match name {
+                    ModelName::Convert => Model::Convert(ConvertModel::deserialize(fields)?),
+                    ModelName::Revenue => Model::Revenue(RevenueModel::deserialize(fields)?),
+                    ModelName::Segment => Model::Segment(SegmentModel::deserialize(fields)?),
+                })
+            }
+        }
+        deserializer.deserialize_map(Weights)
+    }
 }
 
 /// What every kind of model offers the storage and golden checks.

@@ -275,3 +275,37 @@ fn tiers_built_around_the_threshold_load() {
     });
     load::<ConvertModel>(&path).expect("tiers around the threshold load");
 }
+
+#[test]
+fn weights_read_back_as_written_and_must_name_their_kind_first() {
+    let (model, _) = small_model();
+    let text = serde_json::to_string(&model).expect("json");
+    assert!(
+        text.starts_with(r#"{"model":"convert","#),
+        "{}",
+        &text[..40]
+    );
+    let back: Model = serde_json::from_str(&text).expect("reads back");
+    assert_eq!(serde_json::to_string(&back).expect("json"), text);
+
+    let mut value: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let fields = value.as_object_mut().expect("a map");
+    let kind = fields.remove("model").expect("the kind");
+    fields.insert("model".to_owned(), kind);
+    let later = serde_json::to_string(&value).expect("json");
+    let err = serde_json::from_str::<Model>(&later)
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains(
+            "the first field must be `model`, the model's kind (one of `convert`, `revenue`, \
+             `segment`), not `classifier`"
+        ),
+        "{err}"
+    );
+    let unknown = text.replacen(r#""model":"convert""#, r#""model":"upsell""#, 1);
+    let err = serde_json::from_str::<Model>(&unknown)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("upsell"), "{err}");
+}
