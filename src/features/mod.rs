@@ -44,18 +44,13 @@ impl RowKey {
         products: &ProductStats,
         reads: Option<&[usize]>,
     ) -> RowKey {
-        use sha2::{Digest, Sha256};
-        // The stored form is the table's whole content, hashed as it is written: a shop's
-        // table can be tens of megabytes of JSON, not worth holding to hash.
-        let mut table = Sha256::new();
-        let _ = serde_json::to_writer(&mut table, products);
         let reads_table = match reads {
             None => (0..plan.len()).any(|i| plan.reads_products(i)),
             Some(indices) => indices.iter().any(|&i| plan.reads_products(i)),
         };
         RowKey {
             plan: plan_id,
-            table: table.finalize().into(),
+            table: products.digest(),
             reads_table,
         }
     }

@@ -8,6 +8,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 /// What training taught about each product: how often a valid click on it was followed by
 /// a click on the same product (the basket event), and how often sessions viewing it
@@ -17,18 +18,64 @@ use std::fmt;
 ///
 /// Held as the ids in the model file's order and the rates by key, not as an ordered map
 /// of ids: a shop's table can hold millions of products, in every process that loads the
-/// model, and a map node per product cost more than the ids and rates themselves.
+/// model, and a map node per product cost more than the ids and rates themselves. The
+/// products are shared: by every copy of a table, and by the tables of the models one
+/// process loads when they are the same ([`ProductStats::shared`]; a revenue model carries
+/// its conversion model's table).
 #[derive(Debug, Clone, Default)]
 pub struct ProductStats {
     pub smoothing: f64,
     pub prior_next: f64,
     pub prior_session: f64,
+    products: Arc<Products>,
+}
+
+#[derive(Debug, Default)]
+struct Products {
     /// The products, in the model file's order (UCI codes first, by code, then ids as
     /// text); empty in a table for looking up only ([`ProductCounts::lookup_without`]).
     ids: Vec<ProductId>,
     /// Per product: [next-click rate, session conversion rate], both smoothed. Every click
     /// a model scores looks its product up here.
     index: HashMap<ProductKey, [f64; 2]>,
+    /// The SHA-256 of the products as the model file writes them, once asked for.
+    digest: OnceLock<[u8; 32]>,
+}
+
+impl Products {
+    fn new(ids: Vec<ProductId>, index: HashMap<ProductKey, [f64; 2]>) -> Arc<Products> {
+        Arc::new(Products {
+            ids,
+            index,
+            digest: OnceLock::new(),
+        })
+    }
+
+    fn rates(&self, product: ProductKey) -> Option<[f64; 2]> {
+        self.index.get(&product).copied()
+    }
+
+    fn digest(&self) -> [u8; 32] {
+        *self.digest.get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            // Hashed as it is written: a shop's table can be tens of megabytes of JSON, not
+            // worth holding to hash. Writing a map of ids to numbers into a hasher cannot
+            // fail.
+            let mut hash = Sha256::new();
+            let _ = serde_json::to_writer(&mut hash, &ById(self));
+            hash.finalize().into()
+        })
+    }
+}
+
+/// The products as the model file writes them: ids to rates, in the table's order.
+struct ById<'a>(&'a Products);
+
+impl Serialize for ById<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let products = self.0;
+        serializer.collect_map(products.ids.iter().map(|id| (id, products.rates(id.key()))))
+    }
 }
 
 /// Tables are equal when they give every product the same rates: a table for looking up
@@ -38,7 +85,8 @@ impl PartialEq for ProductStats {
         self.smoothing == other.smoothing
             && self.prior_next == other.prior_next
             && self.prior_session == other.prior_session
-            && self.index == other.index
+            && (Arc::ptr_eq(&self.products, &other.products)
+                || self.products.index == other.products.index)
     }
 }
 
@@ -60,8 +108,7 @@ impl ProductStats {
             smoothing,
             prior_next,
             prior_session,
-            ids: products.into_iter().map(|(id, _)| id).collect(),
-            index,
+            products: Products::new(products.into_iter().map(|(id, _)| id).collect(), index),
         }
     }
 
@@ -79,23 +126,65 @@ impl ProductStats {
 
     /// Whether training saw the product.
     pub fn knows(&self, product: ProductKey) -> bool {
-        self.index.contains_key(&product)
+        self.products.index.contains_key(&product)
     }
 
     /// Whether the table knows no product (every product gets the priors).
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.products.index.is_empty()
     }
 
     /// The products the table names, with their rates, in the model file's order.
     pub fn products(&self) -> impl Iterator<Item = (&ProductId, [f64; 2])> + '_ {
-        self.ids.iter().map(|id| (id, self.rates(id.key())))
+        self.products
+            .ids
+            .iter()
+            .map(|id| (id, self.rates(id.key())))
+    }
+
+    /// A digest of the table's content as the model file writes it: loaded tables of the
+    /// same digest give every product the same rates. (A table for looking up only writes
+    /// no product: its digest is its priors'.)
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for prior in [self.smoothing, self.prior_next, self.prior_session] {
+            hash.update(prior.to_bits().to_le_bytes());
+        }
+        hash.update(self.products.digest());
+        hash.finalize().into()
+    }
+
+    /// This table, its products shared with those of an equal table already loaded in this
+    /// process and still alive (the conversion model's, for the revenue model that carries
+    /// a copy of it), else kept for the next table to share: a million-product table is then
+    /// held once, not once per model file that writes it.
+    pub fn shared(self) -> ProductStats {
+        static LOADED: Mutex<Vec<Weak<Products>>> = Mutex::new(Vec::new());
+        let digest = self.products.digest();
+        let mut loaded = LOADED.lock().unwrap_or_else(PoisonError::into_inner);
+        loaded.retain(|table| table.strong_count() > 0);
+        let same = loaded
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|table| table.digest() == digest && table.index == self.products.index);
+        match same {
+            Some(products) => ProductStats { products, ..self },
+            None => {
+                loaded.push(Arc::downgrade(&self.products));
+                self
+            }
+        }
+    }
+
+    /// Whether the two tables hold one copy of their products between them.
+    pub fn shares_products_with(&self, other: &ProductStats) -> bool {
+        Arc::ptr_eq(&self.products, &other.products)
     }
 
     pub(super) fn rates(&self, product: ProductKey) -> [f64; 2] {
-        self.index
-            .get(&product)
-            .copied()
+        self.products
+            .rates(product)
             .unwrap_or([self.prior_next, self.prior_session])
     }
 }
@@ -104,17 +193,11 @@ impl ProductStats {
 // the products in the table's order, as the ordered map this table once was wrote them.
 impl Serialize for ProductStats {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Products<'a>(&'a ProductStats);
-        impl Serialize for Products<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_map(self.0.products())
-            }
-        }
         let mut table = serializer.serialize_struct("ProductStats", 4)?;
         table.serialize_field("smoothing", &self.smoothing)?;
         table.serialize_field("prior_next", &self.prior_next)?;
         table.serialize_field("prior_session", &self.prior_session)?;
-        table.serialize_field("products", &Products(self))?;
+        table.serialize_field("products", &ById(&self.products))?;
         table.end()
     }
 }
@@ -126,35 +209,34 @@ impl<'de> Deserialize<'de> for ProductStats {
             smoothing: f64,
             prior_next: f64,
             prior_session: f64,
-            products: Products,
+            products: Entries,
         }
         let t = Table::deserialize(deserializer)?;
         Ok(ProductStats {
             smoothing: t.smoothing,
             prior_next: t.prior_next,
             prior_session: t.prior_session,
-            ids: t.products.ids,
-            index: t.products.index,
+            products: Products::new(t.products.ids, t.products.index),
         })
     }
 }
 
 /// A model file's products, read entry by entry straight into the ids and the index (no
 /// ordered map of a million entries in between, while the file's bytes are still held).
-struct Products {
+struct Entries {
     ids: Vec<ProductId>,
     index: HashMap<ProductKey, [f64; 2]>,
 }
 
-impl<'de> Deserialize<'de> for Products {
+impl<'de> Deserialize<'de> for Entries {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Entries;
-        impl<'de> Visitor<'de> for Entries {
-            type Value = Products;
+        struct Reader;
+        impl<'de> Visitor<'de> for Reader {
+            type Value = Entries;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a map of product ids to [next-click rate, conversion rate]")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Products, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
                 let mut ids = Vec::new();
                 let mut index = HashMap::default();
                 while let Some((id, rates)) = map.next_entry::<ProductId, [f64; 2]>()? {
@@ -167,10 +249,10 @@ impl<'de> Deserialize<'de> for Products {
                 }
                 ids.shrink_to_fit();
                 index.shrink_to_fit();
-                Ok(Products { ids, index })
+                Ok(Entries { ids, index })
             }
         }
-        deserializer.deserialize_map(Entries)
+        deserializer.deserialize_map(Reader)
     }
 }
 
@@ -256,8 +338,7 @@ impl ProductCounts {
             smoothing,
             prior_next,
             prior_session,
-            ids: Vec::new(),
-            index,
+            products: Products::new(Vec::new(), index),
         }
     }
 

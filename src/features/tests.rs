@@ -796,3 +796,45 @@ fn a_product_table_reads_back_as_written_and_refuses_a_product_named_twice() {
         "{err}"
     );
 }
+
+#[test]
+fn equal_tables_loaded_in_one_process_share_their_products() {
+    use crate::domain::ProductKey;
+    // Ids no other test uses: the tables loaded are the whole process's.
+    let table = |rate: f64| {
+        ProductStats::new(
+            5.0,
+            0.125,
+            0.25,
+            [
+                (ProductId::of("share-1"), [0.5, rate]),
+                (ProductId::of("share-2"), [0.25, 0.5]),
+            ],
+        )
+    };
+    let text = serde_json::to_string(&table(0.25)).expect("json");
+    let load = |text: &str| {
+        serde_json::from_str::<ProductStats>(text)
+            .expect("reads")
+            .shared()
+    };
+    let first = load(&text);
+    let second = load(&text);
+    assert!(second.shares_products_with(&first) && second == first);
+    assert_eq!(first.digest(), second.digest());
+    // Another table, or the same products under other priors, keep their own.
+    let other = load(&serde_json::to_string(&table(0.375)).expect("json"));
+    assert!(!other.shares_products_with(&first));
+    assert_ne!(other.digest(), first.digest());
+    assert_eq!(other.rates(ProductKey::of("share-1")), [0.5, 0.375]);
+    let mut priors = table(0.25);
+    priors.prior_next = 0.5;
+    let priors = load(&serde_json::to_string(&priors).expect("json"));
+    assert!(priors.shares_products_with(&first));
+    assert_ne!(priors.digest(), first.digest());
+    assert_eq!(priors.rates(ProductKey::of("nothing")), [0.5, 0.25]);
+    // Once every table holding them is gone, the products are not kept alive for another.
+    drop((first, second, priors));
+    let again = load(&text);
+    assert_eq!(again.rates(ProductKey::of("share-1")), [0.5, 0.25]);
+}

@@ -114,15 +114,22 @@ pub(super) fn score_distribution(scores: &[f64], set: &PrefixSet) -> ScoreDistri
     }
 }
 
-/// forust's booster has no `Clone`; a JSON round trip is exact (float_roundtrip) and
-/// doubles as a check that the model survives its own file format.
+/// forust's booster has no `Clone`; a JSON round trip of the classifier is exact
+/// (float_roundtrip) and doubles as a check that it survives its own file format. The
+/// product table is shared, not copied: a shop's holds millions of products.
 fn copy_of(model: &ConvertModel) -> Result<ConvertModel, TrainError> {
-    let text = serde_json::to_string(model).map_err(|source| TrainError::Serialise {
-        what: "the conversion model for the revenue model's copy",
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| TrainError::Serialise {
+    let text =
+        serde_json::to_string(&model.classifier).map_err(|source| TrainError::Serialise {
+            what: "the conversion model for the revenue model's copy",
+            source,
+        })?;
+    let classifier = serde_json::from_str(&text).map_err(|source| TrainError::Serialise {
         what: "the conversion model's copy (it did not read back)",
         source,
+    })?;
+    Ok(ConvertModel {
+        classifier,
+        log_odds_shift: model.log_odds_shift,
+        products: model.products.clone(),
     })
 }

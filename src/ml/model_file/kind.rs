@@ -69,6 +69,9 @@ pub trait ModelKind: Sized + Send + Sync + 'static {
     const NAME: ModelName;
     /// The product table this model's features are computed with.
     fn products(&self) -> &ProductStats;
+    /// Shares the product table with an equal one this process has loaded
+    /// ([`ProductStats::shared`]).
+    fn share_products(&mut self) {}
     /// The numbers a golden case records for one feature row.
     fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64>;
     /// The features the model reads, by position, when it reads only some: what decides
@@ -98,6 +101,9 @@ impl ModelKind for ConvertModel {
     fn products(&self) -> &ProductStats {
         &self.products
     }
+    fn share_products(&mut self) {
+        self.products = std::mem::take(&mut self.products).shared();
+    }
     fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64> {
         self.probabilities(row)
     }
@@ -121,6 +127,10 @@ impl ModelKind for RevenueModel {
     const NAME: ModelName = ModelName::Revenue;
     fn products(&self) -> &ProductStats {
         &self.probability.products
+    }
+    fn share_products(&mut self) {
+        let products = &mut self.probability.products;
+        *products = std::mem::take(products).shared();
     }
     fn outputs(&self, row: ArrayView2<f64>) -> Vec<f64> {
         self.predict(row)

@@ -259,7 +259,7 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
         path: weights_path.clone(),
         source,
     })?;
-    let model = M::from_model(model).map_err(|found| LoadError::WrongModel {
+    let mut model = M::from_model(model).map_err(|found| LoadError::WrongModel {
         path: weights_path.clone(),
         expected,
         found,
@@ -273,6 +273,7 @@ pub fn load<M: ModelKind>(dir: &Path) -> Result<Loaded<M>, LoadError> {
         problem,
     })?;
     golden::check(&manifest, &model, &reading, &manifest_path)?;
+    model.share_products();
     let row_key = features::RowKey::new(
         reading.id(),
         reading.plan(),
