@@ -91,7 +91,9 @@ impl PartialEq for ProductStats {
 }
 
 impl ProductStats {
-    /// A table of these rates, in the model file's order.
+    /// A table of these rates, in the model file's order. Of ids sharing a key (the same
+    /// id twice, or two ids whose hashes meet), the first in that order is kept, so that the
+    /// file never names what it cannot read back.
     pub fn new(
         smoothing: f64,
         prior_next: f64,
@@ -100,15 +102,19 @@ impl ProductStats {
     ) -> ProductStats {
         let mut products: Vec<(ProductId, [f64; 2])> = products.into_iter().collect();
         products.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let index = products
-            .iter()
-            .map(|(id, rates)| (id.key(), *rates))
-            .collect();
+        let mut index = HashMap::default();
+        let mut ids = Vec::with_capacity(products.len());
+        for (id, rates) in products {
+            if let std::collections::hash_map::Entry::Vacant(slot) = index.entry(id.key()) {
+                slot.insert(rates);
+                ids.push(id);
+            }
+        }
         ProductStats {
             smoothing,
             prior_next,
             prior_session,
-            products: Products::new(products.into_iter().map(|(id, _)| id).collect(), index),
+            products: Products::new(ids, index),
         }
     }
 

@@ -787,6 +787,22 @@ fn a_product_table_reads_back_as_written_and_refuses_a_product_named_twice() {
     assert!(back.knows(ProductKey::of("SKU-10")) && back.knows(ProductKey::of(long)));
     assert!(!back.knows(ProductKey::of("SKU-1")));
     assert!(ProductStats::default().is_empty() && !back.is_empty());
+    // An id given twice is written once, so that the file reads back.
+    let twice = ProductStats::new(
+        5.0,
+        0.125,
+        0.25,
+        [
+            (ProductId::of("SKU-2"), [0.5, 0.25]),
+            (ProductId::of("SKU-2"), [0.75, 0.25]),
+        ],
+    );
+    let text = serde_json::to_string(&twice).expect("json");
+    assert_eq!(twice.products().count(), 1);
+    assert_eq!(
+        serde_json::from_str::<ProductStats>(&text).expect("reads"),
+        twice
+    );
 
     let twice = r#"{"smoothing":1.0,"prior_next":0.1,"prior_session":0.2,
         "products":{"SKU-1":[0.1,0.2],"A13":[0.1,0.2],"SKU-1":[0.3,0.4]}}"#;
