@@ -429,6 +429,14 @@ fn files_that_are_neither_parquet_nor_csv_are_refused_saying_so() {
             .contains("the folder holds no Parquet files"),
         "{err}"
     );
+    // Parquet files named otherwise are named back, so the fix is plain.
+    std::fs::write(empty.join("clicks.parq"), b"PAR1").expect("a file");
+    let err = read_clickstream(&empty, ReadOptions::default()).expect_err("no data names");
+    assert!(
+        err.to_string()
+            .ends_with("; passed over for their names: \"clicks.parq\""),
+        "{err}"
+    );
     std::fs::write(empty.join("part-00000.csv"), b"year,month\n2008,4\n").expect("a CSV part");
     let err = read_clickstream(&empty, ReadOptions::default()).expect_err("a CSV part");
     assert!(

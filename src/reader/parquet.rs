@@ -88,6 +88,8 @@ impl DataSet {
             source,
         };
         let mut names = Vec::new();
+        // Files passed over for their names, to say so when nothing else is there.
+        let mut other = Vec::new();
         for entry in std::fs::read_dir(path).map_err(io_error)? {
             let entry = entry.map_err(io_error)?;
             let name = entry.file_name();
@@ -96,6 +98,7 @@ impl DataSet {
             }
             let is_folder = entry.file_type().is_ok_and(|t| t.is_dir());
             if !is_folder && !data_name(&name) {
+                other.push(name.to_string_lossy().into_owned());
                 continue;
             }
             // Through a symbolic link, as `ls` and Spark would.
@@ -125,9 +128,27 @@ impl DataSet {
         }
         names.sort();
         if names.is_empty() {
+            other.sort();
+            let passed = match other.len() {
+                0 => String::new(),
+                n => format!(
+                    "; passed over for their names: {}{}",
+                    other
+                        .iter()
+                        .take(MAX_NAMED)
+                        .map(|n| format!("{n:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if n > MAX_NAMED {
+                        format!(" and {} more", n - MAX_NAMED)
+                    } else {
+                        String::new()
+                    }
+                ),
+            };
             return Err(ReadError::Format {
                 path: path.to_owned(),
-                message: "the folder holds no Parquet files (*.parquet, or part files such as part-00000-….snappy.parquet)".into(),
+                message: format!("the folder holds no Parquet files (*.parquet, or part files such as part-00000-….snappy.parquet){passed}"),
             });
         }
         let files: Vec<PathBuf> = names.iter().map(|n| path.join(n)).collect();
@@ -209,6 +230,9 @@ fn data_name(name: &std::ffi::OsStr) -> bool {
     let text = name.to_string_lossy();
     text.ends_with(".parquet") || text.starts_with("part-")
 }
+
+/// Files named in the error of a folder with no data file.
+const MAX_NAMED: usize = 5;
 
 /// How deep subfolders are searched for data files that would be left out: Hive writes a
 /// level per partition column.
