@@ -212,11 +212,14 @@ enum Command {
     },
 }
 
-/// `--memory-budget`: a positive number of MiB, up to a pebibyte.
+/// `--memory-budget`: a number of MiB within what grouping works in.
 fn positive_mib(text: &str) -> Result<f64, String> {
+    use clickstream::reader::spill::{MAX_BUDGET_MIB, MIN_BUDGET_MIB};
     match text.parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 1024.0 * 1024.0 * 1024.0 => Ok(v),
-        _ => Err(format!("{text:?} is not a number of MiB above 0")),
+        Ok(v) if (MIN_BUDGET_MIB..=MAX_BUDGET_MIB).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a number of MiB from {MIN_BUDGET_MIB} to {MAX_BUDGET_MIB}"
+        )),
     }
 }
 

@@ -1220,6 +1220,17 @@ impl<R: Read> Records<R> {
         &self.path
     }
 
+    /// For a Parquet data set, its rows and the least bytes they take as text
+    /// ([`ParquetRecords::least_text`](self::parquet::ParquetRecords::least_text)); `None`
+    /// for text, whose size is its length.
+    pub fn least_text(&self) -> Result<Option<(u64, u64)>, ReadError> {
+        match &self.backend {
+            Backend::Csv(_) | Backend::Spilled(_) => Ok(None),
+            #[cfg(feature = "parquet")]
+            Backend::Parquet(parquet) => parquet.least_text().map(Some),
+        }
+    }
+
     /// Reads the next non-blank record into [`Records::record`]: its line, or `None` at the
     /// end. An error ends the file (a row past the bound, a broken quote).
     pub fn next_record(&mut self) -> Result<Option<u64>, ReadError> {

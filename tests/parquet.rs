@@ -429,6 +429,14 @@ fn files_that_are_neither_parquet_nor_csv_are_refused_saying_so() {
             .contains("the folder holds no Parquet files"),
         "{err}"
     );
+    // Parquet files named otherwise are named back, so the fix is plain.
+    std::fs::write(empty.join("clicks.parq"), b"PAR1").expect("a file");
+    let err = read_clickstream(&empty, ReadOptions::default()).expect_err("no data names");
+    assert!(
+        err.to_string()
+            .ends_with("; passed over for their names: \"clicks.parq\""),
+        "{err}"
+    );
     std::fs::write(empty.join("part-00000.csv"), b"year,month\n2008,4\n").expect("a CSV part");
     let err = read_clickstream(&empty, ReadOptions::default()).expect_err("a CSV part");
     assert!(
@@ -490,5 +498,154 @@ fn a_nested_column_is_passed_over_unless_a_reader_uses_it() {
     assert!(
         err.to_string().contains("column \"tags\" is of type List"),
         "{err}"
+    );
+}
+
+/// `clickstream ARGS...`, the real binary.
+fn clickstream(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_clickstream"))
+        .args(args)
+        .output()
+        .expect("the clickstream binary runs")
+}
+
+/// The examples' sessions as a Parquet file (every column chunk dictionary-encoded, as
+/// the parquet crate writes by default).
+fn uci_parquet(dir: &Path) -> PathBuf {
+    let table = read_csv(&examples_csv(), b';');
+    let path = dir.join("sessions.parquet");
+    write(
+        &batch(&table, &table.rows, &uci_types(&table.header)),
+        &path,
+        Compression::SNAPPY,
+        1000,
+    );
+    path
+}
+
+/// A copy of `file` at `out` whose footer declares the first column chunk as `edit`
+/// makes it; every byte before the footer is the file's.
+fn with_first_chunk(
+    file: &Path,
+    out: &Path,
+    edit: impl FnOnce(
+        parquet::file::metadata::ColumnChunkMetaDataBuilder,
+    ) -> parquet::file::metadata::ColumnChunkMetaDataBuilder,
+) {
+    use parquet::file::metadata::{ParquetMetaDataReader, ParquetMetaDataWriter};
+    let bytes = std::fs::read(file).expect("the file reads");
+    let footer = u32::from_le_bytes(
+        bytes[bytes.len() - 8..bytes.len() - 4]
+            .try_into()
+            .expect("A Parquet file ends with its footer's length."),
+    );
+    let data_end = bytes.len() - 8 - footer as usize;
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&std::fs::File::open(file).expect("the file opens"))
+        .expect("the footer reads");
+    let mut groups = metadata.row_groups().to_vec();
+    let mut columns = groups[0].columns().to_vec();
+    columns[0] = edit(columns[0].clone().into_builder())
+        .build()
+        .expect("a column chunk");
+    groups[0] = groups[0]
+        .clone()
+        .into_builder()
+        .set_column_metadata(columns)
+        .build()
+        .expect("a row group");
+    let edited = metadata.into_builder().set_row_groups(groups).build();
+    let mut out_bytes = bytes[..data_end].to_vec();
+    ParquetMetaDataWriter::new(&mut out_bytes, &edited)
+        .finish()
+        .expect("the footer is written");
+    std::fs::write(out, out_bytes).expect("the copy is written");
+}
+
+/// Corrupt files: a footer declaring a column chunk of a negative size or past the file's
+/// end, a dictionary-encoded column whose dictionary page the footer leaves out (the parquet
+/// crate panicked on the first and the third), a file cut in half. Each stops `score`,
+/// `evaluate` and `train` with an error naming the file and what is wrong with it: never a
+/// panic, an abort or an allocation of what the footer declares.
+#[test]
+fn a_corrupt_parquet_file_is_an_error_naming_it_in_every_command_never_a_crash() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let good = uci_parquet(dir.path());
+    let negative = dir.path().join("negative-size.parquet");
+    with_first_chunk(&good, &negative, |c| c.set_total_compressed_size(-1));
+    let past_the_end = dir.path().join("past-the-end.parquet");
+    with_first_chunk(&good, &past_the_end, |c| {
+        c.set_total_compressed_size(1 << 40)
+    });
+    let no_dictionary = dir.path().join("no-dictionary.parquet");
+    with_first_chunk(&good, &no_dictionary, |c| {
+        c.set_dictionary_page_offset(None)
+    });
+    let cut = dir.path().join("cut.parquet");
+    let bytes = std::fs::read(&good).expect("the file reads");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("the half is written");
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let models = models.to_str().expect("a UTF-8 path");
+    let trained = dir.path().join("trained");
+    let trained = trained.to_str().expect("a UTF-8 path");
+    for (file, expected) in [
+        (&negative, "outside the file's"),
+        (&past_the_end, "outside the file's"),
+        (&no_dictionary, "the file is corrupt"),
+        (&cut, "not a readable Parquet file"),
+    ] {
+        let data = file.to_str().expect("a UTF-8 path");
+        for args in [
+            vec!["score", "--data", data, "--models", models],
+            vec!["evaluate", "--data", data, "--models", models],
+            vec!["train", "--data", data, "--models", trained, "--quiet"],
+        ] {
+            let out = clickstream(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("error: {data}: ")) && stderr.contains(expected),
+                "{args:?}: {stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        }
+    }
+}
+
+/// A data set's part files left out of it would be rows lost without a word: a part file
+/// in a subfolder (Hive's `date=…/`, Spark's `x.parquet/`) beside the top-level ones, a
+/// part file that is a broken link, are refused by name; Spark's work folders
+/// (`_temporary/`) and an empty subfolder are passed over.
+#[test]
+fn a_folder_refuses_part_files_it_would_leave_out_rather_than_drop_their_rows() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let table = read_csv(&examples_csv(), b';');
+    let folder = export_folder(dir.path(), &table);
+    let work = folder.join("_temporary/0");
+    std::fs::create_dir_all(&work).expect("a work folder");
+    let part = folder.join("part-00000-5f1c.snappy.parquet");
+    std::fs::copy(&part, work.join("part-00000.parquet")).expect("a part file in it");
+    let csv = read_clickstream(&examples_csv(), ReadOptions::default()).expect("the CSV reads");
+    let read = read_clickstream(&folder, ReadOptions::default()).expect("the folder reads");
+    same_clicks(&read, &csv);
+
+    let nested = folder.join("date=2008-04-01/part-00009.parquet");
+    std::fs::copy(&part, &nested).expect("a part file in a partition folder");
+    let err = read_clickstream(&folder, ReadOptions::default()).expect_err("a nested part");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("{} is in a subfolder", nested.display()))
+            && message.contains("subfolders are not read"),
+        "{message}"
+    );
+    std::fs::remove_file(&nested).expect("removed");
+
+    let broken = folder.join("part-00009-5f1c.snappy.parquet");
+    std::os::unix::fs::symlink(dir.path().join("gone.parquet"), &broken).expect("a link");
+    let err = read_clickstream(&folder, ReadOptions::default()).expect_err("a broken link");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("{}: cannot be read", broken.display())),
+        "{message}"
     );
 }

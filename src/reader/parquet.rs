@@ -76,37 +76,79 @@ impl DataSet {
     /// A folder's data set: its regular files named `*.parquet` or `part-*` (Spark's and
     /// Hive's part files, `part-00000-….snappy.parquet`, `part-00000`), in byte order of
     /// their names; hidden files (`.…`, which includes Hadoop's `.crc` files) and the
-    /// markers warehouses leave (`_SUCCESS`, `_committed_…`, `_metadata`) are passed over,
-    /// as are subfolders (Hive partition folders such as `date=2026-04-01/` are not read:
-    /// their column is in the folder's name, not in the files). Every file it takes must
-    /// start with `PAR1`.
+    /// markers warehouses leave (`_SUCCESS`, `_committed_…`, `_metadata`, `_temporary/`)
+    /// are passed over. Subfolders are not read (Hive partition folders such as
+    /// `date=2026-04-01/` keep a column in the folder's name, not in the files), so one
+    /// that holds such a file, at any depth, refuses the folder rather than leave its rows
+    /// out unsaid; so does an entry named as a data file that is not a readable regular
+    /// file (a broken link, a FIFO). Every file it takes must start with `PAR1`.
     pub fn of_folder(path: &Path) -> Result<DataSet, ReadError> {
         let io_error = |source| ReadError::Io {
             path: path.to_owned(),
             source,
         };
         let mut names = Vec::new();
+        // Files passed over for their names, to say so when nothing else is there.
+        let mut other = Vec::new();
         for entry in std::fs::read_dir(path).map_err(io_error)? {
             let entry = entry.map_err(io_error)?;
             let name = entry.file_name();
-            let text = name.to_string_lossy();
-            if text.starts_with('.') || text.starts_with('_') || text.ends_with(".crc") {
+            if passed_over(&name) {
                 continue;
             }
-            if !(text.ends_with(".parquet") || text.starts_with("part-")) {
+            let is_folder = entry.file_type().is_ok_and(|t| t.is_dir());
+            if !is_folder && !data_name(&name) {
+                other.push(name.to_string_lossy().into_owned());
                 continue;
             }
             // Through a symbolic link, as `ls` and Spark would.
-            let is_file = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file());
-            if is_file {
-                names.push(name);
+            let entry_path = entry.path();
+            match std::fs::metadata(&entry_path) {
+                Ok(m) if m.is_file() => names.push(name),
+                Ok(m) if m.is_dir() => refuse_nested(path, &entry_path, 0)?,
+                Ok(_) => {
+                    return Err(ReadError::Format {
+                        path: entry_path,
+                        message: format!(
+                            "not a regular file (a FIFO, socket or device), in the Parquet data set {}",
+                            path.display()
+                        ),
+                    })
+                }
+                Err(source) => {
+                    return Err(ReadError::Format {
+                        path: entry_path,
+                        message: format!(
+                            "cannot be read ({source}; a broken or looping link?), in the Parquet data set {}",
+                            path.display()
+                        ),
+                    })
+                }
             }
         }
         names.sort();
         if names.is_empty() {
+            other.sort();
+            let passed = match other.len() {
+                0 => String::new(),
+                n => format!(
+                    "; passed over for their names: {}{}",
+                    other
+                        .iter()
+                        .take(MAX_NAMED)
+                        .map(|n| format!("{n:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if n > MAX_NAMED {
+                        format!(" and {} more", n - MAX_NAMED)
+                    } else {
+                        String::new()
+                    }
+                ),
+            };
             return Err(ReadError::Format {
                 path: path.to_owned(),
-                message: "the folder holds no Parquet files (*.parquet, or part files such as part-00000-….snappy.parquet); subfolders are not read".into(),
+                message: format!("the folder holds no Parquet files (*.parquet, or part files such as part-00000-….snappy.parquet){passed}"),
             });
         }
         let files: Vec<PathBuf> = names.iter().map(|n| path.join(n)).collect();
@@ -174,6 +216,61 @@ impl DataSet {
         }
         Ok(hex::encode(listing.finalize()))
     }
+}
+
+/// Hidden entries and the markers and work folders warehouses and Spark leave beside
+/// their part files.
+fn passed_over(name: &std::ffi::OsStr) -> bool {
+    let text = name.to_string_lossy();
+    text.starts_with('.') || text.starts_with('_') || text.ends_with(".crc")
+}
+
+/// Whether a name is a data file's: `*.parquet`, or a part file.
+fn data_name(name: &std::ffi::OsStr) -> bool {
+    let text = name.to_string_lossy();
+    text.ends_with(".parquet") || text.starts_with("part-")
+}
+
+/// Files named in the error of a folder with no data file.
+const MAX_NAMED: usize = 5;
+
+/// How deep subfolders are searched for data files that would be left out: Hive writes a
+/// level per partition column.
+const NESTED_DEPTH: usize = 8;
+
+/// Refuses the data set when `folder`, one of its subfolders, holds a data file at any
+/// depth (links to folders are not followed, so a link loop ends): its rows would be left
+/// out of the data set without a word.
+fn refuse_nested(set: &Path, folder: &Path, depth: usize) -> Result<(), ReadError> {
+    if depth >= NESTED_DEPTH {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(folder).map_err(|source| ReadError::Format {
+        path: folder.to_owned(),
+        message: format!(
+            "a subfolder of the Parquet data set {} that cannot be read ({source}): it may hold data files that would be left out",
+            set.display()
+        ),
+    })?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if passed_over(&name) {
+            continue;
+        }
+        let nested = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            refuse_nested(set, &nested, depth + 1)?;
+        } else if data_name(&name) {
+            return Err(ReadError::Format {
+                path: set.to_owned(),
+                message: format!(
+                    "{} is in a subfolder, and subfolders are not read (Hive partition folders such as date=2026-04-01/ keep a column in the folder's name, not in the files): give the folder that holds the files, or write the export without partition folders",
+                    nested.display()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Whether a file starts with `PAR1`.
@@ -389,7 +486,18 @@ impl ParquetRecords {
                 self.batch = None;
             }
             if let Some(reader) = &mut self.reader {
-                match reader.next() {
+                let next = match decoding(|| reader.next()) {
+                    Ok(next) => next,
+                    Err(why) => {
+                        self.reader = None;
+                        let message = format!(
+                            "cannot decode the rows after row {}: the file is corrupt ({why})",
+                            self.rows
+                        );
+                        return Err(self.file_error(self.file, message));
+                    }
+                };
+                match next {
                     Some(Ok(batch)) => {
                         // Each column's type is looked at once a batch, not once a cell.
                         self.typed = self
@@ -456,11 +564,15 @@ impl ParquetRecords {
             self.in_batch[column] = Some(place);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), kept);
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| self.file_error(index, e.to_string()))?;
+        let reader = decoding(|| {
+            builder
+                .with_projection(mask)
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|built| built)
+        .map_err(|e| self.file_error(index, e))?;
         self.reader = Some(reader);
         Ok(())
     }
@@ -517,6 +629,35 @@ impl ParquetRecords {
                 .unwrap_or_else(|| self.set.path.clone()),
             message,
         }
+    }
+
+    /// What the data set's rows take at least written as text, from its files' footers
+    /// (no row is read): its rows, and a byte per cell (its separator) plus the bytes of
+    /// the text columns read, where a footer records them (Parquet's size statistics). A
+    /// data set's compressed size says little of it: constant or sorted columns compress a
+    /// thousandfold.
+    pub fn least_text(&self) -> Result<(u64, u64), ReadError> {
+        let mut rows: u64 = 0;
+        let mut bytes: u64 = 0;
+        let cells = self.columns.len() as u64;
+        for file in &self.set.files {
+            let builder = builder(file)?;
+            for group in builder.metadata().row_groups() {
+                let group_rows = u64::try_from(group.num_rows()).unwrap_or(0);
+                rows = rows.saturating_add(group_rows);
+                bytes = bytes.saturating_add(group_rows.saturating_mul(cells));
+                for column in group.columns() {
+                    let read = column.column_path().parts().first().is_some_and(|name| {
+                        (0..self.columns.len()).any(|i| self.columns[i] == *name && self.is_used(i))
+                    });
+                    let text = column.unencoded_byte_array_data_bytes().unwrap_or(0);
+                    if read {
+                        bytes = bytes.saturating_add(u64::try_from(text).unwrap_or(0));
+                    }
+                }
+            }
+        }
+        Ok((rows, bytes))
     }
 
     /// The data set's checksum and name, every file read.
@@ -597,14 +738,86 @@ fn past_i64(array: &UInt64Array, row: usize) -> bool {
     !array.is_null(row) && i64::try_from(array.value(row)).is_err()
 }
 
+/// A file's footer read, and every column chunk it declares checked to lie inside the file:
+/// the decoder trusts those offsets (it asserts they are not negative, and would seek to or
+/// allocate what they say), so a corrupt footer is refused here, naming what it declares.
 fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, ReadError> {
+    let format_error = |message: String| ReadError::Format {
+        path: path.to_owned(),
+        message,
+    };
     let file = File::open(path).map_err(|source| ReadError::Io {
         path: path.to_owned(),
         source,
     })?;
-    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| ReadError::Format {
-        path: path.to_owned(),
-        message: format!("not a readable Parquet file: {e}"),
+    let length = file
+        .metadata()
+        .map_err(|source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    let builder = decoding(|| ParquetRecordBatchReaderBuilder::try_new(file))
+        .map_err(|why| format_error(format!("not a readable Parquet file: {why}")))?
+        .map_err(|e| format_error(format!("not a readable Parquet file: {e}")))?;
+    for (group, row_group) in builder.metadata().row_groups().iter().enumerate() {
+        if row_group.num_rows() < 0 {
+            return Err(format_error(format!(
+                "not a readable Parquet file: row group {group} declares {} rows (a corrupt footer)",
+                row_group.num_rows()
+            )));
+        }
+        for column in row_group.columns() {
+            let start = column
+                .dictionary_page_offset()
+                .unwrap_or_else(|| column.data_page_offset());
+            let size = column.compressed_size();
+            let end = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(size).ok())
+                .and_then(|(start, size)| start.checked_add(size));
+            if end.is_none_or(|end| end > length) {
+                return Err(format_error(format!(
+                    "not a readable Parquet file: row group {group}, column {:?} declares its data at byte {start}, {size} bytes long, outside the file's {length} bytes (a truncated or corrupt file)",
+                    column.column_path().string()
+                )));
+            }
+        }
+    }
+    Ok(builder)
+}
+
+thread_local! {
+    /// Whether this thread is in the Parquet decoder, whose panics are errors, not crashes.
+    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs the Parquet decoder on a file's bytes. The parquet crate (60.1) still panics on some
+/// corrupt files (a dictionary-encoded page in a column chunk with no dictionary page, say)
+/// instead of returning its error; such a panic is caught here and returned as the text of
+/// what went wrong, and the panic hook stays silent for it, so a corrupt file is an error
+/// naming the file, never a crash. Panics anywhere else are reported as before.
+fn decoding<T>(decode: impl FnOnce() -> T) -> Result<T, String> {
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !DECODING.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = DECODING.with(|d| d.replace(true));
+    // The decoder is dropped after a panic (its read ends with the error), so no state it
+    // left half-changed is used again.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    DECODING.with(|d| d.set(outer));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the decoder stopped".into())
     })
 }
 

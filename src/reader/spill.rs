@@ -35,6 +35,15 @@ pub struct SpillOptions {
 /// `--memory-budget`'s default, in MiB.
 pub const DEFAULT_BUDGET_MIB: f64 = 128.0;
 
+/// `--memory-budget`'s least, in MiB: partitions of about 1,700 bytes of rows, some forty
+/// of the UCI file's, so a file is dealt into about a file per 1,700 bytes at most (a
+/// budget of a byte made one for every row or two: about 220,000 for the 7 MB April-July
+/// file, where 0.01 MiB makes some 4,000 and takes under a second).
+pub const MIN_BUDGET_MIB: f64 = 0.01;
+
+/// `--memory-budget`'s greatest, in MiB: a pebibyte, so the budget in bytes fits a `u64`.
+pub const MAX_BUDGET_MIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
 impl Default for SpillOptions {
     /// The system's temporary folder, [`DEFAULT_BUDGET_MIB`].
     fn default() -> SpillOptions {
@@ -74,10 +83,11 @@ struct Header {
     format: DataFormat,
 }
 
-/// One partition file, with its size and how many times its rows were dealt.
+/// One partition file, with its size, its rows and how many times its rows were dealt.
 struct Part {
     path: PathBuf,
     bytes: u64,
+    rows: u64,
     depth: u64,
 }
 
@@ -108,7 +118,7 @@ impl Partitions {
         options: &SpillOptions,
         key: Key,
     ) -> Result<Option<Partitions>, ReadError> {
-        let count = needed(input_bytes, records.format, options);
+        let count = needed(input_bytes, records.least_text()?, options);
         if count == 1 {
             return Ok(None);
         }
@@ -149,11 +159,15 @@ impl Partitions {
         while let Some(part) = self.queue.pop_front() {
             // Twice its share: the share is an estimate (the lines added, the factor's
             // margin), and dealing again costs a read and a write of the partition.
-            if part.bytes > 2 * self.part_bytes && part.depth < MAX_DEPTH {
+            // A partition is never dealt into more parts than it has rows: with rows much
+            // longer than the budget's share, the parts would be nearly all empty files,
+            // millions of them at the third dealing.
+            if part.bytes > 2 * self.part_bytes && part.depth < MAX_DEPTH && part.rows > 1 {
                 let mut records = self.open(&part)?;
                 let count = part
                     .bytes
                     .div_ceil(self.part_bytes)
+                    .min(part.rows)
                     .clamp(2, MAX_PARTITIONS);
                 let parts = self.write(&mut records, count, part.depth + 1)?;
                 drop(records);
@@ -213,6 +227,7 @@ impl Partitions {
             parts.push(Part {
                 path,
                 bytes: 0,
+                rows: 0,
                 depth,
             });
         }
@@ -247,6 +262,7 @@ impl Partitions {
                 )
                 .map_err(|e| spill_error(&part.path, e.into()))?;
             part.bytes += bytes;
+            part.rows += 1;
         }
         for (writer, part) in writers.into_iter().zip(&parts) {
             writer
@@ -264,12 +280,22 @@ fn part_bytes(options: &SpillOptions) -> u64 {
     (options.budget / MEMORY_PER_SPILLED_BYTE).max(1)
 }
 
-/// How many partitions a file of `input_bytes` in `format` needs for each to fit the
-/// budget: 1 when the whole file does.
-pub fn needed(input_bytes: u64, format: DataFormat, options: &SpillOptions) -> u64 {
-    let spilled = match format {
-        DataFormat::Parquet => input_bytes.saturating_mul(PARQUET_EXPANSION),
-        DataFormat::Csv => input_bytes,
+/// How many partitions a file of `input_bytes` needs for each to fit the budget: 1 when the
+/// whole file does. A Parquet data set's `least_text` (its rows, and the least bytes they
+/// take as text) bounds its spilled size from below, each row with its line number; its
+/// compressed size, [`PARQUET_EXPANSION`] times, is the usual estimate, and the larger is
+/// taken, so a data set that compresses a thousandfold is not grouped whole in memory.
+pub fn needed(input_bytes: u64, least_text: Option<(u64, u64)>, options: &SpillOptions) -> u64 {
+    let spilled = match least_text {
+        Some((rows, text)) => {
+            // A spilled row's line: its digits (most rows have as many as the last), a
+            // separator and the line's end.
+            let line = u64::from(rows.checked_ilog10().unwrap_or(0)) + 3;
+            input_bytes
+                .saturating_mul(PARQUET_EXPANSION)
+                .max(text.saturating_add(rows.saturating_mul(line)))
+        }
+        None => input_bytes,
     };
     spilled.div_ceil(part_bytes(options)).max(1)
 }
@@ -481,5 +507,128 @@ impl Grouped<Session> {
         Ok(Grouped::on_disk(partitions, stats, sha256, group, |s| {
             s.id().as_str()
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A budget far below a row's size once made every partition be dealt again into as
+    /// many parts as it had bytes, nearly all of them empty files: tens of thousands for
+    /// this file of 300 rows, millions for a 7 MB one, which never finished. A partition is
+    /// now never dealt into more parts than it has rows, and every session still comes
+    /// out whole.
+    #[test]
+    fn a_budget_far_below_a_row_deals_no_more_partitions_than_rows() {
+        let rows: u64 = 300;
+        let sessions: u64 = 100;
+        let mut file = tempfile::NamedTempFile::new().expect("a temporary file");
+        let mut text = String::from("year,month,day,order,country,session_id,page1_main_category,page2_clothing_model,colour,location,model_photography,price,price_2,page\n");
+        for i in 0..rows {
+            // Each session's rows a hundred rows apart.
+            let session = (i * 7) % sessions;
+            let order = i / sessions + 1;
+            text.push_str(&format!(
+                "2008,4,1,{order},29,s{session},1,A13,1,5,1,28,2,1\n"
+            ));
+        }
+        file.write_all(text.as_bytes()).expect("written");
+        let dir = tempfile::tempdir().expect("a spill folder");
+        let spill = SpillOptions {
+            dir: dir.path().to_owned(),
+            budget: 1,
+        };
+        let mut grouped = GroupedSessions::open(file.path(), ReadOptions::default(), &spill)
+            .expect("the rows are dealt");
+        let mut read = 0;
+        while let Some(session) = grouped.next_session().expect("grouped") {
+            assert_eq!(session.clicks().len(), 3, "{}", session.id());
+            read += 1;
+        }
+        assert_eq!(read, sessions);
+        let written = grouped.partitions().expect("grouped on disk") as u64;
+        assert!(
+            written <= MAX_PARTITIONS + MAX_DEPTH * rows,
+            "{written} partition files for {rows} rows"
+        );
+    }
+
+    /// A Parquet data set whose columns compress a thousandfold (constant values, session
+    /// ids in runs) was judged by its compressed size to fit the budget and grouped whole in
+    /// memory: 5 million such rows, 320 KB of Parquet, took 458 MB under the default budget
+    /// of 128 MiB. Its rows, from the footers, now bound its size from below, so it is dealt
+    /// into partitions (104 MB for those 5 million).
+    #[cfg(feature = "parquet")]
+    #[test]
+    fn a_parquet_file_that_compresses_a_thousandfold_is_grouped_by_its_rows_not_its_size() {
+        use crate::domain::Field;
+        use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+        use std::sync::Arc;
+        let rows: i64 = 200_000;
+        let sessions = rows / 4;
+        let columns: Vec<(&str, ArrayRef)> = Field::ALL
+            .iter()
+            .map(|&field| {
+                let array: ArrayRef = match field {
+                    // Each session's rows a quarter of the file apart.
+                    Field::SessionId => Arc::new(Int64Array::from_iter_values(
+                        (0..rows).map(|i| i % sessions),
+                    )),
+                    Field::Order => Arc::new(Int64Array::from_iter_values(
+                        (0..rows).map(|i| i / sessions + 1),
+                    )),
+                    Field::Product => {
+                        Arc::new(StringArray::from_iter_values((0..rows).map(|_| "A13")))
+                    }
+                    Field::Year => Arc::new(Int64Array::from_value(2008, rows as usize)),
+                    Field::Month => Arc::new(Int64Array::from_value(4, rows as usize)),
+                    Field::Country => Arc::new(Int64Array::from_value(29, rows as usize)),
+                    Field::Price => Arc::new(Int64Array::from_value(28, rows as usize)),
+                    _ => Arc::new(Int64Array::from_value(1, rows as usize)),
+                };
+                (field.name(), array)
+            })
+            .collect();
+        let batch = RecordBatch::try_from_iter(columns).expect("a valid batch");
+        let file = tempfile::NamedTempFile::new().expect("a temporary file");
+        // As a warehouse writes ids in runs: deltas, compressed.
+        let mut properties = ::parquet::file::properties::WriterProperties::builder()
+            .set_compression(::parquet::basic::Compression::ZSTD(Default::default()));
+        for field in [Field::SessionId, Field::Order] {
+            let column = ::parquet::schema::types::ColumnPath::from(field.name());
+            properties = properties
+                .set_column_dictionary_enabled(column.clone(), false)
+                .set_column_encoding(column, ::parquet::basic::Encoding::DELTA_BINARY_PACKED);
+        }
+        let mut writer = ::parquet::arrow::ArrowWriter::try_new(
+            file.reopen().expect("the file reopens"),
+            batch.schema(),
+            Some(properties.build()),
+        )
+        .expect("a Parquet writer");
+        writer.write(&batch).expect("the rows are written");
+        writer.close().expect("the file is finished");
+        let size = std::fs::metadata(file.path()).expect("written").len();
+        let dir = tempfile::tempdir().expect("a spill folder");
+        let spill = SpillOptions {
+            dir: dir.path().to_owned(),
+            budget: 4 << 20,
+        };
+        // Its compressed size alone says it fits.
+        assert_eq!(needed(size, Some((0, 0)), &spill), 1, "{size} bytes");
+        let mut grouped = GroupedSessions::open(file.path(), ReadOptions::default(), &spill)
+            .expect("the rows are dealt");
+        assert!(
+            grouped.partitions().is_some(),
+            "{size} bytes grouped in memory"
+        );
+        let mut read = 0;
+        while let Some(session) = grouped.next_session().expect("grouped") {
+            assert_eq!(session.clicks().len(), 4, "{}", session.id());
+            read += 1;
+        }
+        assert_eq!(read, sessions);
     }
 }

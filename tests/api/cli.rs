@@ -24,6 +24,19 @@ fn an_out_of_range_option_is_refused_before_the_data_is_read() {
             vec!["evaluate", "--data", missing, "--version", "0"],
             "--version",
         ),
+        // Far below a row's size, partitions multiplied into millions of files.
+        (
+            vec!["score", "--data", missing, "--memory-budget", "0.000001"],
+            "--memory-budget <MIB>': \"0.000001\" is not a number of MiB from 0.01 to",
+        ),
+        (
+            vec!["train", "--data", missing, "--memory-budget", "1e400"],
+            "--memory-budget",
+        ),
+        (
+            vec!["train", "--data", missing, "--sample-fraction", "NaN"],
+            "--sample-fraction",
+        ),
     ] {
         let out = run(&args);
         assert_eq!(
