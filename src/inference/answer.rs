@@ -55,6 +55,40 @@ pub struct ScoreOutput {
     pub segment: SegmentOutput,
 }
 
+/// A shop's JSON session's own members (`{"session_id": ..., <passthrough values>,
+/// "clicks": [...]}`, the service's bodies).
+pub const SESSION_ID: &str = "session_id";
+pub const CLICKS: &str = "clicks";
+
+/// The last column of a CSV batch answered with `on_error=skip`: why a session was refused.
+pub const ERROR_COLUMN: &str = "error";
+
+/// Why a shop's passthrough column cannot be named `name`, if it cannot: a JSON session's
+/// own members, and the columns of every flat answer (CSV, Parquet), which the passthrough
+/// columns follow in the same row, compared without case as DuckDB and Spark compare
+/// column names. Training refuses such a schema, so no answer written from its models has
+/// two columns of one name.
+pub fn passthrough_clash(name: &str) -> Option<String> {
+    let same = |taken: &str| taken.eq_ignore_ascii_case(name);
+    if let Some(member) = [SESSION_ID, CLICKS].into_iter().find(|m| same(m)) {
+        return Some(format!("{member:?} is a member of every JSON session"));
+    }
+    let flat = [
+        super::csv::columns::<ConvertOutput>(),
+        super::csv::columns::<RevenueOutput>(),
+        super::csv::columns::<SegmentOutput>(),
+        super::csv::columns::<ScoreOutput>(),
+    ];
+    flat.into_iter()
+        .flatten()
+        .flatten()
+        .chain([ERROR_COLUMN.to_owned()])
+        .find(|column| same(column))
+        .map(|column| {
+            format!("{column:?} is a column of the answers' CSV and Parquet rows, which passthrough columns follow")
+        })
+}
+
 // The defaults are what the CSV columns are read from ([`super::csv::columns`]); only the
 // model differs from a derived one.
 impl Default for ConvertOutput {
@@ -183,6 +217,31 @@ impl<W: Write> JsonResults<W> {
 #[cfg(test)]
 mod tests {
     use super::super::csv;
+
+    #[test]
+    fn a_passthrough_column_may_not_take_an_answer_column_or_a_session_member_in_any_case() {
+        use super::passthrough_clash;
+        for free in ["customer_id", "campaign", "model_versions", "session"] {
+            assert_eq!(passthrough_clash(free), None, "{free}");
+        }
+        let flat = csv::columns::<super::ScoreOutput>().expect("flat");
+        // `session_id` is both, and said as the session's member.
+        let answer_only = flat
+            .iter()
+            .map(String::as_str)
+            .filter(|c| *c != "session_id");
+        for taken in answer_only.chain(["probability", "ERROR"]) {
+            let why = passthrough_clash(taken).unwrap_or_default();
+            assert!(why.contains("a column of the answers"), "{taken}: {why}");
+        }
+        for member in ["clicks", "Session_ID"] {
+            let why = passthrough_clash(member).unwrap_or_default();
+            assert!(
+                why.contains("a member of every JSON session"),
+                "{member}: {why}"
+            );
+        }
+    }
     use super::*;
     use crate::scoring::{Contribution, Tier};
 

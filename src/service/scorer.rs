@@ -218,7 +218,7 @@ where
             let mut header = columns::<S::Output>().map_err(flat)?;
             header.extend(names.iter().cloned());
             if skip {
-                header.push("error".into());
+                header.push(crate::inference::answer::ERROR_COLUMN.into());
             }
             let width = header.len();
             w.write_record(&header).map_err(failed)?;

@@ -377,6 +377,14 @@ pub(super) fn read_shop(
     let file = crate::domain::schema_file::SchemaFile::parse(&text)
         .map_err(|e| schema_error(e.to_string()))?;
     let schema = ShopSchema::compile(&file, &text).map_err(|e| schema_error(e.to_string()))?;
+    for column in schema.passthrough() {
+        if let Some(clash) = crate::inference::answer::passthrough_clash(&column.name) {
+            return Err(schema_error(format!(
+                "passthrough {:?}: {clash}; give the column another `name`",
+                column.name
+            )));
+        }
+    }
     steps.step(format!(
         "reading {} by the schema {:?}",
         config.data.display(),

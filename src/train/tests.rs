@@ -1013,3 +1013,37 @@ fn a_sample_of_a_shop_with_an_outcomes_file_learns_its_catalogue_from_every_sess
         catalogue(&with_orders.models_dir)
     );
 }
+
+#[test]
+fn a_shop_schema_whose_passthrough_column_would_clash_with_an_answer_is_refused_before_reading() {
+    let dir = tempfile::tempdir().expect("a dir");
+    let uci = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/uci.toml"),
+    )
+    .expect("the UCI schema");
+    for (name, clash) in [
+        // A flat answer's column, in another case: DuckDB and Spark compare names so.
+        (
+            "Model_Version",
+            "\"model_version\" is a column of the answers' CSV and Parquet rows",
+        ),
+        ("convert.probability", "\"convert.probability\" is a column"),
+        ("clicks", "\"clicks\" is a member of every JSON session"),
+    ] {
+        let passthrough =
+            format!("[[passthrough]]\nname = \"{name}\"\ncolumn = \"country\"\n\n[outcome]");
+        let schema = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&schema, uci.replacen("[outcome]", &passthrough, 1)).expect("write");
+        let config = TrainConfig {
+            schema: Some(schema),
+            // No data: the schema is refused before any is read.
+            ..quick_config(dir.path(), "")
+        };
+        let err = train(&config).expect_err("refused").to_string();
+        assert!(
+            err.contains(&format!("passthrough {name:?}: {clash}"))
+                && err.contains("another `name`"),
+            "{err}"
+        );
+    }
+}

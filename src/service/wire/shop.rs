@@ -24,9 +24,8 @@ use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder,
 use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::openapi::{KnownFormat, RefOr};
 
-/// The session's own members, before its passthrough values.
-const SESSION_ID: &str = "session_id";
-const CLICKS: &str = "clicks";
+// The session's own members, before its passthrough values.
+use crate::inference::answer::{CLICKS, SESSION_ID};
 
 /// A shop schema's JSON bodies: the names of a click's and a session's fields resolved once
 /// per schema, so reading a click looks its keys up in a short list and nothing more.
