@@ -184,7 +184,8 @@ impl ProductStats {
     }
 
     /// Whether the two tables hold one copy of their products between them.
-    pub fn shares_products_with(&self, other: &ProductStats) -> bool {
+    #[cfg(test)]
+    pub(crate) fn shares_products_with(&self, other: &ProductStats) -> bool {
         Arc::ptr_eq(&self.products, &other.products)
     }
 
